@@ -1,0 +1,301 @@
+"""The ``connect-harness`` command line: ``main(argv) -> int``.
+
+Exit codes: 0 success, 1 contract failures (``verify``), 2 bad input. Bad input is reported as one line
+on stderr that says what was wrong, which value, and what to do; nothing is written to stdout then.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from connect_harness import contracts
+from connect_harness.errors import HarnessError, UsageError
+from connect_harness.events import Event, build_event, parse_assignment
+
+__all__ = ["main"]
+
+PROG = "connect-harness"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of printing usage and exiting, so every error is one line."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _add_event_options(parser: argparse.ArgumentParser) -> None:
+    who = parser.add_mutually_exclusive_group()
+    who.add_argument(
+        "--account",
+        metavar="ACCT",
+        help="connected account the event is about (default: a fixed test account)",
+    )
+    who.add_argument(
+        "--platform",
+        action="store_true",
+        help="a platform event for an account endpoint: no top-level 'account'",
+    )
+    parser.add_argument("--live", action="store_true", help="a live-mode event (default: test mode)")
+    parser.add_argument("--api-version", metavar="V", help="api_version to stamp on the event")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        metavar="PATH=VALUE",
+        action="append",
+        default=[],
+        help="override a value by dotted path; VALUE is JSON if it parses (repeatable)",
+    )
+    parser.add_argument("--seed", type=_non_negative_int, default=0, help="varies every id (default 0)")
+    parser.add_argument(
+        "--created", type=_non_negative_int, help="event 'created' unix time (default fixed)"
+    )
+    parser.add_argument("--object-type", help="object for polymorphic types, e.g. card")
+    parser.add_argument(
+        "--ascii", action="store_true", help="escape non-ASCII as \\uXXXX instead of literal UTF-8"
+    )
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is negative; give 0 or more")
+    return value
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Build, sign and deliver Stripe Connect webhook events offline, "
+        "and contract-test the endpoint that receives them.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    events = commands.add_parser("events", help="list every supported event type")
+    events.add_argument("--json", action="store_true", help="machine-readable output")
+    events.set_defaults(run=_cmd_events)
+
+    schema = commands.add_parser("schema", help="print the JSON Schema contract of one event type")
+    schema.add_argument("type", metavar="TYPE")
+    schema.set_defaults(run=_cmd_schema)
+
+    event = commands.add_parser("event", help="print an event body exactly as it would be sent")
+    event.add_argument("type", metavar="TYPE")
+    _add_event_options(event)
+    event.set_defaults(run=_cmd_event)
+
+    sign = commands.add_parser("sign", help="sign an event or a body file and print the delivery")
+    sign.add_argument("type", metavar="TYPE", nargs="?")
+    sign.add_argument("--body-file", metavar="FILE", help="sign these exact bytes ('-' for stdin)")
+    _add_event_options(sign)
+    sign.add_argument(
+        "--secret",
+        dest="secrets",
+        action="append",
+        default=[],
+        metavar="S",
+        help="webhook signing secret whsec_...; repeat for rotation (one v1 per secret)",
+    )
+    sign.add_argument("--timestamp", type=_non_negative_int, help="signature time (default now)")
+    sign.add_argument("--url", help="where the delivery goes (default http://127.0.0.1:4242/webhook)")
+    sign.add_argument(
+        "--format", choices=("curl", "http", "json", "headers"), default="curl", help="default curl"
+    )
+    sign.set_defaults(run=_cmd_sign)
+
+    contracts_cmd = commands.add_parser("contracts", help="build the contracts from Stripe's spec")
+    contracts_sub = contracts_cmd.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    contracts_sub.required = True
+    build = contracts_sub.add_parser("build", help="generate JSON Schema contracts")
+    build.add_argument("--spec", required=True, metavar="FILE", help="Stripe OpenAPI description")
+    build.add_argument("--fixtures", metavar="FILE", help="Stripe's fixtures3.json")
+    build.add_argument("--event-types", metavar="FILE", help="event type catalogue JSON")
+    build.add_argument("--out", default="contracts", metavar="DIR", help="default ./contracts")
+    build.set_defaults(run=_cmd_contracts_build)
+
+    _add_verify(commands)
+    return parser
+
+
+def _add_verify(commands: Any) -> None:
+    try:
+        from connect_harness.verify import add_verify_command
+    except ImportError:  # the endpoint checks are optional at this layer
+        return
+    add_verify_command(commands)
+
+
+def _cmd_events(args: argparse.Namespace) -> int:
+    infos = [contracts.event_info(t) for t in contracts.supported_event_types()]
+    if args.json:
+        rows = [
+            {
+                "type": info.type,
+                "objects": list(info.objects),
+                "receivable_by": list(info.receivable_by),
+                "description": info.description,
+                "guide": info.guide,
+                "account_types": list(info.account_types) if info.account_types else None,
+            }
+            for info in infos
+        ]
+        print(json.dumps({"api_version": contracts.api_version(), "events": rows}, indent=2))
+        return 0
+    width = max(len(info.type) for info in infos)
+    objects_width = max(len(" | ".join(info.objects)) for info in infos)
+    for info in infos:
+        where = " + ".join(info.receivable_by)
+        line = f"{info.type:<{width}}  {' | '.join(info.objects):<{objects_width}}  {where}"
+        if info.guide:
+            line += f"  -- {info.guide}"
+        print(line.rstrip())
+    unsupported = contracts.unsupported_event_types()
+    print(
+        f"\n{len(infos)} supported event types (contracts from Stripe API {contracts.api_version()}); "
+        f"{len(unsupported)} more are known but unsupported (see --json or contracts/manifest.json)."
+    )
+    return 0
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    schema = contracts.event_schema(args.type)
+    print(json.dumps(schema, indent=2))
+    return 0
+
+
+def _event_from_args(args: argparse.Namespace) -> Event:
+    from connect_harness.events import DEFAULT_CONNECTED_ACCOUNT
+
+    overrides = dict(parse_assignment(item) for item in args.overrides)
+    account = None if args.platform else (args.account or DEFAULT_CONNECTED_ACCOUNT)
+    return build_event(
+        args.type,
+        account=account,
+        livemode=args.live,
+        api_version=args.api_version,
+        overrides=overrides,
+        seed=args.seed,
+        created=args.created,
+        object_type=args.object_type,
+        ascii_only=args.ascii,
+    )
+
+
+def _warn_if_invalid(event: Event) -> None:
+    problems = contracts.validate_event(event.payload)
+    if problems:
+        print(
+            f"{PROG}: warning: this {event.type} event does not satisfy its contract: {problems[0]}",
+            file=sys.stderr,
+        )
+
+
+def _cmd_event(args: argparse.Namespace) -> int:
+    event = _event_from_args(args)
+    _warn_if_invalid(event)
+    sys.stdout.buffer.write(event.body + b"\n")
+    sys.stdout.flush()
+    return 0
+
+
+def _read_body_file(name: str) -> bytes:
+    if name == "-":
+        return sys.stdin.buffer.read()
+    path = Path(name)
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise UsageError(
+            f"cannot read --body-file {name!r}: {err.strerror}; give the path of the exact body to sign"
+        ) from err
+
+
+def _cmd_sign(args: argparse.Namespace) -> int:
+    from connect_harness.signing import secret_warning
+    from connect_harness.wire import DEFAULT_URL, delivery_request
+
+    if not args.secrets:
+        raise UsageError("sign needs --secret whsec_... (the endpoint's signing secret)")
+    if (args.type is None) == (args.body_file is None):
+        raise UsageError("sign takes either an event TYPE or --body-file FILE, not both or neither")
+    if args.body_file is not None:
+        body = _read_body_file(args.body_file)
+        livemode = args.live or _body_livemode(body)
+    else:
+        event = _event_from_args(args)
+        _warn_if_invalid(event)
+        body, livemode = event.body, event.livemode
+    for secret in args.secrets:
+        warning = secret_warning(secret)
+        if warning:
+            print(f"{PROG}: warning: {warning}", file=sys.stderr)
+    timestamp = args.timestamp if args.timestamp is not None else int(time.time())
+    request = delivery_request(
+        body, secrets=args.secrets, timestamp=timestamp, livemode=livemode, url=args.url or DEFAULT_URL
+    )
+    if args.format == "curl":
+        print(request.to_curl())
+    elif args.format == "http":
+        sys.stdout.write(request.to_http())
+    elif args.format == "json":
+        print(json.dumps(request.to_json(), indent=2, ensure_ascii=False))
+    else:
+        for name, value in request.headers:
+            print(f"{name}: {value}")
+    return 0
+
+
+def _body_livemode(body: bytes) -> bool:
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(payload, dict) and payload.get("livemode") is True
+
+
+def _cmd_contracts_build(args: argparse.Namespace) -> int:
+    from connect_harness.contract_builder import build_from_files, write_contracts
+
+    files = build_from_files(
+        Path(args.spec),
+        fixtures_path=Path(args.fixtures) if args.fixtures else None,
+        event_types_path=Path(args.event_types) if args.event_types else None,
+    )
+    out = Path(args.out)
+    write_contracts(files, out)
+    events = sum(1 for name in files if name.startswith("events/"))
+    print(f"wrote {len(files)} files ({events} event contracts) to {out}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI with ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+        run: Callable[[argparse.Namespace], int] = args.run
+        return run(args)
+    except UsageError as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 2
+    except HarnessError as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+    except SystemExit as exit_:  # --help and --version
+        return exit_.code if isinstance(exit_.code, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,326 @@
+"""Stripe webhook events: the envelope, its ``data.object``, and the exact bytes that go over the wire.
+
+``build_event`` is a pure function of its arguments: the same type, account, mode, seed and overrides
+always give the same bytes. Nothing here reads the clock; ``created`` defaults to a fixed instant.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from connect_harness import contracts
+from connect_harness.errors import UsageError
+from connect_harness.ids import stripe_id
+from connect_harness.objects import build_object
+
+__all__ = [
+    "DEFAULT_CREATED",
+    "Event",
+    "build_event",
+    "parse_assignment",
+    "raw_body_variants",
+    "render_body",
+]
+
+#: 2026-01-01T00:00:00Z: the default ``created`` of events, so output never depends on the clock.
+DEFAULT_CREATED = 1_767_225_600
+
+_ACCOUNT_ID = re.compile(r"^acct_[A-Za-z0-9]+$")
+
+# The object Stripe sends most often where the catalogue allows several.
+_PREFERRED_OBJECT = {"account.external_account.": "bank_account", "customer.source.": "card"}
+
+# Events Stripe raises on its own, not in answer to an API request: their `request.id` is null.
+_AUTOMATIC = re.compile(
+    r"^(balance\.available|payout\.(paid|failed|canceled|updated|reconciliation_completed)"
+    r"|account\.updated|capability\.updated|person\.updated|invoice\.(upcoming|overdue|will_be_due)"
+    r"|customer\.source\.expiring|.*\.expiring|.*\.expired|.*_reminder|radar\..*)$"
+)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One webhook event: the parsed envelope and the exact body bytes Stripe would send."""
+
+    type: str
+    payload: dict[str, Any]
+    body: bytes
+
+    @property
+    def id(self) -> str:
+        """The event id (``evt_...``); deduplicate on this, never on the signature."""
+        return str(self.payload["id"])
+
+    @property
+    def account(self) -> str | None:
+        """The connected account of a Connect event; None for a platform (account endpoint) event."""
+        account = self.payload.get("account")
+        return str(account) if account is not None else None
+
+    @property
+    def livemode(self) -> bool:
+        """True for a live-mode event, False for test mode."""
+        return bool(self.payload["livemode"])
+
+    @property
+    def data_object(self) -> dict[str, Any]:
+        """The object snapshot of ``data.object``."""
+        obj: dict[str, Any] = self.payload["data"]["object"]
+        return obj
+
+    @property
+    def object_id(self) -> str | None:
+        """The id of ``data.object``, where it has one."""
+        value = self.data_object.get("id")
+        return str(value) if value is not None else None
+
+    @property
+    def object_type(self) -> str:
+        """The ``object`` field of ``data.object`` (``payment_intent``, ``bank_account``...)."""
+        return str(self.data_object.get("object"))
+
+    @property
+    def permutation(self) -> str:
+        """A short, stable label: ``connect-test``, ``platform-live``..."""
+        return f"{'connect' if self.account else 'platform'}-{'live' if self.livemode else 'test'}"
+
+
+def render_body(payload: Mapping[str, Any], *, ascii_only: bool = False) -> bytes:
+    """Render an event the way Stripe does: UTF-8, 2-space indented JSON, no trailing newline.
+
+    Whether Stripe escapes non-ASCII characters is not published: ``ascii_only`` picks ``\\uXXXX``
+    escapes, the default sends them as literal UTF-8.
+    """
+    return json.dumps(payload, indent=2, ensure_ascii=ascii_only).encode("utf-8")
+
+
+def build_event(
+    event_type: str,
+    *,
+    account: str | None = None,
+    livemode: bool = False,
+    api_version: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    merge: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    created: int | None = None,
+    object_type: str | None = None,
+    pending_webhooks: int = 1,
+    ascii_only: bool = False,
+) -> Event:
+    """Build one webhook event of ``event_type`` as Stripe would send it.
+
+    ``account`` makes it a Connect event (top-level ``account``, its object owned by that connected
+    account); None makes it a platform event for an account endpoint. ``overrides`` sets values by dotted
+    path (``{"data.object.charges_enabled": False}``) and refuses paths that do not exist, except new
+    keys under a ``metadata`` hash; ``merge`` deep-merges a nested mapping and may add keys. ``seed``
+    varies every id deterministically. ``object_type`` picks one object where the type is polymorphic
+    (``account.external_account.*`` carries a ``bank_account`` or a ``card``).
+    """
+    info = contracts.event_info(event_type)
+    if account is not None and not _ACCOUNT_ID.match(account):
+        raise UsageError(
+            f"account {account!r} is not a connected account id; "
+            "pass one like 'acct_1PgafTB7WZ01zgkW' (or none for a platform event)"
+        )
+    chosen = _choose_object_type(info, object_type)
+    created = DEFAULT_CREATED if created is None else created
+    data_object = build_object(
+        chosen, account=account, livemode=livemode, seed=seed, created=created
+    )
+    data: dict[str, Any] = {"object": data_object}
+    if event_type.endswith(".updated"):
+        data["previous_attributes"] = _previous_attributes(data_object)
+
+    automatic = _AUTOMATIC.match(event_type) is not None
+    payload: dict[str, Any] = {"id": stripe_id("evt", seed, event_type, account, livemode)}
+    payload["object"] = "event"
+    if account is not None:
+        payload["account"] = account
+    payload["api_version"] = api_version or contracts.api_version()
+    payload["created"] = created
+    payload["data"] = data
+    payload["livemode"] = livemode
+    payload["pending_webhooks"] = pending_webhooks
+    payload["request"] = {
+        "id": None if automatic else stripe_id("req", seed, event_type, account),
+        "idempotency_key": None if automatic else _uuid_like(seed, event_type, account),
+    }
+    payload["type"] = event_type
+
+    if merge:
+        _deep_merge(payload, merge)
+    for path, value in (overrides or {}).items():
+        _set_path(payload, path, value)
+    return Event(type=event_type, payload=payload, body=render_body(payload, ascii_only=ascii_only))
+
+
+def _choose_object_type(info: contracts.EventInfo, object_type: str | None) -> str:
+    if object_type is not None:
+        if object_type not in info.objects:
+            raise UsageError(
+                f"{info.type} events carry {' or '.join(info.objects)}, not {object_type!r}; "
+                "pick one of those"
+            )
+        return object_type
+    for prefix, preferred in _PREFERRED_OBJECT.items():
+        if info.type.startswith(prefix) and preferred in info.objects:
+            return preferred
+    return info.objects[0]
+
+
+def _previous_attributes(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """A plausible change: the first boolean flipped, else metadata that was different."""
+    for key, value in obj.items():
+        if isinstance(value, bool) and key != "livemode":
+            return {key: not value}
+    if "metadata" in obj:
+        return {"metadata": {"previous": "true"}}
+    for key, value in obj.items():
+        if key not in {"id", "object"} and isinstance(value, str):
+            return {key: None}
+    return {}
+
+
+def _uuid_like(*parts: object) -> str:
+    tail = stripe_id("x", *parts)[2:].lower().ljust(32, "0")[:32]
+    return f"{tail[:8]}-{tail[8:12]}-{tail[12:16]}-{tail[16:20]}-{tail[20:32]}"
+
+
+def _deep_merge(target: dict[str, Any], extra: Mapping[str, Any]) -> None:
+    for key, value in extra.items():
+        current = target.get(key)
+        if isinstance(current, dict) and isinstance(value, Mapping):
+            _deep_merge(current, value)
+        else:
+            target[key] = _plain(value)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _set_path(payload: dict[str, Any], path: str, value: Any) -> None:
+    parts = path.split(".")
+    if not path or any(not part for part in parts):
+        raise UsageError(f"override path {path!r} is empty or has an empty part; use e.g. 'data.object.id'")
+    node: Any = payload
+    walked: list[str] = []
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        where = ".".join(walked) or "the event"
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise UsageError(
+                    f"override path {path!r}: {where} is a list of {len(node)} items, "
+                    f"so {part!r} must be an index from 0 to {len(node) - 1}"
+                )
+            key: Any = int(part)
+        elif isinstance(node, dict):
+            if part not in node and not (last and walked and walked[-1] == "metadata"):
+                hint = difflib.get_close_matches(part, [str(k) for k in node], n=1)
+                suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
+                raise UsageError(
+                    f"override path {path!r}: {where} has no key {part!r}{suggestion} "
+                    "(use merge to add new keys)"
+                )
+            key = part
+        else:
+            raise UsageError(
+                f"override path {path!r}: {where} is {json.dumps(node)}, not a hash or list, "
+                f"so it has no {part!r}"
+            )
+        if last:
+            node[key] = _plain(value)
+        else:
+            node = node[key]
+        walked.append(part)
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """Parse a CLI ``PATH=VALUE`` override; VALUE is JSON when it parses (false, 3, null, "x"), else text."""
+    path, sep, raw = text.partition("=")
+    if not sep or not path.strip():
+        raise UsageError(
+            f"--set {text!r} is not PATH=VALUE; write e.g. --set data.object.charges_enabled=false"
+        )
+    try:
+        value: Any = json.loads(raw)
+    except ValueError:
+        value = raw
+    return path.strip(), value
+
+
+def raw_body_variants(event: Event) -> tuple[tuple[str, bytes], ...]:
+    """Bodies of ``event`` that any re-serialization would change, each still a valid event.
+
+    An endpoint that verifies the signature over the raw bytes accepts all of them; one that parses and
+    re-serializes first (framework JSON middleware, ``request.json``) breaks on at least one.
+    """
+    payload = json.loads(event.body)
+    data_object = payload["data"]["object"]
+    text = "Zürich — 東京 ✓"
+    probe_key = "description" if "description" in data_object else "metadata"
+    if probe_key == "description":
+        data_object["description"] = text
+    else:
+        data_object["metadata"] = {**data_object.get("metadata", {}), "note": text}
+
+    literal = render_body(payload)
+    escaped = render_body(payload, ascii_only=True)
+    slash_payload = json.loads(literal)
+    slash_obj = slash_payload["data"]["object"]
+    if "metadata" in slash_obj and isinstance(slash_obj["metadata"], dict):
+        slash_obj["metadata"]["return_url"] = "https://example.com/return/path"
+    else:
+        slash_payload["data"]["object"]["metadata"] = {"return_url": "https://example.com/return/path"}
+    slashes = render_body(slash_payload).replace(b"/", b"\\/")
+    # Numbers with forms a parser normalises (1.50 -> 1.5, 1E2 -> 100.0) and an integer past 2**53.
+    numbers = literal.replace(
+        b'\n  "pending_webhooks": ',
+        b'\n  "harness_probe": {\n    "float": 1.50,\n    "exponent": 1E2,\n'
+        b'    "big": 123456789012345678901\n  },\n  "pending_webhooks": ',
+        1,
+    )
+    compact = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return (
+        ("literal-non-ascii", literal),
+        ("escaped-non-ascii", escaped),
+        ("escaped-slashes", slashes),
+        ("number-forms", numbers),
+        ("compact-whitespace", compact),
+    )
+
+
+def event_permutations(
+    *, endpoint_type: str = "both", mode: str = "production"
+) -> Sequence[tuple[str | None, bool]]:
+    """The (account, livemode) pairs an endpoint of this model receives, in a stable order.
+
+    ``endpoint_type``: ``connect`` (events carry ``account``), ``account`` (they do not) or ``both``;
+    ``mode``: ``development`` endpoints get test events only, ``production`` ones live and test events.
+    """
+    if endpoint_type not in {"connect", "account", "both"}:
+        raise UsageError(f"endpoint type {endpoint_type!r} is not one of connect, account, both")
+    if mode not in {"development", "production"}:
+        raise UsageError(f"mode {mode!r} is not one of development, production")
+    accounts: list[str | None] = []
+    if endpoint_type in {"connect", "both"}:
+        accounts.append(DEFAULT_CONNECTED_ACCOUNT)
+    if endpoint_type in {"account", "both"}:
+        accounts.append(None)
+    modes = [False] if mode == "development" else [True, False]
+    return [(acct, live) for acct in accounts for live in modes]
+
+
+#: The connected account that Connect events name unless told otherwise.
+DEFAULT_CONNECTED_ACCOUNT = "acct_1HarnessConnect0"
