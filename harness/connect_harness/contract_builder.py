@@ -103,9 +103,16 @@ _PREFIX_OVERRIDES: Final[Mapping[str, str | None]] = {
     "application": "ca_",
     "checkout.session": "cs_",
     "plan": "plan_",
+    "line_item": "il_",
     "capability": None,
     "coupon": None,
     "reporting.report_type": None,
+}
+
+# Fixture values that contradict the rest of their example (a payment intent still waiting for a
+# payment method has not been canceled, failed or processed): rendered as null instead.
+_NULL_IN_EXAMPLES: Final[Mapping[str, tuple[str, ...]]] = {
+    "payment_intent": ("canceled_at", "last_payment_error", "processing", "shipping"),
 }
 
 # Realistic values for string properties the fixtures do not cover, by property name.
@@ -358,11 +365,12 @@ def _event_schema(base: str, event_type: str, objects: Sequence[str], descriptio
 
 
 _MISSING: Final = object()
+_PLACEHOLDER_ID: Final = "obj_123"
 
 
 def _id_suffix(seed: str) -> str:
     alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-    number = int.from_bytes(hashlib.sha256(seed.encode()).digest()[:16], "big")
+    number = int.from_bytes(hashlib.sha256(seed.encode()).digest(), "big")
     chars = []
     for _ in range(24):
         number, digit = divmod(number, len(alphabet))
@@ -382,18 +390,33 @@ def _id_prefixes(spec_schemas: Mapping[str, Any], resources: Mapping[str, Any]) 
     prefixes: dict[str, str] = {}
     for name in sorted(spec_schemas):
         schema = spec_schemas[name]
-        if "x-resourceId" not in schema or "id" not in schema.get("properties", {}):
+        if "id" not in schema.get("properties", {}):
             continue
-        if name in _PREFIX_OVERRIDES:
-            override = _PREFIX_OVERRIDES[name]
+        base = name.removeprefix("deleted_")
+        if base in _PREFIX_OVERRIDES:
+            override = _PREFIX_OVERRIDES[base]
             if override:
                 prefixes[name] = override
             continue
-        fixture = resources.get(name) or resources.get(name.removeprefix("deleted_")) or {}
+        if "x-resourceId" not in schema:
+            continue
+        fixture = resources.get(name) or resources.get(base) or {}
         prefix = _fixture_prefix(fixture.get("id") if isinstance(fixture, Mapping) else None)
         if prefix:
             prefixes[name] = prefix
     return prefixes
+
+
+def _placeholder(value: Any, key: str | None = None) -> bool:
+    """Whether a fixture value is filler rather than data: ``{"type": "type"}``, ``"obj_123"``.
+
+    Stripe's fixtures fill nullable hashes with such filler; a realistic object has null there.
+    """
+    if isinstance(value, dict):
+        return any(_placeholder(sub, k) for k, sub in value.items())
+    if isinstance(value, list):
+        return any(_placeholder(sub) for sub in value)
+    return isinstance(value, str) and value in (key, _PLACEHOLDER_ID)
 
 
 def _json_type_ok(value: Any, schema: Mapping[str, Any]) -> bool:
@@ -440,6 +463,8 @@ class _ExampleMaker:
 
     def example(self, name: str) -> Any:
         fixture = self._resources.get(name, _MISSING)
+        if isinstance(fixture, dict) and name in _NULL_IN_EXAMPLES:
+            fixture = {**fixture, **dict.fromkeys(_NULL_IN_EXAMPLES[name])}
         return self._object(self._defs[name], fixture, stack=(name,), def_name=name)
 
     def _is_valid(self, value: Any, schema: Mapping[str, Any]) -> bool:
@@ -455,7 +480,7 @@ class _ExampleMaker:
                 return None
             return self._object(self._defs[target], fixture, (*stack, target), def_name=target)
         nullable = _allows_null(schema)
-        if (fixture is None or fixture is _MISSING) and nullable and name != "object":
+        if nullable and (fixture is None or fixture is _MISSING or _placeholder(fixture)):
             return None
         if "anyOf" in schema:
             real = [b for b in schema["anyOf"] if b != {"type": "null"}]
@@ -480,7 +505,7 @@ class _ExampleMaker:
                 return []
             items = schema.get("items", {})
             return [self._value(name, items, item, stack) for item in fixture]
-        if fixture is not _MISSING and self._is_valid(fixture, schema):
+        if fixture is not _MISSING and fixture != name and self._is_valid(fixture, schema):
             if ID_OF in schema and not self._names_id(fixture, schema[ID_OF]):
                 return self._string(name, schema)
             return fixture

@@ -1,0 +1,257 @@
+"""The committed contracts: well-formed, complete, reproducible, and usable at run time."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from connect_harness import contracts
+from connect_harness.contract_builder import build_from_files
+from connect_harness.errors import UsageError
+
+REPO = Path(__file__).resolve().parents[1]
+CONTRACTS = REPO / "contracts"
+STRIPE_SPEC = REPO.parent / "shared" / "stripe-spec"
+SCHEMA_FILES = sorted(
+    str(path.relative_to(CONTRACTS))
+    for path in [CONTRACTS / "objects.json", *CONTRACTS.glob("events/*.json")]
+)
+EXAMPLES = sorted(path.stem for path in CONTRACTS.glob("examples/*.json"))
+GUIDE_EVENTS = (
+    "account.application.deauthorized",
+    "account.external_account.updated",
+    "account.updated",
+    "balance.available",
+    "payment_intent.succeeded",
+    "payout.failed",
+    "person.updated",
+    "customer.created",
+)
+
+
+def _event(event_type: str, obj: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "id": "evt_1NG8Du2eZvKYlo2CUI79vXWy",
+        "object": "event",
+        "api_version": "2023-08-16",
+        "created": 1692144000,
+        "data": {"object": obj, "previous_attributes": {}},
+        "livemode": False,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+        "type": event_type,
+        "account": "acct_1Nv0FGQ9RKHgCVdK",
+    }
+    event.update(changes)
+    return event
+
+
+@pytest.mark.parametrize("relative", SCHEMA_FILES)
+def test_contract_file_is_a_valid_2020_12_schema(relative: str) -> None:
+    schema = json.loads((CONTRACTS / relative).read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["$id"].endswith(f"/contracts/2023-08-16/{relative}")
+
+
+def test_counts_of_supported_and_unsupported_event_types() -> None:
+    assert len(contracts.supported_event_types()) == 232
+    assert len(SCHEMA_FILES) == 1 + 232
+    unsupported = contracts.unsupported_event_types()
+    assert len(unsupported) == 36
+    assert unsupported["apps.install.updated"] == (
+        "the event-type catalogue lists no object schema for its data.object"
+    )
+    assert unsupported["billing.meter.created"] == (
+        "the OpenAPI description has no schema 'billing.meter' (added after its API version)"
+    )
+    missing = [reason for reason in unsupported.values() if "has no schema" in reason]
+    assert len(missing) == 34
+    assert contracts.api_version() == "2023-08-16"
+
+
+def test_manifest_names_its_inputs_by_file_name_only() -> None:
+    manifest = json.loads((CONTRACTS / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["source"] == {
+        "spec": "openapi.spec3.2023-08-16.json",
+        "spec_version": "2023-08-16",
+        "fixtures": "fixtures3.2026-07-29.json",
+        "event_types": "event_types.2026-10-28.json",
+        "event_types_api_version": "2026-10-28.endive",
+    }
+    assert manifest["counts"]["supported"] == 232
+    assert "/" not in json.dumps(manifest["source"])
+
+
+@pytest.mark.parametrize("object_type", EXAMPLES)
+def test_example_validates_against_its_object_schema(object_type: str) -> None:
+    example = contracts.object_example(object_type)
+    assert contracts.validate_object(object_type, example) == []
+    assert example["object"] == object_type
+    prefix = contracts.id_prefix(object_type)
+    if prefix is not None:
+        assert example["id"].startswith(prefix)
+
+
+def test_examples_cover_every_event_object_and_the_connect_objects() -> None:
+    event_objects = {
+        name for t in contracts.supported_event_types() for name in contracts.event_info(t).objects
+    }
+    assert set(EXAMPLES) == event_objects == set(contracts.object_types())
+    assert {
+        "account",
+        "application",
+        "balance",
+        "bank_account",
+        "capability",
+        "card",
+        "charge",
+        "customer",
+        "payment_intent",
+        "payout",
+        "person",
+    } <= set(EXAMPLES)
+
+
+def test_examples_render_expandable_fields_as_id_strings() -> None:
+    assert contracts.object_example("capability")["account"].startswith("acct_")
+    assert contracts.object_example("payout")["balance_transaction"].startswith("txn_")
+    assert contracts.object_example("person")["account"].startswith("acct_")
+
+
+def test_object_example_is_a_fresh_copy() -> None:
+    first = contracts.object_example("account")
+    first["id"] = "changed"
+    assert contracts.object_example("account")["id"].startswith("acct_")
+
+
+@pytest.mark.parametrize("event_type", GUIDE_EVENTS)
+def test_guide_events_have_a_note_and_a_valid_example_event(event_type: str) -> None:
+    info = contracts.event_info(event_type)
+    assert info.guide
+    obj = contracts.object_example(info.objects[0])
+    assert contracts.validate_event(_event(event_type, obj)) == []
+
+
+def test_event_info_of_polymorphic_and_connect_only_types() -> None:
+    info = contracts.event_info("account.external_account.updated")
+    assert info.objects == ("bank_account", "card", "source")
+    assert info.receivable_by == ("connect",)
+    assert info.account_types == ("custom", "express", "standard with platform controls")
+    assert contracts.event_info("account.updated").account_types == (
+        "custom",
+        "express",
+        "standard",
+    )
+    assert contracts.event_info("application_fee.created").receivable_by == ("account",)
+    assert contracts.event_info("customer.created").receivable_by == ("connect", "account")
+    assert contracts.event_info("charge.succeeded").guide is None
+
+
+def test_event_info_suggests_the_closest_type() -> None:
+    with pytest.raises(UsageError) as excinfo:
+        contracts.event_info("acount.updated")
+    assert str(excinfo.value) == (
+        "unknown event type 'acount.updated'; did you mean 'account.updated'? "
+        "(connect-harness events lists all 232)"
+    )
+
+
+def test_event_info_explains_an_unsupported_type() -> None:
+    with pytest.raises(UsageError, match=r"^event type 'billing\.meter\.created' has no contract"):
+        contracts.event_info("billing.meter.created")
+
+
+def test_validate_event_reports_readable_errors() -> None:
+    event = _event("payment_intent.succeeded", contracts.object_example("payment_intent"))
+    event["livemode"] = "yes"
+    event["data"]["object"]["amount"] = "1099"
+    event["data"]["object"]["customer"] = {"id": "cus_1"}
+    assert contracts.validate_event(event) == [
+        "$.data.object.amount: '1099' is not of type 'integer'",
+        "$.data.object.customer: {'id': 'cus_1'} is not of type 'string', 'null'",
+        "$.livemode: 'yes' is not of type 'boolean'",
+    ]
+
+
+def test_validate_event_checks_the_envelope() -> None:
+    event = _event("account.updated", contracts.object_example("account"))
+    del event["data"]["previous_attributes"]
+    event["id"] = "ev_1"
+    event["pending_webhooks"] = -1
+    event["request"] = None
+    assert contracts.validate_event(event) == [
+        "$.data: 'previous_attributes' is a required property",
+        "$.id: 'ev_1' does not match '^evt_'",
+        "$.pending_webhooks: -1 is less than the minimum of 0",
+    ]
+
+
+def test_validate_event_picks_the_schema_of_a_polymorphic_object() -> None:
+    card = contracts.object_example("card")
+    assert contracts.validate_event(_event("account.external_account.created", card)) == []
+    card["exp_month"] = "12"
+    assert contracts.validate_event(_event("account.external_account.created", card)) == [
+        "$.data.object.exp_month: '12' is not of type 'integer'"
+    ]
+    card["object"] = "coupon"
+    assert contracts.validate_event(_event("account.external_account.created", card)) == [
+        "$.data.object.object: 'coupon' is not one of ['bank_account', 'card', 'source']"
+    ]
+
+
+def test_validate_event_without_a_known_type() -> None:
+    assert contracts.validate_event({"id": "evt_1"}) == [
+        "$.type: the event has no string 'type', so no contract applies"
+    ]
+    [line] = contracts.validate_event({"type": "acount.updated"})
+    assert line.startswith("$.type: unknown event type 'acount.updated'; did you mean")
+
+
+def test_object_schema_and_unknown_object_types() -> None:
+    schema = contracts.object_schema("payout")
+    assert schema["properties"]["object"] == {"enum": ["payout"], "type": "string"}
+    assert contracts.id_prefix("payment_intent") == "pi_"
+    assert contracts.id_prefix("capability") is None
+    with pytest.raises(UsageError, match=r"^unknown object type 'payot'; did you mean 'payout'\?"):
+        contracts.object_schema("payot")
+
+
+def test_event_schema_refers_into_objects_json() -> None:
+    schema = contracts.event_schema("payout.failed")
+    assert schema["properties"]["data"]["properties"]["object"] == {
+        "$ref": "../objects.json#/$defs/payout"
+    }
+    assert schema["properties"]["type"] == {"const": "payout.failed"}
+
+
+def test_contracts_dir_is_the_checkout_folder_here() -> None:
+    assert (contracts.contracts_dir() / "manifest.json").is_file()
+
+
+@pytest.mark.skipif(
+    not STRIPE_SPEC.is_dir(), reason=f"Stripe's spec data is not at {STRIPE_SPEC} (../shared)"
+)
+def test_rebuild_equals_the_committed_contracts() -> None:
+    files = build_from_files(
+        STRIPE_SPEC / "openapi.spec3.2023-08-16.json",
+        fixtures_path=STRIPE_SPEC / "fixtures3.2026-07-29.json",
+        event_types_path=STRIPE_SPEC / "event_types.2026-10-28.json",
+    )
+    committed = {
+        str(path.relative_to(CONTRACTS)): path.read_text(encoding="utf-8")
+        for path in CONTRACTS.rglob("*")
+        if path.is_file()
+    }
+    assert sorted(files) == sorted(committed)
+    different = [name for name in files if files[name] != committed[name]]
+    assert different == [], "rebuild the contracts: connect-harness contracts build (README)"
+
+
+def test_contracts_are_small() -> None:
+    total = sum(path.stat().st_size for path in CONTRACTS.rglob("*") if path.is_file())
+    assert total < 15_000_000
