@@ -8,7 +8,7 @@ exit code 2. Messages are full sentences that say what was wrong, which value, a
 
 from __future__ import annotations
 
-__all__ = ["ContractError", "HarnessError", "UsageError"]
+__all__ = ["ContractError", "ContractFailure", "HarnessError", "UsageError"]
 
 
 class HarnessError(Exception):
@@ -21,3 +21,7 @@ class UsageError(HarnessError, ValueError):
 
 class ContractError(HarnessError):
     """The contracts are missing, unreadable, or disagree with what was asked of them."""
+
+
+class ContractFailure(AssertionError):
+    """An endpoint broke a contract check; the message starts with ``connect_harness:``."""

@@ -19,9 +19,13 @@ from connect_harness.ids import stripe_id
 from connect_harness.objects import build_object
 
 __all__ = [
+    "DEFAULT_CONNECTED_ACCOUNT",
     "DEFAULT_CREATED",
     "Event",
+    "EventCase",
     "build_event",
+    "event_matrix",
+    "event_permutations",
     "parse_assignment",
     "raw_body_variants",
     "render_body",
@@ -29,6 +33,9 @@ __all__ = [
 
 #: 2026-01-01T00:00:00Z: the default ``created`` of events, so output never depends on the clock.
 DEFAULT_CREATED = 1_767_225_600
+
+#: The connected account that Connect events name unless told otherwise.
+DEFAULT_CONNECTED_ACCOUNT = "acct_1HarnessConnect0"
 
 _ACCOUNT_ID = re.compile(r"^acct_[A-Za-z0-9]+$")
 
@@ -322,5 +329,48 @@ def event_permutations(
     return [(acct, live) for acct in accounts for live in modes]
 
 
-#: The connected account that Connect events name unless told otherwise.
-DEFAULT_CONNECTED_ACCOUNT = "acct_1HarnessConnect0"
+@dataclass(frozen=True)
+class EventCase:
+    """One cell of an event matrix: a type with an account (or none) and a mode.
+
+    ``id`` is readable and stable (``account.updated-connect-live``), so pytest ids built from it are
+    the same in every process, which pytest-xdist needs to distribute them.
+    """
+
+    type: str
+    account: str | None
+    livemode: bool
+
+    @property
+    def id(self) -> str:
+        return f"{self.type}-{'connect' if self.account else 'platform'}-{'live' if self.livemode else 'test'}"
+
+    def build(self, *, seed: int = 0, **build: Any) -> Event:
+        """Build this case's event."""
+        return build_event(self.type, account=self.account, livemode=self.livemode, seed=seed, **build)
+
+
+def event_matrix(
+    types: Sequence[str] | str | None = None,
+    *,
+    endpoint_type: str = "both",
+    mode: str = "production",
+    account: str | None = None,
+) -> list[EventCase]:
+    """Every (type, account, mode) an endpoint of this model receives, in a stable order.
+
+    ``types`` defaults to every supported type; each is checked (unknown types raise ``UsageError``
+    with the closest matches). ``account`` replaces the default connected account of Connect cases.
+    """
+    if types is None:
+        names: Sequence[str] = contracts.supported_event_types()
+    else:
+        names = [types] if isinstance(types, str) else list(types)
+        for name in names:
+            contracts.event_info(name)
+    cases = []
+    for name in names:
+        for acct, livemode in event_permutations(endpoint_type=endpoint_type, mode=mode):
+            chosen = (account or acct) if acct is not None else None
+            cases.append(EventCase(type=name, account=chosen, livemode=livemode))
+    return cases

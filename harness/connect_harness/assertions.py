@@ -1,0 +1,34 @@
+"""Assertions over check results, for tests: a failure reads like the ``verify`` report."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from connect_harness.errors import ContractFailure
+from connect_harness.findings import CheckResult
+
+__all__ = ["assert_passes"]
+
+_SHOWN = 3
+
+
+def assert_passes(results: CheckResult | Iterable[CheckResult]) -> None:
+    """Raise :class:`ContractFailure` naming every failing check and up to three findings of each."""
+    items = [results] if isinstance(results, CheckResult) else list(results)
+    failing = [result for result in items if result.status == "fail"]
+    if not failing:
+        return
+    lines = [f"connect_harness: {len(failing)} contract check(s) failed: {', '.join(r.id for r in failing)}"]
+    for result in failing:
+        bad = [finding for finding in result.findings if finding.status == "fail"]
+        lines.append(f"{result.id} ({result.title}): {len(bad)} failing finding(s)")
+        for finding in bad[:_SHOWN]:
+            where = " ".join(filter(None, (finding.event_type, finding.permutation, finding.variant)))
+            lines.append(f"  - {where}: {finding.reason}")
+            if finding.expected or finding.actual:
+                lines.append(f"    expected {finding.expected}, got {finding.actual}")
+            if finding.reproduce:
+                lines.append(f"    reproduce: {finding.reproduce}")
+        if len(bad) > _SHOWN:
+            lines.append(f"  ... and {len(bad) - _SHOWN} more")
+    raise ContractFailure("\n".join(lines))

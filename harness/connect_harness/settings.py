@@ -1,0 +1,190 @@
+"""Where a run's settings come from: command-line option, then environment, then ini file, then default.
+
+The pytest plugin and its report header use this; each resolved value remembers its source so the header
+can say "secret from env CONNECT_HARNESS_SECRET" without ever printing the secret itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from connect_harness import contracts
+
+__all__ = ["SETTINGS", "Settings", "SettingSpec", "resolve_settings"]
+
+
+def parse_endpoint_type(text: str) -> str:
+    """``connect``, ``account`` or ``both``."""
+    return _choice(text, ("connect", "account", "both"), "endpoint type")
+
+
+def parse_mode(text: str) -> str:
+    """``development`` (test events only) or ``production`` (live and test events)."""
+    return _choice(text, ("development", "production"), "mode")
+
+
+def parse_seconds(text: str) -> float:
+    """A positive number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be more than 0 seconds")
+    return value
+
+
+def parse_port(text: str) -> int:
+    """A TCP port, 0 to 65535 (0 picks a free one)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port {value} is outside 0-65535")
+    return value
+
+
+def parse_seed(text: str) -> int:
+    """A whole number >= 0 that fixes every generated id."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seed {text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"seed {value} is negative; give 0 or more")
+    return value
+
+
+def parse_events(text: str) -> tuple[str, ...]:
+    """Comma- or space-separated supported event types, each checked against the contracts."""
+    names = tuple(part for part in text.replace(",", " ").split() if part)
+    if not names:
+        raise argparse.ArgumentTypeError("no event types given; list them like account.updated,payout.failed")
+    supported = contracts.supported_event_types()
+    for name in names:
+        if name not in supported:
+            close = difflib.get_close_matches(name, supported, n=3)
+            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            raise argparse.ArgumentTypeError(
+                f"unknown event type {name!r}{hint} (connect-harness events lists all {len(supported)})"
+            )
+    return names
+
+
+def parse_text(text: str) -> str:
+    """Any non-empty text."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the value is empty")
+    return text.strip()
+
+
+def _choice(text: str, choices: tuple[str, ...], what: str) -> str:
+    value = text.strip().lower()
+    if value not in choices:
+        raise argparse.ArgumentTypeError(f"{what} {text!r} is not one of {', '.join(choices)}")
+    return value
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """One setting: its option, environment variable and ini key, and how to read its text."""
+
+    name: str
+    help: str
+    parse: Callable[[str], Any]
+    default: Any = None
+    secret: bool = False
+
+    @property
+    def option(self) -> str:
+        return "--connect-" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return "CONNECT_HARNESS_" + self.name.upper()
+
+    @property
+    def ini(self) -> str:
+        return "connect_" + self.name
+
+
+SETTINGS: tuple[SettingSpec, ...] = (
+    SettingSpec("url", "URL of the webhook endpoint under test (loopback unless allow_remote)", parse_text),
+    SettingSpec("app", "MODULE:ATTR of a WSGI/ASGI app to test in-process", parse_text),
+    SettingSpec("path", "request path for in-process apps (default /webhook)", parse_text, "/webhook"),
+    SettingSpec("secret", "the endpoint's webhook signing secret (whsec_...)", parse_text, secret=True),
+    SettingSpec("events", "event types to send (comma-separated; default all)", parse_events),
+    SettingSpec(
+        "endpoint_type", "connect, account or both (default both)", parse_endpoint_type, "both"
+    ),
+    SettingSpec("mode", "development or production (default production)", parse_mode, "production"),
+    SettingSpec(
+        "max_response_time", "seconds an answer may take (default 10)", parse_seconds, 10.0
+    ),
+    SettingSpec("fake_stripe_port", "fixed loopback port of the fake Stripe API", parse_port),
+    SettingSpec("seed", "seed for every generated id (default: random, shown in the header)", parse_seed),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings with the source of each (``--connect-secret``, ``env ...``, ``ini ...``)."""
+
+    values: Mapping[str, Any]
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values.get(name)
+
+    def describe(self) -> str:
+        """One line for a report header; the secret shows only where it came from."""
+        parts = []
+        for spec in SETTINGS:
+            value = self.values.get(spec.name)
+            if value is None:
+                continue
+            source = self.sources.get(spec.name, "default")
+            if spec.secret:
+                parts.append(f"secret from {source}")
+            elif isinstance(value, tuple):
+                parts.append(f"{spec.name}={len(value)} types ({source})")
+            else:
+                parts.append(f"{spec.name}={value} ({source})")
+        return ", ".join(parts)
+
+
+def resolve_settings(
+    *,
+    option: Callable[[str], Any],
+    ini: Callable[[str], Any],
+    environ: Mapping[str, str],
+) -> Settings:
+    """Resolve every setting: command-line option, then environment, then ini, then default.
+
+    ``option(name)`` and ``ini(key)`` return the already-given value or None/empty. Option values are
+    already parsed (argparse ran the validator); environment and ini text are parsed here, and a bad
+    value raises ``argparse.ArgumentTypeError`` naming where it came from.
+    """
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for spec in SETTINGS:
+        given = option(spec.name)
+        if given is not None:
+            values[spec.name], sources[spec.name] = given, spec.option
+            continue
+        for source, text in ((f"env {spec.env}", environ.get(spec.env)), (f"ini {spec.ini}", ini(spec.ini))):
+            if text:
+                try:
+                    values[spec.name] = spec.parse(str(text))
+                except argparse.ArgumentTypeError as err:
+                    raise argparse.ArgumentTypeError(f"{source}: {err}") from err
+                sources[spec.name] = source
+                break
+        else:
+            values[spec.name] = spec.default
+    return Settings(values=values, sources=sources)
