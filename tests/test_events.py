@@ -152,12 +152,12 @@ def test_override_list_index() -> None:
         (
             "data.object.charges_enabld",
             "override path 'data.object.charges_enabld': data.object has no key 'charges_enabld'; "
-            "did you mean 'charges_enabled'? (use merge to add new keys)",
+            "did you mean 'charges_enabled'? (use merge, or --merge on the command line, to add new keys)",
         ),
         (
             "data.objekt.id",
             "override path 'data.objekt.id': data has no key 'objekt'; did you mean 'object'? "
-            "(use merge to add new keys)",
+            "(use merge, or --merge on the command line, to add new keys)",
         ),
         (
             "data.object.id.x",

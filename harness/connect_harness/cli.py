@@ -52,6 +52,12 @@ def _add_event_options(parser: argparse.ArgumentParser) -> None:
         default=[],
         help="override a value by dotted path; VALUE is JSON if it parses (repeatable)",
     )
+    parser.add_argument(
+        "--merge",
+        metavar="JSON",
+        type=_json_object,
+        help="deep-merge this JSON object into the event; may add keys --set refuses",
+    )
     parser.add_argument("--seed", type=_non_negative_int, default=0, help="varies every id (default 0)")
     parser.add_argument(
         "--created", type=_non_negative_int, help="event 'created' unix time (default fixed)"
@@ -60,6 +66,16 @@ def _add_event_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ascii", action="store_true", help="escape non-ASCII as \\uXXXX instead of literal UTF-8"
     )
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{text!r} is not JSON ({err})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a JSON object like '{{\"data\": {{...}}}}'")
+    return value
 
 
 def _non_negative_int(text: str) -> int:
@@ -184,6 +200,7 @@ def _event_from_args(args: argparse.Namespace) -> Event:
         livemode=args.live,
         api_version=args.api_version,
         overrides=overrides,
+        merge=args.merge,
         seed=args.seed,
         created=args.created,
         object_type=args.object_type,

@@ -238,7 +238,7 @@ def _set_path(payload: dict[str, Any], path: str, value: Any) -> None:
                 suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
                 raise UsageError(
                     f"override path {path!r}: {where} has no key {part!r}{suggestion} "
-                    "(use merge to add new keys)"
+                    "(use merge, or --merge on the command line, to add new keys)"
                 )
             key = part
         else:
