@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import stripe
@@ -28,7 +29,9 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_events_lists_every_supported_type_with_its_connect_note(capsys: pytest.CaptureFixture[str]) -> None:
+def test_events_lists_every_supported_type_with_its_connect_note(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     code, out, err = run(capsys, "events")
     assert code == 0 and err == ""
     lines = out.splitlines()
@@ -56,7 +59,9 @@ def test_schema_prints_the_contract(capsys: pytest.CaptureFixture[str]) -> None:
     assert json.loads(out) == contracts.event_schema("payout.failed")
 
 
-def test_event_prints_exactly_the_body_that_would_be_sent(capsys: pytest.CaptureFixture[str]) -> None:
+def test_event_prints_exactly_the_body_that_would_be_sent(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     from connect_harness.events import build_event
 
     code, out, err = run(
@@ -74,9 +79,16 @@ def test_event_prints_exactly_the_body_that_would_be_sent(capsys: pytest.Capture
     assert out.encode() == expected.body + b"\n"
 
 
-def test_event_platform_has_no_account_and_merge_adds_keys(capsys: pytest.CaptureFixture[str]) -> None:
+def test_event_platform_has_no_account_and_merge_adds_keys(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     code, out, _ = run(
-        capsys, "event", "customer.created", "--platform", "--merge", '{"data": {"object": {"x": 1}}}'
+        capsys,
+        "event",
+        "customer.created",
+        "--platform",
+        "--merge",
+        '{"data": {"object": {"x": 1}}}',
     )
     assert code == 0
     payload = json.loads(out)
@@ -84,11 +96,15 @@ def test_event_platform_has_no_account_and_merge_adds_keys(capsys: pytest.Captur
     assert payload["data"]["object"]["x"] == 1
 
 
-def test_event_warns_when_an_override_breaks_the_contract(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "event", "account.updated", "--set", "livemode=\"yes\"")
+def test_event_warns_when_an_override_breaks_the_contract(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = run(capsys, "event", "account.updated", "--set", 'livemode="yes"')
     assert code == 0
     assert json.loads(out)["livemode"] == "yes"
-    assert err.startswith("connect-harness: warning: this account.updated event does not satisfy its contract")
+    assert err.startswith(
+        "connect-harness: warning: this account.updated event does not satisfy its contract"
+    )
 
 
 @pytest.mark.parametrize(
@@ -135,14 +151,20 @@ def test_sign_json_holds_the_exact_body_and_headers(capsys: pytest.CaptureFixtur
     data = json.loads(out)
     assert data["method"] == "POST" and data["url"] == "http://127.0.0.1:9/hook"
     signature = data["headers"]["Stripe-Signature"]
-    assert signature.startswith("t=1700000000,v1=") and signature.count("v1=") == 2 and ",v0=" in signature
+    assert (
+        signature.startswith("t=1700000000,v1=")
+        and signature.count("v1=") == 2
+        and ",v0=" in signature
+    )
     assert data["headers"]["User-Agent"] == "Stripe/1.0 (+https://stripe.com/docs/webhooks)"
     stripe.WebhookSignature.verify_header(data["body"], signature, SECRET, tolerance=None)
     stripe.WebhookSignature.verify_header(data["body"], signature, "whsec_older", tolerance=None)
 
 
 def test_sign_live_event_has_no_v0(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "sign", "payout.failed", "--live", "--secret", SECRET, "--format", "headers")
+    code, out, _ = run(
+        capsys, "sign", "payout.failed", "--live", "--secret", SECRET, "--format", "headers"
+    )
     assert code == 0
     signature = next(line for line in out.splitlines() if line.startswith("Stripe-Signature: "))
     assert "v0=" not in signature
@@ -154,7 +176,9 @@ def test_sign_body_file_signs_the_exact_bytes(
     body = b'{"id": "evt_x", "livemode": true}\n'
     path = tmp_path / "body.json"
     path.write_bytes(body)
-    code, out, _ = run(capsys, "sign", "--body-file", str(path), "--secret", SECRET, "--format", "json")
+    code, out, _ = run(
+        capsys, "sign", "--body-file", str(path), "--secret", SECRET, "--format", "json"
+    )
     assert code == 0
     data = json.loads(out)
     assert data["body"].encode() == body
@@ -163,13 +187,17 @@ def test_sign_body_file_signs_the_exact_bytes(
 
 
 def test_sign_warns_about_an_api_key_used_as_secret(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "sign", "customer.created", "--secret", "sk_test_oops", "--format", "headers")
+    code, _, err = run(
+        capsys, "sign", "customer.created", "--secret", "sk_test_oops", "--format", "headers"
+    )
     assert code == 0
-    assert err.startswith("connect-harness: warning: the secret starts with 'sk_': that is an API key")
+    assert err.startswith(
+        "connect-harness: warning: the secret starts with 'sk_': that is an API key"
+    )
 
 
 class _VerifyingHandler(BaseHTTPRequestHandler):
-    received: list[tuple[int, bytes]] = []
+    received: ClassVar[list[tuple[int, bytes]]] = []
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
@@ -240,7 +268,9 @@ def test_real_subprocess_run() -> None:
     ]
 
 
-@pytest.mark.skipif(not SHARED_SPEC.is_dir(), reason="../shared/stripe-spec is absent: cannot rebuild")
+@pytest.mark.skipif(
+    not SHARED_SPEC.is_dir(), reason="../shared/stripe-spec is absent: cannot rebuild"
+)
 def test_contracts_build_reproduces_the_committed_contracts(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

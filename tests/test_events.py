@@ -36,7 +36,8 @@ def test_every_type_and_permutation_satisfies_its_contract(event_type: str) -> N
 
 
 @pytest.mark.parametrize(
-    "event_type", [t for t in contracts.supported_event_types() if len(contracts.event_info(t).objects) > 1]
+    "event_type",
+    [t for t in contracts.supported_event_types() if len(contracts.event_info(t).objects) > 1],
 )
 def test_every_object_of_a_polymorphic_type_satisfies_the_contract(event_type: str) -> None:
     for object_type in contracts.event_info(event_type).objects:
@@ -114,7 +115,10 @@ def test_connected_accounts_objects_point_at_that_account() -> None:
 
 
 def test_automatic_events_have_a_null_request() -> None:
-    assert build_event("balance.available").payload["request"] == {"id": None, "idempotency_key": None}
+    assert build_event("balance.available").payload["request"] == {
+        "id": None,
+        "idempotency_key": None,
+    }
     request = build_event("customer.created").payload["request"]
     assert request["id"].startswith("req_") and request["idempotency_key"]
 
@@ -164,7 +168,10 @@ def test_override_list_index() -> None:
             "override path 'data.object.id.x': data.object.id is \"acct_1PgafTB7WZ01zgkW\", "
             "not a hash or list, so it has no 'x'",
         ),
-        ("data..id", "override path 'data..id' is empty or has an empty part; use e.g. 'data.object.id'"),
+        (
+            "data..id",
+            "override path 'data..id' is empty or has an empty part; use e.g. 'data.object.id'",
+        ),
     ],
 )
 def test_a_wrong_override_path_says_which_part_is_wrong(path: str, message: str) -> None:
@@ -174,12 +181,16 @@ def test_a_wrong_override_path_says_which_part_is_wrong(path: str, message: str)
 
 
 def test_bad_list_index_names_the_range() -> None:
-    with pytest.raises(UsageError, match=r"is a list of 1 items, so '5' must be an index from 0 to 0"):
+    with pytest.raises(
+        UsageError, match=r"is a list of 1 items, so '5' must be an index from 0 to 0"
+    ):
         build_event("balance.available", overrides={"data.object.available.5.amount": 1})
 
 
 def test_unknown_event_type_names_the_closest_match() -> None:
-    with pytest.raises(UsageError, match=r"unknown event type 'acount.updated'; did you mean 'account.updated'"):
+    with pytest.raises(
+        UsageError, match=r"unknown event type 'acount.updated'; did you mean 'account.updated'"
+    ):
         build_event("acount.updated")
 
 
@@ -238,9 +249,14 @@ def test_permutations_follow_the_endpoint_model() -> None:
     assert event_permutations(endpoint_type="connect", mode="development") == [
         (DEFAULT_CONNECTED_ACCOUNT, False)
     ]
-    assert event_permutations(endpoint_type="account", mode="production") == [(None, True), (None, False)]
+    assert event_permutations(endpoint_type="account", mode="production") == [
+        (None, True),
+        (None, False),
+    ]
     assert len(event_permutations()) == 4
-    with pytest.raises(UsageError, match="endpoint type 'platform' is not one of connect, account, both"):
+    with pytest.raises(
+        UsageError, match="endpoint type 'platform' is not one of connect, account, both"
+    ):
         event_permutations(endpoint_type="platform")
 
 

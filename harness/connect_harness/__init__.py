@@ -55,7 +55,33 @@ _EXPORTS = {
     "ContractFailure": "errors",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "CATALOGUE",
+    "CheckResult",
+    "ContractFailure",
+    "ContractRun",
+    "DeliveryRequest",
+    "Event",
+    "EventCase",
+    "FakeStripeAPI",
+    "Finding",
+    "HarnessError",
+    "Response",
+    "UsageError",
+    "VerifyConfig",
+    "WebhookClient",
+    "assert_passes",
+    "bad_variants",
+    "build_event",
+    "deliver",
+    "delivery_request",
+    "event_matrix",
+    "load_app",
+    "run_checks",
+    "sign_payload",
+    "target_from",
+    "validate_event",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -18,12 +18,16 @@ def assert_passes(results: CheckResult | Iterable[CheckResult]) -> None:
     failing = [result for result in items if result.status == "fail"]
     if not failing:
         return
-    lines = [f"connect_harness: {len(failing)} contract check(s) failed: {', '.join(r.id for r in failing)}"]
+    lines = [
+        f"connect_harness: {len(failing)} contract check(s) failed: {', '.join(r.id for r in failing)}"
+    ]
     for result in failing:
         bad = [finding for finding in result.findings if finding.status == "fail"]
         lines.append(f"{result.id} ({result.title}): {len(bad)} failing finding(s)")
         for finding in bad[:_SHOWN]:
-            where = " ".join(filter(None, (finding.event_type, finding.permutation, finding.variant)))
+            where = " ".join(
+                filter(None, (finding.event_type, finding.permutation, finding.variant))
+            )
             lines.append(f"  - {where}: {finding.reason}")
             if finding.expected or finding.actual:
                 lines.append(f"    expected {finding.expected}, got {finding.actual}")

@@ -26,7 +26,7 @@ PROG = "connect-harness"
 class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of printing usage and exiting, so every error is one line."""
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> Any:
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
@@ -42,7 +42,9 @@ def _add_event_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="a platform event for an account endpoint: no top-level 'account'",
     )
-    parser.add_argument("--live", action="store_true", help="a live-mode event (default: test mode)")
+    parser.add_argument(
+        "--live", action="store_true", help="a live-mode event (default: test mode)"
+    )
     parser.add_argument("--api-version", metavar="V", help="api_version to stamp on the event")
     parser.add_argument(
         "--set",
@@ -58,7 +60,9 @@ def _add_event_options(parser: argparse.ArgumentParser) -> None:
         type=_json_object,
         help="deep-merge this JSON object into the event; may add keys --set refuses",
     )
-    parser.add_argument("--seed", type=_non_negative_int, default=0, help="varies every id (default 0)")
+    parser.add_argument(
+        "--seed", type=_non_negative_int, default=0, help="varies every id (default 0)"
+    )
     parser.add_argument(
         "--created", type=_non_negative_int, help="event 'created' unix time (default fixed)"
     )
@@ -74,7 +78,9 @@ def _json_object(text: str) -> dict[str, Any]:
     except ValueError as err:
         raise argparse.ArgumentTypeError(f"{text!r} is not JSON ({err})") from None
     if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a JSON object like '{{\"data\": {{...}}}}'")
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a JSON object like '{{\"data\": {{...}}}}'"
+        )
     return value
 
 
@@ -123,14 +129,18 @@ def _build_parser() -> argparse.ArgumentParser:
         help="webhook signing secret whsec_...; repeat for rotation (one v1 per secret)",
     )
     sign.add_argument("--timestamp", type=_non_negative_int, help="signature time (default now)")
-    sign.add_argument("--url", help="where the delivery goes (default http://127.0.0.1:4242/webhook)")
+    sign.add_argument(
+        "--url", help="where the delivery goes (default http://127.0.0.1:4242/webhook)"
+    )
     sign.add_argument(
         "--format", choices=("curl", "http", "json", "headers"), default="curl", help="default curl"
     )
     sign.set_defaults(run=_cmd_sign)
 
     contracts_cmd = commands.add_parser("contracts", help="build the contracts from Stripe's spec")
-    contracts_sub = contracts_cmd.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    contracts_sub = contracts_cmd.add_subparsers(
+        dest="action", metavar="ACTION", parser_class=_Parser
+    )
     contracts_sub.required = True
     build = contracts_sub.add_parser("build", help="generate JSON Schema contracts")
     build.add_argument("--spec", required=True, metavar="FILE", help="Stripe OpenAPI description")
@@ -258,7 +268,11 @@ def _cmd_sign(args: argparse.Namespace) -> int:
             print(f"{PROG}: warning: {warning}", file=sys.stderr)
     timestamp = args.timestamp if args.timestamp is not None else int(time.time())
     request = delivery_request(
-        body, secrets=args.secrets, timestamp=timestamp, livemode=livemode, url=args.url or DEFAULT_URL
+        body,
+        secrets=args.secrets,
+        timestamp=timestamp,
+        livemode=livemode,
+        url=args.url or DEFAULT_URL,
     )
     if args.format == "curl":
         print(request.to_curl())

@@ -219,7 +219,9 @@ def _plain(value: Any) -> Any:
 def _set_path(payload: dict[str, Any], path: str, value: Any) -> None:
     parts = path.split(".")
     if not path or any(not part for part in parts):
-        raise UsageError(f"override path {path!r} is empty or has an empty part; use e.g. 'data.object.id'")
+        raise UsageError(
+            f"override path {path!r} is empty or has an empty part; use e.g. 'data.object.id'"
+        )
     node: Any = payload
     walked: list[str] = []
     for index, part in enumerate(parts):
@@ -289,7 +291,9 @@ def raw_body_variants(event: Event) -> tuple[tuple[str, bytes], ...]:
     if "metadata" in slash_obj and isinstance(slash_obj["metadata"], dict):
         slash_obj["metadata"]["return_url"] = "https://example.com/return/path"
     else:
-        slash_payload["data"]["object"]["metadata"] = {"return_url": "https://example.com/return/path"}
+        slash_payload["data"]["object"]["metadata"] = {
+            "return_url": "https://example.com/return/path"
+        }
     slashes = render_body(slash_payload).replace(b"/", b"\\/")
     # Numbers with forms a parser normalises (1.50 -> 1.5, 1E2 -> 100.0) and an integer past 2**53.
     numbers = literal.replace(
@@ -347,7 +351,9 @@ class EventCase:
 
     def build(self, *, seed: int = 0, **build: Any) -> Event:
         """Build this case's event."""
-        return build_event(self.type, account=self.account, livemode=self.livemode, seed=seed, **build)
+        return build_event(
+            self.type, account=self.account, livemode=self.livemode, seed=seed, **build
+        )
 
 
 def event_matrix(

@@ -23,7 +23,9 @@ def stripe_id(prefix: str, *parts: object) -> str:
     The tail starts with ``1`` like Stripe's current ids, which keeps them recognisable in logs.
     """
     length = _TAIL_LENGTHS.get(prefix, 24)
-    digest = hashlib.blake2b("\x1f".join(map(str, (prefix, *parts))).encode(), digest_size=32).digest()
+    digest = hashlib.blake2b(
+        "\x1f".join(map(str, (prefix, *parts))).encode(), digest_size=32
+    ).digest()
     number = int.from_bytes(digest, "big")
     chars = ["1"]
     while len(chars) < length:

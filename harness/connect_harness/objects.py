@@ -128,4 +128,7 @@ def _attach_to_account(obj: dict[str, Any], object_type: str, account: str) -> N
     if object_type == "account":
         external = obj.get("external_accounts")
         if isinstance(external, Mapping) and "url" in external:
-            obj["external_accounts"] = {**external, "url": f"/v1/accounts/{obj['id']}/external_accounts"}
+            obj["external_accounts"] = {
+                **external,
+                "url": f"/v1/accounts/{obj['id']}/external_accounts",
+            }

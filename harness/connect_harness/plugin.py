@@ -234,4 +234,6 @@ def connect_contract(
         max_response_time=connect_settings["max_response_time"],
         seed=connect_settings["seed"],
     )
-    return ContractRun(connect_target, config, fake_api=_connect_stripe_api_session, url=connect_url)
+    return ContractRun(
+        connect_target, config, fake_api=_connect_stripe_api_session, url=connect_url
+    )

@@ -14,7 +14,7 @@ from typing import Any
 
 from connect_harness import contracts
 
-__all__ = ["SETTINGS", "Settings", "SettingSpec", "resolve_settings"]
+__all__ = ["SETTINGS", "SettingSpec", "Settings", "resolve_settings"]
 
 
 def parse_endpoint_type(text: str) -> str:
@@ -64,7 +64,9 @@ def parse_events(text: str) -> tuple[str, ...]:
     """Comma- or space-separated supported event types, each checked against the contracts."""
     names = tuple(part for part in text.replace(",", " ").split() if part)
     if not names:
-        raise argparse.ArgumentTypeError("no event types given; list them like account.updated,payout.failed")
+        raise argparse.ArgumentTypeError(
+            "no event types given; list them like account.updated,payout.failed"
+        )
     supported = contracts.supported_event_types()
     for name in names:
         if name not in supported:
@@ -114,10 +116,16 @@ class SettingSpec:
 
 
 SETTINGS: tuple[SettingSpec, ...] = (
-    SettingSpec("url", "URL of the webhook endpoint under test (loopback unless allow_remote)", parse_text),
+    SettingSpec(
+        "url", "URL of the webhook endpoint under test (loopback unless allow_remote)", parse_text
+    ),
     SettingSpec("app", "MODULE:ATTR of a WSGI/ASGI app to test in-process", parse_text),
-    SettingSpec("path", "request path for in-process apps (default /webhook)", parse_text, "/webhook"),
-    SettingSpec("secret", "the endpoint's webhook signing secret (whsec_...)", parse_text, secret=True),
+    SettingSpec(
+        "path", "request path for in-process apps (default /webhook)", parse_text, "/webhook"
+    ),
+    SettingSpec(
+        "secret", "the endpoint's webhook signing secret (whsec_...)", parse_text, secret=True
+    ),
     SettingSpec("events", "event types to send (comma-separated; default all)", parse_events),
     SettingSpec(
         "endpoint_type", "connect, account or both (default both)", parse_endpoint_type, "both"
@@ -127,7 +135,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "max_response_time", "seconds an answer may take (default 10)", parse_seconds, 10.0
     ),
     SettingSpec("fake_stripe_port", "fixed loopback port of the fake Stripe API", parse_port),
-    SettingSpec("seed", "seed for every generated id (default: random, shown in the header)", parse_seed),
+    SettingSpec(
+        "seed", "seed for every generated id (default: random, shown in the header)", parse_seed
+    ),
 )
 
 
@@ -177,7 +187,10 @@ def resolve_settings(
         if given is not None:
             values[spec.name], sources[spec.name] = given, spec.option
             continue
-        for source, text in ((f"env {spec.env}", environ.get(spec.env)), (f"ini {spec.ini}", ini(spec.ini))):
+        for source, text in (
+            (f"env {spec.env}", environ.get(spec.env)),
+            (f"ini {spec.ini}", ini(spec.ini)),
+        ):
             if text:
                 try:
                     values[spec.name] = spec.parse(str(text))
