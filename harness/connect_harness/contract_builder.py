@@ -482,6 +482,9 @@ class _ExampleMaker:
         nullable = _allows_null(schema)
         if nullable and (fixture is None or fixture is _MISSING or _placeholder(fixture)):
             return None
+        if ID_OF in schema and isinstance(fixture, dict):
+            # The fixture shows the expanded object; webhooks carry its id.
+            fixture = fixture.get("id", _MISSING)
         if "anyOf" in schema:
             real = [b for b in schema["anyOf"] if b != {"type": "null"}]
             for branch in real:
@@ -547,10 +550,8 @@ class _ExampleMaker:
         out: dict[str, Any] = {}
         for prop, sub in schema.get("properties", {}).items():
             value = source.get(prop, _MISSING)
-            if prop == "id" and def_name is not None and def_name in self._prefixes:
-                prefix = self._prefixes[def_name]
-                keep = isinstance(value, str) and value.startswith(prefix)
-                out[prop] = value if keep else prefix + _id_suffix(def_name)
+            if prop == "id" and def_name is not None and _json_type_ok("", sub):
+                out[prop] = self._object_id(def_name, value)
             elif (
                 prop in required
                 or _allows_null(sub)
@@ -559,8 +560,27 @@ class _ExampleMaker:
                 out[prop] = self._value(prop, sub, value, stack)
         return out
 
+    def _prefix(self, object_type: str) -> str | None:
+        prefix = self._prefixes.get(object_type)
+        if prefix is None and object_type.removeprefix("deleted_") not in _PREFIX_OVERRIDES:
+            # No fixture shows the prefix: derive one from the name, as Stripe mostly does.
+            prefix = object_type.rsplit(".", 1)[-1] + "_"
+        return prefix
+
+    def _object_id(self, def_name: str, fixture: Any) -> str:
+        """The fixture's id if it has the type's prefix, else a made-up one that has."""
+        prefix = self._prefix(def_name)
+        if isinstance(fixture, str) and fixture.startswith(prefix or "") and fixture:
+            return fixture
+        if prefix is None:
+            # Ids chosen by the user (coupons) or names (capabilities): a short code.
+            return _id_suffix(def_name)[1:9].upper()
+        return prefix + _id_suffix(def_name)
+
     def _plausible(self, value: Any, schema: Mapping[str, Any]) -> bool:
         """Whether ``value`` has the right shape to guide the rendering of ``schema``."""
+        if ID_OF in schema and isinstance(value, dict):
+            return isinstance(value.get("id"), str)
         if "$ref" in schema:
             return isinstance(value, dict)
         if "anyOf" in schema:
@@ -573,9 +593,10 @@ class _ExampleMaker:
         pattern = schema.get("pattern")
         if isinstance(pattern, str):
             return pattern.lstrip("^").replace("[^/]+", "example")
-        for target in schema.get(ID_OF, ()):
-            if target in self._prefixes:
-                return self._prefixes[target] + _id_suffix(target)
+        targets = schema.get(ID_OF, ())
+        known = [target for target in targets if target in self._prefixes]
+        for target in known or targets[:1]:
+            return (self._prefix(target) or "") + _id_suffix(target)
         if name in _STRING_BY_NAME:
             return _STRING_BY_NAME[name]
         if name.endswith("_url"):

@@ -1,0 +1,340 @@
+"""The contract builder on tiny hand-made OpenAPI descriptions, and its file-reading edge."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+
+from connect_harness.contract_builder import (
+    SourceNames,
+    build_contracts,
+    build_from_files,
+    convert_schema,
+    write_contracts,
+)
+from connect_harness.errors import UsageError
+
+REF = "#/components/schemas/"
+
+
+def _widget_spec() -> dict[str, Any]:
+    return {
+        "openapi": "3.0.0",
+        "info": {"version": "2099-01-01"},
+        "components": {
+            "schemas": {
+                "widget": {
+                    "type": "object",
+                    "required": ["id", "object", "owner", "size"],
+                    "properties": {
+                        "id": {"type": "string", "maxLength": 5000, "description": "Id."},
+                        "object": {"type": "string", "enum": ["widget"]},
+                        "owner": {
+                            "anyOf": [
+                                {"type": "string", "maxLength": 5000},
+                                {"$ref": REF + "owner"},
+                            ],
+                            "x-expansionResources": {"oneOf": [{"$ref": REF + "owner"}]},
+                        },
+                        "colour": {"type": "string", "enum": ["red", "blue"], "nullable": True},
+                        "size": {"$ref": REF + "size"},
+                        "dimensions": {"anyOf": [{"$ref": REF + "size"}], "nullable": True},
+                        "created": {"type": "integer", "format": "unix-time"},
+                        "tags": {"type": "array", "items": {"type": "string"}},
+                    },
+                    "x-resourceId": "widget",
+                    "x-expandableFields": ["owner", "dimensions"],
+                },
+                "owner": {
+                    "type": "object",
+                    "properties": {"id": {"type": "string"}, "widget": {"$ref": REF + "widget"}},
+                    "x-resourceId": "owner",
+                },
+                "size": {
+                    "type": "object",
+                    "required": ["width"],
+                    "properties": {"width": {"type": "integer"}},
+                },
+                "unrelated": {"type": "object", "properties": {}},
+            }
+        },
+    }
+
+
+def _catalogue() -> dict[str, Any]:
+    return {
+        "api_version": "2099-02-02",
+        "events": {
+            "widget.updated": {"objects": ["widget"], "description": "A widget changed."},
+            "widget.created": {"objects": ["widget"], "description": "A widget was made."},
+            "gadget.created": {"objects": ["gadget"], "description": "No schema."},
+            "thing.happened": {"objects": [], "description": "No object."},
+        },
+    }
+
+
+FIXTURES = {
+    "resources": {
+        "widget": {
+            "id": "wdg_1Abcdefghijklmnop",
+            "object": "widget",
+            "owner": {"id": "own_1Abcdefghijklmnop", "object": "owner"},
+            "colour": "green",
+            "size": {"width": 3, "added_in_2026": True},
+            "created": 1700000000,
+            "tags": ["a", 1],
+            "unknown_2026_field": "x",
+        },
+        "owner": {"id": "own_1Abcdefghijklmnop"},
+    }
+}
+
+
+def test_nullable_becomes_a_null_type_branch() -> None:
+    assert convert_schema({"type": "string", "nullable": True, "maxLength": 5}) == {
+        "type": ["string", "null"],
+        "maxLength": 5,
+    }
+
+
+def test_enum_and_nullable_adds_null_to_the_enum() -> None:
+    assert convert_schema({"type": "string", "enum": ["a", "b"], "nullable": True}) == {
+        "type": ["string", "null"],
+        "enum": ["a", "b", None],
+    }
+
+
+def test_any_of_and_nullable_adds_a_null_branch() -> None:
+    assert convert_schema({"anyOf": [{"$ref": REF + "size"}], "nullable": True}) == {
+        "anyOf": [{"$ref": "#/$defs/size"}, {"type": "null"}]
+    }
+
+
+def test_expandable_field_keeps_only_the_id_string() -> None:
+    converted = convert_schema(
+        {
+            "anyOf": [
+                {"type": "string", "maxLength": 5000},
+                {"$ref": REF + "customer"},
+                {"$ref": REF + "deleted_customer"},
+            ],
+            "description": "The customer.",
+            "nullable": True,
+            "x-expansionResources": {"oneOf": [{"$ref": REF + "customer"}]},
+        }
+    )
+    assert converted == {"type": ["string", "null"], "maxLength": 5000, "x-id-of": ["customer"]}
+
+
+def test_refs_are_rewritten_and_vendor_keys_and_descriptions_dropped() -> None:
+    converted = convert_schema(
+        {
+            "type": "object",
+            "title": "Thing",
+            "description": "Long prose.",
+            "properties": {"size": {"$ref": REF + "size"}},
+            "additionalProperties": {"$ref": REF + "size"},
+            "x-resourceId": "thing",
+            "x-expandableFields": [],
+        }
+    )
+    assert converted == {
+        "type": "object",
+        "title": "Thing",
+        "properties": {"size": {"$ref": "#/$defs/size"}},
+        "additionalProperties": {"$ref": "#/$defs/size"},
+    }
+
+
+def test_only_schemas_reachable_after_expansion_pruning_are_kept() -> None:
+    files = build_contracts(_widget_spec(), event_types=_catalogue(), fixtures=None)
+    objects = json.loads(files["objects.json"])
+    # `owner` is only reachable through the expandable `widget.owner`: dropped.
+    assert sorted(objects["$defs"]) == ["size", "widget"]
+    assert objects["$id"] == "https://connect-harness.invalid/contracts/2099-01-01/objects.json"
+
+
+def test_supported_and_unsupported_events() -> None:
+    files = build_contracts(_widget_spec(), event_types=_catalogue(), fixtures=None)
+    manifest = json.loads(files["manifest.json"])
+    assert sorted(manifest["events"]) == ["widget.created", "widget.updated"]
+    assert manifest["unsupported"] == {
+        "gadget.created": "the OpenAPI description has no schema 'gadget' "
+        "(added after its API version)",
+        "thing.happened": "the event-type catalogue lists no object schema for its data.object",
+    }
+    assert manifest["source"]["spec"] is None
+    updated = json.loads(files["events/widget.updated.json"])
+    created = json.loads(files["events/widget.created.json"])
+    assert updated["properties"]["data"]["required"] == ["object", "previous_attributes"]
+    assert created["properties"]["data"]["required"] == ["object"]
+
+
+def test_examples_use_valid_fixture_values_and_generate_the_rest() -> None:
+    files = build_contracts(_widget_spec(), event_types=_catalogue(), fixtures=FIXTURES)
+    example = json.loads(files["examples/widget.json"])
+    assert example == {
+        "id": "wdg_1Abcdefghijklmnop",
+        "object": "widget",
+        # An expanded object in the fixture becomes the ID string.
+        "owner": "own_1Abcdefghijklmnop",
+        # "green" is not in this version's enum, and the field is nullable.
+        "colour": "red",
+        # Keys this version does not know are dropped, at every depth.
+        "size": {"width": 3},
+        "dimensions": None,
+        "created": 1700000000,
+        # Neither required nor nullable: rendered because the fixture has it; 1 is repaired.
+        "tags": ["a", "example"],
+    }
+    _assert_valid(files, "widget", example)
+
+
+def test_examples_without_fixtures() -> None:
+    files = build_contracts(_widget_spec(), event_types=_catalogue(), fixtures=None)
+    example = json.loads(files["examples/widget.json"])
+    # Without fixtures, prefixes are derived from the object type names.
+    assert example["id"].startswith("widget_1")
+    assert example["owner"].startswith("owner_1")
+    assert example == {
+        "id": example["id"],
+        "object": "widget",
+        "owner": example["owner"],
+        "colour": None,
+        "size": {"width": 0},
+        "dimensions": None,
+    }
+    _assert_valid(files, "widget", example)
+
+
+def _assert_valid(files: dict[str, str], name: str, example: Any) -> None:
+    objects = json.loads(files["objects.json"])
+    registry: Registry[Any] = Registry().with_resource(
+        objects["$id"], Resource.from_contents(objects)
+    )
+    validator = Draft202012Validator({"$ref": f"{objects['$id']}#/$defs/{name}"}, registry=registry)
+    assert list(validator.iter_errors(example)) == []
+
+
+def test_build_is_deterministic_and_names_sources() -> None:
+    sources = SourceNames(spec="spec.json", fixtures=None, event_types="cat.json")
+    first = build_contracts(
+        _widget_spec(), event_types=_catalogue(), fixtures=FIXTURES, sources=sources
+    )
+    second = build_contracts(
+        _widget_spec(), event_types=_catalogue(), fixtures=FIXTURES, sources=sources
+    )
+    assert first == second
+    assert all(text.endswith("\n") for text in first.values())
+    assert json.loads(first["manifest.json"])["source"]["spec"] == "spec.json"
+    assert first["manifest.json"].startswith('{\n  "api_version": "2099-01-01",\n')
+
+
+def test_write_contracts_replaces_the_folder_atomically(tmp_path: Path) -> None:
+    out = tmp_path / "contracts"
+    out.mkdir()
+    (out / "stale.json").write_text("{}\n")
+    write_contracts({"manifest.json": "{}\n", "events/a.b.json": "{}\n"}, out)
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*.json")) == [
+        "events/a.b.json",
+        "manifest.json",
+    ]
+    assert [p.name for p in tmp_path.iterdir()] == ["contracts"]
+
+
+def test_write_contracts_refuses_paths_outside_the_folder(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="escapes the output folder"):
+        write_contracts({"../evil.json": "{}\n"}, tmp_path / "contracts")
+    assert list(tmp_path.iterdir()) == []
+
+
+def _write(path: Path, data: Any) -> Path:
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_build_from_files(tmp_path: Path) -> None:
+    spec = _write(tmp_path / "spec.json", _widget_spec())
+    _write(tmp_path / "event_types.2099-02-02.json", _catalogue())
+    fixtures = _write(tmp_path / "fixtures.json", FIXTURES)
+    files = build_from_files(spec, fixtures_path=fixtures)
+    assert json.loads(files["manifest.json"])["source"] == {
+        "spec": "spec.json",
+        "spec_version": "2099-01-01",
+        "fixtures": "fixtures.json",
+        "event_types": "event_types.2099-02-02.json",
+        "event_types_api_version": "2099-02-02",
+    }
+
+
+def test_missing_spec_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.json"
+    with pytest.raises(UsageError) as excinfo:
+        build_from_files(missing)
+    assert str(excinfo.value) == (
+        f"OpenAPI spec file '{missing}' does not exist; check the path given to --spec"
+    )
+
+
+def test_spec_that_is_not_json(tmp_path: Path) -> None:
+    spec = tmp_path / "spec3.yaml"
+    spec.write_text("openapi: 3.0.0\n", encoding="utf-8")
+    with pytest.raises(UsageError) as excinfo:
+        build_from_files(spec)
+    assert str(excinfo.value) == (
+        f"OpenAPI spec file '{spec}' is not JSON (Expecting value at line 1); pass the JSON "
+        "version of the file to --spec"
+    )
+
+
+def test_spec_that_is_not_openapi(tmp_path: Path) -> None:
+    spec = _write(tmp_path / "spec.json", {"swagger": "2.0"})
+    with pytest.raises(UsageError) as excinfo:
+        build_from_files(spec)
+    assert str(excinfo.value) == (
+        f"OpenAPI spec file '{spec}' is not an OpenAPI 3 description (it needs 'openapi', "
+        "'info.version' and 'components.schemas'); pass Stripe's openapi/spec3.json to --spec"
+    )
+
+
+def test_unreadable_spec(tmp_path: Path) -> None:
+    with pytest.raises(UsageError) as excinfo:
+        build_from_files(tmp_path)
+    assert str(excinfo.value) == (
+        f"OpenAPI spec file '{tmp_path}' cannot be read (IsADirectoryError); pass a readable "
+        "UTF-8 JSON file to --spec"
+    )
+
+
+def test_no_catalogue_beside_the_spec(tmp_path: Path) -> None:
+    spec = _write(tmp_path / "spec.json", _widget_spec())
+    with pytest.raises(UsageError) as excinfo:
+        build_from_files(spec)
+    assert str(excinfo.value) == (
+        f"no event-type catalogue (event_types.*.json) next to '{spec}'; pass one with "
+        "--event-types"
+    )
+
+
+def test_bad_catalogue_and_fixtures(tmp_path: Path) -> None:
+    spec = _write(tmp_path / "spec.json", _widget_spec())
+    catalogue = _write(tmp_path / "cat.json", {"events": ["widget.created"]})
+    with pytest.raises(UsageError) as excinfo:
+        build_from_files(spec, event_types_path=catalogue)
+    assert str(excinfo.value) == (
+        f"event-type catalogue file '{catalogue}' has no 'events' object mapping event types to "
+        "their objects; pass event_types.<version>.json to --event-types"
+    )
+    catalogue = _write(tmp_path / "cat.json", _catalogue())
+    fixtures = _write(tmp_path / "fixtures.json", [])
+    with pytest.raises(UsageError) as excinfo:
+        build_from_files(spec, event_types_path=catalogue, fixtures_path=fixtures)
+    assert str(excinfo.value) == (
+        f"fixtures file '{fixtures}' has no 'resources' object; pass Stripe's "
+        "openapi/fixtures3.json to --fixtures"
+    )
