@@ -269,3 +269,26 @@ def test_a_secret_equal_to_our_made_up_ones_still_gives_distinct_secrets() -> No
 def test_bad_input_is_a_usage_error(call: Any, message: str) -> None:
     with pytest.raises(UsageError, match=message):
         call()
+
+
+def test_now_moves_only_the_stale_and_future_timestamps() -> None:
+    body = event_body(True)
+    signed_at, now = 1700000000, 1700000100
+    by_name = {
+        v.name: v
+        for v in bad_variants(body, secret=SECRET, timestamp=signed_at, livemode=True, now=now)
+    }
+    default = {
+        v.name: v for v in bad_variants(body, secret=SECRET, timestamp=signed_at, livemode=True)
+    }
+
+    def timestamps(name: str, variants: dict[str, Variant]) -> tuple[str, ...]:
+        return parse_signature_header(variants[name].request.header("Stripe-Signature")).timestamps
+
+    assert timestamps("stale-timestamp", by_name) == (str(now - STALE_AGE),)
+    assert timestamps("future-timestamp", by_name) == (str(now + FUTURE_OFFSET),)
+    assert timestamps("duplicated-timestamp", by_name) == (str(now - STALE_AGE), str(signed_at))
+    assert timestamps("wrong-secret", by_name) == (str(signed_at),)
+    assert timestamps("stale-timestamp", default) == (str(signed_at - STALE_AGE),)
+    unchanged = set(by_name) - {"stale-timestamp", "future-timestamp", "duplicated-timestamp"}
+    assert all(by_name[name] == default[name] for name in unchanged)

@@ -6,8 +6,8 @@ downgrade, and two SDK disagreements. ``stripe_python_accepts`` records what str
 does with it (proven in the tests), so a check can tell "the endpoint is stricter than Stripe's SDK"
 from "the endpoint accepted a forgery".
 
-Timestamps are relative to the ``timestamp`` argument, which the caller sets to the current unix
-time: these functions never read the clock.
+Timestamps are relative to the ``timestamp`` (or ``now``) argument, which the caller sets to the
+current unix time: these functions never read the clock.
 """
 
 from __future__ import annotations
@@ -36,10 +36,10 @@ STALE_MARGIN = 60
 slow delivery) cannot make it look fresh."""
 
 STALE_AGE = TOLERANCE + 1 + STALE_MARGIN
-"""How many seconds before ``timestamp`` the stale variants are signed."""
+"""How many seconds before ``now`` (default ``timestamp``) the stale variants are signed."""
 
 FUTURE_OFFSET = 3600
-"""How many seconds after ``timestamp`` the future variant is signed."""
+"""How many seconds after ``now`` (default ``timestamp``) the future variant is signed."""
 
 _WRONG_SECRET = "whsec_connect_harness_wrong_secret"
 _ROTATED_OUT_SECRET = "whsec_connect_harness_rotated_out_secret"
@@ -62,18 +62,21 @@ def bad_variants(
     timestamp: int,
     livemode: bool,
     url: str = DEFAULT_URL,
+    now: int | None = None,
 ) -> tuple[Variant, ...]:
     """The deliveries a correct endpoint refuses, plus ``future-timestamp``, which the SDKs accept.
 
-    ``secret`` is the endpoint's signing secret and ``timestamp`` the current unix time. Names, in
-    order: missing-signature, malformed-garbage, malformed-no-timestamp,
-    malformed-non-numeric-timestamp, wrong-secret, tampered-body, stale-timestamp,
-    future-timestamp, v0-only, duplicated-timestamp.
+    ``secret`` is the endpoint's signing secret and ``timestamp`` the signing time of the
+    well-timed parts, normally the current unix time. ``now`` (default: ``timestamp``) is what the
+    stale and future timestamps are measured from. Names, in order: missing-signature,
+    malformed-garbage, malformed-no-timestamp, malformed-non-numeric-timestamp, wrong-secret,
+    tampered-body, stale-timestamp, future-timestamp, v0-only, duplicated-timestamp.
     """
     _check_secret_is_one(secret)
-    if isinstance(timestamp, int) and not isinstance(timestamp, bool) and timestamp < STALE_AGE:
+    now = timestamp if now is None else now
+    if isinstance(now, int) and not isinstance(now, bool) and now < STALE_AGE:
         raise UsageError(
-            f"the timestamp {timestamp} is too small to sign a stale variant {STALE_AGE} s "
+            f"the timestamp {now} is too small to sign a stale variant {STALE_AGE} s "
             "earlier; pass the current unix time, e.g. int(time.time())."
         )
 
@@ -83,7 +86,7 @@ def bad_variants(
     good = signed(timestamp)
     header = good.header(SIGNATURE_HEADER) or ""
     signatures = header.split(",", 1)[1]  # everything after "t=<timestamp>,"
-    stale = timestamp - STALE_AGE
+    stale = now - STALE_AGE
     tampered_body, what_changed = _tamper(body)
     right_v0 = compute_signature(body, secret=secret, timestamp=timestamp)
 
@@ -142,7 +145,7 @@ def bad_variants(
             "future-timestamp",
             f"signed correctly {FUTURE_OFFSET} s in the future: both Stripe SDKs accept this "
             "(they only refuse old timestamps), so accepting it is normal.",
-            signed(timestamp + FUTURE_OFFSET),
+            signed(now + FUTURE_OFFSET),
             True,
         ),
         variant(
