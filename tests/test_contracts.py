@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from connect_harness import contracts
@@ -255,3 +257,89 @@ def test_rebuild_equals_the_committed_contracts() -> None:
 def test_contracts_are_small() -> None:
     total = sum(path.stat().st_size for path in CONTRACTS.rglob("*") if path.is_file())
     assert total < 15_000_000
+
+
+# The fast path of validate_event/validate_object must agree with jsonschema, the authority.
+
+_JSON_LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-3, max_value=2_000_000_000)
+    | st.floats(allow_nan=False, allow_infinity=False, width=32)
+    | st.sampled_from(["", "usd", "acct_1", "evt_1", "x" * 5001, "card", "requires_action"])
+)
+_JSON = st.recursive(
+    _JSON_LEAVES,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found.extend(_paths(item, (*prefix, key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found.extend(_paths(item, (*prefix, index)))
+    return found
+
+
+def _mutate(document: Any, path: tuple[Any, ...], new: Any, delete: bool) -> Any:
+    if not path:
+        return new
+    parent = document
+    for part in path[:-1]:
+        parent = parent[part]
+    if delete:
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = new
+    return document
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    object_type=st.sampled_from(EXAMPLES),
+    mutations=st.lists(st.tuples(st.integers(min_value=0), _JSON, st.booleans()), max_size=3),
+    as_event=st.booleans(),
+)
+def test_fast_path_agrees_with_jsonschema(
+    object_type: str, mutations: list[tuple[int, Any, bool]], as_event: bool
+) -> None:
+    event_type = next(
+        t
+        for t in contracts.supported_event_types()
+        if object_type in contracts.event_info(t).objects
+    )
+    document: Any = contracts.object_example(object_type)
+    if as_event:
+        document = _event(event_type, document)
+    for index, new, delete in mutations:
+        paths = _paths(document)
+        document = _mutate(document, paths[index % len(paths)], new, delete and len(paths) > 1)
+    if as_event:
+        fast = contracts._fast_event_check(event_type)
+        slow = contracts._event_validator(event_type)
+    else:
+        fast = contracts._fast_object_check(object_type)
+        slow = contracts._object_validator(object_type)
+    assert fast is not None
+    assert fast(document) == slow.is_valid(document)
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [(1.0, True), (1.5, False), (True, False), (-1, True), ("1", False), (None, False)],
+)
+def test_fast_path_follows_jsonschema_on_number_edge_cases(value: Any, valid: bool) -> None:
+    payout = contracts.object_example("payout")
+    payout["amount"] = value
+    fast = contracts._fast_object_check("payout")
+    assert fast is not None
+    assert fast(payout) is valid
+    assert contracts._object_validator("payout").is_valid(payout) is valid
+    assert (contracts.validate_object("payout", payout) == []) is valid
