@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -343,3 +347,56 @@ def test_fast_path_follows_jsonschema_on_number_edge_cases(value: Any, valid: bo
     assert fast(payout) is valid
     assert contracts._object_validator("payout").is_valid(payout) is valid
     assert (contracts.validate_object("payout", payout) == []) is valid
+
+
+def _run_in_copy(site: Path, code: str) -> subprocess.CompletedProcess[str]:
+    shutil.copytree(
+        REPO / "harness" / "connect_harness",
+        site / "connect_harness",
+        ignore=shutil.ignore_patterns("__pycache__"),
+        dirs_exist_ok=True,
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "PYTHONPATH": str(site)},
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=site,
+    )
+
+
+def test_contracts_dir_in_the_wheel_layout(tmp_path: Path) -> None:
+    # The wheel puts the contracts folder next to contracts.py (hatch force-include).
+    site = tmp_path / "site-packages"
+    site.mkdir()
+    shutil.copytree(CONTRACTS, site / "connect_harness" / "contracts")
+    result = _run_in_copy(
+        site,
+        "from connect_harness import contracts\n"
+        "print(contracts.contracts_dir())\n"
+        "print(len(contracts.supported_event_types()))\n",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [str(site / "connect_harness" / "contracts"), "232"]
+
+
+def test_contracts_dir_says_how_to_fix_missing_contracts(tmp_path: Path) -> None:
+    site = tmp_path / "a" / "b"
+    site.mkdir(parents=True)
+    result = _run_in_copy(
+        site,
+        "from connect_harness import contracts\n"
+        "from connect_harness.errors import ContractError\n"
+        "try:\n"
+        "    contracts.contracts_dir()\n"
+        "except ContractError as err:\n"
+        "    print(err)\n",
+    )
+    assert result.returncode == 0, result.stderr
+    packaged = site / "connect_harness" / "contracts"
+    assert result.stdout == (
+        f"the contracts are missing: neither '{packaged}' nor '{site.parent / 'contracts'}' holds "
+        "manifest.json; reinstall connect-harness, or in a checkout run "
+        "`connect-harness contracts build`\n"
+    )
