@@ -338,3 +338,18 @@ def test_bad_catalogue_and_fixtures(tmp_path: Path) -> None:
         f"fixtures file '{fixtures}' has no 'resources' object; pass Stripe's "
         "openapi/fixtures3.json to --fixtures"
     )
+
+
+def test_example_keys_are_in_stripe_rendering_order() -> None:
+    files = build_contracts(_widget_spec(), event_types=_catalogue(), fixtures=FIXTURES)
+    example = json.loads(files["examples/widget.json"])
+    assert list(example) == [
+        "id",
+        "object",
+        "colour",
+        "created",
+        "dimensions",
+        "owner",
+        "size",
+        "tags",
+    ]

@@ -407,6 +407,13 @@ def _id_prefixes(spec_schemas: Mapping[str, Any], resources: Mapping[str, Any]) 
     return prefixes
 
 
+def _stripe_order(properties: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """Stripe renders `id` and `object` first, then the other keys alphabetically."""
+    first = [(key, properties[key]) for key in ("id", "object") if key in properties]
+    rest = sorted(key for key in properties if key not in ("id", "object"))
+    return first + [(key, properties[key]) for key in rest]
+
+
 def _placeholder(value: Any, key: str | None = None) -> bool:
     """Whether a fixture value is filler rather than data: ``{"type": "type"}``, ``"obj_123"``.
 
@@ -548,7 +555,7 @@ class _ExampleMaker:
         source: Mapping[str, Any] = fixture if isinstance(fixture, dict) else {}
         required = set(schema.get("required", ()))
         out: dict[str, Any] = {}
-        for prop, sub in schema.get("properties", {}).items():
+        for prop, sub in _stripe_order(schema.get("properties", {})):
             value = source.get(prop, _MISSING)
             if prop == "id" and def_name is not None and _json_type_ok("", sub):
                 out[prop] = self._object_id(def_name, value)
@@ -615,7 +622,7 @@ def _dump(document: Any) -> str:
 
 
 def _dump_example(document: Any) -> str:
-    # An example's key order is meaningful (Stripe renders keys in schema order): keep it.
+    # An example's key order is meaningful (Stripe's rendering order, see _stripe_order): keep it.
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -765,11 +772,13 @@ A test rebuilds it and compares the result with these files byte for byte.
 ## Layout
 
 - `objects.json`: under `$defs`, every component schema reachable from an event's `data.object`,
-  converted as described below. Its `$id` is `{base}{api_version}/objects.json`.
+  converted as described below. Its `$id` is
+  `{base}{api_version}/objects.json`.
 - `events/<type>.json`: one schema per supported event type ({supported} of them): the event
   envelope, with `data.object` a `$ref` into `objects.json`.
 - `examples/<object>.json`: one canonical example object per object type that events carry; each
-  validates against its schema. Keys are in schema order, as Stripe renders them.
+  validates against its schema. Keys are in Stripe's rendering order: `id` and `object` first,
+  then the rest alphabetically.
 - `manifest.json`: the inputs (file names and versions); counts; per supported event type its
   objects, who receives it (`receivable_by`), its description, and the Connect-guide note and
   account types for the eight events the Connect webhook guide singles out; the {unsupported}
@@ -777,7 +786,7 @@ A test rebuilds it and compares the result with these files byte for byte.
   API resource whose prefix is known (`acct_`, `pi_`...).
 
 Schemas refer to each other by relative `$ref` (`../objects.json#/$defs/account`), resolved
-against their `$id`s (under `{base}`, a reserved domain: nothing is ever fetched).
+against their `$id`s (under the reserved domain `connect-harness.invalid`: nothing is fetched).
 
 ## From OpenAPI 3.0 to JSON Schema 2020-12
 
