@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -22,6 +23,10 @@ from sample_app.config import Settings
 from sample_app.store import PLATFORM, StoreConnection
 
 logger = logging.getLogger("sample_app")
+
+# Ids end up in headers (Stripe-Account, Idempotency-Key) and the database: only Stripe's alphabet.
+_STRIPE_ID = re.compile(r"[A-Za-z0-9_.\-]{1,255}")
+_SQLITE_INT = range(-(2**63), 2**63)
 
 
 class InvalidEvent(ValueError):
@@ -50,11 +55,20 @@ class Envelope:
                 "The body is JSON but not an object; a Stripe event is an object with "
                 "id, type, livemode and data."
             )
+        try:
+            json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise InvalidEvent(
+                "The event contains an unpaired surrogate escape (\\ud800-\\udfff), which is not "
+                "text; Stripe never sends one."
+            ) from err
         event_id, event_type = payload.get("id"), payload.get("type")
         if not isinstance(event_id, str) or not event_id:
             raise InvalidEvent(
                 f"The body is not a Stripe event: its id is {event_id!r}, not a string."
             )
+        if not _STRIPE_ID.fullmatch(event_id):
+            raise InvalidEvent(f"The event id {event_id!r} is not a Stripe id (evt_...).")
         if not isinstance(event_type, str) or not event_type:
             raise InvalidEvent(
                 f"The body is not a Stripe event: event {event_id}'s type is {event_type!r}, "
@@ -67,12 +81,16 @@ class Envelope:
                 "decides which API key may act on the event."
             )
         account = payload.get("account")
-        if account is not None and (not isinstance(account, str) or not account):
+        if account is not None and (
+            not isinstance(account, str) or not _STRIPE_ID.fullmatch(account)
+        ):
             raise InvalidEvent(
                 f"Event {event_id} has account {account!r}; expected an acct_... id."
             )
         created = payload.get("created")
-        if created is not None and (isinstance(created, bool) or not isinstance(created, int)):
+        if created is not None and (
+            isinstance(created, bool) or not isinstance(created, int) or created not in _SQLITE_INT
+        ):
             raise InvalidEvent(f"Event {event_id} has created {created!r}; expected unix seconds.")
         data = payload.get("data")
         data_object = data.get("object") if isinstance(data, Mapping) else None
@@ -303,11 +321,14 @@ def _is_transient(err: stripe.StripeError) -> bool:
 
 def _describe(err: stripe.StripeError) -> str:
     status = f"HTTP {err.http_status}" if err.http_status else type(err).__name__
-    return f"{status}: {err.user_message or err}"
+    message = " ".join(str(err.user_message or err).split())  # one line, for logs and the body
+    return f"{status}: {message[:300]}"
 
 
 def _int_or_none(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    if isinstance(value, bool) or not isinstance(value, int) or value not in _SQLITE_INT:
+        return None
+    return value
 
 
 def _str_or_none(value: object) -> str | None:

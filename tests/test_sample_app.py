@@ -12,6 +12,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +24,8 @@ import sample_app
 import stripe
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 from sample_app import ConfigurationError, create_app
 from sample_app.__main__ import main
@@ -550,6 +553,10 @@ def test_other_guide_events_and_unknown_types_are_recorded_and_acknowledged(
 CUSTOMER_EVENT = event_body("customer.created", {"id": "cus_NffrFeUfNV2Hib", "object": "customer"})
 
 
+def _signed_pair(body: str) -> tuple[str, dict[str, str]]:
+    return body, signed(body)
+
+
 def _tamper(body: str) -> tuple[str, dict[str, str]]:
     return body.replace("cus_NffrFeUfNV2Hib", "cus_Evil"), signed(body)
 
@@ -609,6 +616,26 @@ def _tamper(body: str) -> tuple[str, dict[str, str]]:
             id="no-data",
         ),
         pytest.param(
+            *_signed_pair(event_body("customer.created", {"id": "cus_1"}, event_id="evt_\ud800")),
+            "unpaired surrogate",
+            id="lone-surrogate",
+        ),
+        pytest.param(
+            *_signed_pair(event_body("customer.created", {"id": "cus_1"}, event_id="evt_1\n")),
+            "is not a Stripe id",
+            id="id-with-newline",
+        ),
+        pytest.param(
+            *_signed_pair(event_body("payout.failed", payout(), account="acct_1\r\nX-Evil: 1")),
+            "expected an acct_... id",
+            id="account-header-injection",
+        ),
+        pytest.param(
+            *_signed_pair(event_body("customer.created", {"id": "cus_1"}, created=10**30)),
+            "expected unix seconds",
+            id="created-too-large",
+        ),
+        pytest.param(
             '{"id": "evt_1", "object": "v2.core.event", "type": "v2.core.account.updated"}',
             signed('{"id": "evt_1", "object": "v2.core.event", "type": "v2.core.account.updated"}'),
             "thin event",
@@ -625,6 +652,71 @@ def test_requests_that_are_not_verifiable_events_get_400(
     assert response.is_json
     assert message in response.get_json()["error"]
     assert db_rows(app, "SELECT * FROM events") == []
+
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=8)
+    | st.sampled_from(["\ud800", "acct_1\nX: y", "", "pi_../x"]),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=4), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+_OBJECT = st.dictionaries(
+    st.sampled_from(
+        [
+            "id",
+            "object",
+            "destination",
+            "failure_code",
+            "charges_enabled",
+            "payouts_enabled",
+            "requirements",
+            "amount",
+        ]
+    ),
+    _JSON,
+)
+_ENVELOPE = st.fixed_dictionaries(
+    {},
+    optional={
+        "id": st.just("evt_fuzz") | _JSON,
+        "object": st.just("event") | _JSON,
+        "type": st.sampled_from(
+            [
+                "payment_intent.succeeded",
+                "payout.failed",
+                "account.updated",
+                "account.application.deauthorized",
+                "customer.created",
+                "new.type",
+            ]
+        )
+        | _JSON,
+        "livemode": st.booleans() | _JSON,
+        "created": st.integers() | _JSON,
+        "account": st.just(ACCOUNT) | _JSON,
+        "data": st.fixed_dictionaries({"object": _OBJECT}) | _JSON,
+    },
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(payload=_ENVELOPE | _JSON)
+def test_no_signed_body_makes_the_endpoint_answer_500(payload: object) -> None:
+    # No API keys configured, so no API calls: this is about parsing, validation and storage.
+    with tempfile.TemporaryDirectory() as folder:
+        app = create_app(webhook_secret=SECRET, db_path=Path(folder) / "db", environ={})
+        body = json.dumps(payload, indent=2)
+
+        response = post(app.test_client(), body)
+
+    assert response.status_code in (200, 400), response.get_data(as_text=True)
+    assert response.is_json
 
 
 def test_body_that_is_not_utf8_gets_400(client: FlaskClient) -> None:
@@ -703,8 +795,9 @@ def test_methods_other_than_post_get_405(client: FlaskClient, method: str) -> No
         assert response.get_json() == {"error": "The method is not allowed for the requested URL."}
 
 
-def test_unknown_path_gets_a_json_404(client: FlaskClient) -> None:
-    response = client.post("/webhooks", data=CUSTOMER_EVENT, headers=signed(CUSTOMER_EVENT))
+@pytest.mark.parametrize("path", ["/webhooks", "/", "/static/app.js"])
+def test_other_paths_get_a_json_404(client: FlaskClient, path: str) -> None:
+    response = client.post(path, data=CUSTOMER_EVENT, headers=signed(CUSTOMER_EVENT))
 
     assert response.status_code == 404
     assert response.is_json
