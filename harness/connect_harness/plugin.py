@@ -10,16 +10,18 @@ import argparse
 import os
 import secrets
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from connect_harness.client import WebhookClient
-from connect_harness.delivery import Target, load_app, target_from
 from connect_harness.events import Event, EventCase, build_event, event_matrix
-from connect_harness.fake_stripe import FakeStripeAPI
 from connect_harness.settings import SETTINGS, Settings, resolve_settings
 from connect_harness.wire import DEFAULT_URL
+
+if TYPE_CHECKING:  # imported where used: an autoloaded plugin must not slow every pytest run
+    from connect_harness.client import WebhookClient
+    from connect_harness.delivery import Target
+    from connect_harness.fake_stripe import FakeStripeAPI
 
 _SETTINGS_KEY = pytest.StashKey[Settings]()
 _MARKER = "connect_matrix"
@@ -119,6 +121,8 @@ def connect_secret(connect_settings: Settings) -> str:
 @pytest.fixture(scope="session")
 def connect_target(connect_settings: Settings, pytestconfig: pytest.Config) -> Iterator[Target]:
     """The endpoint under test: ``--connect-url`` or ``--connect-app``. Override it to return your app."""
+    from connect_harness.delivery import load_app, target_from
+
     url, app = connect_settings["url"], connect_settings["app"]
     if url and app:
         pytest.fail("connect_harness: give --connect-url or --connect-app, not both", pytrace=False)
@@ -149,6 +153,8 @@ def connect_url(connect_settings: Settings) -> str:
 
 @pytest.fixture(scope="session")
 def _connect_stripe_api_session(connect_settings: Settings) -> Iterator[FakeStripeAPI]:
+    from connect_harness.fake_stripe import FakeStripeAPI
+
     api = FakeStripeAPI(port=connect_settings["fake_stripe_port"] or 0)
     with api:
         yield api
@@ -190,6 +196,8 @@ def connect_client(
     connect_settings: Settings,
 ) -> WebhookClient:
     """Signs and delivers events to the endpoint; ``send`` returns the recorded response."""
+    from connect_harness.client import WebhookClient
+
     return WebhookClient(
         connect_target,
         secret=connect_secret,
