@@ -1,0 +1,260 @@
+"""``connect-harness verify``: run the endpoint contract checks against a URL or an app, and report.
+
+Exit code 0 when every check passes (skips allowed), 1 when any check fails; bad usage raises
+:class:`~connect_harness.errors.UsageError`, which the CLI turns into exit code 2. Nothing printed or
+written ever contains the signing secret.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+from connect_harness import contracts
+from connect_harness.checks import ContractRun, VerifyConfig
+from connect_harness.delivery import Target, UrlTarget, load_app, target_from
+from connect_harness.errors import UsageError
+from connect_harness.fake_stripe import FakeStripeAPI
+from connect_harness.findings import check_ids, validate_check_ids
+from connect_harness.report import render_table, to_json, write_junit
+from connect_harness.signing import secret_warning
+
+__all__ = ["add_verify_command"]
+
+SECRET_ENV = "STRIPE_WEBHOOK_SECRET"
+
+
+def add_verify_command(subparsers: Any) -> None:
+    """Add the ``verify`` subcommand to the CLI's subparsers; its handler returns the exit code."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "verify",
+        help="run the endpoint contract checks against a URL or an in-process app",
+        description="Deliver everything Stripe can send to a webhook endpoint and check that it "
+        "does the right thing with it. Exit 0: every check passed; 1: a check failed; 2: bad usage.",
+    )
+    parser.add_argument(
+        "url", nargs="?", metavar="URL", help="the endpoint, e.g. http://127.0.0.1:4242/webhook"
+    )
+    parser.add_argument(
+        "--app",
+        metavar="MODULE:ATTR",
+        help="a WSGI/ASGI app to call in process (the current directory is importable)",
+    )
+    parser.add_argument(
+        "--path",
+        default="/webhook",
+        type=_path,
+        help="the request path an --app is called with (default /webhook)",
+    )
+    parser.add_argument(
+        "--secret",
+        metavar="S",
+        help=f"the endpoint's signing secret whsec_... (default: ${SECRET_ENV})",
+    )
+    parser.add_argument(
+        "--endpoint-type",
+        choices=("connect", "account", "both"),
+        default="both",
+        help="connect: events carry 'account'; account: platform events; both (default)",
+    )
+    parser.add_argument(
+        "--mode",
+        choices=("development", "production"),
+        default="production",
+        help="production (default) gets live and test events, development only test events",
+    )
+    parser.add_argument(
+        "--events",
+        action="append",
+        default=[],
+        metavar="T1,T2",
+        help="only these event types for accepts-valid-events (comma-separated or repeated; "
+        "default: all supported)",
+    )
+    parser.add_argument(
+        "--max-response-time",
+        type=_seconds,
+        default=10.0,
+        metavar="N",
+        help="seconds an answer may take (default 10)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=30.0,
+        metavar="N",
+        help="seconds before a delivery is given up (default 30, as the Stripe CLI)",
+    )
+    parser.add_argument(
+        "--fake-stripe-port",
+        type=_port,
+        metavar="P",
+        help="serve the fake Stripe API on this loopback port (point your app's Stripe API base "
+        "at it); default: a free port",
+    )
+    parser.add_argument("--report", metavar="FILE.json", help="write the JSON report here")
+    parser.add_argument("--junitxml", metavar="FILE", help="write JUnit XML here")
+    parser.add_argument(
+        "--seed",
+        type=_seed,
+        metavar="N",
+        help="vary every event id by N (default: random, printed; give it to reproduce a run)",
+    )
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a non-loopback URL (forged events would reach a real endpoint)",
+    )
+    parser.add_argument(
+        "--check",
+        dest="checks",
+        action="append",
+        default=[],
+        metavar="ID",
+        help=f"run only this check (repeatable): {', '.join(check_ids())}",
+    )
+    parser.set_defaults(run=run_verify)
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    """Run the checks as ``args`` say, print the header and the table, write reports; exit code."""
+    secret = _secret(args.secret)
+    target = _target(args)
+    events = _events(args.events)
+    only = validate_check_ids(args.checks) if args.checks else None
+    seed = args.seed if args.seed is not None else secrets.randbelow(1_000_000)
+    config = VerifyConfig(
+        secret=secret,
+        endpoint_type=args.endpoint_type,
+        mode=args.mode,
+        events=events,
+        max_response_time=args.max_response_time,
+        seed=seed,
+        timeout=args.timeout,
+    )
+    warning = secret_warning(secret)
+    if warning:
+        print(f"connect-harness: warning: {warning}", file=sys.stderr)
+    url = None if isinstance(target, UrlTarget) else f"http://127.0.0.1{args.path}"
+    fake = FakeStripeAPI(port=args.fake_stripe_port) if args.fake_stripe_port else FakeStripeAPI()
+    with fake, ContractRun(target, config, fake_api=fake, url=url) as run:
+        print(
+            f"connect-harness verify: {target.describe()} | endpoint type {config.endpoint_type} "
+            f"| mode {config.mode} | {len(config.event_types)} event types | seed {seed} "
+            f"| fake Stripe API {fake.url}"
+        )
+        sys.stdout.flush()
+        results = run.run(only)
+        deliveries = run.deliveries
+    print()
+    print(render_table(results), end="")
+    failed = any(result.status == "fail" for result in results)
+    if args.report:
+        meta = {
+            "deliveries": deliveries,
+            "seed": seed,
+            "target": target.describe(),
+            "endpoint_type": config.endpoint_type,
+            "mode": config.mode,
+            "events": len(config.event_types),
+            "max_response_time": config.max_response_time,
+            "api_version": contracts.api_version(),
+            "fake_stripe_api": fake.url,
+        }
+        _write(args.report, json.dumps(to_json(results, meta=meta), indent=2) + "\n")
+    if args.junitxml:
+        try:
+            write_junit(results, args.junitxml)
+        except OSError as err:
+            raise UsageError(
+                f"cannot write --junitxml {args.junitxml!r}: {err.strerror}; give a writable path"
+            ) from err
+    if not failed:
+        print(f"\nAll checks passed (seed {seed}).")
+    return 1 if failed else 0
+
+
+def _secret(given: str | None) -> str:
+    secret = given if given is not None else os.environ.get(SECRET_ENV, "")
+    if not secret.strip():
+        where = (
+            "--secret is empty" if given is not None else f"no --secret and ${SECRET_ENV} is unset"
+        )
+        raise UsageError(
+            f'{where}; pass the endpoint\'s signing secret, e.g. --secret "${SECRET_ENV}" '
+            "(it starts with 'whsec_')"
+        )
+    return secret
+
+
+def _target(args: argparse.Namespace) -> Target:
+    if (args.url is None) == (args.app is None):
+        raise UsageError(
+            "verify needs either a URL or --app MODULE:ATTR, not both or neither; e.g. "
+            "'connect-harness verify http://127.0.0.1:4242/webhook' or "
+            "'connect-harness verify --app sample_app:app'"
+        )
+    if args.app is not None:
+        return load_app(args.app)
+    return target_from(args.url, allow_remote=args.allow_remote)
+
+
+def _events(values: list[str]) -> tuple[str, ...] | None:
+    names = [name.strip() for value in values for name in value.split(",") if name.strip()]
+    if values and not names:
+        raise UsageError(
+            "--events names no event type; give e.g. --events account.updated,payout.failed"
+        )
+    for name in names:
+        contracts.event_info(name)  # a UsageError with the closest matches
+    return tuple(dict.fromkeys(names)) if names else None
+
+
+def _write(path: str, text: str) -> None:
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise UsageError(
+            f"cannot write --report {path!r}: {err.strerror}; give a writable path"
+        ) from err
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number of seconds above 0")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port {value} is outside 1-65535")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is negative; give 0 or more")
+    return value
+
+
+def _path(text: str) -> str:
+    if not text.startswith("/"):
+        raise argparse.ArgumentTypeError(f"{text!r} does not start with '/'; give e.g. /webhook")
+    return text

@@ -1,0 +1,186 @@
+"""A webhook handler with no framework in it: correct by default, or with one named bug switched on."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import stripe
+
+from connect_harness import contracts
+
+#: Made-up keys; only their mode prefix matters to the fake Stripe API.
+LIVE_KEY = "sk_live_fake"
+TEST_KEY = "sk_test_fake"
+
+#: The one bug a broken endpoint has, and the check it is for.
+BUGS: dict[str, str] = {
+    "accepts-unsigned": "never verifies the signature (the secret is unset, so verification is skipped)",
+    "unsigned-when-header-missing": "verifies the signature only when a Stripe-Signature header is sent",
+    "skips-unparseable-header": "accepts a request whose Stripe-Signature it cannot parse",
+    "format-only": "checks the header's shape and age but never computes the HMAC",
+    "500-on-bad-signature": "lets the signature error escape: 500 instead of 400",
+    "no-tolerance": "verifies with tolerance=0, which turns the timestamp check off",
+    "v0-accepted": "falls back to the v0 signature when there is no v1",
+    "first-v1-only": "compares only the first v1 signature, so a rotation breaks it",
+    "reserialized": "verifies json.dumps(request.json) instead of the raw body",
+    "invalid-json-200": "answers 200 to a signed body that is not JSON",
+    "400-unknown-types": "answers 400 to event types it does not handle",
+    "no-idempotency": "no dedupe on event.id and no Idempotency-Key on its API calls",
+    "platform-auth": "fetches connected-account objects with platform auth (no Stripe-Account)",
+    "live-key-for-test": "uses the live key for every event, test events too",
+    "slow": "takes 0.5 s over balance.available events",
+    "crash-platform-events": "reads event['account'] unconditionally: 500 on platform events",
+    "redirect": "serves /webhook/ and redirects /webhook there with a 301",
+}
+
+_KNOWN_TYPES = frozenset(contracts.supported_event_types())
+
+
+class _Rejected(Exception):
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class WebhookCore:
+    """Verify, deduplicate on event.id, act, answer. ``bug`` switches on one entry of :data:`BUGS`."""
+
+    secret: str
+    bug: str | None = None
+    seen: set[str] = field(default_factory=set)
+    api_errors: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        if self.bug is not None and self.bug not in BUGS:
+            raise ValueError(f"unknown bug {self.bug!r}; pick one of {', '.join(BUGS)}")
+
+    def handle(self, body: bytes, signature: str | None) -> tuple[int, dict[str, Any]]:
+        """Answer one delivery: (status, JSON body)."""
+        try:
+            event = self._verified_event(body, signature)
+        except _Rejected as err:
+            return err.status, {"error": str(err)}
+        if self.bug == "400-unknown-types" and event.get("type") not in _KNOWN_TYPES:
+            return 400, {"error": f"unhandled event type {event.get('type')}"}
+        event_id = str(event.get("id"))
+        if self.bug != "no-idempotency":
+            with self._lock:
+                if event_id in self.seen:
+                    return 200, {"received": True, "duplicate": True}
+                self.seen.add(event_id)
+        try:
+            self._act(event)
+        except BaseException:
+            with self._lock:
+                self.seen.discard(event_id)
+            raise
+        return 200, {"received": True}
+
+    # --- verification -----------------------------------------------------------------------------
+
+    def _verified_event(self, body: bytes, signature: str | None) -> dict[str, Any]:
+        bug = self.bug
+        if bug == "accepts-unsigned" or (bug == "unsigned-when-header-missing" and not signature):
+            return _parse(body)
+        if not signature:
+            if bug == "500-on-bad-signature":
+                raise RuntimeError("no Stripe-Signature header")
+            raise _Rejected("missing Stripe-Signature header")
+        if not signature.isascii():
+            raise _Rejected("Stripe-Signature is not ASCII")
+        items = _items(signature)
+        if bug == "skips-unparseable-header" and not items.get("t", [""])[0].isdigit():
+            return _parse(body)
+        if bug == "format-only":
+            return self._check_format_only(body, items)
+        if bug == "first-v1-only":
+            return self._check_first_v1(body, items)
+        signed = body
+        if bug == "reserialized":
+            signed = json.dumps(_parse(body), indent=2).encode("utf-8")
+        if bug == "v0-accepted" and "v1" not in items and "v0" in items:
+            signature = signature.replace("v0=", "v1=")
+        tolerance = 0 if bug == "no-tolerance" else 300
+        try:
+            stripe.Webhook.construct_event(signed, signature, self.secret, tolerance=tolerance)
+        except stripe.SignatureVerificationError as err:
+            if bug == "500-on-bad-signature":
+                raise
+            raise _Rejected(f"bad signature: {err.user_message}") from err
+        except (ValueError, AttributeError, TypeError) as err:
+            if bug == "invalid-json-200":
+                return {"id": None, "type": None}
+            raise _Rejected(f"the body is not a Stripe event: {err}") from err
+        return _parse(body)
+
+    def _check_format_only(self, body: bytes, items: dict[str, list[str]]) -> dict[str, Any]:
+        timestamp = items.get("t", [""])[0]
+        if not timestamp.isdigit() or int(timestamp) < time.time() - 300:
+            raise _Rejected("bad or old timestamp")
+        if not any(len(v) == 64 for v in items.get("v1", [])):
+            raise _Rejected("no v1 signature")
+        return _parse(body)
+
+    def _check_first_v1(self, body: bytes, items: dict[str, list[str]]) -> dict[str, Any]:
+        timestamp = items.get("t", [""])[0]
+        first = items.get("v1", [""])[0]
+        if not timestamp.isdigit() or int(timestamp) < time.time() - 300:
+            raise _Rejected("bad or old timestamp")
+        expected = hmac.new(
+            self.secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256
+        ).hexdigest()
+        if not hmac.compare_digest(expected, first):
+            raise _Rejected("signature mismatch")
+        return _parse(body)
+
+    # --- acting -----------------------------------------------------------------------------------
+
+    def _act(self, event: dict[str, Any]) -> None:
+        if self.bug == "crash-platform-events":
+            account: str | None = event["account"]
+        else:
+            account = event.get("account")
+        event_type = event.get("type")
+        if self.bug == "slow" and event_type == "balance.available":
+            time.sleep(0.5)
+        if event_type != "payment_intent.succeeded":
+            return
+        livemode = bool(event.get("livemode"))
+        key = LIVE_KEY if livemode or self.bug == "live-key-for-test" else TEST_KEY
+        as_account = None if self.bug == "platform-auth" else account
+        intent_id = event["data"]["object"]["id"]
+        options: dict[str, Any] = {"api_key": key, "stripe_account": as_account}
+        try:
+            stripe.PaymentIntent.retrieve(intent_id, **options)
+            if self.bug != "no-idempotency":
+                options["idempotency_key"] = f"{event['id']}:mark-handled"
+            stripe.PaymentIntent.modify(intent_id, metadata={"webhook_handled": "true"}, **options)
+        except stripe.StripeError as err:
+            # A real handler would log and alert; the delivery itself was received.
+            self.api_errors.append(f"{type(err).__name__}: {err.user_message}")
+
+
+def _parse(body: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise _Rejected(f"the body is not JSON: {err}") from err
+    if not isinstance(payload, dict):
+        raise _Rejected("the body is not a JSON object")
+    return payload
+
+
+def _items(signature: str) -> dict[str, list[str]]:
+    items: dict[str, list[str]] = {}
+    for item in signature.split(","):
+        key, _, value = item.partition("=")
+        items.setdefault(key, []).append(value)
+    return items

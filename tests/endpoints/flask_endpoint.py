@@ -1,0 +1,30 @@
+"""The Flask endpoint: ``request.get_data()`` (the raw bytes), never ``request.json``, before verifying."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, redirect, request
+from flask.typing import ResponseReturnValue
+
+from endpoints.core import WebhookCore
+
+
+def create_app(secret: str, *, bug: str | None = None) -> Flask:
+    """A Flask app serving POST /webhook with :class:`WebhookCore` (``bug``: one of ``core.BUGS``)."""
+    core = WebhookCore(secret, bug=bug)
+    app = Flask(f"endpoint_{bug or 'correct'}")
+    app.extensions["webhook_core"] = core
+
+    def receive() -> ResponseReturnValue:
+        if bug == "reserialized" and request.get_json(silent=True) is None:
+            return jsonify({"error": "not JSON"}), 400
+        status, body = core.handle(request.get_data(), request.headers.get("Stripe-Signature"))
+        return jsonify(body), status
+
+    if bug == "redirect":
+        app.add_url_rule("/webhook/", "webhook", receive, methods=["POST"])
+        app.add_url_rule(
+            "/webhook", "webhook_redirect", lambda: redirect("/webhook/", 301), methods=["POST"]
+        )
+    else:
+        app.add_url_rule("/webhook", "webhook", receive, methods=["POST"])
+    return app
