@@ -632,7 +632,8 @@ def _check_accepts_valid_events(run: ContractRun) -> Iterator[Finding]:
             yield Finding(
                 check=check,
                 status="skip",
-                reason=f"{event_type} only reaches {receivable} endpoints, not a "
+                reason=f"{event_type} is only sent to {receivable} endpoints, and this is "
+                f"{'an' if run.config.endpoint_type == 'account' else 'a'} "
                 f"{run.config.endpoint_type} endpoint",
                 event_type=event_type,
             )

@@ -14,6 +14,7 @@ import secrets
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 from connect_harness import contracts
 from connect_harness.checks import ContractRun, VerifyConfig
@@ -23,6 +24,7 @@ from connect_harness.fake_stripe import FakeStripeAPI
 from connect_harness.findings import check_ids, validate_check_ids
 from connect_harness.report import render_table, to_json, write_junit
 from connect_harness.signing import secret_warning
+from connect_harness.wire import DEFAULT_URL
 
 __all__ = ["add_verify_command"]
 
@@ -140,7 +142,7 @@ def run_verify(args: argparse.Namespace) -> int:
     warning = secret_warning(secret)
     if warning:
         print(f"connect-harness: warning: {warning}", file=sys.stderr)
-    url = None if isinstance(target, UrlTarget) else f"http://127.0.0.1{args.path}"
+    url = None if isinstance(target, UrlTarget) else urljoin(DEFAULT_URL, args.path)
     fake = FakeStripeAPI(port=args.fake_stripe_port) if args.fake_stripe_port else FakeStripeAPI()
     with fake, ContractRun(target, config, fake_api=fake, url=url) as run:
         print(

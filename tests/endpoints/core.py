@@ -14,6 +14,9 @@ import stripe
 
 from connect_harness import contracts
 
+#: The made-up signing secret endpoints use unless given another.
+TEST_SECRET = "whsec_test_secret"
+
 #: Made-up keys; only their mode prefix matters to the fake Stripe API.
 LIVE_KEY = "sk_live_fake"
 TEST_KEY = "sk_test_fake"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Flask, jsonify, redirect, request
 from flask.typing import ResponseReturnValue
 
-from endpoints.core import WebhookCore
+from endpoints.core import TEST_SECRET, WebhookCore
 
 
-def create_app(secret: str, *, bug: str | None = None) -> Flask:
+def create_app(secret: str = TEST_SECRET, *, bug: str | None = None) -> Flask:
     """A Flask app serving POST /webhook with :class:`WebhookCore` (``bug``: one of ``core.BUGS``)."""
     core = WebhookCore(secret, bug=bug)
     app = Flask(f"endpoint_{bug or 'correct'}")
