@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import copy
+import functools
 import json
 import re
 import threading
@@ -254,6 +255,7 @@ _SAME_OWNER_TYPES = frozenset(
     }
 )
 
+_ID = re.compile(r"^[a-z]+_(?:(?:test|live)_)?[0-9A-Za-z]+$")
 _ACCOUNT_ID = re.compile(r"^acct_[0-9A-Za-z]+$")
 _SECRET_KEY = re.compile(r"^(?:sk|rk)_(test|live)_[0-9A-Za-z_]+$")
 _PUBLISHABLE_KEY = re.compile(r"^pk_(?:test|live)_")
@@ -343,11 +345,13 @@ def _object_type_for_id(object_id: str) -> str | None:
 
 
 def _api_version() -> str:
+    """The version objects are rendered in when the request names none: the contracts' version."""
+    from connect_harness.contracts import api_version
+
     try:
-        from connect_harness.contracts import api_version
-    except ImportError:  # pragma: no cover - contracts ship with the package
+        return api_version()
+    except HarnessError:  # unreadable contracts must not turn every answer into a crash
         return _DEFAULT_API_VERSION
-    return api_version()
 
 
 class FakeStripeAPI:
@@ -368,7 +372,10 @@ class FakeStripeAPI:
         self._host = host
         self._port = port
         self._server: Any = None
+        # Two locks: the object store is held while a request is routed; the activity lock (calls,
+        # label, requests in flight) never is, so calls/wait_idle answer while a request runs.
         self._lock = threading.RLock()
+        self._activity = threading.Lock()
         self._objects: dict[str, _Stored] = {}
         self._events: dict[str, _Stored] = {}
         self._revoked: set[str] = set()
@@ -385,11 +392,9 @@ class FakeStripeAPI:
 
     def start(self) -> FakeStripeAPI:
         """Start serving in a background thread; returns self."""
-        from pytest_httpserver import HTTPServer
-
         if self._server is not None:
             raise HarnessError(f"the fake Stripe API is already running at {self.url}")
-        server = HTTPServer(host=self._host, port=self._port, threaded=True)
+        server = _server_class()(host=self._host, port=self._port, threaded=True)
         server.no_handler_status_code = 404
         server.expect_request(re.compile(r".*")).respond_with_handler(self._respond)
         try:
@@ -432,7 +437,7 @@ class FakeStripeAPI:
 
     def reset(self) -> None:
         """Forget every call, object, event, idempotency key and deauthorization."""
-        with self._lock:
+        with self._lock, self._activity:
             self._objects.clear()
             self._events.clear()
             self._revoked.clear()
@@ -463,18 +468,18 @@ class FakeStripeAPI:
     @property
     def calls(self) -> list[ApiCall]:
         """Every call received so far, oldest first (a snapshot)."""
-        with self._lock:
+        with self._activity:
             return list(self._calls)
 
     def calls_for(self, label: str) -> list[ApiCall]:
         """The calls attributed to the delivery labelled ``label``."""
-        with self._lock:
+        with self._activity:
             return [call for call in self._calls if call.delivery == label]
 
     @contextlib.contextmanager
     def delivery(self, label: str) -> Iterator[None]:
         """Attribute calls to ``label`` from now until the next delivery starts."""
-        with self._lock:
+        with self._activity:
             self._label = label
         yield
 
@@ -485,7 +490,7 @@ class FakeStripeAPI:
         """
         deadline = time.monotonic() + timeout
         while True:
-            with self._lock:
+            with self._activity:
                 busy = self._in_flight > 0
                 idle_for = time.monotonic() - self._last_activity
             if not busy and idle_for >= quiet:
@@ -567,7 +572,7 @@ class FakeStripeAPI:
                     external,
                 )
         for value in obj.values():
-            if not isinstance(value, str) or value in self._objects or value == object_id:
+            if not isinstance(value, str) or not _ID.match(value) or value in self._objects:
                 continue
             referred = _object_type_for_id(value)
             if referred in _SAME_OWNER_TYPES:
@@ -600,7 +605,7 @@ class FakeStripeAPI:
         from werkzeug.wrappers import Response as WerkzeugResponse
 
         arrived = time.monotonic()
-        with self._lock:
+        with self._activity:
             self._in_flight += 1
             self._last_activity = arrived
             label = self._label
@@ -618,12 +623,10 @@ class FakeStripeAPI:
                 )
             )
             call = _bare_call(request, status, label, arrived)
-        finally:
-            with self._lock:
-                self._in_flight -= 1
-                self._last_activity = time.monotonic()
-        with self._lock:
+        with self._activity:
             self._calls.append(call)
+            self._in_flight -= 1
+            self._last_activity = time.monotonic()
         headers = {
             "Request-Id": request_id,
             "Stripe-Version": request.headers.get("Stripe-Version") or self._version(),
@@ -971,6 +974,19 @@ class FakeStripeAPI:
 
 
 # --- pure helpers ---------------------------------------------------------------------------------
+
+
+@functools.cache
+def _server_class() -> type[Any]:
+    from pytest_httpserver import HTTPServer
+
+    class Server(HTTPServer):
+        def thread_target(self) -> None:
+            # werkzeug polls for shutdown every 0.5 s by default: every stop() would cost that.
+            assert self.server is not None
+            self.server.serve_forever(poll_interval=0.02)
+
+    return Server
 
 
 def _quiet_handler() -> type:
