@@ -19,7 +19,9 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
     if not (ROOT / "pyproject.toml").is_file():
         pytest.skip("not run from a source checkout")
     out = tmp_path_factory.mktemp("wheel")
-    path = next(iter(builders.WheelBuilder(str(ROOT)).build(directory=str(out), versions=["standard"])))
+    path = next(
+        iter(builders.WheelBuilder(str(ROOT)).build(directory=str(out), versions=["standard"]))
+    )
     return zipfile.ZipFile(path)
 
 
@@ -43,7 +45,9 @@ def test_wheel_declares_the_console_script_and_the_pytest_plugin(wheel: zipfile.
     assert "[pytest11]\nconnect_harness = connect_harness.plugin" in text
 
 
-@pytest.mark.skipif("TOX_ENV_NAME" not in os.environ, reason="only meaningful where tox installed the wheel")
+@pytest.mark.skipif(
+    "TOX_ENV_NAME" not in os.environ, reason="only meaningful where tox installed the wheel"
+)
 def test_tox_runs_against_the_installed_wheel_not_the_checkout() -> None:
     assert ROOT / "contracts" != contracts.contracts_dir()
     assert "site-packages" in contracts.contracts_dir().parts
