@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import http.server
 import json
+import os
 import shutil
 import subprocess
 import threading
@@ -278,7 +279,11 @@ def endpoint() -> Iterator[tuple[str, list[Received]]]:
 def run_printed(command: str) -> str:
     if shutil.which("curl") is None:
         pytest.skip("curl is not installed, so the printed curl command cannot be run")
-    result = subprocess.run(["sh", "-c", command], capture_output=True, timeout=30, check=False)
+    # A proxy from the environment must not carry a loopback test anywhere else.
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    result = subprocess.run(
+        ["sh", "-c", command], capture_output=True, timeout=30, check=False, env=env
+    )
     assert result.returncode == 0, result.stderr.decode(errors="replace")
     return result.stdout.decode(errors="replace")
 
