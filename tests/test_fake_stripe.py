@@ -575,17 +575,19 @@ def test_patch_stripe_points_api_base_here_and_restores_it() -> None:
         assert stripe.api_base == saved
 
 
-def test_url_needs_a_running_server() -> None:
+def test_url_needs_a_started_server_and_outlives_it() -> None:
     api = FakeStripeAPI()
-    with pytest.raises(HarnessError, match="not running; call start"):
+    with pytest.raises(HarnessError, match="has not been started; call start"):
         _ = api.url
     api.start()
+    url = api.url
     try:
-        with pytest.raises(HarnessError, match="already running"):
+        with pytest.raises(HarnessError, match=f"already running at {url}"):
             api.start()
     finally:
         api.stop()
     api.stop()
+    assert api.url == url
 
 
 def test_fixed_port_in_use_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

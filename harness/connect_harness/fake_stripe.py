@@ -372,6 +372,7 @@ class FakeStripeAPI:
         self._host = host
         self._port = port
         self._server: Any = None
+        self._url: str | None = None
         # Two locks: the object store is held while a request is routed; the activity lock (calls,
         # label, requests in flight) never is, so calls/wait_idle answer while a request runs.
         self._lock = threading.RLock()
@@ -393,7 +394,7 @@ class FakeStripeAPI:
     def start(self) -> FakeStripeAPI:
         """Start serving in a background thread; returns self."""
         if self._server is not None:
-            raise HarnessError(f"the fake Stripe API is already running at {self.url}")
+            raise HarnessError(f"the fake Stripe API is already running at {self._url}")
         server = _server_class()(host=self._host, port=self._port, threaded=True)
         server.no_handler_status_code = 404
         server.expect_request(re.compile(r".*")).respond_with_handler(self._respond)
@@ -409,6 +410,7 @@ class FakeStripeAPI:
         assert server.server is not None
         server.server.RequestHandlerClass = _quiet_handler()
         self._server = server
+        self._url = f"http://{server.format_host(self._host)}:{server.port}"
         return self
 
     def stop(self) -> None:
@@ -427,13 +429,16 @@ class FakeStripeAPI:
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:<port>``: the ``api_base`` the endpoint's Stripe client should use."""
-        if self._server is None:
+        """``http://127.0.0.1:<port>``: the ``api_base`` the endpoint's Stripe client should use.
+
+        After :meth:`stop` it is still the address the fake last served, for reports.
+        """
+        if self._url is None:
             raise HarnessError(
-                "the fake Stripe API is not running; call start() or use it as a context manager"
+                "the fake Stripe API has not been started; call start() or use it as a context "
+                "manager"
             )
-        host = self._server.format_host(self._host)
-        return f"http://{host}:{self._server.port}"
+        return self._url
 
     def reset(self) -> None:
         """Forget every call, object, event, idempotency key and deauthorization."""
