@@ -21,10 +21,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-# Loading the package as a pytest plugin (``pytest -p connect_harness`` where entry points are not
-# consulted) registers the real plugin module too.
-pytest_plugins = ["connect_harness.plugin"]
-
 __version__ = "0.1.0"
 
 _EXPORTS = {

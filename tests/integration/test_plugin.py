@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import stripe  # noqa: F401  (imported once here: pytester drops modules first imported in an inline run, and a second copy of stripe would not see the fake API patch)
 
 SECRET = "whsec_plugin_test_secret"
 
