@@ -847,9 +847,10 @@ prefix. Generated timestamps are {api_version} 00:00:00 UTC.
 
 
 def write_contracts(files: Mapping[str, str], out_dir: str | os.PathLike[str]) -> None:
-    """Write ``files`` into ``out_dir`` atomically: build a sibling temp folder, then swap it in.
+    """Write ``files`` into ``out_dir``: build a sibling temp folder, then swap it in by renames.
 
-    Nothing is ever half-written: a reader sees the old contracts or the new ones.
+    Nothing is ever half-written: a reader sees the old contracts or the complete new ones (or, for
+    the instant between the two renames, no folder). Anything else in ``out_dir`` is replaced.
     """
     target = Path(out_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
