@@ -536,6 +536,39 @@ def test_asgi_delivery_works_from_inside_a_running_event_loop() -> None:
     assert seen["body"] == BODY
 
 
+def test_concurrent_asgi_deliveries_run_concurrently() -> None:
+    arrived: list[int] = []
+    both_in: asyncio.Event | None = None
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        nonlocal both_in
+        if scope["type"] != "http":
+            return
+        if both_in is None:
+            both_in = asyncio.Event()
+        arrived.append(1)
+        if len(arrived) == 2:
+            both_in.set()
+        await both_in.wait()  # a duplicate delivery arriving while the first is being handled
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    target = AsgiTarget(app)
+    results: list[int] = []
+    try:
+        threads = [
+            threading.Thread(target=lambda: results.append(deliver(make_request(), target).status))
+            for _ in range(2)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+    finally:
+        target.close()
+    assert results == [200, 200]
+
+
 # --- choosing targets -----------------------------------------------------------------------------
 
 

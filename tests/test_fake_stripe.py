@@ -6,16 +6,18 @@ import base64
 import dataclasses
 import http.client
 import json
+import re
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import stripe
 
-from connect_harness import fake_stripe
+from connect_harness import contracts, fake_stripe
 from connect_harness.errors import HarnessError, UsageError
 from connect_harness.events import Event, build_event
 from connect_harness.fake_stripe import ApiCall, FakeStripeAPI
@@ -622,3 +624,41 @@ def test_a_fake_bug_is_a_500_that_stripe_python_does_not_retry(
     with pytest.raises(stripe.APIError, match="fake Stripe API failed on this request"):
         stripe.Charge.retrieve("ch_1New", api_key=TEST_KEY, max_network_retries=2)
     assert [call.status for call in fake.calls] == [500]
+
+
+# --- the route table agrees with Stripe's API description -----------------------------------------
+
+STRIPE_SPEC = (
+    Path(__file__).resolve().parents[1].parent
+    / "shared"
+    / "stripe-spec"
+    / "openapi.spec3.2023-08-16.json"
+)
+
+
+@pytest.mark.skipif(not STRIPE_SPEC.is_file(), reason=f"Stripe's spec is not at {STRIPE_SPEC}")
+def test_collection_table_matches_the_openapi_description() -> None:
+    spec = json.loads(STRIPE_SPEC.read_text())
+    buildable = set(contracts.object_types())
+    described: dict[str, tuple[str, set[str]]] = {}
+    for path, operations in spec["paths"].items():
+        match = re.fullmatch(r"/v1/([a-z_/]+)/\{[a-z_]+\}", path)
+        if match is None or "get" not in operations:
+            continue
+        schema = operations["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        ref = schema.get("$ref") or schema.get("anyOf", [{}])[0].get("$ref", "")
+        described[match.group(1)] = (ref.rsplit("/", 1)[-1], set(operations))
+
+    for collection, object_type in fake_stripe._COLLECTIONS.items():
+        assert described[collection][0] == object_type, collection
+        assert object_type in buildable, object_type
+        methods = described[collection][1]
+        assert (object_type in fake_stripe._UPDATABLE) == ("post" in methods), collection
+        if object_type in fake_stripe._DELETABLE:
+            assert "delete" in methods, collection
+    missing = {
+        collection
+        for collection, (object_type, _) in described.items()
+        if object_type in buildable and collection not in fake_stripe._COLLECTIONS
+    }
+    assert missing <= {"linked_accounts"}  # an old alias of financial_connections/accounts
