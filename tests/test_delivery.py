@@ -759,6 +759,17 @@ def test_load_app_imports_from_the_working_directory(project: Path) -> None:
             "ModuleNotFoundError: No module named 'missing_dependency_xyz'",
         ),
         (
+            "hooks_app.sub:app",
+            "cannot load the app 'hooks_app.sub:app': there is no module named 'hooks_app.sub' "
+            "(No module named 'hooks_app.sub'; 'hooks_app' is not a package); run from the "
+            "directory that contains it, or install it",
+        ),
+        (
+            "hooks_needs_prefix:app",
+            "cannot load the app 'hooks_needs_prefix:app': importing 'hooks_needs_prefix' "
+            "failed: ModuleNotFoundError: No module named 'hooks_need'",
+        ),
+        (
             "hooks_app:ap",
             "cannot load the app 'hooks_app:ap': 'hooks_app' has no attribute 'ap'; "
             "did you mean 'app'?",
@@ -795,6 +806,7 @@ def test_load_app_errors_say_what_went_wrong(project: Path, spec: str, message: 
     )
     write(project, "hooks_broken.py", "1 / 0\n")
     write(project, "hooks_needs.py", "import missing_dependency_xyz\n")
+    write(project, "hooks_needs_prefix.py", "import hooks_need\n")
 
     with pytest.raises(UsageError) as info:
         load_app(spec)

@@ -226,7 +226,9 @@ def load_app(spec: str) -> WsgiTarget | AsgiTarget:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as err:
-        if err.name is not None and module_name.startswith(err.name):
+        if err.name is not None and (
+            err.name == module_name or module_name.startswith(err.name + ".")
+        ):
             raise UsageError(
                 f"cannot load the app {spec!r}: there is no module named {module_name!r} "
                 f"({err}); run from the directory that contains it, or install it"
