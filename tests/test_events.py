@@ -266,6 +266,8 @@ def test_object_types_are_recognised_by_id_prefix() -> None:
     assert object_type_for_id("ba_1") == "bank_account"
     assert object_type_for_id("ca_1") == "application"
     assert object_type_for_id("nothing") is None
+    assert object_type_for_id("sub_sched_1") == "subscription_schedule"
+    assert object_type_for_id("sub_1") == "subscription"
     assert build_object("payment_intent", object_id="pi_given")["id"] == "pi_given"
 
 

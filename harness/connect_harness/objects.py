@@ -19,10 +19,6 @@ from connect_harness.ids import stripe_id
 
 __all__ = ["build_object", "external_account_id", "object_type_for_id", "stripe_order"]
 
-# Ids whose prefix the examples get wrong or do not carry (the fixture's application is "obj_123";
-# a Connect application is identified by its client id, "ca_...").
-_PREFIX_FIXES = {"application": "ca"}
-
 # Objects whose `id` is not a prefixed identifier but a name (a capability is "card_payments").
 _NAMED_IDS = frozenset({"capability"})
 
@@ -61,16 +57,25 @@ def id_prefix(object_type: str) -> str | None:
     """The id prefix Stripe uses for ``object_type`` (``payment_intent`` -> ``pi``), if it has one."""
     if object_type in _NAMED_IDS:
         return None
-    prefix = _PREFIX_FIXES.get(object_type) or contracts.id_prefix(object_type)
+    prefix = contracts.id_prefix(object_type)
     return prefix.rstrip("_") if prefix else None
 
 
+@functools.cache
+def _prefixes_longest_first() -> tuple[tuple[str, str], ...]:
+    table = _prefix_table()
+    return tuple((f"{prefix}_", table[prefix]) for prefix in sorted(table, key=len, reverse=True))
+
+
 def object_type_for_id(object_id: str) -> str | None:
-    """The object type an id names, judged by its prefix (``pi_123`` -> ``payment_intent``)."""
-    prefix, sep, _ = object_id.partition("_")
-    if not sep:
-        return None
-    return _prefix_table().get(prefix)
+    """The object type an id names, judged by its longest known prefix (``pi_123`` -> ``payment_intent``).
+
+    Longest first, so ``sub_sched_...`` is a subscription schedule, not a subscription.
+    """
+    for prefix, object_type in _prefixes_longest_first():
+        if object_id.startswith(prefix):
+            return object_type
+    return None
 
 
 def external_account_id(account: str | None, *, seed: int = 0, kind: str = "bank_account") -> str:
