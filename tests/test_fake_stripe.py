@@ -6,6 +6,7 @@ import base64
 import dataclasses
 import http.client
 import json
+import os
 import re
 import socket
 import threading
@@ -575,6 +576,22 @@ def test_patch_stripe_points_api_base_here_and_restores_it() -> None:
             assert stripe.api_base == api.url
             assert api.url.startswith("http://127.0.0.1:")
         assert stripe.api_base == saved
+
+
+def test_patch_stripe_keeps_calls_away_from_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as probe:  # a proxy address where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        dead_proxy = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.setenv(name, dead_proxy)
+    monkeypatch.setenv("NO_PROXY", "internal.example")
+    monkeypatch.delenv("no_proxy", raising=False)
+
+    with FakeStripeAPI() as api, api.patch_stripe():
+        assert stripe.Balance.retrieve(api_key=TEST_KEY, max_network_retries=0).object == "balance"
+
+    assert os.environ["NO_PROXY"] == "internal.example"
+    assert "no_proxy" not in os.environ
 
 
 def test_url_needs_a_started_server_and_outlives_it() -> None:

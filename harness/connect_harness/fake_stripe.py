@@ -23,6 +23,7 @@ import contextlib
 import copy
 import functools
 import json
+import os
 import re
 import threading
 import time
@@ -274,6 +275,7 @@ _PUBLISHABLE = (
     "can find a list of your API keys at https://dashboard.stripe.com/account/apikeys."
 )
 _DEFAULT_API_VERSION = "2023-08-16"
+_NO_PROXY_VARIABLES = ("NO_PROXY", "no_proxy")
 
 
 # --- stored state ---------------------------------------------------------------------------------
@@ -455,6 +457,8 @@ class FakeStripeAPI:
     def patch_stripe(self) -> Iterator[None]:
         """Point stripe-python's module-level API (``stripe.api_base``) here for the block.
 
+        The fake's host is added to ``NO_PROXY``/``no_proxy`` for the block too: stripe-python's
+        HTTP client honours proxy variables, and a CI proxy would otherwise swallow the calls.
         ``StripeClient`` instances carry their own base address and are not affected: create them
         with ``base_addresses={"api": fake.url}``. ``stripe.max_network_retries`` is left as the
         user set it: the fake's answers are never ones stripe-python retries.
@@ -462,11 +466,19 @@ class FakeStripeAPI:
         import stripe
 
         saved = stripe.api_base
+        saved_env = {name: os.environ.get(name) for name in _NO_PROXY_VARIABLES}
         stripe.api_base = self.url
+        for name, value in saved_env.items():
+            os.environ[name] = f"{value},{self._host}" if value else self._host
         try:
             yield
         finally:
             stripe.api_base = saved
+            for name, value in saved_env.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
     # --- what the endpoint did ----------------------------------------------------------------------
 
