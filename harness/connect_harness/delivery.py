@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import SplitResult, unquote, unquote_to_bytes, urlsplit
@@ -607,7 +607,9 @@ class _AsgiRunner:
         if not self._started:
             with self._lock:
                 if not self._started:
-                    self._startup_error = self._run(loop, self._startup(timeout), timeout)
+                    self._startup_error = self._start_lifespan(
+                        loop, self._startup(timeout), timeout
+                    )
                     self._started = True
         if self._startup_error is not None:
             return Response(0, (), b"", time.perf_counter() - started, self._startup_error)
@@ -670,11 +672,10 @@ class _AsgiRunner:
             loop.run_until_complete(loop.shutdown_asyncgens())
 
     @staticmethod
-    def _run(loop: asyncio.AbstractEventLoop, coro: Awaitable[str | None], timeout: float) -> Any:
-        async def wrapped() -> str | None:
-            return await coro
-
-        future = asyncio.run_coroutine_threadsafe(wrapped(), loop)
+    def _start_lifespan(
+        loop: asyncio.AbstractEventLoop, startup: Coroutine[Any, Any, str | None], timeout: float
+    ) -> str | None:
+        future = asyncio.run_coroutine_threadsafe(startup, loop)
         try:
             return future.result(timeout + _ASGI_GRACE)
         except concurrent.futures.TimeoutError:
