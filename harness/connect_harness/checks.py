@@ -102,8 +102,6 @@ _GLOBAL_CHECKS = frozenset(
     }
 )
 
-_MUTATING_METHODS = frozenset({"POST", "DELETE"})
-
 
 @dataclass(frozen=True)
 class VerifyConfig:
@@ -165,7 +163,7 @@ class DeliveryRecord:
     """One delivery of the run: why it was sent, what was sent, what came back, what the endpoint did.
 
     ``calls`` are the fake Stripe API requests attributed to this delivery (filled in when the run
-    judges API calls; empty before).
+    judges API calls; empty before). ``sequence`` is its position in the run's log.
     """
 
     check: str
@@ -179,35 +177,7 @@ class DeliveryRecord:
     livemode: bool | None
     reproduce: str
     calls: tuple[ApiCall, ...] = ()
-
-
-@dataclass
-class _Owned:
-    """Who owns an object the run told the fake API about, and in which modes it exists.
-
-    The same id can stand for objects of several events (a payout's destination is the account's one
-    external account in both modes); only what all of them agree on is used to judge.
-    """
-
-    accounts: set[str | None] = field(default_factory=set)
-    modes: set[bool] = field(default_factory=set)
-
-    @property
-    def connected_account(self) -> str | None:
-        """The one connected account that owns the object, or None (platform, or several)."""
-        if len(self.accounts) == 1:
-            return next(iter(self.accounts))
-        return None
-
-    @property
-    def platform(self) -> bool:
-        """True when only the platform owns objects with this id."""
-        return self.accounts == {None}
-
-    @property
-    def livemode(self) -> bool | None:
-        """The object's mode, or None when this id exists in both modes."""
-        return next(iter(self.modes)) if len(self.modes) == 1 else None
+    sequence: int = 0
 
 
 @dataclass
@@ -245,7 +215,6 @@ class ContractRun:
         self.fake_api = fake_api if fake_api is not None else FakeStripeAPI()
         self._results: dict[str, CheckResult] = {}
         self._log = _Deliveries()
-        self._owners: dict[str, _Owned] = {}
         self._lock = threading.Lock()
         self._stack: contextlib.ExitStack | None = None
         self._judged_calls: tuple[DeliveryRecord, ...] | None = None
@@ -369,11 +338,8 @@ class ContractRun:
         return event
 
     def _register(self, event: Event) -> None:
+        """Make the event's objects exist in the fake API (owned by its account, in its mode)."""
         self.fake_api.register_event(event)
-        for object_id in _owned_ids(event):
-            owned = self._owners.setdefault(object_id, _Owned())
-            owned.accounts.add(event.account)
-            owned.modes.add(event.livemode)
 
     def _signed(
         self, body: bytes, *, livemode: bool, secrets: Sequence[str] | None = None
@@ -418,6 +384,7 @@ class ContractRun:
             reproduce=reproduce,
         )
         with self._lock:
+            record = replace(record, sequence=len(self._log.records))
             self._log.records.append(record)
         return record
 
@@ -524,17 +491,14 @@ class ContractRun:
             label = _call_label(call)
             if label is not None:
                 by_label.setdefault(label, []).append(call)
+        # Records sharing a label (concurrent copies) cannot be told apart: the first one gets the
+        # calls, so nothing is judged twice.
         judged = tuple(
-            replace(record, calls=tuple(by_label.get(record.label, ())))
+            replace(record, calls=tuple(by_label.pop(record.label, ())))
             for record in self._log.records
         )
         self._judged_calls = judged
         return judged
-
-    def _owner(self, path: str) -> _Owned:
-        """What the run knows about the object a request path names (nothing: an empty record)."""
-        object_id = _object_id(path)
-        return self._owners.get(object_id, _Owned()) if object_id else _Owned()
 
     def unattributed_calls(self) -> list[ApiCall]:
         """API calls the fake recorded outside any delivery of this run."""
@@ -923,12 +887,12 @@ def _check_idempotent_redelivery(run: ContractRun) -> Iterator[Finding]:
             run._seed(check, 1),
         )
         concurrent = _deliver_twice_concurrently(run, check, event, seed=run._seed(check, 1))
-    records = {record.label: record for record in run._judged_records()}
+    records = run._judged_records()
 
     mutating_seen = False
     findings: list[Finding] = []
     for first_sent, second_sent in zip(firsts, seconds, strict=True):
-        first, second = records[first_sent.label], records[second_sent.label]
+        first, second = records[first_sent.sequence], records[second_sent.sequence]
         first_mutations = [c for c in first.calls if _is_mutating(c)]
         mutating_seen = mutating_seen or bool(first_mutations)
         keys = {key for c in first_mutations if (key := _idempotency_key(c))}
@@ -967,7 +931,7 @@ def _check_idempotent_redelivery(run: ContractRun) -> Iterator[Finding]:
                 )
             )
     if concurrent is not None:
-        a, b = records[concurrent[0].label], records[concurrent[1].label]
+        a, b = records[concurrent[0].sequence], records[concurrent[1].sequence]
         calls = [c for c in (*a.calls, *b.calls) if _is_mutating(c)]
         mutating_seen = mutating_seen or bool(calls)
         for record in (a, b):
@@ -1023,15 +987,14 @@ def _deliver_twice_concurrently(
             event=event,
             variant=f"concurrent-copy-{index + 1}",
             reproduce=reproduce,
-            label=f"{label}-{index + 1}",
+            label=label,  # one label: the fake cannot tell which copy caused a call
         )
 
-    with run.fake_api.delivery(label):
-        threads = [threading.Thread(target=send, args=(i,)) for i in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     first, second = out
     assert first is not None and second is not None
     return first, second
@@ -1065,7 +1028,7 @@ def _check_uses_connected_account_context(run: ContractRun) -> Iterator[Finding]
     failures: list[Finding] = []
     for record in records:
         for call in record.calls:
-            verdict = _account_context_problem(run, record, call)
+            verdict = _account_context_problem(record, call)
             if verdict is None:
                 if record.account is not None:
                     judged += 1
@@ -1083,17 +1046,17 @@ def _check_uses_connected_account_context(run: ContractRun) -> Iterator[Finding]
                 )
             )
     for call in run.unattributed_calls():
-        owner_account = run._owner(_path(call)).connected_account
-        if owner_account is None or _path(call).startswith("/v1/accounts/"):
+        owner = _object_owner(call)
+        if owner is None or _path(call).startswith("/v1/accounts/"):
             continue
-        if _stripe_account(call) != owner_account:
+        if _stripe_account(call) != owner:
             failures.append(
                 Finding(
                     check=check,
                     status="fail",
-                    reason=f"{_call_text(call)} touched an object of connected account "
-                    f"{owner_account} without acting as it (outside any delivery)",
-                    expected=f"Stripe-Account: {owner_account}",
+                    reason=f"{_call_text(call)} touched an object of connected account {owner} "
+                    "without acting as it (outside any delivery)",
+                    expected=f"Stripe-Account: {owner}",
                     actual=_call_text(call),
                 )
             )
@@ -1117,45 +1080,25 @@ def _check_uses_connected_account_context(run: ContractRun) -> Iterator[Finding]
     )
 
 
-def _account_context_problem(
-    run: ContractRun, record: DeliveryRecord, call: ApiCall
-) -> tuple[str, str] | None:
+def _account_context_problem(record: DeliveryRecord, call: ApiCall) -> tuple[str, str] | None:
     """Why ``call`` made during ``record`` acts as the wrong account, with what was expected; or None."""
     path = _path(call)
     acting_as = _stripe_account(call)
-    owner = run._owner(path)
-    owner_account = owner.connected_account
-    if path.startswith("/v1/accounts/"):
-        # The platform may read and update its connected accounts directly; acting as yet another
-        # connected account is still wrong.
-        target_account = path.split("/")[3] if len(path.split("/")) > 3 else None
-        allowed = {None, record.account, target_account}
-        if acting_as not in allowed:
-            return (
-                f"{_call_text(call)} acted as {acting_as} while handling an event of "
-                f"{record.account or 'the platform'}",
-                f"Stripe-Account: {record.account}" if record.account else "no Stripe-Account",
-            )
-        return None
-    if owner_account is not None:
-        if acting_as != owner_account:
-            what = f"as {acting_as}" if acting_as else "with platform auth (no Stripe-Account)"
-            return (
-                f"{_call_text(call)} requested an object of connected account {owner_account} "
-                f"{what}; Stripe answers 'No such ...': pass stripe_account=event.account",
-                f"Stripe-Account: {owner_account}",
-            )
-        return None
-    if acting_as is not None and record.account is not None and acting_as != record.account:
+    owner = _object_owner(call)
+    if owner is not None and acting_as != owner:
+        if acting_as is None and path.startswith(f"/v1/accounts/{owner}"):
+            return None  # the platform may read and manage its connected accounts directly
+        what = f"as {acting_as}" if acting_as else "with platform auth (no Stripe-Account)"
         return (
-            f"{_call_text(call)} acted as {acting_as} while handling an event of connected "
-            f"account {record.account}",
-            f"Stripe-Account: {record.account}",
+            f"{_call_text(call)} requested an object of connected account {owner} {what}; "
+            "Stripe answers 'No such ...': pass stripe_account=event.account",
+            f"Stripe-Account: {owner}",
         )
-    if acting_as is not None and owner.platform:
+    if acting_as is not None and acting_as not in (record.account, owner):
+        handling = f"connected account {record.account}" if record.account else "the platform"
         return (
-            f"{_call_text(call)} acted as connected account {acting_as} for a platform object",
-            "no Stripe-Account",
+            f"{_call_text(call)} acted as {acting_as} while handling an event of {handling}",
+            f"Stripe-Account: {record.account}" if record.account else "no Stripe-Account",
         )
     return None
 
@@ -1167,7 +1110,7 @@ def _check_separates_livemode(run: ContractRun) -> Iterator[Finding]:
     for record in run._judged_records():
         for call in record.calls:
             key_mode = _key_mode(call)
-            object_live = run._owner(_path(call)).livemode
+            object_live = _object_livemode(call)
             wanted = {live for live in (record.livemode, object_live) if live is not None}
             if key_mode is None or not wanted:
                 continue
@@ -1191,7 +1134,7 @@ def _check_separates_livemode(run: ContractRun) -> Iterator[Finding]:
             )
     for call in run.unattributed_calls():
         key_mode = _key_mode(call)
-        object_live = run._owner(_path(call)).livemode
+        object_live = _object_livemode(call)
         if key_mode is None or object_live is None:
             continue
         judged += 1
@@ -1370,7 +1313,7 @@ def _call_label(call: ApiCall) -> str | None:
 
 
 def _is_mutating(call: ApiCall) -> bool:
-    return _method(call) in _MUTATING_METHODS
+    return bool(call.mutating)
 
 
 def _call_text(call: ApiCall) -> str:
@@ -1384,23 +1327,16 @@ def _call_text(call: ApiCall) -> str:
     return text
 
 
-def _object_id(path: str) -> str | None:
-    """The id a ``/v1/<resource>/<id>[/...]`` path names: the last id-looking segment."""
-    segments = [s for s in path.split("?")[0].split("/") if s]
-    ids = [s for s in segments[1:] if "_" in s and not s.startswith("v1")]
-    return ids[-1] if ids else None
+def _object_owner(call: ApiCall) -> str | None:
+    """The connected account owning the object the call named (None: the platform's, or none)."""
+    owner = call.object_owner
+    return str(owner) if owner else None
 
 
-def _owned_ids(event: Event) -> list[str]:
-    """Ids of the objects this event tells the endpoint about: data.object, and ids it refers to."""
-    found: list[str] = []
-    obj = event.data_object
-    if event.object_id and event.object_type != "account":
-        found.append(event.object_id)
-    destination = obj.get("destination") if event.object_type == "payout" else None
-    if isinstance(destination, str):
-        found.append(destination)
-    return found
+def _object_livemode(call: ApiCall) -> bool | None:
+    """The mode of the object the call named; None when it exists in both modes or none was named."""
+    live = call.object_livemode
+    return bool(live) if live is not None else None
 
 
 def _json_text(value: Any) -> str:

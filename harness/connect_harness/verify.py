@@ -145,10 +145,11 @@ def run_verify(args: argparse.Namespace) -> int:
     url = None if isinstance(target, UrlTarget) else urljoin(DEFAULT_URL, args.path)
     fake = FakeStripeAPI(port=args.fake_stripe_port) if args.fake_stripe_port else FakeStripeAPI()
     with fake, ContractRun(target, config, fake_api=fake, url=url) as run:
+        fake_url = fake.url
         print(
             f"connect-harness verify: {target.describe()} | endpoint type {config.endpoint_type} "
             f"| mode {config.mode} | {len(config.event_types)} event types | seed {seed} "
-            f"| fake Stripe API {fake.url}"
+            f"| fake Stripe API {fake_url}"
         )
         sys.stdout.flush()
         results = run.run(only)
@@ -166,7 +167,7 @@ def run_verify(args: argparse.Namespace) -> int:
             "events": len(config.event_types),
             "max_response_time": config.max_response_time,
             "api_version": contracts.api_version(),
-            "fake_stripe_api": fake.url,
+            "fake_stripe_api": fake_url,
         }
         _write(args.report, json.dumps(to_json(results, meta=meta), indent=2) + "\n")
     if args.junitxml:

@@ -1,0 +1,296 @@
+"""No check is vacuous: each broken endpoint fails the check its bug is for, correct endpoints pass all.
+
+A broken endpoint is the correct Flask endpoint of ``tests/endpoints`` with exactly one bug switched on,
+so it must fail its own check and, where the bug allows, nothing else. Correct endpoints (Flask, Django,
+Starlette and the sample app) pass every check without a single skip: they make API calls, so every
+check has something to judge.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import stripe
+from werkzeug.serving import make_server
+
+from connect_harness.checks import ContractRun, VerifyConfig, run_checks
+from connect_harness.fake_stripe import FakeStripeAPI
+from connect_harness.findings import CATALOGUE, CheckResult
+from endpoints import core, flask_endpoint
+
+SECRET = "whsec_test_secret"
+
+#: The Connect guide's eight events: enough for every check to have something to judge.
+GUIDE_EVENTS = (
+    "account.application.deauthorized",
+    "account.external_account.updated",
+    "account.updated",
+    "balance.available",
+    "payment_intent.succeeded",
+    "payout.failed",
+    "person.updated",
+    "customer.created",
+)
+
+SIGNATURE_CHECKS = {
+    "rejects-missing-signature",
+    "rejects-malformed-signature",
+    "rejects-wrong-secret",
+    "rejects-tampered-body",
+    "rejects-stale-timestamp",
+    "rejects-v0-only",
+}
+
+#: bug -> every check the endpoint with that bug fails (exactly these).
+EXPECTED_FAILURES: dict[str, set[str]] = {
+    "accepts-unsigned": SIGNATURE_CHECKS,
+    "unsigned-when-header-missing": {"rejects-missing-signature"},
+    "skips-unparseable-header": {"rejects-malformed-signature"},
+    "format-only": {"rejects-wrong-secret", "rejects-tampered-body"},
+    "500-on-bad-signature": SIGNATURE_CHECKS | {"no-server-errors"},
+    "no-tolerance": {"rejects-stale-timestamp"},
+    "v0-accepted": {"rejects-v0-only"},
+    "first-v1-only": {"accepts-rotated-secret"},
+    "reserialized": {"verifies-raw-body"},
+    "invalid-json-200": {"rejects-invalid-json"},
+    "400-unknown-types": {"acknowledges-unknown-events"},
+    "no-idempotency": {"idempotent-redelivery"},
+    "platform-auth": {"uses-connected-account-context"},
+    "live-key-for-test": {"separates-livemode"},
+    "slow": {"responds-in-time"},
+    "crash-platform-events": {
+        "accepts-valid-events",
+        "acknowledges-unknown-events",
+        "idempotent-redelivery",
+        "no-server-errors",
+    },
+    "redirect": {
+        spec.id
+        for spec in CATALOGUE
+        if spec.id
+        not in {
+            "uses-connected-account-context",
+            "separates-livemode",
+            "no-server-errors",
+            "responds-in-time",
+        }
+    },
+}
+
+#: (bug, check, words the failing finding's reason must contain).
+EXPECTED_FINDINGS = [
+    (
+        "accepts-unsigned",
+        "rejects-missing-signature",
+        "accepted a request without a Stripe-Signature",
+    ),
+    ("unsigned-when-header-missing", "rejects-missing-signature", "anyone who knows its URL"),
+    (
+        "skips-unparseable-header",
+        "rejects-malformed-signature",
+        "accepted a Stripe-Signature of 'garbage'",
+    ),
+    ("format-only", "rejects-wrong-secret", "signed with a secret that is not the endpoint's"),
+    ("format-only", "rejects-tampered-body", "a body changed after it was signed"),
+    ("500-on-bad-signature", "rejects-wrong-secret", "should get 400"),
+    ("500-on-bad-signature", "no-server-errors", "answered 500"),
+    ("no-tolerance", "rejects-stale-timestamp", "replayed"),
+    ("v0-accepted", "rejects-v0-only", "downgrade"),
+    ("first-v1-only", "accepts-rotated-secret", "rotation"),
+    ("reserialized", "verifies-raw-body", "raw request bytes"),
+    ("invalid-json-200", "rejects-invalid-json", "not JSON"),
+    ("400-unknown-types", "acknowledges-unknown-events", "connect_harness.unknown_event.created"),
+    ("no-idempotency", "idempotent-redelivery", "repeated a side effect"),
+    ("platform-auth", "uses-connected-account-context", "with platform auth (no Stripe-Account)"),
+    ("live-key-for-test", "separates-livemode", "used a live-mode key for a test-mode event"),
+    ("redirect", "no-redirects", "Stripe never follows redirects"),
+    ("slow", "responds-in-time", "more than 0.2 s"),
+    ("crash-platform-events", "accepts-valid-events", "server error"),
+    ("crash-platform-events", "no-server-errors", "answered 500"),
+]
+
+
+def _config(**overrides: Any) -> VerifyConfig:
+    settings: dict[str, Any] = {"secret": SECRET, "events": GUIDE_EVENTS, "seed": 11}
+    settings.update(overrides)
+    return VerifyConfig(**settings)
+
+
+_runs: dict[str, dict[str, CheckResult]] = {}
+
+
+def _broken(bug: str) -> dict[str, CheckResult]:
+    """The results of one run against the endpoint with ``bug`` (cached: one run per bug)."""
+    if bug not in _runs:
+        app = flask_endpoint.create_app(SECRET, bug=bug)
+        config = _config(max_response_time=0.2) if bug == "slow" else _config()
+        _runs[bug] = {result.id: result for result in run_checks(app, config)}
+    return _runs[bug]
+
+
+def _failing(results: dict[str, CheckResult]) -> set[str]:
+    return {check for check, result in results.items() if result.status == "fail"}
+
+
+def _assert_all_pass(results: list[CheckResult]) -> None:
+    problems = {
+        result.id: [f.reason for f in result.findings if f.status != "pass"][:3]
+        for result in results
+        if result.status != "pass"
+    }
+    assert problems == {}
+    assert [result.id for result in results] == [spec.id for spec in CATALOGUE]
+
+
+def test_every_bug_has_expectations() -> None:
+    assert set(EXPECTED_FAILURES) == set(core.BUGS)
+    assert {bug for bug, _, _ in EXPECTED_FINDINGS} == set(core.BUGS)
+
+
+def test_every_check_is_failed_by_some_broken_endpoint() -> None:
+    failed = set().union(*EXPECTED_FAILURES.values())
+    assert failed == {spec.id for spec in CATALOGUE}
+
+
+@pytest.mark.parametrize("bug", sorted(core.BUGS))
+def test_broken_endpoint_fails_exactly_its_checks(bug: str) -> None:
+    assert _failing(_broken(bug)) == EXPECTED_FAILURES[bug]
+
+
+@pytest.mark.parametrize(("bug", "check", "words"), EXPECTED_FINDINGS)
+def test_broken_endpoint_finding_explains_the_bug(bug: str, check: str, words: str) -> None:
+    result = _broken(bug)[check]
+    assert result.status == "fail"
+    failures = result.failures()
+    assert any(words in finding.reason for finding in failures), failures[0].reason
+    for finding in failures:
+        assert finding.check == check
+        assert finding.reproduce is not None and finding.reproduce.count("\n") == 0
+        assert SECRET not in finding.reproduce
+        assert (
+            '--secret "$STRIPE_WEBHOOK_SECRET"' in finding.reproduce
+            or "--secret whsec_" in finding.reproduce
+        )
+
+
+def test_correct_flask_endpoint_passes_the_full_default_run() -> None:
+    app = flask_endpoint.create_app(SECRET)
+    with ContractRun(app, VerifyConfig(secret=SECRET, seed=5)) as run:
+        results = run.run()
+        deliveries = run.deliveries
+    _assert_all_pass(results)
+    accepted = results[0]
+    assert accepted.counts()["pass"] > 200  # one pass finding per supported event type
+    assert deliveries > 800
+    assert app.extensions["webhook_core"].api_errors == []
+
+
+def test_correct_django_endpoint_passes() -> None:
+    from endpoints import django_endpoint
+
+    app = django_endpoint.create_app(SECRET)
+    _assert_all_pass(run_checks(app, _config()))
+    assert django_endpoint.current_core().api_errors == []
+
+
+def test_correct_starlette_endpoint_passes() -> None:
+    from endpoints import starlette_endpoint
+
+    app = starlette_endpoint.create_app(SECRET)
+    _assert_all_pass(run_checks(app, _config()))
+    assert app.state.webhook_core.api_errors == []
+
+
+@pytest.mark.parametrize(
+    ("endpoint_type", "mode"),
+    [("connect", "production"), ("account", "development"), ("both", "development")],
+)
+def test_correct_endpoint_passes_every_endpoint_model(endpoint_type: str, mode: str) -> None:
+    app = flask_endpoint.create_app(SECRET)
+    results = run_checks(app, _config(endpoint_type=endpoint_type, mode=mode))
+    statuses = {result.id: result.status for result in results}
+    assert "fail" not in statuses.values()
+    if endpoint_type == "account":
+        # Platform events only: no connected account, so nothing to judge there.
+        assert statuses.pop("uses-connected-account-context") == "skip"
+    assert set(statuses.values()) == {"pass"}
+
+
+def test_sample_app_passes_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sample_app = pytest.importorskip("sample_app")
+    monkeypatch.setattr(stripe, "api_base", stripe.api_base)
+    app = sample_app.create_app(
+        webhook_secret=SECRET,
+        db_path=tmp_path / "events.sqlite3",
+        secret_key_live="sk_live_fake",
+        secret_key_test="sk_test_fake",
+        environ={},
+    )
+    _assert_all_pass(run_checks(app, _config()))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def served_sample_app(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[str, FakeStripeAPI]]:
+    """The sample app over real HTTP on 127.0.0.1, its Stripe API base pointed at a fake on a fixed port."""
+    sample_app = pytest.importorskip("sample_app")
+    port = _free_port()
+    monkeypatch.setattr(stripe, "api_base", stripe.api_base)  # create_app sets it process-wide
+    with FakeStripeAPI(port=port) as fake:
+        app = sample_app.create_app(
+            webhook_secret=SECRET,
+            db_path=tmp_path / "events.sqlite3",
+            secret_key_live="sk_live_fake",
+            secret_key_test="sk_test_fake",
+            api_base=f"http://127.0.0.1:{port}",
+            environ={},
+        )
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_port}/webhook", fake
+        finally:
+            server.shutdown()
+            thread.join()
+
+
+def test_sample_app_passes_over_http(served_sample_app: tuple[str, FakeStripeAPI]) -> None:
+    url, fake = served_sample_app
+    with ContractRun(url, _config(), fake_api=fake) as run:
+        results = run.run()
+        concurrent = [r for r in run.records if (r.variant or "").startswith("concurrent-copy")]
+    _assert_all_pass(results)
+    assert len(concurrent) == 2
+    assert all(200 <= record.response.status < 300 for record in concurrent)
+
+
+def test_broken_endpoint_over_http_fails_concurrent_redelivery() -> None:
+    """Without dedupe, two copies delivered at once both act: only seen over a real server."""
+    app = flask_endpoint.create_app(SECRET, bug="no-idempotency")
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with FakeStripeAPI() as fake, fake.patch_stripe():
+            url = f"http://127.0.0.1:{server.server_port}/webhook"
+            result = run_checks(url, _config(), fake_api=fake, only=["idempotent-redelivery"])[0]
+    finally:
+        server.shutdown()
+        thread.join()
+    assert result.status == "fail"
+    reasons = [finding.reason for finding in result.failures()]
+    assert any("two concurrent copies" in reason for reason in reasons)

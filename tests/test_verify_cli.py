@@ -1,0 +1,217 @@
+"""``connect-harness verify`` through ``cli.main``: exit codes, the printed report, JSON and JUnit files."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import stripe
+from werkzeug.serving import make_server
+
+from connect_harness.cli import main
+from connect_harness.findings import CATALOGUE
+from endpoints import flask_endpoint
+from endpoints.core import TEST_SECRET
+
+SECRET = TEST_SECRET
+APP = "endpoints.flask_endpoint:create_app()"
+EVENTS = "payment_intent.succeeded,account.updated"
+
+
+def broken_app(bug: str) -> str:
+    return f"endpoints.flask_endpoint:create_app(bug={bug!r})"
+
+
+def verify(*args: str) -> list[str]:
+    return ["verify", *args]
+
+
+def test_passing_endpoint_exits_0_with_header_table_and_reports(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report, junit = tmp_path / "report.json", tmp_path / "junit.xml"
+    argv = verify(
+        "--app", APP, "--secret", SECRET, "--events", EVENTS, "--seed", "4",
+        "--report", str(report), "--junitxml", str(junit),
+    )  # fmt: skip
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    header = out.splitlines()[0]
+    assert header.startswith(
+        "connect-harness verify: WSGI app endpoints.flask_endpoint:create_app("
+    )
+    assert "| endpoint type both | mode production | 2 event types | seed 4 |" in header
+    assert re.search(r"\| fake Stripe API http://127\.0\.0\.1:\d+$", header)
+    assert "17 checks: 17 passed, 0 failed, 0 skipped" in out
+    assert "All checks passed (seed 4)." in out
+    assert SECRET not in out + err + report.read_text() + junit.read_text()
+
+    data = json.loads(report.read_text())
+    summary = data["summary"]
+    assert summary["status"] == "pass"
+    assert (summary["checks"], summary["passed"], summary["failed"], summary["skipped"]) == (
+        17,
+        17,
+        0,
+        0,
+    )
+    assert summary["seed"] == 4
+    assert summary["endpoint_type"] == "both"
+    assert summary["mode"] == "production"
+    assert summary["deliveries"] > 40
+    assert summary["target"].startswith("WSGI app endpoints.flask_endpoint:create_app(")
+    assert [check["id"] for check in data["checks"]] == [spec.id for spec in CATALOGUE]
+    assert all(set(check) >= {"id", "title", "status", "findings"} for check in data["checks"])
+
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None
+    assert suite.attrib["tests"] == "17"
+    assert suite.attrib["failures"] == "0"
+
+
+def test_failing_endpoint_exits_1_with_an_example_and_its_reproduction(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report, junit = tmp_path / "report.json", tmp_path / "junit.xml"
+    argv = verify(
+        "--app", broken_app("format-only"), "--secret", SECRET, "--events", EVENTS, "--seed", "9",
+        "--report", str(report), "--junitxml", str(junit),
+    )  # fmt: skip
+    assert main(argv) == 1
+    out, err = capsys.readouterr()
+    assert "17 checks: 15 passed, 2 failed, 0 skipped" in out
+    assert "FAIL rejects-wrong-secret: Rejects the wrong secret" in out
+    assert "FAIL rejects-tampered-body: Rejects a tampered body" in out
+    reproductions = [line for line in out.splitlines() if line.startswith("  reproduce: ")]
+    assert reproductions[0] == (
+        "  reproduce: connect-harness sign customer.created --account acct_1HarnessConnect0 "
+        "--seed 582 --secret whsec_not_this_endpoints_secret --url http://127.0.0.1:4242/webhook "
+        "--format curl"
+    )
+    assert SECRET not in out + err + report.read_text() + junit.read_text()
+
+    data = json.loads(report.read_text())
+    assert data["summary"]["status"] == "fail"
+    assert data["summary"]["failed"] == 2
+    wrong = next(check for check in data["checks"] if check["id"] == "rejects-wrong-secret")
+    assert wrong["status"] == "fail"
+    assert wrong["findings"][0]["variant"] == "wrong-secret"
+    assert wrong["findings"][0]["actual"] == "200"
+
+    cases = {case.attrib["name"]: case for case in ET.parse(junit).getroot().iter("testcase")}
+    failure = cases["rejects-wrong-secret"].find("failure")
+    assert failure is not None
+    assert (
+        "accepted an event signed with a secret that is not the endpoint's"
+        in failure.attrib["message"]
+    )
+    assert cases["accepts-valid-events"].find("failure") is None
+
+
+def test_check_option_runs_only_those_checks(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = verify(
+        "--app", APP, "--secret", SECRET, "--check", "rejects-v0-only", "--check", "rejects-invalid-json",
+    )  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "2 checks: 2 passed, 0 failed, 0 skipped" in out
+    assert "accepts-valid-events" not in out
+
+
+def test_seed_is_random_and_printed_by_default(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = verify("--app", APP, "--secret", SECRET, "--check", "rejects-v0-only")
+    assert main(argv) == 0
+    first = re.search(r"\| seed (\d+) \|", capsys.readouterr().out)
+    assert main(argv) == 0
+    second = re.search(r"\| seed (\d+) \|", capsys.readouterr().out)
+    assert first and second
+    assert (first.group(1), second.group(1)) != ("0", "0")
+
+
+def test_secret_comes_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", SECRET)
+    assert main(verify("--app", APP, "--check", "rejects-wrong-secret")) == 0
+    assert SECRET not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((), "verify needs either a URL or --app MODULE:ATTR, not both or neither"),
+        (("http://127.0.0.1:1/webhook", "--app", APP), "not both or neither"),
+        (("--app", APP, "--events", "acount.updated"), "did you mean 'account.updated'"),
+        (("--app", APP, "--events", " , "), "--events names no event type"),
+        (
+            ("--app", APP, "--check", "rejects-v0"),
+            "unknown check 'rejects-v0'; did you mean 'rejects-v0-only'",
+        ),
+        (("https://example.com/webhook",), "refusing to deliver forged events"),
+        (("--app", APP, "--max-response-time", "0"), "must be a number of seconds above 0"),
+        (("--app", APP, "--endpoint-type", "platform"), "invalid choice: 'platform'"),
+        (("--app", APP, "--seed", "-3"), "'-3' is negative"),
+        (("--app", APP, "--fake-stripe-port", "70000"), "port 70000 is outside 1-65535"),
+        (("--app", "endpoints.nowhere:app"), "there is no module named 'endpoints.nowhere'"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(
+    args: tuple[str, ...], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(verify(*args, "--secret", SECRET)) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1
+    assert err.startswith("connect-harness: error: ")
+    assert message in err
+    assert SECRET not in err
+
+
+def test_missing_secret_exits_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("STRIPE_WEBHOOK_SECRET", raising=False)
+    assert main(verify("--app", APP)) == 2
+    assert "no --secret and $STRIPE_WEBHOOK_SECRET is unset" in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def served_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, int]]:
+    """A correct endpoint over real HTTP whose Stripe API base is a fixed port, as a user would set it."""
+    port = _free_port()
+    monkeypatch.setattr(stripe, "api_base", f"http://127.0.0.1:{port}")
+    server = make_server("127.0.0.1", 0, flask_endpoint.create_app(SECRET), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/webhook", port
+    finally:
+        server.shutdown()
+        thread.join()
+
+
+def test_url_target_with_a_fixed_fake_stripe_port(
+    served_endpoint: tuple[str, int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, port = served_endpoint
+    argv = verify(
+        url, "--secret", SECRET, "--events", EVENTS, "--fake-stripe-port", str(port), "--seed", "2"
+    )
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith(f"connect-harness verify: {url} |")
+    assert f"| fake Stripe API http://127.0.0.1:{port}" in out
+    assert "17 checks: 17 passed, 0 failed, 0 skipped" in out
