@@ -49,7 +49,7 @@ def test_wheel_declares_the_console_script_and_the_pytest_plugin(wheel: zipfile.
     "TOX_ENV_NAME" not in os.environ, reason="only meaningful where tox installed the wheel"
 )
 def test_tox_runs_against_the_installed_wheel_not_the_checkout() -> None:
-    assert ROOT / "contracts" != contracts.contracts_dir()
+    assert contracts.contracts_dir() != ROOT / "contracts"
     assert "site-packages" in contracts.contracts_dir().parts
 
 

@@ -20,17 +20,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sample_app
 import stripe
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
-from sample_app import ConfigurationError, create_app
-from sample_app.__main__ import main
 from werkzeug import Request, Response
 from werkzeug.serving import make_server
+
+import sample_app
+from sample_app import ConfigurationError, create_app
+from sample_app.__main__ import main
 
 REPO = Path(__file__).resolve().parents[1]
 SECRET = "whsec_test_secret"
