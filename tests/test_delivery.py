@@ -811,3 +811,19 @@ def test_load_app_errors_say_what_went_wrong(project: Path, spec: str, message: 
     with pytest.raises(UsageError) as info:
         load_app(spec)
     assert str(info.value) == message
+
+
+def test_load_app_wraps_an_error_raised_while_building_a_lazy_app(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "lazy_app_mod.py").write_text(
+        "def __getattr__(name):\n    raise RuntimeError('SECRET is not set; set it')\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(UsageError) as err:
+        load_app("lazy_app_mod:app")
+    assert str(err.value) == (
+        "cannot load the app 'lazy_app_mod:app': getting 'app' from 'lazy_app_mod' failed: "
+        "RuntimeError: SECRET is not set; set it"
+    )

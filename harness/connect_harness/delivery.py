@@ -255,6 +255,11 @@ def load_app(spec: str) -> WsgiTarget | AsgiTarget:
             raise UsageError(
                 f"cannot load the app {spec!r}: {walked!r} has no attribute {part!r}{hint}"
             ) from None
+        except Exception as err:  # a lazy module attribute (PEP 562) that builds the app
+            raise UsageError(
+                f"cannot load the app {spec!r}: getting {part!r} from {walked!r} failed: "
+                f"{type(err).__name__}: {err}"
+            ) from err
         walked = f"{walked}.{part}"
 
     if call_args is not None:
