@@ -41,6 +41,7 @@ from connect_harness.findings import (
     check_spec,
     validate_check_ids,
 )
+from connect_harness.signing import parse_signature_header
 from connect_harness.variants import bad_variants, rotated_variants
 from connect_harness.wire import DEFAULT_URL, DeliveryRequest, delivery_request
 
@@ -397,9 +398,10 @@ class ContractRun:
         overrides: Mapping[str, Any] | None = None,
         variant: str | None = None,
         label: str | None = None,
+        note: str | None = None,
     ) -> DeliveryRecord:
         request = self._signed(event.body, livemode=event.livemode)
-        reproduce = self._reproduce_event(event, seed=seed, overrides=overrides)
+        reproduce = self._reproduce_event(event, seed=seed, overrides=overrides, note=note)
         return self._send(
             check_id, request, event=event, variant=variant, reproduce=reproduce, label=label
         )
@@ -760,8 +762,6 @@ def _variant_note(name: str, description: str) -> str | None:
 
 
 def _signature_timestamp(request: DeliveryRequest) -> int | None:
-    from connect_harness.signing import parse_signature_header
-
     return parse_signature_header(request.header("Stripe-Signature")).timestamp
 
 
@@ -878,7 +878,11 @@ def _check_idempotent_redelivery(run: ContractRun) -> Iterator[Finding]:
         run._send_event(check, event, seed=seed, variant="first-delivery") for event in events
     ]
     run.fake_api.wait_idle()
-    seconds = [run._send_event(check, event, seed=seed, variant="redelivery") for event in events]
+    again = "run it twice; the second delivery is the redelivery"
+    seconds = [
+        run._send_event(check, event, seed=seed, variant="redelivery", note=again)
+        for event in events
+    ]
     concurrent: tuple[DeliveryRecord, DeliveryRecord] | None = None
     if isinstance(run.target, UrlTarget):
         event = run._event(
