@@ -154,10 +154,13 @@ def test_secret_comes_from_the_environment(
             "unknown check 'rejects-v0'; did you mean 'rejects-v0-only'",
         ),
         (("https://example.com/webhook",), "refusing to deliver forged events"),
-        (("--app", APP, "--max-response-time", "0"), "must be a number of seconds above 0"),
+        (("--app", APP, "--max-response-time", "0"), "'0' must be more than 0 seconds"),
+        (("--app", APP, "--timeout", "nan"), "'nan' must be more than 0 seconds"),
+        (("--app", APP, "--api-version", "v2"), "API version 'v2' is not like 2024-06-20"),
+        (("http://127.0.0.1:9/webhook",), "nothing answers at http://127.0.0.1:9/webhook"),
         (("--app", APP, "--endpoint-type", "platform"), "invalid choice: 'platform'"),
-        (("--app", APP, "--seed", "-3"), "'-3' is negative"),
-        (("--app", APP, "--fake-stripe-port", "70000"), "port 70000 is outside 1-65535"),
+        (("--app", APP, "--seed", "-3"), "seed -3 is negative"),
+        (("--app", APP, "--fake-stripe-port", "70000"), "port 70000 is outside 0-65535"),
         (("--app", "endpoints.nowhere:app"), "there is no module named 'endpoints.nowhere'"),
     ],
 )
@@ -215,3 +218,20 @@ def test_url_target_with_a_fixed_fake_stripe_port(
     assert out.splitlines()[0].startswith(f"connect-harness verify: {url} |")
     assert f"| fake Stripe API http://127.0.0.1:{port}" in out
     assert "17 checks: 17 passed, 0 failed, 0 skipped" in out
+
+
+def test_api_version_is_stamped_on_events_and_reproductions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = tmp_path / "report.json"
+    code = main(
+        verify(
+            "--app", broken_app("v0-accepted"), "--secret", SECRET, "--api-version", "2024-06-20",
+            "--check", "rejects-v0-only", "--report", str(report),
+        )
+    )  # fmt: skip
+    assert code == 1
+    data = json.loads(report.read_text())
+    assert data["summary"]["api_version"] == "2024-06-20"
+    [finding] = [f for c in data["checks"] for f in c["findings"] if f["status"] == "fail"]
+    assert "--api-version 2024-06-20" in finding["reproduce"]

@@ -113,7 +113,8 @@ class VerifyConfig:
     ``events`` restricts the types ``accepts-valid-events`` sends (default: every supported type).
     ``max_response_time`` (seconds) is what ``responds-in-time`` allows; ``timeout`` is when a delivery
     is given up. ``seed`` varies every id (a persistent endpoint needs a new one per run, or the second
-    run's events are redeliveries).
+    run's events are redeliveries). ``api_version`` is stamped on every event (default: the contracts'
+    version); endpoints whose SDK checks it (stripe-go) need their pinned version here.
     """
 
     secret: str
@@ -123,6 +124,7 @@ class VerifyConfig:
     max_response_time: float = 10.0
     seed: int = 0
     timeout: float = 30.0
+    api_version: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.secret, str) or not self.secret.strip():
@@ -333,7 +335,12 @@ class ContractRun:
             # disconnect goes to an account of its own and the others' events stay observable.
             account = DISCONNECTED_ACCOUNT
         event = build_event(
-            event_type, account=account, livemode=livemode, seed=seed, overrides=overrides
+            event_type,
+            account=account,
+            livemode=livemode,
+            seed=seed,
+            overrides=overrides,
+            api_version=self.config.api_version,
         )
         self._register(event)
         return event
@@ -427,6 +434,8 @@ class ContractRun:
         if event.livemode:
             parts.append("--live")
         parts += ["--seed", str(seed)]
+        if self.config.api_version:
+            parts += ["--api-version", self.config.api_version]
         for path, value in (overrides or {}).items():
             parts += ["--set", shlex.quote(f"{path}={_json_text(value)}")]
         return self._finish_command(parts, secrets=secrets, timestamp=timestamp, note=note)
@@ -452,7 +461,8 @@ class ContractRun:
         program = (
             "import sys; from connect_harness.events import build_event, raw_body_variants as v; "
             f"e = build_event({json.dumps(event.type)}, account={account}, "
-            f"livemode={event.livemode}, seed={seed}); "
+            f"livemode={event.livemode}, seed={seed}, "
+            f"api_version={json.dumps(self.config.api_version)}); "
             f"sys.stdout.buffer.write(dict(v(e))[{json.dumps(name)}])"
         )
         parts = ["connect-harness", "sign", "--body-file", "-"]

@@ -173,18 +173,20 @@ def stripe_api(_connect_stripe_api_session: FakeStripeAPI) -> Iterator[FakeStrip
 class EventFactory:
     """Builds events with the run's seed: ``connect_events("payout.failed", account="acct_...")``."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, *, api_version: str | None = None) -> None:
         self.seed = seed
+        self.api_version = api_version
 
     def __call__(self, event_type: str, **build: Any) -> Event:
         build.setdefault("seed", self.seed)
+        build.setdefault("api_version", self.api_version)
         return build_event(event_type, **build)
 
 
 @pytest.fixture
-def connect_events(connect_seed: int) -> EventFactory:
-    """A factory of events (``build_event`` with the run's seed)."""
-    return EventFactory(connect_seed)
+def connect_events(connect_seed: int, connect_settings: Settings) -> EventFactory:
+    """A factory of events (``build_event`` with the run's seed and ``--connect-api-version``)."""
+    return EventFactory(connect_seed, api_version=connect_settings["api_version"])
 
 
 @pytest.fixture
@@ -208,7 +210,7 @@ def connect_client(
 
 
 @pytest.fixture
-def connect_event(request: pytest.FixtureRequest, connect_seed: int) -> Event:
+def connect_event(request: pytest.FixtureRequest, connect_events: EventFactory) -> Event:
     """The event of this ``connect_matrix`` case."""
     case = getattr(request, "param", None)
     if not isinstance(case, EventCase):
@@ -216,7 +218,7 @@ def connect_event(request: pytest.FixtureRequest, connect_seed: int) -> Event:
             f"connect_harness: connect_event needs the @pytest.mark.{_MARKER}(...) marker on the test",
             pytrace=False,
         )
-    return case.build(seed=connect_seed)
+    return connect_events(case.type, account=case.account, livemode=case.livemode)
 
 
 @pytest.fixture(scope="session")
@@ -241,6 +243,7 @@ def connect_contract(
         events=connect_settings["events"],
         max_response_time=connect_settings["max_response_time"],
         seed=connect_settings["seed"],
+        api_version=connect_settings["api_version"],
     )
     return ContractRun(
         connect_target, config, fake_api=_connect_stripe_api_session, url=connect_url

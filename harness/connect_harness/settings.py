@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +34,7 @@ def parse_seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0:
+    if not 0 < value < float("inf"):  # also refuses nan
         raise argparse.ArgumentTypeError(f"{text!r} must be more than 0 seconds")
     return value
 
@@ -76,6 +77,16 @@ def parse_events(text: str) -> tuple[str, ...]:
                 f"unknown event type {name!r}{hint} (connect-harness events lists all {len(supported)})"
             )
     return names
+
+
+def parse_api_version(text: str) -> str:
+    """A Stripe API version such as ``2024-06-20`` or ``2026-10-28.endive``."""
+    value = text.strip()
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}(\.[a-z]+)?", value):
+        raise argparse.ArgumentTypeError(
+            f"API version {text!r} is not like 2024-06-20 or 2026-10-28.endive"
+        )
+    return value
 
 
 def parse_text(text: str) -> str:

@@ -11,10 +11,11 @@ import argparse
 import json
 import os
 import secrets
+import socket
 import sys
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from connect_harness import contracts
 from connect_harness.checks import ContractRun, VerifyConfig
@@ -23,6 +24,7 @@ from connect_harness.errors import UsageError
 from connect_harness.fake_stripe import FakeStripeAPI
 from connect_harness.findings import check_ids, validate_check_ids
 from connect_harness.report import render_table, to_json, write_junit
+from connect_harness.settings import parse_api_version, parse_port, parse_seconds, parse_seed
 from connect_harness.signing import secret_warning
 from connect_harness.wire import DEFAULT_URL
 
@@ -80,30 +82,37 @@ def add_verify_command(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--max-response-time",
-        type=_seconds,
+        type=parse_seconds,
         default=10.0,
         metavar="N",
         help="seconds an answer may take (default 10)",
     )
     parser.add_argument(
         "--timeout",
-        type=_seconds,
+        type=parse_seconds,
         default=30.0,
         metavar="N",
         help="seconds before a delivery is given up (default 30, as the Stripe CLI)",
     )
     parser.add_argument(
         "--fake-stripe-port",
-        type=_port,
+        type=parse_port,
         metavar="P",
         help="serve the fake Stripe API on this loopback port (point your app's Stripe API base "
         "at it); default: a free port",
+    )
+    parser.add_argument(
+        "--api-version",
+        type=parse_api_version,
+        metavar="V",
+        help="api_version stamped on every event (default: the contracts' version); set it to the "
+        "version your endpoint or SDK is pinned to, e.g. stripe-go rejects other versions",
     )
     parser.add_argument("--report", metavar="FILE.json", help="write the JSON report here")
     parser.add_argument("--junitxml", metavar="FILE", help="write JUnit XML here")
     parser.add_argument(
         "--seed",
-        type=_seed,
+        type=parse_seed,
         metavar="N",
         help="vary every event id by N (default: random, printed; give it to reproduce a run)",
     )
@@ -138,6 +147,7 @@ def run_verify(args: argparse.Namespace) -> int:
         max_response_time=args.max_response_time,
         seed=seed,
         timeout=args.timeout,
+        api_version=args.api_version,
     )
     warning = secret_warning(secret)
     if warning:
@@ -166,7 +176,7 @@ def run_verify(args: argparse.Namespace) -> int:
             "mode": config.mode,
             "events": len(config.event_types),
             "max_response_time": config.max_response_time,
-            "api_version": contracts.api_version(),
+            "api_version": config.api_version or contracts.api_version(),
             "fake_stripe_api": fake_url,
         }
         _write(args.report, json.dumps(to_json(results, meta=meta), indent=2) + "\n")
@@ -204,7 +214,24 @@ def _target(args: argparse.Namespace) -> Target:
         )
     if args.app is not None:
         return load_app(args.app)
-    return target_from(args.url, allow_remote=args.allow_remote)
+    target = target_from(args.url, allow_remote=args.allow_remote)
+    if isinstance(target, UrlTarget):
+        _check_reachable(target.url)
+    return target
+
+
+def _check_reachable(url: str) -> None:
+    """Refuse to start when nothing listens at ``url``: 950 identical connection errors help nobody."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", port), timeout=5):
+            pass
+    except OSError as err:
+        raise UsageError(
+            f"nothing answers at {url} ({err.strerror or err}); start the endpoint's server first, "
+            "or check the host and port"
+        ) from err
 
 
 def _events(values: list[str]) -> tuple[str, ...] | None:
@@ -225,36 +252,6 @@ def _write(path: str, text: str) -> None:
         raise UsageError(
             f"cannot write --report {path!r}: {err.strerror}; give a writable path"
         ) from err
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0 or value != value or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a number of seconds above 0")
-    return value
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port {value} is outside 1-65535")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is negative; give 0 or more")
-    return value
 
 
 def _path(text: str) -> str:
