@@ -159,7 +159,7 @@ def test_secret_comes_from_the_environment(
         (("--app", APP, "--api-version", "v2"), "API version 'v2' is not like 2024-06-20"),
         (("http://127.0.0.1:9/webhook",), "nothing answers at http://127.0.0.1:9/webhook"),
         (("--app", APP, "--endpoint-type", "platform"), "invalid choice: 'platform'"),
-        (("--app", APP, "--seed", "-3"), "seed -3 is negative"),
+        (("--app", APP, "--seed", "-3"), "seed '-3' is negative"),
         (("--app", APP, "--fake-stripe-port", "70000"), "port 70000 is outside 0-65535"),
         (("--app", "endpoints.nowhere:app"), "there is no module named 'endpoints.nowhere'"),
     ],

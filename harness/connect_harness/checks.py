@@ -633,6 +633,14 @@ def _check_accepts_valid_events(run: ContractRun) -> Iterator[Finding]:
             )
 
 
+def _acceptance_finding(record: DeliveryRecord, what: str, *, passed: str, advice: str) -> Finding:
+    """Pass if ``record`` got 2xx, else the failure with ``advice`` on how to fix it."""
+    finding = _judge_acceptance(record, what)
+    if finding is None:
+        return _finding_for(record, status="pass", reason=passed, expected="2xx")
+    return replace(finding, reason=f"{finding.reason}; {advice}")
+
+
 def _perm_label(account: str | None, livemode: bool) -> str:
     return f"{'connect' if account else 'platform'}-{'live' if livemode else 'test'}"
 
@@ -793,20 +801,13 @@ def _check_accepts_rotated_secret(run: ContractRun) -> Iterator[Finding]:
         record = run._send(
             check, variant.request, event=event, variant=variant.name, reproduce=reproduce
         )
-        finding = _judge_acceptance(
-            record, f"an event signed during a secret rotation ({variant.name})"
+        yield _acceptance_finding(
+            record,
+            f"an event signed during a secret rotation ({variant.name})",
+            passed=f"accepted {variant.name}",
+            advice="during a rotation Stripe sends one v1 per active secret and any one that "
+            "matches must be accepted",
         )
-        if finding is None:
-            yield _finding_for(
-                record, status="pass", reason=f"accepted {variant.name}", expected="2xx"
-            )
-        else:
-            yield replace(
-                finding,
-                reason=finding.reason
-                + "; during a rotation Stripe sends one v1 per active secret and any one that "
-                "matches must be accepted",
-            )
 
 
 def _check_verifies_raw_body(run: ContractRun) -> Iterator[Finding]:
@@ -821,20 +822,13 @@ def _check_verifies_raw_body(run: ContractRun) -> Iterator[Finding]:
             variant=name,
             reproduce=run._reproduce_raw_body(base, name, seed=seed),
         )
-        finding = _judge_acceptance(
-            record, f"a correctly signed event body with {name.replace('-', ' ')}"
+        yield _acceptance_finding(
+            record,
+            f"a correctly signed event body with {name.replace('-', ' ')}",
+            passed=f"accepted the {name} body",
+            advice="verify the signature over the raw request bytes, before any JSON parsing "
+            "(a re-serialized body no longer matches)",
         )
-        if finding is None:
-            yield _finding_for(
-                record, status="pass", reason=f"accepted the {name} body", expected="2xx"
-            )
-        else:
-            yield replace(
-                finding,
-                reason=finding.reason
-                + "; verify the signature over the raw request bytes, before any JSON parsing "
-                "(a re-serialized body no longer matches)",
-            )
 
 
 def _check_rejects_invalid_json(run: ContractRun) -> Iterator[Finding]:

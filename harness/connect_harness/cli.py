@@ -17,6 +17,7 @@ from typing import Any
 from connect_harness import contracts
 from connect_harness.errors import HarnessError, UsageError
 from connect_harness.events import Event, build_event, parse_assignment
+from connect_harness.settings import parse_whole_number
 
 __all__ = ["main"]
 
@@ -61,10 +62,10 @@ def _add_event_options(parser: argparse.ArgumentParser) -> None:
         help="deep-merge this JSON object into the event; may add keys --set refuses",
     )
     parser.add_argument(
-        "--seed", type=_non_negative_int, default=0, help="varies every id (default 0)"
+        "--seed", type=parse_whole_number, default=0, help="varies every id (default 0)"
     )
     parser.add_argument(
-        "--created", type=_non_negative_int, help="event 'created' unix time (default fixed)"
+        "--created", type=parse_whole_number, help="event 'created' unix time (default fixed)"
     )
     parser.add_argument("--object-type", help="object for polymorphic types, e.g. card")
     parser.add_argument(
@@ -81,16 +82,6 @@ def _json_object(text: str) -> dict[str, Any]:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a JSON object like '{{\"data\": {{...}}}}'"
         )
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is negative; give 0 or more")
     return value
 
 
@@ -128,7 +119,7 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="webhook signing secret whsec_...; repeat for rotation (one v1 per secret)",
     )
-    sign.add_argument("--timestamp", type=_non_negative_int, help="signature time (default now)")
+    sign.add_argument("--timestamp", type=parse_whole_number, help="signature time (default now)")
     sign.add_argument(
         "--url", help="where the delivery goes (default http://127.0.0.1:4242/webhook)"
     )

@@ -50,15 +50,23 @@ def parse_port(text: str) -> int:
     return value
 
 
-def parse_seed(text: str) -> int:
-    """A whole number >= 0 that fixes every generated id."""
+def parse_whole_number(text: str) -> int:
+    """A whole number >= 0 (a seed, a unix time)."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"seed {text!r} is not a whole number") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 0:
-        raise argparse.ArgumentTypeError(f"seed {value} is negative; give 0 or more")
+        raise argparse.ArgumentTypeError(f"{text!r} is negative; give 0 or more")
     return value
+
+
+def parse_seed(text: str) -> int:
+    """A whole number >= 0 that fixes every generated id."""
+    try:
+        return parse_whole_number(text)
+    except argparse.ArgumentTypeError as err:
+        raise argparse.ArgumentTypeError(f"seed {err}") from None
 
 
 def parse_events(text: str) -> tuple[str, ...]:
