@@ -1,0 +1,105 @@
+"""As a user would: the sample app served by its own process, verified by the CLI in another."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "whsec_end_to_end_secret"
+EVENTS = "payment_intent.succeeded,payout.failed,account.updated,account.application.deauthorized"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], *, within: float = 30.0) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the server exited with {process.returncode}; see server.log")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"nothing listened on port {port} within {within} s")
+
+
+@pytest.fixture
+def served_sample_app(tmp_path: Path) -> Iterator[tuple[str, int]]:
+    app_port, fake_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "STRIPE_WEBHOOK_SECRET": SECRET,
+        "STRIPE_SECRET_KEY_TEST": "sk_test_e2e",
+        "STRIPE_SECRET_KEY_LIVE": "sk_live_e2e",
+        "STRIPE_API_BASE": f"http://127.0.0.1:{fake_port}",
+        "SAMPLE_APP_DB": str(tmp_path / "ledger.sqlite3"),
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    }
+    log = (tmp_path / "server.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sample_app", "--port", str(app_port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_port(app_port, process)
+        yield f"http://127.0.0.1:{app_port}/webhook", fake_port
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def test_sample_app_served_by_its_own_process_passes_verify(
+    served_sample_app: tuple[str, int], tmp_path: Path
+) -> None:
+    url, fake_port = served_sample_app
+    report = tmp_path / "report.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "connect_harness",
+            "verify",
+            url,
+            "--secret",
+            SECRET,
+            "--fake-stripe-port",
+            str(fake_port),
+            "--events",
+            EVENTS,
+            "--report",
+            str(report),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads(report.read_text())["summary"]
+    assert (summary["passed"], summary["failed"], summary["skipped"]) == (17, 0, 0)
+    assert SECRET not in result.stdout + result.stderr + report.read_text()

@@ -1,0 +1,36 @@
+"""stripe-python accepts every event of every supported type, as Stripe would deliver it."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import stripe
+
+from connect_harness import contracts
+from connect_harness.events import build_event
+from connect_harness.wire import delivery_request
+
+SECRETS = ("whsec_interop_current", "whsec_interop_previous")
+ACCOUNT = "acct_1PgafTB7WZ01zgkW"
+
+
+@pytest.mark.parametrize("event_type", contracts.supported_event_types())
+def test_every_type_and_permutation_is_accepted_by_stripe_python(event_type: str) -> None:
+    now = int(time.time())
+    for account in (None, ACCOUNT):
+        for livemode in (False, True):
+            event = build_event(event_type, account=account, livemode=livemode, seed=now)
+            for secrets in (SECRETS[:1], SECRETS):
+                request = delivery_request(
+                    event.body, secrets=list(secrets), timestamp=now, livemode=livemode
+                )
+                header = request.header("Stripe-Signature")
+                assert header is not None
+                assert (",v0=" in header) is (not livemode)
+                for secret in secrets:
+                    parsed = stripe.Webhook.construct_event(request.body, header, secret)
+                    assert parsed.id == event.id
+                    assert parsed.type == event_type
+                    assert json.loads(request.body) == event.payload
