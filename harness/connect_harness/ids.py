@@ -11,7 +11,10 @@ import hashlib
 
 __all__ = ["stripe_id"]
 
-_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_ALPHABET = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+# byte -> base-62 digit in one C-level bytes.translate; the slight bias towards the first eight
+# digits does not matter for test ids, the speed does (ids are a quarter of building an event).
+_DIGITS = bytes(_ALPHABET[value % 62] for value in range(256))
 
 # Stripe's tails are 24 characters for most objects and 16 for accounts (acct_1PgafTB7WZ01zgkW).
 _TAIL_LENGTHS = {"acct": 16}
@@ -23,12 +26,6 @@ def stripe_id(prefix: str, *parts: object) -> str:
     The tail starts with ``1`` like Stripe's current ids, which keeps them recognisable in logs.
     """
     length = _TAIL_LENGTHS.get(prefix, 24)
-    digest = hashlib.blake2b(
-        "\x1f".join(map(str, (prefix, *parts))).encode(), digest_size=32
-    ).digest()
-    number = int.from_bytes(digest, "big")
-    chars = ["1"]
-    while len(chars) < length:
-        number, rest = divmod(number, 62)
-        chars.append(_ALPHABET[rest])
-    return f"{prefix}_{''.join(chars)}"
+    material = "\x1f".join(map(str, (prefix, *parts))).encode()
+    digest = hashlib.blake2b(material, digest_size=32).digest()
+    return f"{prefix}_1{digest[: length - 1].translate(_DIGITS).decode('ascii')}"
