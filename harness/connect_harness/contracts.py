@@ -17,14 +17,14 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
+from typing import TYPE_CHECKING, Any, Final
 
 from connect_harness.errors import ContractError, UsageError
+
+if TYPE_CHECKING:  # jsonschema is imported where first needed: the CLI and plugin start faster
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
+    from referencing import Registry
 
 __all__ = [
     "EventInfo",
@@ -224,6 +224,9 @@ def object_example(object_type: str) -> dict[str, Any]:
 
 @functools.cache
 def _registry() -> Registry[Any]:
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
     objects = _objects()
     registry: Registry[Any] = Registry().with_resource(
         objects["$id"], Resource.from_contents(objects, default_specification=DRAFT202012)
@@ -233,6 +236,10 @@ def _registry() -> Registry[Any]:
 
 @functools.cache
 def _event_validator(event_type: str) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+    from referencing import Resource
+    from referencing.jsonschema import DRAFT202012
+
     schema = _load(f"events/{event_type}.json")
     registry = _registry().with_resource(
         schema["$id"], Resource.from_contents(schema, default_specification=DRAFT202012)
@@ -242,6 +249,8 @@ def _event_validator(event_type: str) -> Draft202012Validator:
 
 @functools.cache
 def _object_validator(object_type: str) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     reference = {"$ref": f"{_objects()['$id']}#/$defs/{object_type}"}
     return Draft202012Validator(reference, registry=_registry())
 
@@ -255,6 +264,8 @@ def _json_path(error: ValidationError) -> str:
 
 def _leaf(error: ValidationError) -> ValidationError:
     # For a union (nullable object, polymorphic data.object) report the most relevant inner error.
+    from jsonschema.exceptions import best_match
+
     while error.context:
         inner = best_match(error.context)
         if inner is None:
