@@ -294,3 +294,40 @@ def test_broken_endpoint_over_http_fails_concurrent_redelivery() -> None:
     assert result.status == "fail"
     reasons = [finding.reason for finding in result.failures()]
     assert any("two concurrent copies" in reason for reason in reasons)
+
+
+@pytest.mark.parametrize(
+    ("bug", "failing"),
+    [
+        (None, set()),
+        ("no-idempotency", {"idempotent-redelivery"}),
+        ("platform-auth", {"uses-connected-account-context"}),
+    ],
+)
+def test_endpoint_that_answers_first_and_calls_stripe_later_is_judged_on_its_calls(
+    bug: str | None, failing: set[str]
+) -> None:
+    """A worker that calls the API 0.2 s after the 200 is neither missed nor blamed on the redelivery."""
+    app = flask_endpoint.create_app(SECRET, bug=bug, defer=0.2)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with FakeStripeAPI() as fake, fake.patch_stripe():
+            url = f"http://127.0.0.1:{server.server_port}/webhook"
+            results = run_checks(
+                url,
+                _config(events=("payment_intent.succeeded", "customer.created")),
+                fake_api=fake,
+                only=[
+                    "idempotent-redelivery",
+                    "uses-connected-account-context",
+                    "separates-livemode",
+                ],
+            )
+    finally:
+        server.shutdown()
+        thread.join()
+    by_id = {result.id: result for result in results}
+    assert {check for check, result in by_id.items() if result.status == "fail"} == failing
+    assert all(result.status != "skip" for result in by_id.values()), by_id

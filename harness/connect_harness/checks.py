@@ -181,6 +181,16 @@ class DeliveryRecord:
     reproduce: str
     calls: tuple[ApiCall, ...] = ()
     sequence: int = 0
+    started: float = 0.0
+    finished: float = 0.0
+
+    def answered_before(self, call: ApiCall) -> bool:
+        """True if ``call`` reached the fake API while this delivery was still waiting for its answer.
+
+        Only such calls certainly belong to this delivery: an endpoint that answers first and works
+        later (as Stripe advises) makes its calls while later deliveries are under way.
+        """
+        return self.started <= call.at <= self.finished
 
 
 @dataclass
@@ -378,7 +388,9 @@ class ContractRun:
     ) -> DeliveryRecord:
         label = label or self._next_label(check_id)
         with self.fake_api.delivery(label):
+            started = time.monotonic()
             response = deliver(request, self.target, timeout=self.config.timeout)
+            finished = time.monotonic()
         record = DeliveryRecord(
             check=check_id,
             label=label,
@@ -390,6 +402,8 @@ class ContractRun:
             account=event.account if event is not None else None,
             livemode=event.livemode if event is not None else None,
             reproduce=reproduce,
+            started=started,
+            finished=finished,
         )
         with self._lock:
             record = replace(record, sequence=len(self._log.records))
@@ -497,7 +511,7 @@ class ContractRun:
         """Every record with the API calls attributed to it, after the fake API went quiet."""
         if self._judged_calls is not None and len(self._judged_calls) == len(self._log.records):
             return self._judged_calls
-        self.fake_api.wait_idle()
+        self.settle()
         by_label: dict[str, list[ApiCall]] = {}
         for call in list(self.fake_api.calls):
             label = _call_label(call)
@@ -511,6 +525,18 @@ class ContractRun:
         )
         self._judged_calls = judged
         return judged
+
+    def settle(self) -> None:
+        """Wait until the endpoint stops calling the fake API (work it does after answering).
+
+        A server at a URL may hand events to a worker and answer first, as Stripe advises, so it
+        gets longer to go quiet than an in-process WSGI app, whose calls finish before it answers.
+        """
+        quiet = 0.05 if isinstance(self.target, WsgiTarget) else 0.5
+        # The fake only sees calls; give work started by the last answer its quiet time too.
+        last_answer = max((record.finished for record in self._log.records), default=0.0)
+        time.sleep(max(0.0, last_answer + quiet - time.monotonic()))
+        self.fake_api.wait_idle(quiet=quiet, timeout=max(2.0, 4 * quiet))
 
     def unattributed_calls(self) -> list[ApiCall]:
         """API calls the fake recorded outside any delivery of this run."""
@@ -881,7 +907,7 @@ def _check_idempotent_redelivery(run: ContractRun) -> Iterator[Finding]:
     firsts = [
         run._send_event(check, event, seed=seed, variant="first-delivery") for event in events
     ]
-    run.fake_api.wait_idle()
+    run.settle()
     again = "run it twice; the second delivery is the redelivery"
     seconds = [
         run._send_event(check, event, seed=seed, variant="redelivery", note=again)
@@ -899,11 +925,18 @@ def _check_idempotent_redelivery(run: ContractRun) -> Iterator[Finding]:
 
     mutating_seen = False
     findings: list[Finding] = []
+    # Keys of every first copy: a call made after its delivery was answered can land in the next
+    # delivery's window, so a key is only judged against all first copies together.
+    keys = {
+        key
+        for first_sent in firsts
+        for c in records[first_sent.sequence].calls
+        if _is_mutating(c) and (key := _idempotency_key(c))
+    }
     for first_sent, second_sent in zip(firsts, seconds, strict=True):
         first, second = records[first_sent.sequence], records[second_sent.sequence]
         first_mutations = [c for c in first.calls if _is_mutating(c)]
         mutating_seen = mutating_seen or bool(first_mutations)
-        keys = {key for c in first_mutations if (key := _idempotency_key(c))}
         if not _is_2xx(second.response.status):
             findings.append(
                 _finding_for(
@@ -938,6 +971,7 @@ def _check_idempotent_redelivery(run: ContractRun) -> Iterator[Finding]:
                     expected="2xx, no repeated side effects",
                 )
             )
+    findings.extend(_repeated_on_objects(check, events, seconds, records))
     if concurrent is not None:
         a, b = records[concurrent[0].sequence], records[concurrent[1].sequence]
         calls = [c for c in (*a.calls, *b.calls) if _is_mutating(c)]
@@ -974,6 +1008,40 @@ def _check_idempotent_redelivery(run: ContractRun) -> Iterator[Finding]:
         )
         return
     yield from findings
+
+
+def _repeated_on_objects(
+    check: str,
+    events: Sequence[Event],
+    seconds: Sequence[DeliveryRecord],
+    records: Sequence[DeliveryRecord],
+) -> Iterator[Finding]:
+    """Side effects on an event's own object made twice without one Idempotency-Key between them.
+
+    Judged by the object the calls name, not by which delivery they arrived during, so an endpoint
+    that answers first and acts later is judged as fairly as one that acts before answering.
+    """
+    # Every delivery of this check: a late call lands in whichever delivery was last under way.
+    mutations = [
+        call
+        for record in records
+        if record.check == check
+        for call in record.calls
+        if _is_mutating(call)
+    ]
+    for event, second in zip(events, seconds, strict=True):
+        own = [call for call in mutations if event.object_id and call.object_id == event.object_id]
+        duplicated = _duplicated_mutations(own)
+        if duplicated is not None:
+            yield _finding_for(
+                records[second.sequence],
+                status="fail",
+                reason=f"{_call_text(duplicated)} was made again for the redelivered event without "
+                "the Idempotency-Key of the first time; deduplicate on event.id or derive the key "
+                "from it",
+                expected="each side effect once (or the same Idempotency-Key)",
+                actual=f"{_call_text(duplicated)} made more than once",
+            )
 
 
 def _deliver_twice_concurrently(
@@ -1038,7 +1106,7 @@ def _check_uses_connected_account_context(run: ContractRun) -> Iterator[Finding]
         for call in record.calls:
             verdict = _account_context_problem(record, call)
             if verdict is None:
-                if record.account is not None:
+                if record.account is not None or _object_owner(call) is not None:
                     judged += 1
                 continue
             judged += 1
@@ -1102,6 +1170,8 @@ def _account_context_problem(record: DeliveryRecord, call: ApiCall) -> tuple[str
             "Stripe answers 'No such ...': pass stripe_account=event.account",
             f"Stripe-Account: {owner}",
         )
+    if acting_as is not None and owner is None and not record.answered_before(call):
+        return None  # made after the answer: which event it served cannot be told
     if acting_as is not None and acting_as not in (record.account, owner):
         handling = f"connected account {record.account}" if record.account else "the platform"
         return (
@@ -1119,7 +1189,9 @@ def _check_separates_livemode(run: ContractRun) -> Iterator[Finding]:
         for call in record.calls:
             key_mode = _key_mode(call)
             object_live = _object_livemode(call)
-            wanted = {live for live in (record.livemode, object_live) if live is not None}
+            # The event's mode counts only for calls made before the answer (certainly its own).
+            event_live = record.livemode if record.answered_before(call) else None
+            wanted = {live for live in (event_live, object_live) if live is not None}
             if key_mode is None or not wanted:
                 continue
             judged += 1
@@ -1127,7 +1199,7 @@ def _check_separates_livemode(run: ContractRun) -> Iterator[Finding]:
             if not wrong:
                 continue
             expected_mode = "live" if wrong[0] else "test"
-            what = "event" if record.livemode == wrong[0] else "object"
+            what = "event" if event_live == wrong[0] else "object"
             failures.append(
                 _finding_for(
                     record,

@@ -57,6 +57,8 @@ class WebhookCore:
 
     secret: str
     bug: str | None = None
+    #: Answer first and act this many seconds later in a worker thread, as Stripe advises.
+    defer: float | None = None
     seen: set[str] = field(default_factory=set)
     api_errors: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -79,6 +81,11 @@ class WebhookCore:
                 if event_id in self.seen:
                     return 200, {"received": True, "duplicate": True}
                 self.seen.add(event_id)
+        if self.defer is not None:
+            worker = threading.Timer(self.defer, self._act, args=(event,))
+            worker.daemon = True
+            worker.start()
+            return 200, {"received": True, "queued": True}
         try:
             self._act(event)
         except BaseException:

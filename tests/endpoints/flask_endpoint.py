@@ -8,9 +8,12 @@ from flask.typing import ResponseReturnValue
 from endpoints.core import TEST_SECRET, WebhookCore
 
 
-def create_app(secret: str = TEST_SECRET, *, bug: str | None = None) -> Flask:
-    """A Flask app serving POST /webhook with :class:`WebhookCore` (``bug``: one of ``core.BUGS``)."""
-    core = WebhookCore(secret, bug=bug)
+def create_app(
+    secret: str = TEST_SECRET, *, bug: str | None = None, defer: float | None = None
+) -> Flask:
+    """A Flask app serving POST /webhook with :class:`WebhookCore` (``bug``: one of ``core.BUGS``;
+    ``defer``: answer first, act that many seconds later)."""
+    core = WebhookCore(secret, bug=bug, defer=defer)
     app = Flask(f"endpoint_{bug or 'correct'}")
     app.extensions["webhook_core"] = core
 
