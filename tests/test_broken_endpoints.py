@@ -8,34 +8,24 @@ check has something to judge.
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import stripe
-from werkzeug.serving import make_server
 
+from connect_harness import contracts
 from connect_harness.checks import ContractRun, VerifyConfig, run_checks
 from connect_harness.fake_stripe import FakeStripeAPI
 from connect_harness.findings import CATALOGUE, CheckResult
 from endpoints import core, flask_endpoint
+from endpoints.serving import free_port, served
 
 SECRET = "whsec_test_secret"
 
 #: The Connect guide's eight events: enough for every check to have something to judge.
-GUIDE_EVENTS = (
-    "account.application.deauthorized",
-    "account.external_account.updated",
-    "account.updated",
-    "balance.available",
-    "payment_intent.succeeded",
-    "payout.failed",
-    "person.updated",
-    "customer.created",
-)
+GUIDE_EVENTS = tuple(t for t in contracts.supported_event_types() if contracts.event_info(t).guide)
 
 SIGNATURE_CHECKS = {
     "rejects-missing-signature",
@@ -234,20 +224,13 @@ def test_sample_app_passes_in_process(tmp_path: Path, monkeypatch: pytest.Monkey
     _assert_all_pass(run_checks(app, _config()))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def served_sample_app(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[str, FakeStripeAPI]]:
     """The sample app over real HTTP on 127.0.0.1, its Stripe API base pointed at a fake on a fixed port."""
     sample_app = pytest.importorskip("sample_app")
-    port = _free_port()
+    port = free_port()
     monkeypatch.setattr(stripe, "api_base", stripe.api_base)  # create_app sets it process-wide
     with FakeStripeAPI(port=port) as fake:
         app = sample_app.create_app(
@@ -258,14 +241,8 @@ def served_sample_app(
             api_base=f"http://127.0.0.1:{port}",
             environ={},
         )
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_port}/webhook", fake
-        finally:
-            server.shutdown()
-            thread.join()
+        with served(app) as url:
+            yield url, fake
 
 
 def test_sample_app_passes_over_http(served_sample_app: tuple[str, FakeStripeAPI]) -> None:
@@ -281,16 +258,8 @@ def test_sample_app_passes_over_http(served_sample_app: tuple[str, FakeStripeAPI
 def test_broken_endpoint_over_http_fails_concurrent_redelivery() -> None:
     """Without dedupe, two copies delivered at once both act: only seen over a real server."""
     app = flask_endpoint.create_app(SECRET, bug="no-idempotency")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        with FakeStripeAPI() as fake, fake.patch_stripe():
-            url = f"http://127.0.0.1:{server.server_port}/webhook"
-            result = run_checks(url, _config(), fake_api=fake, only=["idempotent-redelivery"])[0]
-    finally:
-        server.shutdown()
-        thread.join()
+    with served(app) as url, FakeStripeAPI() as fake, fake.patch_stripe():
+        result = run_checks(url, _config(), fake_api=fake, only=["idempotent-redelivery"])[0]
     assert result.status == "fail"
     reasons = [finding.reason for finding in result.failures()]
     assert any("two concurrent copies" in reason for reason in reasons)
@@ -309,25 +278,13 @@ def test_endpoint_that_answers_first_and_calls_stripe_later_is_judged_on_its_cal
 ) -> None:
     """A worker that calls the API 0.2 s after the 200 is neither missed nor blamed on the redelivery."""
     app = flask_endpoint.create_app(SECRET, bug=bug, defer=0.2)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        with FakeStripeAPI() as fake, fake.patch_stripe():
-            url = f"http://127.0.0.1:{server.server_port}/webhook"
-            results = run_checks(
-                url,
-                _config(events=("payment_intent.succeeded", "customer.created")),
-                fake_api=fake,
-                only=[
-                    "idempotent-redelivery",
-                    "uses-connected-account-context",
-                    "separates-livemode",
-                ],
-            )
-    finally:
-        server.shutdown()
-        thread.join()
+    with served(app) as url, FakeStripeAPI() as fake, fake.patch_stripe():
+        results = run_checks(
+            url,
+            _config(events=("payment_intent.succeeded", "customer.created")),
+            fake_api=fake,
+            only=["idempotent-redelivery", "uses-connected-account-context", "separates-livemode"],
+        )
     by_id = {result.id: result for result in results}
     assert {check for check, result in by_id.items() if result.status == "fail"} == failing
     assert all(result.status != "skip" for result in by_id.values()), by_id

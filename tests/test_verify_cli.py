@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import json
 import re
-import socket
-import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import stripe
-from werkzeug.serving import make_server
 
 from connect_harness.cli import main
 from connect_harness.findings import CATALOGUE
 from endpoints import flask_endpoint
 from endpoints.core import TEST_SECRET
+from endpoints.serving import free_port, served
 
 SECRET = TEST_SECRET
 APP = "endpoints.flask_endpoint:create_app()"
@@ -184,26 +182,13 @@ def test_missing_secret_exits_2(
     assert "no --secret and $STRIPE_WEBHOOK_SECRET is unset" in capsys.readouterr().err
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def served_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, int]]:
     """A correct endpoint over real HTTP whose Stripe API base is a fixed port, as a user would set it."""
-    port = _free_port()
+    port = free_port()
     monkeypatch.setattr(stripe, "api_base", f"http://127.0.0.1:{port}")
-    server = make_server("127.0.0.1", 0, flask_endpoint.create_app(SECRET), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/webhook", port
-    finally:
-        server.shutdown()
-        thread.join()
+    with served(flask_endpoint.create_app(SECRET)) as url:
+        yield url, port
 
 
 def test_url_target_with_a_fixed_fake_stripe_port(

@@ -185,11 +185,7 @@ class DeliveryRecord:
     finished: float = 0.0
 
     def answered_before(self, call: ApiCall) -> bool:
-        """True if ``call`` reached the fake API while this delivery was still waiting for its answer.
-
-        Only such calls certainly belong to this delivery: an endpoint that answers first and works
-        later (as Stripe advises) makes its calls while later deliveries are under way.
-        """
+        """True if ``call`` reached the fake API while this delivery was still waiting for its answer."""
         return self.started <= call.at <= self.finished
 
 
@@ -231,6 +227,7 @@ class ContractRun:
         self._lock = threading.Lock()
         self._stack: contextlib.ExitStack | None = None
         self._judged_calls: tuple[DeliveryRecord, ...] | None = None
+        self._after_answering: tuple[tuple[DeliveryRecord, ...], bool] | None = None
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -525,6 +522,23 @@ class ContractRun:
         )
         self._judged_calls = judged
         return judged
+
+    def certainly_for(self, record: DeliveryRecord, call: ApiCall) -> bool:
+        """True if ``call`` was certainly made for ``record``'s event.
+
+        That holds when the endpoint does all its work before answering and the call came while
+        ``record`` waited for its answer. An endpoint that answers first and works later (as Stripe
+        advises) makes its calls while later deliveries are under way: then no call is tied to an
+        event by timing, and the checks judge it only by the object it touches.
+        """
+        return not self._works_after_answering() and record.answered_before(call)
+
+    def _works_after_answering(self) -> bool:
+        records = self._judged_records()
+        if self._after_answering is None or self._after_answering[0] is not records:
+            late = any(not r.answered_before(call) for r in records for call in r.calls)
+            self._after_answering = (records, late)
+        return self._after_answering[1]
 
     def settle(self) -> None:
         """Wait until the endpoint stops calling the fake API (work it does after answering).
@@ -1104,7 +1118,9 @@ def _check_uses_connected_account_context(run: ContractRun) -> Iterator[Finding]
     failures: list[Finding] = []
     for record in records:
         for call in record.calls:
-            verdict = _account_context_problem(record, call)
+            verdict = _account_context_problem(
+                record, call, certain=run.certainly_for(record, call)
+            )
             if verdict is None:
                 if record.account is not None or _object_owner(call) is not None:
                     judged += 1
@@ -1156,7 +1172,9 @@ def _check_uses_connected_account_context(run: ContractRun) -> Iterator[Finding]
     )
 
 
-def _account_context_problem(record: DeliveryRecord, call: ApiCall) -> tuple[str, str] | None:
+def _account_context_problem(
+    record: DeliveryRecord, call: ApiCall, *, certain: bool
+) -> tuple[str, str] | None:
     """Why ``call`` made during ``record`` acts as the wrong account, with what was expected; or None."""
     path = _path(call)
     acting_as = _stripe_account(call)
@@ -1170,8 +1188,8 @@ def _account_context_problem(record: DeliveryRecord, call: ApiCall) -> tuple[str
             "Stripe answers 'No such ...': pass stripe_account=event.account",
             f"Stripe-Account: {owner}",
         )
-    if acting_as is not None and owner is None and not record.answered_before(call):
-        return None  # made after the answer: which event it served cannot be told
+    if acting_as is not None and owner is None and not certain:
+        return None  # which event this call served cannot be told
     if acting_as is not None and acting_as not in (record.account, owner):
         handling = f"connected account {record.account}" if record.account else "the platform"
         return (
@@ -1189,8 +1207,8 @@ def _check_separates_livemode(run: ContractRun) -> Iterator[Finding]:
         for call in record.calls:
             key_mode = _key_mode(call)
             object_live = _object_livemode(call)
-            # The event's mode counts only for calls made before the answer (certainly its own).
-            event_live = record.livemode if record.answered_before(call) else None
+            # The event's mode counts only for calls certainly made for it.
+            event_live = record.livemode if run.certainly_for(record, call) else None
             wanted = {live for live in (event_live, object_live) if live is not None}
             if key_mode is None or not wanted:
                 continue

@@ -13,16 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from endpoints.serving import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "whsec_end_to_end_secret"
 EVENTS = "payment_intent.succeeded,payout.failed,account.updated,account.application.deauthorized"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def wait_for_port(port: int, process: subprocess.Popen[bytes], *, within: float = 30.0) -> None:
