@@ -220,3 +220,41 @@ def test_api_version_is_stamped_on_events_and_reproductions(
     assert data["summary"]["api_version"] == "2024-06-20"
     [finding] = [f for c in data["checks"] for f in c["findings"] if f["status"] == "fail"]
     assert "--api-version 2024-06-20" in finding["reproduce"]
+
+
+def test_verify_runs_the_shipped_suite_unaffected_by_the_projects_pytest_setup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """verify runs connect_harness.suite in its own pytest session: a hostile project setup is ignored."""
+    import connect_harness.suite_runner as suite_runner
+
+    (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = --this-option-does-not-exist\n")
+    (tmp_path / "conftest.py").write_text("raise RuntimeError('a project conftest was imported')\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PYTEST_ADDOPTS", "--also-not-an-option")
+    sessions: list[int] = []
+    real_main = suite_runner.pytest.main
+
+    def counting_main(*args: object, **kwargs: object) -> object:
+        sessions.append(1)
+        return real_main(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(suite_runner.pytest, "main", counting_main)
+    code = main(
+        verify(
+            "--app",
+            APP,
+            "--secret",
+            SECRET,
+            "--events",
+            EVENTS,
+            "--check",
+            "rejects-v0-only",
+            "--check",
+            "no-server-errors",
+        )
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert sessions == [1]
+    assert "2 checks: 2 passed, 0 failed, 0 skipped" in out

@@ -1,5 +1,8 @@
 """``connect-harness verify``: run the endpoint contract checks against a URL or an app, and report.
 
+The checks run as the shipped test module ``connect_harness.suite`` (see :mod:`.suite_runner`), so
+``verify`` and ``pytest --pyargs connect_harness.suite`` are one catalogue.
+
 Exit code 0 when every check passes (skips allowed), 1 when any check fails; bad usage raises
 :class:`~connect_harness.errors.UsageError`, which the CLI turns into exit code 2. Nothing printed or
 written ever contains the signing secret.
@@ -26,6 +29,7 @@ from connect_harness.findings import check_ids, validate_check_ids
 from connect_harness.report import render_table, to_json, write_junit
 from connect_harness.settings import parse_api_version, parse_port, parse_seconds, parse_seed
 from connect_harness.signing import secret_warning
+from connect_harness.suite_runner import run_suite
 from connect_harness.wire import DEFAULT_URL
 
 __all__ = ["add_verify_command"]
@@ -162,7 +166,7 @@ def run_verify(args: argparse.Namespace) -> int:
             f"| fake Stripe API {fake_url}"
         )
         sys.stdout.flush()
-        results = run.run(only)
+        results = run_suite(run, only or check_ids())
         deliveries = run.deliveries
     print()
     print(render_table(results), end="")

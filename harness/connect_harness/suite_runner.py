@@ -1,0 +1,90 @@
+"""Run the shipped test module ``connect_harness.suite`` for ``verify``, and hand back its results.
+
+``verify`` and ``pytest --pyargs connect_harness.suite`` run one catalogue: verify prepares the
+:class:`~connect_harness.checks.ContractRun` (target, fake Stripe API, configuration) from its own
+options, then runs the suite's tests in a quiet, isolated pytest session that gets that run as its
+``connect_contract`` fixture. The session ignores the current directory's pytest configuration and
+conftest files: the user's ``addopts`` must not change what verify does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from connect_harness.checks import ContractRun
+from connect_harness.errors import HarnessError
+from connect_harness.findings import CheckResult
+
+__all__ = ["run_suite"]
+
+_SUITE = Path(__file__).resolve().parent / "suite"
+
+
+class _ProvideRun:
+    """The inner session's plugin: the prepared run as ``connect_contract``, and the chosen checks."""
+
+    def __init__(self, run: ContractRun, only: Sequence[str]) -> None:
+        self.run = run
+        self.only = set(only)
+        self.ran: list[str] = []
+
+    @pytest.fixture(scope="session")
+    def connect_contract(self) -> ContractRun:
+        return self.run
+
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        keep = [item for item in items if _check_id(item) in self.only]
+        config.hook.pytest_deselected(items=[item for item in items if item not in keep])
+        items[:] = keep
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call" or report.skipped:
+            self.ran.append(report.nodeid)
+
+
+def _check_id(item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    return None if callspec is None else callspec.params.get("check_id")
+
+
+@contextlib.contextmanager
+def _without_env(name: str) -> Iterator[None]:
+    saved = os.environ.pop(name, None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ[name] = saved
+
+
+def run_suite(run: ContractRun, only: Sequence[str]) -> list[CheckResult]:
+    """Run the suite's test for each check in ``only`` against ``run``; return their results."""
+    plugin = _ProvideRun(run, only)
+    args = [
+        str(_SUITE),
+        "-c", os.devnull,
+        "--rootdir", str(_SUITE),
+        "--noconftest",
+        "-p", "no:connect_harness",
+        "-p", "no:cacheprovider",
+        "-q",
+    ]  # fmt: skip
+    output = io.StringIO()
+    with _without_env("PYTEST_ADDOPTS"), contextlib.redirect_stdout(output):
+        code = pytest.main(args, plugins=[plugin])
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or len(plugin.ran) != len(
+        plugin.only
+    ):
+        last = [line for line in output.getvalue().splitlines() if line.strip()][-3:]
+        raise HarnessError(
+            f"the check suite could not run (pytest exit code {int(code)}): {' | '.join(last)}"
+        )
+    return [run.result(check_id) for check_id in only]
