@@ -511,7 +511,7 @@ class ContractRun:
         self.settle()
         by_label: dict[str, list[ApiCall]] = {}
         for call in list(self.fake_api.calls):
-            label = _call_label(call)
+            label = call.delivery
             if label is not None:
                 by_label.setdefault(label, []).append(call)
         # Records sharing a label (concurrent copies) cannot be told apart: the first one gets the
@@ -555,7 +555,7 @@ class ContractRun:
     def unattributed_calls(self) -> list[ApiCall]:
         """API calls the fake recorded outside any delivery of this run."""
         labels = {record.label for record in self._log.records}
-        return [call for call in self.fake_api.calls if _call_label(call) not in labels]
+        return [call for call in self.fake_api.calls if call.delivery not in labels]
 
 
 def run_checks(
@@ -945,11 +945,11 @@ def _check_idempotent_redelivery(run: ContractRun) -> Iterator[Finding]:
         key
         for first_sent in firsts
         for c in records[first_sent.sequence].calls
-        if _is_mutating(c) and (key := _idempotency_key(c))
+        if c.mutating and (key := c.idempotency_key)
     }
     for first_sent, second_sent in zip(firsts, seconds, strict=True):
         first, second = records[first_sent.sequence], records[second_sent.sequence]
-        first_mutations = [c for c in first.calls if _is_mutating(c)]
+        first_mutations = [c for c in first.calls if c.mutating]
         mutating_seen = mutating_seen or bool(first_mutations)
         if not _is_2xx(second.response.status):
             findings.append(
@@ -962,7 +962,7 @@ def _check_idempotent_redelivery(run: ContractRun) -> Iterator[Finding]:
                 )
             )
             continue
-        repeated = [c for c in second.calls if _is_mutating(c) and _idempotency_key(c) not in keys]
+        repeated = [c for c in second.calls if c.mutating and c.idempotency_key not in keys]
         if repeated:
             findings.append(
                 _finding_for(
@@ -988,7 +988,7 @@ def _check_idempotent_redelivery(run: ContractRun) -> Iterator[Finding]:
     findings.extend(_repeated_on_objects(check, events, seconds, records))
     if concurrent is not None:
         a, b = records[concurrent[0].sequence], records[concurrent[1].sequence]
-        calls = [c for c in (*a.calls, *b.calls) if _is_mutating(c)]
+        calls = [c for c in (*a.calls, *b.calls) if c.mutating]
         mutating_seen = mutating_seen or bool(calls)
         for record in (a, b):
             if not _is_2xx(record.response.status) and record.response.status != 409:
@@ -1041,7 +1041,7 @@ def _repeated_on_objects(
         for record in records
         if record.check == check
         for call in record.calls
-        if _is_mutating(call)
+        if call.mutating
     ]
     for event, second in zip(events, seconds, strict=True):
         own = [call for call in mutations if event.object_id and call.object_id == event.object_id]
@@ -1093,11 +1093,11 @@ def _deliver_twice_concurrently(
 def _duplicated_mutations(calls: Sequence[ApiCall]) -> ApiCall | None:
     groups: dict[tuple[str, str], list[ApiCall]] = {}
     for call in calls:
-        groups.setdefault((_method(call), _path(call)), []).append(call)
+        groups.setdefault((call.method, call.path), []).append(call)
     for group in groups.values():
         if len(group) < 2:
             continue
-        keys = {_idempotency_key(call) for call in group}
+        keys = {call.idempotency_key for call in group}
         if None in keys or len(keys) > 1:
             return group[1]
     return None
@@ -1122,7 +1122,7 @@ def _check_uses_connected_account_context(run: ContractRun) -> Iterator[Finding]
                 record, call, certain=run.certainly_for(record, call)
             )
             if verdict is None:
-                if record.account is not None or _object_owner(call) is not None:
+                if record.account is not None or call.object_owner is not None:
                     judged += 1
                 continue
             judged += 1
@@ -1138,10 +1138,10 @@ def _check_uses_connected_account_context(run: ContractRun) -> Iterator[Finding]
                 )
             )
     for call in run.unattributed_calls():
-        owner = _object_owner(call)
-        if owner is None or _path(call).startswith("/v1/accounts/"):
+        owner = call.object_owner
+        if owner is None or call.path.startswith("/v1/accounts/"):
             continue
-        if _stripe_account(call) != owner:
+        if call.stripe_account != owner:
             failures.append(
                 Finding(
                     check=check,
@@ -1176,9 +1176,9 @@ def _account_context_problem(
     record: DeliveryRecord, call: ApiCall, *, certain: bool
 ) -> tuple[str, str] | None:
     """Why ``call`` made during ``record`` acts as the wrong account, with what was expected; or None."""
-    path = _path(call)
-    acting_as = _stripe_account(call)
-    owner = _object_owner(call)
+    path = call.path
+    acting_as = call.stripe_account
+    owner = call.object_owner
     if owner is not None and acting_as != owner:
         if acting_as is None and path.startswith(f"/v1/accounts/{owner}"):
             return None  # the platform may read and manage its connected accounts directly
@@ -1205,8 +1205,8 @@ def _check_separates_livemode(run: ContractRun) -> Iterator[Finding]:
     failures: list[Finding] = []
     for record in run._judged_records():
         for call in record.calls:
-            key_mode = _key_mode(call)
-            object_live = _object_livemode(call)
+            key_mode = call.key_mode
+            object_live = call.object_livemode
             # The event's mode counts only for calls certainly made for it.
             event_live = record.livemode if run.certainly_for(record, call) else None
             wanted = {live for live in (event_live, object_live) if live is not None}
@@ -1231,8 +1231,8 @@ def _check_separates_livemode(run: ContractRun) -> Iterator[Finding]:
                 )
             )
     for call in run.unattributed_calls():
-        key_mode = _key_mode(call)
-        object_live = _object_livemode(call)
+        key_mode = call.key_mode
+        object_live = call.object_livemode
         if key_mode is None or object_live is None:
             continue
         judged += 1
@@ -1382,59 +1382,15 @@ assert set(_CHECKS) == {spec.id for spec in CATALOGUE}
 # --- API call helpers --------------------------------------------------------------------------------
 
 
-def _method(call: ApiCall) -> str:
-    return str(call.method).upper()
-
-
-def _path(call: ApiCall) -> str:
-    return str(call.path)
-
-
-def _stripe_account(call: ApiCall) -> str | None:
-    value = call.stripe_account
-    return str(value) if value else None
-
-
-def _idempotency_key(call: ApiCall) -> str | None:
-    value = call.idempotency_key
-    return str(value) if value else None
-
-
-def _key_mode(call: ApiCall) -> str | None:
-    value = call.key_mode
-    return str(value) if value in ("live", "test") else None
-
-
-def _call_label(call: ApiCall) -> str | None:
-    value = call.delivery
-    return str(value) if value is not None else None
-
-
-def _is_mutating(call: ApiCall) -> bool:
-    return bool(call.mutating)
-
-
 def _call_text(call: ApiCall) -> str:
-    text = f"{_method(call)} {_path(call)}"
-    account = _stripe_account(call)
+    text = f"{call.method} {call.path}"
+    account = call.stripe_account
     if account:
         text += f" [Stripe-Account: {account}]"
-    key = _idempotency_key(call)
-    if key and _is_mutating(call):
+    key = call.idempotency_key
+    if key and call.mutating:
         text += f" [Idempotency-Key: {_short(key, 40)}]"
     return text
-
-
-def _object_owner(call: ApiCall) -> str | None:
-    """The connected account owning the object the call named (None: the platform's, or none)."""
-    owner = call.object_owner
-    return str(owner) if owner else None
-
-
-def _object_livemode(call: ApiCall) -> bool | None:
-    """The mode of the object the call named; None when it exists in both modes or none was named."""
-    live = call.object_livemode
-    return bool(live) if live is not None else None
 
 
 def _json_text(value: Any) -> str:

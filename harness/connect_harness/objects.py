@@ -19,9 +19,6 @@ from connect_harness.ids import stripe_id
 
 __all__ = ["build_object", "external_account_id", "object_type_for_id", "stripe_order"]
 
-# Objects whose `id` is not a prefixed identifier but a name (a capability is "card_payments").
-_NAMED_IDS = frozenset({"capability"})
-
 
 def stripe_order(value: Any) -> Any:
     """Return ``value`` with every hash in Stripe's rendering order: ``id``, ``object``, then a-z."""
@@ -55,8 +52,6 @@ def _prefix_table() -> dict[str, str]:
 
 def id_prefix(object_type: str) -> str | None:
     """The id prefix Stripe uses for ``object_type`` (``payment_intent`` -> ``pi``), if it has one."""
-    if object_type in _NAMED_IDS:
-        return None
     prefix = contracts.id_prefix(object_type)
     return prefix.rstrip("_") if prefix else None
 

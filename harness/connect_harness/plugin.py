@@ -11,6 +11,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin
 
 import pytest
 
@@ -148,7 +149,7 @@ def connect_url(connect_settings: Settings) -> str:
     if url:
         return url
     path: str = connect_settings["path"]
-    return DEFAULT_URL.rsplit("/", 1)[0] + ("" if path.startswith("/") else "/") + path
+    return urljoin(DEFAULT_URL, path)
 
 
 @pytest.fixture(scope="session")

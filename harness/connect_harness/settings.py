@@ -7,13 +7,13 @@ can say "secret from env CONNECT_HARNESS_SECRET" without ever printing the secre
 from __future__ import annotations
 
 import argparse
-import difflib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from connect_harness import contracts
+from connect_harness.errors import UsageError
 
 __all__ = ["SETTINGS", "SettingSpec", "Settings", "resolve_settings"]
 
@@ -76,15 +76,19 @@ def parse_events(text: str) -> tuple[str, ...]:
         raise argparse.ArgumentTypeError(
             "no event types given; list them like account.updated,payout.failed"
         )
-    supported = contracts.supported_event_types()
     for name in names:
-        if name not in supported:
-            close = difflib.get_close_matches(name, supported, n=3)
-            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-            raise argparse.ArgumentTypeError(
-                f"unknown event type {name!r}{hint} (connect-harness events lists all {len(supported)})"
-            )
+        try:
+            contracts.event_info(name)  # names the closest supported types
+        except UsageError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
     return names
+
+
+def parse_path(text: str) -> str:
+    """A request path such as ``/webhook`` (it must start with ``/``)."""
+    if not text.startswith("/"):
+        raise argparse.ArgumentTypeError(f"{text!r} does not start with '/'; give e.g. /webhook")
+    return text
 
 
 def parse_api_version(text: str) -> str:

@@ -17,20 +17,24 @@ import secrets
 import socket
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 from connect_harness import contracts
-from connect_harness.checks import ContractRun, VerifyConfig
-from connect_harness.delivery import Target, UrlTarget, load_app, target_from
 from connect_harness.errors import UsageError
-from connect_harness.fake_stripe import FakeStripeAPI
 from connect_harness.findings import check_ids, validate_check_ids
-from connect_harness.report import render_table, to_json, write_junit
-from connect_harness.settings import parse_api_version, parse_port, parse_seconds, parse_seed
+from connect_harness.settings import (
+    parse_api_version,
+    parse_path,
+    parse_port,
+    parse_seconds,
+    parse_seed,
+)
 from connect_harness.signing import secret_warning
-from connect_harness.suite_runner import run_suite
 from connect_harness.wire import DEFAULT_URL
+
+if TYPE_CHECKING:  # the checks, the fake API and pytest load only when verify runs
+    from connect_harness.delivery import Target
 
 __all__ = ["add_verify_command"]
 
@@ -56,7 +60,7 @@ def add_verify_command(subparsers: Any) -> None:
     parser.add_argument(
         "--path",
         default="/webhook",
-        type=_path,
+        type=parse_path,
         help="the request path an --app is called with (default /webhook)",
     )
     parser.add_argument(
@@ -138,6 +142,12 @@ def add_verify_command(subparsers: Any) -> None:
 
 def run_verify(args: argparse.Namespace) -> int:
     """Run the checks as ``args`` say, print the header and the table, write reports; exit code."""
+    from connect_harness.checks import ContractRun, VerifyConfig
+    from connect_harness.delivery import UrlTarget
+    from connect_harness.fake_stripe import FakeStripeAPI
+    from connect_harness.report import render_table, to_json, write_junit
+    from connect_harness.suite_runner import run_suite
+
     secret = _secret(args.secret)
     target = _target(args)
     events = _events(args.events)
@@ -210,6 +220,8 @@ def _secret(given: str | None) -> str:
 
 
 def _target(args: argparse.Namespace) -> Target:
+    from connect_harness.delivery import UrlTarget, load_app, target_from
+
     if (args.url is None) == (args.app is None):
         raise UsageError(
             "verify needs either a URL or --app MODULE:ATTR, not both or neither; e.g. "
@@ -256,9 +268,3 @@ def _write(path: str, text: str) -> None:
         raise UsageError(
             f"cannot write --report {path!r}: {err.strerror}; give a writable path"
         ) from err
-
-
-def _path(text: str) -> str:
-    if not text.startswith("/"):
-        raise argparse.ArgumentTypeError(f"{text!r} does not start with '/'; give e.g. /webhook")
-    return text
