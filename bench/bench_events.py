@@ -16,9 +16,9 @@ import json
 import time
 from collections.abc import Callable
 
-from connect_harness import contracts
-from connect_harness.events import build_event
-from connect_harness.signing import sign_payload
+from connect_harness.events.build import build_event
+from connect_harness.spec import contracts
+from connect_harness.wire.signing import sign_payload
 
 SECRET = "whsec_bench_secret"
 ACCOUNT = "acct_1PgafTB7WZ01zgkW"

@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT))  # sample_app lives at the repository root
 
 from connect_harness import cli  # noqa: E402
 from connect_harness.delivery import deliver, target_from  # noqa: E402
-from connect_harness.events import build_event  # noqa: E402
-from connect_harness.wire import delivery_request  # noqa: E402
+from connect_harness.events.build import build_event  # noqa: E402
+from connect_harness.wire.request import delivery_request  # noqa: E402
 from sample_app import create_app  # noqa: E402
 
 SECRET = "whsec_bench_secret"

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 import stripe
 
-from connect_harness import contracts
-from connect_harness.checks import ContractRun, VerifyConfig, run_checks
-from connect_harness.fake_stripe import FakeStripeAPI
-from connect_harness.findings import CATALOGUE, CheckResult
+from connect_harness.checks.findings import CATALOGUE, CheckResult
+from connect_harness.checks.run import ContractRun, VerifyConfig, run_checks
+from connect_harness.spec import contracts
+from connect_harness.stripe_api.fake import FakeStripeAPI
 from endpoints import core, flask_endpoint
 from endpoints.serving import free_port, served
 

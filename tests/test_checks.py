@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 import stripe
 
-from connect_harness.checks import DISCONNECTED_ACCOUNT, ContractRun, VerifyConfig, run_checks
+from connect_harness.checks.findings import CATALOGUE
+from connect_harness.checks.report import to_json
+from connect_harness.checks.run import DISCONNECTED_ACCOUNT, ContractRun, VerifyConfig, run_checks
 from connect_harness.errors import UsageError
-from connect_harness.events import DEFAULT_CONNECTED_ACCOUNT
-from connect_harness.findings import CATALOGUE
-from connect_harness.report import to_json
-from connect_harness.signing import parse_signature_header
+from connect_harness.events.build import DEFAULT_CONNECTED_ACCOUNT
+from connect_harness.wire.signing import parse_signature_header
 from endpoints import flask_endpoint
 
 SECRET = "whsec_test_secret"
@@ -61,7 +61,7 @@ def test_config_rejects_bad_values(settings: dict[str, Any], message: str) -> No
 
 
 def test_config_defaults_to_every_supported_type() -> None:
-    from connect_harness import contracts
+    from connect_harness.spec import contracts
 
     assert VerifyConfig(secret=SECRET).event_types == contracts.supported_event_types()
     assert VerifyConfig(secret=SECRET, events=["account.updated"]).events == ("account.updated",)
@@ -106,7 +106,7 @@ def test_run_only_returns_those_checks_in_catalogue_order() -> None:
 
 def test_every_delivery_is_signed_when_it_is_sent(monkeypatch: pytest.MonkeyPatch) -> None:
     ticks = iter(range(1_800_000_000, 1_900_000_000, 7))
-    monkeypatch.setattr("connect_harness.checks.time.time", lambda: float(next(ticks)))
+    monkeypatch.setattr("connect_harness.checks.run.time.time", lambda: float(next(ticks)))
     app = flask_endpoint.create_app(SECRET)
     with ContractRun(app, VerifyConfig(secret=SECRET, events=EVENTS)) as run:
         run.result("idempotent-redelivery")

@@ -16,8 +16,8 @@ from typing import ClassVar
 import pytest
 import stripe
 
-from connect_harness import contracts
 from connect_harness.cli import main
+from connect_harness.spec import contracts
 
 SECRET = "whsec_cli_test_secret"
 SHARED_SPEC = Path(__file__).resolve().parents[1].parent / "shared" / "stripe-spec"
@@ -62,7 +62,7 @@ def test_schema_prints_the_contract(capsys: pytest.CaptureFixture[str]) -> None:
 def test_event_prints_exactly_the_body_that_would_be_sent(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from connect_harness.events import build_event
+    from connect_harness.events.build import build_event
 
     code, out, err = run(
         capsys, "event", "account.updated", "--account", "acct_1PgafTB7WZ01zgkW", "--live",

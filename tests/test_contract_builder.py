@@ -10,14 +10,14 @@ import pytest
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
-from connect_harness.contract_builder import (
+from connect_harness.errors import UsageError
+from connect_harness.spec.builder import (
     SourceNames,
     build_contracts,
     build_from_files,
     convert_schema,
     write_contracts,
 )
-from connect_harness.errors import UsageError
 
 REF = "#/components/schemas/"
 

@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from connect_harness import contracts
-from connect_harness.contract_builder import build_from_files
 from connect_harness.errors import UsageError
+from connect_harness.spec import contracts
+from connect_harness.spec.builder import build_from_files
 
 REPO = Path(__file__).resolve().parents[1]
 CONTRACTS = REPO / "contracts"
@@ -373,7 +373,7 @@ def test_contracts_dir_in_the_wheel_layout(tmp_path: Path) -> None:
     shutil.copytree(CONTRACTS, site / "connect_harness" / "contracts")
     result = _run_in_copy(
         site,
-        "from connect_harness import contracts\n"
+        "from connect_harness.spec import contracts\n"
         "print(contracts.contracts_dir())\n"
         "print(len(contracts.supported_event_types()))\n",
     )
@@ -386,7 +386,7 @@ def test_contracts_dir_says_how_to_fix_missing_contracts(tmp_path: Path) -> None
     site.mkdir(parents=True)
     result = _run_in_copy(
         site,
-        "from connect_harness import contracts\n"
+        "from connect_harness.spec import contracts\n"
         "from connect_harness.errors import ContractError\n"
         "try:\n"
         "    contracts.contracts_dir()\n"

@@ -28,7 +28,7 @@ from connect_harness.delivery import (
     target_from,
 )
 from connect_harness.errors import UsageError
-from connect_harness.wire import DeliveryRequest
+from connect_harness.wire.request import DeliveryRequest
 
 BODY = '{\n  "id": "evt_1",\n  "object": "event",\n  "note": "café ☕"\n}'.encode()
 HEADERS = (

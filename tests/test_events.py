@@ -8,9 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connect_harness import contracts
 from connect_harness.errors import UsageError
-from connect_harness.events import (
+from connect_harness.events.build import (
     DEFAULT_CONNECTED_ACCOUNT,
     build_event,
     event_permutations,
@@ -18,7 +17,8 @@ from connect_harness.events import (
     raw_body_variants,
     render_body,
 )
-from connect_harness.objects import build_object, external_account_id, object_type_for_id
+from connect_harness.events.objects import build_object, external_account_id, object_type_for_id
+from connect_harness.spec import contracts
 
 ACCT = "acct_1PgafTB7WZ01zgkW"
 PERMUTATIONS = [(None, False), (None, True), (ACCT, False), (ACCT, True)]

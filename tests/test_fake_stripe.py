@@ -18,10 +18,11 @@ from typing import Any
 import pytest
 import stripe
 
-from connect_harness import contracts, fake_stripe
 from connect_harness.errors import HarnessError, UsageError
-from connect_harness.events import Event, build_event
-from connect_harness.fake_stripe import ApiCall, FakeStripeAPI
+from connect_harness.events.build import Event, build_event
+from connect_harness.spec import contracts
+from connect_harness.stripe_api import fake as fake_stripe
+from connect_harness.stripe_api.fake import ApiCall, FakeStripeAPI
 
 ACCOUNT = "acct_1ConnectedAcct01"
 OTHER = "acct_1SomeoneElse0001"

@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 import stripe
 
-from connect_harness.signing import compute_signature, sign_payload
-from connect_harness.variants import bad_variants, rotated_variants
-from connect_harness.wire import delivery_request
+from connect_harness.wire.request import delivery_request
+from connect_harness.wire.signing import compute_signature, sign_payload
+from connect_harness.wire.variants import bad_variants, rotated_variants
 
 NODE_DIR = Path(__file__).parent / "node"
 PINNED = json.loads((NODE_DIR / "package.json").read_text())["dependencies"]["stripe"]

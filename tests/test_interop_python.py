@@ -8,9 +8,9 @@ import time
 import pytest
 import stripe
 
-from connect_harness import contracts
-from connect_harness.events import build_event
-from connect_harness.wire import delivery_request
+from connect_harness.events.build import build_event
+from connect_harness.spec import contracts
+from connect_harness.wire.request import delivery_request
 
 SECRETS = ("whsec_interop_current", "whsec_interop_previous")
 ACCOUNT = "acct_1PgafTB7WZ01zgkW"

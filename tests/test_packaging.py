@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from connect_harness import contracts
+from connect_harness.spec import contracts
 
 ROOT = Path(__file__).resolve().parents[1]
 

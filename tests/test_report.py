@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from connect_harness.errors import UsageError
-from connect_harness.findings import (
+from connect_harness.checks.findings import (
     CATALOGUE,
     CheckResult,
     Finding,
@@ -17,7 +16,8 @@ from connect_harness.findings import (
     check_spec,
     validate_check_ids,
 )
-from connect_harness.report import overall_status, render_table, to_json, write_junit
+from connect_harness.checks.report import overall_status, render_table, to_json, write_junit
+from connect_harness.errors import UsageError
 
 ISSUE_ORDER = [
     "accepts-valid-events",

@@ -1,4 +1,4 @@
-"""connect_harness.signing: Stripe's signature scheme, checked against stripe-python 16.1.0."""
+"""connect_harness.wire.signing: Stripe's signature scheme, checked against stripe-python 16.1.0."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connect_harness.errors import UsageError
-from connect_harness.signing import (
+from connect_harness.wire.signing import (
     V0_SECRET,
     ParsedSignature,
     compute_signature,

@@ -1,4 +1,4 @@
-"""connect_harness.variants: each bad delivery is refused by stripe-python for the stated reason."""
+"""connect_harness.wire.variants: each bad delivery is refused by stripe-python for the stated reason."""
 
 from __future__ import annotations
 
@@ -10,15 +10,15 @@ import pytest
 import stripe
 
 from connect_harness.errors import UsageError
-from connect_harness.signing import compute_signature, parse_signature_header
-from connect_harness.variants import (
+from connect_harness.wire.request import delivery_request
+from connect_harness.wire.signing import compute_signature, parse_signature_header
+from connect_harness.wire.variants import (
     FUTURE_OFFSET,
     STALE_AGE,
     Variant,
     bad_variants,
     rotated_variants,
 )
-from connect_harness.wire import delivery_request
 
 SECRET = "whsec_test_secret"
 NAMES = (

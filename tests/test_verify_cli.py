@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import stripe
 
+from connect_harness.checks.findings import CATALOGUE
 from connect_harness.cli import main
-from connect_harness.findings import CATALOGUE
 from endpoints import flask_endpoint
 from endpoints.core import TEST_SECRET
 from endpoints.serving import free_port, served
@@ -226,7 +226,7 @@ def test_verify_runs_the_shipped_suite_unaffected_by_the_projects_pytest_setup(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """verify runs connect_harness.suite in its own pytest session: a hostile project setup is ignored."""
-    import connect_harness.suite_runner as suite_runner
+    import connect_harness.checks.suite_runner as suite_runner
 
     (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = --this-option-does-not-exist\n")
     (tmp_path / "conftest.py").write_text("raise RuntimeError('a project conftest was imported')\n")

@@ -1,4 +1,4 @@
-"""connect_harness.wire: the request Stripe sends, and its JSON / curl / raw HTTP renderings."""
+"""connect_harness.wire.request: the request Stripe sends, and its JSON / curl / raw HTTP renderings."""
 
 from __future__ import annotations
 
@@ -18,13 +18,13 @@ import pytest
 import stripe
 
 from connect_harness.errors import UsageError
-from connect_harness.signing import parse_signature_header, sign_payload
-from connect_harness.wire import (
+from connect_harness.wire.request import (
     DEFAULT_URL,
     DeliveryRequest,
     delivery_request,
     request_for_event,
 )
+from connect_harness.wire.signing import parse_signature_header, sign_payload
 
 SECRET = "whsec_test_secret"
 

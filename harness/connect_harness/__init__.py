@@ -24,28 +24,28 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "build_event": "events",
-    "Event": "events",
-    "EventCase": "events",
-    "event_matrix": "events",
-    "validate_event": "contracts",
-    "sign_payload": "signing",
-    "DeliveryRequest": "wire",
-    "delivery_request": "wire",
-    "bad_variants": "variants",
+    "build_event": "events.build",
+    "Event": "events.build",
+    "EventCase": "events.build",
+    "event_matrix": "events.build",
+    "validate_event": "spec.contracts",
+    "sign_payload": "wire.signing",
+    "DeliveryRequest": "wire.request",
+    "delivery_request": "wire.request",
+    "bad_variants": "wire.variants",
     "deliver": "delivery",
     "Response": "delivery",
     "target_from": "delivery",
     "load_app": "delivery",
-    "FakeStripeAPI": "fake_stripe",
+    "FakeStripeAPI": "stripe_api.fake",
     "WebhookClient": "client",
-    "run_checks": "checks",
-    "ContractRun": "checks",
-    "VerifyConfig": "checks",
-    "CheckResult": "findings",
-    "Finding": "findings",
-    "CATALOGUE": "findings",
-    "assert_passes": "assertions",
+    "run_checks": "checks.run",
+    "ContractRun": "checks.run",
+    "VerifyConfig": "checks.run",
+    "CheckResult": "checks.findings",
+    "Finding": "checks.findings",
+    "CATALOGUE": "checks.findings",
+    "assert_passes": "checks.assertions",
     "HarnessError": "errors",
     "UsageError": "errors",
     "ContractFailure": "errors",
@@ -90,15 +90,15 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
-    from connect_harness.assertions import assert_passes
-    from connect_harness.checks import ContractRun, VerifyConfig, run_checks
+    from connect_harness.checks.assertions import assert_passes
+    from connect_harness.checks.findings import CATALOGUE, CheckResult, Finding
+    from connect_harness.checks.run import ContractRun, VerifyConfig, run_checks
     from connect_harness.client import WebhookClient
-    from connect_harness.contracts import validate_event
     from connect_harness.delivery import Response, deliver, load_app, target_from
     from connect_harness.errors import ContractFailure, HarnessError, UsageError
-    from connect_harness.events import Event, EventCase, build_event, event_matrix
-    from connect_harness.fake_stripe import FakeStripeAPI
-    from connect_harness.findings import CATALOGUE, CheckResult, Finding
-    from connect_harness.signing import sign_payload
-    from connect_harness.variants import bad_variants
-    from connect_harness.wire import DeliveryRequest, delivery_request
+    from connect_harness.events.build import Event, EventCase, build_event, event_matrix
+    from connect_harness.spec.contracts import validate_event
+    from connect_harness.stripe_api.fake import FakeStripeAPI
+    from connect_harness.wire.request import DeliveryRequest, delivery_request
+    from connect_harness.wire.signing import sign_payload
+    from connect_harness.wire.variants import bad_variants

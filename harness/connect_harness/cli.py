@@ -14,10 +14,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from connect_harness import contracts
 from connect_harness.errors import HarnessError, UsageError
-from connect_harness.events import Event, build_event, parse_assignment
+from connect_harness.events.build import Event, build_event, parse_assignment
 from connect_harness.settings import parse_whole_number
+from connect_harness.spec import contracts
 
 __all__ = ["main"]
 
@@ -191,7 +191,7 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _event_from_args(args: argparse.Namespace) -> Event:
-    from connect_harness.events import DEFAULT_CONNECTED_ACCOUNT
+    from connect_harness.events.build import DEFAULT_CONNECTED_ACCOUNT
 
     overrides = dict(parse_assignment(item) for item in args.overrides)
     account = None if args.platform else (args.account or DEFAULT_CONNECTED_ACCOUNT)
@@ -239,8 +239,8 @@ def _read_body_file(name: str) -> bytes:
 
 
 def _cmd_sign(args: argparse.Namespace) -> int:
-    from connect_harness.signing import secret_warning
-    from connect_harness.wire import DEFAULT_URL, delivery_request
+    from connect_harness.wire.request import DEFAULT_URL, delivery_request
+    from connect_harness.wire.signing import secret_warning
 
     if not args.secrets:
         raise UsageError("sign needs --secret whsec_... (the endpoint's signing secret)")
@@ -286,7 +286,7 @@ def _body_livemode(body: bytes) -> bool:
 
 
 def _cmd_contracts_build(args: argparse.Namespace) -> int:
-    from connect_harness.contract_builder import build_from_files, write_contracts
+    from connect_harness.spec.builder import build_from_files, write_contracts
 
     files = build_from_files(
         Path(args.spec),

@@ -11,11 +11,11 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from connect_harness.delivery import Response, Target, deliver
-from connect_harness.events import Event, build_event
-from connect_harness.wire import DEFAULT_URL, DeliveryRequest, request_for_event
+from connect_harness.events.build import Event, build_event
+from connect_harness.wire.request import DEFAULT_URL, DeliveryRequest, request_for_event
 
 if TYPE_CHECKING:
-    from connect_harness.fake_stripe import FakeStripeAPI
+    from connect_harness.stripe_api.fake import FakeStripeAPI
 
 __all__ = ["WebhookClient"]
 

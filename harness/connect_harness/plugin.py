@@ -15,14 +15,14 @@ from urllib.parse import urljoin
 
 import pytest
 
-from connect_harness.events import Event, EventCase, build_event, event_matrix
+from connect_harness.events.build import Event, EventCase, build_event, event_matrix
 from connect_harness.settings import SETTINGS, Settings, resolve_settings
-from connect_harness.wire import DEFAULT_URL
+from connect_harness.wire.request import DEFAULT_URL
 
 if TYPE_CHECKING:  # imported where used: an autoloaded plugin must not slow every pytest run
     from connect_harness.client import WebhookClient
     from connect_harness.delivery import Target
-    from connect_harness.fake_stripe import FakeStripeAPI
+    from connect_harness.stripe_api.fake import FakeStripeAPI
 
 _SETTINGS_KEY = pytest.StashKey[Settings]()
 _MARKER = "connect_matrix"
@@ -154,7 +154,7 @@ def connect_url(connect_settings: Settings) -> str:
 
 @pytest.fixture(scope="session")
 def _connect_stripe_api_session(connect_settings: Settings) -> Iterator[FakeStripeAPI]:
-    from connect_harness.fake_stripe import FakeStripeAPI
+    from connect_harness.stripe_api.fake import FakeStripeAPI
 
     api = FakeStripeAPI(port=connect_settings["fake_stripe_port"] or 0)
     with api:
@@ -235,7 +235,7 @@ def connect_contract(
     ``connect_contract.result("rejects-wrong-secret")`` runs what that check needs and returns its
     :class:`~connect_harness.CheckResult`; ``connect_contract.run()`` runs them all.
     """
-    from connect_harness.checks import ContractRun, VerifyConfig
+    from connect_harness.checks.run import ContractRun, VerifyConfig
 
     config = VerifyConfig(
         secret=connect_secret,

@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from connect_harness import contracts
 from connect_harness.errors import UsageError
+from connect_harness.spec import contracts
 
 __all__ = ["SETTINGS", "SettingSpec", "Settings", "resolve_settings"]
 

@@ -20,9 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
-from connect_harness import contracts
+from connect_harness.checks.findings import check_ids, validate_check_ids
 from connect_harness.errors import UsageError
-from connect_harness.findings import check_ids, validate_check_ids
 from connect_harness.settings import (
     parse_api_version,
     parse_path,
@@ -30,8 +29,9 @@ from connect_harness.settings import (
     parse_seconds,
     parse_seed,
 )
-from connect_harness.signing import secret_warning
-from connect_harness.wire import DEFAULT_URL
+from connect_harness.spec import contracts
+from connect_harness.wire.request import DEFAULT_URL
+from connect_harness.wire.signing import secret_warning
 
 if TYPE_CHECKING:  # the checks, the fake API and pytest load only when verify runs
     from connect_harness.delivery import Target
@@ -142,11 +142,11 @@ def add_verify_command(subparsers: Any) -> None:
 
 def run_verify(args: argparse.Namespace) -> int:
     """Run the checks as ``args`` say, print the header and the table, write reports; exit code."""
-    from connect_harness.checks import ContractRun, VerifyConfig
+    from connect_harness.checks.report import render_table, to_json, write_junit
+    from connect_harness.checks.run import ContractRun, VerifyConfig
+    from connect_harness.checks.suite_runner import run_suite
     from connect_harness.delivery import UrlTarget
-    from connect_harness.fake_stripe import FakeStripeAPI
-    from connect_harness.report import render_table, to_json, write_junit
-    from connect_harness.suite_runner import run_suite
+    from connect_harness.stripe_api.fake import FakeStripeAPI
 
     secret = _secret(args.secret)
     target = _target(args)

@@ -12,7 +12,7 @@ from typing import Any
 
 import stripe
 
-from connect_harness import contracts
+from connect_harness.spec import contracts
 
 #: The made-up signing secret endpoints use unless given another.
 TEST_SECRET = "whsec_test_secret"

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from connect_harness.assertions import assert_passes
-from connect_harness.findings import CATALOGUE
+from connect_harness.checks.assertions import assert_passes
+from connect_harness.checks.findings import CATALOGUE
 
 
 @pytest.mark.parametrize("check_id", [spec.id for spec in CATALOGUE])

@@ -333,7 +333,7 @@ def _build_object(
     livemode: bool = False,
     seed: int = 0,
 ) -> dict[str, Any]:
-    from connect_harness.objects import build_object
+    from connect_harness.events.objects import build_object
 
     return build_object(
         object_type, object_id=object_id, account=account, livemode=livemode, seed=seed
@@ -341,14 +341,14 @@ def _build_object(
 
 
 def _object_type_for_id(object_id: str) -> str | None:
-    from connect_harness.objects import object_type_for_id
+    from connect_harness.events.objects import object_type_for_id
 
     return object_type_for_id(object_id)
 
 
 def _api_version() -> str:
     """The version objects are rendered in when the request names none: the contracts' version."""
-    from connect_harness.contracts import api_version
+    from connect_harness.spec.contracts import api_version
 
     try:
         return api_version()
@@ -908,7 +908,7 @@ class FakeStripeAPI:
         )
 
     def _own_account(self, context: _Context) -> _Answer:
-        from connect_harness.ids import stripe_id
+        from connect_harness.events.ids import stripe_id
 
         account = context.account or stripe_id("acct", "connect_harness", "platform")
         self._know_account(account)

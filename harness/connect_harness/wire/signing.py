@@ -36,7 +36,7 @@ endpoint never sees, so a ``v0`` value never verifies with the endpoint's secret
 purpose: were ``v0`` made with the endpoint secret, an endpoint that (wrongly) verifies ``v0``
 instead of ``v1`` would pass every harness delivery yet fail on every real Stripe delivery. The
 downgrade check (a header with *only* a ``v0`` made with the right secret) lives in
-:mod:`connect_harness.variants`.
+:mod:`connect_harness.wire.variants`.
 """
 
 _HEX_SIGNATURE = re.compile(r"[0-9a-f]{64}")

@@ -16,8 +16,13 @@ import re
 from dataclasses import dataclass
 
 from connect_harness.errors import UsageError
-from connect_harness.signing import _check_secret, compute_signature
-from connect_harness.wire import DEFAULT_URL, SIGNATURE_HEADER, DeliveryRequest, delivery_request
+from connect_harness.wire.request import (
+    DEFAULT_URL,
+    SIGNATURE_HEADER,
+    DeliveryRequest,
+    delivery_request,
+)
+from connect_harness.wire.signing import _check_secret, compute_signature
 
 __all__ = [
     "FUTURE_OFFSET",

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from connect_harness.errors import UsageError
-from connect_harness.signing import sign_payload
+from connect_harness.wire.signing import sign_payload
 
 __all__ = [
     "DEFAULT_URL",

@@ -1,6 +1,6 @@
 """Render check results for people and machines: a text table, a JSON report and JUnit XML.
 
-All three render the same :class:`~connect_harness.findings.CheckResult` records. Findings never hold the
+All three render the same :class:`~connect_harness.checks.findings.CheckResult` records. Findings never hold the
 signing secret (reproductions say ``"$STRIPE_WEBHOOK_SECRET"``), so nothing here can print it.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from os import PathLike
 from typing import Any
 
-from connect_harness.findings import CheckResult, Finding, Status
+from connect_harness.checks.findings import CheckResult, Finding, Status
 
 __all__ = ["overall_status", "render_table", "summary_counts", "to_json", "write_junit"]
 

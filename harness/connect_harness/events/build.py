@@ -13,10 +13,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from connect_harness import contracts
 from connect_harness.errors import UsageError
-from connect_harness.ids import stripe_id
-from connect_harness.objects import build_object
+from connect_harness.events.ids import stripe_id
+from connect_harness.events.objects import build_object
+from connect_harness.spec import contracts
 
 __all__ = [
     "DEFAULT_CONNECTED_ACCOUNT",

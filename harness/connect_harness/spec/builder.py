@@ -752,8 +752,8 @@ _README_TEMPLATE: Final = """\
 # Contracts (generated: do not edit by hand)
 
 JSON Schema 2020-12 contracts for Stripe v1 webhook events, built from Stripe's public OpenAPI
-description of API version {api_version}. `connect_harness.contracts` loads them at run time
-(they ship inside the wheel as `connect_harness/contracts`); `connect_harness.contract_builder`
+description of API version {api_version}. `connect_harness.spec.contracts` loads them at run time
+(they ship inside the wheel as `connect_harness/contracts`); `connect_harness.spec.builder`
 writes them.
 
 ## Rebuild

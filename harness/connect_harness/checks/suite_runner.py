@@ -1,7 +1,7 @@
 """Run the shipped test module ``connect_harness.suite`` for ``verify``, and hand back its results.
 
 ``verify`` and ``pytest --pyargs connect_harness.suite`` run one catalogue: verify prepares the
-:class:`~connect_harness.checks.ContractRun` (target, fake Stripe API, configuration) from its own
+:class:`~connect_harness.checks.run.ContractRun` (target, fake Stripe API, configuration) from its own
 options, then runs the suite's tests in a quiet, isolated pytest session that gets that run as its
 ``connect_contract`` fixture. The session ignores the current directory's pytest configuration and
 conftest files: the user's ``addopts`` must not change what verify does.
@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from connect_harness.checks import ContractRun
+from connect_harness.checks.findings import CheckResult
+from connect_harness.checks.run import ContractRun
 from connect_harness.errors import HarnessError
-from connect_harness.findings import CheckResult
 
 __all__ = ["run_suite"]
 
-_SUITE = Path(__file__).resolve().parent / "suite"
+_SUITE = Path(__file__).resolve().parents[1] / "suite"
 
 
 class _ProvideRun:

@@ -14,8 +14,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from connect_harness import contracts
-from connect_harness.ids import stripe_id
+from connect_harness.events.ids import stripe_id
+from connect_harness.spec import contracts
 
 __all__ = ["build_object", "external_account_id", "object_type_for_id", "stripe_order"]
 

@@ -1,6 +1,6 @@
 """Run-time access to the committed JSON Schema contracts of Stripe's webhook events.
 
-The contracts are data files built by :mod:`connect_harness.contract_builder` (see
+The contracts are data files built by :mod:`connect_harness.spec.builder` (see
 ``contracts/README.md``). This module finds them (inside the wheel, or in a source checkout), loads
 each file once, and validates events and objects with validators compiled once per schema:
 validation sits on the hot path of every generated and every checked event.
@@ -66,7 +66,7 @@ def contracts_dir() -> Path:
     packaged = importlib.resources.files("connect_harness") / "contracts"
     if packaged.joinpath(_MANIFEST).is_file():
         return Path(str(packaged))
-    checkout = Path(__file__).resolve().parents[2] / "contracts"
+    checkout = Path(__file__).resolve().parents[3] / "contracts"
     if (checkout / _MANIFEST).is_file():
         return checkout
     raise ContractError(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from connect_harness.checks.findings import CheckResult
 from connect_harness.errors import ContractFailure
-from connect_harness.findings import CheckResult
 
 __all__ = ["assert_passes"]
 

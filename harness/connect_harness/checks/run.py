@@ -1,9 +1,9 @@
 """The endpoint contract checks: deliver what Stripe can send, judge only what can be observed.
 
-A :class:`ContractRun` is one run of the catalogue (:data:`connect_harness.findings.CATALOGUE`) against one
+A :class:`ContractRun` is one run of the catalogue (:data:`connect_harness.checks.findings.CATALOGUE`) against one
 target. It owns the fake Stripe API the endpoint talks to and a log of every delivery; each check sends
 its deliveries through the run and turns status codes, timing and the API calls the endpoint made into
-:class:`~connect_harness.findings.Finding` records. Checks never look inside the endpoint: they will be
+:class:`~connect_harness.checks.findings.Finding` records. Checks never look inside the endpoint: they will be
 run against servers in other languages and frameworks.
 
 The run is the edge where the clock is read: every delivery attempt is signed with a fresh
@@ -24,15 +24,7 @@ from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any
 
-from connect_harness import contracts
-from connect_harness.delivery import AsgiTarget, Response, Target, UrlTarget, WsgiTarget, deliver
-from connect_harness.delivery import target_from as _target_from
-from connect_harness.errors import UsageError
-from connect_harness.events import DEFAULT_CONNECTED_ACCOUNT, Event, build_event
-from connect_harness.events import event_permutations as _event_permutations
-from connect_harness.events import raw_body_variants as _raw_body_variants
-from connect_harness.fake_stripe import ApiCall, FakeStripeAPI
-from connect_harness.findings import (
+from connect_harness.checks.findings import (
     CATALOGUE,
     CheckResult,
     Finding,
@@ -41,9 +33,17 @@ from connect_harness.findings import (
     check_spec,
     validate_check_ids,
 )
-from connect_harness.signing import parse_signature_header
-from connect_harness.variants import bad_variants, rotated_variants
-from connect_harness.wire import DEFAULT_URL, DeliveryRequest, delivery_request
+from connect_harness.delivery import AsgiTarget, Response, Target, UrlTarget, WsgiTarget, deliver
+from connect_harness.delivery import target_from as _target_from
+from connect_harness.errors import UsageError
+from connect_harness.events.build import DEFAULT_CONNECTED_ACCOUNT, Event, build_event
+from connect_harness.events.build import event_permutations as _event_permutations
+from connect_harness.events.build import raw_body_variants as _raw_body_variants
+from connect_harness.spec import contracts
+from connect_harness.stripe_api.fake import ApiCall, FakeStripeAPI
+from connect_harness.wire.request import DEFAULT_URL, DeliveryRequest, delivery_request
+from connect_harness.wire.signing import parse_signature_header
+from connect_harness.wire.variants import bad_variants, rotated_variants
 
 __all__ = [
     "ContractRun",
@@ -79,7 +79,7 @@ DISCONNECTED_ACCOUNT = "acct_1HarnessDisconnect"
 # Events after which a correct endpoint stops acting for the account they name.
 _ACCOUNT_ENDING_EVENTS = frozenset({"account.application.deauthorized"})
 
-# Which bad-variant names (connect_harness.variants) each rejects-* check sends. Variants matched by no
+# Which bad-variant names (connect_harness.wire.variants) each rejects-* check sends. Variants matched by no
 # check (a future timestamp, a duplicated t=) describe SDK differences, not endpoint bugs.
 _REJECTION_VARIANTS: dict[str, Callable[[str], bool]] = {
     "rejects-missing-signature": lambda name: name == "missing-signature",
@@ -199,7 +199,7 @@ class ContractRun:
     """One run of the check catalogue against one target; deliveries are shared by the checks.
 
     ``target`` is a :class:`~connect_harness.delivery.Target`, a loopback URL or a WSGI/ASGI app. The run
-    uses ``fake_api`` (or starts its own :class:`~connect_harness.fake_stripe.FakeStripeAPI` on first use,
+    uses ``fake_api`` (or starts its own :class:`~connect_harness.stripe_api.fake.FakeStripeAPI` on first use,
     stopped by :meth:`close`) and, for in-process targets, points stripe-python at it while a check runs.
     ``url`` is where deliveries are addressed: a URL target's own URL, else (default
     ``http://127.0.0.1:4242/webhook``) the path and query an in-process app is called with. Use the run
@@ -470,7 +470,7 @@ class ContractRun:
         """Rebuild one body of ``raw_body_variants`` with Python, then sign those exact bytes."""
         account = json.dumps(event.account) if event.account else "None"
         program = (
-            "import sys; from connect_harness.events import build_event, raw_body_variants as v; "
+            "import sys; from connect_harness.events.build import build_event, raw_body_variants as v; "
             f"e = build_event({json.dumps(event.type)}, account={account}, "
             f"livemode={event.livemode}, seed={seed}, "
             f"api_version={json.dumps(self.config.api_version)}); "
@@ -737,7 +737,7 @@ def _rejection_check(check: str) -> Callable[[ContractRun], Iterator[Finding]]:
             yield Finding(
                 check=check,
                 status="skip",
-                reason="connect_harness.variants offered no request for this check",
+                reason="connect_harness.wire.variants offered no request for this check",
                 event_type=event.type,
                 permutation=event.permutation,
             )

@@ -1,0 +1,1 @@
+"""The catalogue: the run (what was sent, what came back, what was called), findings, reports."""

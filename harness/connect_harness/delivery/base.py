@@ -1,0 +1,106 @@
+"""What every kind of delivery shares: the request it reads, the :class:`Response` it records, and
+the headers every HTTP/1.1 client adds."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+from urllib.parse import SplitResult, urlsplit
+
+# The address in-process apps see as the server and as the client: Stripe's deliveries come from
+# outside, but an in-process call has no peer, and loopback is the honest answer.
+_LOOPBACK = "127.0.0.1"
+_CLIENT_PORT = 52_000
+
+
+class DeliveryRequestLike(Protocol):
+    """What :func:`deliver` reads from a request: ``connect_harness.wire.request.DeliveryRequest`` fits."""
+
+    @property
+    def method(self) -> str: ...
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def headers(self) -> Sequence[tuple[str, str]]: ...
+
+    @property
+    def body(self) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class Response:
+    """What the endpoint answered to one delivery.
+
+    ``status`` is the HTTP status, or 0 when there was no HTTP answer at all (connection refused,
+    TLS failure, timeout, an ASGI lifespan startup that failed); ``error`` then says why. An
+    exception escaping an in-process app is what a server turns into a 500, so it is recorded as
+    status 500 (or the status the app had already sent) with ``error`` holding the exception's
+    ``repr``.
+    ``elapsed`` is seconds from sending to the end of the response body.
+    """
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    elapsed: float
+    error: str | None = None
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (case-insensitive), or None."""
+        wanted = name.lower()
+        for key, value in self.headers:
+            if key.lower() == wanted:
+                return value
+        return None
+
+
+def _app_name(app: object) -> str:
+    if inspect.isfunction(app) or inspect.ismethod(app):
+        return f"{app.__module__}.{app.__qualname__}"
+    kind = type(app)
+    label = getattr(app, "name", None)
+    suffix = f" {label!r}" if isinstance(label, str) else ""
+    return f"{kind.__module__}.{kind.__qualname__}{suffix}"
+
+
+def _header_bytes(value: str) -> bytes:
+    """Header text as wire bytes: latin-1 where it fits (HTTP's own charset), else UTF-8."""
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8")
+
+
+def _has_header(headers: Sequence[tuple[str, str]], name: str) -> bool:
+    return any(key.lower() == name for key, _ in headers)
+
+
+def _wire_headers(request: DeliveryRequestLike, netloc: str) -> list[tuple[str, str]]:
+    """The request's headers as an HTTP/1.1 client sends them: Host first, Content-Length last."""
+    headers = list(request.headers)
+    if not _has_header(headers, "host"):
+        headers.insert(0, ("Host", netloc))
+    if not _has_header(headers, "content-length"):
+        headers.append(("Content-Length", str(len(request.body))))
+    return headers
+
+
+def _timed_out(timeout: float) -> str:
+    return f"timed out after {timeout:g} s"
+
+
+def _split_request_url(request: DeliveryRequestLike) -> tuple[SplitResult, str, str, int]:
+    parts = urlsplit(request.url)
+    scheme = parts.scheme if parts.scheme in ("http", "https") else "http"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is None:
+        port = 443 if scheme == "https" else 80
+    netloc = parts.netloc or _LOOPBACK
+    return parts, scheme, netloc, port

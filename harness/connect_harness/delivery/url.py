@@ -1,0 +1,119 @@
+"""Delivery over real HTTP/1.1 to a URL, never following redirects; loopback unless allowed."""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import ssl
+import time
+from dataclasses import dataclass
+from urllib.parse import SplitResult, urlsplit
+
+from connect_harness.delivery.base import (
+    DeliveryRequestLike,
+    Response,
+    _has_header,
+    _header_bytes,
+    _timed_out,
+)
+from connect_harness.errors import UsageError
+
+
+@dataclass(frozen=True)
+class UrlTarget:
+    """An endpoint reachable over HTTP; validate user input with :func:`target_from` first."""
+
+    url: str
+
+    def describe(self) -> str:
+        """A one-line description for reports."""
+        return self.url
+
+    def close(self) -> None:
+        """Nothing to release: every delivery opens and closes its own connection."""
+
+
+def _check_url(url: str, *, allow_remote: bool) -> SplitResult:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as err:
+        raise UsageError(f"cannot deliver to {url!r}: it is not a valid URL ({err})") from err
+    if parts.scheme not in ("http", "https"):
+        raise UsageError(
+            f"cannot deliver to {url!r}: expected an http:// or https:// URL such as "
+            "'http://127.0.0.1:8000/webhook'; to call an app in this process, pass the app "
+            "object or load it with 'module:attribute'"
+        )
+    host = parts.hostname
+    if not host:
+        raise UsageError(
+            f"cannot deliver to {url!r}: the URL has no host; write it like "
+            "'http://127.0.0.1:8000/webhook'"
+        )
+    del port
+    if not allow_remote and not _is_loopback(host):
+        raise UsageError(
+            f"refusing to deliver forged events to {url!r}: it is not a loopback address; "
+            "pass --allow-remote if you really mean it"
+        )
+    return parts
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
+
+
+def _deliver_url(request: DeliveryRequestLike, url: str, timeout: float) -> Response:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    connection: http.client.HTTPConnection
+    if parts.scheme == "https":
+        connection = http.client.HTTPSConnection(
+            host, parts.port, timeout=timeout, context=ssl.create_default_context()
+        )
+    else:
+        connection = http.client.HTTPConnection(host, parts.port, timeout=timeout)
+    headers = list(request.headers)
+    started = time.perf_counter()
+    try:
+        connection.putrequest(
+            request.method,
+            path,
+            skip_host=_has_header(headers, "host"),
+            skip_accept_encoding=True,
+        )
+        for name, value in headers:
+            connection.putheader(name, _header_bytes(value))
+        if not _has_header(headers, "content-length"):
+            connection.putheader("Content-Length", str(len(request.body)))
+        connection.endheaders(request.body)
+        answer = connection.getresponse()
+        body = answer.read()
+        elapsed = time.perf_counter() - started
+        return Response(answer.status, tuple(answer.getheaders()), body, elapsed)
+    except TimeoutError:  # socket.timeout is an alias since 3.10
+        return Response(0, (), b"", time.perf_counter() - started, _timed_out(timeout))
+    except ConnectionRefusedError as err:
+        return Response(
+            0, (), b"", time.perf_counter() - started, f"connection refused by {url}: {err}"
+        )
+    except (OSError, http.client.HTTPException) as err:
+        return Response(
+            0,
+            (),
+            b"",
+            time.perf_counter() - started,
+            f"no HTTP response from {url}: {type(err).__name__}: {err}",
+        )
+    finally:
+        connection.close()

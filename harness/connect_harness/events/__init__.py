@@ -1,0 +1,1 @@
+"""What Stripe sends: v1 snapshot events, ids, the objects and everything they reference."""

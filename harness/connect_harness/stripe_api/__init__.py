@@ -1,0 +1,1 @@
+"""The fake Stripe API: the store with owners and modes, Stripe-Account scoping, the server."""

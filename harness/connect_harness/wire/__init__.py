@@ -1,0 +1,1 @@
+"""An event on the wire: signing, the bad variants, the request Stripe sends."""
