@@ -35,8 +35,9 @@ def stripe_order(value: Any) -> Any:
 
 
 @functools.cache
-def _ordered_example_text(object_type: str) -> str:
-    return json.dumps(stripe_order(contracts.object_example(object_type)), ensure_ascii=False)
+def _ordered_example_text(object_type: str, version: str | None = None) -> str:
+    example = contracts.object_example(object_type, version=version)
+    return json.dumps(stripe_order(example), ensure_ascii=False)
 
 
 @functools.cache
@@ -91,15 +92,17 @@ def build_object(
     livemode: bool = False,
     seed: int = 0,
     created: int | None = None,
+    version: str | None = None,
 ) -> dict[str, Any]:
     """Return a contract-valid ``object_type`` object that belongs to ``account`` (None: the platform).
 
     ``object_id`` defaults to an id derived from the other arguments, so the same call always returns the
     same object. Fields Stripe uses to name the owning connected account (``account`` on external
     accounts, persons and capabilities) hold ``account``; a payout's ``destination`` is the account's
-    default external account; an ``account`` object *is* the account.
+    default external account; an ``account`` object *is* the account. ``version`` picks the
+    contract set whose shapes the object has (default the newest).
     """
-    obj: dict[str, Any] = json.loads(_ordered_example_text(object_type))
+    obj: dict[str, Any] = json.loads(_ordered_example_text(object_type, version))
     if object_id is None:
         if object_type == "account" and account is not None:
             object_id = account

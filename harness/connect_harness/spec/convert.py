@@ -1,0 +1,218 @@
+"""OpenAPI 3.0 schema nodes to JSON Schema 2020-12, and the contract-wide edits made after converting.
+
+Pure functions over plain JSON data: :mod:`connect_harness.spec.builder` calls them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final
+
+from connect_harness.errors import UsageError
+
+__all__ = ["ID_OF", "convert_schema", "open_enums", "reachable", "relax_required"]
+
+_COMPONENT_PREFIX: Final = "#/components/schemas/"
+#: Our one annotation keyword: on an expandable field's ID string, the object types it may name.
+ID_OF: Final = "x-id-of"
+
+
+def _rewrite_ref(ref: str) -> str:
+    if not ref.startswith(_COMPONENT_PREFIX):
+        raise UsageError(
+            f"unsupported $ref {ref!r}: only '#/components/schemas/...' refs are known"
+        )
+    return "#/$defs/" + ref[len(_COMPONENT_PREFIX) :]
+
+
+def _is_expandable(node: Mapping[str, Any]) -> bool:
+    branches = node.get("anyOf")
+    if not isinstance(branches, list) or "x-expansionResources" not in node:
+        return False
+    return any(isinstance(b, Mapping) and b.get("type") == "string" for b in branches)
+
+
+def _expansion_targets(branches: Sequence[Any]) -> list[str]:
+    targets: list[str] = []
+    for branch in branches:
+        ref = branch.get("$ref") if isinstance(branch, Mapping) else None
+        if isinstance(ref, str):
+            name = ref.rsplit("/", 1)[1].removeprefix("deleted_")
+            if name not in targets:
+                targets.append(name)
+    return targets
+
+
+def convert_schema(node: Any) -> Any:
+    """Convert one OpenAPI 3.0 schema node (and everything under it) to JSON Schema 2020-12.
+
+    ``nullable`` becomes a ``null`` type (or enum value, or ``anyOf`` branch); an expandable field
+    keeps only its ID-string branch, because webhooks render IDs, annotated with ``x-id-of`` (the
+    object types the ID may name); ``$ref`` points at ``#/$defs``; ``description`` and Stripe's
+    ``x-*`` vendor keys are dropped.
+    """
+    if isinstance(node, list):
+        return [convert_schema(item) for item in node]
+    if not isinstance(node, Mapping):
+        return node
+    if "$ref" in node:
+        # OpenAPI 3.0 ignores a $ref's siblings, so do we.
+        return {"$ref": _rewrite_ref(node["$ref"])}
+    source: Mapping[str, Any] = node
+    out: dict[str, Any] = {}
+    if _is_expandable(node):
+        strings = [b for b in node["anyOf"] if isinstance(b, Mapping) and b.get("type") == "string"]
+        source = dict(strings[0])
+        if node.get("nullable"):
+            source["nullable"] = True
+        out[ID_OF] = _expansion_targets(node["anyOf"])
+    for key, value in source.items():
+        if key.startswith("x-") or key in ("description", "nullable"):
+            continue
+        if key == "properties":
+            out[key] = {name: convert_schema(sub) for name, sub in value.items()}
+        elif key in ("items", "additionalProperties", "not"):
+            out[key] = convert_schema(value)
+        elif key in ("anyOf", "oneOf", "allOf"):
+            out[key] = [convert_schema(sub) for sub in value]
+        else:
+            out[key] = value
+    if source.get("nullable"):
+        _make_nullable(out)
+    return out
+
+
+def _make_nullable(out: dict[str, Any]) -> None:
+    if "enum" in out and None not in out["enum"]:
+        out["enum"] = [*out["enum"], None]
+    if "type" in out:
+        types = out["type"] if isinstance(out["type"], list) else [out["type"]]
+        if "null" not in types:
+            out["type"] = [*types, "null"]
+        return
+    for combinator in ("anyOf", "oneOf"):
+        if combinator in out:
+            if {"type": "null"} not in out[combinator]:
+                out[combinator] = [*out[combinator], {"type": "null"}]
+            return
+    if "allOf" in out:
+        out["anyOf"] = [{"allOf": out.pop("allOf")}, {"type": "null"}]
+    # A typeless schema already admits null.
+
+
+def _refs_in(node: Any) -> Iterable[str]:
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                yield value
+            else:
+                yield from _refs_in(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _refs_in(item)
+
+
+def reachable(defs: Mapping[str, Any], roots: Iterable[str]) -> list[str]:
+    seen: set[str] = set()
+    stack = list(roots)
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for ref in _refs_in(defs[name]):
+            stack.append(ref.rsplit("/", 1)[1])
+    return sorted(seen)
+
+
+# --------------------------------------------------------------------------------------------------
+# Edits after converting: open enums, presence Stripe's own fixtures contradict
+
+
+def _resolve(defs: Mapping[str, Any], node: Any) -> Any:
+    """Follow ``$ref`` and single-real-branch ``anyOf`` (a nullable object) to the node itself."""
+    for _ in range(32):
+        if not isinstance(node, Mapping):
+            return None
+        if "$ref" in node:
+            node = defs.get(str(node["$ref"]).rsplit("/", 1)[1])
+            continue
+        branches = [b for b in node.get("anyOf", ()) if b != {"type": "null"}]
+        if "anyOf" in node and len(branches) == 1:
+            node = branches[0]
+            continue
+        return node
+    return None
+
+
+def _walk(defs: Mapping[str, Any], root: str, path: str) -> Any:
+    """The schema node at ``path`` (``a.b[]`` array items, ``a{}`` map values) under ``root``."""
+    node = defs.get(root)
+    for part in path.split("."):
+        name = part.rstrip("[]{}")
+        node = _resolve(defs, node)
+        if node is None or name not in node.get("properties", {}):
+            return None
+        node = node["properties"][name]
+        for suffix in part[len(name) :].replace("[]", "[").replace("{}", "{"):
+            node = _resolve(defs, node)
+            key = "items" if suffix == "[" else "additionalProperties"
+            if node is None or not isinstance(node.get(key), Mapping):
+                return None
+            node = node[key]
+    return _resolve(defs, node)
+
+
+def open_enums(defs: Mapping[str, Any], open_paths: Mapping[str, Sequence[str]]) -> int:
+    """Turn the enums Stripe's SDKs treat as open into ``examples`` on a string; return how many.
+
+    ``open_paths`` maps an object type to its open enum paths (``open_enums.<version>.json``). An
+    open enum keeps its ``type`` (so ``null`` stays allowed only where it was) and lists its known
+    values under ``examples``, a standard annotation: validation accepts any string, generators
+    draw from ``examples``. Paths this set's schemas do not have are skipped. Edits ``defs``.
+    """
+    changed = 0
+    for root in sorted(open_paths):
+        if root not in defs:
+            continue
+        for path in open_paths[root]:
+            node = _walk(defs, root, path)
+            if not isinstance(node, dict) or not isinstance(node.get("enum"), list):
+                continue
+            values = node.pop("enum")
+            listed = [value for value in values if value is not None]
+            if "type" not in node:
+                node["type"] = ["string", "null"] if None in values else "string"
+            node["examples"] = listed
+            changed += 1
+    return changed
+
+
+def relax_required(defs: Mapping[str, Any], name: str, fixture: Any) -> list[str]:
+    """Drop from ``required`` what Stripe's own fixture of ``name`` leaves out, at every depth.
+
+    Returns the paths dropped (``invoice.amount_paid_off_stripe``). Edits ``defs``.
+    """
+    dropped: list[str] = []
+    _relax(defs, defs.get(name), fixture, name, dropped, depth=0)
+    return dropped
+
+
+def _relax(
+    defs: Mapping[str, Any], node: Any, value: Any, where: str, dropped: list[str], depth: int
+) -> None:
+    node = _resolve(defs, node)
+    if not isinstance(node, dict) or not isinstance(value, dict) or depth > 12:
+        return
+    required = node.get("required")
+    if isinstance(required, list):
+        missing = [key for key in required if key not in value]
+        if missing:
+            node["required"] = [key for key in required if key in value]
+            if not node["required"]:
+                del node["required"]
+            dropped.extend(f"{where}.{key}" for key in missing)
+    properties = node.get("properties", {})
+    for key, sub in value.items():
+        if key in properties:
+            _relax(defs, properties[key], sub, f"{where}.{key}", dropped, depth + 1)
