@@ -309,3 +309,26 @@ def test_verify_with_api_version_notes_the_shapes_and_sends_that_sets_types(
     assert main(argv) == 0
     out, err = capsys.readouterr()
     assert err == "" and "| 275 event types |" in out.splitlines()[0]
+
+
+def test_readme_version_table_and_fixture_figures_match_the_contracts() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### API versions", 1)[1]
+    for version in contracts.contract_versions():
+        covered = len(contracts.supported_event_types(version=version))
+        row = next(line for line in section.splitlines() if line.startswith(f"| `{version}`"))
+        manifest = json.loads(
+            (REPO / "contracts" / version / "manifest.json").read_text(encoding="utf-8")
+        )
+        assert f"`{manifest['source']['spec']}`" in row
+        assert row.endswith(f"| {covered} of 275 |"), row
+    assert "| `2026-10-28.endive` (default) |" in section
+    relaxed = json.loads(
+        (REPO / "contracts" / NEWEST / "manifest.json").read_text(encoding="utf-8")
+    )["relaxed_required"]
+    assert f"do not require the {len(relaxed)}\nproperties" in section
+    assert "all 82 validate against the 2026-10-28.endive set" in " ".join(section.split())
+    assert "all 76 that\n2026-05-27.dahlia describes" in section
+    assert len(contracts.object_types(version=DAHLIA)) == 76
+    note = contracts.resolve_version("2024-06-20").note
+    assert f"connect-harness: note: {note}\n" in section
