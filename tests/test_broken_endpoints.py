@@ -176,7 +176,9 @@ def test_correct_flask_endpoint_passes_the_full_default_run() -> None:
     _assert_all_pass(results)
     accepted = results[0]
     assert accepted.counts()["pass"] > 200  # one pass finding per supported event type
-    assert deliveries > 800
+    # Three permutations per type: Connect live and test, platform live (a production account
+    # endpoint gets live events only).
+    assert deliveries > 650
     assert app.extensions["webhook_core"].api_errors == []
 
 

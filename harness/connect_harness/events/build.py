@@ -318,19 +318,21 @@ def event_permutations(
     """The (account, livemode) pairs an endpoint of this model receives, in a stable order.
 
     ``endpoint_type``: ``connect`` (events carry ``account``), ``account`` (they do not) or ``both``;
-    ``mode``: ``development`` endpoints get test events only, ``production`` ones live and test events.
+    ``mode``: ``development`` endpoints get test events only. In ``production`` a Connect endpoint
+    gets live *and* test events (a live platform's connected accounts act in both modes), while an
+    account endpoint belongs to one mode and gets live events only (Stripe's livemode rule).
     """
     if endpoint_type not in {"connect", "account", "both"}:
         raise UsageError(f"endpoint type {endpoint_type!r} is not one of connect, account, both")
     if mode not in {"development", "production"}:
         raise UsageError(f"mode {mode!r} is not one of development, production")
-    accounts: list[str | None] = []
+    pairs: list[tuple[str | None, bool]] = []
     if endpoint_type in {"connect", "both"}:
-        accounts.append(DEFAULT_CONNECTED_ACCOUNT)
+        modes = [False] if mode == "development" else [True, False]
+        pairs += [(DEFAULT_CONNECTED_ACCOUNT, live) for live in modes]
     if endpoint_type in {"account", "both"}:
-        accounts.append(None)
-    modes = [False] if mode == "development" else [True, False]
-    return [(acct, live) for acct in accounts for live in modes]
+        pairs.append((None, mode == "production"))
+    return pairs
 
 
 @dataclass(frozen=True)
