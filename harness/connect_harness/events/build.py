@@ -57,6 +57,8 @@ class Event:
     type: str
     payload: dict[str, Any]
     body: bytes
+    #: The world the event's ids come from: the fake API builds the objects it names with it.
+    seed: int = 0
 
     @property
     def id(self) -> str:
@@ -155,8 +157,8 @@ def build_event(
     payload["livemode"] = livemode
     payload["pending_webhooks"] = pending_webhooks
     payload["request"] = {
-        "id": None if automatic else stripe_id("req", seed, event_type, account),
-        "idempotency_key": None if automatic else _uuid_like(seed, event_type, account),
+        "id": None if automatic else stripe_id("req", seed, event_type, account, livemode),
+        "idempotency_key": None if automatic else _uuid_like(seed, event_type, account, livemode),
     }
     payload["type"] = event_type
 
@@ -164,7 +166,8 @@ def build_event(
         _deep_merge(payload, merge)
     for path, value in (overrides or {}).items():
         _set_path(payload, path, value)
-    return Event(type=event_type, payload=payload, body=render_body(payload, ascii_only=ascii_only))
+    body = render_body(payload, ascii_only=ascii_only)
+    return Event(type=event_type, payload=payload, body=body, seed=seed)
 
 
 def _choose_object_type(info: contracts.EventInfo, object_type: str | None) -> str:
