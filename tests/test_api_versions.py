@@ -332,3 +332,26 @@ def test_readme_version_table_and_fixture_figures_match_the_contracts() -> None:
     assert len(contracts.object_types(version=DAHLIA)) == 76
     note = contracts.resolve_version("2024-06-20").note
     assert f"connect-harness: note: {note}\n" in section
+
+
+def test_the_fake_api_knows_what_an_older_versions_event_references() -> None:
+    from connect_harness.stripe_api.fake import FakeStripeAPI
+
+    # `invoice.subscription` exists only in the 2023 shapes: the 2023 schemas must find it.
+    subscription = "sub_1OldShapesSubscription0"
+    event = build_event(
+        "invoice.paid",
+        account="acct_1OldShapes",
+        api_version="2024-06-20",
+        overrides={"data.object.subscription": subscription},
+    )
+    fake = FakeStripeAPI()
+    fake.register_event(event)
+    known = fake.current_object(subscription)
+    assert known is not None and known["object"] == "subscription"
+    newer = FakeStripeAPI()
+    newer.register_event(
+        build_event("invoice.paid", account="acct_1OldShapes", merge={"data": {"object": {
+            "subscription": subscription}}})
+    )  # fmt: skip
+    assert newer.current_object(subscription) is None  # not a field of today's invoice

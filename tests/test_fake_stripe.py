@@ -19,6 +19,7 @@ import pytest
 import stripe
 
 from connect_harness.errors import HarnessError, UsageError
+from connect_harness.events import world
 from connect_harness.events.build import Event, build_event
 from connect_harness.spec import contracts
 from connect_harness.stripe_api import fake as fake_stripe
@@ -217,6 +218,65 @@ def test_referenced_objects_belong_to_the_same_account(fake: FakeStripeAPI) -> N
     assert found.id == customer
     with pytest.raises(stripe.InvalidRequestError, match=f"No such customer: '{customer}'"):
         stripe.Customer.retrieve(customer, api_key=TEST_KEY)
+
+
+def test_every_object_an_event_names_is_served_in_its_account_and_mode(fake: FakeStripeAPI) -> None:
+    event = connect_event("payout.failed", livemode=True, seed=5)
+    fake.register_event(event)
+    txn = event.data_object["balance_transaction"]
+    assert (
+        txn
+        == build_event("charge.succeeded", account=ACCOUNT, livemode=True, seed=5).data_object[
+            "balance_transaction"
+        ]
+    )
+
+    found = stripe.BalanceTransaction.retrieve(txn, api_key=LIVE_KEY, stripe_account=ACCOUNT)
+
+    assert (found.id, found.object) == (txn, "balance_transaction")
+    assert contracts.validate_object("balance_transaction", found.to_dict()) == []
+    with pytest.raises(stripe.InvalidRequestError, match=f"No such balance_transaction: '{txn}'$"):
+        stripe.BalanceTransaction.retrieve(txn, api_key=LIVE_KEY)
+    with pytest.raises(
+        stripe.InvalidRequestError,
+        match="a similar object exists in live mode, but a test mode key was used",
+    ):
+        stripe.BalanceTransaction.retrieve(txn, api_key=TEST_KEY, stripe_account=ACCOUNT)
+    as_platform, wrong_mode = fake.calls[-2:]
+    assert (as_platform.status, as_platform.object_owner) == (404, ACCOUNT)
+    assert (wrong_mode.status, wrong_mode.object_livemode, wrong_mode.key_mode) == (
+        404,
+        True,
+        "test",
+    )
+
+
+def test_what_a_lazily_built_object_names_is_known_in_turn(fake: FakeStripeAPI) -> None:
+    refund = connect_event("refund.created", seed=3)
+    fake.register_event(refund)
+    charge_id = refund.data_object["charge"]
+
+    charge = stripe.Charge.retrieve(charge_id, api_key=TEST_KEY, stripe_account=ACCOUNT)
+
+    same_world = build_event("charge.succeeded", account=ACCOUNT, seed=3).data_object
+    assert charge.id == same_world["id"]
+    assert charge.balance_transaction == same_world["balance_transaction"]
+    with pytest.raises(stripe.InvalidRequestError, match="No such balance_transaction"):
+        stripe.BalanceTransaction.retrieve(charge.balance_transaction, api_key=TEST_KEY)
+    assert fake.calls[-1].object_owner == ACCOUNT
+
+
+def test_register_reference_records_owner_and_mode_without_building(fake: FakeStripeAPI) -> None:
+    fake.register_reference("cus_1RegisteredOnly0000000", "customer", None, True, seed=2)
+    assert fake._objects["cus_1RegisteredOnly0000000"].obj is None  # built on first use
+
+    found = stripe.Customer.retrieve("cus_1RegisteredOnly0000000", api_key=LIVE_KEY)
+
+    assert (found.id, found.livemode) == ("cus_1RegisteredOnly0000000", True)
+    with pytest.raises(stripe.InvalidRequestError, match="No such customer"):
+        stripe.Customer.retrieve(
+            "cus_1RegisteredOnly0000000", api_key=LIVE_KEY, stripe_account=ACCOUNT
+        )
 
 
 def test_unknown_ids_of_known_types_exist_for_whoever_asks_first(fake: FakeStripeAPI) -> None:
@@ -657,7 +717,7 @@ STRIPE_SPEC = (
 @pytest.mark.skipif(not STRIPE_SPEC.is_file(), reason=f"Stripe's spec is not at {STRIPE_SPEC}")
 def test_collection_table_matches_the_openapi_description() -> None:
     spec = json.loads(STRIPE_SPEC.read_text())
-    buildable = set(contracts.object_types())
+    buildable = set(world.described_types())
     described: dict[str, tuple[str, set[str]]] = {}
     for path, operations in spec["paths"].items():
         match = re.fullmatch(r"/v1/([a-z_/]+)/\{[a-z_]+\}", path)
@@ -679,4 +739,5 @@ def test_collection_table_matches_the_openapi_description() -> None:
         for collection, (object_type, _) in described.items()
         if object_type in buildable and collection not in fake_stripe._COLLECTIONS
     }
-    assert missing <= {"linked_accounts"}  # an old alias of financial_connections/accounts
+    # Old aliases: of financial_connections/accounts, and of balance_transactions.
+    assert missing <= {"linked_accounts", "balance/history"}

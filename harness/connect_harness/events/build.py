@@ -57,6 +57,8 @@ class Event:
     type: str
     payload: dict[str, Any]
     body: bytes
+    #: The world the event's ids come from: the fake API builds the objects it names with it.
+    seed: int = 0
 
     @property
     def id(self) -> str:
@@ -159,8 +161,8 @@ def build_event(
     payload["livemode"] = livemode
     payload["pending_webhooks"] = pending_webhooks
     payload["request"] = {
-        "id": None if automatic else stripe_id("req", seed, event_type, account),
-        "idempotency_key": None if automatic else _uuid_like(seed, event_type, account),
+        "id": None if automatic else stripe_id("req", seed, event_type, account, livemode),
+        "idempotency_key": None if automatic else _uuid_like(seed, event_type, account, livemode),
     }
     payload["type"] = event_type
 
@@ -168,7 +170,8 @@ def build_event(
         _deep_merge(payload, merge)
     for path, value in (overrides or {}).items():
         _set_path(payload, path, value)
-    return Event(type=event_type, payload=payload, body=render_body(payload, ascii_only=ascii_only))
+    body = render_body(payload, ascii_only=ascii_only)
+    return Event(type=event_type, payload=payload, body=body, seed=seed)
 
 
 def _choose_object_type(info: contracts.EventInfo, object_type: str | None) -> str:
@@ -322,19 +325,21 @@ def event_permutations(
     """The (account, livemode) pairs an endpoint of this model receives, in a stable order.
 
     ``endpoint_type``: ``connect`` (events carry ``account``), ``account`` (they do not) or ``both``;
-    ``mode``: ``development`` endpoints get test events only, ``production`` ones live and test events.
+    ``mode``: ``development`` endpoints get test events only. In ``production`` a Connect endpoint
+    gets live *and* test events (a live platform's connected accounts act in both modes), while an
+    account endpoint belongs to one mode and gets live events only (Stripe's livemode rule).
     """
     if endpoint_type not in {"connect", "account", "both"}:
         raise UsageError(f"endpoint type {endpoint_type!r} is not one of connect, account, both")
     if mode not in {"development", "production"}:
         raise UsageError(f"mode {mode!r} is not one of development, production")
-    accounts: list[str | None] = []
+    pairs: list[tuple[str | None, bool]] = []
     if endpoint_type in {"connect", "both"}:
-        accounts.append(DEFAULT_CONNECTED_ACCOUNT)
+        modes = [False] if mode == "development" else [True, False]
+        pairs += [(DEFAULT_CONNECTED_ACCOUNT, live) for live in modes]
     if endpoint_type in {"account", "both"}:
-        accounts.append(None)
-    modes = [False] if mode == "development" else [True, False]
-    return [(acct, live) for acct in accounts for live in modes]
+        pairs.append((None, mode == "production"))
+    return pairs
 
 
 @dataclass(frozen=True)

@@ -377,6 +377,15 @@ def build_contracts(
     maker = ExampleMaker(objects_doc, resources, prefixes, example_time=_example_time(api_version))
     for name in event_objects:
         files[f"examples/{name}.json"] = _dump_example(maker.example(name))
+    # Every API resource events carry or embed gets an id prefix, derived from its name where no
+    # fixture shows one (as the examples' ids are), so ids can be made per account and mode.
+    for name in defs:
+        schema = spec_schemas.get(name, {})
+        derived = maker.prefix(name)
+        resource = "x-resourceId" in schema and "id" in schema.get("properties", {})
+        if name not in prefixes and derived and resource:
+            prefixes[name] = derived
+    prefixes = dict(sorted(prefixes.items()))
 
     manifest = {
         "api_version": api_version,

@@ -29,6 +29,14 @@ _PREFIX_OVERRIDES: Final[Mapping[str, str | None]] = {
     "capability": None,
     "coupon": None,
     "reporting.report_type": None,
+    # Types added after 2023 whose fixtures show a placeholder id; prefixes as Stripe's ids have them.
+    "billing.meter": "mtr_",
+    "billing.alert": "alrt_",
+    "billing.credit_grant": "credgr_",
+    "billing.credit_balance_transaction": "cbtxn_",
+    "invoice_payment": "inpay_",
+    # Climate products are identified by names (`climsku_...`).
+    "climate.product": None,
 }
 
 # Fixture values that contradict the rest of their example (a payment intent still waiting for a
@@ -272,16 +280,20 @@ class ExampleMaker:
                 out[prop] = self._value(prop, sub, value, stack)
         return out
 
-    def _prefix(self, object_type: str) -> str | None:
+    def prefix(self, object_type: str) -> str | None:
+        """The id prefix of ``object_type``: known, else derived from its name; None for names."""
         prefix = self._prefixes.get(object_type)
         if prefix is None and object_type.removeprefix("deleted_") not in _PREFIX_OVERRIDES:
-            # No fixture shows the prefix: derive one from the name, as Stripe mostly does.
+            # No fixture shows the prefix: derive one from the name, as Stripe mostly does, but
+            # never one a known type uses (a reserve plan's id must not read as a billing plan's).
             prefix = object_type.rsplit(".", 1)[-1] + "_"
+            if prefix in self._prefixes.values():
+                prefix = object_type.replace(".", "_") + "_"
         return prefix
 
     def _object_id(self, def_name: str, fixture: Any) -> str:
         """The fixture's id if it has the type's prefix, else a made-up one that has."""
-        prefix = self._prefix(def_name)
+        prefix = self.prefix(def_name)
         if isinstance(fixture, str) and fixture.startswith(prefix or "") and fixture:
             return fixture
         if prefix is None:
@@ -309,7 +321,7 @@ class ExampleMaker:
         targets = schema.get(ID_OF, ())
         known = [target for target in targets if target in self._prefixes]
         for target in known or targets[:1]:
-            return (self._prefix(target) or "") + _id_suffix(target)
+            return (self.prefix(target) or "") + _id_suffix(target)
         if name in _STRING_BY_NAME:
             return _STRING_BY_NAME[name]
         if name.endswith("_url"):

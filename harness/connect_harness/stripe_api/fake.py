@@ -80,6 +80,7 @@ class _EventLike(Protocol):
 _COLLECTIONS: dict[str, str] = {
     "accounts": "account",
     "application_fees": "application_fee",
+    "balance_transactions": "balance_transaction",
     "billing_portal/configurations": "billing_portal.configuration",
     "charges": "charge",
     "checkout/sessions": "checkout.session",
@@ -87,6 +88,7 @@ _COLLECTIONS: dict[str, str] = {
     "credit_notes": "credit_note",
     "customers": "customer",
     "disputes": "dispute",
+    "file_links": "file_link",
     "files": "file",
     "financial_connections/accounts": "financial_connections.account",
     "identity/verification_sessions": "identity.verification_session",
@@ -115,6 +117,7 @@ _COLLECTIONS: dict[str, str] = {
     "setup_intents": "setup_intent",
     "sigma/scheduled_query_runs": "scheduled_query_run",
     "sources": "source",
+    "subscription_items": "subscription_item",
     "subscription_schedules": "subscription_schedule",
     "subscriptions": "subscription",
     "tax_rates": "tax_rate",
@@ -142,6 +145,7 @@ _UPDATABLE = frozenset(
         "credit_note",
         "customer",
         "dispute",
+        "file_link",
         "identity.verification_session",
         "invoice",
         "invoiceitem",
@@ -163,6 +167,7 @@ _UPDATABLE = frozenset(
         "setup_intent",
         "source",
         "subscription",
+        "subscription_item",
         "subscription_schedule",
         "tax_rate",
         "terminal.reader",
@@ -181,6 +186,7 @@ _DELETABLE = frozenset(
         "plan",
         "product",
         "subscription",
+        "subscription_item",
         "terminal.reader",
         "test_helpers.test_clock",
         "bank_account",
@@ -228,35 +234,9 @@ _ACCOUNT_RESOURCES: dict[str, tuple[frozenset[str], str]] = {
     "capabilities": (frozenset({"capability"}), "capability"),
 }
 
-# Ids an object refers to that belong to the same account as the object itself; a handler that
-# follows `payment_intent.customer` must act as the same account. (Application fees and transfers
-# are the platform's even when they name a connected account, so they are not listed.)
-_SAME_OWNER_TYPES = frozenset(
-    {
-        "charge",
-        "checkout.session",
-        "credit_note",
-        "customer",
-        "dispute",
-        "invoice",
-        "invoiceitem",
-        "mandate",
-        "payment_intent",
-        "payment_method",
-        "payout",
-        "price",
-        "product",
-        "quote",
-        "refund",
-        "review",
-        "setup_intent",
-        "source",
-        "subscription",
-        "subscription_schedule",
-    }
-)
+# Objects that exist in both modes on Stripe: an event naming one does not tie it to its mode.
+_BOTH_MODES = frozenset({"account", "person", "capability", "bank_account", "card"})
 
-_ID = re.compile(r"^[a-z]+_(?:(?:test|live)_)?[0-9A-Za-z]+$")
 _ACCOUNT_ID = re.compile(r"^acct_[0-9A-Za-z]+$")
 _SECRET_KEY = re.compile(r"^(?:sk|rk)_(test|live)_[0-9A-Za-z_]+$")
 _PUBLISHABLE_KEY = re.compile(r"^pk_(?:test|live)_")
@@ -291,6 +271,11 @@ class _Stored:
     livemode: bool | None
     obj: dict[str, Any] | None = None
     deleted: bool = False
+    #: The world (event seed) a lazily built object is built in, so its own references match.
+    seed: int = 0
+    #: Keep ``livemode`` even if the object has no such field (a balance transaction is of one
+    #: mode); objects named by events are, except those of both modes (:data:`_BOTH_MODES`).
+    keep_mode: bool = False
 
 
 @dataclass
@@ -338,6 +323,38 @@ def _build_object(
     return build_object(
         object_type, object_id=object_id, account=account, livemode=livemode, seed=seed
     )
+
+
+def _references(
+    obj: Mapping[str, Any],
+    object_type: str,
+    owner: str | None,
+    livemode: bool,
+    version: str | None = None,
+) -> list[tuple[str, str, str | None]]:
+    """(id, type, owner) of every object ``obj`` names or embeds, found from the contracts.
+
+    ``version`` is the event's API version: its contract set says where the ids sit.
+    """
+    from connect_harness.events.world import references
+
+    try:
+        found = references(obj, object_type, account=owner, livemode=livemode, version=version)
+    except HarnessError:  # a type the contracts do not describe names nothing we can serve
+        return []
+    return [(ref.object_id, ref.object_type, ref.owner) for ref in found]
+
+
+def _shapes_of(api_version: Any) -> str | None:
+    """The contract set of an event's ``api_version`` (None, the newest, when it names none)."""
+    from connect_harness.spec.contracts import resolve_version
+
+    if not isinstance(api_version, str):
+        return None
+    try:
+        return resolve_version(api_version).shapes
+    except HarnessError:
+        return None
 
 
 def _object_type_for_id(object_id: str) -> str | None:
@@ -552,9 +569,48 @@ class FakeStripeAPI:
                 if payload.get("type") == "account.application.deauthorized":
                     self._revoked.add(owner)
             if isinstance(obj, Mapping):
-                self._register_object(dict(obj), owner, livemode)
+                self._register_object(
+                    dict(obj),
+                    owner,
+                    livemode,
+                    int(getattr(event, "seed", 0)),
+                    version=_shapes_of(payload.get("api_version")),
+                )
 
-    def _register_object(self, obj: dict[str, Any], owner: str | None, livemode: bool) -> None:
+    def register_reference(
+        self,
+        object_id: str,
+        object_type: str,
+        owner: str | None,
+        livemode: bool,
+        seed: int = 0,
+    ) -> None:
+        """Make ``object_id`` exist, owned by ``owner`` (None: the platform) in one mode.
+
+        Cheap: the object is built on first use, with ``seed``, so its own references are the ids
+        the events of that seed carry. An object the fake already knows keeps its owner and state.
+        """
+        with self._lock:
+            if object_type == "account":
+                self._know_account(object_id)
+            elif object_id not in self._objects:
+                self._objects[object_id] = _Stored(
+                    object_type,
+                    object_id,
+                    owner,
+                    livemode,
+                    seed=seed,
+                    keep_mode=object_type not in _BOTH_MODES,
+                )
+
+    def _register_object(
+        self,
+        obj: dict[str, Any],
+        owner: str | None,
+        livemode: bool,
+        seed: int = 0,
+        version: str | None = None,
+    ) -> None:
         object_type = str(obj.get("object", ""))
         object_id = obj.get("id") if isinstance(obj.get("id"), str) else None
         mode = livemode if "livemode" in obj else None
@@ -588,12 +644,10 @@ class FakeStripeAPI:
                     livemode if "livemode" in external else None,
                     external,
                 )
-        for value in obj.values():
-            if not isinstance(value, str) or not _ID.match(value) or value in self._objects:
-                continue
-            referred = _object_type_for_id(value)
-            if referred in _SAME_OWNER_TYPES:
-                self._objects[value] = _Stored(referred, value, owner, livemode)
+        for referred_id, referred_type, referred_owner in _references(
+            obj, object_type, owner, livemode, version
+        ):
+            self.register_reference(referred_id, referred_type, referred_owner, livemode, seed)
 
     def _know_account(self, account: str) -> None:
         if account not in self._objects:
@@ -609,8 +663,15 @@ class FakeStripeAPI:
                     object_id=stored.object_id,
                     account=stored.owner,
                     livemode=bool(stored.livemode),
+                    seed=stored.seed,
                 )
-            if "livemode" not in obj and stored.type not in ("balance",):
+                for referred_id, referred_type, owner in _references(
+                    obj, stored.type, stored.owner, bool(stored.livemode)
+                ):
+                    self.register_reference(
+                        referred_id, referred_type, owner, bool(stored.livemode), stored.seed
+                    )
+            if "livemode" not in obj and stored.type != "balance" and not stored.keep_mode:
                 stored.livemode = None
             stored.obj = obj
         return stored.obj
