@@ -492,3 +492,28 @@ def test_build_from_spec_dir_names_the_missing_folder_and_files(tmp_path: Path) 
     assert str(excinfo.value) == (
         f"OpenAPI spec file '{missing}' does not exist; check the path given to --spec-dir"
     )
+
+
+def test_open_enum_paths_cross_unions_and_map_values() -> None:
+    spec = _widget_spec()
+    schemas = spec["components"]["schemas"]
+    mode = {"type": "string", "enum": ["x", "y"]}
+    schemas["opt_a"] = {"type": "object", "properties": {"mode": mode}}
+    schemas["opt_b"] = {"type": "object", "properties": {"mode": dict(mode)}}
+    schemas["rule"] = {"type": "object", "properties": {"type": {"type": "string", "enum": ["r"]}}}
+    schemas["widget"]["properties"]["opts"] = {
+        "anyOf": [{"$ref": REF + "opt_a"}, {"$ref": REF + "opt_b"}],
+        "nullable": True,
+    }
+    schemas["widget"]["properties"]["rules"] = {
+        "type": "object",
+        "nullable": True,
+        "additionalProperties": {"type": "array", "items": {"$ref": REF + "rule"}},
+    }
+    paths = {"widget": ["opts.mode", "rules.{}[].type"]}
+    files = build_contracts(spec, event_types=_catalogue(), fixtures=None, open_enum_paths=paths)
+    defs = json.loads(files["objects.json"])["$defs"]
+    assert defs["opt_a"]["properties"]["mode"] == {"type": "string", "examples": ["x", "y"]}
+    assert defs["opt_b"]["properties"]["mode"] == {"type": "string", "examples": ["x", "y"]}
+    assert defs["rule"]["properties"]["type"] == {"type": "string", "examples": ["r"]}
+    assert json.loads(files["manifest.json"])["counts"]["open_enums"] == 2

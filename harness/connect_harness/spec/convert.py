@@ -129,38 +129,40 @@ def reachable(defs: Mapping[str, Any], roots: Iterable[str]) -> list[str]:
 # Edits after converting: open enums, presence Stripe's own fixtures contradict
 
 
-def _resolve(defs: Mapping[str, Any], node: Any) -> Any:
-    """Follow ``$ref`` and single-real-branch ``anyOf`` (a nullable object) to the node itself."""
-    for _ in range(32):
-        if not isinstance(node, Mapping):
-            return None
-        if "$ref" in node:
-            node = defs.get(str(node["$ref"]).rsplit("/", 1)[1])
-            continue
-        branches = [b for b in node.get("anyOf", ()) if b != {"type": "null"}]
-        if "anyOf" in node and len(branches) == 1:
-            node = branches[0]
-            continue
-        return node
-    return None
+def _resolve(defs: Mapping[str, Any], node: Any, depth: int = 0) -> list[dict[str, Any]]:
+    """The schemas ``node`` stands for: ``$ref`` followed, every non-null ``anyOf`` branch."""
+    if depth > 32 or not isinstance(node, dict):
+        return []
+    if "$ref" in node:
+        return _resolve(defs, defs.get(str(node["$ref"]).rsplit("/", 1)[1]), depth + 1)
+    if "anyOf" in node and not node.get("properties"):
+        found: list[dict[str, Any]] = []
+        for branch in node["anyOf"]:
+            if branch != {"type": "null"}:
+                found.extend(_resolve(defs, branch, depth + 1))
+        return found
+    return [node]
 
 
-def _walk(defs: Mapping[str, Any], root: str, path: str) -> Any:
-    """The schema node at ``path`` (``a.b[]`` array items, ``a{}`` map values) under ``root``."""
-    node = defs.get(root)
+def _walk(defs: Mapping[str, Any], root: str, path: str) -> list[dict[str, Any]]:
+    """The schema nodes at ``path`` (``a.b[]`` array items, ``a{}`` map values) under ``root``.
+
+    Several where the path crosses a union (a payment method option that is one of two schemas).
+    """
+    nodes = _resolve(defs, defs.get(root))
     for part in path.split("."):
         name = part.rstrip("[]{}")
-        node = _resolve(defs, node)
-        if node is None or name not in node.get("properties", {}):
-            return None
-        node = node["properties"][name]
+        if name:
+            nodes = [
+                sub
+                for node in nodes
+                if name in node.get("properties", {})
+                for sub in _resolve(defs, node["properties"][name])
+            ]
         for suffix in part[len(name) :].replace("[]", "[").replace("{}", "{"):
-            node = _resolve(defs, node)
             key = "items" if suffix == "[" else "additionalProperties"
-            if node is None or not isinstance(node.get(key), Mapping):
-                return None
-            node = node[key]
-    return _resolve(defs, node)
+            nodes = [sub for node in nodes for sub in _resolve(defs, node.get(key))]
+    return nodes
 
 
 def open_enums(defs: Mapping[str, Any], open_paths: Mapping[str, Sequence[str]]) -> int:
@@ -176,15 +178,18 @@ def open_enums(defs: Mapping[str, Any], open_paths: Mapping[str, Sequence[str]])
         if root not in defs:
             continue
         for path in open_paths[root]:
-            node = _walk(defs, root, path)
-            if not isinstance(node, dict) or not isinstance(node.get("enum"), list):
-                continue
-            values = node.pop("enum")
-            listed = [value for value in values if value is not None]
-            if "type" not in node:
-                node["type"] = ["string", "null"] if None in values else "string"
-            node["examples"] = listed
-            changed += 1
+            found = _walk(defs, root, path)
+            nodes = list(
+                {id(node): node for node in found if isinstance(node.get("enum"), list)}.values()
+            )
+            for node in nodes:
+                values = node.pop("enum")
+                listed = [value for value in values if value is not None]
+                if "type" not in node:
+                    node["type"] = ["string", "null"] if None in values else "string"
+                node["examples"] = listed
+            # Counted once per path the set has, also where an earlier path opened a shared schema.
+            changed += bool(nodes) or any("examples" in node for node in found)
     return changed
 
 
@@ -201,9 +206,10 @@ def relax_required(defs: Mapping[str, Any], name: str, fixture: Any) -> list[str
 def _relax(
     defs: Mapping[str, Any], node: Any, value: Any, where: str, dropped: list[str], depth: int
 ) -> None:
-    node = _resolve(defs, node)
-    if not isinstance(node, dict) or not isinstance(value, dict) or depth > 12:
-        return
+    resolved = _resolve(defs, node)
+    if len(resolved) != 1 or not isinstance(value, dict) or depth > 12:
+        return  # a union: which branch the fixture shows is not known, so nothing is relaxed
+    node = resolved[0]
     required = node.get("required")
     if isinstance(required, list):
         missing = [key for key in required if key not in value]
