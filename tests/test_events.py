@@ -198,7 +198,7 @@ def test_unknown_event_type_names_the_closest_match() -> None:
 def test_bad_account_and_object_type_are_usage_errors() -> None:
     with pytest.raises(UsageError, match=r"account 'cus_123' is not a connected account id"):
         build_event("customer.created", account="cus_123")
-    with pytest.raises(UsageError, match=r"carry bank_account or card or source, not 'person'"):
+    with pytest.raises(UsageError, match=r"carry bank_account or card, not 'person'"):
         build_event("account.external_account.updated", object_type="person")
 
 

@@ -447,7 +447,7 @@ def test_every_answer_carries_request_id_and_stripe_version(fake: FakeStripeAPI)
 
     assert first["Request-Id"].startswith("req_")
     assert first["Request-Id"] != second["Request-Id"]
-    assert first["Stripe-Version"] == "2023-08-16"
+    assert first["Stripe-Version"] == contracts.api_version()
     assert second["Stripe-Version"] == "2020-08-27"
 
 

@@ -131,15 +131,18 @@ class WebhookCore:
             signature = signature.replace("v0=", "v1=")
         tolerance = 0 if bug == "no-tolerance" else 300
         try:
-            stripe.Webhook.construct_event(signed, signature, self.secret, tolerance=tolerance)
+            # Verify the bytes, then parse them ourselves: stripe-python 16.1.0's construct_event
+            # crashes on some payloads Stripe really sends (balance_settings.updated).
+            stripe.WebhookSignature.verify_header(signed, signature, self.secret, tolerance)
         except stripe.SignatureVerificationError as err:
             if bug == "500-on-bad-signature":
                 raise
             raise _Rejected(f"bad signature: {err.user_message}") from err
-        except (ValueError, AttributeError, TypeError) as err:
-            if bug == "invalid-json-200":
+        if bug == "invalid-json-200":
+            try:
+                return _parse(body)
+            except _Rejected:
                 return {"id": None, "type": None}
-            raise _Rejected(f"the body is not a Stripe event: {err}") from err
         return _parse(body)
 
     def _check_format_only(self, body: bytes, items: dict[str, list[str]]) -> dict[str, Any]:

@@ -145,7 +145,8 @@ class VerifyConfig:
                     "the list of event types is empty; name at least one, or none for all"
                 )
             for event_type in self.events:
-                contracts.event_info(event_type)  # UsageError with the closest matches
+                # UsageError with the closest matches, or saying this API version lacks it
+                contracts.event_info(event_type, version=self.api_version)
         if not self.max_response_time > 0:
             raise UsageError(
                 f"max_response_time {self.max_response_time!r} must be more than 0 seconds"
@@ -158,7 +159,9 @@ class VerifyConfig:
     @property
     def event_types(self) -> tuple[str, ...]:
         """The event types ``accepts-valid-events`` sends."""
-        return self.events if self.events is not None else contracts.supported_event_types()
+        if self.events is not None:
+            return self.events
+        return contracts.supported_event_types(version=self.api_version)
 
 
 @dataclass(frozen=True)

@@ -129,9 +129,13 @@ def build_event(
     path (``{"data.object.charges_enabled": False}``) and refuses paths that do not exist, except new
     keys under a ``metadata`` hash; ``merge`` deep-merges a nested mapping and may add keys. ``seed``
     varies every id deterministically. ``object_type`` picks one object where the type is polymorphic
-    (``account.external_account.*`` carries a ``bank_account`` or a ``card``).
+    (``account.external_account.*`` carries a ``bank_account`` or a ``card``). ``api_version``
+    picks the shapes of ``data.object`` (:func:`connect_harness.spec.contracts.resolve_version`:
+    default the newest contract set) and is stamped on the event.
     """
-    info = contracts.event_info(event_type)
+    choice = contracts.resolve_version(api_version)
+    version = choice.shapes
+    info = contracts.event_info(event_type, version=version)
     if account is not None and not _ACCOUNT_ID.match(account):
         raise UsageError(
             f"account {account!r} is not a connected account id; "
@@ -140,7 +144,7 @@ def build_event(
     chosen = _choose_object_type(info, object_type)
     created = DEFAULT_CREATED if created is None else created
     data_object = build_object(
-        chosen, account=account, livemode=livemode, seed=seed, created=created
+        chosen, account=account, livemode=livemode, seed=seed, created=created, version=version
     )
     data: dict[str, Any] = {"object": data_object}
     if event_type.endswith(".updated"):
@@ -151,7 +155,7 @@ def build_event(
     payload["object"] = "event"
     if account is not None:
         payload["account"] = account
-    payload["api_version"] = api_version or contracts.api_version()
+    payload["api_version"] = choice.stamp
     payload["created"] = created
     payload["data"] = data
     payload["livemode"] = livemode
@@ -367,18 +371,20 @@ def event_matrix(
     endpoint_type: str = "both",
     mode: str = "production",
     account: str | None = None,
+    api_version: str | None = None,
 ) -> list[EventCase]:
     """Every (type, account, mode) an endpoint of this model receives, in a stable order.
 
     ``types`` defaults to every supported type; each is checked (unknown types raise ``UsageError``
     with the closest matches). ``account`` replaces the default connected account of Connect cases.
+    ``api_version`` picks the contract set the types come from (default the newest).
     """
     if types is None:
-        names: Sequence[str] = contracts.supported_event_types()
+        names: Sequence[str] = contracts.supported_event_types(version=api_version)
     else:
         names = [types] if isinstance(types, str) else list(types)
         for name in names:
-            contracts.event_info(name)
+            contracts.event_info(name, version=api_version)
     cases = []
     for name in names:
         for acct, livemode in event_permutations(endpoint_type=endpoint_type, mode=mode):

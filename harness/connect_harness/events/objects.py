@@ -39,12 +39,13 @@ def stripe_order(value: Any) -> Any:
 
 
 @functools.cache
-def _ordered_example_text(object_type: str) -> str:
-    if object_type in contracts.object_types():
-        example = contracts.object_example(object_type)
+def _ordered_example_text(object_type: str, version: str | None = None) -> str:
+    if object_type in contracts.object_types(version=version):
+        example = contracts.object_example(object_type, version=version)
     else:
         # A type events only name (a balance transaction): the fake API must still serve it.
-        example = _minimal(contracts.object_schema(object_type), (object_type,))
+        schema = contracts.object_schema(object_type, version=version)
+        example = _minimal(schema, (object_type,), version=version)
         prefix = id_prefix(object_type)
         if isinstance(example, dict) and "id" in example and prefix is not None:
             example["id"] = stripe_id(prefix, "example", object_type)
@@ -52,12 +53,18 @@ def _ordered_example_text(object_type: str) -> str:
 
 
 @functools.cache
-def _template(object_type: str) -> world.Template:
-    text = _ordered_example_text(object_type)
-    return world.template(text, json.loads(text), object_type)
+def _template(object_type: str, version: str | None = None) -> world.Template:
+    text = _ordered_example_text(object_type, version)
+    return world.template(text, json.loads(text), object_type, version=version)
 
 
-def _minimal(schema: Mapping[str, Any], stack: tuple[str, ...], name: str = "") -> Any:
+def _minimal(
+    schema: Mapping[str, Any],
+    stack: tuple[str, ...],
+    name: str = "",
+    *,
+    version: str | None = None,
+) -> Any:
     """The plainest value ``schema`` accepts: null where allowed, the first enum value, zeros.
 
     For object types without a canonical example; every property is rendered, as Stripe does.
@@ -67,19 +74,23 @@ def _minimal(schema: Mapping[str, Any], stack: tuple[str, ...], name: str = "") 
         name = ref.rsplit("/", 1)[-1]
         if name in stack:
             return None
-        return _minimal(contracts.object_schema(name), (*stack, name))
+        return _minimal(
+            contracts.object_schema(name, version=version), (*stack, name), version=version
+        )
     kinds = schema.get("type")
     kinds = kinds if isinstance(kinds, list) else [kinds]
     branches = [b for b in schema.get("anyOf", ()) if b != {"type": "null"}]
     if "null" in kinds or len(branches) < len(schema.get("anyOf", ())):
         return None
     if branches:
-        return _minimal(branches[0], stack, name)
+        return _minimal(branches[0], stack, name, version=version)
     if "enum" in schema:
         return schema["enum"][0]
+    if schema.get("examples"):  # an open enum: generate a listed value
+        return schema["examples"][0]
     if "object" in kinds:
         properties = schema.get("properties", {})
-        return {key: _minimal(sub, stack, key) for key, sub in properties.items()}
+        return {key: _minimal(sub, stack, key, version=version) for key, sub in properties.items()}
     if "array" in kinds:
         return []
     if "string" in kinds:
@@ -147,6 +158,7 @@ def build_object(
     livemode: bool = False,
     seed: int = 0,
     created: int | None = None,
+    version: str | None = None,
 ) -> dict[str, Any]:
     """Return a contract-valid ``object_type`` object that belongs to ``account`` (None: the platform).
 
@@ -154,11 +166,12 @@ def build_object(
     same object; every object it names or embeds gets its id in the same world
     (:func:`connect_harness.events.world.object_id`). Fields Stripe uses to name the owning connected account (``account`` on external
     accounts, persons and capabilities) hold ``account``; a payout's ``destination`` is the account's
-    default external account; an ``account`` object *is* the account.
+    default external account; an ``account`` object *is* the account. ``version`` picks the
+    contract set whose shapes the object has (default the newest).
     """
     if object_id is None:
         object_id = world.object_id(object_type, account=account, livemode=livemode, seed=seed)
-    text = _template(object_type).render(
+    text = _template(object_type, contracts.resolve_version(version).shapes).render(
         root_id=object_id, account=account, livemode=livemode, seed=seed
     )
     obj: dict[str, Any] = json.loads(text)

@@ -140,7 +140,8 @@ class _Node:
 class _Compiler:
     """Compiles ``$defs`` schemas into :class:`_Node` trees, one node per def (recursion-safe)."""
 
-    def __init__(self) -> None:
+    def __init__(self, shapes: str) -> None:
+        self.shapes = shapes  # the contract set the schemas come from
         self.defs: dict[str, _Node] = {}
         self.named: dict[str, None] = {}  # every type an x-id-of names, in the order met
 
@@ -148,7 +149,7 @@ class _Compiler:
         node = self.defs.get(name)
         if node is None:
             node = self.defs[name] = _Node(def_name=name)
-            schema = contracts.object_schema(name)
+            schema = contracts.object_schema(name, version=self.shapes)
             self._fill(node, schema)
             node.own_id = "id" in schema.get("properties", {}) and name not in _NAMED_IDS
         return node
@@ -217,28 +218,40 @@ def _prune(root: _Node) -> None:
         node.alts = tuple(alt for alt in node.alts if id(alt) in live)
 
 
-@functools.cache
-def _compiler() -> _Compiler:
-    return _Compiler()
+def _shapes(version: str | None) -> str:
+    return contracts.resolve_version(version).shapes
 
 
 @functools.cache
-def _plan(object_type: str) -> _Node:
-    """The pruned tree of ``object_type`` (compiled once; one place to thread an API version)."""
-    node = _compiler().definition(object_type)
+def _compiler(shapes: str) -> _Compiler:
+    return _Compiler(shapes)
+
+
+def _plan(object_type: str, version: str | None = None) -> _Node:
+    """The pruned tree of ``object_type`` in the shapes of ``version`` (default the newest set)."""
+    return _shaped_plan(object_type, _shapes(version))
+
+
+@functools.cache
+def _shaped_plan(object_type: str, shapes: str) -> _Node:
+    node = _compiler(shapes).definition(object_type)
     _prune(node)
     return node
 
 
-@functools.cache
-def described_types() -> tuple[str, ...]:
+def described_types(*, version: str | None = None) -> tuple[str, ...]:
     """Every object type an event carries or names that has a schema, event objects first."""
-    compiler = _compiler()
-    for object_type in contracts.object_types():
-        _plan(object_type)
-    found = dict.fromkeys(contracts.object_types())
+    return _described_types(_shapes(version))
+
+
+@functools.cache
+def _described_types(shapes: str) -> tuple[str, ...]:
+    compiler = _compiler(shapes)
+    for object_type in contracts.object_types(version=shapes):
+        _shaped_plan(object_type, shapes)
+    found = dict.fromkeys(contracts.object_types(version=shapes))
     for object_type in list(compiler.named):
-        if _has_schema(object_type):
+        if _has_schema(object_type, shapes):
             found[object_type] = None
     for object_type, node in list(compiler.defs.items()):
         if node.own_id and _prefix(object_type) is not None:
@@ -247,9 +260,9 @@ def described_types() -> tuple[str, ...]:
 
 
 @functools.cache
-def _has_schema(object_type: str) -> bool:
+def _has_schema(object_type: str, shapes: str | None = None) -> bool:
     try:
-        contracts.object_schema(object_type)
+        contracts.object_schema(object_type, version=shapes)
     except UsageError:
         return False
     return True
@@ -406,13 +419,15 @@ def assign_ids(
     account: str | None,
     livemode: bool,
     seed: int,
+    version: str | None = None,
 ) -> list[Reference]:
     """Give every object ``obj`` names or embeds (not ``obj`` itself) its id in this world.
 
     Rewrites ``obj`` in place and returns what it references, as :func:`references` would.
+    ``version`` picks the contract set whose schemas say where ids sit (default the newest).
     """
     walk = _Walk(seed, account, livemode, rewrite=True)
-    _walk(obj, _plan(object_type), walk, 0, root=True)
+    _walk(obj, _plan(object_type, version), walk, 0, root=True)
     return walk.found
 
 
@@ -444,7 +459,9 @@ class Template:
         return "".join(out)
 
 
-def template(text: str, example: Mapping[str, Any], object_type: str) -> Template:
+def template(
+    text: str, example: Mapping[str, Any], object_type: str, *, version: str | None = None
+) -> Template:
     """Cut ``text`` (the JSON of ``example``, an ``object_type``) at every id the example carries.
 
     Ids are found by the contract walk; every occurrence of one is a slot, also inside other
@@ -452,7 +469,7 @@ def template(text: str, example: Mapping[str, Any], object_type: str) -> Templat
     subscription item's ``subscription``), so the copy names nothing of the example's world.
     """
     walk = _Walk(0, None, False, rewrite=False)
-    _walk(json.loads(text), _plan(object_type), walk, 0, root=True)
+    _walk(json.loads(text), _plan(object_type, version), walk, 0, root=True)
     sites: dict[str, _Site | None] = {}
     root = example.get("id")
     if isinstance(root, str) and root:
@@ -525,7 +542,12 @@ def _type_of_id(value: str) -> str | None:
 
 
 def references(
-    obj: Mapping[str, Any], object_type: str, *, account: str | None, livemode: bool
+    obj: Mapping[str, Any],
+    object_type: str,
+    *,
+    account: str | None,
+    livemode: bool,
+    version: str | None = None,
 ) -> list[Reference]:
     """The objects ``obj`` (owned by ``account``, in a mode) names or embeds, with their owners.
 
@@ -533,5 +555,5 @@ def references(
     an application fee or transfer, are left out: see the module docstring.
     """
     walk = _Walk(0, account, livemode, rewrite=False)
-    _walk(obj, _plan(object_type), walk, 0, root=True)
+    _walk(obj, _plan(object_type, version), walk, 0, root=True)
     return walk.found

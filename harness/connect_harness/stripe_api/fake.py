@@ -326,16 +326,35 @@ def _build_object(
 
 
 def _references(
-    obj: Mapping[str, Any], object_type: str, owner: str | None, livemode: bool
+    obj: Mapping[str, Any],
+    object_type: str,
+    owner: str | None,
+    livemode: bool,
+    version: str | None = None,
 ) -> list[tuple[str, str, str | None]]:
-    """(id, type, owner) of every object ``obj`` names or embeds, found from the contracts."""
+    """(id, type, owner) of every object ``obj`` names or embeds, found from the contracts.
+
+    ``version`` is the event's API version: its contract set says where the ids sit.
+    """
     from connect_harness.events.world import references
 
     try:
-        found = references(obj, object_type, account=owner, livemode=livemode)
+        found = references(obj, object_type, account=owner, livemode=livemode, version=version)
     except HarnessError:  # a type the contracts do not describe names nothing we can serve
         return []
     return [(ref.object_id, ref.object_type, ref.owner) for ref in found]
+
+
+def _shapes_of(api_version: Any) -> str | None:
+    """The contract set of an event's ``api_version`` (None, the newest, when it names none)."""
+    from connect_harness.spec.contracts import resolve_version
+
+    if not isinstance(api_version, str):
+        return None
+    try:
+        return resolve_version(api_version).shapes
+    except HarnessError:
+        return None
 
 
 def _object_type_for_id(object_id: str) -> str | None:
@@ -550,7 +569,13 @@ class FakeStripeAPI:
                 if payload.get("type") == "account.application.deauthorized":
                     self._revoked.add(owner)
             if isinstance(obj, Mapping):
-                self._register_object(dict(obj), owner, livemode, int(getattr(event, "seed", 0)))
+                self._register_object(
+                    dict(obj),
+                    owner,
+                    livemode,
+                    int(getattr(event, "seed", 0)),
+                    version=_shapes_of(payload.get("api_version")),
+                )
 
     def register_reference(
         self,
@@ -579,7 +604,12 @@ class FakeStripeAPI:
                 )
 
     def _register_object(
-        self, obj: dict[str, Any], owner: str | None, livemode: bool, seed: int = 0
+        self,
+        obj: dict[str, Any],
+        owner: str | None,
+        livemode: bool,
+        seed: int = 0,
+        version: str | None = None,
     ) -> None:
         object_type = str(obj.get("object", ""))
         object_id = obj.get("id") if isinstance(obj.get("id"), str) else None
@@ -615,7 +645,7 @@ class FakeStripeAPI:
                     external,
                 )
         for referred_id, referred_type, referred_owner in _references(
-            obj, object_type, owner, livemode
+            obj, object_type, owner, livemode, version
         ):
             self.register_reference(referred_id, referred_type, referred_owner, livemode, seed)
 
