@@ -31,8 +31,6 @@ if TYPE_CHECKING:  # imported where used: an autoloaded plugin must not slow eve
 _SETTINGS_KEY = pytest.StashKey[Settings]()
 _RUN_KEY: pytest.StashKey[ContractRun] = pytest.StashKey()
 _SKIPPED_KEY = pytest.StashKey[list[str]]()
-#: The shipped suite's tests share one ContractRun: xdist keeps them on one worker (see pytest_configure).
-CATALOGUE_GROUP = "connect_harness_catalogue"
 _MARKER = "connect_matrix"
 _MARKER_KWARGS = ("endpoint_type", "mode", "account", "api_version")
 _HOW_TO_OVERRIDE = (
@@ -76,13 +74,6 @@ def pytest_configure(config: pytest.Config) -> None:
         "api_version=None): "
         "run the test once per event type x permutation, with the event in the connect_event fixture",
     )
-    config.addinivalue_line(
-        "markers", "xdist_group(name): pytest-xdist runs the tests of one group on one worker"
-    )
-    if getattr(config.option, "dist", None) == "load":
-        # One catalogue run per session: with plain load scheduling every worker that got one check
-        # would deliver the whole catalogue again. loadgroup is load for every ungrouped test.
-        config.option.dist = "loadgroup"
     try:
         settings = resolve_settings(
             option=lambda name: config.getoption(f"connect_{name}"),
@@ -107,6 +98,16 @@ def pytest_configure_node(node: Any) -> None:
     node.workerinput["connect_harness_seed"] = node.config.stash[_SETTINGS_KEY]["seed"]
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under ``-n N`` (load scheduling), run the shipped catalogue on one worker: one delivery each."""
+    if config.getvalue("dist") != "load":
+        return None
+    from connect_harness.xdist_schedule import CatalogueOnOneWorker
+
+    return CatalogueOnOneWorker(config, log)
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     """Say what the plugin will test and where each setting came from; never the secret itself."""
     settings = config.stash[_SETTINGS_KEY]
@@ -128,18 +129,19 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     unknown = sorted(set(marker.kwargs) - set(_MARKER_KWARGS))
     if unknown or len(marker.args) > 1:
         what = f"keyword {unknown[0]!r}" if unknown else f"{len(marker.args)} positional arguments"
-        raise pytest.UsageError(
+        pytest.fail(
             f"connect_harness: {metafunc.definition.nodeid}: {_MARKER} does not take {what}; it takes "
-            f"the event types and {', '.join(_MARKER_KWARGS)}"
+            f"the event types and {', '.join(_MARKER_KWARGS)}",
+            pytrace=False,
         )
     kwargs = dict(marker.kwargs)
     kwargs.setdefault("api_version", metafunc.config.stash[_SETTINGS_KEY]["api_version"])
     try:
         cases = event_matrix(*marker.args, **kwargs)
     except UsageError as err:
-        raise pytest.UsageError(
-            f"connect_harness: {metafunc.definition.nodeid}: {_MARKER}: {err}"
-        ) from None
+        pytest.fail(
+            f"connect_harness: {metafunc.definition.nodeid}: {_MARKER}: {err}", pytrace=False
+        )
     metafunc.parametrize("connect_event", cases, ids=[case.id for case in cases], indirect=True)
 
 
@@ -345,7 +347,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     from connect_harness.plugin_report import skipped_lines, write_report
 
     lines = skipped_lines(run)
-    config.stash.setdefault(_SKIPPED_KEY, []).extend(lines)
+    _note_skipped(config, lines)
     workeroutput = getattr(config, "workeroutput", None)
     if workeroutput is not None:  # an xdist worker: the controller prints the summary
         workeroutput["connect_harness_skipped"] = lines
@@ -357,8 +359,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
     """Collect an xdist worker's skipped contract checks for the controller's summary."""
-    lines = getattr(node, "workeroutput", {}).get("connect_harness_skipped", [])
-    node.config.stash.setdefault(_SKIPPED_KEY, []).extend(lines)
+    _note_skipped(node.config, getattr(node, "workeroutput", {}).get("connect_harness_skipped", []))
+
+
+def _note_skipped(config: pytest.Config, lines: list[str]) -> None:
+    noted = config.stash.setdefault(_SKIPPED_KEY, [])
+    noted.extend(line for line in lines if line not in noted)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
