@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # imported where used: an autoloaded plugin must not slow eve
 _SETTINGS_KEY = pytest.StashKey[Settings]()
 _RUN_KEY: pytest.StashKey[ContractRun] = pytest.StashKey()
 _SKIPPED_KEY = pytest.StashKey[list[str]]()
+_SETUP_ERRORS_KEY = pytest.StashKey[set[str]]()
 _MARKER = "connect_matrix"
 _MARKER_KWARGS = ("endpoint_type", "mode", "account", "api_version")
 _HOW_TO_OVERRIDE = (
@@ -186,11 +187,16 @@ def connect_target(connect_settings: Settings, pytestconfig: pytest.Config) -> I
             "--connect-app module:app, " + _HOW_TO_OVERRIDE.format(name="connect_target"),
             pytrace=False,
         )
-    target = (
-        target_from(url, allow_remote=pytestconfig.getoption("connect_allow_remote"))
-        if url
-        else load_app(app)
-    )
+    try:
+        if url:
+            target = target_from(url, allow_remote=pytestconfig.getoption("connect_allow_remote"))
+            from connect_harness.verify import _check_reachable
+
+            _check_reachable(url)
+        else:
+            target = load_app(app)
+    except UsageError as err:
+        pytest.fail(f"connect_harness: {err}", pytrace=False)
     yield target
     target.close()
 
@@ -336,6 +342,21 @@ def connect_contract(
 def connect_strict(pytestconfig: pytest.Config) -> bool:
     """True under ``--connect-strict``: the shipped suite then fails checks that could not observe."""
     return bool(pytestconfig.getoption("connect_strict"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Show a setup error of a session fixture of ours once; later tests say it is the same one."""
+    report = yield
+    error = call.excinfo.value if call.excinfo is not None else None
+    if report.when == "setup" and isinstance(error, pytest.fail.Exception):
+        text = str(error.msg)
+        if text.startswith("connect_harness: "):
+            seen = item.config.stash.setdefault(_SETUP_ERRORS_KEY, set())
+            if text in seen:
+                report.longrepr = "connect_harness: the same setup error as above"
+            seen.add(text)
+    return report
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -337,3 +337,21 @@ def test_the_plugin_reads_stripe_webhook_secret_like_verify(
     result = pytester.runpytest("-p", "connect_harness", "--connect-app", "counting_app:app")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*secret from env STRIPE_WEBHOOK_SECRET*"])
+
+
+def test_an_unreachable_url_is_one_line_shown_once(pytester: pytest.Pytester) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    pytester.makepyfile(test_contract_suite="from connect_harness.suite import *\n")
+    result = pytester.runpytest(
+        "-p", "connect_harness", "--connect-url", f"http://127.0.0.1:{port}/webhook",
+        "--connect-secret", SECRET, "-k", "rejects",
+    )  # fmt: skip
+    result.assert_outcomes(errors=7, deselected=10)
+    out = result.stdout.str()
+    assert out.count(f"nothing answers at http://127.0.0.1:{port}/webhook") == 2  # error + summary
+    assert out.count("connect_harness: the same setup error as above") == 6
+    assert "Traceback" not in out and "harness/connect_harness" not in out
