@@ -1,0 +1,261 @@
+"""connect_harness.strategies: drawn events are signed, accepted by stripe-python, valid, and varied."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import stripe
+from hypothesis import HealthCheck, Phase, find, given, seed, settings
+from hypothesis import strategies as st
+
+from connect_harness import Event, UsageError, build_event, sign_payload, validate_event
+from connect_harness.events.build import DEFAULT_CONNECTED_ACCOUNT
+from connect_harness.spec import contracts
+from connect_harness.strategies import events
+from known_sdk_issues import BALANCE_SETTINGS_NULL_RULES, stripe_python_chokes_on
+
+SECRET = "whsec_strategies_test"
+ACCOUNT = "acct_1PgafTB7WZ01zgkW"
+ID_LIKE = re.compile(r"^[a-z]+(_[a-z]+)*_[0-9A-Za-z]{14,}$")
+
+# Generation only, no example database, the same examples on every run.
+QUICK = settings(
+    database=None,
+    deadline=None,
+    derandomize=True,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+def canonical(event: Event) -> Event:
+    return build_event(
+        event.type, account=event.account, livemode=event.livemode, object_type=event.object_type
+    )
+
+
+def draws(strategy: st.SearchStrategy[Event], count: int, at: int = 0) -> list[Event]:
+    """``count`` events from ``strategy``, the same ones for the same ``at``."""
+    drawn: list[Event] = []
+
+    @seed(at)
+    @settings(QUICK, max_examples=count, derandomize=False)
+    @given(strategy)
+    def collect(event: Event) -> None:
+        drawn.append(event)
+
+    collect()
+    return drawn
+
+
+def walk(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], Any]]:
+    yield path, value
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from walk(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from walk(item, (*path, index))
+
+
+def at(value: Any, path: tuple[Any, ...]) -> Any:
+    """The value at ``path``, or KeyError (the class) where nothing is there."""
+    for part in path:
+        inside = isinstance(value, dict) and part in value
+        inside = inside or (isinstance(value, list) and isinstance(part, int) and part < len(value))
+        if not inside:
+            return KeyError
+        value = value[part]
+    return value
+
+
+@settings(QUICK, max_examples=300)
+@given(events())
+def test_drawn_events_are_signed_accepted_by_stripe_python_and_valid(event: Event) -> None:
+    now = int(time.time())
+    header = sign_payload(event.body, SECRET, timestamp=now)
+    if stripe_python_chokes_on(event.payload):
+        with pytest.raises(AttributeError, match=BALANCE_SETTINGS_NULL_RULES):
+            stripe.Webhook.construct_event(event.body, header, SECRET)
+    else:
+        parsed = stripe.Webhook.construct_event(event.body, header, SECRET)
+        assert parsed.id == event.id
+        assert parsed.type == event.type
+    assert validate_event(event.payload) == []
+    assert json.loads(event.body) == event.payload
+    assert event.body == json.dumps(event.payload, indent=2, ensure_ascii=False).encode()
+
+
+@settings(QUICK, max_examples=200)
+@given(events())
+def test_ids_owners_and_modes_are_those_of_build_event(event: Event) -> None:
+    base = canonical(event)
+    for key in ("object", "account", "livemode", "created", "type", "api_version", "request"):
+        assert event.payload.get(key) == base.payload.get(key), key
+    assert event.data_object.get("id") == base.data_object.get("id")
+    assert event.object_type == base.object_type
+    for path, value in walk(base.data_object):
+        if path and (
+            path[-1] in {"id", "object", "livemode", "account", "customer"}
+            or (isinstance(value, str) and ID_LIKE.match(value))
+        ):
+            assert at(event.data_object, path) in (value, KeyError), path
+    previous = base.payload["data"].get("previous_attributes")
+    assert event.payload["data"].get("previous_attributes") == previous
+    for key in previous or {}:
+        assert event.data_object[key] == base.data_object[key], key
+
+
+def test_an_event_whose_contents_differ_has_an_id_of_its_own() -> None:
+    drawn = draws(events("invoice.paid", account=ACCOUNT, livemode=False), 60)
+    base = build_event("invoice.paid", account=ACCOUNT)
+    by_id: dict[str, bytes] = {}
+    for event in drawn:
+        assert by_id.setdefault(event.id, event.body) == event.body, "one id, two contents"
+        assert (event.id == base.id) is (event.body == base.body)
+        assert event.id.startswith("evt_") and len(event.id) == len(base.id)
+    assert len(by_id) > 30
+
+
+def test_values_vary_over_many_invoice_events() -> None:
+    drawn = draws(events("invoice.paid"), 200)
+    reasons = Counter(event.data_object.get("billing_reason", "(absent)") for event in drawn)
+    assert len(reasons) >= 2, reasons
+
+    nullable_seen: dict[tuple[Any, ...], set[bool]] = {}
+    for event in drawn:
+        for path, value in walk(event.data_object):
+            nullable_seen.setdefault(path, set()).add(value is None)
+    assert any(seen == {True, False} for seen in nullable_seen.values())
+
+    base_keys = set(build_event("invoice.paid").data_object)
+    assert any(base_keys - set(event.data_object) for event in drawn), "no optional field absent"
+    assert len({event.data_object.get("amount_due") for event in drawn}) >= 3
+    assert len({event.data_object.get("currency") for event in drawn}) >= 3
+    assert len({event.account for event in drawn}) == 2
+    assert len({event.livemode for event in drawn}) == 2
+    non_ascii = [
+        event
+        for event in drawn
+        if any(not (key + value).isascii() for key, value in event.data_object["metadata"].items())
+    ]
+    assert non_ascii
+
+
+def test_one_currency_per_event() -> None:
+    for event in draws(events("invoice.paid", account=None, livemode=True), 80):
+        currencies = {
+            value
+            for path, value in walk(event.data_object)
+            if path and path[-1] == "currency" and isinstance(value, str)
+        }
+        assert len(currencies) <= 1, currencies
+
+
+def test_enum_values_drawn_are_only_the_listed_ones() -> None:
+    schema = contracts.object_schema("invoice")["properties"]["billing_reason"]
+    listed = set(schema.get("enum") or schema.get("examples") or []) | {None}
+    drawn = draws(events("invoice.paid"), 150)
+    assert {event.data_object.get("billing_reason") for event in drawn} <= listed
+
+
+@settings(QUICK, max_examples=150)
+@given(events(["customer.created", "invoice.paid", "payout.failed", "account.updated"]))
+def test_metadata_stays_within_stripes_limits(event: Event) -> None:
+    for path, value in walk(event.data_object):
+        if path and path[-1] == "metadata" and isinstance(value, dict):
+            assert len(value) <= 50
+            for key, text in value.items():
+                assert 1 <= len(key) <= 40 and "[" not in key and "]" not in key
+                assert isinstance(text, str) and len(text) <= 500
+
+
+def test_the_same_seed_gives_the_same_events() -> None:
+    first = [event.body for event in draws(events(), 40, at=1234)]
+    again = [event.body for event in draws(events(), 40, at=1234)]
+    other = [event.body for event in draws(events(), 40, at=4321)]
+    assert first == again
+    assert first != other
+
+
+def test_the_simplest_event_is_the_canonical_one() -> None:
+    strategy = events("invoice.paid", account=ACCOUNT, livemode=True)
+    simplest = find(strategy, lambda event: True, settings=QUICK)
+    assert simplest.body == build_event("invoice.paid", account=ACCOUNT, livemode=True).body
+
+
+def test_shrinking_keeps_only_the_change_that_matters() -> None:
+    strategy = events("invoice.paid", account=None, livemode=False)
+    base = build_event("invoice.paid").data_object
+
+    def changed_reason(event: Event) -> bool:
+        return event.data_object.get("billing_reason") not in (base["billing_reason"], None)
+
+    shrink = settings(QUICK, max_examples=2000, phases=[Phase.generate, Phase.shrink])
+    found = find(strategy, changed_reason, settings=shrink)
+    changed = {key for key in base if found.data_object.get(key, KeyError) != base[key]}
+    assert changed == {"billing_reason"}
+
+
+def test_types_account_and_livemode_take_values_lists_and_strategies() -> None:
+    one = draws(events("payout.failed", account=ACCOUNT, livemode=True), 20)
+    assert {(e.type, e.account, e.livemode) for e in one} == {("payout.failed", ACCOUNT, True)}
+
+    several = draws(
+        events(
+            ["payout.failed", "customer.created"],
+            account=st.sampled_from([ACCOUNT, None]),
+            livemode=st.just(False),
+        ),
+        60,
+    )
+    assert {e.type for e in several} == {"payout.failed", "customer.created"}
+    assert {e.account for e in several} == {ACCOUNT, None}
+    assert {e.livemode for e in several} == {False}
+
+
+def test_left_out_account_follows_who_receives_the_type() -> None:
+    connect_only = draws(events("account.updated"), 30)
+    assert {e.account for e in connect_only} == {DEFAULT_CONNECTED_ACCOUNT}
+    platform_only = draws(events("transfer.created"), 30)
+    assert {e.account for e in platform_only} == {None}
+
+
+def test_every_object_of_a_polymorphic_type_is_drawn() -> None:
+    drawn = draws(events("account.external_account.updated"), 60)
+    assert {e.object_type for e in drawn} == set(
+        contracts.event_info("account.external_account.updated").objects
+    )
+
+
+def test_api_version_is_passed_to_build_event() -> None:
+    drawn = draws(events("customer.created", api_version="2024-06-20"), 5)
+    assert {e.payload["api_version"] for e in drawn} == {"2024-06-20"}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"types": "acount.updated"}, "did you mean 'account.updated'?"),
+        ({"types": []}, "types=[] names no event type"),
+        ({"types": 3}, "types=3 is not an event type or a list of them"),
+        ({"account": "cus_123"}, "account='cus_123' is not a connected account id"),
+        ({"livemode": "yes"}, "livemode='yes' is not a boolean"),
+        ({"api_version": 2023}, "api_version=2023 is not a version string"),
+    ],
+)
+def test_bad_arguments_say_what_and_how_to_fix(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(UsageError, match=re.escape(message)):
+        events(**kwargs)
+
+
+def test_the_public_module_is_tiny() -> None:
+    import connect_harness.strategies as public
+
+    assert public.__all__ == ["events"]
