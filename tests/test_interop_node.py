@@ -21,12 +21,13 @@ import pytest
 import stripe
 from hypothesis import HealthCheck, Phase, given, settings
 
-from connect_harness.events.build import Event, build_event
+from connect_harness.events.build import Event, build_event, render_body
 from connect_harness.spec import contracts
 from connect_harness.strategies import events
 from connect_harness.wire.request import delivery_request
 from connect_harness.wire.signing import compute_signature, sign_payload
 from connect_harness.wire.variants import bad_variants, rotated_variants
+from known_sdk_issues import balance_settings_updated
 
 NODE_DIR = Path(__file__).parent / "node"
 PINNED = json.loads((NODE_DIR / "package.json").read_text())["dependencies"]["stripe"]
@@ -353,6 +354,11 @@ def node_events() -> tuple[dict[str, Event], dict[str, dict[str, Any]]]:
     for index, event in enumerate(drawn_events(DRAWN)):
         events_by_name[f"drawn-{index}"] = event
     cases = {name: signed_case(event, now) for name, event in events_by_name.items()}
+    # The payload stripe-python 16.1.0 cannot construct (README, "Known SDK issues").
+    known = render_body(balance_settings_updated())
+    cases["balance-settings-null-rules"] = Case(
+        known, sign_payload(known, SECRET, timestamp=now), SECRET, ACCEPT, ACCEPT
+    )
     return events_by_name, verify_with_node(cases)
 
 
@@ -364,6 +370,14 @@ def test_stripe_node_accepts_every_supported_type(
     result = results[event_type]
     assert result["accepted"], result["error"]
     assert result["event_id"] == events_by_name[event_type].id
+
+
+def test_stripe_node_accepts_what_stripe_python_cannot_construct(
+    node_events: tuple[dict[str, Event], dict[str, dict[str, Any]]],
+) -> None:
+    result = node_events[1]["balance-settings-null-rules"]
+    assert result["accepted"], result["error"]
+    assert result["event_id"] == balance_settings_updated()["id"]
 
 
 def test_stripe_node_accepts_drawn_events(

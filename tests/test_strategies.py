@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -259,3 +263,83 @@ def test_the_public_module_is_tiny() -> None:
     import connect_harness.strategies as public
 
     assert public.__all__ == ["events"]
+
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+README_APP = """
+from pathlib import Path
+
+from sample_app import create_app
+
+app = create_app(
+    webhook_secret="whsec_readme_example",
+    db_path=Path(__file__).with_name("readme.sqlite3"),
+    environ={},
+)
+"""
+
+
+def readme_example(heading: str) -> str:
+    """The first python code block under ``heading`` in the README."""
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index(heading) :]
+    match = re.search(r"```python\n(.*?)```", section, re.DOTALL)
+    assert match is not None, f"no python example under {heading!r}"
+    return match.group(1)
+
+
+def test_the_readme_property_test_example_runs_against_the_sample_app(
+    pytester: pytest.Pytester,
+) -> None:
+    source = readme_example("## Property tests: `connect_harness.strategies`")
+    assert "from connect_harness.strategies import events" in source
+    pytester.makepyfile(readme_app=README_APP, test_readme=source)
+    pytester.syspathinsert()
+
+    result = pytester.runpytest(
+        "-p", "connect_harness",
+        "--connect-app", "readme_app:app",
+        "--connect-secret", "whsec_readme_example",
+        "-p", "no:cacheprovider",
+    )  # fmt: skip
+
+    result.assert_outcomes(passed=1)
+
+
+def test_the_readme_example_fails_against_an_endpoint_that_chokes(
+    pytester: pytest.Pytester,
+) -> None:
+    """The example can fail: an endpoint that answers 500 to some renderings is caught."""
+    source = readme_example("## Property tests: `connect_harness.strategies`")
+    choking_app = README_APP + (
+        "\n_inner = app.wsgi_app\n\n"
+        "def app(environ, start_response):\n"
+        "    body = environ['wsgi.input'].read(int(environ.get('CONTENT_LENGTH') or 0))\n"
+        "    if b'\"billing_reason\": \"manual\"' not in body and b'invoice.paid' in body:\n"
+        "        start_response('500 Internal Server Error', [('Content-Type', 'text/plain')])\n"
+        "        return [b'boom']\n"
+        "    import io\n"
+        "    environ['wsgi.input'] = io.BytesIO(body)\n"
+        "    return _inner(environ, start_response)\n"
+    )
+    pytester.makepyfile(readme_app=choking_app, test_readme=source)
+    pytester.syspathinsert()
+
+    result = pytester.runpytest(
+        "-p", "connect_harness",
+        "--connect-app", "readme_app:app",
+        "--connect-secret", "whsec_readme_example",
+        "-p", "no:cacheprovider",
+    )  # fmt: skip
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*event=Event(type='invoice.paid',*"])
+
+
+def test_importing_the_package_does_not_import_hypothesis() -> None:
+    code = "import sys, connect_harness; connect_harness.build_event; print('hypothesis' in sys.modules)"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert completed.stdout.strip() == "False"
