@@ -66,8 +66,11 @@ CURRENCIES: Final = (
 #: The largest amount drawn: Stripe's limit of eight digits in the currency's smallest unit.
 MAX_AMOUNT: Final = 99_999_999
 
-#: At most this many sites change in one event (besides its currency).
+#: At most this many values change in one event (besides its currency)...
 _MAX_CHANGES: Final = 24
+#: ...and this many optional properties are left out: most objects have dozens, and Stripe renders
+#: most of them, so an event missing half of them would be rarer than a test should make it.
+_MAX_ABSENT: Final = 3
 
 _ACCOUNT_ID: Final = re.compile(r"^acct_[A-Za-z0-9]+$")
 
@@ -106,8 +109,11 @@ class _Sites:
     """Everything that may change in one object type's canonical object."""
 
     sites: tuple[_Site, ...]
-    currency_paths: tuple[_Path, ...]
     picks: st.SearchStrategy[int]
+    #: Properties the contract lets Stripe leave out.
+    optional: tuple[_Path, ...]
+    optional_picks: st.SearchStrategy[int]
+    currency_paths: tuple[_Path, ...]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -173,6 +179,7 @@ class _SiteFinder:
     def __init__(self, api_version: str | None) -> None:
         self._api_version = api_version
         self.sites: list[_Site] = []
+        self.optional: list[_Path] = []
         self.currency_paths: list[_Path] = []
 
     def _resolve(self, node: Any, depth: int = 0) -> Mapping[str, Any] | None:
@@ -206,7 +213,7 @@ class _SiteFinder:
             nullable = False  # Stripe renders no metadata as {}, never as null
         options: list[st.SearchStrategy[Any]] = []
         if optional:
-            options.append(st.just(_ABSENT))
+            self.optional.append(path)
         if nullable and value is not None:
             options.append(st.none())
         if resolved is not None:
@@ -292,10 +299,13 @@ def _find_sites(event: Event, object_type: str, api_version: str | None) -> _Sit
     # was changed to, or the event would contradict itself.
     previous = event.payload["data"].get("previous_attributes") or {}
     sites = tuple(site for site in finder.sites if not site.path or site.path[0] not in previous)
+    optional = tuple(path for path in finder.optional if path[0] not in previous)
     return _Sites(
         sites=sites,
-        currency_paths=tuple(finder.currency_paths),
         picks=st.integers(0, max(0, len(sites) - 1)),
+        optional=optional,
+        optional_picks=st.integers(0, max(0, len(optional) - 1)),
+        currency_paths=tuple(finder.currency_paths),
     )
 
 
@@ -461,9 +471,12 @@ def _vary(draw: _Draw, event: Event, found: _Sites) -> Event:
         for path in found.currency_paths:
             _apply(obj, path, currency)
     if found.sites:
-        for _ in range(draw(st.integers(0, min(_MAX_CHANGES, len(found.sites))))):
+        for _ in range(draw(_counts(min(_MAX_CHANGES, len(found.sites))))):
             site = found.sites[draw(found.picks)]
             _apply(obj, site.path, draw(site.values))
+    if found.optional:
+        for _ in range(draw(_counts(min(_MAX_ABSENT, len(found.optional))))):
+            _apply(obj, found.optional[draw(found.optional_picks)], _ABSENT)
     body = render_body(payload)
     if body == event.body:
         return event
@@ -474,6 +487,11 @@ def _vary(draw: _Draw, event: Event, found: _Sites) -> Event:
     payload["id"] = stripe_id("evt", hashlib.blake2b(body, digest_size=16).hexdigest())
     body = body.replace(canonical_id.encode(), payload["id"].encode(), 1)
     return dataclasses.replace(event, payload=payload, body=body)
+
+
+@functools.cache
+def _counts(most: int) -> st.SearchStrategy[int]:
+    return st.integers(0, most)
 
 
 @functools.cache
