@@ -120,15 +120,25 @@ class _Sites:
 # Schemas -> sites
 
 
+# The contracts are read through these three helpers only: with one contract set per API version,
+# they are where the version picks the set.
+
+
 @functools.cache
 def _definition(name: str, api_version: str | None) -> Mapping[str, Any]:
-    """The schema of the ``$defs`` entry ``name`` in the contract set for ``api_version``.
-
-    The only place this module reads a schema: with one contract set per API version, this is
-    where the version picks the set.
-    """
+    """The schema of the ``$defs`` entry ``name`` in the contract set for ``api_version``."""
     del api_version  # one contract set so far
     return contracts.object_schema(name)
+
+
+def _supported(api_version: str | None) -> tuple[str, ...]:
+    del api_version  # one contract set so far
+    return contracts.supported_event_types()
+
+
+def _info(event_type: str, api_version: str | None) -> contracts.EventInfo:
+    del api_version  # one contract set so far
+    return contracts.event_info(event_type)
 
 
 def _ref_name(ref: str) -> str | None:
@@ -347,9 +357,9 @@ def _apply(root: dict[str, Any], path: _Path, value: Any) -> None:
 # The public strategy
 
 
-def _check_types(types: str | Sequence[str] | None) -> tuple[str, ...]:
+def _check_types(types: str | Sequence[str] | None, api_version: str | None) -> tuple[str, ...]:
     if types is None:
-        return contracts.supported_event_types()
+        return _supported(api_version)
     names = [types] if isinstance(types, str) else types
     if not isinstance(names, Sequence) or not all(isinstance(name, str) for name in names):
         raise UsageError(
@@ -359,14 +369,14 @@ def _check_types(types: str | Sequence[str] | None) -> tuple[str, ...]:
     if not names:
         raise UsageError("types=[] names no event type; pass at least one, or None for all")
     for name in names:
-        contracts.event_info(name)  # raises UsageError naming the closest type
+        _info(name, api_version)  # raises UsageError naming the closest type
     return tuple(names)
 
 
 @functools.cache
-def _receivers(event_type: str) -> st.SearchStrategy[str | None]:
+def _receivers(event_type: str, api_version: str | None) -> st.SearchStrategy[str | None]:
     """The accounts of the endpoints that receive ``event_type``: Connect first, then platform."""
-    receivable_by = contracts.event_info(event_type).receivable_by
+    receivable_by = _info(event_type, api_version).receivable_by
     choices: list[str | None] = []
     if "connect" in receivable_by:
         choices.append(DEFAULT_CONNECTED_ACCOUNT)
@@ -401,12 +411,12 @@ def _modes(livemode: object) -> st.SearchStrategy[bool]:
 
 
 @functools.cache
-def _object_types(event_type: str) -> st.SearchStrategy[str]:
+def _object_types(event_type: str, api_version: str | None) -> st.SearchStrategy[str]:
     """The event's object types, the one ``build_event`` picks first (what shrinking keeps)."""
-    objects = contracts.event_info(event_type).objects
+    objects = _info(event_type, api_version).objects
     if len(objects) == 1:
         return st.just(objects[0])
-    default = build_event(event_type).object_type
+    default = build_event(event_type, api_version=api_version).object_type
     return st.sampled_from((default, *(name for name in objects if name != default)))
 
 
@@ -432,24 +442,25 @@ def events(
     text. Only listed enum values are drawn, even where Stripe's enums are open. Examples shrink
     towards ``build_event``'s canonical event.
     """
-    names = _check_types(types)
+    if api_version is not None and not isinstance(api_version, str):
+        raise UsageError(
+            f"api_version={api_version!r} is not a version string; pass e.g. '2023-08-16' or None"
+        )
+    names = _check_types(types, api_version)
     accounts = _accounts(account)
     modes = _modes(livemode)
     if api_version is not None:
-        if not isinstance(api_version, str):
-            raise UsageError(
-                f"api_version={api_version!r} is not a version string; pass e.g. '2023-08-16' "
-                "or None"
-            )
         build_event(names[0], api_version=api_version)  # a version build_event refuses, refused now
     kinds = st.sampled_from(names)
 
     @st.composite
     def drawn_events(draw: _Draw) -> Event:
         event_type: str = draw(kinds)
-        chosen: str | None = draw(_receivers(event_type) if accounts is None else accounts)
+        chosen: str | None = draw(
+            _receivers(event_type, api_version) if accounts is None else accounts
+        )
         mode: bool = draw(modes)
-        object_type: str = draw(_object_types(event_type))
+        object_type: str = draw(_object_types(event_type, api_version))
         event = build_event(
             event_type,
             account=chosen,
