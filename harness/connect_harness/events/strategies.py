@@ -286,20 +286,16 @@ class _SiteFinder:
                 self.value(additional, item, (*path, key), optional=False)
 
 
-_SITES: dict[tuple[str, str, str | None], _Sites] = {}
-
-
-def _sites(event: Event, object_type: str, api_version: str | None) -> _Sites:
-    """The sites of ``event``'s object type, found once from the first canonical event of its kind.
-
-    Canonical events of one type, object type and version differ only in ids, owners and mode, never
-    in shape, so the sites found on one hold for all.
-    """
-    key = (event.type, object_type, api_version)
-    found = _SITES.get(key)
-    if found is None:
-        found = _SITES[key] = _find_sites(event, object_type, api_version)
-    return found
+@functools.cache
+def _sites(event_type: str, object_type: str, api_version: str | None) -> _Sites:
+    """The sites of one type's object, found on its canonical event for the first endpoint that
+    receives it, in test mode: canonical events differ only in ids, owners and mode, never in shape,
+    and finding them on one fixed event keeps draws independent of what was drawn before."""
+    account = _receiving(event_type, api_version)[0]
+    event = build_event(
+        event_type, account=account, object_type=object_type, api_version=api_version
+    )
+    return _find_sites(event, object_type, api_version)
 
 
 def _find_sites(event: Event, object_type: str, api_version: str | None) -> _Sites:
@@ -315,7 +311,7 @@ def _find_sites(event: Event, object_type: str, api_version: str | None) -> _Sit
         picks=st.integers(0, max(0, len(sites) - 1)),
         optional=optional,
         optional_picks=st.integers(0, max(0, len(optional) - 1)),
-        currency_paths=tuple(finder.currency_paths),
+        currency_paths=tuple(path for path in finder.currency_paths if path[0] not in previous),
     )
 
 
@@ -374,7 +370,7 @@ def _check_types(types: str | Sequence[str] | None, api_version: str | None) -> 
 
 
 @functools.cache
-def _receivers(event_type: str, api_version: str | None) -> st.SearchStrategy[str | None]:
+def _receiving(event_type: str, api_version: str | None) -> tuple[str | None, ...]:
     """The accounts of the endpoints that receive ``event_type``: Connect first, then platform."""
     receivable_by = _info(event_type, api_version).receivable_by
     choices: list[str | None] = []
@@ -382,7 +378,12 @@ def _receivers(event_type: str, api_version: str | None) -> st.SearchStrategy[st
         choices.append(DEFAULT_CONNECTED_ACCOUNT)
     if "account" in receivable_by:
         choices.append(None)
-    return st.sampled_from(choices or [DEFAULT_CONNECTED_ACCOUNT, None])
+    return tuple(choices) or (DEFAULT_CONNECTED_ACCOUNT, None)
+
+
+@functools.cache
+def _receivers(event_type: str, api_version: str | None) -> st.SearchStrategy[str | None]:
+    return st.sampled_from(_receiving(event_type, api_version))
 
 
 def _accounts(account: object) -> st.SearchStrategy[str | None] | None:
@@ -468,7 +469,7 @@ def events(
             api_version=api_version,
             object_type=object_type,
         )
-        return _vary(draw, event, _sites(event, object_type, api_version))
+        return _vary(draw, event, _sites(event_type, object_type, api_version))
 
     return drawn_events()
 
