@@ -78,7 +78,9 @@ _ACCOUNT_ID: Final = re.compile(r"^acct_[A-Za-z0-9]+$")
 _FIXED_KEYS: Final = frozenset({"id", "object", "livemode", "created", "account", "customer"})
 _ID_LIKE: Final = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*_[0-9A-Za-z]{14,}$")
 _CURRENCY_KEYS: Final = frozenset({"currency", "default_currency"})
-_AMOUNT_KEY: Final = re.compile(r"(^|_)amount($|_)|^(sub)?total($|_)|(^|_)balance$|^net$|^fee$")
+_AMOUNT_KEY: Final = re.compile(
+    r"(^|_)amount($|_)|^(sub)?total($|_excluding_tax$)|(^|_)balance$|^net$|^fee$"
+)
 # Free text Stripe renders as the user wrote it: it may become (or be) any unicode text.
 _TEXT_KEY: Final = re.compile(r"(^|_)(description|name|footer|memo|nickname)$")
 
@@ -288,9 +290,12 @@ class _SiteFinder:
 
 @functools.cache
 def _sites(event_type: str, object_type: str, api_version: str | None) -> _Sites:
-    """The sites of one type's object, found on its canonical event for the first endpoint that
-    receives it, in test mode: canonical events differ only in ids, owners and mode, never in shape,
-    and finding them on one fixed event keeps draws independent of what was drawn before."""
+    """The sites of one type's object, found on one fixed canonical event.
+
+    Canonical events differ only in ids, owners and mode, never in shape; finding the sites on one
+    fixed event (the first endpoint that receives the type, test mode) keeps what a seed draws
+    independent of what was drawn before.
+    """
     account = _receiving(event_type, api_version)[0]
     event = build_event(
         event_type, account=account, object_type=object_type, api_version=api_version
