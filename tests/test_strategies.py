@@ -415,3 +415,15 @@ def test_drawn_events_at_every_contract_version_are_accepted_and_valid(version: 
         if stripe_python_chokes_on(event.payload):
             continue  # the known SDK issue, asserted in the property test above
         assert stripe.Webhook.construct_event(event.body, header, SECRET).id == event.id
+
+
+def test_amounts_stay_within_stripes_limits_and_balances_go_negative() -> None:
+    balances = set()
+    for event in draws(events("customer.created", account=None, livemode=False), 120):
+        balance = event.data_object.get("balance")
+        if balance is not None:
+            balances.add(balance)
+        for path, value in walk(event.data_object):
+            if path and path[-1] == "amount" and isinstance(value, int):
+                assert 0 <= value <= 99_999_999
+    assert min(balances) < 0 < max(balances)

@@ -81,6 +81,8 @@ _CURRENCY_KEYS: Final = frozenset({"currency", "default_currency"})
 _AMOUNT_KEY: Final = re.compile(
     r"(^|_)amount($|_)|^(sub)?total($|_excluding_tax$)|(^|_)balance$|^net$|^fee$"
 )
+# Amounts that go below zero: a customer's credit balance, a refund's net.
+_SIGNED_AMOUNT_KEY: Final = re.compile(r"(^|_)balance$|^net$")
 # Free text Stripe renders as the user wrote it: it may become (or be) any unicode text.
 _TEXT_KEY: Final = re.compile(r"(^|_)(description|name|footer|memo|nickname)$")
 
@@ -259,7 +261,8 @@ class _SiteFinder:
             return _others([True, False], value)
         if "integer" in types and isinstance(key, str) and _AMOUNT_KEY.search(key):
             minimum = node.get("minimum")
-            lowest = max(0, int(minimum)) if isinstance(minimum, (int, float)) else 0
+            lowest = -MAX_AMOUNT if _SIGNED_AMOUNT_KEY.search(key) else 0
+            lowest = max(lowest, int(minimum)) if isinstance(minimum, (int, float)) else lowest
             return st.integers(lowest, MAX_AMOUNT)
         if "string" in types and isinstance(key, str) and _TEXT_KEY.search(key):
             if "pattern" in node or "format" in node:
