@@ -355,3 +355,31 @@ def test_an_unreachable_url_is_one_line_shown_once(pytester: pytest.Pytester) ->
     assert out.count(f"nothing answers at http://127.0.0.1:{port}/webhook") == 2  # error + summary
     assert out.count("connect_harness: the same setup error as above") == 6
     assert "Traceback" not in out and "harness/connect_harness" not in out
+
+
+STRATEGIES_TEST = """
+from hypothesis import given, settings
+
+from connect_harness.strategies import events
+
+SEEN = []
+
+
+@settings(max_examples=30, deadline=None, database=None)
+@given(event=events(["payout.failed", "account.updated", "customer.created"]))
+def test_every_rendering_is_acknowledged(connect_world, event):
+    with connect_world.example() as client:
+        assert client.stripe_api.calls == []
+        assert client.send(event).status == 200
+    SEEN.append(event.id)
+
+
+def test_thirty_examples_ran():
+    assert len(SEEN) == 30
+"""
+
+
+def test_the_readme_strategies_example_runs_with_connect_world(pytester: pytest.Pytester) -> None:
+    write_app(pytester)
+    pytester.makepyfile(test_strategies=STRATEGIES_TEST)
+    pytester.runpytest(*ARGS).assert_outcomes(passed=2)
