@@ -133,9 +133,10 @@ def invalid_value(
     if kind == "integer":
         return _coded("parameter_invalid_integer", f"Invalid integer: {_text(value)}", name)
     if kind == "enum" and allowed is not None:
-        options = (
-            allowed[0] if len(allowed) == 1 else ", ".join(allowed[:-1]) + f", or {allowed[-1]}"
-        )
+        if len(allowed) <= 2:
+            options = " or ".join(allowed)
+        else:
+            options = ", ".join(allowed[:-1]) + f", or {allowed[-1]}"
         body = error("invalid_request_error", f"Invalid {name}: must be one of {options}")
     else:
         label = {"number": "decimal", "object": "hash"}.get(kind, kind)

@@ -699,7 +699,7 @@ def _reset_connection(request: Any) -> None:
         return
     with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        sock.close()
+        sock.shutdown(socket.SHUT_RDWR)
 
 
 def _bare_call(request: Any, status: int, label: str | None, arrived: float) -> ApiCall:

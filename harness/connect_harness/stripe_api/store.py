@@ -49,6 +49,9 @@ _SAME_OWNER_TYPES = frozenset(
     }
 )
 
+# Objects without a mode of their own: an account (and what hangs off it) exists in both modes.
+_BOTH_MODES = frozenset({"account", "bank_account", "capability", "card", "person"})
+
 #: Builds an object: (type, id, owner, livemode, seed) -> the object as Stripe renders it.
 Builder = Callable[[str, "str | None", "str | None", bool, int], "dict[str, Any]"]
 
@@ -117,7 +120,7 @@ class Store:
         """Store ``obj`` as it is, owned by ``owner`` (None: the platform), and what it refers to."""
         object_type = str(obj.get("object", ""))
         object_id = obj.get("id") if isinstance(obj.get("id"), str) else None
-        mode = livemode if "livemode" in obj else None
+        mode = livemode if "livemode" in obj or object_type not in _BOTH_MODES else None
         obj = copy.deepcopy(obj)
         if object_type == "account" and object_id is not None:
             self.objects[object_id] = Stored(
@@ -173,7 +176,7 @@ class Store:
             obj = self._build(
                 stored.type, stored.object_id, stored.owner, bool(stored.livemode), stored.seed
             )
-            if "livemode" not in obj and stored.type != "balance":
+            if "livemode" not in obj and stored.type in _BOTH_MODES:
                 stored.livemode = None
             stored.obj = obj
         return stored.obj
@@ -199,7 +202,7 @@ class Store:
             if not isinstance(object_id, str) or object_id not in self.objects:
                 break
         self.created_count = seed
-        mode = live if "livemode" in obj else None
+        mode = live if "livemode" in obj or object_type not in _BOTH_MODES else None
         if object_type == "account" and isinstance(object_id, str):
             owner = object_id
         stored = Stored(
