@@ -580,25 +580,41 @@ def unserved_text(call: ApiCall) -> str:
 def _excuse_our_gaps(run: ContractRun, findings: tuple[Finding, ...]) -> tuple[Finding, ...]:
     """Failures of deliveries during which the endpoint met a route the fake does not serve are
     not judged: the endpoint may have failed only because our stand-in answered 'Unrecognized
-    request URL' where Stripe would have answered."""
+    request URL' where Stripe would have answered. Other failures name the API call Stripe
+    refused during that delivery, which is usually why the endpoint failed."""
     if not any(f.status == "fail" for f in findings) or not any(
-        call.unserved for call in run.fake_api.calls
+        call.unserved or call.error for call in run.fake_api.calls
     ):
         return findings
-    gaps: dict[tuple[str | None, str | None, str | None], ApiCall] = {}
+    # A failing finding carries its delivery's reproduction command: that names the delivery.
+    gaps: dict[str, ApiCall] = {}
+    refused: dict[str, ApiCall] = {}
     for record in run._judged_records():
         for call in record.calls:
             if call.unserved:
-                gaps.setdefault((record.event_type, record.permutation, record.variant), call)
+                gaps.setdefault(record.reproduce, call)
+            elif call.error and 400 <= call.status < 500:
+                refused.setdefault(record.reproduce, call)
     excused = []
     for finding in findings:
-        gap = gaps.get((finding.event_type, finding.permutation, finding.variant))
+        gap = gaps.get(finding.reproduce or "")
+        refusal = refused.get(finding.reproduce or "")
         if finding.status == "fail" and gap is not None:
             finding = replace(
                 finding,
                 status="skip",
                 reason=f"{unserved_text(gap)} (not judged: {finding.reason})",
                 reproduce=None,
+            )
+        elif (
+            finding.status == "fail"
+            and refusal is not None
+            and _call_text(refusal) not in finding.reason
+        ):
+            finding = replace(
+                finding,
+                reason=f"{finding.reason}; while handling it, {_call_text(refusal)} was refused "
+                f"by Stripe with {refusal.status}: {refusal.error}",
             )
         excused.append(finding)
     return tuple(excused)
@@ -1137,6 +1153,10 @@ def _duplicated_mutations(calls: Sequence[ApiCall]) -> ApiCall | None:
     return None
 
 
+#: Request options passed where the parameters go (stripe-node's second argument).
+_ACCOUNT_AS_PARAMETER = ("stripeAccount", "stripe_account")
+
+
 def _check_uses_connected_account_context(run: ContractRun) -> Iterator[Finding]:
     check = "uses-connected-account-context"
     records = run._judged_records()
@@ -1215,6 +1235,15 @@ def _account_context_problem(
     path = call.path
     acting_as = call.stripe_account
     owner = call.object_owner
+    misplaced = next((name for name in _ACCOUNT_AS_PARAMETER if name in call.query), None)
+    if misplaced is not None and acting_as is None:
+        return (
+            f"{_call_text(call)} sent the account as the parameter {misplaced} instead of the "
+            f"Stripe-Account header, so Stripe answers 400 'Received unknown parameter: "
+            f"{misplaced}' and the call has platform auth; stripe-node takes request options as "
+            "the third argument: retrieve(id, {}, {stripeAccount})",
+            f"Stripe-Account: {record.account}" if record.account else "no Stripe-Account",
+        )
     if owner is not None and acting_as != owner:
         if acting_as is None and path.startswith(f"/v1/accounts/{owner}"):
             return None  # the platform may read and manage its connected accounts directly

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
+import io
 import os
 import re
 import socket
@@ -70,7 +71,8 @@ class ApiCall:
     parameters of a POST; ``replayed`` is True when the answer was an idempotent replay.
     ``unserved`` is True when the fake does not serve the route (not in that API version's
     description, or a v2 path): Stripe might have answered it. ``fault`` names the
-    :meth:`FakeStripeAPI.fail` rule that answered instead of the route.
+    :meth:`FakeStripeAPI.fail` rule that answered instead of the route. ``error`` is the message
+    of an error answer (``Received unknown parameter: stripeAccount``).
     """
 
     method: str
@@ -92,6 +94,7 @@ class ApiCall:
     unserved: bool = False
     stripe_account_header: str | None = None
     fault: str | None = None
+    error: str | None = None
 
 
 class _EventLike(Protocol):
@@ -180,7 +183,9 @@ class FakeStripeAPI:
         server.no_handler_status_code = 404
         server.expect_request(re.compile(r".*")).respond_with_handler(self._respond)
         try:
-            server.start()
+            # werkzeug prints its own advice before exiting; ours below is the one line to show.
+            with contextlib.redirect_stderr(io.StringIO()):
+                server.start()
         except SystemExit as err:  # werkzeug exits when it cannot bind
             raise UsageError(
                 f"cannot start the fake Stripe API on {self._host}:{self._port}: the address is "
@@ -538,6 +543,7 @@ class FakeStripeAPI:
             unserved=unserved,
             stripe_account_header=header_account,
             fault=fault_name,
+            error=_error_message(answer.body),
         )
         return call, answer.status, text, headers
 
@@ -613,6 +619,13 @@ class FakeStripeAPI:
 
 
 # --- helpers ----------------------------------------------------------------------------------------
+
+
+def _error_message(body: Mapping[str, Any]) -> str | None:
+    error = body.get("error")
+    if isinstance(error, Mapping) and isinstance(error.get("message"), str):
+        return str(error["message"])
+    return None
 
 
 def _schema_of(obj: Mapping[str, Any], table: RouteTable) -> str | None:

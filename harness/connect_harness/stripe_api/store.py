@@ -145,7 +145,9 @@ class Store:
         for value in obj.values():
             if isinstance(value, str) and _ID.match(value) and value not in self.objects:
                 referred = self._type_for_id(value)
-                if referred in _SAME_OWNER_TYPES:
+                # A platform object's references are the platform's; a connected account's
+                # application fees and transfers are the platform's even when it names them.
+                if referred is not None and (owner is None or referred in _SAME_OWNER_TYPES):
                     self.register_reference(value, referred, owner, livemode, 0)
 
     def register_reference(
