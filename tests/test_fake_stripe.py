@@ -648,7 +648,7 @@ def test_a_fake_bug_is_a_500_that_stripe_python_does_not_retry(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("contracts missing")
 
-    monkeypatch.setattr(server, "_build_object", broken)
+    monkeypatch.setattr(server, "build_object", broken)
     fake.register_reference("ch_1New", "charge", None, False)
 
     with pytest.raises(stripe.APIError, match="fake Stripe API failed on this request"):

@@ -88,15 +88,18 @@ def test_stripe_node_sees_faults_as_its_error_classes() -> None:
         customer = event.data_object["id"]
         fake.fail("GET /v1/customers/*", status=429, times=1)
         fake.fail("POST /v1/customers/*", status=500, times=1)
+        fake.fail("DELETE /v1/customers/*", reset=True, times=None)
         results = run_node(
             fake,
             [
                 ["429", "customers.retrieve", customer],
                 ["500", "customers.update", customer, {"metadata": {"a": "1"}}],
+                ["reset", "customers.del", customer],
                 ["after", "customers.retrieve", customer],
             ],
         )
 
     assert (results["429"]["type"], results["429"]["status"]) == ("StripeRateLimitError", 429)
     assert (results["500"]["type"], results["500"]["status"]) == ("StripeAPIError", 500)
+    assert results["reset"]["type"] == "StripeConnectionError"
     assert results["after"]["ok"] is True

@@ -119,3 +119,18 @@ def test_register_reference_is_lazy_and_keeps_owner_and_mode(fake: FakeStripeAPI
         stripe.BalanceTransaction.retrieve(
             "txn_1Referenced0001", api_key=TEST_KEY, stripe_account=ACCOUNT
         )
+
+
+def test_register_object_makes_a_tests_object_exist_for_its_account(fake: FakeStripeAPI) -> None:
+    fake.register_object(
+        {"id": "cus_1MadeByATest00001", "object": "customer", "livemode": False, "email": "a@b.c"},
+        account=ACCOUNT,
+    )
+
+    found = stripe.Customer.retrieve(
+        "cus_1MadeByATest00001", api_key=TEST_KEY, stripe_account=ACCOUNT
+    )
+
+    assert found.email == "a@b.c"
+    with pytest.raises(stripe.InvalidRequestError, match="No such customer"):
+        stripe.Customer.retrieve("cus_1MadeByATest00001", api_key=TEST_KEY)

@@ -29,72 +29,37 @@ import functools
 import io
 import os
 import re
-import socket
-import struct
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 from connect_harness.errors import HarnessError, UsageError
 from connect_harness.stripe_api import bodies
+from connect_harness.stripe_api.calls import ApiCall, bare_call, error_message
 from connect_harness.stripe_api.dispatch import Answer, Dispatcher
 from connect_harness.stripe_api.expand import expand
 from connect_harness.stripe_api.faults import Fault, fault_body, parse_pattern
+from connect_harness.stripe_api.objects import (
+    build_object,
+    object_type_for_id,
+    platform_account_id,
+    schema_of,
+)
 from connect_harness.stripe_api.routes import RouteTable, routes_for_version
 from connect_harness.stripe_api.scoping import Context, authenticate, check_api_version
 from connect_harness.stripe_api.store import Store
+from connect_harness.stripe_api.transport import quiet_handler, reset_connection, server_class
 from connect_harness.stripe_api.validation import expand_paths, parse_params, validate_params
 
-__all__ = ["ApiCall", "FakeStripeAPI"]
+__all__ = ["ApiCall", "FakeStripeAPI", "platform_account_id"]
 
 _ACCOUNT_ID = re.compile(r"^acct_[0-9A-Za-z]+$")
 _DEFAULT_API_VERSION = "2023-08-16"
 _NO_PROXY_VARIABLES = ("NO_PROXY", "no_proxy")
 _MAX_IDEMPOTENCY_KEY = 255
-
-
-@dataclass(frozen=True)
-class ApiCall:
-    """One request the endpoint under test made to the fake API, and how it was answered.
-
-    ``stripe_account`` is the connected account the request acted as: the ``Stripe-Account``
-    header, except that the platform's own account id there acts as the platform (None);
-    ``stripe_account_header`` is the header as sent. ``object_owner`` is the connected account that
-    owns the object the request named (an account object owns itself), None for the platform's
-    objects or when no object was involved; ``object_livemode`` is the object's mode, None for
-    objects that exist in both modes (accounts, persons, capabilities) or when none was involved.
-    ``key_mode`` is None when the request had no usable secret key. ``delivery`` is the label of the
-    :meth:`FakeStripeAPI.delivery` the call is attributed to. ``form`` holds the form-encoded body
-    parameters of a POST; ``replayed`` is True when the answer was an idempotent replay.
-    ``unserved`` is True when the fake does not serve the route (not in that API version's
-    description, or a v2 path): Stripe might have answered it. ``fault`` names the
-    :meth:`FakeStripeAPI.fail` rule that answered instead of the route. ``error`` is the message
-    of an error answer (``Received unknown parameter: stripeAccount``).
-    """
-
-    method: str
-    path: str
-    query: dict[str, str]
-    stripe_account: str | None
-    idempotency_key: str | None
-    key_mode: str | None
-    object_id: str | None
-    object_type: str | None
-    object_owner: str | None
-    object_livemode: bool | None
-    status: int
-    delivery: str | None
-    mutating: bool
-    at: float
-    form: dict[str, str] = field(default_factory=dict)
-    replayed: bool = False
-    unserved: bool = False
-    stripe_account_header: str | None = None
-    fault: str | None = None
-    error: str | None = None
 
 
 class _EventLike(Protocol):
@@ -108,13 +73,6 @@ class _Replay:
     answer: Answer
     text: str
     request_id: str
-
-
-def platform_account_id() -> str:
-    """The platform's own account id: what ``GET /v1/account`` answers with platform auth."""
-    from connect_harness.events.ids import stripe_id
-
-    return stripe_id("acct", "connect_harness", "platform")
 
 
 def _api_version() -> str:
@@ -162,7 +120,7 @@ class FakeStripeAPI:
         self._activity = threading.Lock()
         self._api_version = api_version
         self.platform_account = platform_account or platform_account_id()
-        self._store = Store(self._build_object, _object_type_for_id)
+        self._store = Store(self._build_object, object_type_for_id)
         self._dispatcher = Dispatcher(self._store, self.platform_account)
         self._replays: dict[tuple[str, str | None, str], _Replay] = {}
         self._faults: list[Fault] = []
@@ -179,7 +137,7 @@ class FakeStripeAPI:
         """Start serving in a background thread; returns self."""
         if self._server is not None:
             raise HarnessError(f"the fake Stripe API is already running at {self._url}")
-        server = _server_class()(host=self._host, port=self._port, threaded=True)
+        server = server_class()(host=self._host, port=self._port, threaded=True)
         server.no_handler_status_code = 404
         server.expect_request(re.compile(r".*")).respond_with_handler(self._respond)
         try:
@@ -194,7 +152,7 @@ class FakeStripeAPI:
         # werkzeug logs every request to stderr through a handler bound at first use; a test tool
         # should be quiet, and a handler bound to a captured stream breaks later tests.
         assert server.server is not None
-        server.server.RequestHandlerClass = _quiet_handler()
+        server.server.RequestHandlerClass = quiet_handler()
         self._server = server
         self._url = f"http://{server.format_host(self._host)}:{server.port}"
         return self
@@ -399,7 +357,7 @@ class FakeStripeAPI:
     def _build_object(
         self, object_type: str, object_id: str | None, owner: str | None, livemode: bool, seed: int
     ) -> dict[str, Any]:
-        return _build_object(
+        return build_object(
             object_type, object_id, owner, livemode, seed, routes_for_version(self.api_version)
         )
 
@@ -427,7 +385,7 @@ class FakeStripeAPI:
                     f"{type(err).__name__}: {err}",
                 )
             )
-            call = _bare_call(request, status, label, arrived)
+            call = bare_call(request, status, label, arrived)
         with self._activity:
             self._calls.append(call)
             self._in_flight -= 1
@@ -435,7 +393,7 @@ class FakeStripeAPI:
         if self._on_call is not None:
             self._on_call(call)
         if status == 0:
-            _reset_connection(request)
+            reset_connection(request)
         headers = {
             "Request-Id": request_id,
             "Stripe-Version": request.headers.get("Stripe-Version") or self.api_version,
@@ -543,7 +501,7 @@ class FakeStripeAPI:
             unserved=unserved,
             stripe_account_header=header_account,
             fault=fault_name,
-            error=_error_message(answer.body),
+            error=error_message(answer.body),
         )
         return call, answer.status, text, headers
 
@@ -587,7 +545,7 @@ class FakeStripeAPI:
                 paths,
                 table.shapes,
                 functools.partial(self._resolve, context, table),
-                lambda obj: _schema_of(obj, table),
+                lambda obj: schema_of(obj, table),
             )
             if problem is not None:
                 return Answer(400, problem), False
@@ -602,7 +560,7 @@ class FakeStripeAPI:
         if stored is None:
             # A reference of an object the caller can see: it belongs to the same account and
             # mode (the way events' references do), so it exists now.
-            object_type = _object_type_for_id(object_id)
+            object_type = object_type_for_id(object_id)
             names = {table.object_name(name) for name in schemas}
             if object_type is None or object_type not in names:
                 object_type = table.object_name(next(iter(schemas))) if len(schemas) == 1 else None
@@ -616,122 +574,3 @@ class FakeStripeAPI:
         if stored.owner not in (context.account, None) and stored.type != "account":
             return None
         return copy.deepcopy(store.materialize(stored))
-
-
-# --- helpers ----------------------------------------------------------------------------------------
-
-
-def _error_message(body: Mapping[str, Any]) -> str | None:
-    error = body.get("error")
-    if isinstance(error, Mapping) and isinstance(error.get("message"), str):
-        return str(error["message"])
-    return None
-
-
-def _schema_of(obj: Mapping[str, Any], table: RouteTable) -> str | None:
-    kind = obj.get("object")
-    return table.schema_name(kind) if isinstance(kind, str) else None
-
-
-def _object_type_for_id(object_id: str) -> str | None:
-    from connect_harness.events.objects import object_type_for_id
-
-    return object_type_for_id(object_id)
-
-
-def _build_object(
-    object_type: str,
-    object_id: str | None,
-    owner: str | None,
-    livemode: bool,
-    seed: int,
-    table: RouteTable,
-) -> dict[str, Any]:
-    """The contracts' object where they cover the type, else the description's plain example."""
-    from connect_harness.events.ids import stripe_id
-    from connect_harness.events.objects import build_object
-    from connect_harness.spec import contracts
-
-    if object_type in _contract_types():
-        return build_object(
-            object_type, object_id=object_id, account=owner, livemode=livemode, seed=seed
-        )
-    obj = table.example(table.schema_name(object_type)) or {"object": object_type}
-    if "id" in obj:
-        if object_id is None:
-            prefix = (contracts.id_prefix(object_type) or "").rstrip("_")
-            prefix = prefix or object_type.rsplit(".", 1)[-1]
-            object_id = stripe_id(prefix, seed, object_type, owner or "platform", livemode)
-        obj["id"] = object_id
-    if "livemode" in obj:
-        obj["livemode"] = livemode
-    if owner is not None and object_type in ("bank_account", "card", "person", "capability"):
-        obj["account"] = owner
-    return obj
-
-
-@functools.cache
-def _contract_types() -> frozenset[str]:
-    from connect_harness.spec import contracts
-
-    try:
-        return frozenset(contracts.object_types())
-    except HarnessError:
-        return frozenset()
-
-
-@functools.cache
-def _server_class() -> type[Any]:
-    from pytest_httpserver import HTTPServer
-
-    class Server(HTTPServer):
-        def thread_target(self) -> None:
-            # werkzeug polls for shutdown every 0.5 s by default: every stop() would cost that.
-            assert self.server is not None
-            self.server.serve_forever(poll_interval=0.02)
-
-    return Server
-
-
-def _quiet_handler() -> type:
-    from werkzeug.serving import WSGIRequestHandler
-
-    class QuietHandler(WSGIRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log(self, type: str, message: str, *args: Any) -> None:
-            return None
-
-    return QuietHandler
-
-
-def _reset_connection(request: Any) -> None:
-    """Drop the client's connection with a TCP reset, as a network fault does."""
-    sock = request.environ.get("werkzeug.socket")
-    if sock is None:
-        return
-    with contextlib.suppress(OSError):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        sock.shutdown(socket.SHUT_RDWR)
-
-
-def _bare_call(request: Any, status: int, label: str | None, arrived: float) -> ApiCall:
-    method = str(request.method).upper()
-    header = request.headers.get("Stripe-Account") or None
-    return ApiCall(
-        method=method,
-        path=str(request.path),
-        query={},
-        stripe_account=header,
-        idempotency_key=request.headers.get("Idempotency-Key") or None,
-        key_mode=None,
-        object_id=None,
-        object_type=None,
-        object_owner=None,
-        object_livemode=None,
-        status=status,
-        delivery=label,
-        mutating=method in ("POST", "DELETE"),
-        at=arrived,
-        stripe_account_header=header,
-    )
