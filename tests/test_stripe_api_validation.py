@@ -325,3 +325,26 @@ def test_idempotency_keys_longer_than_255_characters_are_refused(
     assert (ok, status) == (200, 400)
     assert body["error"]["type"] == "invalid_request_error"
     assert "at most 255 characters" in body["error"]["message"]
+
+
+def test_a_required_parameter_left_out_is_parameter_missing(fake: FakeStripeAPI) -> None:
+    fake.register_event(build_event("account.updated", account=ACCOUNT))
+
+    status, body = raw(fake, "POST", "/v1/payment_intents", [("currency", "usd")])
+
+    assert (status, body) == (
+        400,
+        {
+            "error": {
+                "code": "parameter_missing",
+                "doc_url": "https://stripe.com/docs/error-codes/parameter-missing",
+                "message": "Missing required param: amount.",
+                "param": "amount",
+                "type": "invalid_request_error",
+            }
+        },
+    )
+    created, intent = raw(
+        fake, "POST", "/v1/payment_intents", [("currency", "usd"), ("amount", "1200")]
+    )
+    assert (created, intent["amount"], intent["currency"]) == (200, 1200, "usd")

@@ -17,8 +17,8 @@ sub-hashes across hundreds of operations.
      "names": {schema: object value, when they differ}}
 
 A param node is ``{"t": [json types], "e": [allowed strings], "u": 1 (the empty string unsets it),
-"p": {name: node index}, "a": node index (free keys), "i": node index (array items)}``; missing keys
-mean "no constraint". ``kind`` is one of ``list``, ``search``, ``retrieve``, ``singleton``,
+"p": {name: node index}, "a": node index (free keys), "i": node index (array items), "r": [required
+names] (on an operation's node)}``; missing keys mean "no constraint". ``kind`` is one of ``list``, ``search``, ``retrieve``, ``singleton``,
 ``create``, ``update``, ``action``, ``delete``. ``api/objects.json`` holds one plain example per
 object schema the routes answer with (the fake prefers the richer contract examples when they
 exist).
@@ -296,9 +296,12 @@ class _Interner:
     def params(self, operation: Mapping[str, Any], method: str) -> int:
         """The node of an operation's parameters: query (and path-free) ones plus the form body."""
         properties: dict[str, int] = {}
+        required: set[str] = set()
         for parameter in operation.get("parameters", ()):
             if parameter.get("in") == "query":
                 properties[str(parameter["name"])] = self.node(parameter.get("schema", {}), ())
+                if parameter.get("required"):
+                    required.add(str(parameter["name"]))
         try:
             body = operation["requestBody"]["content"]["application/x-www-form-urlencoded"][
                 "schema"
@@ -307,7 +310,11 @@ class _Interner:
             body = {}
         for name, sub in sorted(body.get("properties", {}).items()):
             properties.setdefault(str(name), self.node(sub, ()))
-        return self._add({"t": ["object"], "p": dict(sorted(properties.items()))})
+        required.update(str(name) for name in body.get("required", ()))
+        node: dict[str, Any] = {"t": ["object"], "p": dict(sorted(properties.items()))}
+        if required:
+            node["r"] = sorted(required)
+        return self._add(node)
 
     def node(self, schema: Mapping[str, Any], stack: tuple[str, ...]) -> int:
         return self._add(self._compact(schema, stack))

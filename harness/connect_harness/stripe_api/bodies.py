@@ -19,6 +19,7 @@ __all__ = [
     "idempotency_mismatch",
     "invalid_api_version",
     "invalid_value",
+    "missing_parameter",
     "no_access",
     "no_such",
     "not_expandable",
@@ -116,6 +117,11 @@ def invalid_api_version(version: str) -> dict[str, Any]:
 def unknown_parameter(name: str) -> dict[str, Any]:
     """400 ``parameter_unknown``: ``Received unknown parameter: X``."""
     return _coded("parameter_unknown", f"Received unknown parameter: {name}", name)
+
+
+def missing_parameter(name: str) -> dict[str, Any]:
+    """400 ``parameter_missing``: ``Missing required param: X.``."""
+    return _coded("parameter_missing", f"Missing required param: {name}.", name)
 
 
 def invalid_value(

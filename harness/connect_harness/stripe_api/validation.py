@@ -4,7 +4,7 @@
 values; :func:`validate_params` judges them against the operation's parameter schema from the
 description (a compact node table, see :mod:`connect_harness.spec.routes`) and returns Stripe's
 400 body for the first problem: an unknown parameter, an empty string for something that cannot be
-unset, a malformed integer or boolean, a value outside an enum.
+unset, a malformed integer or boolean, a value outside an enum, a required parameter left out.
 """
 
 from __future__ import annotations
@@ -88,6 +88,9 @@ def validate_params(
         problem = _check(value, properties[name], nodes, name)
         if problem is not None:
             return problem
+    for name in node.get("r", ()):
+        if name not in params:
+            return bodies.missing_parameter(name)
     return None
 
 
