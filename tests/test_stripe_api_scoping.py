@@ -134,3 +134,29 @@ def test_register_object_makes_a_tests_object_exist_for_its_account(fake: FakeSt
     assert found.email == "a@b.c"
     with pytest.raises(stripe.InvalidRequestError, match="No such customer"):
         stripe.Customer.retrieve("cus_1MadeByATest00001", api_key=TEST_KEY)
+
+
+def test_stripe_context_acts_as_the_account_like_stripe_account(fake: FakeStripeAPI) -> None:
+    event = build_event("customer.created", account=ACCOUNT)
+    fake.register_event(event)
+    client = stripe.StripeClient(TEST_KEY, base_addresses={"api": fake.url})
+
+    found = client.raw_request(
+        "get", f"/v1/customers/{event.data_object['id']}", stripe_context=ACCOUNT
+    )
+
+    assert found.data["id"] == event.data_object["id"]
+    assert fake.calls[-1].stripe_account == ACCOUNT
+
+
+def test_lists_of_events_and_capabilities_show_what_the_account_has(fake: FakeStripeAPI) -> None:
+    event = build_event("account.updated", account=ACCOUNT)
+    fake.register_event(event)
+    named = set(event.data_object["capabilities"])
+
+    events = stripe.Event.list(api_key=TEST_KEY, stripe_account=ACCOUNT)
+    capabilities = stripe.Account.list_capabilities(ACCOUNT, api_key=TEST_KEY)
+
+    assert [found.id for found in events.data] == [event.id]
+    assert stripe.Event.list(api_key=TEST_KEY).data == []
+    assert named and {capability.id for capability in capabilities.data} == named

@@ -264,7 +264,18 @@ class Dispatcher:
             parent = self._find(route.names, values, parent_id, None, context, owner)
             if parent.status != 200:
                 return parent
-        if types == frozenset({"account"}) and owner is None:
+        if types == frozenset({"capability"}) and owner is not None:
+            account = self.store.objects.get(owner)
+            named = self.store.materialize(account).get("capabilities") if account else None
+            for name in named if isinstance(named, Mapping) else ():
+                self._know_capability(owner, name)
+        if types == frozenset({"event"}):
+            found = [
+                stored.obj or {}
+                for stored in reversed(list(self.store.events.values()))
+                if stored.owner == context.account and stored.livemode == context.live
+            ]
+        elif types == frozenset({"account"}) and owner is None:
             found = [
                 self.store.materialize(stored)
                 for stored in reversed(list(self.store.objects.values()))

@@ -421,7 +421,10 @@ class FakeStripeAPI:
         form_pairs: list[tuple[str, str]] = []
         if content_type.startswith("application/x-www-form-urlencoded"):
             form_pairs = parse_qsl(request.get_data().decode("utf-8"), keep_blank_values=True)
-        header_account = request.headers.get("Stripe-Account") or None
+        # Thin events' fetch_related_object() sends the account as Stripe-Context instead.
+        header_account = (
+            request.headers.get("Stripe-Account") or request.headers.get("Stripe-Context") or None
+        )
         stripe_account = None if header_account == self.platform_account else header_account
         idempotency_key = request.headers.get("Idempotency-Key") or None
         headers: dict[str, str] = {}
