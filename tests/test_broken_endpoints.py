@@ -51,6 +51,7 @@ EXPECTED_FAILURES: dict[str, set[str]] = {
     "400-unknown-types": {"acknowledges-unknown-events"},
     "no-idempotency": {"idempotent-redelivery"},
     "platform-auth": {"uses-connected-account-context"},
+    "platform-auth-references": {"uses-connected-account-context"},
     "live-key-for-test": {"separates-livemode"},
     "slow": {"responds-in-time"},
     "crash-platform-events": {
@@ -97,6 +98,11 @@ EXPECTED_FINDINGS = [
     ("400-unknown-types", "acknowledges-unknown-events", "connect_harness.unknown_event.created"),
     ("no-idempotency", "idempotent-redelivery", "repeated a side effect"),
     ("platform-auth", "uses-connected-account-context", "with platform auth (no Stripe-Account)"),
+    (
+        "platform-auth-references",
+        "uses-connected-account-context",
+        "GET /v1/balance_transactions/txn_",
+    ),
     ("live-key-for-test", "separates-livemode", "used a live-mode key for a test-mode event"),
     ("redirect", "no-redirects", "Stripe never follows redirects"),
     ("slow", "responds-in-time", "more than 0.2 s"),
@@ -176,8 +182,39 @@ def test_correct_flask_endpoint_passes_the_full_default_run() -> None:
     _assert_all_pass(results)
     accepted = results[0]
     assert accepted.counts()["pass"] > 200  # one pass finding per supported event type
-    assert deliveries > 800
+    # Three permutations per type: Connect live and test, platform live (a production account
+    # endpoint gets live events only).
+    assert deliveries > 650
     assert app.extensions["webhook_core"].api_errors == []
+
+
+@pytest.mark.parametrize("follow", ["sdk", "http"])
+def test_endpoint_following_every_reference_passes_in_process(follow: str) -> None:
+    """Fetching data.object and everything it names as event.account, with the event's key."""
+    app = flask_endpoint.create_app(SECRET, follow=follow)
+    config = VerifyConfig(secret=SECRET, seed=5) if follow == "sdk" else _config()
+    _assert_all_pass(run_checks(app, config))
+    core_ = app.extensions["webhook_core"]
+    assert core_.api_errors == []
+    assert core_.followed > (700 if follow == "sdk" else 40)
+
+
+def test_endpoint_following_every_reference_passes_over_a_url() -> None:
+    app = flask_endpoint.create_app(SECRET, follow="http")
+    with served(app) as url, FakeStripeAPI() as fake, fake.patch_stripe():
+        results = run_checks(url, _config(), fake_api=fake)
+        paths = {call.path.rsplit("/", 1)[0] for call in fake.calls if call.status == 200}
+    _assert_all_pass(results)
+    assert app.extensions["webhook_core"].api_errors == []
+    assert {"/v1/balance_transactions", "/v1/payouts", "/v1/customers"} <= paths
+    assert any(p.startswith("/v1/accounts/") and p.endswith("/external_accounts") for p in paths)
+
+
+def test_endpoint_fetching_named_objects_with_platform_auth_fails_over_a_url() -> None:
+    app = flask_endpoint.create_app(SECRET, bug="platform-auth-references")
+    with served(app) as url, FakeStripeAPI() as fake, fake.patch_stripe():
+        results = run_checks(url, _config(), fake_api=fake)
+    assert {r.id for r in results if r.status == "fail"} == {"uses-connected-account-context"}
 
 
 def test_correct_django_endpoint_passes() -> None:

@@ -190,6 +190,28 @@ def test_development_endpoints_get_test_events_only() -> None:
     assert modes == {False}
 
 
+def test_production_account_endpoints_get_live_events_only() -> None:
+    """An account endpoint belongs to one mode; a production Connect endpoint gets both."""
+    app = flask_endpoint.create_app(SECRET)
+    config = VerifyConfig(secret=SECRET, events=EVENTS, endpoint_type="account")
+    with ContractRun(app, config) as run:
+        results = run.run()
+        signatures = [
+            parse_signature_header(r.request.header("Stripe-Signature"))
+            for r in run.records
+            if r.check in {"rejects-invalid-json", "accepts-valid-events"}
+        ]
+        modes = {record.livemode for record in run.records if record.livemode is not None}
+    assert modes == {True}
+    assert all(status != "fail" for status in (result.status for result in results))
+    # Bodies that are not events are signed as live ones too: no test-mode v0 signature.
+    assert signatures and all(sig.v1 and not sig.v0 for sig in signatures)
+    with ContractRun(app, VerifyConfig(secret=SECRET, events=EVENTS)) as run:
+        run.run(only=["accepts-valid-events"])
+        perms = {(r.account is not None, r.livemode) for r in run.records}
+    assert perms == {(True, True), (True, False), (False, True)}
+
+
 def test_findings_and_reports_never_contain_the_secret() -> None:
     secret = "whsec_do_not_print_me"
     app = flask_endpoint.create_app(secret, bug="format-only")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -20,7 +21,11 @@ from connect_harness.cli import main
 from connect_harness.spec import contracts
 
 SECRET = "whsec_cli_test_secret"
-SHARED_SPEC = Path(__file__).resolve().parents[1].parent / "shared" / "stripe-spec"
+SHARED_SPEC = Path(
+    os.environ.get("CONNECT_HARNESS_STRIPE_SPEC")
+    or Path(__file__).resolve().parents[1].parent / "shared" / "stripe-spec"
+)
+NEWEST = "2026-10-28.endive"
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -39,24 +44,132 @@ def test_events_lists_every_supported_type_with_its_connect_note(
     assert listed == list(contracts.supported_event_types())
     payout_failed = next(line for line in lines if line.startswith("payout.failed "))
     assert "payout" in payout_failed and "connect + account" in payout_failed
-    assert "232 supported event types" in out and "36 more" in out
+    assert out.endswith(
+        "\n275 supported event types (contracts of Stripe API 2026-10-28.endive).\n"
+    )
 
 
 def test_events_json(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "events", "--json")
     assert code == 0
     data = json.loads(out)
-    assert data["api_version"] == contracts.api_version()
+    assert data["api_version"] == contracts.api_version() == NEWEST
+    assert data["contract_versions"] == ["2023-08-16", "2026-05-27.dahlia", NEWEST]
+    assert data["unsupported"] == {}
     rows = {row["type"]: row for row in data["events"]}
-    assert len(rows) == 232
+    assert len(rows) == 275
     assert rows["account.external_account.updated"]["receivable_by"] == ["connect"]
     assert rows["payout.failed"]["guide"]
 
 
-def test_schema_prints_the_contract(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "schema", "payout.failed")
+def test_schema_prints_the_standalone_contract(capsys: pytest.CaptureFixture[str]) -> None:
+    from connect_harness.spec.export import standalone_schema
+
+    code, out, err = run(capsys, "schema", "payout.failed")
+    assert code == 0 and err == ""
+    assert json.loads(out) == standalone_schema("payout.failed")
+    assert "$id" not in out and "x-id-of" not in out and "unix-time" not in out
+    code, out, err = run(capsys, "schema", "payout.failed", "--annotated")
+    assert code == 0 and err == ""
+    assert json.loads(out) == standalone_schema("payout.failed", annotated=True)
+    assert "x-id-of" in out and "unix-time" in out
+
+
+NOTE_2024 = (
+    "connect-harness: note: API version 2024-06-20: events use the shapes of 2023-08-16 (the "
+    "newest contract set not newer than 2024-06-20), stamped 2024-06-20\n"
+)
+
+
+def test_events_with_api_version_lists_that_sets_types_and_notes_the_stand_in(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = run(capsys, "events", "--api-version", "2024-06-20")
+    assert code == 0 and err == NOTE_2024
+    assert out.endswith(
+        "\n232 supported event types (contracts of Stripe API 2023-08-16); 43 more are known but "
+        "unsupported at this version (--json).\n"
+    )
+    code, out, err = run(capsys, "events", "--json", "--api-version", "2026-05-27.dahlia")
+    assert code == 0 and err == ""
+    data = json.loads(out)
+    assert data["api_version"] == "2026-05-27.dahlia" and len(data["events"]) == 254
+    assert len(data["unsupported"]) == 21
+
+
+def test_schema_with_api_version_uses_that_sets_shapes(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "schema", "invoice.paid", "--api-version", "2024-06-20")
+    assert code == 0 and err == NOTE_2024
+    old = json.loads(out)
+    assert "subscription" in old["$defs"]["invoice"]["properties"]
+    assert "2023-08-16" in old["title"]
+    code, out, err = run(capsys, "schema", "invoice.paid")
+    assert code == 0 and err == ""
+    new = json.loads(out)["$defs"]["invoice"]["properties"]
+    assert "parent" in new and "subscription" not in new
+    code, out, err = run(capsys, "schema", "reserve.hold.created", "--api-version", "2023-08-16")
+    assert code == 2 and out == ""
+    assert err.startswith(
+        "connect-harness: error: event type 'reserve.hold.created' has no contract at API version "
+        "2023-08-16"
+    )
+
+
+def test_event_and_sign_with_api_version_build_those_shapes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = run(capsys, "event", "invoice.paid", "--api-version", "2024-06-20")
+    assert code == 0 and err == NOTE_2024
+    payload = json.loads(out)
+    assert payload["api_version"] == "2024-06-20"
+    assert "subscription" in payload["data"]["object"] and "parent" not in payload["data"]["object"]
+    code, out, err = run(capsys, "event", "invoice.paid", "--api-version", NEWEST)
+    assert code == 0 and err == ""
+    assert "parent" in json.loads(out)["data"]["object"]
+    code, out, err = run(
+        capsys, "sign", "invoice.paid", "--secret", SECRET, "--format", "json",
+        "--api-version", "2019-02-19",
+    )  # fmt: skip
     assert code == 0
-    assert json.loads(out) == contracts.event_schema("payout.failed")
+    assert err == (
+        "connect-harness: note: API version 2019-02-19: events use the shapes of 2023-08-16 (the "
+        "oldest contract set: 2019-02-19 is older than every set), stamped 2019-02-19\n"
+    )
+    body = json.loads(json.loads(out)["body"])
+    assert body["api_version"] == "2019-02-19" and "subscription" in body["data"]["object"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["events", "--api-version", "v2"],
+        ["schema", "invoice.paid", "--api-version", "2024-6-20"],
+        ["event", "invoice.paid", "--api-version", "2024-02-30"],
+        ["sign", "invoice.paid", "--secret", SECRET, "--api-version", "latest"],
+    ],
+)
+def test_malformed_api_version_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    value = argv[argv.index("--api-version") + 1]
+    assert err == (
+        f"connect-harness: error: API version {value!r} is not a Stripe API version; give one "
+        "like 2024-06-20 or 2026-10-28.endive\n"
+    )
+
+
+def test_sign_body_file_refuses_api_version(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    body = tmp_path / "body.json"
+    body.write_bytes(b"{}")
+    code, out, err = run(
+        capsys, "sign", "--body-file", str(body), "--secret", SECRET, "--api-version", NEWEST
+    )
+    assert code == 2 and out == ""
+    assert err.startswith("connect-harness: error: --api-version picks the shapes of a built event")
 
 
 def test_event_prints_exactly_the_body_that_would_be_sent(
@@ -264,41 +377,53 @@ def test_real_subprocess_run() -> None:
     assert bad.stdout == ""
     assert bad.stderr.strip().splitlines() == [
         "connect-harness: error: unknown event type 'payout.faild'; did you mean 'payout.failed'? "
-        "(connect-harness events lists all 232)"
+        "(connect-harness events lists all 275)"
     ]
 
 
 @pytest.mark.skipif(
-    not SHARED_SPEC.is_dir(), reason="../shared/stripe-spec is absent: cannot rebuild"
+    not SHARED_SPEC.is_dir(), reason=f"Stripe's data is not at {SHARED_SPEC}: cannot rebuild"
 )
 def test_contracts_build_reproduces_the_committed_contracts(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     out_dir = tmp_path / "contracts"
     code, out, err = run(
-        capsys, "contracts", "build",
-        "--spec", str(SHARED_SPEC / "openapi.spec3.2023-08-16.json"),
-        "--fixtures", str(SHARED_SPEC / "fixtures3.2026-07-29.json"),
-        "--event-types", str(SHARED_SPEC / "event_types.2026-10-28.json"),
-        "--out", str(out_dir),
-    )  # fmt: skip
+        capsys, "contracts", "build", "--spec-dir", str(SHARED_SPEC), "--out", str(out_dir)
+    )
     assert code == 0, err
-    assert "232 event contracts" in out
+    assert out == (
+        # 995 contract files, and each set's api/routes.json and api/objects.json for the fake API
+        f"wrote 1001 files to {out_dir} (event contracts per API version: 2023-08-16: 232, "
+        "2026-05-27.dahlia: 254, 2026-10-28.endive: 275)\n"
+    )
     committed = contracts.contracts_dir()
     built = sorted(p.relative_to(out_dir) for p in out_dir.rglob("*") if p.is_file())
-    assert built
+    assert built == sorted(p.relative_to(committed) for p in committed.rglob("*") if p.is_file())
     for relative in built:
         assert (out_dir / relative).read_bytes() == (committed / relative).read_bytes(), relative
 
 
-def test_contracts_build_with_a_missing_spec_writes_nothing(
+def test_contracts_build_with_a_missing_spec_dir_writes_nothing(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     out_dir = tmp_path / "contracts"
     code, out, err = run(
-        capsys, "contracts", "build", "--spec", str(tmp_path / "nope.json"), "--out", str(out_dir)
+        capsys, "contracts", "build", "--spec-dir", str(tmp_path / "nope"), "--out", str(out_dir)
     )
     assert code == 2 and out == ""
-    assert err.startswith("connect-harness: error: ") and err.count("\n") == 1
-    assert "nope.json" in err
+    assert err.startswith("connect-harness: error: spec folder ") and err.count("\n") == 1
+    assert "nope" in err
     assert not out_dir.exists()
+
+
+def test_contracts_build_single_spec_form_says_what_to_use_instead(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = run(capsys, "contracts", "build", "--spec", "spec3.json", "--out", "x")
+    assert code == 2 and out == ""
+    assert err == (
+        "connect-harness: error: contracts build now builds one contract set per API version "
+        "from a folder of Stripe's data files: replace --spec/--fixtures/--event-types with "
+        "--spec-dir ../shared/stripe-spec\n"
+    )

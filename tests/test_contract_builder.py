@@ -12,9 +12,12 @@ from referencing import Registry, Resource
 
 from connect_harness.errors import UsageError
 from connect_harness.spec.builder import (
+    CONTRACT_SETS,
     SourceNames,
+    build_all,
     build_contracts,
     build_from_files,
+    build_from_spec_dir,
     convert_schema,
     write_contracts,
 )
@@ -269,6 +272,7 @@ def test_build_from_files(tmp_path: Path) -> None:
         "fixtures": "fixtures.json",
         "event_types": "event_types.2099-02-02.json",
         "event_types_api_version": "2099-02-02",
+        "open_enums": None,
     }
 
 
@@ -353,3 +357,163 @@ def test_example_keys_are_in_stripe_rendering_order() -> None:
         "size",
         "tags",
     ]
+
+
+# --- open enums, fixture-relaxed presence, several sets ----------------------------------------
+
+
+def _enum_spec(version: str = "2099-01-01") -> dict[str, Any]:
+    spec = _widget_spec()
+    spec["info"]["version"] = version
+    widget = spec["components"]["schemas"]["widget"]["properties"]
+    widget["status"] = {"type": "string", "enum": ["on", "off"]}
+    widget["modes"] = {"type": "array", "items": {"type": "string", "enum": ["a", "b"]}}
+    spec["components"]["schemas"]["size"]["properties"]["unit"] = {
+        "type": "string",
+        "enum": ["cm", "in"],
+        "nullable": True,
+    }
+    return spec
+
+
+OPEN = {"widget": ["status", "modes[]", "size.unit", "colour", "no.such.path"]}
+
+
+def test_open_enums_accept_any_string_and_list_their_values_as_examples() -> None:
+    files = build_contracts(
+        _enum_spec(), event_types=_catalogue(), fixtures=None, open_enum_paths=OPEN
+    )
+    defs = json.loads(files["objects.json"])["$defs"]
+    widget = defs["widget"]["properties"]
+    assert widget["status"] == {"type": "string", "examples": ["on", "off"]}
+    assert widget["modes"]["items"] == {"type": "string", "examples": ["a", "b"]}
+    # Nullable stays nullable, and null is not an example.
+    assert defs["size"]["properties"]["unit"] == {
+        "type": ["string", "null"],
+        "examples": ["cm", "in"],
+    }
+    assert widget["colour"] == {"type": ["string", "null"], "examples": ["red", "blue"]}
+    assert json.loads(files["manifest.json"])["counts"]["open_enums"] == 4
+    example = json.loads(files["examples/widget.json"])
+    assert example["colour"] is None and example["size"]["unit"] is None
+    _assert_valid(files, "widget", {**example, "status": "new-in-2100", "modes": ["z"]})
+    objects = json.loads(files["objects.json"])
+    registry: Registry[Any] = Registry().with_resource(
+        objects["$id"], Resource.from_contents(objects)
+    )
+    validator = Draft202012Validator({"$ref": f"{objects['$id']}#/$defs/widget"}, registry=registry)
+    assert not validator.is_valid({**example, "status": 3})  # strict on type
+
+
+def test_examples_draw_open_enums_from_the_listed_values_only() -> None:
+    spec = _enum_spec()
+    spec["components"]["schemas"]["widget"]["required"].append("status")
+    fixtures = {"resources": {"widget": {**FIXTURES["resources"]["widget"], "status": "unlisted"}}}
+    files = build_contracts(spec, event_types=_catalogue(), fixtures=fixtures, open_enum_paths=OPEN)
+    assert json.loads(files["examples/widget.json"])["status"] == "on"
+    fixtures["resources"]["widget"]["status"] = "off"
+    files = build_contracts(spec, event_types=_catalogue(), fixtures=fixtures, open_enum_paths=OPEN)
+    assert json.loads(files["examples/widget.json"])["status"] == "off"
+
+
+def test_relax_drops_required_properties_the_fixture_leaves_out() -> None:
+    spec = _widget_spec()
+    fixture = {k: v for k, v in FIXTURES["resources"]["widget"].items() if k != "owner"}
+    fixture["size"] = {}
+    fixtures = {"resources": {"widget": fixture}}
+    strict = build_contracts(spec, event_types=_catalogue(), fixtures=fixtures)
+    relaxed = build_contracts(spec, event_types=_catalogue(), fixtures=fixtures, relax=True)
+    assert json.loads(strict["objects.json"])["$defs"]["widget"]["required"] == [
+        "id", "object", "owner", "size"
+    ]  # fmt: skip
+    defs = json.loads(relaxed["objects.json"])["$defs"]
+    assert defs["widget"]["required"] == ["id", "object", "size"]
+    assert "required" not in defs["size"]
+    assert json.loads(relaxed["manifest.json"])["relaxed_required"] == [
+        "widget.owner",
+        "widget.size.width",
+    ]
+
+
+def test_build_all_puts_each_set_in_its_version_folder_with_one_readme() -> None:
+    files = build_all(
+        [_enum_spec("2099-01-01"), _enum_spec("2100-01-01.zeta")],
+        event_types=_catalogue(),
+        fixtures=FIXTURES,
+        open_enums_doc={"objects": {"widget": {"open": ["status"], "closed": ["object"]}}},
+        sets=CONTRACT_SETS[:2],
+    )
+    assert sorted({name.split("/")[0] for name in files}) == [
+        "2099-01-01",
+        "2100-01-01.zeta",
+        "README.md",
+    ]
+    manifest = json.loads(files["2100-01-01.zeta/manifest.json"])
+    assert manifest["source"]["spec"] == CONTRACT_SETS[1].spec
+    assert manifest["source"]["open_enums"] == "open_enums.2026-10-28.json"
+    assert (
+        "| `2100-01-01.zeta` | `openapi.spec3.2026-05-27.json` | 2 of 4 | 2 | 1 |"
+        in (files["README.md"])
+    )
+    objects = json.loads(files["2099-01-01/objects.json"])
+    assert objects["$id"] == "https://connect-harness.invalid/contracts/2099-01-01/objects.json"
+    assert json.loads(files["2099-01-01/examples/widget.json"])["created"] == 1700000000
+
+
+def test_build_all_refuses_two_sets_of_one_version_and_a_bad_open_enum_list() -> None:
+    with pytest.raises(UsageError, match="two OpenAPI descriptions have API version '2099-01-01'"):
+        build_all(
+            [_widget_spec(), _widget_spec()],
+            event_types=_catalogue(),
+            fixtures=None,
+            open_enums_doc=None,
+            sets=CONTRACT_SETS[:2],
+        )
+    with pytest.raises(UsageError, match="the open-enum list must be a JSON object"):
+        build_all(
+            [_widget_spec()],
+            event_types=_catalogue(),
+            fixtures=None,
+            open_enums_doc={"open": []},
+            sets=CONTRACT_SETS[:1],
+        )
+
+
+def test_build_from_spec_dir_names_the_missing_folder_and_files(tmp_path: Path) -> None:
+    with pytest.raises(UsageError) as excinfo:
+        build_from_spec_dir(tmp_path / "nope")
+    assert str(excinfo.value) == (
+        f"spec folder '{tmp_path / 'nope'}' does not exist; pass the folder holding Stripe's data "
+        "files (e.g. --spec-dir ../shared/stripe-spec)"
+    )
+    with pytest.raises(UsageError) as excinfo:
+        build_from_spec_dir(tmp_path)
+    missing = tmp_path / CONTRACT_SETS[0].spec
+    assert str(excinfo.value) == (
+        f"OpenAPI spec file '{missing}' does not exist; check the path given to --spec-dir"
+    )
+
+
+def test_open_enum_paths_cross_unions_and_map_values() -> None:
+    spec = _widget_spec()
+    schemas = spec["components"]["schemas"]
+    mode = {"type": "string", "enum": ["x", "y"]}
+    schemas["opt_a"] = {"type": "object", "properties": {"mode": mode}}
+    schemas["opt_b"] = {"type": "object", "properties": {"mode": dict(mode)}}
+    schemas["rule"] = {"type": "object", "properties": {"type": {"type": "string", "enum": ["r"]}}}
+    schemas["widget"]["properties"]["opts"] = {
+        "anyOf": [{"$ref": REF + "opt_a"}, {"$ref": REF + "opt_b"}],
+        "nullable": True,
+    }
+    schemas["widget"]["properties"]["rules"] = {
+        "type": "object",
+        "nullable": True,
+        "additionalProperties": {"type": "array", "items": {"$ref": REF + "rule"}},
+    }
+    paths = {"widget": ["opts.mode", "rules.{}[].type"]}
+    files = build_contracts(spec, event_types=_catalogue(), fixtures=None, open_enum_paths=paths)
+    defs = json.loads(files["objects.json"])["$defs"]
+    assert defs["opt_a"]["properties"]["mode"] == {"type": "string", "examples": ["x", "y"]}
+    assert defs["opt_b"]["properties"]["mode"] == {"type": "string", "examples": ["x", "y"]}
+    assert defs["rule"]["properties"]["type"] == {"type": "string", "examples": ["r"]}
+    assert json.loads(files["manifest.json"])["counts"]["open_enums"] == 2

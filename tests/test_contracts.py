@@ -17,16 +17,29 @@ from jsonschema import Draft202012Validator
 
 from connect_harness.errors import UsageError
 from connect_harness.spec import contracts
-from connect_harness.spec.builder import build_from_files
+from connect_harness.spec.builder import build_from_spec_dir
 
 REPO = Path(__file__).resolve().parents[1]
 CONTRACTS = REPO / "contracts"
-STRIPE_SPEC = REPO.parent / "shared" / "stripe-spec"
+STRIPE_SPEC = Path(
+    os.environ.get("CONNECT_HARNESS_STRIPE_SPEC") or REPO.parent / "shared" / "stripe-spec"
+)
+VERSIONS = ("2023-08-16", "2026-05-27.dahlia", "2026-10-28.endive")
+NEWEST = VERSIONS[-1]
+# Every objects.json, and a fifth of the event schemas (one generator writes all envelopes; the
+# metaschema check costs about 0.1 s a file).
 SCHEMA_FILES = sorted(
     str(path.relative_to(CONTRACTS))
-    for path in [CONTRACTS / "objects.json", *CONTRACTS.glob("events/*.json")]
+    for version in VERSIONS
+    for path in [
+        CONTRACTS / version / "objects.json",
+        *sorted(CONTRACTS.glob(f"{version}/events/*.json"))[::5],
+    ]
 )
-EXAMPLES = sorted(path.stem for path in CONTRACTS.glob("examples/*.json"))
+EXAMPLES = sorted(path.stem for path in CONTRACTS.glob(f"{NEWEST}/examples/*.json"))
+ALL_EXAMPLES = sorted(
+    (version, path.stem) for version in VERSIONS for path in CONTRACTS.glob(f"{version}/examples/*")
+)
 GUIDE_EVENTS = (
     "account.application.deauthorized",
     "account.external_account.updated",
@@ -43,7 +56,7 @@ def _event(event_type: str, obj: dict[str, Any], **changes: Any) -> dict[str, An
     event: dict[str, Any] = {
         "id": "evt_1NG8Du2eZvKYlo2CUI79vXWy",
         "object": "event",
-        "api_version": "2023-08-16",
+        "api_version": NEWEST,
         "created": 1692144000,
         "data": {"object": obj, "previous_attributes": {}},
         "livemode": False,
@@ -61,44 +74,68 @@ def test_contract_file_is_a_valid_2020_12_schema(relative: str) -> None:
     schema = json.loads((CONTRACTS / relative).read_text(encoding="utf-8"))
     Draft202012Validator.check_schema(schema)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert schema["$id"].endswith(f"/contracts/2023-08-16/{relative}")
+    version, _ = relative.split("/", 1)
+    assert schema["$id"] == f"https://connect-harness.invalid/contracts/{relative}"
+    assert version in VERSIONS
 
 
-def test_counts_of_supported_and_unsupported_event_types() -> None:
-    assert len(contracts.supported_event_types()) == 232
-    assert len(SCHEMA_FILES) == 1 + 232
-    unsupported = contracts.unsupported_event_types()
-    assert len(unsupported) == 36
-    assert unsupported["apps.install.updated"] == (
-        "the event-type catalogue lists no object schema for its data.object"
-    )
-    assert unsupported["billing.meter.created"] == (
+def test_one_set_per_api_version_oldest_first() -> None:
+    assert contracts.contract_versions() == VERSIONS
+    assert sorted(p.name for p in CONTRACTS.iterdir()) == sorted([*VERSIONS, "README.md"])
+    assert contracts.api_version() == NEWEST
+    assert [contracts.api_version(version=v) for v in VERSIONS] == list(VERSIONS)
+
+
+@pytest.mark.parametrize(
+    ("version", "supported", "unsupported"),
+    [("2023-08-16", 232, 43), ("2026-05-27.dahlia", 254, 21), (NEWEST, 275, 0)],
+)
+def test_counts_of_supported_and_unsupported_event_types(
+    version: str, supported: int, unsupported: int
+) -> None:
+    assert len(contracts.supported_event_types(version=version)) == supported
+    assert len(list(CONTRACTS.glob(f"{version}/events/*.json"))) == supported
+    reasons = contracts.unsupported_event_types(version=version)
+    assert len(reasons) == unsupported
+    assert set(reasons).isdisjoint(contracts.supported_event_types(version=version))
+    assert all("added after its API version" in reason for reason in reasons.values())
+
+
+def test_the_newest_set_covers_the_whole_catalogue() -> None:
+    assert contracts.unsupported_event_types() == {}
+    assert "three_d_secure.authentication.succeeded" in contracts.supported_event_types()
+    old = contracts.unsupported_event_types(version="2023-08-16")
+    assert old["billing.meter.created"] == (
         "the OpenAPI description has no schema 'billing.meter' (added after its API version)"
     )
-    missing = [reason for reason in unsupported.values() if "has no schema" in reason]
-    assert len(missing) == 34
-    assert contracts.api_version() == "2023-08-16"
 
 
-def test_manifest_names_its_inputs_by_file_name_only() -> None:
-    manifest = json.loads((CONTRACTS / "manifest.json").read_text(encoding="utf-8"))
+@pytest.mark.parametrize("version", VERSIONS)
+def test_manifest_names_its_inputs_by_file_name_only(version: str) -> None:
+    manifest = json.loads((CONTRACTS / version / "manifest.json").read_text(encoding="utf-8"))
+    spec = {
+        "2023-08-16": "openapi.spec3.2023-08-16.json",
+        "2026-05-27.dahlia": "openapi.spec3.2026-05-27.json",
+        NEWEST: "openapi.spec3.2026-10-28.derived.json",
+    }[version]
     assert manifest["source"] == {
-        "spec": "openapi.spec3.2023-08-16.json",
-        "spec_version": "2023-08-16",
+        "spec": spec,
+        "spec_version": version,
         "fixtures": "fixtures3.2026-07-29.json",
-        "event_types": "event_types.2026-10-28.json",
+        "event_types": "event_catalogue.2026-10-28.json",
         "event_types_api_version": "2026-10-28.endive",
+        "open_enums": "open_enums.2026-10-28.json",
     }
-    assert manifest["counts"]["supported"] == 232
+    assert manifest["counts"]["event_types"] == 275
     assert "/" not in json.dumps(manifest["source"])
 
 
-@pytest.mark.parametrize("object_type", EXAMPLES)
-def test_example_validates_against_its_object_schema(object_type: str) -> None:
-    example = contracts.object_example(object_type)
-    assert contracts.validate_object(object_type, example) == []
+@pytest.mark.parametrize(("version", "object_type"), ALL_EXAMPLES)
+def test_example_validates_against_its_object_schema(version: str, object_type: str) -> None:
+    example = contracts.object_example(object_type, version=version)
+    assert contracts.validate_object(object_type, example, version=version) == []
     assert example["object"] == object_type
-    prefix = contracts.id_prefix(object_type)
+    prefix = contracts.id_prefix(object_type, version=version)
     if prefix is not None:
         assert example["id"].startswith(prefix)
 
@@ -145,7 +182,7 @@ def test_guide_events_have_a_note_and_a_valid_example_event(event_type: str) -> 
 
 def test_event_info_of_polymorphic_and_connect_only_types() -> None:
     info = contracts.event_info("account.external_account.updated")
-    assert info.objects == ("bank_account", "card", "source")
+    assert info.objects == ("bank_account", "card")
     assert info.receivable_by == ("connect",)
     assert info.account_types == ("custom", "express", "standard with platform controls")
     assert contracts.event_info("account.updated").account_types == (
@@ -163,13 +200,20 @@ def test_event_info_suggests_the_closest_type() -> None:
         contracts.event_info("acount.updated")
     assert str(excinfo.value) == (
         "unknown event type 'acount.updated'; did you mean 'account.updated'? "
-        "(connect-harness events lists all 232)"
+        "(connect-harness events lists all 275)"
     )
 
 
 def test_event_info_explains_an_unsupported_type() -> None:
-    with pytest.raises(UsageError, match=r"^event type 'billing\.meter\.created' has no contract"):
-        contracts.event_info("billing.meter.created")
+    with pytest.raises(UsageError) as excinfo:
+        contracts.event_info("billing.meter.created", version="2024-01-01")
+    assert str(excinfo.value) == (
+        "event type 'billing.meter.created' has no contract at API version 2023-08-16: the "
+        "OpenAPI description has no schema 'billing.meter' (added after its API version); pick "
+        "one of the 232 supported types (connect-harness events lists them) or a newer "
+        "--api-version"
+    )
+    assert contracts.event_info("billing.meter.created").objects == ("billing.meter",)
 
 
 def test_validate_event_reports_readable_errors() -> None:
@@ -206,7 +250,7 @@ def test_validate_event_picks_the_schema_of_a_polymorphic_object() -> None:
     ]
     card["object"] = "coupon"
     assert contracts.validate_event(_event("account.external_account.created", card)) == [
-        "$.data.object.object: 'coupon' is not one of ['bank_account', 'card', 'source']"
+        "$.data.object.object: 'coupon' is not one of ['bank_account', 'card']"
     ]
 
 
@@ -236,26 +280,25 @@ def test_event_schema_refers_into_objects_json() -> None:
 
 
 def test_contracts_dir_is_the_checkout_folder_here() -> None:
-    assert (contracts.contracts_dir() / "manifest.json").is_file()
+    assert contracts.contracts_dir() == CONTRACTS
+    assert (contracts.contracts_dir() / NEWEST / "manifest.json").is_file()
 
 
 @pytest.mark.skipif(
     not STRIPE_SPEC.is_dir(), reason=f"Stripe's spec data is not at {STRIPE_SPEC} (../shared)"
 )
 def test_rebuild_equals_the_committed_contracts() -> None:
-    files = build_from_files(
-        STRIPE_SPEC / "openapi.spec3.2023-08-16.json",
-        fixtures_path=STRIPE_SPEC / "fixtures3.2026-07-29.json",
-        event_types_path=STRIPE_SPEC / "event_types.2026-10-28.json",
-    )
+    files = build_from_spec_dir(STRIPE_SPEC)
     committed = {
-        str(path.relative_to(CONTRACTS)): path.read_text(encoding="utf-8")
+        path.relative_to(CONTRACTS).as_posix(): path.read_bytes()
         for path in CONTRACTS.rglob("*")
         if path.is_file()
     }
     assert sorted(files) == sorted(committed)
-    different = [name for name in files if files[name] != committed[name]]
-    assert different == [], "rebuild the contracts: connect-harness contracts build (README)"
+    different = [name for name in files if files[name].encode("utf-8") != committed[name]]
+    assert different == [], (
+        "rebuild: connect-harness contracts build --spec-dir ../shared/stripe-spec"
+    )
 
 
 def test_contracts_are_small() -> None:
@@ -326,11 +369,11 @@ def test_fast_path_agrees_with_jsonschema(
         paths = _paths(document)
         document = _mutate(document, paths[index % len(paths)], new, delete and len(paths) > 1)
     if as_event:
-        fast = contracts._fast_event_check(event_type)
-        slow = contracts._event_validator(event_type)
+        fast = contracts._fast_event_check(event_type, NEWEST)
+        slow = contracts._event_validator(event_type, NEWEST)
     else:
-        fast = contracts._fast_object_check(object_type)
-        slow = contracts._object_validator(object_type)
+        fast = contracts._fast_object_check(object_type, NEWEST)
+        slow = contracts._object_validator(object_type, NEWEST)
     assert fast is not None
     assert fast(document) == slow.is_valid(document)
 
@@ -342,10 +385,10 @@ def test_fast_path_agrees_with_jsonschema(
 def test_fast_path_follows_jsonschema_on_number_edge_cases(value: Any, valid: bool) -> None:
     payout = contracts.object_example("payout")
     payout["amount"] = value
-    fast = contracts._fast_object_check("payout")
+    fast = contracts._fast_object_check("payout", NEWEST)
     assert fast is not None
     assert fast(payout) is valid
-    assert contracts._object_validator("payout").is_valid(payout) is valid
+    assert contracts._object_validator("payout", NEWEST).is_valid(payout) is valid
     assert (contracts.validate_object("payout", payout) == []) is valid
 
 
@@ -378,7 +421,7 @@ def test_contracts_dir_in_the_wheel_layout(tmp_path: Path) -> None:
         "print(len(contracts.supported_event_types()))\n",
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [str(site / "connect_harness" / "contracts"), "232"]
+    assert result.stdout.splitlines() == [str(site / "connect_harness" / "contracts"), "275"]
 
 
 def test_contracts_dir_says_how_to_fix_missing_contracts(tmp_path: Path) -> None:
@@ -397,6 +440,20 @@ def test_contracts_dir_says_how_to_fix_missing_contracts(tmp_path: Path) -> None
     packaged = site / "connect_harness" / "contracts"
     assert result.stdout == (
         f"the contracts are missing: neither '{packaged}' nor '{site.parent / 'contracts'}' holds "
-        "manifest.json; reinstall connect-harness, or in a checkout run "
+        "<version>/manifest.json; reinstall connect-harness, or in a checkout run "
         "`connect-harness contracts build`\n"
     )
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_every_schema_of_every_set_has_a_fast_path(version: str) -> None:
+    # The fast path compiles $refs lazily: a keyword it does not know inside any object schema
+    # would surface mid-validation, so every schema of every set must compile up front.
+    from connect_harness.spec.fastcheck import FastCompiler
+
+    defs = contracts._objects(version)["$defs"]
+    compiler = FastCompiler(defs)
+    for schema in defs.values():
+        compiler.compile(schema)
+    for event_type in contracts.supported_event_types(version=version):
+        assert contracts._fast_event_check(event_type, version) is not None

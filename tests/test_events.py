@@ -12,6 +12,7 @@ from connect_harness.errors import UsageError
 from connect_harness.events.build import (
     DEFAULT_CONNECTED_ACCOUNT,
     build_event,
+    event_matrix,
     event_permutations,
     parse_assignment,
     raw_body_variants,
@@ -197,7 +198,7 @@ def test_unknown_event_type_names_the_closest_match() -> None:
 def test_bad_account_and_object_type_are_usage_errors() -> None:
     with pytest.raises(UsageError, match=r"account 'cus_123' is not a connected account id"):
         build_event("customer.created", account="cus_123")
-    with pytest.raises(UsageError, match=r"carry bank_account or card or source, not 'person'"):
+    with pytest.raises(UsageError, match=r"carry bank_account or card, not 'person'"):
         build_event("account.external_account.updated", object_type="person")
 
 
@@ -249,15 +250,37 @@ def test_permutations_follow_the_endpoint_model() -> None:
     assert event_permutations(endpoint_type="connect", mode="development") == [
         (DEFAULT_CONNECTED_ACCOUNT, False)
     ]
-    assert event_permutations(endpoint_type="account", mode="production") == [
+    # An account endpoint belongs to one mode; a production Connect endpoint gets both.
+    assert event_permutations(endpoint_type="account", mode="production") == [(None, True)]
+    assert event_permutations(endpoint_type="account", mode="development") == [(None, False)]
+    assert event_permutations(endpoint_type="connect", mode="production") == [
+        (DEFAULT_CONNECTED_ACCOUNT, True),
+        (DEFAULT_CONNECTED_ACCOUNT, False),
+    ]
+    assert event_permutations() == [
+        (DEFAULT_CONNECTED_ACCOUNT, True),
+        (DEFAULT_CONNECTED_ACCOUNT, False),
         (None, True),
+    ]
+    assert event_permutations(mode="development") == [
+        (DEFAULT_CONNECTED_ACCOUNT, False),
         (None, False),
     ]
-    assert len(event_permutations()) == 4
     with pytest.raises(
         UsageError, match="endpoint type 'platform' is not one of connect, account, both"
     ):
         event_permutations(endpoint_type="platform")
+
+
+def test_event_matrix_gives_a_production_account_endpoint_live_events_only() -> None:
+    cases = event_matrix("customer.created", endpoint_type="account", mode="production")
+    assert [case.id for case in cases] == ["customer.created-platform-live"]
+    cases = event_matrix("customer.created", endpoint_type="both", account=ACCT)
+    assert [(case.account, case.livemode) for case in cases] == [
+        (ACCT, True),
+        (ACCT, False),
+        (None, True),
+    ]
 
 
 def test_object_types_are_recognised_by_id_prefix() -> None:

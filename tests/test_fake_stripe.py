@@ -18,6 +18,7 @@ import stripe
 
 from connect_harness.errors import HarnessError, UsageError
 from connect_harness.events.build import Event, build_event
+from connect_harness.spec import contracts
 from connect_harness.stripe_api import server
 from connect_harness.stripe_api.fake import ApiCall, FakeStripeAPI
 
@@ -227,6 +228,66 @@ def test_referenced_objects_belong_to_the_same_account(fake: FakeStripeAPI) -> N
         stripe.Customer.retrieve(customer, api_key=TEST_KEY)
 
 
+def test_every_object_an_event_names_is_served_in_its_account_and_mode(fake: FakeStripeAPI) -> None:
+    event = connect_event("payout.failed", livemode=True, seed=5)
+    fake.register_event(event)
+    txn = event.data_object["balance_transaction"]
+    assert (
+        txn
+        == build_event("charge.succeeded", account=ACCOUNT, livemode=True, seed=5).data_object[
+            "balance_transaction"
+        ]
+    )
+
+    found = stripe.BalanceTransaction.retrieve(txn, api_key=LIVE_KEY, stripe_account=ACCOUNT)
+
+    assert (found.id, found.object) == (txn, "balance_transaction")
+    assert contracts.validate_object("balance_transaction", found.to_dict()) == []
+    with pytest.raises(stripe.InvalidRequestError, match=f"No such balance_transaction: '{txn}'$"):
+        stripe.BalanceTransaction.retrieve(txn, api_key=LIVE_KEY)
+    with pytest.raises(
+        stripe.InvalidRequestError,
+        match="a similar object exists in live mode, but a test mode key was used",
+    ):
+        stripe.BalanceTransaction.retrieve(txn, api_key=TEST_KEY, stripe_account=ACCOUNT)
+    as_platform, wrong_mode = fake.calls[-2:]
+    assert (as_platform.status, as_platform.object_owner) == (404, ACCOUNT)
+    assert (wrong_mode.status, wrong_mode.object_livemode, wrong_mode.key_mode) == (
+        404,
+        True,
+        "test",
+    )
+
+
+def test_what_a_lazily_built_object_names_is_known_in_turn(fake: FakeStripeAPI) -> None:
+    refund = connect_event("refund.created", seed=3)
+    fake.register_event(refund)
+    charge_id = refund.data_object["charge"]
+
+    charge = stripe.Charge.retrieve(charge_id, api_key=TEST_KEY, stripe_account=ACCOUNT)
+
+    same_world = build_event("charge.succeeded", account=ACCOUNT, seed=3).data_object
+    assert charge.id == same_world["id"]
+    assert charge.balance_transaction == same_world["balance_transaction"]
+    with pytest.raises(stripe.InvalidRequestError, match="No such balance_transaction"):
+        stripe.BalanceTransaction.retrieve(charge.balance_transaction, api_key=TEST_KEY)
+    assert fake.calls[-1].object_owner == ACCOUNT
+
+
+def test_register_reference_records_owner_and_mode_without_building(fake: FakeStripeAPI) -> None:
+    fake.register_reference("cus_1RegisteredOnly0000000", "customer", None, True, seed=2)
+    assert fake._store.objects["cus_1RegisteredOnly0000000"].obj is None  # built on first use
+
+    found = stripe.Customer.retrieve("cus_1RegisteredOnly0000000", api_key=LIVE_KEY)
+
+    assert (found.id, found.livemode) == ("cus_1RegisteredOnly0000000", True)
+    connect(fake, ACCOUNT)  # an account the fake does not know is a 403, not a 404
+    with pytest.raises(stripe.InvalidRequestError, match="No such customer"):
+        stripe.Customer.retrieve(
+            "cus_1RegisteredOnly0000000", api_key=LIVE_KEY, stripe_account=ACCOUNT
+        )
+
+
 def test_unknown_ids_are_404_never_invented(fake: FakeStripeAPI) -> None:
     connect(fake, ACCOUNT)
 
@@ -397,7 +458,7 @@ def test_every_answer_carries_request_id_and_stripe_version(fake: FakeStripeAPI)
 
     assert first["Request-Id"].startswith("req_")
     assert first["Request-Id"] != second["Request-Id"]
-    assert first["Stripe-Version"] == "2023-08-16"
+    assert first["Stripe-Version"] == contracts.api_version()
     assert second["Stripe-Version"] == "2020-08-27"
 
 
@@ -654,3 +715,33 @@ def test_a_fake_bug_is_a_500_that_stripe_python_does_not_retry(
     with pytest.raises(stripe.APIError, match="fake Stripe API failed on this request"):
         stripe.Charge.retrieve("ch_1New", api_key=TEST_KEY, max_network_retries=2)
     assert [call.status for call in fake.calls] == [500]
+
+
+def test_what_an_application_fee_names_is_served_to_either_side(fake: FakeStripeAPI) -> None:
+    event = build_event("application_fee.created", seed=5, livemode=True)
+    fake.register_event(event)
+    fee = event.data_object
+    account, charge_id = fee["account"], fee["charge"]
+    assert isinstance(account, str) and isinstance(charge_id, str)
+
+    # The account it names is connected; its charge may be either side's (the charge type says).
+    assert stripe.Account.retrieve(account, api_key=LIVE_KEY).id == account
+    assert stripe.Charge.retrieve(charge_id, api_key=LIVE_KEY).id == charge_id
+    assert stripe.Charge.retrieve(charge_id, api_key=LIVE_KEY, stripe_account=account).id == (
+        charge_id
+    )
+    with pytest.raises(stripe.InvalidRequestError, match="exists in live mode"):
+        stripe.Charge.retrieve(charge_id, api_key=TEST_KEY)
+
+
+def test_a_legacy_card_id_in_payment_method_is_the_accounts_own(fake: FakeStripeAPI) -> None:
+    event = connect_event("charge.succeeded", seed=5)
+    fake.register_event(event)
+    card = event.data_object["payment_method"]
+    assert isinstance(card, str) and card.startswith("card_")
+
+    found = stripe.Account.retrieve_external_account(
+        ACCOUNT, card, api_key=TEST_KEY, stripe_account=ACCOUNT
+    )
+
+    assert (found.id, found.object) == (card, "card")

@@ -9,8 +9,11 @@ import pytest
 
 from connect_harness.checks.run import ContractRun, VerifyConfig, run_checks
 from connect_harness.cli import main
+from connect_harness.spec import contracts
+from connect_harness.stripe_api.routes import routes_for_version
 from endpoints import refetching
 from endpoints.core import TEST_SECRET
+from test_interop_python import SDK_CRASHES
 
 GUIDE_EVENTS = (
     "account.application.deauthorized",
@@ -28,20 +31,38 @@ GUIDE_EVENTS = (
 
 def test_an_endpoint_that_refetches_everything_passes_with_no_gaps() -> None:
     app = refetching.create_app(TEST_SECRET)
-    with ContractRun(app, VerifyConfig(secret=TEST_SECRET, seed=5)) as run:
+    # Every event type stripe-python can parse (it crashes on SDK_CRASHES: a bug of the SDK's).
+    events = tuple(t for t in contracts.supported_event_types() if t not in SDK_CRASHES)
+    with ContractRun(app, VerifyConfig(secret=TEST_SECRET, seed=5, events=events)) as run:
         results = run.run()
         calls = run.fake_api.calls
     core = app.extensions["webhook_core"]
 
+    # The newest description has events of these objects but no v1 route that retrieves them
+    # (stripe-python still has one): the fake says so and the checks excuse it as our gap.
+    undescribed = {"/v1/apps/installs", "/v1/three_d_secure/authentications"}
+    newest = routes_for_version(None)
+    assert all(newest.match("GET", f"{path}/x_1")[0] is None for path in undescribed)
     problems = {
-        result.id: [finding.reason for finding in result.findings if finding.status != "pass"][:2]
+        result.id: [
+            finding.reason
+            for finding in result.findings
+            if finding.status != "pass"
+            and not any(f"does not serve GET {path}/" in finding.reason for path in undescribed)
+        ]
         for result in results
         if result.status != "pass" and result.id != "idempotent-redelivery"
     }
-    assert problems == {}
-    assert core.api_errors == []
+    assert all(reasons == [] for reasons in problems.values()), problems
+    assert all(
+        error.startswith("InvalidRequestError: Unrecognized request URL (GET: ")
+        and any(path in error for path in undescribed)
+        for error in core.api_errors
+    )
     assert core.fetched > 400  # every event type's object, in every permutation
-    assert [call for call in calls if call.unserved or call.status != 200] == []
+    odd = [call for call in calls if call.unserved or call.status != 200]
+    assert {call.path.rsplit("/", 1)[0] for call in odd} == undescribed
+    assert all(call.unserved and call.status == 404 for call in odd)
     # platform events acted as the platform by naming its own account id
     platform = run.fake_api.platform_account
     assert any(call.stripe_account_header == platform for call in calls)

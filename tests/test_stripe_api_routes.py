@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
 import pytest
 
 from connect_harness.errors import UsageError
+from connect_harness.spec.contracts import contracts_dir
 from connect_harness.spec.routes import build_api_routes, main
-from connect_harness.stripe_api.routes import RouteTable, api_data_dirs, load_routes
+from connect_harness.stripe_api.routes import (
+    RouteTable,
+    api_data_dirs,
+    load_routes,
+    routes_for_version,
+)
 
 REPO = Path(__file__).resolve().parents[1]
-# ../shared beside the repository (a worktree of it sits one level deeper).
-SHARED = next(
-    (
-        path
-        for path in (REPO.parent / "shared", REPO.parent.parent / "shared")
-        if (path / "stripe-spec").is_dir()
-    ),
-    REPO.parent / "shared",
+# Stripe's data: CONNECT_HARNESS_STRIPE_SPEC, else ../shared/stripe-spec beside the repository.
+STRIPE_SPEC = Path(
+    os.environ.get("CONNECT_HARNESS_STRIPE_SPEC") or REPO.parent / "shared" / "stripe-spec"
 )
 SPECS = {
     "2023-08-16": "openapi.spec3.2023-08-16.json",
@@ -28,17 +30,37 @@ SPECS = {
     "2026-10-28.endive": "openapi.spec3.2026-10-28.derived.json",
 }
 needs_spec = pytest.mark.skipif(
-    not (SHARED / "stripe-spec").is_dir(),
-    reason="../shared/stripe-spec is absent: cannot compare the routes with Stripe's description",
+    not STRIPE_SPEC.is_dir(),
+    reason=f"Stripe's data is not at {STRIPE_SPEC} (set CONNECT_HARNESS_STRIPE_SPEC): cannot "
+    "compare the routes with Stripe's description",
 )
 
 
 def _spec(version: str) -> dict[str, object]:
-    return json.loads((SHARED / "stripe-spec" / SPECS[version]).read_text(encoding="utf-8"))
+    return json.loads((STRIPE_SPEC / SPECS[version]).read_text(encoding="utf-8"))
 
 
 def test_every_version_the_contracts_ship_has_route_data() -> None:
     assert set(api_data_dirs()) == set(SPECS)
+    for version, folder in api_data_dirs().items():
+        # The route data sits in that version's contract set, beside its event contracts.
+        assert folder == contracts_dir() / version
+        assert (folder / "manifest.json").is_file()
+
+
+@pytest.mark.parametrize(
+    ("requested", "served"),
+    [
+        (None, "2026-10-28.endive"),  # no Stripe-Version: the contracts' default, the newest set
+        ("2026-10-28.endive", "2026-10-28.endive"),
+        ("2026-10-28", "2026-10-28.endive"),
+        ("2026-05-27.dahlia", "2026-05-27.dahlia"),
+        ("2024-06-20", "2023-08-16"),
+        ("2019-02-19", "2023-08-16"),
+    ],
+)
+def test_a_request_version_picks_its_route_data(requested: str | None, served: str) -> None:
+    assert routes_for_version(requested).api_version == served
 
 
 @needs_spec

@@ -46,7 +46,7 @@ def _add_event_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--live", action="store_true", help="a live-mode event (default: test mode)"
     )
-    parser.add_argument("--api-version", metavar="V", help="api_version to stamp on the event")
+    _add_api_version(parser)
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -73,6 +73,23 @@ def _add_event_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_api_version(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--api-version",
+        metavar="V",
+        help="Stripe API version: picks the contract set (the newest not newer than V) and is "
+        "stamped on events (default: the newest set)",
+    )
+
+
+def _version_note(requested: str | None) -> str:
+    """The contract set for ``requested``; says on stderr, in one line, when it stands in for it."""
+    choice = contracts.resolve_version(requested)
+    if choice.note:
+        print(f"{PROG}: note: {choice.note}", file=sys.stderr)
+    return choice.shapes
+
+
 def _json_object(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
@@ -96,10 +113,19 @@ def _build_parser() -> argparse.ArgumentParser:
 
     events = commands.add_parser("events", help="list every supported event type")
     events.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_api_version(events)
     events.set_defaults(run=_cmd_events)
 
-    schema = commands.add_parser("schema", help="print the JSON Schema contract of one event type")
+    schema = commands.add_parser(
+        "schema", help="print one self-contained JSON Schema of an event type"
+    )
     schema.add_argument("type", metavar="TYPE")
+    _add_api_version(schema)
+    schema.add_argument(
+        "--annotated",
+        action="store_true",
+        help="keep our x-id-of annotations and Stripe's formats (unix-time, decimal, currency)",
+    )
     schema.set_defaults(run=_cmd_schema)
 
     event = commands.add_parser("event", help="print an event body exactly as it would be sent")
@@ -133,10 +159,17 @@ def _build_parser() -> argparse.ArgumentParser:
         dest="action", metavar="ACTION", parser_class=_Parser
     )
     contracts_sub.required = True
-    build = contracts_sub.add_parser("build", help="generate JSON Schema contracts")
-    build.add_argument("--spec", required=True, metavar="FILE", help="Stripe OpenAPI description")
-    build.add_argument("--fixtures", metavar="FILE", help="Stripe's fixtures3.json")
-    build.add_argument("--event-types", metavar="FILE", help="event type catalogue JSON")
+    build = contracts_sub.add_parser(
+        "build", help="generate the JSON Schema contracts of every API version"
+    )
+    build.add_argument(
+        "--spec-dir",
+        metavar="DIR",
+        help="folder of Stripe's data files (default ../shared/stripe-spec)",
+    )
+    build.add_argument("--spec", metavar="FILE", help=argparse.SUPPRESS)
+    build.add_argument("--fixtures", metavar="FILE", help=argparse.SUPPRESS)
+    build.add_argument("--event-types", metavar="FILE", help=argparse.SUPPRESS)
     build.add_argument("--out", default="contracts", metavar="DIR", help="default ./contracts")
     build.set_defaults(run=_cmd_contracts_build)
 
@@ -156,7 +189,11 @@ def _add_verify(commands: Any) -> None:
 
 
 def _cmd_events(args: argparse.Namespace) -> int:
-    infos = [contracts.event_info(t) for t in contracts.supported_event_types()]
+    shapes = _version_note(args.api_version)
+    infos = [
+        contracts.event_info(t, version=shapes)
+        for t in contracts.supported_event_types(version=shapes)
+    ]
     if args.json:
         rows = [
             {
@@ -169,7 +206,13 @@ def _cmd_events(args: argparse.Namespace) -> int:
             }
             for info in infos
         ]
-        print(json.dumps({"api_version": contracts.api_version(), "events": rows}, indent=2))
+        document = {
+            "api_version": contracts.api_version(version=shapes),
+            "contract_versions": list(contracts.contract_versions()),
+            "events": rows,
+            "unsupported": contracts.unsupported_event_types(version=shapes),
+        }
+        print(json.dumps(document, indent=2))
         return 0
     width = max(len(info.type) for info in infos)
     objects_width = max(len(" | ".join(info.objects)) for info in infos)
@@ -179,17 +222,23 @@ def _cmd_events(args: argparse.Namespace) -> int:
         if info.guide:
             line += f"  -- {info.guide}"
         print(line.rstrip())
-    unsupported = contracts.unsupported_event_types()
-    print(
-        f"\n{len(infos)} supported event types (contracts from Stripe API {contracts.api_version()}); "
-        f"{len(unsupported)} more are known but unsupported (see --json or contracts/manifest.json)."
+    unsupported = contracts.unsupported_event_types(version=shapes)
+    summary = (
+        f"\n{len(infos)} supported event types (contracts of Stripe API "
+        f"{contracts.api_version(version=shapes)})"
     )
+    if unsupported:
+        summary += f"; {len(unsupported)} more are known but unsupported at this version (--json)"
+    print(summary + ".")
     return 0
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
-    schema = contracts.event_schema(args.type)
-    print(json.dumps(schema, indent=2))
+    from connect_harness.spec.export import standalone_schema
+
+    shapes = _version_note(args.api_version)
+    schema = standalone_schema(args.type, version=shapes, annotated=args.annotated)
+    print(json.dumps(schema, indent=2, ensure_ascii=False))
     return 0
 
 
@@ -197,6 +246,7 @@ def _event_from_args(args: argparse.Namespace) -> Event:
     from connect_harness.events.build import DEFAULT_CONNECTED_ACCOUNT
 
     overrides = dict(parse_assignment(item) for item in args.overrides)
+    _version_note(args.api_version)
     account = None if args.platform else (args.account or DEFAULT_CONNECTED_ACCOUNT)
     return build_event(
         args.type,
@@ -250,6 +300,11 @@ def _cmd_sign(args: argparse.Namespace) -> int:
     if (args.type is None) == (args.body_file is None):
         raise UsageError("sign takes either an event TYPE or --body-file FILE, not both or neither")
     if args.body_file is not None:
+        if args.api_version is not None:
+            raise UsageError(
+                "--api-version picks the shapes of a built event; with --body-file the body is "
+                "signed as it is, so drop --api-version"
+            )
         body = _read_body_file(args.body_file)
         livemode = args.live or _body_livemode(body)
     else:
@@ -289,17 +344,23 @@ def _body_livemode(body: bytes) -> bool:
 
 
 def _cmd_contracts_build(args: argparse.Namespace) -> int:
-    from connect_harness.spec.builder import build_from_files, write_contracts
+    from connect_harness.spec.builder import build_from_spec_dir, write_contracts
 
-    files = build_from_files(
-        Path(args.spec),
-        fixtures_path=Path(args.fixtures) if args.fixtures else None,
-        event_types_path=Path(args.event_types) if args.event_types else None,
-    )
+    if args.spec or args.fixtures or args.event_types:
+        raise UsageError(
+            "contracts build now builds one contract set per API version from a folder of Stripe's "
+            "data files: replace --spec/--fixtures/--event-types with --spec-dir "
+            "../shared/stripe-spec"
+        )
+    files = build_from_spec_dir(Path(args.spec_dir or "../shared/stripe-spec"))
     out = Path(args.out)
     write_contracts(files, out)
-    events = sum(1 for name in files if name.startswith("events/"))
-    print(f"wrote {len(files)} files ({events} event contracts) to {out}")
+    versions = sorted({name.split("/", 1)[0] for name in files if "/" in name})
+    counts = ", ".join(
+        f"{version}: {sum(1 for n in files if n.startswith(f'{version}/events/'))}"
+        for version in versions
+    )
+    print(f"wrote {len(files)} files to {out} (event contracts per API version: {counts})")
     return 0
 
 

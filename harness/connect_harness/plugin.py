@@ -17,6 +17,7 @@ import pytest
 
 from connect_harness.events.build import Event, EventCase, build_event, event_matrix
 from connect_harness.settings import SETTINGS, Settings, resolve_settings
+from connect_harness.spec import contracts
 from connect_harness.wire.request import DEFAULT_URL
 
 if TYPE_CHECKING:  # imported where used: an autoloaded plugin must not slow every pytest run
@@ -47,7 +48,8 @@ def pytest_configure(config: pytest.Config) -> None:
     """Resolve the settings once (option, then environment, then ini) and register the marker."""
     config.addinivalue_line(
         "markers",
-        f"{_MARKER}(types=None, *, endpoint_type='both', mode='production', account=None): "
+        f"{_MARKER}(types=None, *, endpoint_type='both', mode='production', account=None, "
+        "api_version=None): "
         "run the test once per event type x permutation, with the event in the connect_event fixture",
     )
     try:
@@ -76,7 +78,10 @@ def pytest_configure_node(node: Any) -> None:
 
 def pytest_report_header(config: pytest.Config) -> str:
     """Say what the plugin will test and where each setting came from; never the secret itself."""
-    return f"connect_harness: {config.stash[_SETTINGS_KEY].describe()}"
+    settings = config.stash[_SETTINGS_KEY]
+    header = f"connect_harness: {settings.describe()}"
+    note = contracts.resolve_version(settings["api_version"]).note
+    return f"{header}\nconnect_harness: {note}" if note else header
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -89,7 +94,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             f"connect_harness: {metafunc.definition.nodeid} is marked {_MARKER} but does not take "
             "the connect_event fixture; add it to the test's arguments"
         )
-    cases = event_matrix(*marker.args, **marker.kwargs)
+    kwargs = dict(marker.kwargs)
+    kwargs.setdefault("api_version", metafunc.config.stash[_SETTINGS_KEY]["api_version"])
+    cases = event_matrix(*marker.args, **kwargs)
     metafunc.parametrize("connect_event", cases, ids=[case.id for case in cases], indirect=True)
 
 

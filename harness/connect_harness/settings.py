@@ -92,12 +92,16 @@ def parse_path(text: str) -> str:
 
 
 def parse_api_version(text: str) -> str:
-    """A Stripe API version such as ``2024-06-20`` or ``2026-10-28.endive``."""
+    """A Stripe API version such as ``2024-06-20`` or ``2026-10-28.endive`` (a real date)."""
     value = text.strip()
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}(\.[a-z]+)?", value):
         raise argparse.ArgumentTypeError(
             f"API version {text!r} is not like 2024-06-20 or 2026-10-28.endive"
         )
+    try:
+        contracts.resolve_version(value)
+    except UsageError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
     return value
 
 
@@ -160,6 +164,12 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("fake_stripe_port", "fixed loopback port of the fake Stripe API", parse_port),
     SettingSpec(
         "seed", "seed for every generated id (default: random, shown in the header)", parse_seed
+    ),
+    SettingSpec(
+        "api_version",
+        "Stripe API version of the events: picks their shapes and is stamped on them "
+        "(default: the newest contract set)",
+        parse_api_version,
     ),
 )
 

@@ -113,8 +113,9 @@ def add_verify_command(subparsers: Any) -> None:
         "--api-version",
         type=parse_api_version,
         metavar="V",
-        help="api_version stamped on every event (default: the contracts' version); set it to the "
-        "version your endpoint or SDK is pinned to, e.g. stripe-go rejects other versions",
+        help="API version of the events: picks their shapes (the newest contract set not newer "
+        "than V) and is stamped on them (default: the newest set); set it to the version your "
+        "endpoint or SDK is pinned to, e.g. stripe-go rejects other versions",
     )
     parser.add_argument("--report", metavar="FILE.json", help="write the JSON report here")
     parser.add_argument("--junitxml", metavar="FILE", help="write JUnit XML here")
@@ -163,6 +164,9 @@ def run_verify(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         api_version=args.api_version,
     )
+    note = contracts.resolve_version(args.api_version).note
+    if note:
+        print(f"connect-harness: note: {note}", file=sys.stderr)
     warning = secret_warning(secret)
     if warning:
         print(f"connect-harness: warning: {warning}", file=sys.stderr)

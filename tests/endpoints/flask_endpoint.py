@@ -9,11 +9,16 @@ from endpoints.core import TEST_SECRET, WebhookCore
 
 
 def create_app(
-    secret: str = TEST_SECRET, *, bug: str | None = None, defer: float | None = None
+    secret: str = TEST_SECRET,
+    *,
+    bug: str | None = None,
+    defer: float | None = None,
+    follow: str | None = None,
 ) -> Flask:
     """A Flask app serving POST /webhook with :class:`WebhookCore` (``bug``: one of ``core.BUGS``;
-    ``defer``: answer first, act that many seconds later)."""
-    core = WebhookCore(secret, bug=bug, defer=defer)
+    ``defer``: answer first, act that many seconds later; ``follow``: fetch every object an event
+    names, ``"sdk"`` or ``"http"``)."""
+    core = WebhookCore(secret, bug=bug, defer=defer, follow=follow)
     app = Flask(f"endpoint_{bug or 'correct'}")
     app.extensions["webhook_core"] = core
 

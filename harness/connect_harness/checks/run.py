@@ -36,7 +36,7 @@ from connect_harness.checks.findings import (
 from connect_harness.delivery import AsgiTarget, Response, Target, UrlTarget, WsgiTarget, deliver
 from connect_harness.delivery import target_from as _target_from
 from connect_harness.errors import UsageError
-from connect_harness.events.build import DEFAULT_CONNECTED_ACCOUNT, Event, build_event
+from connect_harness.events.build import Event, build_event
 from connect_harness.events.build import event_permutations as _event_permutations
 from connect_harness.events.build import raw_body_variants as _raw_body_variants
 from connect_harness.spec import contracts
@@ -109,8 +109,8 @@ class VerifyConfig:
     """What to send and how to judge it.
 
     ``endpoint_type``: ``connect`` (events carry ``account``), ``account`` (platform events) or ``both``;
-    ``mode``: ``development`` endpoints get test events only, ``production`` ones live and test events.
-    ``events`` restricts the types ``accepts-valid-events`` sends (default: every supported type).
+    ``mode``: ``development`` endpoints get test events only; in ``production`` a Connect endpoint gets
+    live and test events, an account endpoint live events only. ``events`` restricts the types ``accepts-valid-events`` sends (default: every supported type).
     ``max_response_time`` (seconds) is what ``responds-in-time`` allows; ``timeout`` is when a delivery
     is given up. ``seed`` varies every id (a persistent endpoint needs a new one per run, or the second
     run's events are redeliveries). ``api_version`` is stamped on every event (default: the contracts'
@@ -145,7 +145,8 @@ class VerifyConfig:
                     "the list of event types is empty; name at least one, or none for all"
                 )
             for event_type in self.events:
-                contracts.event_info(event_type)  # UsageError with the closest matches
+                # UsageError with the closest matches, or saying this API version lacks it
+                contracts.event_info(event_type, version=self.api_version)
         if not self.max_response_time > 0:
             raise UsageError(
                 f"max_response_time {self.max_response_time!r} must be more than 0 seconds"
@@ -158,7 +159,9 @@ class VerifyConfig:
     @property
     def event_types(self) -> tuple[str, ...]:
         """The event types ``accepts-valid-events`` sends."""
-        return self.events if self.events is not None else contracts.supported_event_types()
+        if self.events is not None:
+            return self.events
+        return contracts.supported_event_types(version=self.api_version)
 
 
 @dataclass(frozen=True)
@@ -324,10 +327,16 @@ class ContractRun:
             if ("connect" if account else "account") in receivable
         ]
 
+    def _representative(self) -> tuple[str | None, bool]:
+        """The permutation signature checks use: a Connect test event where the endpoint gets those,
+        else the first permutation it gets (a production account endpoint gets live events only)."""
+        perms = self._permutations("customer.created")
+        return next(((a, live) for a, live in perms if not live), perms[0])
+
     def _representative_event(self, check_id: str, sub: int = 0) -> Event:
-        """customer.created as a test-mode Connect event where the endpoint gets those, else platform."""
-        account = None if self.config.endpoint_type == "account" else DEFAULT_CONNECTED_ACCOUNT
-        return self._event("customer.created", account, False, self._seed(check_id, sub))
+        """customer.created in the representative permutation (see :meth:`_representative`)."""
+        account, livemode = self._representative()
+        return self._event("customer.created", account, livemode, self._seed(check_id, sub))
 
     def _event(
         self,
@@ -923,13 +932,14 @@ def _check_verifies_raw_body(run: ContractRun) -> Iterator[Finding]:
 
 def _check_rejects_invalid_json(run: ContractRun) -> Iterator[Finding]:
     check = "rejects-invalid-json"
+    livemode = run._representative()[1]
     for name, body in INVALID_JSON_BODIES:
         record = run._send(
             check,
-            run._signed(body, livemode=False),
+            run._signed(body, livemode=livemode),
             event_type=None,
             variant=name,
-            reproduce=run._reproduce_body(body, livemode=False),
+            reproduce=run._reproduce_body(body, livemode=livemode),
         )
         yield _judge_rejection(record, f"a correctly signed body that is not JSON ({body!r})")
 

@@ -57,6 +57,8 @@ class Event:
     type: str
     payload: dict[str, Any]
     body: bytes
+    #: The world the event's ids come from: the fake API builds the objects it names with it.
+    seed: int = 0
 
     @property
     def id(self) -> str:
@@ -127,9 +129,13 @@ def build_event(
     path (``{"data.object.charges_enabled": False}``) and refuses paths that do not exist, except new
     keys under a ``metadata`` hash; ``merge`` deep-merges a nested mapping and may add keys. ``seed``
     varies every id deterministically. ``object_type`` picks one object where the type is polymorphic
-    (``account.external_account.*`` carries a ``bank_account`` or a ``card``).
+    (``account.external_account.*`` carries a ``bank_account`` or a ``card``). ``api_version``
+    picks the shapes of ``data.object`` (:func:`connect_harness.spec.contracts.resolve_version`:
+    default the newest contract set) and is stamped on the event.
     """
-    info = contracts.event_info(event_type)
+    choice = contracts.resolve_version(api_version)
+    version = choice.shapes
+    info = contracts.event_info(event_type, version=version)
     if account is not None and not _ACCOUNT_ID.match(account):
         raise UsageError(
             f"account {account!r} is not a connected account id; "
@@ -138,7 +144,7 @@ def build_event(
     chosen = _choose_object_type(info, object_type)
     created = DEFAULT_CREATED if created is None else created
     data_object = build_object(
-        chosen, account=account, livemode=livemode, seed=seed, created=created
+        chosen, account=account, livemode=livemode, seed=seed, created=created, version=version
     )
     data: dict[str, Any] = {"object": data_object}
     if event_type.endswith(".updated"):
@@ -149,14 +155,14 @@ def build_event(
     payload["object"] = "event"
     if account is not None:
         payload["account"] = account
-    payload["api_version"] = api_version or contracts.api_version()
+    payload["api_version"] = choice.stamp
     payload["created"] = created
     payload["data"] = data
     payload["livemode"] = livemode
     payload["pending_webhooks"] = pending_webhooks
     payload["request"] = {
-        "id": None if automatic else stripe_id("req", seed, event_type, account),
-        "idempotency_key": None if automatic else _uuid_like(seed, event_type, account),
+        "id": None if automatic else stripe_id("req", seed, event_type, account, livemode),
+        "idempotency_key": None if automatic else _uuid_like(seed, event_type, account, livemode),
     }
     payload["type"] = event_type
 
@@ -164,7 +170,8 @@ def build_event(
         _deep_merge(payload, merge)
     for path, value in (overrides or {}).items():
         _set_path(payload, path, value)
-    return Event(type=event_type, payload=payload, body=render_body(payload, ascii_only=ascii_only))
+    body = render_body(payload, ascii_only=ascii_only)
+    return Event(type=event_type, payload=payload, body=body, seed=seed)
 
 
 def _choose_object_type(info: contracts.EventInfo, object_type: str | None) -> str:
@@ -318,19 +325,21 @@ def event_permutations(
     """The (account, livemode) pairs an endpoint of this model receives, in a stable order.
 
     ``endpoint_type``: ``connect`` (events carry ``account``), ``account`` (they do not) or ``both``;
-    ``mode``: ``development`` endpoints get test events only, ``production`` ones live and test events.
+    ``mode``: ``development`` endpoints get test events only. In ``production`` a Connect endpoint
+    gets live *and* test events (a live platform's connected accounts act in both modes), while an
+    account endpoint belongs to one mode and gets live events only (Stripe's livemode rule).
     """
     if endpoint_type not in {"connect", "account", "both"}:
         raise UsageError(f"endpoint type {endpoint_type!r} is not one of connect, account, both")
     if mode not in {"development", "production"}:
         raise UsageError(f"mode {mode!r} is not one of development, production")
-    accounts: list[str | None] = []
+    pairs: list[tuple[str | None, bool]] = []
     if endpoint_type in {"connect", "both"}:
-        accounts.append(DEFAULT_CONNECTED_ACCOUNT)
+        modes = [False] if mode == "development" else [True, False]
+        pairs += [(DEFAULT_CONNECTED_ACCOUNT, live) for live in modes]
     if endpoint_type in {"account", "both"}:
-        accounts.append(None)
-    modes = [False] if mode == "development" else [True, False]
-    return [(acct, live) for acct in accounts for live in modes]
+        pairs.append((None, mode == "production"))
+    return pairs
 
 
 @dataclass(frozen=True)
@@ -362,18 +371,20 @@ def event_matrix(
     endpoint_type: str = "both",
     mode: str = "production",
     account: str | None = None,
+    api_version: str | None = None,
 ) -> list[EventCase]:
     """Every (type, account, mode) an endpoint of this model receives, in a stable order.
 
     ``types`` defaults to every supported type; each is checked (unknown types raise ``UsageError``
     with the closest matches). ``account`` replaces the default connected account of Connect cases.
+    ``api_version`` picks the contract set the types come from (default the newest).
     """
     if types is None:
-        names: Sequence[str] = contracts.supported_event_types()
+        names: Sequence[str] = contracts.supported_event_types(version=api_version)
     else:
         names = [types] if isinstance(types, str) else list(types)
         for name in names:
-            contracts.event_info(name)
+            contracts.event_info(name, version=api_version)
     cases = []
     for name in names:
         for acct, livemode in event_permutations(endpoint_type=endpoint_type, mode=mode):

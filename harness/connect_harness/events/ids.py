@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
-__all__ = ["stripe_id"]
+__all__ = ["code_id", "stripe_id"]
 
 _ALPHABET = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 # byte -> base-62 digit in one C-level bytes.translate; the slight bias towards the first eight
@@ -29,3 +29,8 @@ def stripe_id(prefix: str, *parts: object) -> str:
     material = "\x1f".join(map(str, (prefix, *parts))).encode()
     digest = hashlib.blake2b(material, digest_size=32).digest()
     return f"{prefix}_1{digest[: length - 1].translate(_DIGITS).decode('ascii')}"
+
+
+def code_id(*parts: object) -> str:
+    """An 8-character upper-case code derived from ``parts``, for ids users choose (coupons)."""
+    return stripe_id("code", *parts)[6:14].upper()

@@ -1,25 +1,30 @@
 """Run-time access to the committed JSON Schema contracts of Stripe's webhook events.
 
 The contracts are data files built by :mod:`connect_harness.spec.builder` (see
-``contracts/README.md``). This module finds them (inside the wheel, or in a source checkout), loads
-each file once, and validates events and objects with validators compiled once per schema:
-validation sits on the hot path of every generated and every checked event.
+``contracts/README.md``): one set per Stripe API version, each in its own folder. This module finds
+them (inside the wheel, or in a source checkout), loads each file once, and validates events and
+objects with validators compiled once per schema and set: validation sits on the hot path of every
+generated and every checked event.
+
+Every public function takes ``version``: None means the newest set; any other Stripe API version
+picks a set as :func:`resolve_version` does (an exact set, else the newest one not newer than it).
 """
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import functools
 import importlib.resources
 import json
-import numbers
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from connect_harness.errors import ContractError, UsageError
+from connect_harness.spec.fastcheck import Check, FastCompiler, NoFastPath
 
 if TYPE_CHECKING:  # jsonschema is imported where first needed: the CLI and plugin start faster
     from jsonschema import Draft202012Validator
@@ -28,7 +33,9 @@ if TYPE_CHECKING:  # jsonschema is imported where first needed: the CLI and plug
 
 __all__ = [
     "EventInfo",
+    "VersionChoice",
     "api_version",
+    "contract_versions",
     "contracts_dir",
     "event_info",
     "event_schema",
@@ -36,6 +43,7 @@ __all__ = [
     "object_example",
     "object_schema",
     "object_types",
+    "resolve_version",
     "supported_event_types",
     "unsupported_event_types",
     "validate_event",
@@ -43,6 +51,7 @@ __all__ = [
 ]
 
 _MANIFEST: Final = "manifest.json"
+_API_VERSION: Final = re.compile(r"(\d{4})-(\d{2})-(\d{2})(\.[a-z]+)?")
 
 
 @dataclass(frozen=True)
@@ -60,23 +69,105 @@ class EventInfo:
     account_types: tuple[str, ...] | None
 
 
+@dataclass(frozen=True)
+class VersionChoice:
+    """Which contract set describes an API version, and what to stamp on events."""
+
+    #: The contract set whose shapes are used (a name from :func:`contract_versions`).
+    shapes: str
+    #: The ``api_version`` to stamp on events: the requested version, else the set's.
+    stamp: str
+    #: One line saying which shapes stand in for the requested version, or None when they match.
+    note: str | None
+
+
+# --------------------------------------------------------------------------------------------------
+# Finding the sets
+
+
+def _has_sets(folder: Path) -> bool:
+    return folder.is_dir() and any(folder.glob(f"*/{_MANIFEST}"))
+
+
 @functools.cache
 def contracts_dir() -> Path:
-    """The folder holding ``manifest.json``: in the installed wheel, else in the source checkout."""
-    packaged = importlib.resources.files("connect_harness") / "contracts"
-    if packaged.joinpath(_MANIFEST).is_file():
-        return Path(str(packaged))
+    """The folder holding one sub-folder per contract set: in the wheel, else in the checkout."""
+    packaged = Path(str(importlib.resources.files("connect_harness") / "contracts"))
+    if _has_sets(packaged):
+        return packaged
     checkout = Path(__file__).resolve().parents[3] / "contracts"
-    if (checkout / _MANIFEST).is_file():
+    if _has_sets(checkout):
         return checkout
     raise ContractError(
-        f"the contracts are missing: neither '{packaged}' nor '{checkout}' holds {_MANIFEST}; "
-        "reinstall connect-harness, or in a checkout run `connect-harness contracts build`"
+        f"the contracts are missing: neither '{packaged}' nor '{checkout}' holds "
+        f"<version>/{_MANIFEST}; reinstall connect-harness, or in a checkout run "
+        "`connect-harness contracts build`"
     )
 
 
-def _read_text(relative: str) -> str:
-    path = contracts_dir() / relative
+def _date(version: str) -> str:
+    return version[:10]
+
+
+@functools.cache
+def contract_versions() -> tuple[str, ...]:
+    """The API versions with a contract set, oldest first (``("2023-08-16", ...)``)."""
+    names = [path.parent.name for path in contracts_dir().glob(f"*/{_MANIFEST}")]
+    return tuple(sorted(names, key=lambda name: (_date(name), name)))
+
+
+def _check_version(requested: str) -> str:
+    value = requested.strip() if isinstance(requested, str) else ""
+    match = _API_VERSION.fullmatch(value)
+    valid = match is not None
+    if match is not None:
+        try:
+            datetime.date(int(match[1]), int(match[2]), int(match[3]))
+        except ValueError:
+            valid = False
+    if not valid:
+        raise UsageError(
+            f"API version {requested!r} is not a Stripe API version; give one like 2024-06-20 or "
+            "2026-10-28.endive"
+        )
+    return value
+
+
+@functools.cache
+def resolve_version(requested: str | None) -> VersionChoice:
+    """The contract set for API version ``requested`` (None: the newest set, stamped as itself).
+
+    An exact set if there is one; else the newest set not newer than ``requested`` (by date),
+    stamping ``requested``; a version older than every set gets the oldest set. ``note`` then says
+    which shapes were used. A malformed version raises :class:`UsageError`.
+    """
+    versions = contract_versions()
+    if requested is None:
+        return VersionChoice(shapes=versions[-1], stamp=versions[-1], note=None)
+    value = _check_version(requested)
+    if value in versions:
+        return VersionChoice(shapes=value, stamp=value, note=None)
+    older = [name for name in versions if _date(name) <= _date(value)]
+    if older:
+        shapes = older[-1]
+        why = f"the newest contract set not newer than {value}"
+    else:
+        shapes = versions[0]
+        why = f"the oldest contract set: {value} is older than every set"
+    note = f"API version {value}: events use the shapes of {shapes} ({why}), stamped {value}"
+    return VersionChoice(shapes=shapes, stamp=value, note=note)
+
+
+def _shapes(version: str | None) -> str:
+    return resolve_version(version).shapes
+
+
+# --------------------------------------------------------------------------------------------------
+# Files of one set
+
+
+def _read_text(shapes: str, relative: str) -> str:
+    path = contracts_dir() / shapes / relative
     try:
         return path.read_text(encoding="utf-8")
     except OSError as err:
@@ -87,41 +178,49 @@ def _read_text(relative: str) -> str:
 
 
 @functools.cache
-def _load(relative: str) -> Any:
-    text = _read_text(relative)
+def _load(shapes: str, relative: str) -> Any:
+    text = _read_text(shapes, relative)
     try:
         return json.loads(text)
     except json.JSONDecodeError as err:
         raise ContractError(
-            f"contract file '{contracts_dir() / relative}' is not valid JSON ({err.msg}); rebuild "
-            "the contracts with `connect-harness contracts build`"
+            f"contract file '{contracts_dir() / shapes / relative}' is not valid JSON ({err.msg}); "
+            "rebuild the contracts with `connect-harness contracts build`"
         ) from err
 
 
-def _manifest() -> Mapping[str, Any]:
-    manifest: Mapping[str, Any] = _load(_MANIFEST)
+def _manifest(shapes: str) -> Mapping[str, Any]:
+    manifest: Mapping[str, Any] = _load(shapes, _MANIFEST)
     return manifest
 
 
-def _objects() -> Mapping[str, Any]:
-    objects: Mapping[str, Any] = _load("objects.json")
+def _objects(shapes: str) -> Mapping[str, Any]:
+    objects: Mapping[str, Any] = _load(shapes, "objects.json")
     return objects
 
 
-def api_version() -> str:
-    """The Stripe API version the contracts were built from, e.g. ``"2023-08-16"``."""
-    return str(_manifest()["api_version"])
+# --------------------------------------------------------------------------------------------------
+# What a set describes
+
+
+def api_version(*, version: str | None = None) -> str:
+    """The API version of the contract set (default the newest), e.g. ``"2026-10-28.endive"``."""
+    return str(_manifest(_shapes(version))["api_version"])
+
+
+def supported_event_types(*, version: str | None = None) -> tuple[str, ...]:
+    """Every event type with a contract in the set, sorted."""
+    return _supported(_shapes(version))
 
 
 @functools.cache
-def supported_event_types() -> tuple[str, ...]:
-    """Every event type with a contract, sorted."""
-    return tuple(sorted(_manifest()["events"]))
+def _supported(shapes: str) -> tuple[str, ...]:
+    return tuple(sorted(_manifest(shapes)["events"]))
 
 
-def unsupported_event_types() -> dict[str, str]:
-    """Event types Stripe lists but the contracts cannot describe: type -> reason."""
-    return dict(_manifest()["unsupported"])
+def unsupported_event_types(*, version: str | None = None) -> dict[str, str]:
+    """Event types Stripe lists but the set cannot describe: type -> reason."""
+    return dict(_manifest(_shapes(version))["unsupported"])
 
 
 def _unknown(kind: str, value: str, known: tuple[str, ...], listing: str) -> UsageError:
@@ -136,22 +235,27 @@ def _unknown(kind: str, value: str, known: tuple[str, ...], listing: str) -> Usa
     return UsageError(f"unknown {kind} {value!r}{hint} ({listing})")
 
 
-@functools.cache
-def event_info(event_type: str) -> EventInfo:
-    """What the contracts know about ``event_type``.
+def event_info(event_type: str, *, version: str | None = None) -> EventInfo:
+    """What the set knows about ``event_type``.
 
     Raises :class:`UsageError` naming the closest supported type for an unknown one.
     """
-    events = _manifest()["events"]
+    return _event_info(event_type, _shapes(version))
+
+
+@functools.cache
+def _event_info(event_type: str, shapes: str) -> EventInfo:
+    events = _manifest(shapes)["events"]
     entry = events.get(event_type)
     if entry is None:
-        unsupported = unsupported_event_types()
+        unsupported = _manifest(shapes)["unsupported"]
         if event_type in unsupported:
             raise UsageError(
-                f"event type {event_type!r} has no contract: {unsupported[event_type]}; pick one "
-                f"of the {len(events)} supported types (connect-harness events lists them)"
+                f"event type {event_type!r} has no contract at API version {shapes}: "
+                f"{unsupported[event_type]}; pick one of the {len(events)} supported types "
+                "(connect-harness events lists them) or a newer --api-version"
             )
-        known = supported_event_types()
+        known = _supported(shapes)
         raise _unknown(
             "event type", event_type, known, f"connect-harness events lists all {len(known)}"
         )
@@ -166,68 +270,80 @@ def event_info(event_type: str) -> EventInfo:
     )
 
 
-def event_schema(event_type: str) -> dict[str, Any]:
-    """The JSON Schema contract of ``event_type`` (a fresh copy)."""
-    event_info(event_type)
-    schema: dict[str, Any] = json.loads(_read_text(f"events/{event_type}.json"))
+def event_schema(event_type: str, *, version: str | None = None) -> dict[str, Any]:
+    """The JSON Schema contract of ``event_type`` in the set (a fresh copy).
+
+    Its ``data.object`` refers into the set's ``objects.json``; for one self-contained document
+    use :func:`connect_harness.spec.export.standalone_schema`.
+    """
+    shapes = _shapes(version)
+    _event_info(event_type, shapes)
+    schema: dict[str, Any] = json.loads(_read_text(shapes, f"events/{event_type}.json"))
     return schema
 
 
-def object_types() -> tuple[str, ...]:
+def object_types(*, version: str | None = None) -> tuple[str, ...]:
     """Object types with a canonical example (every type an event's ``data.object`` holds)."""
-    return tuple(_manifest()["examples"])
+    return tuple(_manifest(_shapes(version))["examples"])
 
 
-def _check_object_type(object_type: str) -> None:
-    if object_type not in _objects()["$defs"]:
+def _check_object_type(object_type: str, shapes: str) -> None:
+    if object_type not in _objects(shapes)["$defs"]:
+        known = tuple(_manifest(shapes)["examples"])
         raise _unknown(
             "object type",
             object_type,
-            object_types(),
-            f"the contracts describe {len(object_types())} event object types",
+            known,
+            f"the contracts of {shapes} describe {len(known)} event object types",
         )
 
 
-def object_schema(object_type: str) -> dict[str, Any]:
+def object_schema(object_type: str, *, version: str | None = None) -> dict[str, Any]:
     """The schema of one object (a fresh copy); its ``#/$defs/...`` refs point into objects.json.
 
     Any ``$defs`` name works, including sub-objects such as ``account_requirements``.
     """
-    _check_object_type(object_type)
-    schema: dict[str, Any] = json.loads(json.dumps(_objects()["$defs"][object_type]))
+    shapes = _shapes(version)
+    _check_object_type(object_type, shapes)
+    schema: dict[str, Any] = json.loads(json.dumps(_objects(shapes)["$defs"][object_type]))
     return schema
 
 
-def id_prefix(object_type: str) -> str | None:
+def id_prefix(object_type: str, *, version: str | None = None) -> str | None:
     """The id prefix of ``object_type`` (``"acct_"`` for ``account``), or None if ids are names."""
-    prefix = _manifest()["id_prefixes"].get(object_type)
+    prefix = _manifest(_shapes(version))["id_prefixes"].get(object_type)
     return None if prefix is None else str(prefix)
 
 
 @functools.cache
-def _example_text(object_type: str) -> str:
-    if object_type not in object_types():
+def _example_text(object_type: str, shapes: str) -> str:
+    known = tuple(_manifest(shapes)["examples"])
+    if object_type not in known:
         raise _unknown(
             "object type",
             object_type,
-            object_types(),
-            f"examples exist for the {len(object_types())} event object types",
+            known,
+            f"examples at {shapes} exist for the {len(known)} event object types",
         )
-    return _read_text(f"examples/{object_type}.json")
+    return _read_text(shapes, f"examples/{object_type}.json")
 
 
-def object_example(object_type: str) -> dict[str, Any]:
+def object_example(object_type: str, *, version: str | None = None) -> dict[str, Any]:
     """A fresh copy of the canonical example ``object_type`` object (safe to mutate)."""
-    example: dict[str, Any] = json.loads(_example_text(object_type))
+    example: dict[str, Any] = json.loads(_example_text(object_type, _shapes(version)))
     return example
 
 
+# --------------------------------------------------------------------------------------------------
+# Validation
+
+
 @functools.cache
-def _registry() -> Registry[Any]:
+def _registry(shapes: str) -> Registry[Any]:
     from referencing import Registry, Resource
     from referencing.jsonschema import DRAFT202012
 
-    objects = _objects()
+    objects = _objects(shapes)
     registry: Registry[Any] = Registry().with_resource(
         objects["$id"], Resource.from_contents(objects, default_specification=DRAFT202012)
     )
@@ -235,24 +351,24 @@ def _registry() -> Registry[Any]:
 
 
 @functools.cache
-def _event_validator(event_type: str) -> Draft202012Validator:
+def _event_validator(event_type: str, shapes: str) -> Draft202012Validator:
     from jsonschema import Draft202012Validator
     from referencing import Resource
     from referencing.jsonschema import DRAFT202012
 
-    schema = _load(f"events/{event_type}.json")
-    registry = _registry().with_resource(
+    schema = _load(shapes, f"events/{event_type}.json")
+    registry = _registry(shapes).with_resource(
         schema["$id"], Resource.from_contents(schema, default_specification=DRAFT202012)
     )
     return Draft202012Validator(schema, registry=registry)
 
 
 @functools.cache
-def _object_validator(object_type: str) -> Draft202012Validator:
+def _object_validator(object_type: str, shapes: str) -> Draft202012Validator:
     from jsonschema import Draft202012Validator
 
-    reference = {"$ref": f"{_objects()['$id']}#/$defs/{object_type}"}
-    return Draft202012Validator(reference, registry=_registry())
+    reference = {"$ref": f"{_objects(shapes)['$id']}#/$defs/{object_type}"}
+    return Draft202012Validator(reference, registry=_registry(shapes))
 
 
 def _json_path(error: ValidationError) -> str:
@@ -282,273 +398,68 @@ def _format(errors: list[ValidationError]) -> list[str]:
     return sorted(set(lines))
 
 
-# ---------------------------------------------------------------------------------------------------
-# A fast path for valid documents.
-#
-# jsonschema spends most of its time in per-keyword bookkeeping: about 1-4 ms per event. Events are
-# valid far more often than not, so validation first runs a predicate compiled from the same schemas
-# (the handful of keywords the contracts use, with jsonschema's semantics) and only falls back to
-# jsonschema, the authority, to explain a failure. A schema using any other keyword gets no fast
-# path at all, so the predicate can never accept what jsonschema would reject (tests compare both).
-
-_Check = Callable[[Any], bool]
-_ANNOTATIONS: Final = frozenset(
-    {"$schema", "$id", "$defs", "title", "description", "format", "x-id-of", "$comment"}
-)
-_OBJECTS_REF: Final = ("#/$defs/", "../objects.json#/$defs/")
-
-
-class _NoFastPath(Exception):
-    """The schema uses a keyword the fast path does not implement."""
-
-
-def _is_integer(value: Any) -> bool:
-    if isinstance(value, bool):
-        return False
-    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, numbers.Number) and not isinstance(value, bool)
-
-
-_TYPE_CHECKS: Final[Mapping[str, _Check]] = {
-    "array": lambda value: isinstance(value, list),
-    "boolean": lambda value: isinstance(value, bool),
-    "integer": _is_integer,
-    "null": lambda value: value is None,
-    "number": _is_number,
-    "object": lambda value: isinstance(value, dict),
-    "string": lambda value: isinstance(value, str),
-}
-
-
-def _json_equal(one: Any, two: Any) -> bool:
-    if isinstance(one, bool) or isinstance(two, bool):
-        return isinstance(one, bool) and isinstance(two, bool) and one == two
-    if isinstance(one, str) or isinstance(two, str):
-        return isinstance(one, str) and isinstance(two, str) and one == two
-    if isinstance(one, list) and isinstance(two, list):
-        return len(one) == len(two) and all(map(_json_equal, one, two))
-    if isinstance(one, dict) and isinstance(two, dict):
-        return one.keys() == two.keys() and all(_json_equal(one[k], two[k]) for k in one)
-    if _is_number(one) and _is_number(two):
-        return bool(one == two)
-    return one is None and two is None
-
-
-class _FastCompiler:
-    def __init__(self, defs: Mapping[str, Any]) -> None:
-        self._defs = defs
-        self._compiled: dict[str, _Check] = {}
-
-    def ref(self, name: str) -> _Check:
-        if name not in self._defs:
-            raise _NoFastPath(name)
-        compiled = self._compiled
-
-        def check(value: Any) -> bool:
-            found = compiled.get(name)
-            if found is None:
-                found = compiled[name] = self.compile(self._defs[name])
-            return found(value)
-
-        return check
-
-    def compile(self, schema: Any) -> _Check:
-        if schema is True:
-            return lambda value: True
-        if not isinstance(schema, Mapping):
-            raise _NoFastPath(repr(schema))
-        checks: list[_Check] = []
-        for key, argument in schema.items():
-            if key in _ANNOTATIONS or key == "then":
-                continue
-            if key == "type":
-                checks.append(self._type(argument))
-            elif key == "properties":
-                checks.append(self._properties(argument, schema.get("additionalProperties")))
-            elif key == "additionalProperties":
-                if "properties" not in schema:
-                    checks.append(self._properties({}, argument))
-            elif key == "required":
-                checks.append(self._required(argument))
-            elif key in ("enum", "const"):
-                checks.append(self._enum(argument if key == "enum" else [argument]))
-            elif key == "$ref":
-                prefix = next((p for p in _OBJECTS_REF if argument.startswith(p)), None)
-                if prefix is None:
-                    raise _NoFastPath(argument)
-                checks.append(self.ref(argument[len(prefix) :]))
-            elif key == "items":
-                checks.append(self._items(self.compile(argument)))
-            elif key == "anyOf":
-                checks.append(self._any([self.compile(branch) for branch in argument]))
-            elif key == "allOf":
-                checks.extend(self.compile(branch) for branch in argument)
-            elif key == "if":
-                checks.append(
-                    self._if(self.compile(argument), self.compile(schema.get("then", True)))
-                )
-            elif key == "pattern":
-                checks.append(self._pattern(re.compile(argument)))
-            elif key == "maxLength":
-                checks.append(self._max_length(argument))
-            elif key == "minimum":
-                checks.append(self._minimum(argument))
-            else:
-                raise _NoFastPath(key)
-        return self._all(checks)
-
-    @staticmethod
-    def _all(checks: list[_Check]) -> _Check:
-        # Hand-unrolled: this runs for every value of every event, and generators are slow.
-        if not checks:
-            return lambda value: True
-        if len(checks) == 1:
-            return checks[0]
-        if len(checks) == 2:
-            first, second = checks
-            return lambda value: first(value) and second(value)
-        if len(checks) == 3:
-            first, second, third = checks
-            return lambda value: first(value) and second(value) and third(value)
-
-        def check(value: Any) -> bool:
-            for one in checks:  # noqa: SIM110 - a loop is faster than all() over a generator
-                if not one(value):
-                    return False
-            return True
-
-        return check
-
-    @staticmethod
-    def _any(branches: list[_Check]) -> _Check:
-        if len(branches) == 1:
-            return branches[0]
-        if len(branches) == 2:
-            first, second = branches
-            return lambda value: first(value) or second(value)
-
-        def check(value: Any) -> bool:
-            for branch in branches:  # noqa: SIM110 - a loop is faster than any() over a generator
-                if branch(value):
-                    return True
-            return False
-
-        return check
-
-    @staticmethod
-    def _type(argument: Any) -> _Check:
-        names = argument if isinstance(argument, list) else [argument]
-        if any(name not in _TYPE_CHECKS for name in names):
-            raise _NoFastPath(repr(argument))
-        if len(names) == 1:
-            return _TYPE_CHECKS[names[0]]
-        plain = {"array": list, "boolean": bool, "null": type(None), "object": dict, "string": str}
-        classes = tuple(plain[name] for name in names if name in plain)
-        if "number" in names:
-            return lambda value: isinstance(value, classes) or _is_number(value)
-        if "integer" in names:
-            return lambda value: isinstance(value, classes) or _is_integer(value)
-        return lambda value: isinstance(value, classes)
-
-    def _properties(self, properties: Mapping[str, Any], additional: Any) -> _Check:
-        compiled = {name: self.compile(sub) for name, sub in properties.items()}
-        rest = None if additional is None else self.compile(additional)
-
-        def check(value: Any) -> bool:
-            if not isinstance(value, dict):
-                return True
-            for key, item in value.items():
-                one = compiled.get(key)
-                if one is not None:
-                    if not one(item):
-                        return False
-                elif rest is not None and not rest(item):
-                    return False
-            return True
-
-        return check
-
-    @staticmethod
-    def _required(names: list[str]) -> _Check:
-        return lambda value: not isinstance(value, dict) or all(name in value for name in names)
-
-    @staticmethod
-    def _enum(values: list[Any]) -> _Check:
-        if all(isinstance(v, str) for v in values):
-            strings = frozenset(values)
-            return lambda value: isinstance(value, str) and value in strings
-        return lambda value: any(_json_equal(value, v) for v in values)
-
-    @staticmethod
-    def _items(each: _Check) -> _Check:
-        return lambda value: not isinstance(value, list) or all(each(item) for item in value)
-
-    @staticmethod
-    def _if(condition: _Check, then: _Check) -> _Check:
-        return lambda value: not condition(value) or then(value)
-
-    @staticmethod
-    def _max_length(limit: int) -> _Check:
-        return lambda value: not isinstance(value, str) or len(value) <= limit
-
-    @staticmethod
-    def _minimum(limit: float) -> _Check:
-        return lambda value: not _is_number(value) or value >= limit
-
-    @staticmethod
-    def _pattern(pattern: re.Pattern[str]) -> _Check:
-        return lambda value: not isinstance(value, str) or pattern.search(value) is not None
+@functools.cache
+def _fast_compiler(shapes: str) -> FastCompiler:
+    return FastCompiler(_objects(shapes)["$defs"])
 
 
 @functools.cache
-def _fast_compiler() -> _FastCompiler:
-    return _FastCompiler(_objects()["$defs"])
-
-
-@functools.cache
-def _fast_event_check(event_type: str) -> _Check | None:
+def _fast_event_check(event_type: str, shapes: str) -> Check | None:
     try:
-        return _fast_compiler().compile(_load(f"events/{event_type}.json"))
-    except _NoFastPath:
+        return _fast_compiler(shapes).compile(_load(shapes, f"events/{event_type}.json"))
+    except NoFastPath:
         return None
 
 
 @functools.cache
-def _fast_object_check(object_type: str) -> _Check | None:
+def _fast_object_check(object_type: str, shapes: str) -> Check | None:
     try:
-        return _fast_compiler().ref(object_type)
-    except _NoFastPath:
+        return _fast_compiler(shapes).ref(object_type)
+    except NoFastPath:
         return None
 
 
-def validate_event(payload: Mapping[str, Any]) -> list[str]:
+def _payload_shapes(payload: Mapping[str, Any]) -> str:
+    stamped = payload.get("api_version")
+    if isinstance(stamped, str) and _API_VERSION.fullmatch(stamped.strip()):
+        try:
+            return _shapes(stamped)
+        except UsageError:  # a well-formed but impossible date: the newest set judges it
+            pass
+    return contract_versions()[-1]
+
+
+def validate_event(payload: Mapping[str, Any], *, version: str | None = None) -> list[str]:
     """Check an event against the contract of its ``type``: [] if valid, else readable error lines.
 
-    Each line is ``<json path>: <message>``, e.g. ``$.livemode: 'yes' is not of type 'boolean'``.
+    Without ``version`` the set is chosen by the event's own ``api_version`` (as
+    :func:`resolve_version` does; the newest set when it has none). Each line is
+    ``<json path>: <message>``, e.g. ``$.livemode: 'yes' is not of type 'boolean'``.
     """
     if not isinstance(payload, Mapping):
         return [f"$: the event must be a JSON object, not {type(payload).__name__}"]
+    shapes = _shapes(version) if version is not None else _payload_shapes(payload)
     event_type = payload.get("type")
     if not isinstance(event_type, str):
         return ["$.type: the event has no string 'type', so no contract applies"]
-    if event_type not in _manifest()["events"]:
+    if event_type not in _manifest(shapes)["events"]:
         try:
-            event_info(event_type)
+            _event_info(event_type, shapes)
         except UsageError as err:
             return [f"$.type: {err}"]
-    fast = _fast_event_check(event_type)
+    fast = _fast_event_check(event_type, shapes)
     if fast is not None and fast(payload):
         return []
-    return _format(list(_event_validator(event_type).iter_errors(payload)))
+    return _format(list(_event_validator(event_type, shapes).iter_errors(payload)))
 
 
-def validate_object(object_type: str, obj: Mapping[str, Any]) -> list[str]:
+def validate_object(
+    object_type: str, obj: Mapping[str, Any], *, version: str | None = None
+) -> list[str]:
     """Check one object against its schema: [] if valid, else ``<json path>: <message>`` lines."""
-    _check_object_type(object_type)
-    fast = _fast_object_check(object_type)
+    shapes = _shapes(version)
+    _check_object_type(object_type, shapes)
+    fast = _fast_object_check(object_type, shapes)
     if fast is not None and fast(obj):
         return []
-    return _format(list(_object_validator(object_type).iter_errors(obj)))
+    return _format(list(_object_validator(object_type, shapes).iter_errors(obj)))

@@ -159,7 +159,11 @@ class Dispatcher:
         )
         if types is not None and stored.type not in types:
             return answer
-        if stored.owner != owner and not (stored.type == "account" and stored.owner == object_id):
+        if (
+            stored.owner != owner
+            and not stored.shared
+            and not (stored.type == "account" and stored.owner == object_id)
+        ):
             return answer
         self.store.materialize(stored)
         answer.object_livemode = stored.livemode

@@ -130,8 +130,8 @@ def load_routes(version_dir: str | Path) -> RouteTable:
     except (OSError, ValueError) as err:
         raise ContractError(
             f"the fake Stripe API's route data '{path}' cannot be read ({type(err).__name__}); "
-            "reinstall connect-harness, or in a checkout rebuild it with "
-            "`python -m connect_harness.spec.routes`"
+            "reinstall connect-harness, or in a checkout rebuild the contracts with "
+            "`connect-harness contracts build --spec-dir ../shared/stripe-spec --out contracts`"
         ) from err
     return RouteTable(data, folder / "objects.json")
 
@@ -145,8 +145,7 @@ def api_data_dirs() -> dict[str, Path]:
     for candidate in sorted(contracts_dir().iterdir()):
         routes = candidate / "api" / "routes.json"
         if candidate.is_dir() and routes.is_file():
-            version = candidate.name.removeprefix("api-")
-            found[version] = candidate
+            found[candidate.name] = candidate
     return found
 
 
@@ -159,7 +158,7 @@ def routes_for_version(version: str | None) -> RouteTable:
     """The route table that serves ``version``: that version's, else the newest one not newer.
 
     ``2026-10-28.endive`` and ``2026-10-28`` pick the same table; a version older than every table
-    shipped gets the oldest; None gets the oldest (the contracts' default version).
+    shipped gets the oldest; None gets the newest (the contracts' default version).
     """
     dirs = api_data_dirs()
     if not dirs:
@@ -168,10 +167,12 @@ def routes_for_version(version: str | None) -> RouteTable:
             "api/routes.json); reinstall connect-harness"
         )
     by_date = sorted((_date(name), name) for name in dirs)
+    if not version:
+        return _load_cached(str(dirs[by_date[-1][1]]))
     chosen = by_date[0][1]
-    wanted = _date(version) if version else ""
+    wanted = _date(version)
     for date, name in by_date:
-        if wanted and date <= wanted:
+        if date <= wanted:
             chosen = name
     return _load_cached(str(dirs[chosen]))
 

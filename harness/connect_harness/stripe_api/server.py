@@ -324,7 +324,9 @@ class FakeStripeAPI:
         later request acting as it, or reading it, gets a 403, as on Stripe.
         """
         with self._lock:
-            self._store.register_event(event.payload, platform=self.platform_account)
+            self._store.register_event(
+                event.payload, platform=self.platform_account, seed=int(getattr(event, "seed", 0))
+            )
 
     def register_object(
         self, obj: Mapping[str, Any], *, account: str | None = None, livemode: bool = False
@@ -574,6 +576,10 @@ class FakeStripeAPI:
             )
             store.register_reference(object_id, object_type, context.account, bool(live), 0)
             stored = store.objects[object_id]
-        if stored.owner not in (context.account, None) and stored.type != "account":
+        if (
+            stored.owner not in (context.account, None)
+            and stored.type != "account"
+            and not stored.shared
+        ):
             return None
         return copy.deepcopy(store.materialize(stored))

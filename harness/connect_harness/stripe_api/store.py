@@ -10,47 +10,20 @@ lock around every request.
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from connect_harness.errors import HarnessError
+from connect_harness.events.world import CROSS_ACCOUNT_TYPES, references
+
 __all__ = ["Store", "Stored", "balance_key", "capability_key"]
-
-_ID = re.compile(r"^[a-z]+_(?:(?:test|live)_)?[0-9A-Za-z]+$")
-
-# Ids an object refers to that belong to the same account as the object itself; a handler that
-# follows `payment_intent.customer` must act as the same account. (Application fees and transfers
-# are the platform's even when they name a connected account, so they are not listed.)
-_SAME_OWNER_TYPES = frozenset(
-    {
-        "balance_transaction",
-        "charge",
-        "checkout.session",
-        "credit_note",
-        "customer",
-        "dispute",
-        "invoice",
-        "invoiceitem",
-        "mandate",
-        "payment_intent",
-        "payment_method",
-        "payout",
-        "price",
-        "product",
-        "quote",
-        "refund",
-        "review",
-        "setup_intent",
-        "source",
-        "subscription",
-        "subscription_schedule",
-        "tax_id",
-    }
-)
 
 # Objects without a mode of their own: an account (and what hangs off it) exists in both modes.
 _BOTH_MODES = frozenset({"account", "bank_account", "capability", "card", "person"})
+
+# Ids of these types name the owner's card or bank account wherever an object holds them.
+_EXTERNAL_ACCOUNT_TYPES = frozenset({"bank_account", "card"})
 
 #: Builds an object: (type, id, owner, livemode, seed) -> the object as Stripe renders it.
 Builder = Callable[[str, "str | None", "str | None", bool, int], "dict[str, Any]"]
@@ -66,7 +39,46 @@ class Stored:
     livemode: bool | None
     obj: dict[str, Any] | None = None
     deleted: bool = False
+    #: The world (event seed) a lazily built object is built in, so its own references match.
     seed: int = 0
+    #: A lazily built object keeps the mode it was named in even when it has no ``livemode`` field
+    #: (a balance transaction); only the types of :data:`_BOTH_MODES` are seen in both modes.
+    keep_mode: bool = False
+    #: The contract set whose shapes say where a lazily built object's own references sit.
+    version: str | None = None
+    #: Named by a platform-side object that names a connected account (an application fee's
+    #: charge): either side may own it, so it is served to whoever asks, in its mode.
+    shared: bool = False
+
+
+def _references(
+    obj: Mapping[str, Any],
+    object_type: str,
+    owner: str | None,
+    livemode: bool,
+    version: str | None,
+) -> list[tuple[str, str, str | None]]:
+    """(id, type, owner) of every object ``obj`` names or embeds, found from the contracts.
+
+    ``version`` is the contract set (an event's API version) that says where the ids sit.
+    """
+    try:
+        found = references(obj, object_type, account=owner, livemode=livemode, version=version)
+    except HarnessError:  # a type the contracts do not describe names nothing we can serve
+        return []
+    return [(ref.object_id, ref.object_type, ref.owner) for ref in found]
+
+
+def shapes_of(api_version: Any) -> str | None:
+    """The contract set of an event's ``api_version`` (None, the newest, when it names none)."""
+    from connect_harness.spec.contracts import resolve_version
+
+    if not isinstance(api_version, str):
+        return None
+    try:
+        return resolve_version(api_version).shapes
+    except HarnessError:
+        return None
 
 
 def balance_key(owner: str | None, livemode: bool) -> str:
@@ -96,8 +108,12 @@ class Store:
 
     # --- registering ------------------------------------------------------------------------------
 
-    def register_event(self, payload: Mapping[str, Any], *, platform: str) -> None:
-        """Make the objects of an event exist, owned by its account, in its mode."""
+    def register_event(self, payload: Mapping[str, Any], *, platform: str, seed: int = 0) -> None:
+        """Make the objects of an event exist, owned by its account, in its mode.
+
+        What ``data.object`` references is found in the shapes of the event's own ``api_version``
+        and built lazily in the event's world (``seed``), so its ids are the ones events carry.
+        """
         owner = payload.get("account") or None
         livemode = bool(payload.get("livemode"))
         data = payload.get("data")
@@ -112,12 +128,30 @@ class Store:
             if payload.get("type") == "account.application.deauthorized":
                 self.revoked.add(owner)
         if isinstance(obj, Mapping):
-            self.register_object(dict(obj), owner, livemode, platform=platform)
+            self.register_object(
+                dict(obj),
+                owner,
+                livemode,
+                platform=platform,
+                seed=seed,
+                version=shapes_of(payload.get("api_version")),
+            )
 
     def register_object(
-        self, obj: dict[str, Any], owner: str | None, livemode: bool, *, platform: str = ""
+        self,
+        obj: dict[str, Any],
+        owner: str | None,
+        livemode: bool,
+        *,
+        platform: str = "",
+        seed: int = 0,
+        version: str | None = None,
     ) -> None:
-        """Store ``obj`` as it is, owned by ``owner`` (None: the platform), and what it refers to."""
+        """Store ``obj`` as it is, owned by ``owner`` (None: the platform), and what it refers to.
+
+        The references are those :func:`connect_harness.events.world.references` finds in the shapes
+        of ``version`` (None: the newest contract set), each recorded to be built with ``seed``.
+        """
         object_type = str(obj.get("object", ""))
         object_id = obj.get("id") if isinstance(obj.get("id"), str) else None
         mode = livemode if "livemode" in obj or object_type not in _BOTH_MODES else None
@@ -141,25 +175,82 @@ class Store:
         if object_type == "payout" and isinstance(obj.get("destination"), str):
             destination = obj["destination"]
             kind = "card" if destination.startswith("card_") else "bank_account"
-            self.register_reference(destination, kind, owner, livemode, 0)
-        for value in obj.values():
-            if isinstance(value, str) and _ID.match(value) and value not in self.objects:
-                referred = self._type_for_id(value)
-                # A platform object's references are the platform's; a connected account's
-                # application fees and transfers are the platform's even when it names them.
-                if referred is not None and (owner is None or referred in _SAME_OWNER_TYPES):
-                    self.register_reference(value, referred, owner, livemode, 0)
+            self.register_reference(destination, kind, owner, livemode, seed, version=version)
+        self._register_references(obj, object_type, owner, livemode, seed, version)
+
+    def _register_references(
+        self,
+        obj: Mapping[str, Any],
+        object_type: str,
+        owner: str | None,
+        livemode: bool,
+        seed: int,
+        version: str | None,
+    ) -> None:
+        """Know what ``obj`` names: the world's references, and the ids it leaves to the fake.
+
+        :func:`connect_harness.events.world.references` leaves out what an application fee or a
+        transfer names (which side owns it varies with the charge type): the connected account it
+        names is connected, and its other ids are served to whoever asks (``shared``) rather than
+        blame a handler for a choice Stripe leaves open. A card or bank account id the contracts
+        do not mark as a reference (a legacy ``card_`` in a charge's ``payment_method``) is the
+        owner's. Other ids the shapes of ``version`` do not mark are not references.
+        """
+        found = _references(obj, object_type, owner, livemode, version)
+        for referred_id, referred_type, referred_owner in found:
+            self.register_reference(
+                referred_id, referred_type, referred_owner, livemode, seed, version=version
+            )
+        named = {referred_id for referred_id, _, _ in found}
+        cross = object_type in CROSS_ACCOUNT_TYPES
+        for key, value in obj.items():
+            if key == "id" or not isinstance(value, str) or value in named:
+                continue
+            named_type = self._type_for_id(value)
+            if named_type is None or named_type == "application":
+                continue
+            if named_type == "account":
+                if cross:
+                    self.know_account(value)
+            elif cross:
+                self.register_reference(
+                    value, named_type, None, livemode, seed, version=version, shared=True
+                )
+            elif named_type in _EXTERNAL_ACCOUNT_TYPES:
+                self.register_reference(value, named_type, owner, livemode, seed, version=version)
 
     def register_reference(
-        self, object_id: str, object_type: str, owner: str | None, livemode: bool, seed: int
+        self,
+        object_id: str,
+        object_type: str,
+        owner: str | None,
+        livemode: bool,
+        seed: int,
+        *,
+        version: str | None = None,
+        shared: bool = False,
     ) -> None:
         """Know ``object_id`` as an ``object_type`` of ``owner`` in that mode, built on first fetch.
 
-        Cheap (nothing is built now) and idempotent: an object already known keeps its state.
+        Cheap (nothing is built now) and idempotent: an object already known keeps its state. An
+        account reference is a connected account of the platform's; the object keeps its mode
+        unless its type exists in both modes (:data:`_BOTH_MODES`).
         """
+        if object_type == "account":
+            self.know_account(object_id)
+            return
         if object_id in self.objects:
             return
-        self.objects[object_id] = Stored(object_type, object_id, owner, livemode, seed=seed)
+        self.objects[object_id] = Stored(
+            object_type,
+            object_id,
+            owner,
+            livemode,
+            seed=seed,
+            keep_mode=object_type not in _BOTH_MODES,
+            version=version,
+            shared=shared,
+        )
 
     def know_account(self, account: str) -> None:
         """``account`` is connected to the platform (it acts as itself; the platform may act as it)."""
@@ -175,12 +266,16 @@ class Store:
     def materialize(self, stored: Stored) -> dict[str, Any]:
         """The object's current state, built from the contracts on first use."""
         if stored.obj is None:
-            obj = self._build(
-                stored.type, stored.object_id, stored.owner, bool(stored.livemode), stored.seed
-            )
-            if "livemode" not in obj and stored.type in _BOTH_MODES:
-                stored.livemode = None
+            live = bool(stored.livemode)
+            obj = self._build(stored.type, stored.object_id, stored.owner, live, stored.seed)
             stored.obj = obj
+            if stored.type != "balance":
+                # Its own references, in the same world: following them finds objects too.
+                self._register_references(
+                    obj, stored.type, stored.owner, live, stored.seed, stored.version
+                )
+            if "livemode" not in obj and stored.type != "balance" and not stored.keep_mode:
+                stored.livemode = None
         return stored.obj
 
     def visible(self, types: frozenset[str], owner: str | None, live: bool) -> Iterator[Stored]:

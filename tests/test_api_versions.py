@@ -1,0 +1,357 @@
+"""Which contract set describes an API version, and events built in that set's shapes."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import stripe
+
+from connect_harness.errors import UsageError
+from connect_harness.events.build import build_event, event_matrix
+from connect_harness.events.objects import build_object
+from connect_harness.settings import parse_api_version
+from connect_harness.spec import contracts
+
+REPO = Path(__file__).resolve().parents[1]
+STRIPE_SPEC = Path(
+    os.environ.get("CONNECT_HARNESS_STRIPE_SPEC") or REPO.parent / "shared" / "stripe-spec"
+)
+OLDEST, DAHLIA, NEWEST = "2023-08-16", "2026-05-27.dahlia", "2026-10-28.endive"
+
+
+@pytest.mark.parametrize(
+    ("requested", "shapes", "stamp", "note"),
+    [
+        (None, NEWEST, NEWEST, None),
+        (OLDEST, OLDEST, OLDEST, None),
+        (DAHLIA, DAHLIA, DAHLIA, None),
+        (NEWEST, NEWEST, NEWEST, None),
+        (
+            "2025-03-31.basil",
+            OLDEST,
+            "2025-03-31.basil",
+            "API version 2025-03-31.basil: events use the shapes of 2023-08-16 (the newest "
+            "contract set not newer than 2025-03-31.basil), stamped 2025-03-31.basil",
+        ),
+        (
+            "2026-05-27",
+            DAHLIA,
+            "2026-05-27",
+            "API version 2026-05-27: events use the shapes of 2026-05-27.dahlia (the newest "
+            "contract set not newer than 2026-05-27), stamped 2026-05-27",
+        ),
+        (
+            "2026-09-30.clover",
+            DAHLIA,
+            "2026-09-30.clover",
+            "API version 2026-09-30.clover: events use the shapes of 2026-05-27.dahlia (the "
+            "newest contract set not newer than 2026-09-30.clover), stamped 2026-09-30.clover",
+        ),
+        (
+            "2027-01-01.fig",
+            NEWEST,
+            "2027-01-01.fig",
+            "API version 2027-01-01.fig: events use the shapes of 2026-10-28.endive (the newest "
+            "contract set not newer than 2027-01-01.fig), stamped 2027-01-01.fig",
+        ),
+        (
+            "2020-08-27",
+            OLDEST,
+            "2020-08-27",
+            "API version 2020-08-27: events use the shapes of 2023-08-16 (the oldest contract "
+            "set: 2020-08-27 is older than every set), stamped 2020-08-27",
+        ),
+    ],
+)
+def test_resolve_version(requested: str | None, shapes: str, stamp: str, note: str | None) -> None:
+    choice = contracts.resolve_version(requested)
+    assert (choice.shapes, choice.stamp, choice.note) == (shapes, stamp, note)
+
+
+@pytest.mark.parametrize("bad", ["", "latest", "2024-6-20", "2024-06-20.Basil", "2024-13-01", "x"])
+def test_resolve_version_refuses_a_malformed_version(bad: str) -> None:
+    with pytest.raises(UsageError) as excinfo:
+        contracts.resolve_version(bad)
+    assert str(excinfo.value) == (
+        f"API version {bad!r} is not a Stripe API version; give one like 2024-06-20 or "
+        "2026-10-28.endive"
+    )
+
+
+def test_settings_parse_api_version_refuses_impossible_dates() -> None:
+    import argparse
+
+    assert parse_api_version(" 2024-06-20 ") == "2024-06-20"
+    with pytest.raises(argparse.ArgumentTypeError, match="'2024-02-30' is not a Stripe API"):
+        parse_api_version("2024-02-30")
+
+
+def test_every_public_function_takes_a_version() -> None:
+    assert contracts.object_types(version=OLDEST) != contracts.object_types()
+    assert "reserve.hold" in contracts.object_types()
+    assert "reserve.hold" not in contracts.object_types(version="2024-01-01")
+    old = contracts.object_schema("invoice", version=OLDEST)["properties"]
+    new = contracts.object_schema("invoice")["properties"]
+    assert "subscription" in old and "subscription" not in new and "parent" in new
+    assert contracts.event_schema("invoice.paid", version=OLDEST)["$id"].endswith(
+        "/2023-08-16/events/invoice.paid.json"
+    )
+    assert contracts.event_info("invoice.paid", version=DAHLIA).objects == ("invoice",)
+    assert contracts.id_prefix("invoice", version=OLDEST) == contracts.id_prefix("invoice")
+    example = contracts.object_example("invoice", version=OLDEST)
+    assert contracts.validate_object("invoice", example, version=OLDEST) == []
+    assert "subscription" in example
+
+
+def _invoice_object(version: str | None) -> dict[str, Any]:
+    return build_event("invoice.paid", account="acct_1Versions", api_version=version).data_object
+
+
+def test_invoice_event_has_todays_shape_by_default_and_2023s_at_2023() -> None:
+    today = _invoice_object(None)
+    assert "parent" in today and "subscription" not in today
+    assert "paid" not in today and "amount_paid" in today
+    old = _invoice_object(OLDEST)
+    assert "subscription" in old and "parent" not in old
+    assert "paid" in old
+
+
+def test_subscription_lost_current_period_at_the_newest_version() -> None:
+    new = build_object("subscription")
+    old = build_object("subscription", version=OLDEST)
+    assert "current_period_end" in old and "current_period_end" not in new
+
+
+def test_build_event_stamps_the_requested_version_and_uses_the_stand_in_shapes() -> None:
+    event = build_event("invoice.paid", api_version="2024-06-20")
+    assert event.payload["api_version"] == "2024-06-20"
+    assert "subscription" in event.data_object
+    assert contracts.validate_event(event.payload) == []
+    assert build_event("invoice.paid").payload["api_version"] == NEWEST
+
+
+def test_build_event_refuses_a_type_its_version_lacks() -> None:
+    with pytest.raises(
+        UsageError, match=r"'reserve\.hold\.created' has no contract at API version"
+    ):
+        build_event("reserve.hold.created", api_version="2024-06-20")
+    assert build_event("reserve.hold.created").data_object["object"] == "reserve.hold"
+
+
+def test_event_matrix_lists_the_types_of_the_version() -> None:
+    assert len({case.type for case in event_matrix(api_version=OLDEST)}) == 232
+    assert len({case.type for case in event_matrix()}) == 275
+
+
+def test_validate_event_picks_the_set_from_the_events_own_api_version() -> None:
+    old = build_event("invoice.paid", api_version=OLDEST).payload
+    assert contracts.validate_event(old) == []
+    restamped = {**old, "api_version": NEWEST}
+    problems = contracts.validate_event(restamped)
+    assert problems and all(line.startswith("$.data.object") for line in problems)
+    assert contracts.validate_event(restamped, version=OLDEST) == []
+    assert contracts.validate_event({**old, "api_version": None}) == problems
+    assert contracts.validate_event({**old, "api_version": "2023-02-30"}) == problems
+
+
+def test_the_pinned_stripe_python_is_not_newer_than_the_newest_contract_set() -> None:
+    # A stripe-python bump that moves its API version past our newest set must come with a new set
+    # (connect-harness contracts build --spec-dir ../shared/stripe-spec after adding its spec).
+    pinned = str(stripe.api_version)
+    newest = contracts.contract_versions()[-1]
+    assert pinned[:10] <= newest[:10], (
+        f"stripe-python is pinned at API {pinned}, newer than the newest contract set {newest}: "
+        "add that version's OpenAPI description and rebuild the contracts"
+    )
+    assert pinned == NEWEST
+
+
+# --- Stripe's own fixtures against the 2026 sets ------------------------------------------------
+
+
+def _collapse(defs: dict[str, Any], schema: Any, value: Any, depth: int = 0) -> Any:
+    """Stripe's fixtures show some references expanded; webhooks render their ids: collapse them."""
+    if depth > 40 or not isinstance(schema, dict):
+        return value
+    if "$ref" in schema:
+        return _collapse(defs, defs[schema["$ref"].rsplit("/", 1)[1]], value, depth + 1)
+    if "x-id-of" in schema and isinstance(value, dict) and "id" in value:
+        return value["id"]
+    for branch in schema.get("anyOf", ()):
+        if branch != {"type": "null"}:
+            value = _collapse(defs, branch, value, depth + 1)
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        return {
+            key: _collapse(defs, properties[key], item, depth + 1) if key in properties else item
+            for key, item in value.items()
+        }
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [_collapse(defs, schema["items"], item, depth + 1) for item in value]
+    return value
+
+
+def _fixture_results(version: str) -> tuple[list[str], dict[str, list[str]]]:
+    fixtures = json.loads((STRIPE_SPEC / "fixtures3.2026-07-29.json").read_text(encoding="utf-8"))
+    catalogue = json.loads(
+        (STRIPE_SPEC / "event_catalogue.2026-10-28.json").read_text(encoding="utf-8")
+    )
+    event_objects = {name for entry in catalogue["events"].values() for name in entry["objects"]}
+    objects = json.loads(
+        (REPO / "contracts" / version / "objects.json").read_text(encoding="utf-8")
+    )
+    described = set(contracts.object_types(version=version))
+    valid, invalid = [], {}
+    for name in sorted(event_objects & set(fixtures["resources"])):
+        if name not in described:
+            invalid[name] = ["no schema at this version"]
+            continue
+        fixture = _collapse(objects["$defs"], objects["$defs"][name], fixtures["resources"][name])
+        problems = contracts.validate_object(name, fixture, version=version)
+        if problems:
+            invalid[name] = problems
+        else:
+            valid.append(name)
+    return valid, invalid
+
+
+@pytest.mark.skipif(not STRIPE_SPEC.is_dir(), reason=f"Stripe's data is not at {STRIPE_SPEC}")
+@pytest.mark.parametrize(("version", "at_least"), [(NEWEST, 82), (DAHLIA, 76)])
+def test_stripes_fixtures_of_event_objects_validate_against_the_2026_sets(
+    version: str, at_least: int
+) -> None:
+    valid, invalid = _fixture_results(version)
+    # 82 = the data.object types of the 275 event types (84) that fixtures3 has an example of.
+    assert len(valid) + len(invalid) == 82
+    # The issue asks for at least 75 of 82; the README reports the figures measured here.
+    assert len(valid) >= at_least >= 75, invalid
+
+
+# --- the pytest plugin's --connect-api-version / CONNECT_HARNESS_API_VERSION / connect_api_version ---
+
+PLUGIN_TEST = """
+import pytest
+
+def test_shapes(connect_events, connect_settings):
+    event = connect_events("invoice.paid", account="acct_1PluginVersion")
+    with open("seen.txt", "w") as out:
+        out.write(f"{event.payload['api_version']} {'subscription' in event.data_object} "
+                  f"{'parent' in event.data_object}")
+
+@pytest.mark.connect_matrix(endpoint_type="connect", mode="development")
+def test_matrix(connect_event):
+    pass
+"""
+
+
+@pytest.mark.parametrize("source", ["option", "env", "ini", "none"])
+def test_plugin_api_version_picks_the_shapes(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
+    pytester.makepyfile(test_versions=PLUGIN_TEST)
+    args = ["-p", "connect_harness", "-p", "no:cacheprovider"]
+    if source == "option":
+        args += ["--connect-api-version", "2024-06-20"]
+    elif source == "env":
+        monkeypatch.setenv("CONNECT_HARNESS_API_VERSION", "2024-06-20")
+    elif source == "ini":
+        pytester.makeini("[pytest]\nconnect_api_version = 2024-06-20\n")
+    result = pytester.runpytest(*args)
+    seen = (pytester.path / "seen.txt").read_text()
+    if source == "none":
+        result.assert_outcomes(passed=1 + 275)
+        assert seen == f"{NEWEST} False True"
+        assert not any("shapes of" in line for line in result.outlines)
+        return
+    result.assert_outcomes(passed=1 + 232)
+    assert seen == "2024-06-20 True False"
+    where = {"option": "--connect-api-version", "env": "env", "ini": "ini"}[source]
+    header = next(line for line in result.outlines if "api_version=2024-06-20" in line)
+    assert where in header
+    assert (
+        "connect_harness: API version 2024-06-20: events use the shapes of 2023-08-16 (the newest "
+        "contract set not newer than 2024-06-20), stamped 2024-06-20"
+    ) in result.outlines
+
+
+def test_plugin_refuses_a_malformed_api_version(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_x="def test_x(): pass")
+    result = pytester.runpytest("-p", "connect_harness", "--connect-api-version", "2024-02-30")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "API version '2024-02-30' is not a Stripe API version" in result.stderr.str()
+
+
+def test_verify_with_api_version_notes_the_shapes_and_sends_that_sets_types(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from connect_harness.cli import main
+    from endpoints.core import TEST_SECRET
+
+    report = tmp_path / "report.json"
+    argv = [
+        "verify", "--app", "endpoints.flask_endpoint:create_app()", "--secret", TEST_SECRET,
+        "--api-version", "2024-06-20", "--check", "accepts-valid-events", "--seed", "3",
+        "--report", str(report),
+    ]  # fmt: skip
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert err == (
+        "connect-harness: note: API version 2024-06-20: events use the shapes of 2023-08-16 (the "
+        "newest contract set not newer than 2024-06-20), stamped 2024-06-20\n"
+    )
+    assert "| 232 event types |" in out.splitlines()[0]
+    assert json.loads(report.read_text())["summary"]["api_version"] == "2024-06-20"
+    argv[argv.index("2024-06-20")] = NEWEST
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and "| 275 event types |" in out.splitlines()[0]
+
+
+def test_readme_version_table_and_fixture_figures_match_the_contracts() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### API versions", 1)[1]
+    for version in contracts.contract_versions():
+        covered = len(contracts.supported_event_types(version=version))
+        row = next(line for line in section.splitlines() if line.startswith(f"| `{version}`"))
+        manifest = json.loads(
+            (REPO / "contracts" / version / "manifest.json").read_text(encoding="utf-8")
+        )
+        assert f"`{manifest['source']['spec']}`" in row
+        assert row.endswith(f"| {covered} of 275 |"), row
+    assert "| `2026-10-28.endive` (default) |" in section
+    relaxed = json.loads(
+        (REPO / "contracts" / NEWEST / "manifest.json").read_text(encoding="utf-8")
+    )["relaxed_required"]
+    assert f"do not require the {len(relaxed)}\nproperties" in section
+    assert "all 82 validate against the 2026-10-28.endive set" in " ".join(section.split())
+    assert "all 76 that\n2026-05-27.dahlia describes" in section
+    assert len(contracts.object_types(version=DAHLIA)) == 76
+    note = contracts.resolve_version("2024-06-20").note
+    assert f"connect-harness: note: {note}\n" in section
+
+
+def test_the_fake_api_knows_what_an_older_versions_event_references() -> None:
+    from connect_harness.stripe_api.fake import FakeStripeAPI
+
+    # `invoice.subscription` exists only in the 2023 shapes: the 2023 schemas must find it.
+    subscription = "sub_1OldShapesSubscription0"
+    event = build_event(
+        "invoice.paid",
+        account="acct_1OldShapes",
+        api_version="2024-06-20",
+        overrides={"data.object.subscription": subscription},
+    )
+    fake = FakeStripeAPI()
+    fake.register_event(event)
+    known = fake.current_object(subscription)
+    assert known is not None and known["object"] == "subscription"
+    newer = FakeStripeAPI()
+    newer.register_event(
+        build_event("invoice.paid", account="acct_1OldShapes", merge={"data": {"object": {
+            "subscription": subscription}}})
+    )  # fmt: skip
+    assert newer.current_object(subscription) is None  # not a field of today's invoice
