@@ -381,5 +381,5 @@ def test_thirty_examples_ran():
 
 def test_the_readme_strategies_example_runs_with_connect_world(pytester: pytest.Pytester) -> None:
     write_app(pytester)
-    pytester.makepyfile(test_strategies=STRATEGIES_TEST)
+    pytester.makepyfile(test_world_strategies=STRATEGIES_TEST)
     pytester.runpytest(*ARGS).assert_outcomes(passed=2)
