@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from connect_harness.cli.listen import add_listen_commands
 from connect_harness.errors import HarnessError, UsageError
 from connect_harness.events.build import Event, build_event, parse_assignment
 from connect_harness.settings import parse_whole_number
@@ -174,6 +175,7 @@ def _build_parser() -> argparse.ArgumentParser:
     build.set_defaults(run=_cmd_contracts_build)
 
     _add_verify(commands)
+    add_listen_commands(commands)
     return parser
 
 
