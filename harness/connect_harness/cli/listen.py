@@ -157,7 +157,9 @@ def _print_delivery(payload: Mapping[str, Any], sent: Delivered) -> None:
 def _loopback_url(url: str, flag: str) -> str:
     target_from(url, allow_remote=False)  # a UsageError for a bad or remote URL
     if not url.startswith(("http://", "https://")):
-        raise UsageError(f"{flag} {url!r} is not an http(s) URL; e.g. http://127.0.0.1:4242/webhook")
+        raise UsageError(
+            f"{flag} {url!r} is not an http(s) URL; e.g. http://127.0.0.1:4242/webhook"
+        )
     return url
 
 
