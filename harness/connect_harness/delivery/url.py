@@ -21,6 +21,7 @@ from connect_harness.delivery.base import (
     _timed_out,
 )
 from connect_harness.errors import UsageError
+from connect_harness.wire.request import check_host
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ def _check_url(url: str, *, allow_remote: bool) -> SplitResult:
             "'http://127.0.0.1:8000/webhook'"
         )
     del port
+    if host.lower() != "localhost":
+        check_host(host, url)
     if not allow_remote and not _is_loopback(host):
         raise UsageError(
             f"refusing to deliver forged events to {url!r}: it is not a loopback address; "

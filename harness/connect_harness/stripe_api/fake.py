@@ -388,6 +388,8 @@ class FakeStripeAPI:
     """
 
     def __init__(self, *, port: int = 0, host: str = "127.0.0.1") -> None:
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise UsageError(f"port must be a TCP port 0-65535 (0: a free one), not {port!r}")
         self._host = host
         self._port = port
         self._server: Any = None
