@@ -490,7 +490,7 @@ class ContractRun:
             "import sys; from connect_harness.events.build import build_event, raw_body_variants as v; "
             f"e = build_event({json.dumps(event.type)}, account={account}, "
             f"livemode={event.livemode}, seed={seed}, "
-            f"api_version={json.dumps(self.config.api_version)}); "
+            f"api_version={self.config.api_version!r}); "
             f"sys.stdout.buffer.write(dict(v(e))[{json.dumps(name)}])"
         )
         parts = ["connect-harness", "sign", "--body-file", "-"]
