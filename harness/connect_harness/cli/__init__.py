@@ -401,6 +401,11 @@ def _cmd_contracts_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _one_line(text: str) -> str:
+    """An error is one line: line breaks a user typed into a value are shown escaped."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
 def _check_text(argv: Sequence[str]) -> None:
     """Arguments are text: bytes that are not UTF-8 (surrogate escapes in argv) are bad usage."""
     for arg in argv:
@@ -425,10 +430,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         run: Callable[[argparse.Namespace], int] = args.run
         return run(args)
     except UsageError as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
+        print(f"{PROG}: error: {_one_line(str(err))}", file=sys.stderr)
         return 2
     except HarnessError as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
+        print(f"{PROG}: error: {_one_line(str(err))}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         return 0
