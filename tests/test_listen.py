@@ -119,7 +119,10 @@ def session(tmp_path: Path) -> Iterator[tuple[Path, Endpoint, subprocess.Popen[s
     assert ready.startswith("> Ready! Your webhook signing secret is " + secret), ready
     api_line = listen.stdout.readline()
     endpoint.stripe_api = api_line.split("Fake Stripe API: ", 1)[1].split()[0]
-    session_file = json.loads((cache / "connect-harness" / "listen.json").read_text())
+    path = cache / "connect-harness" / "listen.json"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert (cache / "connect-harness" / "secret").stat().st_mode & 0o777 == 0o600
+    session_file = json.loads(path.read_text())
     assert session_file["stripe_api_url"] == endpoint.stripe_api
     try:
         yield cache, endpoint, listen
