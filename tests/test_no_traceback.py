@@ -212,3 +212,17 @@ def test_fuzzed_argv_never_tracebacks_and_never_exits_1(
     assert "Traceback" not in err
     if code == 2:
         assert err.count("\n") == 1 and err.startswith("connect-harness: error: "), err
+
+
+def test_signing_the_same_type_twice_gives_two_ids(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    ids = []
+    for _ in range(2):
+        assert main(["sign", "payout.failed", "--secret", "whsec_x", "--format", "json"]) == 0
+        ids.append(json.loads(json.loads(capsys.readouterr().out)["body"])["id"])
+    assert ids[0] != ids[1]  # a repeat is not {"duplicate": true} at the endpoint
+    assert (
+        main(["sign", "payout.failed", "--secret", "whsec_x", "--seed", "4", "--format", "json"])
+        == 0
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import secrets
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -337,6 +338,8 @@ def _cmd_sign(args: argparse.Namespace) -> int:
         body = _read_body_file(args.body_file)
         livemode = args.live or _body_livemode(body)
     else:
+        if args.seed is None:  # a fresh id each time, as Stripe's: a repeat is not a redelivery
+            args.seed = secrets.randbelow(2**31)
         event = _event_from_args(args)
         _warn_if_invalid(event)
         body, livemode = event.body, event.livemode
