@@ -197,7 +197,12 @@ def test_trigger_routes_platform_and_connect_events_and_resend_redelivers(
     ]
     listen.terminate()
     out, _ = listen.communicate(timeout=20)
-    lines = [line.split(None, 2)[2] for line in out.splitlines() if line[:2].isdigit()]
+    stamped = [line.split(None, 2)[2] for line in out.splitlines() if line[:2].isdigit()]
+    lines = [line for line in stamped if not line.startswith("api  ")]
+    api = [line for line in stamped if line.startswith("api  ")]
+    assert api[2] == (
+        f"api  GET /v1/events/{ids[2]} Stripe-Account=acct_1ListenTest key=live 200"
+    ), api
     assert lines[0] == f"--> payment_intent.succeeded [{ids[0]}]"
     assert lines[1] == f"<--  [200] POST {endpoint.url}/webhook [{ids[0]}]"
     assert lines[4] == f"--> connect payment_intent.succeeded [{ids[2]}]"

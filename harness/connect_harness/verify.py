@@ -195,7 +195,7 @@ def run_verify(args: argparse.Namespace) -> int:
     if warning:
         print(f"connect-harness: warning: {warning}", file=sys.stderr)
     url = None if isinstance(target, UrlTarget) else urljoin(DEFAULT_URL, args.path)
-    fake = FakeStripeAPI(port=args.fake_stripe_port) if args.fake_stripe_port else FakeStripeAPI()
+    fake = FakeStripeAPI(port=args.fake_stripe_port or 0, api_version=args.api_version)
     with fake, ContractRun(target, config, fake_api=fake, url=url) as run:
         fake_url = fake.url
         print(
@@ -212,10 +212,18 @@ def run_verify(args: argparse.Namespace) -> int:
         deliveries = run.deliveries
         stopped = run.breaker.stopped
         sent = sum(1 for record in run.records if record.response is not run.breaker.NOT_SENT)
+    gaps = _gaps(fake.calls)
     if stopped:
         print(f"\nconnect-harness: {stopped}; the results below are what it has")
     print()
     print(render_table(results), end="")
+    if gaps:
+        print(
+            "\nThe fake Stripe API does not serve these calls the endpoint made; checks that met "
+            "them were not judged (this may be our gap, not the endpoint's):"
+        )
+        for gap in gaps:
+            print(f"  {gap}")
     failed = any(result.status == "fail" for result in results)
     if report is not None:
         meta = {
@@ -228,6 +236,7 @@ def run_verify(args: argparse.Namespace) -> int:
             "max_response_time": config.max_response_time,
             "api_version": config.api_version or contracts.api_version(),
             "fake_stripe_api": fake_url,
+            "fake_stripe_api_gaps": gaps,
             "stopped": stopped,
             "sent": sent,
         }
@@ -324,6 +333,17 @@ class _Progress:
             self._stream.flush()
             self.shown = True
             self._done.wait(self.EVERY)
+
+
+def _gaps(calls: list[Any]) -> list[str]:
+    """``GET /v1/x (3 calls)`` for each route the fake could not serve, most frequent first."""
+    counts: dict[str, int] = {}
+    for call in calls:
+        if call.unserved:
+            text = f"{call.method} {call.path}"
+            counts[text] = counts.get(text, 0) + 1
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return [f"{text} ({count} call{'s' if count > 1 else ''})" for text, count in ordered]
 
 
 def _secret(given: str | None) -> str:

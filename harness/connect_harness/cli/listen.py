@@ -177,7 +177,8 @@ class _Interrupted(Exception):
 
 
 def _cmd_listen(args: argparse.Namespace) -> int:
-    from connect_harness.stripe_api.fake import FakeStripeAPI
+    from connect_harness.stripe_api.command import call_line
+    from connect_harness.stripe_api.server import FakeStripeAPI
 
     if args.print_secret:
         print(session_secret())
@@ -201,7 +202,13 @@ def _cmd_listen(args: argparse.Namespace) -> int:
             f"a listen session already runs (pid {existing.pid}); stop it first, or trigger "
             "events into it"
         )
-    fake = FakeStripeAPI(port=args.stripe_api_port)
+
+    def print_call(
+        call: Any,
+    ) -> None:  # the app's calls, as 'connect-harness stripe-api' prints them
+        print(f"{_stamp()}  api  {call_line(call)}", flush=True)
+
+    fake = FakeStripeAPI(port=args.stripe_api_port, on_call=print_call)
     fake.start()
 
     def register(payload: Mapping[str, Any], seed: int) -> None:
