@@ -222,6 +222,7 @@ def test_control_server_refuses_a_wrong_token(
     with pytest.raises(urllib.error.HTTPError) as caught:
         opener.open(request, timeout=10)
     assert caught.value.code == 403
+    caught.value.close()
     assert endpoint.received == []
 
 

@@ -304,10 +304,11 @@ def _control(
             document: dict[str, Any] = json.loads(answer.read())
             return document
     except urllib.error.HTTPError as err:
-        try:
-            message = json.loads(err.read()).get("error", str(err))
-        except ValueError:
-            message = str(err)
+        with err:
+            try:
+                message = json.loads(err.read()).get("error", str(err))
+            except ValueError:
+                message = str(err)
         raise UsageError(str(message)) from err
     except (OSError, ValueError) as err:
         raise UsageError(
