@@ -6,15 +6,17 @@ always give the same bytes. Nothing here reads the clock; ``created`` defaults t
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from connect_harness.errors import UsageError
-from connect_harness.events.ids import stripe_id
+from connect_harness.events import render
+from connect_harness.events.ids import stripe_id, stripe_ids
 from connect_harness.events.objects import build_object
 from connect_harness.spec import contracts
 
@@ -26,6 +28,7 @@ __all__ = [
     "build_event",
     "event_matrix",
     "event_permutations",
+    "full_rendering",
     "parse_assignment",
     "raw_body_variants",
     "render_body",
@@ -50,15 +53,58 @@ _AUTOMATIC = re.compile(
 )
 
 
-@dataclass(frozen=True)
 class Event:
-    """One webhook event: the parsed envelope and the exact body bytes Stripe would send."""
+    """One webhook event: the parsed envelope and the exact body bytes Stripe would send.
 
+    Immutable. ``payload`` is parsed from ``body`` on first use when the event was rendered from a
+    template (:mod:`connect_harness.events.render`): most deliveries only need the bytes.
+    """
+
+    __slots__ = ("_payload", "body", "seed", "type")
+
+    _payload: dict[str, Any] | None
     type: str
-    payload: dict[str, Any]
     body: bytes
     #: The world the event's ids come from: the fake API builds the objects it names with it.
-    seed: int = 0
+    seed: int
+
+    def __init__(
+        self,
+        type: str,
+        payload: dict[str, Any] | None = None,
+        body: bytes = b"",
+        seed: int = 0,
+    ) -> None:
+        object.__setattr__(self, "type", type)
+        object.__setattr__(self, "_payload", payload)
+        object.__setattr__(self, "body", body)
+        object.__setattr__(self, "seed", seed)
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        """The parsed envelope."""
+        payload: dict[str, Any] | None = self._payload
+        if payload is None:
+            payload = json.loads(self.body)
+            object.__setattr__(self, "_payload", payload)
+        return payload
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Event is immutable; cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Event is immutable; cannot delete {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Event):
+            return NotImplemented
+        return (self.type, self.body, self.seed) == (other.type, other.body, other.seed)
+
+    def __hash__(self) -> int:
+        return hash((self.type, self.body, self.seed))
+
+    def __repr__(self) -> str:
+        return f"Event(type={self.type!r}, id={self.id!r}, seed={self.seed!r})"
 
     @property
     def id(self) -> str:
@@ -133,6 +179,16 @@ def build_event(
     picks the shapes of ``data.object`` (:func:`connect_harness.spec.contracts.resolve_version`:
     default the newest contract set) and is stamped on the event.
     """
+    created = DEFAULT_CREATED if created is None else created
+    plain = _TEMPLATES_ON and not (merge or overrides or ascii_only)
+    if plain:
+        # The arguments were checked when this key's template was made.
+        known = (event_type, account, livemode, api_version, object_type, pending_webhooks)
+        ready = _READY.get(known)
+        if ready is not None:
+            template, shape, automatic = ready
+            body = template.render(seed=seed, created=created, given=_given(shape, seed, automatic))
+            return Event(type=event_type, body=body, seed=seed)
     choice = contracts.resolve_version(api_version)
     version = choice.shapes
     info = contracts.event_info(event_type, version=version)
@@ -142,36 +198,126 @@ def build_event(
             "pass one like 'acct_1PgafTB7WZ01zgkW' (or none for a platform event)"
         )
     chosen = _choose_object_type(info, object_type)
-    created = DEFAULT_CREATED if created is None else created
+    automatic = _AUTOMATIC.match(event_type) is not None
+    shape = _Shape(event_type, chosen, account, livemode, version, choice.stamp, pending_webhooks)
+    if not plain:
+        payload = _assemble(shape, seed=seed, created=created, given=_given(shape, seed, automatic))
+        if merge:
+            _deep_merge(payload, merge)
+        for path, value in (overrides or {}).items():
+            _set_path(payload, path, value)
+        body = render_body(payload, ascii_only=ascii_only)
+        return Event(type=event_type, payload=payload, body=body, seed=seed)
+
+    given = _given(shape, seed, automatic)
+    found = _TEMPLATES.lookup(shape)
+    if found == render.MAKE:
+        reference = render_body(
+            _assemble(
+                shape,
+                seed=render.REFERENCE_SEED,
+                created=render.SENTINEL_CREATED,
+                given=_given(shape, render.REFERENCE_SEED, automatic),
+            )
+        )
+        found = render.make_template(
+            reference,
+            object_type=chosen,
+            account=account,
+            livemode=livemode,
+            shapes=version,
+            given=_given(shape, render.REFERENCE_SEED, automatic),
+            given_at=lambda other: _given(shape, other, automatic),
+        )
+        _TEMPLATES.store(shape, found)
+        if found is not None and len(_READY) < 4096:
+            _READY[event_type, account, livemode, api_version, object_type, pending_webhooks] = (
+                found,
+                shape,
+                automatic,
+            )
+    if isinstance(found, render.BodyTemplate):
+        body = found.render(seed=seed, created=created, given=given)
+        return Event(type=event_type, body=body, seed=seed)
+    payload = _assemble(shape, seed=seed, created=created, given=given)
+    return Event(type=event_type, payload=payload, body=render_body(payload), seed=seed)
+
+
+# Off only to measure the full path (bench) and to compare both paths (tests).
+_TEMPLATES_ON = True
+_TEMPLATES = render.TemplateCache()
+# build_event's arguments -> (template, shape, automatic), for keys whose template is made.
+_READY: dict[tuple[object, ...], tuple[render.BodyTemplate, _Shape, bool]] = {}
+
+
+def clear_templates() -> None:
+    """Forget every template (tests; a process that switched contract sets)."""
+    _TEMPLATES.clear()
+    _READY.clear()
+
+
+@contextlib.contextmanager
+def full_rendering() -> Iterator[None]:
+    """Within this block every event takes the full path (for benchmarks and comparisons)."""
+    global _TEMPLATES_ON
+    saved, _TEMPLATES_ON = _TEMPLATES_ON, False
+    try:
+        yield
+    finally:
+        _TEMPLATES_ON = saved
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What an event's body depends on besides its ids and ``created``: one template each."""
+
+    type: str
+    object_type: str
+    account: str | None
+    livemode: bool
+    shapes: str
+    stamp: str
+    pending_webhooks: int
+
+
+def _given(shape: _Shape, seed: int, automatic: bool) -> tuple[str | None, ...]:
+    """The event's own ids: its id, its request's id and idempotency key (null when automatic)."""
+    parts = (seed, shape.type, shape.account, shape.livemode)
+    if automatic:
+        return (stripe_id("evt", *parts), None, None)
+    event, request, key = stripe_ids(("evt", "req", "x"), *parts)
+    return (event, request, _uuid_from(key))
+
+
+def _assemble(
+    shape: _Shape, *, seed: int, created: int, given: tuple[str | None, ...]
+) -> dict[str, Any]:
+    """The full path: the payload of the event of ``shape`` built field by field."""
+    account, livemode = shape.account, shape.livemode
     data_object = build_object(
-        chosen, account=account, livemode=livemode, seed=seed, created=created, version=version
+        shape.object_type,
+        account=account,
+        livemode=livemode,
+        seed=seed,
+        created=created,
+        version=shape.shapes,
     )
     data: dict[str, Any] = {"object": data_object}
-    if event_type.endswith(".updated"):
+    if shape.type.endswith(".updated"):
         data["previous_attributes"] = _previous_attributes(data_object)
 
-    automatic = _AUTOMATIC.match(event_type) is not None
-    payload: dict[str, Any] = {"id": stripe_id("evt", seed, event_type, account, livemode)}
+    payload: dict[str, Any] = {"id": given[0]}
     payload["object"] = "event"
     if account is not None:
         payload["account"] = account
-    payload["api_version"] = choice.stamp
+    payload["api_version"] = shape.stamp
     payload["created"] = created
     payload["data"] = data
     payload["livemode"] = livemode
-    payload["pending_webhooks"] = pending_webhooks
-    payload["request"] = {
-        "id": None if automatic else stripe_id("req", seed, event_type, account, livemode),
-        "idempotency_key": None if automatic else _uuid_like(seed, event_type, account, livemode),
-    }
-    payload["type"] = event_type
-
-    if merge:
-        _deep_merge(payload, merge)
-    for path, value in (overrides or {}).items():
-        _set_path(payload, path, value)
-    body = render_body(payload, ascii_only=ascii_only)
-    return Event(type=event_type, payload=payload, body=body, seed=seed)
+    payload["pending_webhooks"] = shape.pending_webhooks
+    payload["request"] = {"id": given[1], "idempotency_key": given[2]}
+    payload["type"] = shape.type
+    return payload
 
 
 def _choose_object_type(info: contracts.EventInfo, object_type: str | None) -> str:
@@ -202,7 +348,11 @@ def _previous_attributes(obj: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _uuid_like(*parts: object) -> str:
-    tail = stripe_id("x", *parts)[2:].lower().ljust(32, "0")[:32]
+    return _uuid_from(stripe_id("x", *parts))
+
+
+def _uuid_from(digest_id: str) -> str:
+    tail = digest_id[2:].lower().ljust(32, "0")[:32]
     return f"{tail[:8]}-{tail[8:12]}-{tail[12:16]}-{tail[16:20]}-{tail[20:32]}"
 
 

@@ -1,0 +1,93 @@
+"""Template rendering: byte-identical to the full path for every type, permutation and contract set."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from connect_harness.events import build, render
+from connect_harness.events.build import Event, build_event, full_rendering
+from connect_harness.spec import contracts
+
+ACCT = "acct_1PgafTB7WZ01zgkW"
+PERMUTATIONS = [(None, False), (None, True), (ACCT, False), (ACCT, True)]
+
+
+def _both(event_type: str, **kwargs: object) -> tuple[Event, Event]:
+    fast = build_event(event_type, **kwargs)  # type: ignore[arg-type]
+    with full_rendering():
+        full = build_event(event_type, **kwargs)  # type: ignore[arg-type]
+    return fast, full
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    build.clear_templates()
+
+
+@pytest.mark.parametrize("version", contracts.contract_versions())
+def test_template_bodies_equal_the_full_path_for_every_type_and_permutation(version: str) -> None:
+    rendered = 0
+    for event_type in contracts.supported_event_types(version=version):
+        info = contracts.event_info(event_type, version=version)
+        for object_type in info.objects:
+            for account, livemode in PERMUTATIONS:
+                common = dict(
+                    account=account, livemode=livemode, api_version=version, object_type=object_type
+                )
+                build_event(event_type, **common)  # type: ignore[arg-type]  # first use: full path
+                for seed, created in ((3, 1_700_000_000),):
+                    fast, full = _both(event_type, seed=seed, created=created, **common)
+                    assert fast.body == full.body, (event_type, object_type, account, livemode)
+                    assert fast.payload == full.payload
+                rendered += 1
+    cache = build._TEMPLATES._templates
+    made = [template for template in cache.values() if template is not None]
+    # Every key got a template: none fell back because two of its ids coincided.
+    assert len(made) == len(cache) == rendered
+
+
+def test_the_template_path_is_taken_from_a_keys_second_use() -> None:
+    first = build_event("customer.created", account=ACCT, seed=1)
+    assert first._payload is not None  # full path: the payload was built, not parsed
+    second = build_event("customer.created", account=ACCT, seed=2)
+    third = build_event("customer.created", account=ACCT, seed=3)
+    assert second._payload is None and third._payload is None  # rendered: parsed only on demand
+    assert third.payload["id"] == third.id and json.loads(third.body) == third.payload
+    assert [t for t in build._TEMPLATES._templates.values() if t is not None]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"overrides": {"data.object.email": "x@example.com"}},
+        {"merge": {"data": {"object": {"metadata": {"k": "v"}}}}},
+        {"ascii_only": True},
+    ],
+)
+def test_overrides_merges_and_ascii_only_take_the_full_path(extra: dict[str, object]) -> None:
+    for seed in range(3):
+        fast, full = _both("customer.created", account=ACCT, seed=seed, **extra)
+        assert fast.body == full.body
+        assert fast._payload is not None
+    assert build._TEMPLATES._templates == {}
+
+
+def test_ids_and_timestamps_vary_in_the_rendered_body() -> None:
+    for seed in range(3):
+        build_event("payment_intent.succeeded", account=ACCT, seed=seed, created=10 + seed)
+    a = build_event("payment_intent.succeeded", account=ACCT, seed=7, created=1_800_000_000)
+    b = build_event("payment_intent.succeeded", account=ACCT, seed=8, created=1_800_000_001)
+    assert a.id != b.id and a.object_id != b.object_id
+    assert a.payload["created"] == 1_800_000_000 and b.payload["created"] == 1_800_000_001
+    assert str(render.SENTINEL_CREATED).encode() not in a.body
+
+
+def test_events_stay_immutable_and_compare_by_their_bytes() -> None:
+    event = build_event("customer.created", seed=1)
+    with pytest.raises(AttributeError):
+        event.body = b"{}"  # type: ignore[misc]
+    same = Event(type=event.type, payload=None, body=event.body, seed=1)
+    assert same == event and hash(same) == hash(event)
+    assert same.payload == event.payload
