@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 import stripe
 
+from connect_harness.checks.common import DISCONNECTED_ACCOUNT
 from connect_harness.checks.findings import CATALOGUE
 from connect_harness.checks.report import to_json
-from connect_harness.checks.run import DISCONNECTED_ACCOUNT, ContractRun, VerifyConfig, run_checks
+from connect_harness.checks.run import ContractRun, VerifyConfig, run_checks
 from connect_harness.errors import UsageError
 from connect_harness.events.build import DEFAULT_CONNECTED_ACCOUNT
 from connect_harness.wire.signing import parse_signature_header

@@ -19,10 +19,15 @@ from typing import Any
 
 import pytest
 import stripe
+from hypothesis import HealthCheck, Phase, given, settings
 
+from connect_harness.events.build import Event, build_event, render_body
+from connect_harness.spec import contracts
+from connect_harness.strategies import events
 from connect_harness.wire.request import delivery_request
 from connect_harness.wire.signing import compute_signature, sign_payload
 from connect_harness.wire.variants import bad_variants, rotated_variants
+from known_sdk_issues import balance_settings_updated
 
 NODE_DIR = Path(__file__).parent / "node"
 PINNED = json.loads((NODE_DIR / "package.json").read_text())["dependencies"]["stripe"]
@@ -195,9 +200,8 @@ def verdict_from_python(case: Case) -> str:
     return ACCEPT
 
 
-@pytest.fixture(scope="module")
-def node_run() -> tuple[dict[str, Case], dict[str, str]]:
-    """Build every case at the current time and verify the whole batch in one node process."""
+def node_or_skip() -> str:
+    """The node binary, with the pinned stripe npm package installed; else skip (or fail)."""
     node = shutil.which("node")
     if node is None:
         pytest.skip(
@@ -215,8 +219,12 @@ def node_run() -> tuple[dict[str, Case], dict[str, str]]:
             f"tests/node has stripe {version} installed but package.json pins {PINNED}; "
             "run `npm ci --prefix tests/node`"
         )
-    now = int(time.time())
-    cases = {name: build(now) for name, build in CASES.items()}
+    return node
+
+
+def verify_with_node(cases: dict[str, Case]) -> dict[str, dict[str, Any]]:
+    """Verify a whole batch in one node process (node's start-up is paid once): name -> result."""
+    node = node_or_skip()
     batch = {
         "cases": [
             {
@@ -237,8 +245,16 @@ def node_run() -> tuple[dict[str, Case], dict[str, str]]:
         check=False,
     )
     assert completed.returncode == 0, completed.stderr.decode(errors="replace")
-    results = {r["name"]: verdict_from_node(r) for r in json.loads(completed.stdout)}
-    return cases, results
+    return {result["name"]: result for result in json.loads(completed.stdout)}
+
+
+@pytest.fixture(scope="module")
+def node_run() -> tuple[dict[str, Case], dict[str, str]]:
+    """Build every case at the current time and verify the whole batch in one node process."""
+    now = int(time.time())
+    cases = {name: build(now) for name, build in CASES.items()}
+    results = verify_with_node(cases)
+    return cases, {name: verdict_from_node(result) for name, result in results.items()}
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -287,3 +303,89 @@ def test_sign_payload_matches_node_generate_test_header_string() -> None:
         check=True,
     )
     assert completed.stdout.decode() == sign_payload(body, SECRET, timestamp=1700000000)
+
+
+# -- events of every supported type, and drawn ones ----------------------------------------------
+
+PERMUTATIONS = (
+    (None, False),
+    ("acct_1PgafTB7WZ01zgkW", True),
+    (None, True),
+    ("acct_1PgafTB7WZ01zgkW", False),
+)
+DRAWN = 40
+
+
+def drawn_events(count: int) -> list[Event]:
+    """``count`` events from ``connect_harness.strategies.events()``, the same on every run."""
+    drawn: list[Event] = []
+
+    @settings(
+        max_examples=count,
+        database=None,
+        deadline=None,
+        derandomize=True,
+        phases=[Phase.generate],
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    @given(events())
+    def collect(event: Event) -> None:
+        drawn.append(event)
+
+    collect()
+    return drawn
+
+
+def signed_case(event: Event, now: int) -> Case:
+    request = delivery_request(event.body, secrets=[SECRET], timestamp=now, livemode=event.livemode)
+    return Case(request.body, request.header("Stripe-Signature"), SECRET, ACCEPT, ACCEPT)
+
+
+@pytest.fixture(scope="module")
+def node_events() -> tuple[dict[str, Event], dict[str, dict[str, Any]]]:
+    """One event per supported type (the permutations taken in turn) and drawn events, one batch."""
+    now = int(time.time())
+    events_by_name: dict[str, Event] = {}
+    for index, event_type in enumerate(contracts.supported_event_types()):
+        account, livemode = PERMUTATIONS[index % len(PERMUTATIONS)]
+        events_by_name[event_type] = build_event(
+            event_type, account=account, livemode=livemode, seed=now
+        )
+    for index, event in enumerate(drawn_events(DRAWN)):
+        events_by_name[f"drawn-{index}"] = event
+    cases = {name: signed_case(event, now) for name, event in events_by_name.items()}
+    # The payload stripe-python 16.1.0 cannot construct (README, "Known SDK issues").
+    known = render_body(balance_settings_updated())
+    cases["balance-settings-null-rules"] = Case(
+        known, sign_payload(known, SECRET, timestamp=now), SECRET, ACCEPT, ACCEPT
+    )
+    return events_by_name, verify_with_node(cases)
+
+
+@pytest.mark.parametrize("event_type", contracts.supported_event_types())
+def test_stripe_node_accepts_every_supported_type(
+    node_events: tuple[dict[str, Event], dict[str, dict[str, Any]]], event_type: str
+) -> None:
+    events_by_name, results = node_events
+    result = results[event_type]
+    assert result["accepted"], result["error"]
+    assert result["event_id"] == events_by_name[event_type].id
+
+
+def test_stripe_node_accepts_what_stripe_python_cannot_construct(
+    node_events: tuple[dict[str, Event], dict[str, dict[str, Any]]],
+) -> None:
+    result = node_events[1]["balance-settings-null-rules"]
+    assert result["accepted"], result["error"]
+    assert result["event_id"] == balance_settings_updated()["id"]
+
+
+def test_stripe_node_accepts_drawn_events(
+    node_events: tuple[dict[str, Event], dict[str, dict[str, Any]]],
+) -> None:
+    events_by_name, results = node_events
+    drawn = [name for name in events_by_name if name.startswith("drawn-")]
+    assert len(drawn) == DRAWN
+    refused = {name: results[name]["error"] for name in drawn if not results[name]["accepted"]}
+    assert refused == {}
+    assert all(results[name]["event_id"] == events_by_name[name].id for name in drawn)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -50,10 +51,11 @@ def test_template_bodies_equal_the_full_path_for_every_type_and_permutation(vers
 
 def test_the_template_path_is_taken_from_a_keys_second_use() -> None:
     first = build_event("customer.created", account=ACCT, seed=1)
-    assert first._payload is not None  # full path: the payload was built, not parsed
+    assert first.__dict__["payload"] is not build._UNPARSED  # full path: built, not parsed
     second = build_event("customer.created", account=ACCT, seed=2)
     third = build_event("customer.created", account=ACCT, seed=3)
-    assert second._payload is None and third._payload is None  # rendered: parsed only on demand
+    # Rendered: parsed only on demand.
+    assert second.__dict__["payload"] is build._UNPARSED is third.__dict__["payload"]
     assert third.payload["id"] == third.id and json.loads(third.body) == third.payload
     assert [t for t in build._TEMPLATES._templates.values() if t is not None]
 
@@ -70,7 +72,7 @@ def test_overrides_merges_and_ascii_only_take_the_full_path(extra: dict[str, obj
     for seed in range(3):
         fast, full = _both("customer.created", account=ACCT, seed=seed, **extra)
         assert fast.body == full.body
-        assert fast._payload is not None
+        assert fast.__dict__["payload"] is not build._UNPARSED
     assert build._TEMPLATES._templates == {}
 
 
@@ -84,10 +86,14 @@ def test_ids_and_timestamps_vary_in_the_rendered_body() -> None:
     assert str(render.SENTINEL_CREATED).encode() not in a.body
 
 
-def test_events_stay_immutable_and_compare_by_their_bytes() -> None:
-    event = build_event("customer.created", seed=1)
-    with pytest.raises(AttributeError):
+def test_rendered_events_are_plain_dataclasses() -> None:
+    for seed in range(3):
+        event = build_event("customer.created", seed=seed)
+    assert event.__dict__["payload"] is build._UNPARSED
+    with pytest.raises(dataclasses.FrozenInstanceError):
         event.body = b"{}"  # type: ignore[misc]
-    same = Event(type=event.type, payload=None, body=event.body, seed=1)
-    assert same == event and hash(same) == hash(event)
-    assert same.payload == event.payload
+    copy = dataclasses.replace(event, seed=9)
+    assert copy.payload == json.loads(event.body) and copy.seed == 9
+    with full_rendering():
+        assert build_event("customer.created", seed=2) == event
+    assert "customer.created" in repr(event)

@@ -30,6 +30,14 @@ from werkzeug import Request, Response
 from werkzeug.serving import make_server
 
 import sample_app
+from connect_harness import Event, build_event
+from connect_harness.spec import contracts
+from connect_harness.strategies import events
+from known_sdk_issues import (
+    BALANCE_SETTINGS_NULL_RULES,
+    balance_settings_updated,
+    stripe_python_chokes_on,
+)
 from sample_app import ConfigurationError, create_app
 from sample_app.__main__ import main
 
@@ -1056,3 +1064,63 @@ def test_python_m_sample_app_without_secret_exits_2(tmp_path: Path) -> None:
     assert result.stdout == ""
     assert result.stderr.startswith("sample_app: STRIPE_WEBHOOK_SECRET is not set or is empty;")
     assert result.stderr.count("\n") == 1
+
+
+# -- what Stripe renders and an SDK cannot construct (README: "Known SDK issues") ----------------
+
+
+def _balance_settings_bodies() -> list[Any]:
+    """balance_settings.updated as Stripe renders it: its fixture's shape, and from our contracts."""
+    fixture = json.dumps(balance_settings_updated(), indent=2)
+    if "balance_settings.updated" in contracts.supported_event_types():
+        built = pytest.param(build_event("balance_settings.updated").body, id="build_event")
+    else:
+        reason = "these contracts have no balance_settings.updated (added after 2023-08-16)"
+        built = pytest.param(None, id="build_event", marks=pytest.mark.skip(reason=reason))
+    return [pytest.param(fixture, id="stripe-fixture"), built]
+
+
+@pytest.mark.parametrize("body", _balance_settings_bodies())
+def test_an_event_stripe_python_cannot_construct_is_verified_parsed_and_acknowledged(
+    app: Flask, client: FlaskClient, httpserver: HTTPServer, body: str | bytes
+) -> None:
+    payload = json.loads(body)
+    assert stripe_python_chokes_on(payload), "the event no longer has the shape Stripe renders"
+    headers = signed(body)
+    # Pinned: stripe-python 16.1.0 raises on these very bytes. When an SDK bump fixes it, this
+    # fails: update the README's "Known SDK issues" and tests/known_sdk_issues.py.
+    with pytest.raises(AttributeError, match=BALANCE_SETTINGS_NULL_RULES):
+        stripe.Webhook.construct_event(body, headers["Stripe-Signature"], SECRET)
+
+    response = post(client, body, headers)
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["type"] == "balance_settings.updated"
+    [row] = db_rows(app, "SELECT id, type, status FROM events")
+    assert row == {"id": payload["id"], "type": "balance_settings.updated", "status": "done"}
+    assert httpserver.log == []
+
+
+def test_the_signature_is_still_checked_before_parsing(client: FlaskClient) -> None:
+    body = json.dumps(balance_settings_updated(), indent=2)
+
+    response = post(client, body, signed(body, "whsec_someone_else"))
+
+    assert response.status_code == 400
+    assert "does not verify" in response.get_json()["error"]
+
+
+@pytest.fixture(scope="module")
+def no_key_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
+    """One app without API keys for many events: it records them and makes no calls."""
+    folder = tmp_path_factory.mktemp("drawn")
+    return create_app(webhook_secret=SECRET, db_path=folder / "db.sqlite3", environ={})
+
+
+@settings(max_examples=120, deadline=None, database=None, derandomize=True)
+@given(event=events())
+def test_every_event_as_stripe_renders_it_is_acknowledged(no_key_app: Flask, event: Event) -> None:
+    response = post(no_key_app.test_client(), event.body)
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["event"] == event.id

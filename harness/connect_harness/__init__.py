@@ -1,6 +1,7 @@
 """connect_harness: test a Stripe Connect webhook endpoint offline.
 
-This module's ``__all__`` is the whole public API; every other module is internal.
+This module's ``__all__`` is the whole public API, together with :mod:`connect_harness.strategies`;
+every other module is internal.
 
 - Events: :func:`build_event` builds a webhook event from the contracts (platform or Connect, live or
   test) with the exact bytes Stripe would send; :func:`event_matrix` lists the events an endpoint model
@@ -12,6 +13,9 @@ This module's ``__all__`` is the whole public API; every other module is interna
   :class:`WebhookClient` signs and delivers in one step.
 - Checks: :func:`run_checks` runs the endpoint contract catalogue and returns :class:`CheckResult`
   records; :func:`assert_passes` turns failures into a readable assertion.
+- Property tests: ``connect_harness.strategies.events()`` is a Hypothesis strategy of events as
+  Stripe renders them, with varied values; a module of its own, so that importing this package
+  never imports Hypothesis.
 
 Names are imported on first use, so ``import connect_harness`` stays cheap for the CLI.
 """

@@ -53,58 +53,19 @@ _AUTOMATIC = re.compile(
 )
 
 
+@dataclass(frozen=True)
 class Event:
     """One webhook event: the parsed envelope and the exact body bytes Stripe would send.
 
-    Immutable. ``payload`` is parsed from ``body`` on first use when the event was rendered from a
-    template (:mod:`connect_harness.events.render`): most deliveries only need the bytes.
+    An event rendered from a template (:mod:`connect_harness.events.render`) parses ``payload``
+    from ``body`` on first use: most deliveries only need the bytes.
     """
 
-    __slots__ = ("_payload", "body", "seed", "type")
-
-    _payload: dict[str, Any] | None
     type: str
+    payload: dict[str, Any]
     body: bytes
     #: The world the event's ids come from: the fake API builds the objects it names with it.
-    seed: int
-
-    def __init__(
-        self,
-        type: str,
-        payload: dict[str, Any] | None = None,
-        body: bytes = b"",
-        seed: int = 0,
-    ) -> None:
-        object.__setattr__(self, "type", type)
-        object.__setattr__(self, "_payload", payload)
-        object.__setattr__(self, "body", body)
-        object.__setattr__(self, "seed", seed)
-
-    @property
-    def payload(self) -> dict[str, Any]:
-        """The parsed envelope."""
-        payload: dict[str, Any] | None = self._payload
-        if payload is None:
-            payload = json.loads(self.body)
-            object.__setattr__(self, "_payload", payload)
-        return payload
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"Event is immutable; cannot set {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"Event is immutable; cannot delete {name!r}")
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Event):
-            return NotImplemented
-        return (self.type, self.body, self.seed) == (other.type, other.body, other.seed)
-
-    def __hash__(self) -> int:
-        return hash((self.type, self.body, self.seed))
-
-    def __repr__(self) -> str:
-        return f"Event(type={self.type!r}, id={self.id!r}, seed={self.seed!r})"
+    seed: int = 0
 
     @property
     def id(self) -> str:
@@ -143,6 +104,34 @@ class Event:
     def permutation(self) -> str:
         """A short, stable label: ``connect-test``, ``platform-live``..."""
         return f"{'connect' if self.account else 'platform'}-{'live' if self.livemode else 'test'}"
+
+
+class _Unparsed(dict[str, Any]):
+    """The payload of an event not parsed yet (never seen outside :class:`Event`)."""
+
+
+_UNPARSED: dict[str, Any] = _Unparsed()
+
+
+def _payload_of(event: Event) -> dict[str, Any]:
+    payload: dict[str, Any] = event.__dict__["payload"]
+    if payload is _UNPARSED:
+        payload = json.loads(event.body)
+        event.__dict__["payload"] = payload
+    return payload
+
+
+def _set_payload(event: Event, payload: dict[str, Any]) -> None:
+    event.__dict__["payload"] = payload
+
+
+# A property over the dataclass field: the generated __init__, __eq__, __repr__ and
+# dataclasses.replace go through it, so an event is a plain dataclass to everyone else.
+setattr(Event, "payload", property(_payload_of, _set_payload, doc="The parsed envelope."))  # noqa: B010
+
+
+def _lazy_event(event_type: str, body: bytes, seed: int) -> Event:
+    return Event(type=event_type, payload=_UNPARSED, body=body, seed=seed)
 
 
 def render_body(payload: Mapping[str, Any], *, ascii_only: bool = False) -> bytes:
@@ -188,7 +177,7 @@ def build_event(
         if ready is not None:
             template, shape, automatic = ready
             body = template.render(seed=seed, created=created, given=_given(shape, seed, automatic))
-            return Event(type=event_type, body=body, seed=seed)
+            return _lazy_event(event_type, body, seed)
     choice = contracts.resolve_version(api_version)
     version = choice.shapes
     info = contracts.event_info(event_type, version=version)
@@ -238,7 +227,7 @@ def build_event(
             )
     if isinstance(found, render.BodyTemplate):
         body = found.render(seed=seed, created=created, given=given)
-        return Event(type=event_type, body=body, seed=seed)
+        return _lazy_event(event_type, body, seed)
     payload = _assemble(shape, seed=seed, created=created, given=given)
     return Event(type=event_type, payload=payload, body=render_body(payload), seed=seed)
 

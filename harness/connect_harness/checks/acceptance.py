@@ -1,0 +1,102 @@
+"""Checks that correctly signed events are acknowledged: every type and permutation, and types no
+endpoint can know."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from connect_harness.checks.common import UNKNOWN_EVENT_TYPE, _finding_for, _is_2xx, _perm_label
+from connect_harness.checks.findings import (
+    Finding,
+)
+from connect_harness.spec import contracts
+
+if TYPE_CHECKING:
+    from connect_harness.checks.run import ContractRun, DeliveryRecord
+
+
+def _judge_acceptance(record: DeliveryRecord, what: str) -> Finding | None:
+    """A fail finding if ``record`` did not get 2xx, else None."""
+    response = record.response
+    if _is_2xx(response.status):
+        return None
+    if response.status == 0:
+        why = f"{what} got no answer: Stripe counts that as a failed delivery and retries"
+    elif 300 <= response.status < 400:
+        why = f"{what} was redirected; Stripe never follows redirects, so the delivery failed"
+    elif response.status >= 500:
+        why = f"{what} got a server error; Stripe retries it for days, then disables the endpoint"
+    else:
+        why = f"{what} was refused; Stripe retries it for days, then disables the endpoint"
+    return _finding_for(record, status="fail", reason=why, expected="2xx")
+
+
+def _check_accepts_valid_events(run: ContractRun) -> Iterator[Finding]:
+    check = "accepts-valid-events"
+    seed = run._seed(check)
+    for event_type in run.config.event_types:
+        perms = run._permutations(event_type)
+        if not perms:
+            receivable = " and ".join(contracts.event_info(event_type).receivable_by)
+            yield Finding(
+                check=check,
+                status="skip",
+                reason=f"{event_type} is only sent to {receivable} endpoints, and this is "
+                f"{'an' if run.config.endpoint_type == 'account' else 'a'} "
+                f"{run.config.endpoint_type} endpoint",
+                event_type=event_type,
+            )
+            continue
+        failed = False
+        for account, live in perms:
+            event = run._event(event_type, account, live, seed)
+            record = run._send_event(check, event, seed=seed)
+            finding = _judge_acceptance(record, f"a correctly signed {event_type} event")
+            if finding is not None:
+                failed = True
+                yield finding
+        if not failed:
+            yield Finding(
+                check=check,
+                status="pass",
+                reason=f"every permutation got 2xx ({', '.join(_perm_label(a, live) for a, live in perms)})",
+                event_type=event_type,
+                expected="2xx",
+                actual="2xx",
+            )
+
+
+def _acceptance_finding(record: DeliveryRecord, what: str, *, passed: str, advice: str) -> Finding:
+    """Pass if ``record`` got 2xx, else the failure with ``advice`` on how to fix it."""
+    finding = _judge_acceptance(record, what)
+    if finding is None:
+        return _finding_for(record, status="pass", reason=passed, expected="2xx")
+    return replace(finding, reason=f"{finding.reason}; {advice}")
+
+
+def _check_acknowledges_unknown_events(run: ContractRun) -> Iterator[Finding]:
+    check = "acknowledges-unknown-events"
+    seed = run._seed(check)
+    overrides = {"type": UNKNOWN_EVENT_TYPE}
+    for account, live in run._permutations("customer.created"):
+        event = run._event("customer.created", account, live, seed, overrides=overrides)
+        record = run._send_event(check, event, seed=seed, overrides=overrides)
+        record = replace(record, event_type=UNKNOWN_EVENT_TYPE)
+        finding = _judge_acceptance(
+            record, f"a correctly signed event of the unknown type {UNKNOWN_EVENT_TYPE}"
+        )
+        if finding is None:
+            yield _finding_for(
+                record,
+                status="pass",
+                reason="acknowledged the unknown type with 2xx",
+                expected="2xx",
+            )
+        else:
+            yield replace(
+                finding,
+                reason=finding.reason
+                + "; answer 2xx to every type you do not handle (Stripe adds new types any time)",
+            )

@@ -1,0 +1,176 @@
+"""Checks judged on the endpoint's calls to the fake Stripe API: the connected account's context and
+the event's mode."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from connect_harness.checks.common import _call_text, _finding_for
+from connect_harness.checks.findings import (
+    Finding,
+)
+from connect_harness.stripe_api.fake import ApiCall
+
+if TYPE_CHECKING:
+    from connect_harness.checks.run import ContractRun, DeliveryRecord
+
+
+def _check_uses_connected_account_context(run: ContractRun) -> Iterator[Finding]:
+    check = "uses-connected-account-context"
+    records = run._judged_records()
+    connect_records = [r for r in records if r.account is not None]
+    if not connect_records:
+        yield Finding(
+            check=check,
+            status="skip",
+            reason=f"no Connect events were delivered (endpoint type {run.config.endpoint_type})",
+        )
+        return
+    judged = 0
+    failures: list[Finding] = []
+    for record in records:
+        for call in record.calls:
+            verdict = _account_context_problem(
+                record, call, certain=run.certainly_for(record, call)
+            )
+            if verdict is None:
+                if record.account is not None or call.object_owner is not None:
+                    judged += 1
+                continue
+            judged += 1
+            problem, expected = verdict
+            failures.append(
+                _finding_for(
+                    record,
+                    status="fail",
+                    reason=problem,
+                    expected=expected,
+                    actual=_call_text(call),
+                    check=check,
+                )
+            )
+    for call in run.unattributed_calls():
+        owner = call.object_owner
+        if owner is None or call.path.startswith("/v1/accounts/"):
+            continue
+        if call.stripe_account != owner:
+            failures.append(
+                Finding(
+                    check=check,
+                    status="fail",
+                    reason=f"{_call_text(call)} touched an object of connected account {owner} "
+                    "without acting as it (outside any delivery)",
+                    expected=f"Stripe-Account: {owner}",
+                    actual=_call_text(call),
+                )
+            )
+    yield from failures
+    if failures:
+        return
+    if judged == 0:
+        yield Finding(
+            check=check,
+            status="skip",
+            reason="no API calls observed while handling Connect events",
+        )
+        return
+    yield Finding(
+        check=check,
+        status="pass",
+        reason=f"{judged} API call(s) made while handling Connect events all used the right "
+        "account context",
+        expected="Stripe-Account: <event.account> for connected-account objects",
+        actual="as expected",
+    )
+
+
+def _account_context_problem(
+    record: DeliveryRecord, call: ApiCall, *, certain: bool
+) -> tuple[str, str] | None:
+    """Why ``call`` made during ``record`` acts as the wrong account, with what was expected; or None."""
+    path = call.path
+    acting_as = call.stripe_account
+    owner = call.object_owner
+    if owner is not None and acting_as != owner:
+        if acting_as is None and path.startswith(f"/v1/accounts/{owner}"):
+            return None  # the platform may read and manage its connected accounts directly
+        what = f"as {acting_as}" if acting_as else "with platform auth (no Stripe-Account)"
+        return (
+            f"{_call_text(call)} requested an object of connected account {owner} {what}; "
+            "Stripe answers 'No such ...': pass stripe_account=event.account",
+            f"Stripe-Account: {owner}",
+        )
+    if acting_as is not None and owner is None and not certain:
+        return None  # which event this call served cannot be told
+    if acting_as is not None and acting_as not in (record.account, owner):
+        handling = f"connected account {record.account}" if record.account else "the platform"
+        return (
+            f"{_call_text(call)} acted as {acting_as} while handling an event of {handling}",
+            f"Stripe-Account: {record.account}" if record.account else "no Stripe-Account",
+        )
+    return None
+
+
+def _check_separates_livemode(run: ContractRun) -> Iterator[Finding]:
+    check = "separates-livemode"
+    judged = 0
+    failures: list[Finding] = []
+    for record in run._judged_records():
+        for call in record.calls:
+            key_mode = call.key_mode
+            object_live = call.object_livemode
+            # The event's mode counts only for calls certainly made for it.
+            event_live = record.livemode if run.certainly_for(record, call) else None
+            wanted = {live for live in (event_live, object_live) if live is not None}
+            if key_mode is None or not wanted:
+                continue
+            judged += 1
+            wrong = [live for live in wanted if ("live" if live else "test") != key_mode]
+            if not wrong:
+                continue
+            expected_mode = "live" if wrong[0] else "test"
+            what = "event" if event_live == wrong[0] else "object"
+            failures.append(
+                _finding_for(
+                    record,
+                    status="fail",
+                    reason=f"{_call_text(call)} used a {key_mode}-mode key for a {expected_mode}-mode "
+                    f"{what}; choose the API key by event.livemode (a {key_mode} key cannot see "
+                    f"{expected_mode} objects)",
+                    expected=f"a {expected_mode}-mode key (sk_{expected_mode}_...)",
+                    actual=f"{key_mode}-mode key: {_call_text(call)}",
+                    check=check,
+                )
+            )
+    for call in run.unattributed_calls():
+        key_mode = call.key_mode
+        object_live = call.object_livemode
+        if key_mode is None or object_live is None:
+            continue
+        judged += 1
+        expected_mode = "live" if object_live else "test"
+        if key_mode != expected_mode:
+            failures.append(
+                Finding(
+                    check=check,
+                    status="fail",
+                    reason=f"{_call_text(call)} used a {key_mode}-mode key for a {expected_mode}-mode "
+                    "object (outside any delivery)",
+                    expected=f"a {expected_mode}-mode key",
+                    actual=f"{key_mode}-mode key",
+                )
+            )
+    yield from failures
+    if failures:
+        return
+    if judged == 0:
+        yield Finding(check=check, status="skip", reason="no API calls observed")
+        return
+    yield Finding(
+        check=check,
+        status="pass",
+        reason=f"{judged} API call(s) all used a key of their event's mode",
+        expected="key mode = event mode",
+        actual="as expected",
+    )

@@ -1,0 +1,54 @@
+"""Check id -> the function that runs it: every id of the catalogue, each in its family's module."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from connect_harness.checks.acceptance import (
+    _check_accepts_valid_events,
+    _check_acknowledges_unknown_events,
+)
+from connect_harness.checks.api_calls import (
+    _check_separates_livemode,
+    _check_uses_connected_account_context,
+)
+from connect_harness.checks.common import _REJECTION_VARIANTS
+from connect_harness.checks.findings import (
+    CATALOGUE,
+    Finding,
+)
+from connect_harness.checks.redelivery import _check_idempotent_redelivery
+from connect_harness.checks.responses import (
+    _check_no_redirects,
+    _check_no_server_errors,
+    _check_responds_in_time,
+)
+from connect_harness.checks.signatures import (
+    _check_accepts_rotated_secret,
+    _check_rejects_invalid_json,
+    _check_verifies_raw_body,
+    _rejection_check,
+)
+
+if TYPE_CHECKING:
+    from connect_harness.checks.run import ContractRun
+
+
+_CHECKS: dict[str, Callable[[ContractRun], Iterable[Finding]]] = {
+    "accepts-valid-events": _check_accepts_valid_events,
+    **{check: _rejection_check(check) for check in _REJECTION_VARIANTS},
+    "accepts-rotated-secret": _check_accepts_rotated_secret,
+    "verifies-raw-body": _check_verifies_raw_body,
+    "rejects-invalid-json": _check_rejects_invalid_json,
+    "acknowledges-unknown-events": _check_acknowledges_unknown_events,
+    "idempotent-redelivery": _check_idempotent_redelivery,
+    "uses-connected-account-context": _check_uses_connected_account_context,
+    "separates-livemode": _check_separates_livemode,
+    "no-redirects": _check_no_redirects,
+    "no-server-errors": _check_no_server_errors,
+    "responds-in-time": _check_responds_in_time,
+}
+
+
+assert set(_CHECKS) == {spec.id for spec in CATALOGUE}

@@ -1,0 +1,113 @@
+"""Checks judged over every delivery of the run: no redirects, no server errors, answers in time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from connect_harness.checks.common import _describe_response
+from connect_harness.checks.findings import (
+    Finding,
+)
+
+if TYPE_CHECKING:
+    from connect_harness.checks.run import ContractRun, DeliveryRecord
+
+
+def _over_all_deliveries(
+    check: str,
+    bad: Callable[[DeliveryRecord], str | None],
+    expected: str,
+    summary: str,
+) -> Callable[[ContractRun], Iterator[Finding]]:
+    def run_check(run: ContractRun) -> Iterator[Finding]:
+        records = run.records
+        failing = 0
+        for record in records:
+            reason = bad(record)
+            if reason is None:
+                continue
+            failing += 1
+            yield Finding(
+                check=check,
+                status="fail",
+                reason=f"{reason} (delivered by {record.check})",
+                event_type=record.event_type,
+                permutation=record.permutation,
+                variant=record.variant,
+                expected=expected,
+                actual=_describe_response(record.response)
+                + f" after {record.response.elapsed:.3f} s",
+                reproduce=record.reproduce,
+            )
+        if not records:
+            yield Finding(check=check, status="skip", reason="no deliveries were made")
+        elif failing == 0:
+            yield Finding(
+                check=check,
+                status="pass",
+                reason=summary.format(n=len(records)),
+                expected=expected,
+                actual="as expected",
+            )
+
+    run_check.__name__ = f"check_{check.replace('-', '_')}"
+    return run_check
+
+
+def _redirected(record: DeliveryRecord) -> str | None:
+    status = record.response.status
+    if 300 <= status < 400:
+        location = record.response.header("Location")
+        where = f" to {location}" if location else ""
+        return (
+            f"answered {status}{where}; Stripe never follows redirects, so every such delivery "
+            "fails: serve the exact URL registered with Stripe"
+        )
+    return None
+
+
+def _server_error(record: DeliveryRecord) -> str | None:
+    if record.response.status >= 500:
+        return (
+            f"answered {record.response.status}; a 5xx makes Stripe retry for days and then "
+            "disable the endpoint"
+        )
+    return None
+
+
+def _too_slow(limit: float) -> Callable[[DeliveryRecord], str | None]:
+    def judge(record: DeliveryRecord) -> str | None:
+        response = record.response
+        if response.status == 0 and (response.error or "").startswith("timed out"):
+            return f"did not answer before the {response.error}; return 2xx before slow work"
+        if response.elapsed > limit:
+            return (
+                f"took {response.elapsed:.3f} s, more than {limit:g} s; acknowledge first and do "
+                "slow work afterwards, or Stripe times out and delivers again"
+            )
+        return None
+
+    return judge
+
+
+def _check_no_redirects(run: ContractRun) -> Iterator[Finding]:
+    return _over_all_deliveries(
+        "no-redirects", _redirected, "no 3xx", "none of {n} deliveries was redirected"
+    )(run)
+
+
+def _check_no_server_errors(run: ContractRun) -> Iterator[Finding]:
+    return _over_all_deliveries(
+        "no-server-errors", _server_error, "no 5xx", "none of {n} deliveries got a 5xx"
+    )(run)
+
+
+def _check_responds_in_time(run: ContractRun) -> Iterator[Finding]:
+    limit = run.config.max_response_time
+    return _over_all_deliveries(
+        "responds-in-time",
+        _too_slow(limit),
+        f"an answer within {limit:g} s",
+        f"all {{n}} deliveries were answered within {limit:g} s",
+    )(run)
