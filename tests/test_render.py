@@ -97,3 +97,11 @@ def test_rendered_events_are_plain_dataclasses() -> None:
     with full_rendering():
         assert build_event("customer.created", seed=2) == event
     assert "customer.created" in repr(event)
+
+
+def test_values_json_renders_differently_from_their_equals_take_the_full_path() -> None:
+    for _ in range(3):
+        build_event("customer.created", livemode=True, seed=4)
+    odd = build_event("customer.created", livemode=1, seed=4)  # type: ignore[arg-type]
+    assert b'"livemode": 1,' in odd.body
+    assert b'"livemode": true,' in build_event("customer.created", livemode=True, seed=4).body

@@ -169,7 +169,11 @@ def build_event(
     default the newest contract set) and is stamped on the event.
     """
     created = DEFAULT_CREATED if created is None else created
-    plain = _TEMPLATES_ON and not (merge or overrides or ascii_only)
+    plain = (
+        _TEMPLATES_ON
+        and not (merge or overrides or ascii_only)
+        and _plain_types(livemode, created, pending_webhooks)
+    )
     if plain:
         # The arguments were checked when this key's template was made.
         known = (event_type, account, livemode, api_version, object_type, pending_webhooks)
@@ -237,6 +241,11 @@ _TEMPLATES_ON = True
 _TEMPLATES = render.TemplateCache()
 # build_event's arguments -> (template, shape, automatic), for keys whose template is made.
 _READY: dict[tuple[object, ...], tuple[render.BodyTemplate, _Shape, bool]] = {}
+
+
+def _plain_types(livemode: object, created: object, pending_webhooks: object) -> bool:
+    """Values a template renders as the full path would (``1`` is not ``true`` in JSON)."""
+    return type(livemode) is bool and type(created) is int and type(pending_webhooks) is int
 
 
 def clear_templates() -> None:
