@@ -100,3 +100,28 @@ def test_a_worker_that_starts_after_the_answer_is_waited_for() -> None:
     assert fake.waits == [0.0, 0.3]  # then waited for it to go quiet
     # Known late: later settles keep waiting for quiet even when not the first.
     assert settling.settle(fake, records, quiet=0.3, first=False, bound=2.0) is True
+
+
+def test_registering_an_event_parses_its_bytes_instead_of_deep_copying(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from connect_harness.events.build import build_event
+    from connect_harness.stripe_api.fake import FakeStripeAPI
+    from connect_harness.stripe_api import store as store_module
+
+    event = build_event("payment_intent.succeeded", account="acct_1PgafTB7WZ01zgkW", seed=5)
+
+    def no_deepcopy(value: object, memo: object = None) -> object:
+        raise AssertionError("deep-copied although the event's bytes were given")
+
+    monkeypatch.setattr(store_module.copy, "deepcopy", no_deepcopy)
+    fake = FakeStripeAPI()
+    fake.register_event(event)
+    store = fake._store
+    stored_event = store.events[event.id].obj
+    stored_object = store.objects[str(event.object_id)].obj
+    assert stored_event is not None and stored_object is not None
+    assert stored_event == event.payload and stored_object == event.data_object
+    # Private copies: the store's object changes (an API update) leave the event's snapshot alone.
+    assert stored_object is not stored_event["data"]["object"]
+    assert stored_object is not event.data_object and stored_event is not event.payload
