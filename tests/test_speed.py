@@ -106,8 +106,8 @@ def test_registering_an_event_parses_its_bytes_instead_of_deep_copying(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from connect_harness.events.build import build_event
-    from connect_harness.stripe_api.fake import FakeStripeAPI
     from connect_harness.stripe_api import store as store_module
+    from connect_harness.stripe_api.fake import FakeStripeAPI
 
     event = build_event("payment_intent.succeeded", account="acct_1PgafTB7WZ01zgkW", seed=5)
 
