@@ -196,7 +196,7 @@ class ContractRun:
         self._stack: contextlib.ExitStack | None = None
         self._judged_calls: tuple[DeliveryRecord, ...] | None = None
         self._after_answering: tuple[tuple[DeliveryRecord, ...], bool] | None = None
-        self._settled = False  # a settle of this run happened (it learnt when the endpoint calls)
+        self._settled = False  # the endpoint made a call: the run knows when it calls
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -522,11 +522,12 @@ class ContractRun:
         (:mod:`connect_harness.checks.settling`); a server at a URL gets a longer quiet time.
         """
         quiet = 0.05 if isinstance(self.target, WsgiTarget) else 0.5
+        # Until the endpoint made a call, the run cannot know whether it calls after answering.
         first = not self._settled
-        self._settled = self._settled or bool(self._log.records)
         settling.settle(
             self.fake_api, self._log.records, quiet=quiet, first=first, bound=max(2.0, 4 * quiet)
         )
+        self._settled = self._settled or any(c.delivery for c in self.fake_api.calls)
 
     def unattributed_calls(self) -> list[ApiCall]:
         """API calls the fake recorded outside any delivery of this run."""

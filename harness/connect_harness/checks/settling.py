@@ -4,9 +4,9 @@ An endpoint that does its work before answering (an in-process WSGI app, most se
 every call by the time its last answer arrived: waiting only for calls still in flight is enough.
 One that answers first and works later (as Stripe advises) makes calls after its answers; once such
 a call was seen, every settle waits for the endpoint to go quiet, as long as it keeps calling, up to
-a bound. Until the run has seen either, its first settle waits one quiet period after the last
-answer to find out, so a worker that starts a little after the 200 is neither missed nor blamed on
-a later delivery; later settles of an endpoint that never called late cost nothing.
+a bound. Until the endpoint made any call, each settle waits one quiet period after the last answer
+to find out, so a worker that starts a little after the 200 is neither missed nor blamed on a later
+delivery; once its calls all came while it answered, settles cost nothing more.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def settle(
 ) -> bool:
     """Wait as long as the endpoint may still call the fake API for ``records``; see the module.
 
-    ``quiet``: how long without a call means quiet; ``first``: no settle of this run happened yet;
+    ``quiet``: how long without a call means quiet; ``first``: the endpoint made no call yet;
     ``bound``: the longest wait for calls in flight or a busy endpoint. Returns whether the endpoint
     is known to work after answering.
     """
