@@ -46,3 +46,32 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.longrepr = (
             f"skipped although CONNECT_HARNESS_REQUIRE says {name!r} is there: {reason}"
         )
+
+
+# Tests whose outcome depends on the data (the contracts, Stripe's description, the SDK pins, node's
+# ajv), not on the interpreter: tox runs them on one Python (py311) and the rest of the suite on
+# every Python, which keeps CI well under its time budget. `pytest -m exhaustive` runs just these.
+EXHAUSTIVE = {
+    "test_schema_export.py": None,  # None: the whole module
+    "test_contracts.py": {
+        "test_contract_file_is_a_valid_2020_12_schema",
+        "test_fast_path_agrees_with_jsonschema",
+        "test_rebuild_equals_the_committed_contracts",
+        "test_example_validates_against_its_object_schema",
+    },
+    "test_cli.py": {"test_contracts_build_reproduces_the_committed_contracts"},
+    "test_stripe_api_routes.py": {"test_committed_route_data_is_a_fresh_build"},
+    "test_stripe_api_endpoints.py": {
+        "test_an_endpoint_that_refetches_everything_passes_with_no_gaps"
+    },
+    "test_interop_python.py": {"test_every_type_and_permutation_is_accepted_by_stripe_python"},
+    "test_interop_node.py": {"test_stripe_node_accepts_every_supported_type"},
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        names = EXHAUSTIVE.get(item.path.name, ())
+        function = getattr(item, "originalname", item.name)
+        if names is None or function in names:
+            item.add_marker(pytest.mark.exhaustive)
