@@ -10,7 +10,7 @@ import argparse
 import os
 import secrets
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 from urllib.parse import urljoin
 
 import pytest
@@ -23,6 +23,7 @@ from connect_harness.wire.request import DEFAULT_URL
 if TYPE_CHECKING:  # imported where used: an autoloaded plugin must not slow every pytest run
     from connect_harness.client import WebhookClient
     from connect_harness.delivery import Target
+    from connect_harness.events.thin import ThinEvent
     from connect_harness.stripe_api.fake import FakeStripeAPI
 
 _SETTINGS_KEY = pytest.StashKey[Settings]()
@@ -179,15 +180,29 @@ def stripe_api(_connect_stripe_api_session: FakeStripeAPI) -> Iterator[FakeStrip
 
 
 class EventFactory:
-    """Builds events with the run's seed: ``connect_events("payout.failed", account="acct_...")``."""
+    """Builds events with the run's seed: ``connect_events("payout.failed", account="acct_...")``.
+
+    ``thin=True`` builds the thin notification instead (``build_thin_event``):
+    ``connect_events("v2.core.account.updated", thin=True, account="acct_...")``.
+    """
 
     def __init__(self, seed: int, *, api_version: str | None = None) -> None:
         self.seed = seed
         self.api_version = api_version
 
-    def __call__(self, event_type: str, **build: Any) -> Event:
+    @overload
+    def __call__(self, event_type: str, *, thin: Literal[False] = ..., **build: Any) -> Event: ...
+
+    @overload
+    def __call__(self, event_type: str, *, thin: Literal[True], **build: Any) -> ThinEvent: ...
+
+    def __call__(self, event_type: str, *, thin: bool = False, **build: Any) -> Event | ThinEvent:
         build.setdefault("seed", self.seed)
         build.setdefault("api_version", self.api_version)
+        if thin:
+            from connect_harness.events.thin import build_thin_event
+
+            return build_thin_event(event_type, **build)
         return build_event(event_type, **build)
 
 

@@ -33,6 +33,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 from connect_harness.errors import HarnessError, UsageError
+from connect_harness.stripe_api.v2 import V2Objects
 
 __all__ = ["ApiCall", "FakeStripeAPI"]
 
@@ -407,6 +408,7 @@ class FakeStripeAPI:
         self._request_count = 0
         self._created_count = 0
         self._api_version: str | None = None
+        self._v2 = V2Objects()
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -469,6 +471,7 @@ class FakeStripeAPI:
             self._calls.clear()
             self._label = None
             self._created_count = 0
+            self._v2.reset()
 
     @contextlib.contextmanager
     def patch_stripe(self) -> Iterator[None]:
@@ -554,6 +557,9 @@ class FakeStripeAPI:
         later request acting as it, or reading it, gets a 403, as on Stripe.
         """
         payload = event.payload
+        if payload.get("object") == "v2.core.event":
+            self._register_thin(event)
+            return
         owner = payload.get("account") or None
         livemode = bool(payload.get("livemode"))
         data = payload.get("data")
@@ -576,6 +582,17 @@ class FakeStripeAPI:
                     int(getattr(event, "seed", 0)),
                     version=_shapes_of(payload.get("api_version")),
                 )
+
+    def _register_thin(self, event: Any) -> None:
+        """A thin notification: its full event and v2 object (v2 side), its v1 object (v1 side)."""
+        self._v2.register(event)
+        context = event.payload.get("context")
+        with self._lock:
+            if isinstance(context, str):
+                self._know_account(context)
+        snapshot = getattr(event, "snapshot", None)
+        if snapshot is not None:
+            self.register_event(snapshot)
 
     def register_reference(
         self,
@@ -729,7 +746,10 @@ class FakeStripeAPI:
         form_pairs: list[tuple[str, str]] = []
         if content_type.startswith("application/x-www-form-urlencoded"):
             form_pairs = parse_qsl(request.get_data().decode("utf-8"), keep_blank_values=True)
-        stripe_account = request.headers.get("Stripe-Account") or None
+        # Thin events' fetch_related_object()/fetch_event() send the account as Stripe-Context.
+        stripe_account = (
+            request.headers.get("Stripe-Account") or request.headers.get("Stripe-Context") or None
+        )
         idempotency_key = request.headers.get("Idempotency-Key") or None
         headers: dict[str, str] = {}
         if idempotency_key is not None and method == "POST":
@@ -803,6 +823,16 @@ class FakeStripeAPI:
         account = context.account
         if account is not None and (not _ACCOUNT_ID.match(account) or account in self._revoked):
             return _Answer(403, _no_access(context.key, account))
+        if path.startswith("/v2/"):
+            v2 = self._v2.answer(method, path, account=account, livemode=context.live)
+            return _Answer(
+                v2.status,
+                v2.body,
+                object_type=v2.object_type,
+                object_id=v2.object_id,
+                object_owner=v2.object_owner,
+                object_livemode=v2.object_livemode,
+            )
         segments = path.strip("/").split("/")
         if not segments or segments[0] != "v1" or len(segments) < 2:
             return unrecognized
