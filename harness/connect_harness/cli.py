@@ -274,9 +274,9 @@ def _thin_from_args(args: argparse.Namespace) -> ThinEvent:
     from connect_harness.events.thin import build_thin_event
 
     for flag, given in (
-        ("--set", args.overrides),
-        ("--merge", args.merge),
-        ("--object-type", args.object_type),
+        ("--set", bool(args.overrides)),
+        ("--merge", args.merge is not None),
+        ("--object-type", args.object_type is not None),
     ):
         if given:
             raise UsageError(
