@@ -71,7 +71,7 @@ def test_events_thin_lists_every_thin_type(capsys: pytest.CaptureFixture[str]) -
     rows = json.loads(out)["thin_events"]
     assert [row["type"] for row in rows] == list(thin_event_types())
     code, out, _ = run(capsys, "events", "--thin")
-    assert "v2.core.account.updated" in out and out.rstrip().endswith("(71 v2, 277 v1).")
+    assert "v2.core.account.updated" in out and out.rstrip().endswith("(71 v2, 328 v1).")
 
 
 @pytest.mark.parametrize(

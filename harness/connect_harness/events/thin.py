@@ -172,9 +172,9 @@ def build_thin_event(
     snapshot: Event | None = None
     related: dict[str, Any] | None = None
     spec_related = info["related_object"]
-    if name.startswith("v1.") and info["source"] == "v1-catalogue":
+    if name.startswith("v1.") and info["related_object"] == "data.object":
         snapshot = build_event(
-            name[3:],
+            str(info.get("snapshot_type", name[3:])),
             account=account,
             livemode=livemode,
             seed=seed,

@@ -47,6 +47,68 @@ SDK_ONLY_V2_TYPES: Final[Mapping[str, str | None]] = {
     ),
 }
 
+#: v1 types stripe-python 16.1.0 has thin notification classes for that are never sent as snapshot
+#: events (so the v1 catalogue lacks them); each names the object of a sibling snapshot type.
+SDK_ONLY_V1_TYPES: Final = (
+    "v1.customer.discount.source_changed",
+    *(
+        f"v1.customer.subscription.{name}"
+        for name in (
+            "active",
+            "cancel_at_changed",
+            "default_payment_method_changed",
+            "incomplete",
+            "incomplete_expired",
+            "item_added",
+            "item_price_changed",
+            "item_quantity_changed",
+            "item_removed",
+            "item_tax_rates_changed",
+            "past_due",
+            "trialing",
+            "unpaid",
+        )
+    ),
+    "v1.entitlements.active_entitlement_summary.entitlement_added",
+    "v1.entitlements.active_entitlement_summary.entitlement_removed",
+    *(
+        f"v1.financial_connections.account.{what}_refresh_{outcome}"
+        for what in (
+            "balance",
+            "inferred_balances",
+            "ownership",
+            "risk_intelligence",
+            "transactions",
+        )
+        for outcome in ("failed", "succeeded")
+    ),
+    "v1.invoice.discount_added",
+    "v1.invoice.discount_removed",
+    "v1.invoice.line_item_added",
+    "v1.invoice.line_item_pricing_changed",
+    "v1.invoice.line_item_quantity_changed",
+    "v1.invoice.line_item_removed",
+    "v1.invoice_payment.canceled",
+    "v1.invoice_payment.open",
+    "v1.invoiceitem.amount_changed",
+    "v1.invoiceitem.discount_added",
+    "v1.invoiceitem.discount_removed",
+    "v1.price.activated",
+    "v1.price.deactivated",
+    "v1.price.lookup_key_changed",
+    "v1.price.tax_behavior_changed",
+    "v1.product.activated",
+    "v1.product.deactivated",
+    "v1.product.default_price_changed",
+    "v1.product.tax_code_changed",
+    "v1.promotion_code.fully_redeemed",
+    "v1.subscription_schedule.phase_added",
+    "v1.subscription_schedule.phase_default_tax_rates_changed",
+    "v1.subscription_schedule.phase_end_date_changed",
+    "v1.subscription_schedule.phase_removed",
+    "v1.subscription_schedule.phase_trial_end_changed",
+)
+
 #: Where an example needs a time (``date-time`` strings): the events' default instant.
 _EXAMPLE_TIME: Final = "2026-01-01T00:00:00.000Z"
 _PARAM: Final = re.compile(r"\{[^}]+\}")
@@ -99,6 +161,17 @@ def build_thin_catalogue(
                 "related_object": "data.object",
                 "source": "v1-catalogue",
             }
+    catalogued = event_catalogue["events"]
+    for name in SDK_ONLY_V1_TYPES:
+        sibling = _sibling(name[3:], catalogued)
+        if name not in types and sibling is not None:
+            types[name] = {
+                "changes": False,
+                "data": None,
+                "related_object": "data.object",
+                "snapshot_type": sibling,
+                "source": "sdk",
+            }
     return {
         "about": (
             "Thin event notification types: the v2 description's x-stripeEvent thin types, the v2 "
@@ -110,6 +183,16 @@ def build_thin_catalogue(
         "types": dict(sorted(types.items())),
         "v1_objects": dict(sorted(v1_objects.items())),
     }
+
+
+def _sibling(event_type: str, catalogued: Mapping[str, Any]) -> str | None:
+    """The snapshot type whose object a thin-only v1 type names: ``<resource>.updated``, else any."""
+    resource = event_type.rsplit(".", 1)[0]
+    for suffix in ("updated", "created"):
+        if f"{resource}.{suffix}" in catalogued:
+            return f"{resource}.{suffix}"
+    same = sorted(name for name in catalogued if name.rsplit(".", 1)[0] == resource)
+    return same[0] if same else None
 
 
 def dump_thin_catalogue(catalogue: Mapping[str, Any]) -> str:
