@@ -91,3 +91,18 @@ def test_v1_thin_types_serve_the_v1_object_under_the_context(fake: FakeStripeAPI
     assert intent.object == "payment_intent"
     with pytest.raises(stripe.InvalidRequestError):
         client(fake).raw_request("get", event.related_object["url"])  # type: ignore[index]
+
+
+def test_webhook_client_sends_a_thin_event_and_registers_it(fake: FakeStripeAPI) -> None:
+    from connect_harness.client import WebhookClient
+    from connect_harness.delivery import WsgiTarget
+    from endpoints.thin import TEST_SECRET, thin_app
+
+    sender = WebhookClient(WsgiTarget(thin_app(fake.url)), secret=TEST_SECRET, stripe_api=fake)
+    event = build_thin_event("v2.core.account.updated", account=DEFAULT_CONNECTED_ACCOUNT, seed=8)
+    assert sender.send(event).status == 200
+    fetched = [c for c in fake.calls if c.delivery and event.id in c.delivery]
+    assert [(c.path, c.status) for c in fetched] == [
+        (f"/v2/core/accounts/{DEFAULT_CONNECTED_ACCOUNT}", 200),
+        (f"/v2/core/events/{event.id}", 200),
+    ]

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from connect_harness.delivery import Response, Target, deliver
 from connect_harness.events.build import Event, build_event
+from connect_harness.events.thin import ThinEvent
 from connect_harness.wire.request import DEFAULT_URL, DeliveryRequest, request_for_event
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ class WebhookClient:
 
     def request_for(
         self,
-        event: Event,
+        event: Event | ThinEvent,
         *,
         timestamp: int | None = None,
         secrets: Sequence[str] | None = None,
@@ -59,8 +60,12 @@ class WebhookClient:
             url=self.url,
         )
 
-    def send(self, event: Event | str, /, **build: Any) -> Response:
-        """Sign ``event`` (or build one of that type with ``build`` arguments) now and deliver it."""
+    def send(self, event: Event | ThinEvent | str, /, **build: Any) -> Response:
+        """Sign ``event`` (or build one of that type with ``build`` arguments) now and deliver it.
+
+        A :class:`~connect_harness.events.thin.ThinEvent` is registered with the fake API (its full
+        event and related object) and delivered the same way.
+        """
         if isinstance(event, str):
             event = build_event(event, **build)
         elif build:
