@@ -75,8 +75,12 @@ def test_a_connected_accounts_object_without_its_context_is_a_v2_404(fake: FakeS
     person = parsed(fake, event.body).fetch_related_object()  # type: ignore[attr-defined]
     assert person.id == related["id"]
     assert person.account == DEFAULT_CONNECTED_ACCOUNT
-    with pytest.raises(stripe.InvalidRequestError):
+    other = build_thin_event("v2.core.account.updated", account="acct_1SomeoneElse000")
+    fake.register_event(other)
+    with pytest.raises(stripe.InvalidRequestError):  # another connected account's context
         client(fake).raw_request("get", related["url"], stripe_context="acct_1SomeoneElse000")
+    with pytest.raises(stripe.PermissionError):  # an account the platform does not know: 403
+        client(fake).raw_request("get", related["url"], stripe_context="acct_1NotConnected00")
     with pytest.raises(stripe.InvalidRequestError):  # the right context, the other mode
         client(fake, live=True).raw_request(
             "get", f"/v2/core/events/{event.id}", stripe_context=DEFAULT_CONNECTED_ACCOUNT
@@ -106,3 +110,12 @@ def test_webhook_client_sends_a_thin_event_and_registers_it(fake: FakeStripeAPI)
         (f"/v2/core/accounts/{DEFAULT_CONNECTED_ACCOUNT}", 200),
         (f"/v2/core/events/{event.id}", 200),
     ]
+
+
+def test_a_v2_write_is_recorded_as_the_fakes_gap(fake: FakeStripeAPI) -> None:
+    with pytest.raises(stripe.InvalidRequestError):
+        client(fake).raw_request("post", "/v2/core/accounts", display_name="x")
+    (call,) = [c for c in fake.calls if c.method == "POST" and c.path == "/v2/core/accounts"]
+    assert (call.status, call.unserved) == (404, True)
+    reads = [c for c in fake.calls if c.method == "GET" and c.path.startswith("/v2/")]
+    assert reads and not any(c.unserved for c in reads)

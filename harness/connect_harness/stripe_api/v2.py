@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from connect_harness.stripe_api.dispatch import Answer
+
 __all__ = ["V2Answer", "V2Objects", "v2_error"]
 
 
@@ -29,16 +31,7 @@ class _ThinLike(Protocol):
     def full_event(self) -> Mapping[str, Any]: ...
 
 
-@dataclass(frozen=True)
-class V2Answer:
-    """The answer to one v2 request, and the object it named (for the call record)."""
-
-    status: int
-    body: dict[str, Any]
-    object_id: str | None = None
-    object_type: str | None = None
-    object_owner: str | None = None
-    object_livemode: bool | None = None
+V2Answer = Answer
 
 
 @dataclass(frozen=True)
