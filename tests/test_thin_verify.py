@@ -52,3 +52,16 @@ def test_payload_usage_errors(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_payload_both_runs_snapshot_and_thin_checks(capsys: pytest.CaptureFixture[str]) -> None:
+    port = free_port()
+    argv = [
+        "verify", "--app", thin_app(port), "--secret", TEST_SECRET, "--payload", "both",
+        "--fake-stripe-port", str(port), "--events", "account.updated",
+        "--check", "rejects-v0-only", "--check", "thin-acknowledges-unknown-types",
+    ]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "rejects-v0-only" in out and "thin-acknowledges-unknown-types" in out
+    assert "2 checks: 2 passed, 0 failed, 0 skipped" in out
