@@ -119,3 +119,20 @@ def test_a_v2_write_is_recorded_as_the_fakes_gap(fake: FakeStripeAPI) -> None:
     assert (call.status, call.unserved) == (404, True)
     reads = [c for c in fake.calls if c.method == "GET" and c.path.startswith("/v2/")]
     assert reads and not any(c.unserved for c in reads)
+
+
+def test_event_factory_builds_thin_events_with_fresh_ids() -> None:
+    from connect_harness.client import EventFactory
+
+    factory = EventFactory(5, scope="tests/test_thin_api.py::x")
+    first = factory("v2.core.account.updated", thin=True)
+    second = factory("v2.core.account.updated", thin=True)
+    assert type(first).__name__ == "ThinEvent"
+    assert first.id != second.id and first.id.startswith("evt_test_")
+    assert first.context == DEFAULT_CONNECTED_ACCOUNT
+    assert (
+        factory("v2.core.account.updated", thin=True, seed=2).id
+        == build_thin_event("v2.core.account.updated", account=DEFAULT_CONNECTED_ACCOUNT, seed=2).id
+    )
+    live = factory("v1.account.updated", thin=True, livemode=True, account=None)
+    assert live.id.startswith("evt_1") and live.context is None

@@ -117,6 +117,11 @@ def add_verify_command(subparsers: Any) -> None:
         "than V) and is stamped on them (default: the newest set); set it to the version your "
         "endpoint or SDK is pinned to, e.g. stripe-go rejects other versions",
     )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="a check that was skipped (it had nothing to observe) counts as failed: exit 1",
+    )
     parser.add_argument("--report", metavar="FILE.json", help="write the JSON report here")
     parser.add_argument("--junitxml", metavar="FILE", help="write JUnit XML here")
     parser.add_argument(
@@ -234,7 +239,8 @@ def run_verify(args: argparse.Namespace) -> int:
         )
         for gap in gaps:
             print(f"  {gap}")
-    failed = any(result.status == "fail" for result in results)
+    skipped = [result.id for result in results if result.status == "skip"]
+    failed = any(result.status == "fail" for result in results) or bool(args.strict and skipped)
     if args.report:
         meta = {
             "deliveries": deliveries,
@@ -256,7 +262,14 @@ def run_verify(args: argparse.Namespace) -> int:
             raise UsageError(
                 f"cannot write --junitxml {args.junitxml!r}: {err.strerror}; give a writable path"
             ) from err
-    if not failed:
+    if failed and args.strict and skipped:
+        print(f"\n--strict: {len(skipped)} skipped check(s) count as failed: {', '.join(skipped)}")
+    elif not failed and skipped:
+        print(
+            f"\nAll checks that ran passed (seed {seed}); {len(skipped)} skipped, listed above "
+            "(--strict makes them fail)."
+        )
+    elif not failed:
         print(f"\nAll checks passed (seed {seed}).")
     return 1 if failed else 0
 

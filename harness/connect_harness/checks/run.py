@@ -81,7 +81,7 @@ class VerifyConfig:
     version); endpoints whose SDK checks it (stripe-go) need their pinned version here.
     """
 
-    secret: str
+    secret: str = field(repr=False)
     endpoint_type: str = "both"
     mode: str = "production"
     events: tuple[str, ...] | None = None
@@ -264,6 +264,10 @@ class ContractRun:
         result = CheckResult(id=spec.id, title=spec.title, findings=findings)
         self._results[spec.id] = result
         return result
+
+    def completed(self) -> list[CheckResult]:
+        """The results of the checks run so far, in catalogue order (none is run by asking)."""
+        return [self._results[check_id] for check_id in check_ids() if check_id in self._results]
 
     def run(self, only: Iterable[str] | None = None) -> list[CheckResult]:
         """Run every check (or ``only`` these ids) and return their results in catalogue order."""

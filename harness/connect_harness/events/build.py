@@ -121,6 +121,7 @@ def build_event(
     object_type: str | None = None,
     pending_webhooks: int = 1,
     ascii_only: bool = False,
+    id: str | None = None,
 ) -> Event:
     """Build one webhook event of ``event_type`` as Stripe would send it.
 
@@ -131,8 +132,14 @@ def build_event(
     varies every id deterministically. ``object_type`` picks one object where the type is polymorphic
     (``account.external_account.*`` carries a ``bank_account`` or a ``card``). ``api_version``
     picks the shapes of ``data.object`` (:func:`connect_harness.spec.contracts.resolve_version`:
-    default the newest contract set) and is stamped on the event.
+    default the newest contract set) and is stamped on the event. ``id`` names the event (an ``evt_``
+    id) without touching the world ``seed``: its request id and idempotency key then derive from it, so
+    events of one world with different ids are different deliveries about the same objects.
     """
+    if id is not None and not re.fullmatch(r"evt_[A-Za-z0-9]+", id):
+        raise UsageError(
+            f"event id {id!r} is not like 'evt_1Abc...'; give 'evt_' and letters or digits"
+        )
     choice = contracts.resolve_version(api_version)
     version = choice.shapes
     info = contracts.event_info(event_type, version=version)
@@ -151,7 +158,8 @@ def build_event(
         data["previous_attributes"] = _previous_attributes(data_object)
 
     automatic = _AUTOMATIC.match(event_type) is not None
-    payload: dict[str, Any] = {"id": stripe_id("evt", seed, event_type, account, livemode)}
+    key: tuple[object, ...] = (seed, event_type, account, livemode) if id is None else (id,)
+    payload: dict[str, Any] = {"id": id or stripe_id("evt", *key)}
     payload["object"] = "event"
     if account is not None:
         payload["account"] = account
@@ -161,8 +169,8 @@ def build_event(
     payload["livemode"] = livemode
     payload["pending_webhooks"] = pending_webhooks
     payload["request"] = {
-        "id": None if automatic else stripe_id("req", seed, event_type, account, livemode),
-        "idempotency_key": None if automatic else _uuid_like(seed, event_type, account, livemode),
+        "id": None if automatic else stripe_id("req", *key),
+        "idempotency_key": None if automatic else _uuid_like(*key),
     }
     payload["type"] = event_type
 

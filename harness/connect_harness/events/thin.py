@@ -138,6 +138,12 @@ def _v2_id(prefix: str, livemode: bool, *parts: object) -> str:
     return plain if livemode else plain.replace(f"{prefix}_", f"{prefix}_test_", 1)
 
 
+def _test_id(event_id: str, livemode: bool) -> str:
+    if livemode or event_id.startswith("evt_test_"):
+        return event_id
+    return event_id.replace("evt_", "evt_test_", 1)
+
+
 def _prefix(object_type: str) -> str:
     last = object_type.rsplit(".", 1)[-1]
     known = {"account": "acct", "account_person": "person", "event_destination": "ed"}
@@ -153,13 +159,15 @@ def build_thin_event(
     created: int | None = None,
     api_version: str | None = None,
     ascii_only: bool = False,
+    id: str | None = None,
 ) -> ThinEvent:
     """Build the thin notification of ``event_type`` as an event destination would receive it.
 
     ``event_type`` is the SDKs' name (``v2.core.account.updated``, ``v1.account.updated``); a plain
     v1 type means its ``v1.`` notification. ``account`` sets ``context`` (a connected account's
     event); None is the platform's. ``api_version`` picks the snapshot shapes of a ``v1.*`` type's
-    related object (what the fake API serves at its url).
+    related object (what the fake API serves at its url). ``id`` fixes the event id (``evt_...``);
+    in test mode it is written as Stripe writes v2 test ids (``evt_test_...``).
     """
     name = thin_type_name(event_type)
     info = thin_event_info(name)
@@ -186,7 +194,9 @@ def build_thin_event(
         related = _v2_related(spec_related, name, account, livemode, seed)
 
     payload: dict[str, Any] = {
-        "id": _v2_id("evt", livemode, "thin", seed, name, account),
+        "id": _test_id(id, livemode)
+        if id
+        else _v2_id("evt", livemode, "thin", seed, name, account),
         "object": "v2.core.event",
         "type": name,
         "livemode": livemode,
