@@ -46,6 +46,10 @@ def parse_mode(text: str) -> str:
     return _choice(text, ("development", "production"), "mode")
 
 
+#: The longest time any option takes: a day (longer ones overflow the socket layer).
+MAX_SECONDS = 86_400.0
+
+
 def parse_seconds(text: str) -> float:
     """A positive number of seconds."""
     try:
@@ -54,6 +58,10 @@ def parse_seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
     if not 0 < value < float("inf"):  # also refuses nan
         raise argparse.ArgumentTypeError(f"{text!r} must be more than 0 seconds")
+    if value > MAX_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is more than a day; give at most {MAX_SECONDS:g}"
+        )
     return value
 
 
