@@ -1,119 +1,384 @@
-"""The default ``connect-harness verify`` against sample_app in-process, and the per-delivery overhead.
+"""verify's costs as ratios measured in one run: the default run against sample_app (before/after),
+its fixed and per-delivery cost, URL delivery, per-delivery overhead, localstripe, xdist.
 
-Overhead: delivering pre-signed requests with ``connect_harness.deliver`` to the WSGI app, as a ratio
-to posting the same kind of pre-signed bytes with Flask's test client, in the same run, interleaved,
-best of several rounds. Every delivery carries a new event, so the app does the same work (verify,
-ledger insert) on both sides.
+* default ``connect-harness verify`` against sample_app in-process; with ``--before DIR`` (a checkout
+  of an older tree: ``git archive <commit> | tar -x -C DIR``) the same run of that tree, alternating,
+  each in a fresh interpreter, and the speedup;
+* fixed cost and per-delivery cost of verify against a trivial app (it verifies the signature and
+  answers), from a least-squares line through runs with 1 to 12 event types;
+* URL delivery: ``connect_harness.deliver`` to a local server vs an ``http.client`` loop posting the
+  same bytes (a new connection each, as ours), and a URL verify run's time;
+* per-delivery overhead in-process: ``deliver`` vs Flask's test client posting the same bytes;
+* events per second vs localstripe, when it is installed (``pip install localstripe``);
+* the speedup of ``pytest -n 2`` over ``-n 0`` on an event-matrix test file using the plugin.
 
-    python bench/bench_verify.py [--rounds 5] [--number 200]
+    python bench/bench_verify.py [--rounds 3] [--number 200] [--before DIR] [--skip-xdist]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import http.client
+import importlib.util
 import io
 import json
 import os
+import statistics
+import subprocess
 import sys
 import tempfile
+import textwrap
+import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # sample_app lives at the repository root
+sys.path.insert(0, str(ROOT / "bench"))
 
 from connect_harness import cli  # noqa: E402
 from connect_harness.delivery import deliver, target_from  # noqa: E402
 from connect_harness.events.build import build_event  # noqa: E402
 from connect_harness.wire.request import delivery_request  # noqa: E402
-from sample_app import create_app  # noqa: E402
 
 SECRET = "whsec_bench_secret"
 ACCOUNT = "acct_1PgafTB7WZ01zgkW"
-GOAL_SECONDS = 30.0
-GOAL_RATIO = 2.0
+SIZES = (1, 3, 6, 12)
+SIZE_TYPES = (
+    "customer.created",
+    "payment_intent.succeeded",
+    "account.updated",
+    "invoice.paid",
+    "checkout.session.completed",
+    "charge.succeeded",
+    "payout.paid",
+    "payout.failed",
+    "customer.updated",
+    "charge.refunded",
+    "transfer.created",
+    "account.application.deauthorized",
+)
+GOALS = {"speedup": 1.5, "fixed": 0.3, "overhead": 1.05}
+
+# A fresh interpreter runs one verify and prints its seconds and summary as JSON: argv[1] is the
+# tree to import (its harness/ and root), argv[2:] verify's arguments.
+_ONE_RUN = textwrap.dedent(
+    """
+    import contextlib, io, json, sys, time
+    tree = sys.argv[1]
+    sys.path[:0] = [tree + "/harness", tree, tree + "/bench"]
+    from connect_harness import cli
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = cli.main(sys.argv[2:])
+    print(json.dumps({"seconds": time.perf_counter() - start, "code": code}))
+    """
+)
 
 
-def make_app(folder: str, name: str) -> object:
-    return create_app(
-        webhook_secret=SECRET,
-        secret_key_test="sk_test_bench",
-        secret_key_live="sk_live_bench",
-        db_path=str(Path(folder) / f"{name}.sqlite3"),
+def _verify_in(tree: Path, argv: list[str], env: dict[str, str]) -> float:
+    done = subprocess.run(
+        [sys.executable, "-c", _ONE_RUN, str(tree), *argv],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        cwd=tree,
+        check=False,
+    )
+    if done.returncode != 0 and not done.stdout.strip():
+        raise SystemExit(f"verify in {tree} did not run: {done.stderr.strip()[-400:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return float(result["seconds"])
+
+
+def _cv(values: Iterable[float]) -> str:
+    values = list(values)
+    if len(values) < 2:
+        return "one round"
+    return f"cv {statistics.pstdev(values) / statistics.mean(values):.0%}"
+
+
+def sample_app_runs(folder: Path, rounds: int, before: Path | None) -> None:
+    env = {
+        "STRIPE_WEBHOOK_SECRET": SECRET,
+        "STRIPE_SECRET_KEY_TEST": "sk_test_bench",
+        "STRIPE_SECRET_KEY_LIVE": "sk_live_bench",
+    }
+    argv = ["verify", "--app", "sample_app:create_app()", "--secret", SECRET]
+    trees = [("after", ROOT)] + ([("before", before)] if before is not None else [])
+    times: dict[str, list[float]] = {name: [] for name, _ in trees}
+    for index in range(rounds):
+        for name, tree in trees if index % 2 == 0 else trees[::-1]:
+            db = folder / f"{name}-{index}.sqlite3"
+            times[name].append(_verify_in(tree, argv, {**env, "SAMPLE_APP_DB": str(db)}))
+    after = min(times["after"])
+    line = f"default verify against sample_app in-process: {after:.2f} s ({_cv(times['after'])})"
+    if before is not None:
+        old = min(times["before"])
+        speedup = old / after
+        pairs = [b / a for a, b in zip(times["after"], times["before"], strict=True)]
+        verdict = "within" if speedup >= GOALS["speedup"] else "SHORT OF"
+        line += (
+            f"; before {old:.2f} s ({_cv(times['before'])}): {speedup:.2f}x faster, per round "
+            f"{min(pairs):.2f}-{max(pairs):.2f}x ({verdict} the {GOALS['speedup']}x goal)"
+        )
+    print(line)
+
+
+def trivial_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    """Verifies the signature with stripe-python and answers 200, else 400: nothing more."""
+    import stripe
+
+    size = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(size)
+    try:
+        stripe.Webhook.construct_event(body, environ.get("HTTP_STRIPE_SIGNATURE", ""), SECRET)
+    except (ValueError, stripe.SignatureVerificationError):
+        start_response("400 Bad Request", [("Content-Type", "text/plain")])
+        return [b"bad"]
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]
+
+
+def _verify_here(target: list[str], types: Iterable[str], report: Path) -> tuple[float, int]:
+    argv = ["verify", *target, "--secret", SECRET, "--events", ",".join(types)]
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        cli.main([*argv, "--report", str(report)])
+    seconds = time.perf_counter() - start
+    return seconds, int(json.loads(report.read_text())["summary"]["deliveries"])
+
+
+def fixed_and_per_delivery(folder: Path, rounds: int) -> None:
+    target = ["--app", "bench_verify:trivial_app"]
+    _verify_here(target, SIZE_TYPES[:1], folder / "warm.json")  # imports, contracts, validators
+    best: dict[int, tuple[float, int]] = {}
+    for index in range(rounds):
+        for size in SIZES if index % 2 == 0 else SIZES[::-1]:
+            seconds, count = _verify_here(target, SIZE_TYPES[:size], folder / "r.json")
+            if size not in best or seconds < best[size][0]:
+                best[size] = (seconds, count)
+    xs = [float(count) for _, count in best.values()]
+    ys = [seconds for seconds, _ in best.values()]
+    slope, intercept = statistics.linear_regression(xs, ys)
+    points = ", ".join(f"{int(x)}: {y:.2f} s" for x, y in zip(xs, ys, strict=True))
+    verdict = "within" if intercept <= GOALS["fixed"] else "OVER"
+    print(
+        f"verify against a trivial app: fixed {intercept:.2f} s + {slope * 1e3:.2f} ms per "
+        f"delivery (deliveries: {points}; {verdict} the {GOALS['fixed']} s goal for the fixed part)"
     )
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--number", type=int, default=200)
-    args = parser.parse_args()
+@contextlib.contextmanager
+def served(app: Any) -> Iterator[str]:
+    from werkzeug.serving import WSGIRequestHandler, make_server
 
-    with tempfile.TemporaryDirectory() as folder:
-        os.environ.update(
-            STRIPE_WEBHOOK_SECRET=SECRET,
-            STRIPE_SECRET_KEY_TEST="sk_test_bench",
-            STRIPE_SECRET_KEY_LIVE="sk_live_bench",
-            SAMPLE_APP_DB=str(Path(folder) / "verify.sqlite3"),
-        )
-        report = Path(folder) / "report.json"
-        argv = [
-            "verify",
-            "--app",
-            "sample_app:create_app()",
-            "--secret",
-            SECRET,
-            "--report",
-            str(report),
-        ]
-        start = time.perf_counter()
-        with contextlib.redirect_stdout(io.StringIO()):
-            code = cli.main(argv)
-        full = time.perf_counter() - start
-        summary = json.loads(report.read_text())["summary"]
-        print(
-            f"default verify against sample_app in-process: {full:.1f} s, {summary['deliveries']} "
-            f"deliveries, exit {code} ({summary['passed']} passed, {summary['failed']} failed); "
-            f"goal under {GOAL_SECONDS:.0f} s"
-        )
+    class Quiet(WSGIRequestHandler):
+        def log_request(self, *args: Any, **kwargs: Any) -> None:
+            pass
 
-        app = make_app(folder, "overhead")
-        target = target_from(app)
-        client = app.test_client()  # type: ignore[attr-defined]
-        now = int(time.time())
-        seed = 0
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.port}/webhook"
+    finally:
+        server.shutdown()
+        thread.join()
 
-        def fresh_requests() -> list:
-            nonlocal seed
-            batch = []
-            for _ in range(args.number):
-                seed += 1
-                event = build_event("customer.created", account=ACCOUNT, seed=seed)
-                batch.append(
-                    delivery_request(event.body, secrets=[SECRET], timestamp=now, livemode=False)
-                )
-            return batch
 
-        ours = theirs = float("inf")
-        for _ in range(args.rounds):
-            batch = fresh_requests()
-            begin = time.perf_counter()
-            for request in batch:
+def url_delivery(rounds: int, number: int, before: Path | None) -> None:
+    now = int(time.time())
+    bodies = [build_event("customer.created", account=ACCOUNT, seed=s).body for s in range(number)]
+    requests = [
+        delivery_request(b, secrets=[SECRET], timestamp=now, livemode=False) for b in bodies
+    ]
+    with served(trivial_app) as url:
+        target = target_from(url)
+        host, port = "127.0.0.1", int(url.split(":")[2].split("/")[0])
+
+        def ours() -> None:
+            for request in requests:
                 assert deliver(request, target).status == 200
-            ours = min(ours, (time.perf_counter() - begin) / args.number)
 
-            batch = fresh_requests()
-            begin = time.perf_counter()
-            for request in batch:
-                response = client.post("/webhook", data=request.body, headers=list(request.headers))
-                assert response.status_code == 200
-            theirs = min(theirs, (time.perf_counter() - begin) / args.number)
-        ratio = ours / theirs
+        def loop() -> None:
+            for request in requests:
+                conn = http.client.HTTPConnection(host, port, timeout=30)
+                conn.request("POST", "/webhook", body=request.body, headers=dict(request.headers))
+                response = conn.getresponse()
+                response.read()
+                conn.close()
+                assert response.status == 200
+
+        ours_t, loop_t, ratios = _alternate(ours, loop, rounds)
         print(
-            f"per delivery: deliver() {ours * 1e3:.2f} ms, Flask test client {theirs * 1e3:.2f} ms: "
-            f"{ratio:.2f}x ({'within' if ratio <= GOAL_RATIO else 'OVER'} the {GOAL_RATIO:.0f}x goal)"
+            f"URL delivery: deliver() {ours_t / number * 1e3:.2f} ms, http.client loop "
+            f"{loop_t / number * 1e3:.2f} ms per request: {ours_t / loop_t:.2f}x "
+            f"(per round {min(ratios):.2f}-{max(ratios):.2f}x)"
         )
+        trees = [("after", ROOT)] + ([("before", before)] if before is not None else [])
+        argv = ["verify", url, "--secret", SECRET, "--events", SIZE_TYPES[0]]
+        runs: dict[str, list[float]] = {name: [] for name, _ in trees}
+        for index in range(rounds):
+            for name, tree in trees if index % 2 == 0 else trees[::-1]:
+                runs[name].append(_verify_in(tree, argv, {}))
+        line = f"verify --events {SIZE_TYPES[0]} at a URL: {min(runs['after']):.2f} s"
+        if before is not None:
+            saved = min(runs["before"]) - min(runs["after"])
+            line += f", before {min(runs['before']):.2f} s ({saved:+.2f} s saved)"
+        print(line)
+
+
+def _alternate(
+    first: Callable[[], None], second: Callable[[], None], rounds: int
+) -> tuple[float, float, list[float]]:
+    a = b = float("inf")
+    ratios = []
+    for index in range(rounds):
+        pair = [first, second] if index % 2 == 0 else [second, first]
+        took = {}
+        for fn in pair:
+            start = time.perf_counter()
+            fn()
+            took[fn] = time.perf_counter() - start
+        a, b = min(a, took[first]), min(b, took[second])
+        ratios.append(took[first] / took[second])
+    return a, b, ratios
+
+
+def overhead_vs_flask(folder: Path, rounds: int, number: int) -> None:
+    from sample_app import create_app
+
+    app = create_app(
+        webhook_secret=SECRET,
+        secret_key_test="sk_test_bench",
+        secret_key_live="sk_live_bench",
+        db_path=str(folder / "overhead.sqlite3"),
+    )
+    target = target_from(app)
+    client = app.test_client()
+    now = int(time.time())
+    seeds = iter(range(10**6))
+
+    def fresh() -> list[Any]:
+        return [
+            delivery_request(
+                build_event("customer.created", account=ACCOUNT, seed=next(seeds)).body,
+                secrets=[SECRET],
+                timestamp=now,
+                livemode=False,
+            )
+            for _ in range(number)
+        ]
+
+    def ours(batch: list[Any]) -> None:
+        for request in batch:
+            assert deliver(request, target).status == 200
+
+    def theirs(batch: list[Any]) -> None:
+        for request in batch:
+            response = client.post("/webhook", data=request.body, headers=list(request.headers))
+            assert response.status_code == 200
+
+    ours_t = theirs_t = float("inf")
+    ratios = []
+    for index in range(rounds):
+        took = {}
+        for fn in (ours, theirs) if index % 2 == 0 else (theirs, ours):
+            batch = fresh()  # new events each time, built outside the measurement
+            start = time.perf_counter()
+            fn(batch)
+            took[fn] = time.perf_counter() - start
+        ours_t, theirs_t = min(ours_t, took[ours]), min(theirs_t, took[theirs])
+        ratios.append(took[ours] / took[theirs])
+    ratio = ours_t / theirs_t
+    verdict = "within" if ratio <= GOALS["overhead"] else "OVER"
+    print(
+        f"per delivery in-process: deliver() {ours_t / number * 1e3:.2f} ms, Flask test client "
+        f"{theirs_t / number * 1e3:.2f} ms: {ratio:.2f}x (per round {min(ratios):.2f}-"
+        f"{max(ratios):.2f}x; {verdict} the {GOALS['overhead']}x goal)"
+    )
+
+
+def localstripe() -> None:
+    if importlib.util.find_spec("localstripe") is None:
+        print("events per second vs localstripe: skipped, localstripe is not installed")
+        return
+    print(
+        "events per second vs localstripe: skipped, localstripe is installed but this comparison "
+        "is not implemented yet (it serves the API, it does not build signed webhook events)"
+    )
+
+
+_MATRIX_TEST = textwrap.dedent(
+    """
+    import pytest
+
+    @pytest.mark.connect_matrix(TYPES)
+    def test_delivered(connect_event, connect_client):
+        assert connect_client.send(connect_event).status == 200
+    """
+)
+
+
+def xdist_speedup(folder: Path, rounds: int) -> None:
+    types = f"TYPES = {list(SIZE_TYPES)!r}\n"
+    (folder / "test_matrix.py").write_text(
+        _MATRIX_TEST.replace("import pytest\n", f"import pytest\n{types}")
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "harness"), str(ROOT / "bench")]),
+        "CONNECT_HARNESS_APP": "bench_verify:trivial_app",
+        "CONNECT_HARNESS_SECRET": SECRET,
+        "CONNECT_HARNESS_SEED": "1",
+    }
+
+    def run(workers: str) -> Callable[[], None]:
+        def go() -> None:
+            done = subprocess.run(
+                [
+                    *(sys.executable, "-m", "pytest", "-q", "-p", "connect_harness"),
+                    *("-p", "xdist", "-p", "no:cacheprovider", "-n", workers, "test_matrix.py"),
+                ],
+                cwd=folder,
+                env={**env, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if done.returncode != 0:
+                raise SystemExit(f"pytest -n {workers} failed: {done.stdout[-400:]}")
+
+        return go
+
+    serial, parallel, ratios = _alternate(run("0"), run("2"), rounds)
+    print(
+        f"pytest -p connect_harness over the matrix of 12 types: -n 0 {serial:.1f} s, -n 2 "
+        f"{parallel:.1f} s: {serial / parallel:.2f}x speedup (per round "
+        f"{min(ratios):.2f}-{max(ratios):.2f}x, on {os.cpu_count()} cores)"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--number", type=int, default=200)
+    parser.add_argument("--before", type=Path, help="an older tree to time the default run against")
+    parser.add_argument("--skip-xdist", action="store_true")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        sample_app_runs(folder, args.rounds, args.before)
+        fixed_and_per_delivery(folder, args.rounds)
+        url_delivery(args.rounds, args.number, args.before)
+        overhead_vs_flask(folder, args.rounds, args.number)
+        localstripe()
+        if not args.skip_xdist:
+            xdist_speedup(folder, args.rounds)
     return 0
 
 

@@ -1,13 +1,16 @@
 """SQLite persistence: the event ledger (what makes handling exactly-once) and the handlers' state.
 
-One `Store` per app; one `StoreConnection` per request, because sqlite3 connections belong to the
-thread that opened them and the server is threaded.
+One `Store` per app; one `StoreConnection` per request, on a connection from a small pool: opening
+and closing one per request cost more than the queries (each close of the last connection also
+checkpoints the WAL). A pooled connection serves one request at a time, whichever thread runs it.
 """
 
 from __future__ import annotations
 
 import enum
+import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -67,11 +70,15 @@ class Claim(enum.Enum):
 
 
 class Store:
-    """The database file; hands out per-request connections."""
+    """The database file; hands out per-request connections from a small pool."""
 
-    def __init__(self, path: Path, *, busy_timeout: float = 10.0) -> None:
+    def __init__(self, path: Path, *, busy_timeout: float = 10.0, pool_size: int = 4) -> None:
         self.path = path
         self._busy_timeout = busy_timeout
+        self._pool_size = pool_size
+        self._idle: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
 
     def initialise(self) -> None:
         """Create the folder, the tables, and switch the file to WAL (a persistent setting)."""
@@ -82,16 +89,44 @@ class Store:
 
     @contextmanager
     def connect(self) -> Iterator[StoreConnection]:
-        """A connection for one request, closed afterwards."""
-        conn = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None)
+        """A connection for one request, back to the pool afterwards (closed if the pool is full
+        or a transaction was left open)."""
+        conn = self._take()
         try:
-            conn.row_factory = sqlite3.Row
-            # The 2xx is sent after COMMIT, so the commit must survive a power cut: FULL, not the
-            # NORMAL that WAL would allow.
-            conn.execute("PRAGMA synchronous=FULL")
             yield StoreConnection(conn)
         finally:
+            self._give_back(conn)
+
+    def close(self) -> None:
+        """Close the idle connections (the store stays usable: new ones are opened on demand)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
             conn.close()
+
+    def _take(self) -> sqlite3.Connection:
+        with self._lock:
+            if self._pid != os.getpid():  # forked: the parent's connections are not ours to use
+                self._idle, self._pid = [], os.getpid()
+            if self._idle:
+                return self._idle.pop()
+        # One request at a time uses a connection; the thread may differ from the one that opened it.
+        conn = sqlite3.connect(
+            self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
+        )
+        conn.row_factory = sqlite3.Row
+        # The 2xx is sent after COMMIT, so the commit must survive a power cut: FULL, not the
+        # NORMAL that WAL would allow.
+        conn.execute("PRAGMA synchronous=FULL")
+        return conn
+
+    def _give_back(self, conn: sqlite3.Connection) -> None:
+        if not conn.in_transaction:
+            with self._lock:
+                if len(self._idle) < self._pool_size and self._pid == os.getpid():
+                    self._idle.append(conn)
+                    return
+        conn.close()
 
 
 class StoreConnection:

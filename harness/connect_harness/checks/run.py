@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any
 
+from connect_harness.checks import settling
 from connect_harness.checks.common import (
     _ACCOUNT_ENDING_EVENTS,
     DISCONNECTED_ACCOUNT,
@@ -200,6 +201,7 @@ class ContractRun:
         self._after_answering: tuple[tuple[DeliveryRecord, ...], bool] | None = None
         #: Trips after ``config.stop_after`` deliveries in a row got no answer, or on interrupt().
         self.breaker = Breaker(config.stop_after)
+        self._settled = False  # the endpoint made a call: the run knows when it calls
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -528,14 +530,16 @@ class ContractRun:
     def settle(self) -> None:
         """Wait until the endpoint stops calling the fake API (work it does after answering).
 
-        A server at a URL may hand events to a worker and answer first, as Stripe advises, so it
-        gets longer to go quiet than an in-process WSGI app, whose calls finish before it answers.
+        Only as long as calls are in flight or the endpoint is known to call after answering
+        (:mod:`connect_harness.checks.settling`); a server at a URL gets a longer quiet time.
         """
         quiet = 0.05 if isinstance(self.target, WsgiTarget) else 0.5
-        # The fake only sees calls; give work started by the last answer its quiet time too.
-        last_answer = max((record.finished for record in self._log.records), default=0.0)
-        time.sleep(max(0.0, last_answer + quiet - time.monotonic()))
-        self.fake_api.wait_idle(quiet=quiet, timeout=max(2.0, 4 * quiet))
+        # Until the endpoint made a call, the run cannot know whether it calls after answering.
+        first = not self._settled
+        settling.settle(
+            self.fake_api, self._log.records, quiet=quiet, first=first, bound=max(2.0, 4 * quiet)
+        )
+        self._settled = self._settled or any(c.delivery for c in self.fake_api.calls)
 
     def unattributed_calls(self) -> list[ApiCall]:
         """API calls the fake recorded outside any delivery of this run."""

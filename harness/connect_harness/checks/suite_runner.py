@@ -5,6 +5,11 @@
 options, then runs the suite's tests in a quiet, isolated pytest session that gets that run as its
 ``connect_contract`` fixture. The session ignores the current directory's pytest configuration and
 conftest files: the user's ``addopts`` must not change what verify does.
+
+The session loads only what the suite needs: no installed plugins (hypothesis, anyio, xdist... are
+imported and configured by autoload, which costs more than the suite itself), and none of pytest's
+own plugins that only report on a project (``unraisableexception`` also runs a full ``gc.collect``
+at the end of every session, which grows with the caller's heap).
 """
 
 from __future__ import annotations
@@ -33,6 +38,13 @@ class _ProvideRun:
         self.run = run
         self.only = set(only)
         self.ran: list[str] = []
+        self.plugins: list[str] = []  # what the session loaded, for tests
+        self.distributions: list[str] = []  # installed packages whose plugins it loaded
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        manager = config.pluginmanager
+        self.plugins = [name for name, loaded in manager.list_name_plugin() if loaded is not None]
+        self.distributions = [dist.project_name for _, dist in manager.list_plugin_distinfo()]
 
     @pytest.fixture(scope="session")
     def connect_contract(self) -> ContractRun:
@@ -56,13 +68,31 @@ def _check_id(item: pytest.Item) -> str | None:
 
 
 @contextlib.contextmanager
-def _without_env(name: str) -> Iterator[None]:
+def _env(name: str, value: str | None) -> Iterator[None]:
+    """``name`` set to ``value`` (None: unset) for the block, then as it was."""
     saved = os.environ.pop(name, None)
+    if value is not None:
+        os.environ[name] = value
     try:
         yield
     finally:
+        os.environ.pop(name, None)
         if saved is not None:
             os.environ[name] = saved
+
+
+# pytest's own plugins the suite does not need (the rest are part of pytest's core).
+_UNNEEDED = (
+    "cacheprovider",
+    "unraisableexception",
+    "threadexception",
+    "faulthandler",
+    "junitxml",
+    "doctest",
+    "pastebin",
+    "stepwise",
+    "legacypath",
+)
 
 
 def run_suite(run: ContractRun, only: Sequence[str]) -> list[CheckResult]:
@@ -74,11 +104,16 @@ def run_suite(run: ContractRun, only: Sequence[str]) -> list[CheckResult]:
         "--rootdir", str(_SUITE),
         "--noconftest",
         "-p", "no:connect_harness",
-        "-p", "no:cacheprovider",
         "-q",
     ]  # fmt: skip
+    for name in _UNNEEDED:
+        args += ["-p", f"no:{name}"]
     output = io.StringIO()
-    with _without_env("PYTEST_ADDOPTS"), contextlib.redirect_stdout(output):
+    with (
+        _env("PYTEST_ADDOPTS", None),
+        _env("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1"),
+        contextlib.redirect_stdout(output),
+    ):
         code = pytest.main(args, plugins=[plugin])
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or len(plugin.ran) != len(
         plugin.only

@@ -6,15 +6,17 @@ always give the same bytes. Nothing here reads the clock; ``created`` defaults t
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from connect_harness.errors import UsageError
-from connect_harness.events.ids import stripe_id
+from connect_harness.events import render
+from connect_harness.events.ids import stripe_id, stripe_ids
 from connect_harness.events.objects import build_object
 from connect_harness.spec import contracts
 
@@ -26,6 +28,7 @@ __all__ = [
     "build_event",
     "event_matrix",
     "event_permutations",
+    "full_rendering",
     "parse_assignment",
     "raw_body_variants",
     "render_body",
@@ -52,7 +55,11 @@ _AUTOMATIC = re.compile(
 
 @dataclass(frozen=True)
 class Event:
-    """One webhook event: the parsed envelope and the exact body bytes Stripe would send."""
+    """One webhook event: the parsed envelope and the exact body bytes Stripe would send.
+
+    An event rendered from a template (:mod:`connect_harness.events.render`) parses ``payload``
+    from ``body`` on first use: most deliveries only need the bytes.
+    """
 
     type: str
     payload: dict[str, Any]
@@ -99,6 +106,34 @@ class Event:
         return f"{'connect' if self.account else 'platform'}-{'live' if self.livemode else 'test'}"
 
 
+class _Unparsed(dict[str, Any]):
+    """The payload of an event not parsed yet (never seen outside :class:`Event`)."""
+
+
+_UNPARSED: dict[str, Any] = _Unparsed()
+
+
+def _payload_of(event: Event) -> dict[str, Any]:
+    payload: dict[str, Any] = event.__dict__["payload"]
+    if payload is _UNPARSED:
+        payload = json.loads(event.body)
+        event.__dict__["payload"] = payload
+    return payload
+
+
+def _set_payload(event: Event, payload: dict[str, Any]) -> None:
+    event.__dict__["payload"] = payload
+
+
+# A property over the dataclass field: the generated __init__, __eq__, __repr__ and
+# dataclasses.replace go through it, so an event is a plain dataclass to everyone else.
+setattr(Event, "payload", property(_payload_of, _set_payload, doc="The parsed envelope."))  # noqa: B010
+
+
+def _lazy_event(event_type: str, body: bytes, seed: int) -> Event:
+    return Event(type=event_type, payload=_UNPARSED, body=body, seed=seed)
+
+
 def render_body(payload: Mapping[str, Any], *, ascii_only: bool = False) -> bytes:
     """Render an event the way Stripe does: UTF-8, 2-space indented JSON, no trailing newline.
 
@@ -141,6 +176,22 @@ def build_event(
         raise UsageError(
             f"event id {id!r} is not like 'evt_1Abc...'; give 'evt_' and letters or digits"
         )
+    created = DEFAULT_CREATED if created is None else created
+    plain = (
+        _TEMPLATES_ON
+        and not (merge or overrides or ascii_only)
+        and _plain_types(livemode, created, pending_webhooks)
+    )
+    if plain:
+        # The arguments were checked when this key's template was made.
+        known = (event_type, account, livemode, api_version, object_type, pending_webhooks)
+        ready = _READY.get(known)
+        if ready is not None:
+            template, shape, automatic = ready
+            body = template.render(
+                seed=seed, created=created, given=_given(shape, seed, automatic, id)
+            )
+            return _lazy_event(event_type, body, seed)
     choice = contracts.resolve_version(api_version)
     version = choice.shapes
     info = contracts.event_info(event_type, version=version)
@@ -150,37 +201,141 @@ def build_event(
             "pass one like 'acct_1PgafTB7WZ01zgkW' (or none for a platform event)"
         )
     chosen = _choose_object_type(info, object_type)
-    created = DEFAULT_CREATED if created is None else created
+    automatic = _AUTOMATIC.match(event_type) is not None
+    shape = _Shape(event_type, chosen, account, livemode, version, choice.stamp, pending_webhooks)
+    if not plain:
+        payload = _assemble(
+            shape, seed=seed, created=created, given=_given(shape, seed, automatic, id)
+        )
+        if merge:
+            _deep_merge(payload, merge)
+        for path, value in (overrides or {}).items():
+            _set_path(payload, path, value)
+        body = render_body(payload, ascii_only=ascii_only)
+        return Event(type=event_type, payload=payload, body=body, seed=seed)
+
+    given = _given(shape, seed, automatic, id)
+    found = _TEMPLATES.lookup(shape)
+    if found == render.MAKE:
+        reference = render_body(
+            _assemble(
+                shape,
+                seed=render.REFERENCE_SEED,
+                created=render.SENTINEL_CREATED,
+                given=_given(shape, render.REFERENCE_SEED, automatic),
+            )
+        )
+        found = render.make_template(
+            reference,
+            object_type=chosen,
+            account=account,
+            livemode=livemode,
+            shapes=version,
+            given=_given(shape, render.REFERENCE_SEED, automatic),
+            given_at=lambda other: _given(shape, other, automatic),
+        )
+        _TEMPLATES.store(shape, found)
+        if found is not None and len(_READY) < 4096:
+            _READY[event_type, account, livemode, api_version, object_type, pending_webhooks] = (
+                found,
+                shape,
+                automatic,
+            )
+    if isinstance(found, render.BodyTemplate):
+        body = found.render(seed=seed, created=created, given=given)
+        return _lazy_event(event_type, body, seed)
+    payload = _assemble(shape, seed=seed, created=created, given=given)
+    return Event(type=event_type, payload=payload, body=render_body(payload), seed=seed)
+
+
+# Off only to measure the full path (bench) and to compare both paths (tests).
+_TEMPLATES_ON = True
+_TEMPLATES = render.TemplateCache()
+# build_event's arguments -> (template, shape, automatic), for keys whose template is made.
+_READY: dict[tuple[object, ...], tuple[render.BodyTemplate, _Shape, bool]] = {}
+
+
+def _plain_types(livemode: object, created: object, pending_webhooks: object) -> bool:
+    """Values a template renders as the full path would (``1`` is not ``true`` in JSON)."""
+    return type(livemode) is bool and type(created) is int and type(pending_webhooks) is int
+
+
+def clear_templates() -> None:
+    """Forget every template (tests; a process that switched contract sets)."""
+    _TEMPLATES.clear()
+    _READY.clear()
+
+
+@contextlib.contextmanager
+def full_rendering() -> Iterator[None]:
+    """Within this block every event takes the full path (for benchmarks and comparisons)."""
+    global _TEMPLATES_ON
+    saved, _TEMPLATES_ON = _TEMPLATES_ON, False
+    try:
+        yield
+    finally:
+        _TEMPLATES_ON = saved
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What an event's body depends on besides its ids and ``created``: one template each."""
+
+    type: str
+    object_type: str
+    account: str | None
+    livemode: bool
+    shapes: str
+    stamp: str
+    pending_webhooks: int
+
+
+def _given(
+    shape: _Shape, seed: int, automatic: bool, id: str | None = None
+) -> tuple[str | None, ...]:
+    """The event's own ids: its id, its request's id and idempotency key (null when automatic).
+
+    A given ``id`` names the event, and its request id and idempotency key derive from it; else all
+    three derive from the world (seed, type, account, mode).
+    """
+    parts: tuple[object, ...] = (
+        (seed, shape.type, shape.account, shape.livemode) if id is None else (id,)
+    )
+    if automatic:
+        return (id or stripe_id("evt", *parts), None, None)
+    event, request, key = stripe_ids(("evt", "req", "x"), *parts)
+    return (id or event, request, _uuid_from(key))
+
+
+def _assemble(
+    shape: _Shape, *, seed: int, created: int, given: tuple[str | None, ...]
+) -> dict[str, Any]:
+    """The full path: the payload of the event of ``shape`` built field by field."""
+    account, livemode = shape.account, shape.livemode
     data_object = build_object(
-        chosen, account=account, livemode=livemode, seed=seed, created=created, version=version
+        shape.object_type,
+        account=account,
+        livemode=livemode,
+        seed=seed,
+        created=created,
+        version=shape.shapes,
     )
     data: dict[str, Any] = {"object": data_object}
-    if event_type.endswith(".updated"):
+    if shape.type.endswith(".updated"):
         data["previous_attributes"] = _previous_attributes(data_object)
 
-    automatic = _AUTOMATIC.match(event_type) is not None
-    key: tuple[object, ...] = (seed, event_type, account, livemode) if id is None else (id,)
-    payload: dict[str, Any] = {"id": id or stripe_id("evt", *key)}
+    payload: dict[str, Any] = {"id": given[0]}
     payload["object"] = "event"
     if account is not None:
         payload["account"] = account
-    payload["api_version"] = choice.stamp
+    payload["api_version"] = shape.stamp
     payload["created"] = created
     payload["data"] = data
     payload["livemode"] = livemode
-    payload["pending_webhooks"] = pending_webhooks
-    payload["request"] = {
-        "id": None if automatic else stripe_id("req", *key),
-        "idempotency_key": None if automatic else _uuid_like(*key),
-    }
-    payload["type"] = event_type
-
-    if merge:
-        _deep_merge(payload, merge)
-    for path, value in (overrides or {}).items():
-        _set_path(payload, path, value)
-    body = render_body(payload, ascii_only=ascii_only)
-    return Event(type=event_type, payload=payload, body=body, seed=seed)
+    payload["pending_webhooks"] = shape.pending_webhooks
+    payload["request"] = {"id": given[1], "idempotency_key": given[2]}
+    payload["type"] = shape.type
+    return payload
 
 
 def _check_build_arguments(
@@ -235,8 +390,8 @@ def _previous_attributes(obj: Mapping[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def _uuid_like(*parts: object) -> str:
-    tail = stripe_id("x", *parts)[2:].lower().ljust(32, "0")[:32]
+def _uuid_from(digest_id: str) -> str:
+    tail = digest_id[2:].lower().ljust(32, "0")[:32]
     return f"{tail[:8]}-{tail[8:12]}-{tail[12:16]}-{tail[16:20]}-{tail[20:32]}"
 
 

@@ -441,22 +441,31 @@ class Template:
     def render(self, *, root_id: str | None, account: str | None, livemode: bool, seed: int) -> str:
         """The text with every id replaced by its id in the world of (seed, account, livemode)."""
         out = [self.pieces[0]]
-        for (old, site, quoted), text in zip(self.slots, self.pieces[1:], strict=True):
-            if site is None:
-                new = root_id or old
-            else:
-                new = _site_id(site, owner=account, livemode=livemode, seed=seed)
-            if new is None:
-                if site is not None and site.object_type == "account" and quoted:
-                    out.append("null")
-                elif site is not None and site.object_type == "account":
-                    out.append(counterpart(seed))
-                else:
-                    out.append(f'"{old}"' if quoted else str(old))
-            else:
-                out.append(f'"{new}"' if quoted else new)
+        for index, text in enumerate(self.pieces[1:]):
+            out.append(
+                self.slot_text(
+                    index, root_id=root_id, account=account, livemode=livemode, seed=seed
+                )
+            )
             out.append(text)
         return "".join(out)
+
+    def slot_text(
+        self, index: int, *, root_id: str | None, account: str | None, livemode: bool, seed: int
+    ) -> str:
+        """The text of slot ``index`` in the world of (seed, account, livemode), quotes included."""
+        old, site, quoted = self.slots[index]
+        if site is None:
+            new = root_id or old
+        else:
+            new = _site_id(site, owner=account, livemode=livemode, seed=seed)
+        if new is None:
+            if site is not None and site.object_type == "account" and quoted:
+                return "null"
+            if site is not None and site.object_type == "account":
+                return counterpart(seed)
+            return f'"{old}"' if quoted else str(old)
+        return f'"{new}"' if quoted else new
 
 
 def template(

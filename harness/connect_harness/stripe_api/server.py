@@ -37,6 +37,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 from connect_harness.errors import HarnessError, UsageError
+from connect_harness.events.build import Event
 from connect_harness.stripe_api import bodies
 from connect_harness.stripe_api.calls import ApiCall, bare_call, error_message
 from connect_harness.stripe_api.dispatch import Answer, Dispatcher
@@ -331,9 +332,14 @@ class FakeStripeAPI:
         if event.payload.get("object") == "v2.core.event":
             self._register_thin(event)
             return
+        # An Event's body is its payload rendered: parsing it beats deep-copying the payload.
+        body = event.body if isinstance(event, Event) else None
         with self._lock:
             self._store.register_event(
-                event.payload, platform=self.platform_account, seed=int(getattr(event, "seed", 0))
+                event.payload,
+                platform=self.platform_account,
+                seed=int(getattr(event, "seed", 0)),
+                body=body,
             )
 
     def _register_thin(self, event: Any) -> None:

@@ -10,6 +10,7 @@ lock around every request.
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -108,11 +109,20 @@ class Store:
 
     # --- registering ------------------------------------------------------------------------------
 
-    def register_event(self, payload: Mapping[str, Any], *, platform: str, seed: int = 0) -> None:
+    def register_event(
+        self,
+        payload: Mapping[str, Any],
+        *,
+        platform: str,
+        seed: int = 0,
+        body: bytes | None = None,
+    ) -> None:
         """Make the objects of an event exist, owned by its account, in its mode.
 
         What ``data.object`` references is found in the shapes of the event's own ``api_version``
         and built lazily in the event's world (``seed``), so its ids are the ones events carry.
+        ``body``, the bytes ``payload`` was rendered as, gives the stored copies by parsing them
+        (several times faster than deep-copying the payload); without it the payload is copied.
         """
         owner = payload.get("account") or None
         livemode = bool(payload.get("livemode"))
@@ -120,21 +130,24 @@ class Store:
         obj = data.get("object") if isinstance(data, Mapping) else None
         event_id = payload.get("id")
         if isinstance(event_id, str):
-            self.events[event_id] = Stored(
-                "event", event_id, owner, livemode, copy.deepcopy(dict(payload))
+            stored: dict[str, Any] = (
+                json.loads(body) if body is not None else copy.deepcopy(dict(payload))
             )
+            self.events[event_id] = Stored("event", event_id, owner, livemode, stored)
         if owner is not None:
             self.know_account(owner)
             if payload.get("type") == "account.application.deauthorized":
                 self.revoked.add(owner)
         if isinstance(obj, Mapping):
+            own = json.loads(body)["data"]["object"] if body is not None else None
             self.register_object(
-                dict(obj),
+                own if isinstance(own, dict) else dict(obj),
                 owner,
                 livemode,
                 platform=platform,
                 seed=seed,
                 version=shapes_of(payload.get("api_version")),
+                owned=isinstance(own, dict),
             )
 
     def register_object(
@@ -146,8 +159,11 @@ class Store:
         platform: str = "",
         seed: int = 0,
         version: str | None = None,
+        owned: bool = False,
     ) -> None:
         """Store ``obj`` as it is, owned by ``owner`` (None: the platform), and what it refers to.
+
+        ``owned``: ``obj`` is a private copy nobody else holds, stored without copying it again.
 
         The references are those :func:`connect_harness.events.world.references` finds in the shapes
         of ``version`` (None: the newest contract set), each recorded to be built with ``seed``.
@@ -155,7 +171,8 @@ class Store:
         object_type = str(obj.get("object", ""))
         object_id = obj.get("id") if isinstance(obj.get("id"), str) else None
         mode = livemode if "livemode" in obj or object_type not in _BOTH_MODES else None
-        obj = copy.deepcopy(obj)
+        if not owned:
+            obj = copy.deepcopy(obj)
         if object_type == "account" and object_id is not None:
             self.objects[object_id] = Stored(
                 "account", object_id, None if object_id == platform else object_id, None, obj
