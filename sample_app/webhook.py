@@ -87,6 +87,16 @@ def create_app(
             methods=["POST"],
             provide_automatic_options=False,
         )
+    from sample_app.thin import THIN_PATHS, receive_thin  # the event destination of thin payloads
+
+    for path in THIN_PATHS:
+        app.add_url_rule(
+            path,
+            endpoint="webhook_thin",
+            view_func=receive_thin,
+            methods=["POST"],
+            provide_automatic_options=False,
+        )
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(sqlite3.OperationalError, _database_busy)
     app.register_error_handler(InternalServerError, _internal_error)

@@ -227,3 +227,34 @@ def cli_examples() -> list[list[str]]:
 def test_readme_cli_examples_run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 0, capsys.readouterr().err
     assert capsys.readouterr().out
+
+
+THIN_CHECK_ROWS = table("| thin check | what must hold |")
+V2_ROUTE_ROWS = table("| v2 route | what the fake serves |")
+
+
+def test_the_thin_check_table_is_the_thin_catalogue() -> None:
+    from connect_harness.checks.thin import THIN_CATALOGUE
+
+    assert [row[0] for row in THIN_CHECK_ROWS] == [spec.id for spec in THIN_CATALOGUE]
+
+
+@pytest.mark.parametrize("row", V2_ROUTE_ROWS, ids=[row[0] for row in V2_ROUTE_ROWS])
+def test_every_documented_v2_route_is_served(row: list[str]) -> None:
+    import stripe
+
+    from connect_harness.events.thin import build_thin_event
+    from connect_harness.stripe_api.fake import FakeStripeAPI
+
+    route = (code(row[0]) or "").removeprefix("GET ")
+    name = "v2.core.account_person.created" if "persons" in route else "v2.core.account.closed"
+    event = build_thin_event(name, account="acct_1ReadmeRoutes00")
+    related = event.related_object or {}
+    url = f"/v2/core/events/{event.id}" if "events" in route else related["url"]
+    with FakeStripeAPI() as fake:
+        fake.register_event(event)
+        client = stripe.StripeClient("sk_test_readme", base_addresses={"api": fake.url})
+        got = client.raw_request("get", url, stripe_context="acct_1ReadmeRoutes00")
+        assert got.code == 200
+        with pytest.raises(stripe.InvalidRequestError):
+            client.raw_request("get", url)

@@ -11,12 +11,13 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from connect_harness.delivery import Response, Target, deliver
 from connect_harness.errors import UsageError
 from connect_harness.events.build import DEFAULT_CONNECTED_ACCOUNT, Event, build_event
 from connect_harness.events.ids import stripe_id
+from connect_harness.events.thin import ThinEvent
 from connect_harness.wire.request import DEFAULT_URL, DeliveryRequest, request_for_event
 
 if TYPE_CHECKING:
@@ -43,12 +44,23 @@ class EventFactory:
         self.scope = scope
         self._counter = itertools.count()
 
-    def __call__(self, event_type: str, **build: Any) -> Event:
+    @overload
+    def __call__(self, event_type: str, *, thin: Literal[False] = ..., **build: Any) -> Event: ...
+
+    @overload
+    def __call__(self, event_type: str, *, thin: Literal[True], **build: Any) -> ThinEvent: ...
+
+    def __call__(self, event_type: str, *, thin: bool = False, **build: Any) -> Event | ThinEvent:
+        """Build an event; ``thin=True`` builds the thin notification (``build_thin_event``)."""
         if "seed" not in build and "id" not in build:
             build["id"] = stripe_id("evt", self.seed, self.scope, next(self._counter))
         build.setdefault("seed", self.seed)
         build.setdefault("api_version", self.api_version)
         build.setdefault("account", DEFAULT_CONNECTED_ACCOUNT)
+        if thin:
+            from connect_harness.events.thin import build_thin_event
+
+            return build_thin_event(event_type, **build)
         return build_event(event_type, **build)
 
 
@@ -81,7 +93,7 @@ class WebhookClient:
 
     def request_for(
         self,
-        event: Event,
+        event: Event | ThinEvent,
         *,
         timestamp: int | None = None,
         secrets: Sequence[str] | None = None,
@@ -94,8 +106,11 @@ class WebhookClient:
             url=self.url,
         )
 
-    def send(self, event: Event | str, /, **build: Any) -> Response:
+    def send(self, event: Event | ThinEvent | str, /, **build: Any) -> Response:
         """Sign ``event`` now and deliver it; given a type, build a new event first.
+
+        A :class:`~connect_harness.events.thin.ThinEvent` is registered with the fake API (its full
+        event and related object) and delivered the same way.
 
         A type is built by ``events`` (in the plugin: the run's seed, a fresh id per event). Sending
         an :class:`Event` that was sent before is a redelivery: same id, new timestamp and signature.
@@ -105,16 +120,18 @@ class WebhookClient:
             self.stripe_api.register_event(event)
         return self.deliver(self.request_for(event), label=f"{event.type} {event.id}")
 
-    def redeliver(self, event: Event) -> Response:
+    def redeliver(self, event: Event | ThinEvent) -> Response:
         """Deliver ``event`` again, as Stripe retries: the same id, a fresh timestamp and signature."""
-        if not isinstance(event, Event):
+        if not isinstance(event, (Event, ThinEvent)):
             raise UsageError(
                 f"redeliver takes an Event that was built before, not {type(event).__name__}; "
                 "build one with connect_events(...) and send it first"
             )
         return self.send(event)
 
-    def send_concurrently(self, event: Event | str, /, *, copies: int = 2) -> list[Response]:
+    def send_concurrently(
+        self, event: Event | ThinEvent | str, /, *, copies: int = 2
+    ) -> list[Response]:
         """Deliver ``copies`` signed copies of one event at once (Stripe may deliver an event twice).
 
         Returns the responses in the order the copies were started.
@@ -150,7 +167,7 @@ class WebhookClient:
             self.history.extend(zip(requests, done, strict=True))
         return done
 
-    def _event(self, event: Event | str, build: dict[str, Any]) -> Event:
+    def _event(self, event: Event | ThinEvent | str, build: dict[str, Any]) -> Event | ThinEvent:
         if isinstance(event, str):
             return self.events(event, **build)
         if build:

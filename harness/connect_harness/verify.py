@@ -147,7 +147,16 @@ def add_verify_command(subparsers: Any) -> None:
         action="append",
         default=[],
         metavar="ID",
-        help=f"run only this check (repeatable): {', '.join(check_ids())}",
+        help=f"run only this check (repeatable): {', '.join(check_ids())}; with --payload thin: "
+        "thin-accepts-valid-notifications, thin-rejects-forgeries, thin-fetches-with-context, "
+        "thin-survives-fetch-failure, thin-idempotent-redelivery, thin-acknowledges-unknown-types",
+    )
+    parser.add_argument(
+        "--payload",
+        choices=("snapshot", "thin", "both"),
+        default="snapshot",
+        help="what the destination receives: snapshot events (default), thin notifications "
+        "(event destinations, Accounts v2), or both",
     )
     parser.add_argument(
         "--stop-after",
@@ -170,13 +179,35 @@ def run_verify(args: argparse.Namespace) -> int:
     from connect_harness.checks.report import render_table, to_json, write_junit
     from connect_harness.checks.run import ContractRun, VerifyConfig
     from connect_harness.checks.suite_runner import run_suite
+    from connect_harness.checks.thin import (
+        THIN_TYPES,
+        ThinConfig,
+        run_thin_checks,
+        thin_check_ids,
+    )
     from connect_harness.delivery import UrlTarget
     from connect_harness.stripe_api.fake import FakeStripeAPI
 
     secret = _secret(args.secret)
     target = _target(args)
-    events = _events(args.events)
-    only = validate_check_ids(args.checks) if args.checks else None
+    payload = getattr(args, "payload", "snapshot")
+    thin_types = _thin_types(args.events) if payload == "thin" else None
+    events = None if payload == "thin" else _events(args.events)
+    thin_only = [c for c in args.checks if c in thin_check_ids()]
+    if thin_only and payload == "snapshot":
+        raise UsageError(
+            f"--check {thin_only[0]} is a thin check; add --payload thin (or both) to run it"
+        )
+    snapshot_checks = [c for c in args.checks if c not in thin_check_ids()]
+    if snapshot_checks and payload == "thin":
+        validate_check_ids(snapshot_checks)
+        raise UsageError(
+            f"--check {snapshot_checks[0]} is a snapshot check; use --payload both to run it "
+            "with the thin checks"
+        )
+    only = validate_check_ids(snapshot_checks) if snapshot_checks else None
+    if args.checks and not snapshot_checks:
+        only = ()
     seed = args.seed if args.seed is not None else secrets.randbelow(1_000_000)
     config = VerifyConfig(
         secret=secret,
@@ -213,10 +244,21 @@ def run_verify(args: argparse.Namespace) -> int:
             _interruptible(run.breaker.interrupt) as interrupted,
             _Progress(lambda: run.deliveries),
         ):
-            results = run_suite(run, only or check_ids())
+            results = [] if payload == "thin" or only == () else run_suite(run, only or check_ids())
         deliveries = run.deliveries
         stopped = run.breaker.stopped
         sent = sum(1 for record in run.records if record.response is not run.breaker.NOT_SENT)
+        if payload != "snapshot" and (thin_only or not args.checks) and not stopped:
+            thin_config = ThinConfig(
+                secret=secret,
+                url=url or str(getattr(target, "url", DEFAULT_URL)),
+                endpoint_type=config.endpoint_type,
+                mode=config.mode,
+                seed=seed,
+                timeout=args.timeout,
+                types=thin_types or THIN_TYPES,
+            )
+            results += run_thin_checks(target, fake, thin_config, only=thin_only or None)
     gaps = _gaps(fake.calls)
     if stopped:
         print(f"\nconnect-harness: {stopped}; the results below are what it has")
@@ -412,3 +454,12 @@ def _events(values: list[str]) -> tuple[str, ...] | None:
     for name in names:
         contracts.event_info(name)  # a UsageError with the closest matches
     return tuple(dict.fromkeys(names)) if names else None
+
+
+def _thin_types(values: list[str]) -> tuple[str, ...] | None:
+    from connect_harness.events.thin import thin_event_info, thin_type_name
+
+    names = [name.strip() for value in values for name in value.split(",") if name.strip()]
+    for name in names:
+        thin_event_info(name)  # a UsageError with the closest matches
+    return tuple(dict.fromkeys(thin_type_name(n) for n in names)) if names else None

@@ -18,6 +18,7 @@ from typing import Any
 from connect_harness.cli.listen import add_listen_commands
 from connect_harness.errors import HarnessError, UsageError
 from connect_harness.events.build import Event, build_event, loads_json, parse_assignment
+from connect_harness.events.thin import ThinEvent
 from connect_harness.settings import parse_whole_number
 from connect_harness.spec import contracts
 
@@ -71,6 +72,12 @@ def _add_event_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ascii", action="store_true", help="escape non-ASCII as \\uXXXX instead of literal UTF-8"
     )
+    parser.add_argument(
+        "--thin",
+        action="store_true",
+        help="a thin notification (event destinations): TYPE as the SDKs name it "
+        "(v2.core.account.updated, v1.account.updated; a plain v1 type means its v1. notification)",
+    )
 
 
 def _add_api_version(parser: argparse.ArgumentParser) -> None:
@@ -115,6 +122,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
     events = commands.add_parser("events", help="list every supported event type")
     events.add_argument("--json", action="store_true", help="machine-readable output")
+    events.add_argument(
+        "--thin", action="store_true", help="list the thin notification types instead"
+    )
     _add_api_version(events)
     events.set_defaults(run=_cmd_events)
 
@@ -192,6 +202,8 @@ def _add_verify(commands: Any) -> None:
 
 
 def _cmd_events(args: argparse.Namespace) -> int:
+    if args.thin:
+        return _cmd_thin_events(args)
     shapes = _version_note(args.api_version)
     infos = [
         contracts.event_info(t, version=shapes)
@@ -245,9 +257,55 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-def _event_from_args(args: argparse.Namespace) -> Event:
+def _cmd_thin_events(args: argparse.Namespace) -> int:
+    from connect_harness.events.thin import thin_event_info, thin_event_types
+
+    names = thin_event_types()
+    if args.json:
+        rows = [{"type": name, **thin_event_info(name)} for name in names]
+        print(json.dumps({"thin_events": rows}, indent=2))
+        return 0
+    width = max(len(name) for name in names)
+    for name in names:
+        related = thin_event_info(name)["related_object"]
+        shown = related if isinstance(related, str) else (related or {}).get("type", "-")
+        print(f"{name:<{width}}  {shown}")
+    v2 = sum(name.startswith("v2.") for name in names)
+    print(f"\n{len(names)} thin notification types ({v2} v2, {len(names) - v2} v1).")
+    return 0
+
+
+def _thin_from_args(args: argparse.Namespace) -> ThinEvent:
+    from connect_harness.events.build import DEFAULT_CONNECTED_ACCOUNT
+    from connect_harness.events.thin import build_thin_event
+
+    for flag, given in (
+        ("--set", bool(args.overrides)),
+        ("--merge", args.merge is not None),
+        ("--object-type", args.object_type is not None),
+    ):
+        if given:
+            raise UsageError(
+                f"{flag} changes a snapshot event's object; a thin notification carries none, "
+                f"so drop {flag} (or --thin)"
+            )
+    account = None if args.platform else (args.account or DEFAULT_CONNECTED_ACCOUNT)
+    return build_thin_event(
+        args.type,
+        account=account,
+        livemode=args.live,
+        seed=args.seed or 0,
+        created=args.created,
+        api_version=args.api_version,
+        ascii_only=args.ascii,
+    )
+
+
+def _event_from_args(args: argparse.Namespace) -> Event | ThinEvent:
     from connect_harness.events.build import DEFAULT_CONNECTED_ACCOUNT
 
+    if args.thin:
+        return _thin_from_args(args)
     overrides = dict(parse_assignment(item) for item in args.overrides)
     _version_note(args.api_version)
     account = None if args.platform else (args.account or DEFAULT_CONNECTED_ACCOUNT)
@@ -265,7 +323,9 @@ def _event_from_args(args: argparse.Namespace) -> Event:
     )
 
 
-def _warn_if_invalid(event: Event) -> None:
+def _warn_if_invalid(event: Event | ThinEvent) -> None:
+    if not isinstance(event, Event):
+        return
     problems = contracts.validate_event(event.payload)
     if problems:
         print(
@@ -314,6 +374,11 @@ def _cmd_sign(args: argparse.Namespace) -> int:
     if (args.type is None) == (args.body_file is None):
         raise UsageError("sign takes either an event TYPE or --body-file FILE, not both or neither")
     if args.body_file is not None:
+        if args.thin:
+            raise UsageError(
+                "--thin builds a thin notification; with --body-file the body is signed as it "
+                "is, so drop --thin"
+            )
         if args.api_version is not None:
             raise UsageError(
                 "--api-version picks the shapes of a built event; with --body-file the body is "

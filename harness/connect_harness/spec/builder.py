@@ -276,10 +276,12 @@ def build_all(
     fixtures: Mapping[str, Any] | None,
     open_enums_doc: Mapping[str, Any] | None,
     sets: Sequence[ContractSet] = CONTRACT_SETS,
+    v2_spec: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
     """Every contract set (``<api version>/...``) plus the top-level ``README.md``.
 
-    ``specs`` are the OpenAPI descriptions of ``sets``, in the same order (oldest first).
+    ``specs`` are the OpenAPI descriptions of ``sets``, in the same order (oldest first). With
+    ``v2_spec`` (Stripe's v2 description) the thin-event catalogue ``thin.json`` is built too.
     """
     if len(specs) != len(sets):
         raise UsageError(f"build_all got {len(specs)} descriptions for {len(sets)} contract sets")
@@ -307,6 +309,12 @@ def build_all(
         rows.append({"version": version, "spec": contract_set.spec, **manifest["counts"]})
         files.update({f"{version}/{name}": text for name, text in built.items()})
     files["README.md"] = contracts_readme(rows, base=CONTRACTS_BASE_URI)
+    if v2_spec is not None:
+        from connect_harness.spec.thin import THIN_FILE, build_thin_catalogue, dump_thin_catalogue
+
+        files[THIN_FILE] = dump_thin_catalogue(
+            build_thin_catalogue(v2_spec, specs[-1], event_catalogue=event_types)
+        )
     return dict(sorted(files.items()))
 
 
@@ -466,4 +474,16 @@ def build_from_spec_dir(spec_dir: str | os.PathLike[str]) -> dict[str, str]:
             "Stripe's openapi/fixtures3.json"
         )
     enums = _read_json(folder / OPEN_ENUMS_FILE, "open-enum list", "--spec-dir")
-    return build_all(specs, event_types=catalogue, fixtures=fixtures, open_enums_doc=enums)
+    from connect_harness.spec.thin import V2_SPEC_FILE
+
+    v2_spec = _read_json(folder / V2_SPEC_FILE, "v2 OpenAPI spec", "--spec-dir")
+    if not isinstance(v2_spec, Mapping) or not isinstance(
+        v2_spec.get("components", {}).get("schemas"), Mapping
+    ):
+        raise UsageError(
+            f"v2 OpenAPI spec file '{folder / V2_SPEC_FILE}' has no 'components.schemas'; replace "
+            "it with Stripe's v2 description"
+        )
+    return build_all(
+        specs, event_types=catalogue, fixtures=fixtures, open_enums_doc=enums, v2_spec=v2_spec
+    )

@@ -59,6 +59,11 @@ A test rebuilds every set and compares the result with these files byte for byte
   unsupported types with the reason; the list of example object types; the id prefix of every
   API resource whose prefix is known (`acct_`, `pi_`...); the `required` entries dropped
   because Stripe's own fixtures leave them out (`relaxed_required`).
+- `thin.json` (one for all versions): the thin-event catalogue, built from
+  `openapi.v2.preview.2025-12-15.json` (its `x-stripeEvent: {kind: thin}` types and the routes of
+  their related objects), the newest v1 description (the retrieve route of every v1 object) and the
+  event catalogue (every v1 type as `v1.<type>`): per type its `related_object` (`type` and `url`
+  template), an example `data`, whether the event has `changes`, and where the type came from.
 
 Schemas refer to each other by relative `$ref` (`../objects.json#/$defs/account`), resolved
 against their `$id`s (under the reserved domain `connect-harness.invalid`: nothing is fetched).

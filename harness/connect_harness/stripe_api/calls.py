@@ -23,7 +23,7 @@ class ApiCall:
     :meth:`FakeStripeAPI.delivery` the call is attributed to. ``form`` holds the form-encoded body
     parameters of a POST; ``replayed`` is True when the answer was an idempotent replay.
     ``unserved`` is True when the fake does not serve the route (not in that API version's
-    description, or a v2 path): Stripe might have answered it. ``fault`` names the
+    description, or a v2 write): Stripe might have answered it. ``fault`` names the
     :meth:`FakeStripeAPI.fail` rule that answered instead of the route. ``error`` is the message
     of an error answer (``Received unknown parameter: stripeAccount``).
     """
