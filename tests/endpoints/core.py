@@ -43,6 +43,10 @@ BUGS: dict[str, str] = {
     "slow": "takes 0.5 s over balance.available events",
     "crash-platform-events": "reads event['account'] unconditionally: 500 on platform events",
     "redirect": "serves /webhook/ and redirects /webhook there with a 301",
+    "order-dependent": "asserts events arrive in order: 500 when an event is older than the last "
+    "one seen for the same object",
+    "acts-after-deauthorization": "forgets account.application.deauthorized and keeps calling the "
+    "API as the disconnected account",
 }
 
 _KNOWN_TYPES = frozenset(contracts.supported_event_types())
@@ -68,6 +72,8 @@ class WebhookCore:
     #: How many objects following references fetched.
     followed: int = 0
     _revoked: set[str] = field(default_factory=set)
+    #: The newest ``created`` seen per data.object id (the order-dependent bug's state).
+    _latest: dict[str, int] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)
     api_errors: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -92,6 +98,8 @@ class WebhookCore:
                 if event_id in self.seen:
                     return 200, {"received": True, "duplicate": True}
                 self.seen.add(event_id)
+        if self.bug == "order-dependent":
+            self._assert_in_order(event)
         if self.defer is not None:
             worker = threading.Timer(self.defer, self._act, args=(event,))
             worker.daemon = True
@@ -165,6 +173,16 @@ class WebhookCore:
             raise _Rejected("signature mismatch")
         return _parse(body)
 
+    def _assert_in_order(self, event: dict[str, Any]) -> None:
+        obj = event.get("data", {}).get("object", {})
+        object_id, created = str(obj.get("id")), int(event.get("created") or 0)
+        with self._lock:
+            if created < self._latest.get(object_id, created):
+                raise RuntimeError(
+                    f"{event.get('type')} arrived after a newer event of {object_id}"
+                )
+            self._latest[object_id] = created
+
     # --- acting -----------------------------------------------------------------------------------
 
     def _act(self, event: dict[str, Any]) -> None:
@@ -173,6 +191,13 @@ class WebhookCore:
         else:
             account = event.get("account")
         event_type = event.get("type")
+        if event_type == "account.application.deauthorized" and account:
+            if self.bug != "acts-after-deauthorization":
+                with self._lock:  # the platform may no longer act as that account
+                    self._revoked.add(account)
+            return
+        if account in self._revoked:
+            return
         if self.bug == "slow" and event_type == "balance.available":
             time.sleep(0.5)
         livemode = bool(event.get("livemode"))
@@ -194,13 +219,6 @@ class WebhookCore:
             self.api_errors.append(f"{type(err).__name__}: {err.user_message}")
 
     def _follow(self, event: dict[str, Any], key: str) -> None:
-        account = event.get("account")
-        if event.get("type") == "account.application.deauthorized" and account:
-            with self._lock:  # the platform may no longer act as that account: clean up only
-                self._revoked.add(account)
-            return
-        if account in self._revoked:
-            return
         fetch = references.fetch_with_sdk if self.follow == "sdk" else references.fetch_over_http
         try:
             fetched = references.follow(

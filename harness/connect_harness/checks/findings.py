@@ -185,6 +185,18 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         "repeated unless it carries the same Idempotency-Key as before",
     ),
     CheckSpec(
+        "order-independent",
+        "Independent of delivery order",
+        "scenarios delivered reversed and shuffled: no 5xx, and no mutating API call made more "
+        "often than in Stripe's order",
+    ),
+    CheckSpec(
+        "after-deauthorization",
+        "Stops after deauthorization",
+        "events arriving after account.application.deauthorized get 2xx, and no API call acts "
+        "as the disconnected account",
+    ),
+    CheckSpec(
         "uses-connected-account-context",
         "Uses the connected account's context",
         "API calls for a Connect event's objects carry Stripe-Account: <event.account>; no call "

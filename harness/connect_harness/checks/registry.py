@@ -14,10 +14,12 @@ from connect_harness.checks.api_calls import (
     _check_uses_connected_account_context,
 )
 from connect_harness.checks.common import _REJECTION_VARIANTS
+from connect_harness.checks.deauthorization import _check_after_deauthorization
 from connect_harness.checks.findings import (
     CATALOGUE,
     Finding,
 )
+from connect_harness.checks.order import _check_order_independent
 from connect_harness.checks.redelivery import _check_idempotent_redelivery
 from connect_harness.checks.responses import (
     _check_no_redirects,
@@ -43,6 +45,8 @@ _CHECKS: dict[str, Callable[[ContractRun], Iterable[Finding]]] = {
     "rejects-invalid-json": _check_rejects_invalid_json,
     "acknowledges-unknown-events": _check_acknowledges_unknown_events,
     "idempotent-redelivery": _check_idempotent_redelivery,
+    "order-independent": _check_order_independent,
+    "after-deauthorization": _check_after_deauthorization,
     "uses-connected-account-context": _check_uses_connected_account_context,
     "separates-livemode": _check_separates_livemode,
     "no-redirects": _check_no_redirects,

@@ -37,6 +37,7 @@ from connect_harness.checks.findings import (
     check_spec,
     validate_check_ids,
 )
+from connect_harness.checks.grouping import Headline, headlines, regroup
 from connect_harness.checks.registry import _CHECKS
 from connect_harness.delivery import AsgiTarget, Response, Target, UrlTarget, WsgiTarget, deliver
 from connect_harness.delivery import target_from as _target_from
@@ -189,6 +190,7 @@ class ContractRun:
         self._own_fake = fake_api is None
         self.fake_api = fake_api if fake_api is not None else FakeStripeAPI()
         self._results: dict[str, CheckResult] = {}
+        self._raw: dict[str, CheckResult] = {}
         self._log = _Deliveries()
         self._lock = threading.Lock()
         self._stack: contextlib.ExitStack | None = None
@@ -260,9 +262,15 @@ class ContractRun:
             if not isinstance(self.target, UrlTarget):
                 stack.enter_context(self.fake_api.patch_stripe())
             findings = tuple(_CHECKS[spec.id](self))
-        result = CheckResult(id=spec.id, title=spec.title, findings=findings)
+        raw = CheckResult(id=spec.id, title=spec.title, findings=findings)
+        self._raw[spec.id] = raw
+        result = regroup(raw, self.headlines())
         self._results[spec.id] = result
         return result
+
+    def headlines(self) -> list[Headline]:
+        """The root causes the run has shown so far (:mod:`connect_harness.checks.grouping`)."""
+        return headlines(self._log.records, self._raw.get("accepts-valid-events"))
 
     def run(self, only: Iterable[str] | None = None) -> list[CheckResult]:
         """Run every check (or ``only`` these ids) and return their results in catalogue order."""
@@ -278,6 +286,12 @@ class ContractRun:
         """A seed per check (and sub-case), so no two checks deliver the same event id."""
         index = check_ids().index(check_id)
         return self.config.seed * 64 + 2 * index + sub
+
+    def _scenario_seed(self, k: int) -> int:
+        """Seeds for platform scenarios (which cannot be kept apart by a connected account of their
+        own): the top 16 of the run's 64, above every check's two (see :meth:`_seed`)."""
+        assert 0 <= k < 16 and 2 * len(check_ids()) <= 48
+        return self.config.seed * 64 + 48 + k
 
     def _permutations(self, event_type: str | None = None) -> list[tuple[str | None, bool]]:
         perms = _event_permutations(endpoint_type=self.config.endpoint_type, mode=self.config.mode)
