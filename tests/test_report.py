@@ -32,6 +32,9 @@ ISSUE_ORDER = [
     "rejects-invalid-json",
     "acknowledges-unknown-events",
     "idempotent-redelivery",
+    # issue 9: over time and under failure
+    "order-independent",
+    "after-deauthorization",
     "uses-connected-account-context",
     "separates-livemode",
     "no-redirects",

@@ -182,8 +182,9 @@ def run_verify(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         results = run_suite(run, only or check_ids())
         deliveries = run.deliveries
+        causes = run.headlines()
     print()
-    print(render_table(results), end="")
+    print(render_table(results, headlines=causes), end="")
     failed = any(result.status == "fail" for result in results)
     if args.report:
         meta = {
@@ -196,6 +197,7 @@ def run_verify(args: argparse.Namespace) -> int:
             "max_response_time": config.max_response_time,
             "api_version": config.api_version or contracts.api_version(),
             "fake_stripe_api": fake_url,
+            "headlines": [cause.to_json() for cause in causes],
         }
         _write(args.report, json.dumps(to_json(results, meta=meta), indent=2) + "\n")
     if args.junitxml:
