@@ -91,7 +91,9 @@ def test_a_refused_type_is_one_headline_and_other_checks_do_not_judge_it() -> No
     # Findings about other types are still judged.
     redelivery = by_id["idempotent-redelivery"]
     assert any(f.status == "pass" for f in redelivery.findings)
-    assert any(f.status == "skip" and f.event_type == "customer.created" for f in redelivery.findings)
+    assert any(
+        f.status == "skip" and f.event_type == "customer.created" for f in redelivery.findings
+    )
 
 
 def test_a_correct_endpoint_has_no_headline() -> None:

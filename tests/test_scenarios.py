@@ -24,7 +24,9 @@ def test_every_scenario_builds_in_every_order_with_distinct_event_ids() -> None:
         events = build_scenario(flow.name, account=ACCOUNT)
         assert [e.type for e in events] == [s.event_type for s in flow.steps]
         assert len({e.id for e in events}) == len(events)
-        assert [e.payload["created"] for e in events] == sorted(e.payload["created"] for e in events)
+        assert [e.payload["created"] for e in events] == sorted(
+            e.payload["created"] for e in events
+        )
         assert [e.type for e in build_scenario(flow.name, account=ACCOUNT, order="reversed")] == [
             s.event_type for s in reversed(flow.steps)
         ]
@@ -41,7 +43,9 @@ def test_objects_are_consistent_across_a_scenarios_events() -> None:
     customer = events["customer.created"].object_id
     assert events["customer.subscription.created"].data_object["customer"] == customer
     assert events["invoice.paid"].data_object["customer"] == customer
-    assert events["invoice.payment_succeeded"].data_object["billing_reason"] == "subscription_create"
+    assert (
+        events["invoice.payment_succeeded"].data_object["billing_reason"] == "subscription_create"
+    )
     assert events["invoice.paid"].object_id == events["invoice.created"].object_id
     charge = build_scenario("direct-charge", account=ACCOUNT)
     assert charge[0].object_id == charge[2].object_id  # one payment intent, created then succeeded
@@ -64,7 +68,10 @@ def test_same_arguments_same_bytes_and_platform_steps_stay_platform() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "words"),
     [
-        ({"name": "subscriptions"}, "unknown scenario 'subscriptions'; did you mean 'subscription'"),
+        (
+            {"name": "subscriptions"},
+            "unknown scenario 'subscriptions'; did you mean 'subscription'",
+        ),
         ({"name": "subscription", "order": "backwards"}, "unknown order 'backwards'"),
         ({"name": "onboarding", "account": None}, "Connect-only events (account.updated)"),
     ],
@@ -90,9 +97,7 @@ def test_scenarios_command_lists_every_scenario(capsys: pytest.CaptureFixture[st
 def _results(app: object) -> dict[str, tuple[str, list[str]]]:
     config = VerifyConfig(secret=SECRET, seed=7, events=("customer.created",))
     with ContractRun(app, config) as run:
-        return {
-            r.id: (r.status, [f.reason for f in r.failures()]) for r in run.run(NEW_CHECKS)
-        }
+        return {r.id: (r.status, [f.reason for f in r.failures()]) for r in run.run(NEW_CHECKS)}
 
 
 FRAMEWORKS = {"flask": flask_endpoint.create_app, "starlette": starlette_endpoint.create_app}
@@ -110,7 +115,11 @@ def test_correct_endpoints_pass_the_scenario_checks(framework: str) -> None:
 @pytest.mark.parametrize(
     ("bug", "check", "words"),
     [
-        ("order-dependent", "order-independent", "delivered in reversed order: invoice.paid got 500"),
+        (
+            "order-dependent",
+            "order-independent",
+            "delivered in reversed order: invoice.paid got 500",
+        ),
         ("acts-after-deauthorization", "after-deauthorization", "the endpoint kept acting as it"),
     ],
 )

@@ -11,6 +11,7 @@ written ever contains the signing secret.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
@@ -35,6 +36,7 @@ from connect_harness.wire.signing import secret_warning
 
 if TYPE_CHECKING:  # the checks, the fake API and pytest load only when verify runs
     from connect_harness.delivery import Target
+    from connect_harness.delivery.process import ServedProcess
 
 __all__ = ["add_verify_command"]
 
@@ -117,6 +119,12 @@ def add_verify_command(subparsers: Any) -> None:
         "than V) and is stamped on them (default: the newest set); set it to the version your "
         "endpoint or SDK is pinned to, e.g. stripe-go rejects other versions",
     )
+    parser.add_argument(
+        "--serve",
+        metavar="CMD",
+        help="start the endpoint with this shell command (STRIPE_API_BASE, STRIPE_WEBHOOK_SECRET, "
+        "STRIPE_SECRET_KEY_TEST/LIVE point at the fake) and watch it; URL is where it listens",
+    )
     parser.add_argument("--report", metavar="FILE.json", help="write the JSON report here")
     parser.add_argument("--junitxml", metavar="FILE", help="write JUnit XML here")
     parser.add_argument(
@@ -172,7 +180,14 @@ def run_verify(args: argparse.Namespace) -> int:
         print(f"connect-harness: warning: {warning}", file=sys.stderr)
     url = None if isinstance(target, UrlTarget) else urljoin(DEFAULT_URL, args.path)
     fake = FakeStripeAPI(port=args.fake_stripe_port) if args.fake_stripe_port else FakeStripeAPI()
-    with fake, ContractRun(target, config, fake_api=fake, url=url) as run:
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(fake)
+        process = _served(args, target, fake.url, secret)
+        if process is not None:
+            stack.enter_context(process)
+        run = stack.enter_context(
+            ContractRun(target, config, fake_api=fake, url=url, process=process)
+        )
         fake_url = fake.url
         print(
             f"connect-harness verify: {target.describe()} | endpoint type {config.endpoint_type} "
@@ -235,11 +250,31 @@ def _target(args: argparse.Namespace) -> Target:
             "'connect-harness verify --app sample_app:app'"
         )
     if args.app is not None:
+        if args.serve:
+            raise UsageError(
+                "--serve starts a server and needs the URL it listens on, not --app; e.g. "
+                "verify --serve 'python -m myapp' http://127.0.0.1:8000/webhook"
+            )
         return load_app(args.app)
     target = target_from(args.url, allow_remote=args.allow_remote)
-    if isinstance(target, UrlTarget):
+    if isinstance(target, UrlTarget) and not args.serve:
         _check_reachable(target.url)
     return target
+
+
+def _served(
+    args: argparse.Namespace, target: Target, api_base: str, secret: str
+) -> ServedProcess | None:
+    """The launched endpoint for --serve (started when entered), or None."""
+    from connect_harness.delivery import UrlTarget
+    from connect_harness.delivery.process import ServedProcess, ServeSecrets
+
+    if not args.serve:
+        return None
+    assert isinstance(target, UrlTarget)
+    return ServedProcess(
+        args.serve, target.url, api_base=api_base, given=ServeSecrets.fresh(secret)
+    )
 
 
 def _check_reachable(url: str) -> None:

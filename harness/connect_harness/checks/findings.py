@@ -216,6 +216,16 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         "Responds in time",
         "every answer within --max-response-time seconds (default 10)",
     ),
+    CheckSpec(
+        "stays-alive",
+        "Stays alive",
+        "with --serve: the endpoint's process never exits during the run",
+    ),
+    CheckSpec(
+        "never-logs-secrets",
+        "Never logs secrets",
+        "with --serve: neither the signing secret nor an API key appears in its output",
+    ),
 )
 
 

@@ -10,6 +10,7 @@ Rules, most general first (a run gets at most one of the first two):
 
 * every delivery got the same redirect (3xx to one ``Location``): register the exact URL;
 * every correctly signed delivery got the same 4xx: the secret is probably not the endpoint's;
+* a launched endpoint's process exited: findings about deliveries that got no answer are not judged;
 * every delivery of an event type in ``accepts-valid-events`` got a 4xx: findings about that type in
   other checks are not judged.
 """
@@ -63,9 +64,24 @@ class Headline:
 
 
 def headlines(
-    records: Sequence[DeliveryRecord], accepts: CheckResult | None = None
+    records: Sequence[DeliveryRecord],
+    accepts: CheckResult | None = None,
+    *,
+    died_after: DeliveryRecord | None = None,
 ) -> list[Headline]:
-    """The root causes the deliveries so far (and ``accepts-valid-events``' result) show."""
+    """The root causes the deliveries so far (and ``accepts-valid-events``' result) show.
+
+    ``died_after``: the delivery after which a launched endpoint's process exited; every later
+    delivery got no answer, and findings about those are not judged.
+    """
+    if died_after is not None:
+        return [
+            Headline(
+                "process-exited",
+                f"the endpoint's process exited after delivery {died_after.label}: every later "
+                "delivery got no answer (see stays-alive)",
+            )
+        ]
     if len(records) >= MIN_DELIVERIES:
         answers = {(r.response.status, r.response.header("Location")) for r in records}
         if len(answers) == 1:
@@ -118,12 +134,29 @@ def _refused_types(accepts: CheckResult | None) -> list[Headline]:
     return out
 
 
+def _unanswered_not_judged(findings: Iterable[Finding], cause: Headline) -> Iterable[Finding]:
+    for finding in findings:
+        if (finding.actual or "").startswith("no HTTP answer"):
+            yield Finding(
+                check=finding.check,
+                status="skip",
+                reason=f"not judged: {cause.text}",
+                event_type=finding.event_type,
+                permutation=finding.permutation,
+                variant=finding.variant,
+            )
+        else:
+            yield finding
+
+
 def regroup(result: CheckResult, causes: Iterable[Headline]) -> CheckResult:
     """``result`` with the findings whose premise a cause broke turned into not-judged skips."""
     if result.id in ROOT_CHECKS:
         return result
     causes = list(causes)
     for cause in causes:
+        if cause.cause == "process-exited":
+            return replace(result, findings=tuple(_unanswered_not_judged(result.findings, cause)))
         if cause.cause in ("redirect", "wrong-secret"):
             return replace(
                 result,

@@ -20,6 +20,7 @@ from connect_harness.checks.findings import (
     Finding,
 )
 from connect_harness.checks.order import _check_order_independent
+from connect_harness.checks.process import _check_never_logs_secrets, _check_stays_alive
 from connect_harness.checks.redelivery import _check_idempotent_redelivery
 from connect_harness.checks.responses import (
     _check_no_redirects,
@@ -52,6 +53,8 @@ _CHECKS: dict[str, Callable[[ContractRun], Iterable[Finding]]] = {
     "no-redirects": _check_no_redirects,
     "no-server-errors": _check_no_server_errors,
     "responds-in-time": _check_responds_in_time,
+    "stays-alive": _check_stays_alive,
+    "never-logs-secrets": _check_never_logs_secrets,
 }
 
 

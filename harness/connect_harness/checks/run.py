@@ -41,6 +41,7 @@ from connect_harness.checks.grouping import Headline, headlines, regroup
 from connect_harness.checks.registry import _CHECKS
 from connect_harness.delivery import AsgiTarget, Response, Target, UrlTarget, WsgiTarget, deliver
 from connect_harness.delivery import target_from as _target_from
+from connect_harness.delivery.process import ServedProcess
 from connect_harness.errors import UsageError
 from connect_harness.events.build import Event, build_event
 from connect_harness.events.build import event_permutations as _event_permutations
@@ -64,6 +65,8 @@ _GLOBAL_CHECKS = frozenset(
         "no-redirects",
         "no-server-errors",
         "responds-in-time",
+        "stays-alive",
+        "never-logs-secrets",
     }
 )
 
@@ -180,6 +183,7 @@ class ContractRun:
         *,
         fake_api: FakeStripeAPI | None = None,
         url: str | None = None,
+        process: ServedProcess | None = None,
     ) -> None:
         if isinstance(target, (UrlTarget, WsgiTarget, AsgiTarget)):
             self.target: Target = target
@@ -190,6 +194,10 @@ class ContractRun:
         self._own_fake = fake_api is None
         self.fake_api = fake_api if fake_api is not None else FakeStripeAPI()
         self._results: dict[str, CheckResult] = {}
+        #: The launched endpoint (verify --serve), watched after every delivery.
+        self.process = process
+        #: The delivery after which the launched endpoint's process was first seen dead.
+        self.died_after: DeliveryRecord | None = None
         self._raw: dict[str, CheckResult] = {}
         self._log = _Deliveries()
         self._lock = threading.Lock()
@@ -270,7 +278,9 @@ class ContractRun:
 
     def headlines(self) -> list[Headline]:
         """The root causes the run has shown so far (:mod:`connect_harness.checks.grouping`)."""
-        return headlines(self._log.records, self._raw.get("accepts-valid-events"))
+        return headlines(
+            self._log.records, self._raw.get("accepts-valid-events"), died_after=self.died_after
+        )
 
     def run(self, only: Iterable[str] | None = None) -> list[CheckResult]:
         """Run every check (or ``only`` these ids) and return their results in catalogue order."""
@@ -391,7 +401,14 @@ class ContractRun:
         with self._lock:
             record = replace(record, sequence=len(self._log.records))
             self._log.records.append(record)
+            if self.process is not None and self.died_after is None and not self.process.alive:
+                self.died_after = self._last_answered()
         return record
+
+    def _last_answered(self) -> DeliveryRecord:
+        """The last delivery that got an HTTP answer (the one after which the process died)."""
+        answered = [r for r in self._log.records if r.response.status != 0]
+        return answered[-1] if answered else self._log.records[-1]
 
     def _send_event(
         self,
