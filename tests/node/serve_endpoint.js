@@ -67,18 +67,22 @@ const server = http.createServer((req, res) => {
     }
     if (seen.has(event.id)) return answer(200, { received: true, duplicate: true });
     seen.add(event.id);
+    if (bug === "unhandled-rejection" && event.type === "customer.created") {
+      // A request that fails (an unknown route) while the event is answered; its failure is
+      // passed on after the answer, to a promise nobody handles: node ends the process.
+      const stripe = event.livemode ? clients.live : clients.test;
+      const options = event.account ? { stripeAccount: event.account } : {};
+      const lookup = stripe.rawRequest("GET", "/v1/harness_no_such_route", {}, options);
+      setTimeout(() => answer(200, { received: true }), 30);
+      lookup.catch((err) => new Promise((_, reject) => setTimeout(() => reject(err), 60)));
+      return;
+    }
     act(event)
       .then(() => answer(200, { received: true }))
       .catch(() => {
         seen.delete(event.id); // a retry redoes it
         answer(500, { error: "could not handle the event" });
       });
-    if (bug === "unhandled-rejection" && event.type === "customer.created") {
-      // After answering: a lookup that fails, and nobody catches it.
-      setTimeout(() => {
-        clients.test.customers.retrieve("cus_doesnotexist", {}, { stripeAccount: "acct_revoked!" });
-      }, 10);
-    }
   });
 });
 
