@@ -128,11 +128,16 @@ def _failing(results: dict[str, CheckResult]) -> set[str]:
     return {check for check, result in results.items() if result.status == "fail"}
 
 
+#: Checks only a launched endpoint allows (tests/test_serve.py): skipped in process, with that reason.
+SERVE_ONLY = {"stays-alive", "never-logs-secrets"}
+
+
 def _assert_all_pass(results: list[CheckResult]) -> None:
     problems = {
         result.id: [f.reason for f in result.findings if f.status != "pass"][:3]
         for result in results
         if result.status != "pass"
+        and not (result.id in SERVE_ONLY and "verify --serve" in (result.skip_reason or ""))
     }
     assert problems == {}
     assert [result.id for result in results] == [spec.id for spec in CATALOGUE]
@@ -145,7 +150,8 @@ def test_every_bug_has_expectations() -> None:
 
 def test_every_check_is_failed_by_some_broken_endpoint() -> None:
     failed = set().union(*EXPECTED_FAILURES.values())
-    assert failed == {spec.id for spec in CATALOGUE}
+    # The launched-endpoint checks are failed by launched endpoints, in tests/test_serve.py.
+    assert failed == {spec.id for spec in CATALOGUE} - SERVE_ONLY
 
 
 @pytest.mark.parametrize("bug", sorted(core.BUGS))
@@ -237,9 +243,12 @@ def test_correct_endpoint_passes_every_endpoint_model(endpoint_type: str, mode: 
     results = run_checks(app, _config(endpoint_type=endpoint_type, mode=mode))
     statuses = {result.id: result.status for result in results}
     assert "fail" not in statuses.values()
+    for check in SERVE_ONLY:
+        assert statuses.pop(check) == "skip"
     if endpoint_type == "account":
         # Platform events only: no connected account, so nothing to judge there.
         assert statuses.pop("uses-connected-account-context") == "skip"
+        assert statuses.pop("after-deauthorization") == "skip"
     assert set(statuses.values()) == {"pass"}
 
 

@@ -99,7 +99,8 @@ def test_a_refused_type_is_one_headline_and_other_checks_do_not_judge_it() -> No
 def test_a_correct_endpoint_has_no_headline() -> None:
     results, causes = _run(flask_endpoint.create_app(SECRET))
     assert causes == []
-    assert {r.status for r in results} == {"pass"}
+    served_only = {"stays-alive", "never-logs-secrets"}
+    assert {r.status for r in results if r.id not in served_only} == {"pass"}
 
 
 @pytest.mark.parametrize("cause", ["wrong-secret", "redirect"])

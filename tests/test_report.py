@@ -40,6 +40,8 @@ ISSUE_ORDER = [
     "no-redirects",
     "no-server-errors",
     "responds-in-time",
+    "stays-alive",
+    "never-logs-secrets",
 ]
 
 REPRO = (
