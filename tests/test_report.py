@@ -35,6 +35,7 @@ ISSUE_ORDER = [
     # issue 9: over time and under failure
     "order-independent",
     "after-deauthorization",
+    "survives-api-errors",
     "uses-connected-account-context",
     "separates-livemode",
     "no-redirects",

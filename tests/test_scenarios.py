@@ -16,7 +16,7 @@ from endpoints import flask_endpoint, starlette_endpoint
 
 SECRET = "whsec_test_secret"
 ACCOUNT = "acct_1HarnessScenario"
-NEW_CHECKS = ("order-independent", "after-deauthorization")
+NEW_CHECKS = ("order-independent", "after-deauthorization", "survives-api-errors")
 
 
 def test_every_scenario_builds_in_every_order_with_distinct_event_ids() -> None:
@@ -121,6 +121,7 @@ def test_correct_endpoints_pass_the_scenario_checks(framework: str) -> None:
             "delivered in reversed order: invoice.paid got 500",
         ),
         ("acts-after-deauthorization", "after-deauthorization", "the endpoint kept acting as it"),
+        ("swallows-api-errors", "survives-api-errors", "the event is lost"),
     ],
 )
 def test_an_endpoint_with_the_bug_fails_only_that_check(

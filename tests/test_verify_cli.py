@@ -46,7 +46,7 @@ def test_passing_endpoint_exits_0_with_header_table_and_reports(
     )
     assert "| endpoint type both | mode production | 2 event types | seed 4 |" in header
     assert re.search(r"\| fake Stripe API http://127\.0\.0\.1:\d+$", header)
-    assert "21 checks: 19 passed, 0 failed, 2 skipped" in out
+    assert "22 checks: 20 passed, 0 failed, 2 skipped" in out
     assert "All checks passed (seed 4)." in out
     assert SECRET not in out + err + report.read_text() + junit.read_text()
 
@@ -54,8 +54,8 @@ def test_passing_endpoint_exits_0_with_header_table_and_reports(
     summary = data["summary"]
     assert summary["status"] == "pass"
     assert (summary["checks"], summary["passed"], summary["failed"], summary["skipped"]) == (
-        21,
-        19,
+        22,
+        20,
         0,
         2,
     )
@@ -69,7 +69,7 @@ def test_passing_endpoint_exits_0_with_header_table_and_reports(
 
     suite = ET.parse(junit).getroot().find("testsuite")
     assert suite is not None
-    assert suite.attrib["tests"] == "21"
+    assert suite.attrib["tests"] == "22"
     assert suite.attrib["failures"] == "0"
 
 
@@ -83,7 +83,7 @@ def test_failing_endpoint_exits_1_with_an_example_and_its_reproduction(
     )  # fmt: skip
     assert main(argv) == 1
     out, err = capsys.readouterr()
-    assert "21 checks: 17 passed, 2 failed, 2 skipped" in out
+    assert "22 checks: 18 passed, 2 failed, 2 skipped" in out
     assert "FAIL rejects-wrong-secret: Rejects the wrong secret" in out
     assert "FAIL rejects-tampered-body: Rejects a tampered body" in out
     reproductions = [line for line in out.splitlines() if line.startswith("  reproduce: ")]
@@ -202,7 +202,7 @@ def test_url_target_with_a_fixed_fake_stripe_port(
     out = capsys.readouterr().out
     assert out.splitlines()[0].startswith(f"connect-harness verify: {url} |")
     assert f"| fake Stripe API http://127.0.0.1:{port}" in out
-    assert "21 checks: 19 passed, 0 failed, 2 skipped" in out
+    assert "22 checks: 20 passed, 0 failed, 2 skipped" in out
 
 
 def test_api_version_is_stamped_on_events_and_reproductions(

@@ -45,6 +45,8 @@ BUGS: dict[str, str] = {
     "redirect": "serves /webhook/ and redirects /webhook there with a 301",
     "order-dependent": "asserts events arrive in order: 500 when an event is older than the last "
     "one seen for the same object",
+    "swallows-api-errors": "answers 200 when its Stripe calls fail (429, 500, connection), so the "
+    "event is lost",
     "acts-after-deauthorization": "forgets account.application.deauthorized and keeps calling the "
     "API as the disconnected account",
 }
@@ -215,7 +217,12 @@ class WebhookCore:
                 options["idempotency_key"] = f"{event['id']}:mark-handled"
             stripe.PaymentIntent.modify(intent_id, metadata={"webhook_handled": "true"}, **options)
         except stripe.StripeError as err:
-            # A real handler would log and alert; the delivery itself was received.
+            status = err.http_status
+            if self.bug != "swallows-api-errors" and (
+                status is None or status == 429 or status >= 500
+            ):
+                raise  # transient: answer 5xx, so that Stripe retries the event later
+            # Permanent (the object is gone, access was revoked): log it; the event was received.
             self.api_errors.append(f"{type(err).__name__}: {err.user_message}")
 
     def _follow(self, event: dict[str, Any], key: str) -> None:

@@ -197,6 +197,12 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         "as the disconnected account",
     ),
     CheckSpec(
+        "survives-api-errors",
+        "Survives API errors",
+        "with its Stripe calls failing (429, 500, a dropped connection) it keeps answering, and "
+        "after Stripe's retry does the work exactly once",
+    ),
+    CheckSpec(
         "uses-connected-account-context",
         "Uses the connected account's context",
         "API calls for a Connect event's objects carry Stripe-Account: <event.account>; no call "

@@ -43,6 +43,7 @@ SIGNED_CHECKS = frozenset(
         "idempotent-redelivery",
         "order-independent",
         "after-deauthorization",
+        "survives-api-errors",
     }
 )
 

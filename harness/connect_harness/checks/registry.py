@@ -14,6 +14,7 @@ from connect_harness.checks.api_calls import (
     _check_uses_connected_account_context,
 )
 from connect_harness.checks.common import _REJECTION_VARIANTS
+from connect_harness.checks.api_faults import _check_survives_api_errors
 from connect_harness.checks.deauthorization import _check_after_deauthorization
 from connect_harness.checks.findings import (
     CATALOGUE,
@@ -48,6 +49,7 @@ _CHECKS: dict[str, Callable[[ContractRun], Iterable[Finding]]] = {
     "idempotent-redelivery": _check_idempotent_redelivery,
     "order-independent": _check_order_independent,
     "after-deauthorization": _check_after_deauthorization,
+    "survives-api-errors": _check_survives_api_errors,
     "uses-connected-account-context": _check_uses_connected_account_context,
     "separates-livemode": _check_separates_livemode,
     "no-redirects": _check_no_redirects,
