@@ -144,7 +144,7 @@ def _under_fault(
             status="pass",
             reason=f"under {name} the endpoint kept answering ({first.response.status}"
             + (f", retry {retry.response.status}" if retry is not None else "")
-            + f") and did the work exactly once",
+            + ") and did the work exactly once",
             event_type=EVENT_TYPE,
             variant=f"during {name}",
         )

@@ -13,8 +13,8 @@ from connect_harness.checks.api_calls import (
     _check_separates_livemode,
     _check_uses_connected_account_context,
 )
-from connect_harness.checks.common import _REJECTION_VARIANTS
 from connect_harness.checks.api_faults import _check_survives_api_errors
+from connect_harness.checks.common import _REJECTION_VARIANTS
 from connect_harness.checks.deauthorization import _check_after_deauthorization
 from connect_harness.checks.findings import (
     CATALOGUE,
