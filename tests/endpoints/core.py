@@ -103,7 +103,7 @@ class WebhookCore:
         if self.bug == "order-dependent":
             self._assert_in_order(event)
         if self.defer is not None:
-            worker = threading.Timer(self.defer, self._act, args=(event,))
+            worker = threading.Timer(self.defer, self._act_until_done, args=(event,))
             worker.daemon = True
             worker.start()
             return 200, {"received": True, "queued": True}
@@ -175,6 +175,16 @@ class WebhookCore:
             raise _Rejected("signature mismatch")
         return _parse(body)
 
+    def _act_until_done(self, event: dict[str, Any]) -> None:
+        """Work after answering: Stripe will not retry a 2xx, so retry transient API errors here."""
+        for _ in range(20):
+            try:
+                self._act(event)
+                return
+            except stripe.StripeError:
+                time.sleep(0.25)
+        self.api_errors.append(f"{event.get('type')}: gave up after 20 attempts")
+
     def _assert_in_order(self, event: dict[str, Any]) -> None:
         obj = event.get("data", {}).get("object", {})
         object_id, created = str(obj.get("id")), int(event.get("created") or 0)
@@ -232,10 +242,18 @@ class WebhookCore:
                 event, fetch(key), nested_as_platform=self.bug == "platform-auth-references"
             )
         except stripe.StripeError as err:
+            if self.bug != "swallows-api-errors" and _transient(err):
+                raise
             self.api_errors.append(f"{event.get('type')}: {type(err).__name__}: {err}")
             return
         with self._lock:
             self.followed += fetched
+
+
+def _transient(err: stripe.StripeError) -> bool:
+    """A rate limit, a Stripe-side error or no answer: worth retrying later."""
+    status = err.http_status
+    return status is None or status == 429 or status >= 500
 
 
 def _parse(body: bytes) -> dict[str, Any]:

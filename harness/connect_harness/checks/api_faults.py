@@ -13,6 +13,7 @@ lost the event: Stripe does not retry a 2xx.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,9 @@ FAULTS: tuple[tuple[str, dict[str, object]], ...] = (
     ("500 api_error", {"status": 500}),
     ("a dropped connection", {"status": None, "reset": True}),
 )
+
+#: How long an endpoint that answered 2xx gets to redo failed work by itself once the fault cleared.
+SELF_RETRY_SECONDS = 5.0
 
 STRIPE_RETRIES = (
     "Stripe retries a non-2xx for up to 3 days in live mode (three times over a few hours in test "
@@ -110,6 +114,14 @@ def _under_fault(
         records.append(retry)
         run.settle()
     done = len(_work(run, event))
+    if retry is None:
+        # Answered 2xx: an endpoint that works after answering may redo the work by itself.
+        deadline = time.monotonic() + SELF_RETRY_SECONDS
+        while done == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            done = len(_work(run, event))
+        run.settle()
+        done = len(_work(run, event))
     last = retry or first
     if retry is not None and not _is_2xx(retry.response.status):
         yield _finding_for(
@@ -124,7 +136,8 @@ def _under_fault(
             last,
             status="fail",
             reason=f"the endpoint answered {first.response.status} while its Stripe calls failed "
-            f"with {name}, and never did the work afterwards: the event is lost (Stripe does not "
+            f"with {name}, and did not do the work within {SELF_RETRY_SECONDS:g} s after the fault "
+            "cleared: the event is lost (Stripe does not "
             "retry a 2xx); answer 5xx when the work fails, or retry it yourself",
             expected=f"{expected} successful mutating call(s) on {event.object_id}",
             actual="none",
