@@ -14,6 +14,9 @@ from typing import Any
 #: Stripe renders a balance settings object without transfer rules.
 BALANCE_SETTINGS_NULL_RULES = "'NoneType' object has no attribute 'items'"
 
+#: Event types whose canonical event stripe-python 16.1.0 cannot construct (see above).
+SDK_CRASHES = frozenset({"balance_settings.updated"})
+
 
 def stripe_python_chokes_on(payload: Mapping[str, Any]) -> bool:
     """True if stripe-python 16.1.0's construct_event raises on this (validly signed) event."""

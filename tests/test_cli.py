@@ -393,7 +393,8 @@ def test_contracts_build_reproduces_the_committed_contracts(
     )
     assert code == 0, err
     assert out == (
-        f"wrote 995 files to {out_dir} (event contracts per API version: 2023-08-16: 232, "
+        # 995 contract files, and each set's api/routes.json and api/objects.json for the fake API
+        f"wrote 1001 files to {out_dir} (event contracts per API version: 2023-08-16: 232, "
         "2026-05-27.dahlia: 254, 2026-10-28.endive: 275)\n"
     )
     committed = contracts.contracts_dir()

@@ -279,9 +279,15 @@ def test_event_schema_refers_into_objects_json() -> None:
     assert schema["properties"]["type"] == {"const": "payout.failed"}
 
 
-def test_contracts_dir_is_the_checkout_folder_here() -> None:
-    assert contracts.contracts_dir() == CONTRACTS
-    assert (contracts.contracts_dir() / NEWEST / "manifest.json").is_file()
+def test_contracts_dir_holds_the_committed_contracts() -> None:
+    # The checkout's folder in a development install, the wheel's copy under tox: the same files.
+    found = contracts.contracts_dir()
+    assert (found / NEWEST / "manifest.json").is_file()
+    names = sorted(str(path.relative_to(found)) for path in found.rglob("*") if path.is_file())
+    committed = sorted(
+        str(path.relative_to(CONTRACTS)) for path in CONTRACTS.rglob("*") if path.is_file()
+    )
+    assert names == committed
 
 
 @pytest.mark.skipif(

@@ -7,22 +7,19 @@ import dataclasses
 import http.client
 import json
 import os
-import re
 import socket
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import stripe
 
 from connect_harness.errors import HarnessError, UsageError
-from connect_harness.events import world
 from connect_harness.events.build import Event, build_event
 from connect_harness.spec import contracts
-from connect_harness.stripe_api import fake as fake_stripe
+from connect_harness.stripe_api import server
 from connect_harness.stripe_api.fake import ApiCall, FakeStripeAPI
 
 ACCOUNT = "acct_1ConnectedAcct01"
@@ -39,6 +36,12 @@ def fake() -> Iterator[FakeStripeAPI]:
 
 def connect_event(event_type: str = "payment_intent.succeeded", **kwargs: Any) -> Event:
     return build_event(event_type, account=ACCOUNT, **kwargs)
+
+
+def connect(fake: FakeStripeAPI, *accounts: str) -> None:
+    """Make ``accounts`` connected to the platform, as an event of theirs does."""
+    for account in accounts:
+        fake.register_event(build_event("account.updated", account=account))
 
 
 def oid(event: Event) -> str:
@@ -105,6 +108,7 @@ def test_platform_auth_cannot_see_a_connected_account_object(fake: FakeStripeAPI
 def test_another_connected_account_cannot_see_it_either(fake: FakeStripeAPI) -> None:
     event = connect_event()
     fake.register_event(event)
+    connect(fake, OTHER)
 
     with pytest.raises(stripe.InvalidRequestError, match=r"No such payment_intent: 'pi_"):
         stripe.PaymentIntent.retrieve(oid(event), api_key=TEST_KEY, stripe_account=OTHER)
@@ -113,6 +117,7 @@ def test_another_connected_account_cannot_see_it_either(fake: FakeStripeAPI) -> 
 def test_platform_objects_are_invisible_to_connected_accounts(fake: FakeStripeAPI) -> None:
     event = build_event("payment_intent.succeeded")
     fake.register_event(event)
+    connect(fake, ACCOUNT)
 
     assert stripe.PaymentIntent.retrieve(oid(event), api_key=TEST_KEY).id == oid(event)
     with pytest.raises(stripe.InvalidRequestError, match="No such payment_intent"):
@@ -149,6 +154,7 @@ def test_test_key_on_a_live_object_gets_the_mirror_message(fake: FakeStripeAPI) 
 
 def test_account_object_is_readable_by_the_platform_and_the_account(fake: FakeStripeAPI) -> None:
     fake.register_event(connect_event())
+    connect(fake, OTHER)
 
     assert stripe.Account.retrieve(ACCOUNT, api_key=TEST_KEY).id == ACCOUNT
     assert stripe.Account.retrieve(ACCOUNT, api_key=TEST_KEY, stripe_account=ACCOUNT).id == ACCOUNT
@@ -173,6 +179,7 @@ def test_account_updated_serves_the_events_account(fake: FakeStripeAPI) -> None:
 def test_payout_destination_is_the_accounts_external_account(fake: FakeStripeAPI) -> None:
     event = connect_event("payout.failed")
     fake.register_event(event)
+    connect(fake, OTHER)
     destination = event.data_object["destination"]
 
     as_platform = stripe.Account.retrieve_external_account(ACCOUNT, destination, api_key=TEST_KEY)
@@ -195,6 +202,7 @@ def test_payout_destination_is_the_accounts_external_account(fake: FakeStripeAPI
 def test_persons_and_capabilities_live_under_their_account(fake: FakeStripeAPI) -> None:
     person = connect_event("person.updated")
     fake.register_event(person)
+    connect(fake, ACCOUNT, OTHER)
 
     got = stripe.Account.retrieve_person(ACCOUNT, oid(person), api_key=TEST_KEY)
     capability = stripe.Account.retrieve_capability(
@@ -268,25 +276,26 @@ def test_what_a_lazily_built_object_names_is_known_in_turn(fake: FakeStripeAPI) 
 
 def test_register_reference_records_owner_and_mode_without_building(fake: FakeStripeAPI) -> None:
     fake.register_reference("cus_1RegisteredOnly0000000", "customer", None, True, seed=2)
-    assert fake._objects["cus_1RegisteredOnly0000000"].obj is None  # built on first use
+    assert fake._store.objects["cus_1RegisteredOnly0000000"].obj is None  # built on first use
 
     found = stripe.Customer.retrieve("cus_1RegisteredOnly0000000", api_key=LIVE_KEY)
 
     assert (found.id, found.livemode) == ("cus_1RegisteredOnly0000000", True)
+    connect(fake, ACCOUNT)  # an account the fake does not know is a 403, not a 404
     with pytest.raises(stripe.InvalidRequestError, match="No such customer"):
         stripe.Customer.retrieve(
             "cus_1RegisteredOnly0000000", api_key=LIVE_KEY, stripe_account=ACCOUNT
         )
 
 
-def test_unknown_ids_of_known_types_exist_for_whoever_asks_first(fake: FakeStripeAPI) -> None:
-    charge = stripe.Charge.retrieve(
-        "ch_1MadeUpByTheHandler00", api_key=TEST_KEY, stripe_account=ACCOUNT
-    )
+def test_unknown_ids_are_404_never_invented(fake: FakeStripeAPI) -> None:
+    connect(fake, ACCOUNT)
 
-    assert (charge.id, charge.livemode) == ("ch_1MadeUpByTheHandler00", False)
-    with pytest.raises(stripe.InvalidRequestError, match="No such charge"):
-        stripe.Charge.retrieve("ch_1MadeUpByTheHandler00", api_key=TEST_KEY)
+    with pytest.raises(stripe.InvalidRequestError) as info:
+        stripe.Charge.retrieve("ch_1MadeUpByTheHandler00", api_key=TEST_KEY, stripe_account=ACCOUNT)
+    assert info.value.http_status == 404
+    assert info.value.code == "resource_missing"
+    assert info.value.user_message == "No such charge: 'ch_1MadeUpByTheHandler00'"
     with pytest.raises(stripe.InvalidRequestError, match="No such charge: 'pi_1Wrong'"):
         stripe.Charge.retrieve("pi_1Wrong", api_key=TEST_KEY)
     with pytest.raises(stripe.InvalidRequestError, match="No such customer: 'nonsense'"):
@@ -320,6 +329,7 @@ def test_deauthorized_account_can_no_longer_be_acted_as(fake: FakeStripeAPI) -> 
 
 
 def test_balance_is_per_account_and_mode(fake: FakeStripeAPI) -> None:
+    connect(fake, ACCOUNT)
     balance = stripe.Balance.retrieve(api_key=TEST_KEY, stripe_account=ACCOUNT)
 
     assert (balance.object, balance.livemode) == ("balance", False)
@@ -408,6 +418,7 @@ def test_delete_answers_a_stub_and_only_for_deletable_types(fake: FakeStripeAPI)
 
 
 def test_create_and_list_as_the_account(fake: FakeStripeAPI) -> None:
+    connect(fake, ACCOUNT)
     created = stripe.Customer.create(
         email="owner@example.com", api_key=TEST_KEY, stripe_account=ACCOUNT
     )
@@ -546,6 +557,7 @@ def test_every_field_of_an_api_call_is_recorded(fake: FakeStripeAPI) -> None:
         at=0.0,
         form={"metadata[seen]": "yes", "expand[0]": "customer"},
         replayed=False,
+        stripe_account_header=ACCOUNT,
     )
 
 
@@ -697,47 +709,39 @@ def test_a_fake_bug_is_a_500_that_stripe_python_does_not_retry(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("contracts missing")
 
-    monkeypatch.setattr(fake_stripe, "_build_object", broken)
+    monkeypatch.setattr(server, "build_object", broken)
+    fake.register_reference("ch_1New", "charge", None, False)
 
     with pytest.raises(stripe.APIError, match="fake Stripe API failed on this request"):
         stripe.Charge.retrieve("ch_1New", api_key=TEST_KEY, max_network_retries=2)
     assert [call.status for call in fake.calls] == [500]
 
 
-# --- the route table agrees with Stripe's API description -----------------------------------------
+def test_what_an_application_fee_names_is_served_to_either_side(fake: FakeStripeAPI) -> None:
+    event = build_event("application_fee.created", seed=5, livemode=True)
+    fake.register_event(event)
+    fee = event.data_object
+    account, charge_id = fee["account"], fee["charge"]
+    assert isinstance(account, str) and isinstance(charge_id, str)
 
-STRIPE_SPEC = (
-    Path(__file__).resolve().parents[1].parent
-    / "shared"
-    / "stripe-spec"
-    / "openapi.spec3.2023-08-16.json"
-)
+    # The account it names is connected; its charge may be either side's (the charge type says).
+    assert stripe.Account.retrieve(account, api_key=LIVE_KEY).id == account
+    assert stripe.Charge.retrieve(charge_id, api_key=LIVE_KEY).id == charge_id
+    assert stripe.Charge.retrieve(charge_id, api_key=LIVE_KEY, stripe_account=account).id == (
+        charge_id
+    )
+    with pytest.raises(stripe.InvalidRequestError, match="exists in live mode"):
+        stripe.Charge.retrieve(charge_id, api_key=TEST_KEY)
 
 
-@pytest.mark.skipif(not STRIPE_SPEC.is_file(), reason=f"Stripe's spec is not at {STRIPE_SPEC}")
-def test_collection_table_matches_the_openapi_description() -> None:
-    spec = json.loads(STRIPE_SPEC.read_text())
-    buildable = set(world.described_types())
-    described: dict[str, tuple[str, set[str]]] = {}
-    for path, operations in spec["paths"].items():
-        match = re.fullmatch(r"/v1/([a-z_/]+)/\{[a-z_]+\}", path)
-        if match is None or "get" not in operations:
-            continue
-        schema = operations["get"]["responses"]["200"]["content"]["application/json"]["schema"]
-        ref = schema.get("$ref") or schema.get("anyOf", [{}])[0].get("$ref", "")
-        described[match.group(1)] = (ref.rsplit("/", 1)[-1], set(operations))
+def test_a_legacy_card_id_in_payment_method_is_the_accounts_own(fake: FakeStripeAPI) -> None:
+    event = connect_event("charge.succeeded", seed=5)
+    fake.register_event(event)
+    card = event.data_object["payment_method"]
+    assert isinstance(card, str) and card.startswith("card_")
 
-    for collection, object_type in fake_stripe._COLLECTIONS.items():
-        assert described[collection][0] == object_type, collection
-        assert object_type in buildable, object_type
-        methods = described[collection][1]
-        assert (object_type in fake_stripe._UPDATABLE) == ("post" in methods), collection
-        if object_type in fake_stripe._DELETABLE:
-            assert "delete" in methods, collection
-    missing = {
-        collection
-        for collection, (object_type, _) in described.items()
-        if object_type in buildable and collection not in fake_stripe._COLLECTIONS
-    }
-    # Old aliases: of financial_connections/accounts, and of balance_transactions.
-    assert missing <= {"linked_accounts", "balance/history"}
+    found = stripe.Account.retrieve_external_account(
+        ACCOUNT, card, api_key=TEST_KEY, stripe_account=ACCOUNT
+    )
+
+    assert (found.id, found.object) == (card, "card")

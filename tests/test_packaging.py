@@ -34,6 +34,12 @@ def test_wheel_contains_every_contract_file(wheel: zipfile.ZipFile) -> None:
         if p.is_file()
     }
     assert expected and expected <= names
+    # The fake Stripe API's route data of every contract set ships with it.
+    routes = {name for name in names if name.endswith("/api/routes.json")}
+    assert routes == {
+        f"connect_harness/contracts/{version}/api/routes.json"
+        for version in ("2023-08-16", "2026-05-27.dahlia", "2026-10-28.endive")
+    }
     assert "connect_harness/py.typed" in names
     assert "connect_harness/suite/test_catalogue.py" in names
 

@@ -174,6 +174,9 @@ def _build_parser() -> argparse.ArgumentParser:
     build.set_defaults(run=_cmd_contracts_build)
 
     _add_verify(commands)
+    from connect_harness.stripe_api.command import add_stripe_api_command
+
+    add_stripe_api_command(commands)
     return parser
 
 

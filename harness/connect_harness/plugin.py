@@ -163,7 +163,9 @@ def connect_url(connect_settings: Settings) -> str:
 def _connect_stripe_api_session(connect_settings: Settings) -> Iterator[FakeStripeAPI]:
     from connect_harness.stripe_api.fake import FakeStripeAPI
 
-    api = FakeStripeAPI(port=connect_settings["fake_stripe_port"] or 0)
+    api = FakeStripeAPI(
+        port=connect_settings["fake_stripe_port"] or 0, api_version=connect_settings["api_version"]
+    )
     with api:
         yield api
 

@@ -179,7 +179,7 @@ def run_verify(args: argparse.Namespace) -> int:
     if warning:
         print(f"connect-harness: warning: {warning}", file=sys.stderr)
     url = None if isinstance(target, UrlTarget) else urljoin(DEFAULT_URL, args.path)
-    fake = FakeStripeAPI(port=args.fake_stripe_port) if args.fake_stripe_port else FakeStripeAPI()
+    fake = FakeStripeAPI(port=args.fake_stripe_port or 0, api_version=args.api_version)
     with contextlib.ExitStack() as stack:
         stack.enter_context(fake)
         process = _served(args, target, fake.url, secret)
@@ -198,8 +198,16 @@ def run_verify(args: argparse.Namespace) -> int:
         results = run_suite(run, only or check_ids())
         deliveries = run.deliveries
         causes = run.headlines()
+    gaps = _gaps(fake.calls)
     print()
     print(render_table(results, headlines=causes), end="")
+    if gaps:
+        print(
+            "\nThe fake Stripe API does not serve these calls the endpoint made; checks that met "
+            "them were not judged (this may be our gap, not the endpoint's):"
+        )
+        for gap in gaps:
+            print(f"  {gap}")
     failed = any(result.status == "fail" for result in results)
     if args.report:
         meta = {
@@ -213,6 +221,7 @@ def run_verify(args: argparse.Namespace) -> int:
             "api_version": config.api_version or contracts.api_version(),
             "fake_stripe_api": fake_url,
             "headlines": [cause.to_json() for cause in causes],
+            "fake_stripe_api_gaps": gaps,
         }
         _write(args.report, json.dumps(to_json(results, meta=meta), indent=2) + "\n")
     if args.junitxml:
@@ -225,6 +234,17 @@ def run_verify(args: argparse.Namespace) -> int:
     if not failed:
         print(f"\nAll checks passed (seed {seed}).")
     return 1 if failed else 0
+
+
+def _gaps(calls: list[Any]) -> list[str]:
+    """``GET /v1/x (3 calls)`` for each route the fake could not serve, most frequent first."""
+    counts: dict[str, int] = {}
+    for call in calls:
+        if call.unserved:
+            text = f"{call.method} {call.path}"
+            counts[text] = counts.get(text, 0) + 1
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return [f"{text} ({count} call{'s' if count > 1 else ''})" for text, count in ordered]
 
 
 def _secret(given: str | None) -> str:

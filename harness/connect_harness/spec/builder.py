@@ -38,6 +38,7 @@ from connect_harness.spec.convert import (
 )
 from connect_harness.spec.examples import ExampleMaker, id_prefixes
 from connect_harness.spec.readme import contracts_readme
+from connect_harness.spec.routes import build_api_routes
 
 __all__ = [
     "CATALOGUE_FILE",
@@ -261,6 +262,10 @@ def build_contracts(
         "relaxed_required": sorted(set(relaxed)),
     }
     files["manifest.json"] = _dump(manifest)
+    # The fake Stripe API's routes, parameters and plain examples of this version (api/...); a
+    # description of schemas alone (no 'paths') has no API for it to serve.
+    if "paths" in spec:
+        files.update(build_api_routes(spec))
     return dict(sorted(files.items()))
 
 

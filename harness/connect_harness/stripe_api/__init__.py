@@ -1,1 +1,1 @@
-"""The fake Stripe API: the store with owners and modes, Stripe-Account scoping, the server."""
+"""The fake Stripe API: routes from the description, the store, scoping, validation, faults."""

@@ -1,0 +1,485 @@
+"""One operation of the route table, carried out on the store as the asking context sees it.
+
+The route's kind (from the description) decides what happens: ``retrieve``/``update``/``action``/
+``delete`` find the object the last path parameter names, ``list``/``search`` show the visible
+objects of the item type, ``create`` makes one, ``singleton`` answers the object a path names
+without an id (``/v1/balance``, ``/v1/account``). Under ``/v1/accounts/{account}/`` the account in
+the path is the owner, as on Stripe.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from connect_harness.stripe_api import bodies
+from connect_harness.stripe_api.routes import Route, RouteTable
+from connect_harness.stripe_api.scoping import Context
+from connect_harness.stripe_api.store import Store, Stored, balance_key, capability_key
+
+__all__ = ["Answer", "Dispatcher"]
+
+# POST /v1/<collection>/{id}/<action>: the fields the action sets when the object has them. The
+# routes come from the description; what an action does to an object's status is not in it.
+_ACTIONS: dict[tuple[str, str], dict[str, Any]] = {
+    ("charge", "capture"): {"captured": True},
+    ("checkout.session", "expire"): {"status": "expired"},
+    ("credit_note", "void"): {"status": "void"},
+    ("dispute", "close"): {"status": "lost"},
+    ("invoice", "finalize"): {"status": "open"},
+    ("invoice", "mark_uncollectible"): {"status": "uncollectible"},
+    ("invoice", "pay"): {"status": "paid", "paid": True},
+    ("invoice", "void"): {"status": "void"},
+    ("payment_intent", "cancel"): {"status": "canceled"},
+    ("payment_intent", "capture"): {"status": "succeeded"},
+    ("payment_intent", "confirm"): {"status": "succeeded"},
+    ("payment_method", "detach"): {"customer": None},
+    ("payout", "cancel"): {"status": "canceled"},
+    ("quote", "accept"): {"status": "accepted"},
+    ("quote", "cancel"): {"status": "canceled"},
+    ("quote", "finalize"): {"status": "open"},
+    ("refund", "cancel"): {"status": "canceled"},
+    ("review", "approve"): {"open": False, "reason": "approved"},
+    ("setup_intent", "cancel"): {"status": "canceled"},
+    ("setup_intent", "confirm"): {"status": "succeeded"},
+    ("subscription", "resume"): {"status": "active"},
+    ("subscription_schedule", "cancel"): {"status": "canceled"},
+    ("subscription_schedule", "release"): {"status": "released"},
+    ("topup", "cancel"): {"status": "canceled"},
+}
+
+_NOUNS = {"bank_account": "external account", "card": "external account"}
+
+
+@dataclass
+class Answer:
+    status: int
+    body: dict[str, Any]
+    stored: Stored | None = None
+    object_type: str | None = None
+    object_id: str | None = None
+    object_owner: str | None = None
+    object_livemode: bool | None = None
+    #: The schemas the body is an object (or list) of, for expand.
+    schemas: tuple[str, ...] = ()
+
+
+class Dispatcher:
+    """Carries out routes on a store; one per fake, used under the fake's lock."""
+
+    def __init__(self, store: Store, platform: str) -> None:
+        self.store = store
+        self.platform = platform
+
+    def run(
+        self,
+        table: RouteTable,
+        route: Route,
+        values: Mapping[str, str],
+        params: dict[str, Any],
+        context: Context,
+        path: str,
+    ) -> Answer:
+        owner = context.account
+        if route.template.startswith("/v1/accounts/{"):
+            account = values[route.names[0]]
+            if account != self.platform and (
+                context.account not in (None, account)
+                or account in self.store.revoked
+                or not self.store.connected(account)
+            ):
+                answer = Answer(403, bodies.no_access(context.key, account))
+                answer.object_type, answer.object_id, answer.object_owner = (
+                    "account",
+                    account,
+                    account,
+                )
+                return answer
+            owner = None if account == self.platform else account
+        types = frozenset(table.object_name(name) for name in (route.items or route.types))
+        kind = route.kind
+        if kind in ("list", "search"):
+            return self._list(route, values, params, context, owner, types, path)
+        if kind == "singleton":
+            return self._singleton(table, route, values, context, owner)
+        if kind == "create":
+            return self._create(table, route, values, params, context, owner)
+        object_id = values[route.names[-1]] if route.names else ""
+        if kind == "action":
+            answer = self._find(route.names, values, object_id, None, context, owner)
+            if answer.stored is None:
+                return answer
+            if answer.stored.type not in types:
+                return self._create(table, route, values, params, context, owner)
+            action = _ACTIONS.get((answer.stored.type, route.template.rsplit("/", 1)[-1]), {})
+            return self._update(answer, params, action)
+        answer = self._find(route.names, values, object_id, types, context, owner)
+        answer.schemas = route.types
+        if kind == "retrieve":
+            if answer.stored is not None and answer.stored.deleted:
+                answer.body = _deleted_stub(answer.stored)
+            return answer
+        if kind == "update":
+            return self._update(answer, params, {})
+        return self._delete(answer, route, table)
+
+    # --- finding -----------------------------------------------------------------------------------
+
+    def _find(
+        self,
+        names: tuple[str, ...],
+        values: Mapping[str, str],
+        object_id: str,
+        types: frozenset[str] | None,
+        context: Context,
+        owner: str | None,
+    ) -> Answer:
+        """Look an object up as ``context`` sees it: the answer holds it, or Stripe's 404."""
+        key = object_id
+        if names and names[-1] == "capability" and owner is not None:
+            key = capability_key(owner, object_id)
+            self._know_capability(owner, object_id)
+        if types == frozenset({"event"}):
+            return self._event(object_id, context)
+        stored = self.store.objects.get(key)
+        if object_id == self.platform and stored is None:
+            stored = self._platform_account()
+        noun = _noun(types, stored)
+        if stored is None:
+            return Answer(404, bodies.no_such(noun, object_id), object_id=object_id)
+        answer = Answer(
+            404,
+            bodies.no_such(noun, object_id),
+            object_type=stored.type,
+            object_id=object_id,
+            object_owner=stored.owner,
+            object_livemode=stored.livemode,
+        )
+        if types is not None and stored.type not in types:
+            return answer
+        if (
+            stored.owner != owner
+            and not stored.shared
+            and not (stored.type == "account" and stored.owner == object_id)
+        ):
+            return answer
+        self.store.materialize(stored)
+        answer.object_livemode = stored.livemode
+        if stored.livemode is not None and stored.livemode != context.live:
+            answer.body = bodies.no_such(
+                noun, object_id, exists_in="live" if stored.livemode else "test"
+            )
+            return answer
+        answer.status, answer.stored, answer.body = 200, stored, stored.obj or {}
+        return answer
+
+    def _event(self, event_id: str, context: Context) -> Answer:
+        stored = self.store.events.get(event_id)
+        answer = Answer(
+            404, bodies.no_such("event", event_id), object_type="event", object_id=event_id
+        )
+        if stored is None:
+            return answer
+        answer.object_owner, answer.object_livemode = stored.owner, stored.livemode
+        if stored.owner != context.account:
+            return answer
+        if stored.livemode != context.live:
+            answer.body = bodies.no_such(
+                "event", event_id, exists_in="live" if stored.livemode else "test"
+            )
+            return answer
+        answer.status, answer.body = 200, stored.obj or {}
+        return answer
+
+    def _know_capability(self, account: str, name: str) -> None:
+        """A capability exists when its account's object lists it."""
+        key = capability_key(account, name)
+        if key in self.store.objects:
+            return
+        stored = self.store.objects.get(account)
+        if stored is None:
+            return
+        capabilities = self.store.materialize(stored).get("capabilities")
+        if isinstance(capabilities, Mapping) and name in capabilities:
+            self.store.objects[key] = Stored("capability", name, account, None, seed=0)
+            obj = self.store.materialize(self.store.objects[key])
+            obj["id"] = name
+            if isinstance(capabilities[name], str) and "status" in obj:
+                obj["status"] = capabilities[name]
+
+    def _platform_account(self) -> Stored:
+        stored = self.store.objects.get(self.platform)
+        if stored is None:
+            stored = self.store.objects[self.platform] = Stored(
+                "account", self.platform, None, None
+            )
+        self.store.materialize(stored)
+        return stored
+
+    # --- kinds ---------------------------------------------------------------------------------------
+
+    def _singleton(
+        self,
+        table: RouteTable,
+        route: Route,
+        values: Mapping[str, str],
+        context: Context,
+        owner: str | None,
+    ) -> Answer:
+        if route.template == "/v1/account":
+            stored = self.store.objects.get(owner) if owner else self._platform_account()
+            assert stored is not None
+            obj = self.store.materialize(stored)
+            return Answer(200, obj, stored, "account", stored.object_id, owner, None, route.types)
+        if route.names:
+            parent = self._find(
+                route.names[:-1], values, values[route.names[-1]], None, context, owner
+            )
+            if parent.status != 200:
+                return parent
+        schema = route.types[0] if route.types else ""
+        object_type = table.object_name(schema)
+        if object_type == "balance":
+            key = balance_key(owner, context.live)
+        else:
+            parts = [route.template, *(values[name] for name in route.names)]
+            key = "/".join([*parts, owner or "platform", context.mode])
+        stored = self.store.objects.get(key)
+        if stored is None:
+            stored = self.store.objects[key] = Stored(object_type, None, owner, context.live)
+        obj = self.store.materialize(stored)
+        return Answer(200, obj, stored, object_type, None, owner, context.live, route.types)
+
+    def _list(
+        self,
+        route: Route,
+        values: Mapping[str, str],
+        params: Mapping[str, Any],
+        context: Context,
+        owner: str | None,
+        types: frozenset[str],
+        path: str,
+    ) -> Answer:
+        parent_id: str | None = None
+        if route.names and not route.template.startswith("/v1/accounts/{"):
+            parent_id = values[route.names[-1]]
+            parent = self._find(route.names, values, parent_id, None, context, owner)
+            if parent.status != 200:
+                return parent
+        if types == frozenset({"capability"}) and owner is not None:
+            account = self.store.objects.get(owner)
+            named = self.store.materialize(account).get("capabilities") if account else None
+            for name in named if isinstance(named, Mapping) else ():
+                self._know_capability(owner, name)
+        if types == frozenset({"event"}):
+            found = [
+                stored.obj or {}
+                for stored in reversed(list(self.store.events.values()))
+                if stored.owner == context.account and stored.livemode == context.live
+            ]
+        elif types == frozenset({"account"}) and owner is None:
+            found = [
+                self.store.materialize(stored)
+                for stored in reversed(list(self.store.objects.values()))
+                if stored.type == "account" and stored.owner is not None and not stored.deleted
+            ]
+        else:
+            found = [
+                self.store.materialize(s) for s in self.store.visible(types, owner, context.live)
+            ]
+        if parent_id is not None:
+            found = [obj for obj in found if parent_id in obj.values()]
+        body = _list_body(found, params, path)
+        if route.kind == "search":
+            body = {
+                "object": "search_result",
+                "data": body["data"],
+                "has_more": body["has_more"],
+                "next_page": None,
+                "url": path,
+            }
+        return Answer(200, body, object_type=_first(types), schemas=route.items)
+
+    def _create(
+        self,
+        table: RouteTable,
+        route: Route,
+        values: Mapping[str, str],
+        params: dict[str, Any],
+        context: Context,
+        owner: str | None,
+    ) -> Answer:
+        for index, name in enumerate(route.names):
+            if index == 0 and route.template.startswith("/v1/accounts/{"):
+                continue
+            parent = self._find(
+                route.names[: index + 1], values, values[name], None, context, owner
+            )
+            if parent.status != 200:
+                return parent
+        schemas = [name for name in route.types if not name.startswith("deleted_")]
+        object_type = table.object_name(schemas[0]) if schemas else "unknown"
+        stored = self.store.create(object_type, owner, context.live)
+        if object_type == "account" and stored.object_id is not None:
+            self.store.know_account(stored.object_id)
+        obj = self.store.materialize(stored)
+        for name in route.names:
+            if name in obj and isinstance(obj[name], (str, type(None))):
+                obj[name] = values[name]
+        _apply_form(obj, params)
+        return Answer(
+            200,
+            obj,
+            stored,
+            object_type,
+            stored.object_id,
+            stored.owner,
+            stored.livemode,
+            tuple(schemas),
+        )
+
+    def _update(self, answer: Answer, params: dict[str, Any], action: Mapping[str, Any]) -> Answer:
+        stored = answer.stored
+        if stored is None or stored.obj is None:
+            return answer
+        if stored.deleted:
+            answer.status, answer.stored = 404, None
+            answer.body = bodies.no_such(_noun(None, stored), stored.object_id or "")
+            return answer
+        _apply_form(stored.obj, params)
+        for name, value in action.items():
+            if name in stored.obj:
+                stored.obj[name] = value
+        answer.body = stored.obj
+        return answer
+
+    def _delete(self, answer: Answer, route: Route, table: RouteTable) -> Answer:
+        stored = answer.stored
+        if stored is None:
+            return answer
+        if stored.deleted:
+            answer.status, answer.stored = 404, None
+            answer.body = bodies.no_such(_noun(None, stored), stored.object_id or "")
+            return answer
+        if not any(name.startswith("deleted_") for name in route.types) and stored.obj is not None:
+            # Deleting a subscription cancels it; the answer is the object, not a stub.
+            if "status" in stored.obj:
+                stored.obj["status"] = "canceled"
+            answer.body = stored.obj
+            return answer
+        stored.deleted = True
+        answer.body = _deleted_stub(stored)
+        return answer
+
+
+def _noun(types: frozenset[str] | None, stored: Stored | None) -> str:
+    if types:
+        name = _first(types)
+    elif stored is not None:
+        name = stored.type
+    else:
+        name = "object"
+    return _NOUNS.get(name, name)
+
+
+def _first(types: frozenset[str]) -> str:
+    named = sorted(name for name in types if not name.startswith("deleted_"))
+    return named[0] if named else sorted(types)[0]
+
+
+def _deleted_stub(stored: Stored) -> dict[str, Any]:
+    return {"id": stored.object_id, "object": stored.type, "deleted": True}
+
+
+def _list_body(found: list[dict[str, Any]], params: Mapping[str, Any], path: str) -> dict[str, Any]:
+    filters = {
+        name: value
+        for name, value in params.items()
+        if isinstance(value, str)
+        and name not in ("limit", "starting_after", "ending_before", "expand")
+    }
+    matching = [
+        obj
+        for obj in found
+        if all(name not in obj or _form_text(obj[name]) == value for name, value in filters.items())
+    ]
+    after = params.get("starting_after")
+    if isinstance(after, str):
+        ids = [obj.get("id") for obj in matching]
+        if after in ids:
+            matching = matching[ids.index(after) + 1 :]
+    try:
+        limit = max(1, min(100, int(str(params.get("limit", "10")))))
+    except ValueError:
+        limit = 10
+    return {
+        "object": "list",
+        "data": copy.deepcopy(matching[:limit]),
+        "has_more": len(matching) > limit,
+        "url": path,
+    }
+
+
+def _form_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Mapping):
+        return str(value.get("id", ""))
+    return "" if value is None else str(value)
+
+
+def _apply_form(obj: dict[str, Any], params: Mapping[str, Any]) -> None:
+    """Apply nested parameters the way Stripe does, to the fields the object has.
+
+    ``metadata[key]=value`` sets a key, ``metadata[key]=`` removes it and ``metadata=`` clears all;
+    a scalar field takes the value (coerced to the field's JSON type) and ``""`` unsets it; nested
+    hashes are merged. Parameters the object has no field for change nothing.
+    """
+    for name, value in params.items():
+        if name == "expand":
+            continue
+        if name == "metadata":
+            metadata = obj.get("metadata")
+            if not isinstance(metadata, dict):
+                metadata = obj["metadata"] = {}
+            if value == "":
+                metadata.clear()
+            elif isinstance(value, Mapping):
+                for key, item in value.items():
+                    if item == "":
+                        metadata.pop(key, None)
+                    elif isinstance(item, str):
+                        metadata[key] = item
+            continue
+        if name not in obj:
+            continue
+        current = obj[name]
+        if isinstance(value, Mapping):
+            if current is None:
+                current = obj[name] = {}
+            if isinstance(current, dict):
+                _apply_form(current, value)
+            continue
+        if isinstance(value, list) or (isinstance(current, (dict, list)) and value != ""):
+            continue
+        obj[name] = _coerce(current, value)
+
+
+def _coerce(current: Any, value: str) -> Any:
+    if value == "":
+        return None
+    if isinstance(current, bool):
+        return value == "true"
+    if isinstance(current, int):
+        try:
+            return int(value)
+        except ValueError:
+            return value
+    if isinstance(current, float):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value

@@ -1,0 +1,585 @@
+"""A local stand-in for ``api.stripe.com`` that fails the way Stripe fails for Connect handlers.
+
+Webhook handlers usually call back into the API: fetch the object fresh, update its metadata, read
+the account. :class:`FakeStripeAPI` answers those calls on 127.0.0.1 and records every one of them as
+an :class:`ApiCall`, so a check can tell *how* the handler talked to Stripe, not only what it
+answered. Every v1 route of Stripe's description for the request's API version is served (see
+:mod:`connect_harness.stripe_api.routes`), parameters are validated and ``expand[]`` honoured as on
+Stripe, and it is strict exactly where real handlers go wrong:
+
+* an object exists only because an event, a create or a test registered it: an unknown id is
+  ``No such customer: 'cus_...'``;
+* an object of a connected account exists only for requests made *as* that account
+  (``Stripe-Account``); the platform's own account id in ``Stripe-Account`` acts as the platform;
+  an account that is not connected, or that deauthorized the platform, is a 403;
+* test-mode objects are invisible to live keys and the other way round;
+* a repeated ``Idempotency-Key`` replays the first answer instead of applying an update twice;
+* :meth:`FakeStripeAPI.fail` makes chosen routes answer 429s, 500s, slowly or not at all.
+
+A request for something the fake does not serve (a path outside the description, a v2 path) is
+answered as Stripe answers an unknown URL, and recorded with ``unserved=True``: the checks report it
+as the fake's possible gap, never as the endpoint's failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import functools
+import io
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import parse_qsl
+
+from connect_harness.errors import HarnessError, UsageError
+from connect_harness.stripe_api import bodies
+from connect_harness.stripe_api.calls import ApiCall, bare_call, error_message
+from connect_harness.stripe_api.dispatch import Answer, Dispatcher
+from connect_harness.stripe_api.expand import expand
+from connect_harness.stripe_api.faults import Fault, fault_body, parse_pattern
+from connect_harness.stripe_api.objects import (
+    build_object,
+    object_type_for_id,
+    platform_account_id,
+    schema_of,
+)
+from connect_harness.stripe_api.routes import RouteTable, routes_for_version
+from connect_harness.stripe_api.scoping import Context, authenticate, check_api_version
+from connect_harness.stripe_api.store import Store
+from connect_harness.stripe_api.transport import quiet_handler, reset_connection, server_class
+from connect_harness.stripe_api.validation import expand_paths, parse_params, validate_params
+
+__all__ = ["ApiCall", "FakeStripeAPI", "platform_account_id"]
+
+_ACCOUNT_ID = re.compile(r"^acct_[0-9A-Za-z]+$")
+_DEFAULT_API_VERSION = "2023-08-16"
+_NO_PROXY_VARIABLES = ("NO_PROXY", "no_proxy")
+_MAX_IDEMPOTENCY_KEY = 255
+
+
+class _EventLike(Protocol):
+    @property
+    def payload(self) -> Mapping[str, Any]: ...
+
+
+@dataclass
+class _Replay:
+    fingerprint: tuple[Any, ...]
+    answer: Answer
+    text: str
+    request_id: str
+
+
+def _api_version() -> str:
+    """The version objects are rendered in when the request names none: the contracts' version."""
+    from connect_harness.spec.contracts import api_version
+
+    try:
+        return api_version()
+    except HarnessError:  # unreadable contracts must not turn every answer into a crash
+        return _DEFAULT_API_VERSION
+
+
+class FakeStripeAPI:
+    """Stripe's API on 127.0.0.1 for the endpoint under test, recording every call.
+
+    Start it (or use it as a context manager), point the endpoint's Stripe client at :attr:`url`
+    (:meth:`patch_stripe` does that for stripe-python's module-level API in this process; a
+    ``StripeClient`` takes ``base_addresses={"api": fake.url}``), :meth:`register_event` each event
+    before delivering it, and wrap each delivery in :meth:`delivery` so the calls it causes carry its
+    label. Calls made after a handler already answered (background work) keep the label of the last
+    delivery until the next one starts; :meth:`wait_idle` waits for them.
+
+    ``api_version`` picks the description whose routes and parameters are served to requests that
+    send no ``Stripe-Version`` (default: the contracts' version); a request's own ``Stripe-Version``
+    picks the description of that version. The fake's own 500s (a harness bug) carry
+    ``Stripe-Should-Retry: false``.
+    """
+
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        api_version: str | None = None,
+        platform_account: str | None = None,
+        on_call: Callable[[ApiCall], None] | None = None,
+    ) -> None:
+        self._host = host
+        self._port = port
+        self._server: Any = None
+        self._url: str | None = None
+        # Two locks: the object store is held while a request is routed; the activity lock (calls,
+        # label, requests in flight) never is, so calls/wait_idle answer while a request runs.
+        self._lock = threading.RLock()
+        self._activity = threading.Lock()
+        self._api_version = api_version
+        self.platform_account = platform_account or platform_account_id()
+        self._store = Store(self._build_object, object_type_for_id)
+        self._dispatcher = Dispatcher(self._store, self.platform_account)
+        self._replays: dict[tuple[str, str | None, str], _Replay] = {}
+        self._faults: list[Fault] = []
+        self._calls: list[ApiCall] = []
+        self._label: str | None = None
+        self._in_flight = 0
+        self._last_activity = time.monotonic()
+        self._request_count = 0
+        self._on_call = on_call
+
+    # --- lifecycle --------------------------------------------------------------------------------
+
+    def start(self) -> FakeStripeAPI:
+        """Start serving in a background thread; returns self."""
+        if self._server is not None:
+            raise HarnessError(f"the fake Stripe API is already running at {self._url}")
+        server = server_class()(host=self._host, port=self._port, threaded=True)
+        server.no_handler_status_code = 404
+        server.expect_request(re.compile(r".*")).respond_with_handler(self._respond)
+        try:
+            # werkzeug prints its own advice before exiting; ours below is the one line to show.
+            with contextlib.redirect_stderr(io.StringIO()):
+                server.start()
+        except SystemExit as err:  # werkzeug exits when it cannot bind
+            raise UsageError(
+                f"cannot start the fake Stripe API on {self._host}:{self._port}: the address is "
+                "in use or not available here; pass port=0 to let the system pick a free port"
+            ) from err
+        # werkzeug logs every request to stderr through a handler bound at first use; a test tool
+        # should be quiet, and a handler bound to a captured stream breaks later tests.
+        assert server.server is not None
+        server.server.RequestHandlerClass = quiet_handler()
+        self._server = server
+        self._url = f"http://{server.format_host(self._host)}:{server.port}"
+        return self
+
+    def stop(self) -> None:
+        """Stop serving; calls and objects stay available until :meth:`reset`."""
+        server, self._server = self._server, None
+        if server is not None and server.is_running():
+            server.stop()
+
+    def __enter__(self) -> FakeStripeAPI:
+        if self._server is None:
+            self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:<port>``: the ``api_base`` the endpoint's Stripe client should use.
+
+        After :meth:`stop` it is still the address the fake last served, for reports.
+        """
+        if self._url is None:
+            raise HarnessError(
+                "the fake Stripe API has not been started; call start() or use it as a context "
+                "manager"
+            )
+        return self._url
+
+    @property
+    def api_version(self) -> str:
+        """The API version served to requests that name none."""
+        if self._api_version is None:
+            self._api_version = _api_version()
+        return self._api_version
+
+    def reset(self) -> None:
+        """Forget every call, object, event, idempotency key, deauthorization and fault."""
+        with self._lock, self._activity:
+            self._store.clear()
+            self._replays.clear()
+            self._faults.clear()
+            self._calls.clear()
+            self._label = None
+
+    @contextlib.contextmanager
+    def patch_stripe(self) -> Iterator[None]:
+        """Point stripe-python's module-level API (``stripe.api_base``) here for the block.
+
+        The fake's host is added to ``NO_PROXY``/``no_proxy`` for the block too: stripe-python's
+        HTTP client honours proxy variables, and a CI proxy would otherwise swallow the calls.
+        ``StripeClient`` instances carry their own base address and are not affected: create them
+        with ``base_addresses={"api": fake.url}``. ``stripe.max_network_retries`` is left as the
+        user set it.
+        """
+        import stripe
+
+        saved = stripe.api_base
+        saved_env = {name: os.environ.get(name) for name in _NO_PROXY_VARIABLES}
+        stripe.api_base = self.url
+        for name, value in saved_env.items():
+            os.environ[name] = f"{value},{self._host}" if value else self._host
+        try:
+            yield
+        finally:
+            stripe.api_base = saved
+            for name, value in saved_env.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+    # --- faults -------------------------------------------------------------------------------------
+
+    def fail(
+        self,
+        route_pattern: str = "*",
+        *,
+        status: int | None = 500,
+        code: str | None = None,
+        times: int | None = 1,
+        delay: float = 0.0,
+        reset: bool = False,
+    ) -> None:
+        """Make requests matching ``route_pattern`` fail, the next ``times`` times (None: always).
+
+        ``route_pattern`` is ``"GET /v1/customers/*"``, ``"/v1/payment_intents/*"`` or ``"*"``.
+        ``status`` answers with Stripe's error body for it (429 ``rate_limit``, or ``code=
+        "lock_timeout"``; 500 ``api_error``; ...); ``delay`` waits that many seconds first (past the
+        client's timeout, the client gives up); ``reset=True`` closes the connection without an
+        answer. ``status=None`` with a ``delay`` answers normally, late. Later rules are tried first.
+        """
+        method, path = parse_pattern(route_pattern)
+        if status is not None and not 400 <= status <= 599:
+            raise UsageError(
+                f"fault status {status} is not an error status; pass a 4xx or 5xx such as 429 "
+                "or 500 (or status=None with a delay)"
+            )
+        if times is not None and times < 1:
+            raise UsageError(
+                f"fault times={times} never applies; pass a count of 1 or more, or None"
+            )
+        if delay < 0:
+            raise UsageError(f"fault delay={delay} is negative; pass seconds of 0 or more")
+        with self._lock:
+            self._faults.insert(0, Fault(method, path, status, code, times, delay, reset))
+
+    def clear_faults(self) -> None:
+        """Remove every :meth:`fail` rule."""
+        with self._lock:
+            self._faults.clear()
+
+    # --- what the endpoint did ----------------------------------------------------------------------
+
+    @property
+    def calls(self) -> list[ApiCall]:
+        """Every call received so far, oldest first (a snapshot)."""
+        with self._activity:
+            return list(self._calls)
+
+    def calls_for(self, label: str) -> list[ApiCall]:
+        """The calls attributed to the delivery labelled ``label``."""
+        with self._activity:
+            return [call for call in self._calls if call.delivery == label]
+
+    @contextlib.contextmanager
+    def delivery(self, label: str) -> Iterator[None]:
+        """Attribute calls to ``label`` from now until the next delivery starts."""
+        with self._activity:
+            self._label = label
+        yield
+
+    def wait_idle(self, *, quiet: float = 0.05, timeout: float = 2.0) -> bool:
+        """Wait until no request is in flight and none arrived for ``quiet`` seconds.
+
+        Returns False if that did not happen within ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._activity:
+                busy = self._in_flight > 0
+                idle_for = time.monotonic() - self._last_activity
+            if not busy and idle_for >= quiet:
+                return True
+            now = time.monotonic()
+            if now >= deadline:
+                return False
+            time.sleep(min(max(quiet - idle_for, 0.005), deadline - now))
+
+    def current_object(self, object_id: str) -> dict[str, Any] | None:
+        """The fake's current state of the object ``object_id`` (a copy), if it knows it."""
+        with self._lock:
+            stored = self._store.objects.get(object_id)
+            if stored is None:
+                return None
+            return copy.deepcopy(self._store.materialize(stored))
+
+    # --- what Stripe knows --------------------------------------------------------------------------
+
+    def register_event(self, event: _EventLike) -> None:
+        """Make the objects of ``event`` exist, owned by its account, in its mode.
+
+        Besides ``data.object``: the event itself (``GET /v1/events/<id>``), the connected account
+        of a Connect event, a payout's destination as that account's external account, and the
+        same-account objects ``data.object`` refers to by id (its customer, charge, ...). Registering
+        ``account.application.deauthorized`` revokes the platform's access to that account: every
+        later request acting as it, or reading it, gets a 403, as on Stripe.
+        """
+        with self._lock:
+            self._store.register_event(
+                event.payload, platform=self.platform_account, seed=int(getattr(event, "seed", 0))
+            )
+
+    def register_object(
+        self, obj: Mapping[str, Any], *, account: str | None = None, livemode: bool = False
+    ) -> None:
+        """Make ``obj`` (a Stripe object with ``id`` and ``object``) exist for ``account``."""
+        with self._lock:
+            if account is not None:
+                self._store.know_account(account)
+            self._store.register_object(
+                dict(obj), account, livemode, platform=self.platform_account
+            )
+
+    def register_reference(
+        self,
+        object_id: str,
+        object_type: str,
+        owner: str | None,
+        livemode: bool,
+        seed: int = 0,
+    ) -> None:
+        """Know ``object_id`` as an ``object_type`` of ``owner`` (None: the platform) in that mode.
+
+        Recorded cheaply; the object is built on first fetch with
+        :func:`connect_harness.events.objects.build_object` (or the description's example for types
+        the contracts do not cover). An object already known keeps its state.
+        """
+        with self._lock:
+            self._store.register_reference(object_id, object_type, owner, livemode, seed)
+
+    def _build_object(
+        self, object_type: str, object_id: str | None, owner: str | None, livemode: bool, seed: int
+    ) -> dict[str, Any]:
+        return build_object(
+            object_type, object_id, owner, livemode, seed, routes_for_version(self.api_version)
+        )
+
+    # --- serving ------------------------------------------------------------------------------------
+
+    def _respond(self, request: Any) -> Any:
+        """pytest-httpserver handler: every request lands here (one permanent catch-all)."""
+        from werkzeug.wrappers import Response as WerkzeugResponse
+
+        arrived = time.monotonic()
+        with self._activity:
+            self._in_flight += 1
+            self._last_activity = arrived
+            label = self._label
+            self._request_count += 1
+            request_id = f"req_{self._request_count:014d}"
+        try:
+            call, status, text, headers = self._handle(request, request_id, label, arrived)
+        except Exception as err:  # a bug in the fake must not look like one of Stripe's answers
+            status, headers = 500, {"Stripe-Should-Retry": "false"}
+            text = bodies.render(
+                bodies.error(
+                    "api_error",
+                    "connect_harness's fake Stripe API failed on this request: "
+                    f"{type(err).__name__}: {err}",
+                )
+            )
+            call = bare_call(request, status, label, arrived)
+        with self._activity:
+            self._calls.append(call)
+            self._in_flight -= 1
+            self._last_activity = time.monotonic()
+        if self._on_call is not None:
+            self._on_call(call)
+        if status == 0:
+            reset_connection(request)
+        headers = {
+            "Request-Id": request_id,
+            "Stripe-Version": request.headers.get("Stripe-Version") or self.api_version,
+            **headers,
+        }
+        return WerkzeugResponse(
+            text, status=status or 500, headers=headers, content_type="application/json"
+        )
+
+    def _fault_for(self, method: str, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.matches(method, path):
+                    fault.use()
+                    return fault
+        return None
+
+    def _handle(
+        self, request: Any, request_id: str, label: str | None, arrived: float
+    ) -> tuple[ApiCall, int, str, dict[str, str]]:
+        method = str(request.method).upper()
+        path = str(request.path)
+        query_pairs = parse_qsl(request.query_string.decode("latin-1"), keep_blank_values=True)
+        content_type = request.headers.get("Content-Type", "")
+        form_pairs: list[tuple[str, str]] = []
+        if content_type.startswith("application/x-www-form-urlencoded"):
+            form_pairs = parse_qsl(request.get_data().decode("utf-8"), keep_blank_values=True)
+        # Thin events' fetch_related_object() sends the account as Stripe-Context instead.
+        header_account = (
+            request.headers.get("Stripe-Account") or request.headers.get("Stripe-Context") or None
+        )
+        stripe_account = None if header_account == self.platform_account else header_account
+        idempotency_key = request.headers.get("Idempotency-Key") or None
+        headers: dict[str, str] = {}
+        if idempotency_key is not None and method == "POST":
+            headers["Idempotency-Key"] = idempotency_key
+        if header_account is not None:
+            headers["Stripe-Account"] = header_account
+
+        mode, key, auth_error = authenticate(request.headers.get("Authorization"))
+        replayed = False
+        unserved = False
+        fault = self._fault_for(method, path)
+        if fault is not None and fault.delay:
+            time.sleep(fault.delay)
+        fault_name = None
+        if fault is not None and (fault.reset or fault.status is not None):
+            fault_name = f"{fault.method or '*'} {fault.path}"
+            if fault.reset:
+                answer, text = Answer(0, {}), ""
+            else:
+                assert fault.status is not None
+                answer = Answer(fault.status, fault_body(fault.status, fault.code))
+                text = bodies.render(answer.body)
+        elif auth_error is not None:
+            answer, text = Answer(401, auth_error), bodies.render(auth_error)
+        else:
+            assert mode is not None and key is not None
+            context = Context(mode, stripe_account, key)
+            replay_key = (key, stripe_account, idempotency_key or "")
+            fingerprint = (method, path, tuple(sorted(form_pairs)))
+            with self._lock:
+                previous = (
+                    self._replays.get(replay_key)
+                    if idempotency_key is not None and method == "POST"
+                    else None
+                )
+                if previous is not None and previous.fingerprint == fingerprint:
+                    answer, text, replayed = previous.answer, previous.text, True
+                    headers["Idempotent-Replayed"] = "true"
+                    headers["Original-Request"] = previous.request_id
+                elif previous is not None:
+                    answer = Answer(400, bodies.idempotency_mismatch(idempotency_key or ""))
+                    text = bodies.render(answer.body)
+                elif idempotency_key is not None and len(idempotency_key) > _MAX_IDEMPOTENCY_KEY:
+                    answer = Answer(400, bodies.idempotency_key_too_long(idempotency_key))
+                    text = bodies.render(answer.body)
+                else:
+                    version = request.headers.get("Stripe-Version") or None
+                    answer, unserved = self._route(
+                        method, path, query_pairs, form_pairs, context, version
+                    )
+                    text = bodies.render(answer.body)
+                    if (
+                        idempotency_key is not None
+                        and method == "POST"
+                        and answer.status not in (401, 429)
+                        and answer.status < 500
+                    ):
+                        self._replays[replay_key] = _Replay(fingerprint, answer, text, request_id)
+        call = ApiCall(
+            method=method,
+            path=path,
+            query=dict(query_pairs),
+            stripe_account=stripe_account,
+            idempotency_key=idempotency_key,
+            key_mode=mode,
+            object_id=answer.object_id,
+            object_type=answer.object_type,
+            object_owner=answer.object_owner,
+            object_livemode=answer.object_livemode,
+            status=answer.status,
+            delivery=label,
+            mutating=method in ("POST", "DELETE"),
+            at=arrived,
+            form=dict(form_pairs),
+            replayed=replayed,
+            unserved=unserved,
+            stripe_account_header=header_account,
+            fault=fault_name,
+            error=error_message(answer.body),
+        )
+        return call, answer.status, text, headers
+
+    def _route(
+        self,
+        method: str,
+        path: str,
+        query: list[tuple[str, str]],
+        form: list[tuple[str, str]],
+        context: Context,
+        version: str | None,
+    ) -> tuple[Answer, bool]:
+        """The answer to a request, and whether the fake does not serve its route."""
+        version_problem = check_api_version(version)
+        if version_problem is not None:
+            return Answer(400, version_problem), False
+        account = context.account
+        if account is not None and (
+            not _ACCOUNT_ID.match(account)
+            or account in self._store.revoked
+            or not self._store.connected(account)
+        ):
+            return Answer(403, bodies.no_access(context.key, account)), False
+        table = routes_for_version(version or self.api_version)
+        route, values, _ = table.match(method, path)
+        if route is None:
+            return Answer(404, bodies.unrecognized(method, path)), True
+        params = parse_params(query if method in ("GET", "DELETE") else form)
+        if method == "DELETE" and form:
+            params.update(parse_params(form))
+        problem = validate_params(params, route.params, table.nodes)
+        if problem is not None:
+            return Answer(400, problem), False
+        answer = self._dispatcher.run(table, route, values, params, context, path)
+        paths = expand_paths(params)
+        if answer.status == 200 and paths:
+            answer.body = copy.deepcopy(answer.body)
+            problem = expand(
+                answer.body,
+                answer.schemas or route.types,
+                paths,
+                table.shapes,
+                functools.partial(self._resolve, context, table),
+                lambda obj: schema_of(obj, table),
+            )
+            if problem is not None:
+                return Answer(400, problem), False
+        return answer, False
+
+    def _resolve(
+        self, context: Context, table: RouteTable, object_id: str, schemas: Any, parent: Any
+    ) -> dict[str, Any] | None:
+        """The object an expanded field names, as ``context`` sees it (None: leave the id)."""
+        store = self._store
+        stored = store.objects.get(object_id)
+        if stored is None:
+            # A reference of an object the caller can see: it belongs to the same account and
+            # mode (the way events' references do), so it exists now.
+            object_type = object_type_for_id(object_id)
+            names = {table.object_name(name) for name in schemas}
+            if object_type is None or object_type not in names:
+                object_type = table.object_name(next(iter(schemas))) if len(schemas) == 1 else None
+            if object_type is None:
+                return None
+            live = (
+                parent.get("livemode") if isinstance(parent.get("livemode"), bool) else context.live
+            )
+            store.register_reference(object_id, object_type, context.account, bool(live), 0)
+            stored = store.objects[object_id]
+        if (
+            stored.owner not in (context.account, None)
+            and stored.type != "account"
+            and not stored.shared
+        ):
+            return None
+        return copy.deepcopy(store.materialize(stored))
