@@ -68,11 +68,11 @@ const server = http.createServer((req, res) => {
     if (seen.has(event.id)) return answer(200, { received: true, duplicate: true });
     seen.add(event.id);
     if (bug === "unhandled-rejection" && event.type === "customer.created") {
-      // A request that fails (an unknown route) while the event is answered; its failure is
+      // A request that fails (a customer that does not exist) while the event is answered; its failure is
       // passed on after the answer, to a promise nobody handles: node ends the process.
       const stripe = event.livemode ? clients.live : clients.test;
       const options = event.account ? { stripeAccount: event.account } : {};
-      const lookup = stripe.rawRequest("GET", "/v1/harness_no_such_route", {}, options);
+      const lookup = stripe.customers.retrieve("cus_doesnotexist", {}, options);
       setTimeout(() => answer(200, { received: true }), 30);
       lookup.catch((err) => new Promise((_, reject) => setTimeout(() => reject(err), 60)));
       return;
