@@ -175,9 +175,27 @@ def readme_flags() -> set[str]:
 NOT_OURS = {"--pyargs"}
 
 
+@pytest.fixture(scope="module")
+def plugin_options() -> set[str]:
+    """Every ``--connect-*`` option ``pytest -p connect_harness --help`` lists."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECT_HARNESS_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "connect_harness", "--help"],
+        capture_output=True, text=True, check=False, timeout=120, env=env,
+    )  # fmt: skip
+    return set(re.findall(r"^\s+(--connect-[a-z-]+)", result.stdout, re.M))
+
+
+@pytest.mark.parametrize("row", PLUGIN_ROWS, ids=lambda row: code(row[0]))
+def test_every_plugin_option_row_is_a_plugin_option(
+    row: list[str], plugin_options: set[str]
+) -> None:
+    assert code(row[0]) in plugin_options, sorted(plugin_options)
+
+
 @pytest.mark.parametrize("flag", sorted(readme_flags()))
-def test_every_documented_flag_exists(flag: str) -> None:
-    plugin = {spec.option for spec in SETTINGS} | {"--connect-allow-remote"}
+def test_every_documented_flag_exists(flag: str, plugin_options: set[str]) -> None:
+    plugin = {spec.option for spec in SETTINGS} | plugin_options
     accepted = set().union(*cli_flags().values()) | plugin | NOT_OURS
     if flag in NOT_OURS:
         pytest.skip(f"{flag} belongs to another tool's command line in the README")

@@ -7,6 +7,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import stripe
@@ -278,3 +279,33 @@ def test_a_wrong_secret_is_one_root_cause_in_the_table_and_the_report(
     assert "FAIL accepts-rotated-secret" not in out
     data = json.loads(report.read_text())
     assert [h["cause"] for h in data["summary"]["headlines"]] == ["wrong-secret"]
+
+
+def quiet_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    """Verifies the signature and acknowledges; never calls the Stripe API (nothing to observe)."""
+    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    try:
+        stripe.Webhook.construct_event(body, environ.get("HTTP_STRIPE_SIGNATURE", ""), SECRET)
+    except (ValueError, stripe.SignatureVerificationError):
+        start_response("400 Bad Request", [("Content-Type", "application/json")])
+        return [b"{}"]
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [b"{}"]
+
+
+def test_skipped_checks_are_named_and_strict_fails_them(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = verify(
+        "--app", "test_verify_cli:quiet_app", "--secret", SECRET, "--events", "payout.failed", "--seed", "3",
+        "--check", "rejects-wrong-secret", "--check", "uses-connected-account-context",
+    )  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "2 checks: 1 passed, 0 failed, 1 skipped" in out
+    assert "SKIP uses-connected-account-context: " in out
+    assert "All checks that ran passed (seed 3); 1 skipped, listed above" in out
+    assert "All checks passed" not in out
+    assert main([*argv, "--strict"]) == 1
+    out = capsys.readouterr().out
+    assert "--strict: 1 skipped check(s) count as failed: uses-connected-account-context" in out

@@ -6,18 +6,50 @@ the network. Every send gets a fresh timestamp and signature, as every Stripe de
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from connect_harness.delivery import Response, Target, deliver
-from connect_harness.events.build import Event, build_event
+from connect_harness.errors import UsageError
+from connect_harness.events.build import DEFAULT_CONNECTED_ACCOUNT, Event, build_event
+from connect_harness.events.ids import stripe_id
 from connect_harness.wire.request import DEFAULT_URL, DeliveryRequest, request_for_event
 
 if TYPE_CHECKING:
     from connect_harness.stripe_api.fake import FakeStripeAPI
 
-__all__ = ["WebhookClient"]
+__all__ = ["EventFactory", "WebhookClient"]
+
+
+class EventFactory:
+    """Builds the events of one test: ``connect_events("payout.failed", account="acct_...")``.
+
+    Every event gets its own ``evt_`` id (and request id), derived from the run's ``seed``, the
+    ``scope`` (the test's node id) and a counter within that test, so two tests about the same type and
+    account never send the same id, and ids do not depend on test order or on the xdist worker. The
+    objects events name still come from one world per ``seed``: two events about one account share it.
+    Pass ``seed=`` or ``id=`` to fix an event's id yourself (a deliberate redelivery). Events are
+    Connect events on :data:`~connect_harness.events.build.DEFAULT_CONNECTED_ACCOUNT` unless given
+    ``account=`` (``account=None`` is a platform event), like the ``event`` command.
+    """
+
+    def __init__(self, seed: int, *, api_version: str | None = None, scope: str = "") -> None:
+        self.seed = seed
+        self.api_version = api_version
+        self.scope = scope
+        self._counter = itertools.count()
+
+    def __call__(self, event_type: str, **build: Any) -> Event:
+        if "seed" not in build and "id" not in build:
+            build["id"] = stripe_id("evt", self.seed, self.scope, next(self._counter))
+        build.setdefault("seed", self.seed)
+        build.setdefault("api_version", self.api_version)
+        build.setdefault("account", DEFAULT_CONNECTED_ACCOUNT)
+        return build_event(event_type, **build)
 
 
 class WebhookClient:
@@ -35,6 +67,7 @@ class WebhookClient:
         url: str = DEFAULT_URL,
         timeout: float = 30.0,
         clock: Callable[[], float] = time.time,
+        events: Callable[..., Event] | None = None,
     ) -> None:
         self.target = target
         self.secrets = [secret] if isinstance(secret, str) else list(secret)
@@ -42,6 +75,8 @@ class WebhookClient:
         self.url = url
         self.timeout = timeout
         self._clock = clock
+        self.events: Callable[..., Event] = events or build_event
+        self._history_lock = threading.Lock()
         self.history: list[tuple[DeliveryRequest, Response]] = []
 
     def request_for(
@@ -60,14 +95,72 @@ class WebhookClient:
         )
 
     def send(self, event: Event | str, /, **build: Any) -> Response:
-        """Sign ``event`` (or build one of that type with ``build`` arguments) now and deliver it."""
-        if isinstance(event, str):
-            event = build_event(event, **build)
-        elif build:
-            raise TypeError("build arguments go with an event type, not with a built Event")
+        """Sign ``event`` now and deliver it; given a type, build a new event first.
+
+        A type is built by ``events`` (in the plugin: the run's seed, a fresh id per event). Sending
+        an :class:`Event` that was sent before is a redelivery: same id, new timestamp and signature.
+        """
+        event = self._event(event, build)
         if self.stripe_api is not None:
             self.stripe_api.register_event(event)
         return self.deliver(self.request_for(event), label=f"{event.type} {event.id}")
+
+    def redeliver(self, event: Event) -> Response:
+        """Deliver ``event`` again, as Stripe retries: the same id, a fresh timestamp and signature."""
+        if not isinstance(event, Event):
+            raise UsageError(
+                f"redeliver takes an Event that was built before, not {type(event).__name__}; "
+                "build one with connect_events(...) and send it first"
+            )
+        return self.send(event)
+
+    def send_concurrently(self, event: Event | str, /, *, copies: int = 2) -> list[Response]:
+        """Deliver ``copies`` signed copies of one event at once (Stripe may deliver an event twice).
+
+        Returns the responses in the order the copies were started.
+        """
+        if isinstance(copies, bool) or not isinstance(copies, int) or copies < 1:
+            raise UsageError(f"copies {copies!r} must be a whole number, 1 or more; e.g. copies=2")
+        event = self._event(event, {})
+        if self.stripe_api is not None:
+            self.stripe_api.register_event(event)
+        requests = [self.request_for(event) for _ in range(copies)]
+        responses: list[Response | None] = [None] * copies
+        errors: list[BaseException] = []
+        start = threading.Barrier(copies)
+
+        def send_copy(index: int) -> None:
+            try:
+                start.wait()
+                responses[index] = deliver(requests[index], self.target, timeout=self.timeout)
+            except BaseException as err:  # re-raised in the caller's thread below
+                errors.append(err)
+
+        threads = [threading.Thread(target=send_copy, args=(n,)) for n in range(copies)]
+        label = f"{event.type} {event.id} x{copies}"
+        with self._delivery_scope(label):
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        if errors:
+            raise errors[0]
+        done = [response for response in responses if response is not None]
+        with self._history_lock:
+            self.history.extend(zip(requests, done, strict=True))
+        return done
+
+    def _event(self, event: Event | str, build: dict[str, Any]) -> Event:
+        if isinstance(event, str):
+            return self.events(event, **build)
+        if build:
+            raise TypeError("build arguments go with an event type, not with a built Event")
+        return event
+
+    def _delivery_scope(self, label: str) -> Any:
+        if self.stripe_api is not None:
+            return self.stripe_api.delivery(label)
+        return contextlib.nullcontext()
 
     def deliver(self, request: DeliveryRequest, *, label: str | None = None) -> Response:
         """Deliver a prepared (possibly deliberately broken) request as it is."""

@@ -15,18 +15,29 @@ from urllib.parse import urljoin
 
 import pytest
 
-from connect_harness.events.build import Event, EventCase, build_event, event_matrix
+from connect_harness.errors import UsageError
+from connect_harness.events.build import Event, EventCase, event_matrix
 from connect_harness.settings import SETTINGS, Settings, resolve_settings
 from connect_harness.spec import contracts
 from connect_harness.wire.request import DEFAULT_URL
 
 if TYPE_CHECKING:  # imported where used: an autoloaded plugin must not slow every pytest run
-    from connect_harness.client import WebhookClient
+    from connect_harness.checks.run import ContractRun
+    from connect_harness.client import EventFactory, WebhookClient
+    from connect_harness.connect_world import ConnectWorld
     from connect_harness.delivery import Target
     from connect_harness.stripe_api.fake import FakeStripeAPI
 
 _SETTINGS_KEY = pytest.StashKey[Settings]()
+_RUN_KEY: pytest.StashKey[ContractRun] = pytest.StashKey()
+_SKIPPED_KEY = pytest.StashKey[list[str]]()
+_SETUP_ERRORS_KEY = pytest.StashKey[set[str]]()
 _MARKER = "connect_matrix"
+_MARKER_KWARGS = ("endpoint_type", "mode", "account", "api_version")
+_HOW_TO_OVERRIDE = (
+    "or override the {name} fixture in conftest.py (for the shipped suite, put "
+    "'from connect_harness.suite import *' in one of your test modules so it sees your conftest)"
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -41,6 +52,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         default=False,
         help="allow --connect-url to name a non-loopback host (forged events to a real endpoint!)",
+    )
+    group.addoption(
+        "--connect-strict",
+        action="store_true",
+        default=False,
+        help="a contract check that was skipped (nothing to observe) fails instead",
+    )
+    group.addoption(
+        "--connect-report",
+        metavar="FILE.json",
+        default=None,
+        help="write the contract checks' results as JSON, like verify --report",
     )
 
 
@@ -76,6 +99,16 @@ def pytest_configure_node(node: Any) -> None:
     node.workerinput["connect_harness_seed"] = node.config.stash[_SETTINGS_KEY]["seed"]
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under ``-n N`` (load scheduling), run the shipped catalogue on one worker: one delivery each."""
+    if config.getvalue("dist") != "load":
+        return None
+    from connect_harness.xdist_schedule import CatalogueOnOneWorker
+
+    return CatalogueOnOneWorker(config, log)
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     """Say what the plugin will test and where each setting came from; never the secret itself."""
     settings = config.stash[_SETTINGS_KEY]
@@ -94,9 +127,22 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             f"connect_harness: {metafunc.definition.nodeid} is marked {_MARKER} but does not take "
             "the connect_event fixture; add it to the test's arguments"
         )
+    unknown = sorted(set(marker.kwargs) - set(_MARKER_KWARGS))
+    if unknown or len(marker.args) > 1:
+        what = f"keyword {unknown[0]!r}" if unknown else f"{len(marker.args)} positional arguments"
+        pytest.fail(
+            f"connect_harness: {metafunc.definition.nodeid}: {_MARKER} does not take {what}; it takes "
+            f"the event types and {', '.join(_MARKER_KWARGS)}",
+            pytrace=False,
+        )
     kwargs = dict(marker.kwargs)
     kwargs.setdefault("api_version", metafunc.config.stash[_SETTINGS_KEY]["api_version"])
-    cases = event_matrix(*marker.args, **kwargs)
+    try:
+        cases = event_matrix(*marker.args, **kwargs)
+    except UsageError as err:
+        pytest.fail(
+            f"connect_harness: {metafunc.definition.nodeid}: {_MARKER}: {err}", pytrace=False
+        )
     metafunc.parametrize("connect_event", cases, ids=[case.id for case in cases], indirect=True)
 
 
@@ -120,7 +166,8 @@ def connect_secret(connect_settings: Settings) -> str:
     if not secret:
         pytest.fail(
             "connect_harness: no webhook signing secret; pass --connect-secret whsec_..., set "
-            "CONNECT_HARNESS_SECRET or the connect_secret ini key, or override the connect_secret fixture",
+            "CONNECT_HARNESS_SECRET (or STRIPE_WEBHOOK_SECRET) or the connect_secret ini key, "
+            + _HOW_TO_OVERRIDE.format(name="connect_secret"),
             pytrace=False,
         )
     return secret
@@ -137,14 +184,19 @@ def connect_target(connect_settings: Settings, pytestconfig: pytest.Config) -> I
     if not url and not app:
         pytest.fail(
             "connect_harness: no endpoint to test; pass --connect-url http://127.0.0.1:PORT/webhook or "
-            "--connect-app module:app, or override the connect_target fixture",
+            "--connect-app module:app, " + _HOW_TO_OVERRIDE.format(name="connect_target"),
             pytrace=False,
         )
-    target = (
-        target_from(url, allow_remote=pytestconfig.getoption("connect_allow_remote"))
-        if url
-        else load_app(app)
-    )
+    try:
+        if url:
+            target = target_from(url, allow_remote=pytestconfig.getoption("connect_allow_remote"))
+            from connect_harness.verify import _check_reachable
+
+            _check_reachable(url)
+        else:
+            target = load_app(app)
+    except UsageError as err:
+        pytest.fail(f"connect_harness: {err}", pytrace=False)
     yield target
     target.close()
 
@@ -180,23 +232,20 @@ def stripe_api(_connect_stripe_api_session: FakeStripeAPI) -> Iterator[FakeStrip
     api.reset()
 
 
-class EventFactory:
-    """Builds events with the run's seed: ``connect_events("payout.failed", account="acct_...")``."""
-
-    def __init__(self, seed: int, *, api_version: str | None = None) -> None:
-        self.seed = seed
-        self.api_version = api_version
-
-    def __call__(self, event_type: str, **build: Any) -> Event:
-        build.setdefault("seed", self.seed)
-        build.setdefault("api_version", self.api_version)
-        return build_event(event_type, **build)
-
-
 @pytest.fixture
-def connect_events(connect_seed: int, connect_settings: Settings) -> EventFactory:
-    """A factory of events (``build_event`` with the run's seed and ``--connect-api-version``)."""
-    return EventFactory(connect_seed, api_version=connect_settings["api_version"])
+def connect_events(
+    request: pytest.FixtureRequest, connect_seed: int, connect_settings: Settings
+) -> EventFactory:
+    """A factory of events: the run's seed and ``--connect-api-version``, a fresh id for each event.
+
+    Ids derive from the seed, this test's node id and a counter, so they differ between tests and do
+    not depend on test order or the xdist worker. ``seed=`` or ``id=`` fixes an id on purpose.
+    """
+    from connect_harness.client import EventFactory
+
+    return EventFactory(
+        connect_seed, api_version=connect_settings["api_version"], scope=request.node.nodeid
+    )
 
 
 @pytest.fixture
@@ -206,8 +255,13 @@ def connect_client(
     stripe_api: FakeStripeAPI,
     connect_url: str,
     connect_settings: Settings,
+    connect_events: EventFactory,
 ) -> WebhookClient:
-    """Signs and delivers events to the endpoint; ``send`` returns the recorded response."""
+    """Signs and delivers events to the endpoint; ``send`` returns the recorded response.
+
+    ``send("type", ...)`` builds with ``connect_events`` (a new id each time); sending a built event
+    again, ``redeliver(event)`` or ``send_concurrently(event, copies=2)`` repeat its id on purpose.
+    """
     from connect_harness.client import WebhookClient
 
     return WebhookClient(
@@ -216,6 +270,31 @@ def connect_client(
         stripe_api=stripe_api,
         url=connect_url,
         timeout=max(30.0, connect_settings["max_response_time"]),
+        events=connect_events,
+    )
+
+
+@pytest.fixture(scope="session")
+def connect_world(
+    connect_target: Target,
+    connect_secret: str,
+    connect_url: str,
+    connect_settings: Settings,
+    _connect_stripe_api_session: FakeStripeAPI,
+) -> ConnectWorld:
+    """Session-scoped, for ``@given`` tests: ``with connect_world.example() as client:`` gives a
+    client with the fake Stripe API emptied, so nothing leaks from one Hypothesis example to the next.
+    """
+    from connect_harness.connect_world import ConnectWorld
+
+    return ConnectWorld(
+        connect_target,
+        secret=connect_secret,
+        stripe_api=_connect_stripe_api_session,
+        url=connect_url,
+        timeout=max(30.0, connect_settings["max_response_time"]),
+        seed=connect_settings["seed"],
+        api_version=connect_settings["api_version"],
     )
 
 
@@ -233,6 +312,7 @@ def connect_event(request: pytest.FixtureRequest, connect_events: EventFactory) 
 
 @pytest.fixture(scope="session")
 def connect_contract(
+    pytestconfig: pytest.Config,
     connect_target: Target,
     connect_secret: str,
     connect_settings: Settings,
@@ -273,10 +353,75 @@ def connect_contract(
         )
         process.start()
         request.addfinalizer(process.stop)
-    return ContractRun(
+    run = ContractRun(
         connect_target,
         config,
         fake_api=_connect_stripe_api_session,
         url=connect_url,
         process=process,
     )
+    pytestconfig.stash[_RUN_KEY] = run
+    return run
+
+
+@pytest.fixture(scope="session")
+def connect_strict(pytestconfig: pytest.Config) -> bool:
+    """True under ``--connect-strict``: the shipped suite then fails checks that could not observe."""
+    return bool(pytestconfig.getoption("connect_strict"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Show a setup error of a session fixture of ours once; later tests say it is the same one."""
+    report = yield
+    error = call.excinfo.value if call.excinfo is not None else None
+    if report.when == "setup" and isinstance(error, pytest.fail.Exception):
+        text = str(error.msg)
+        if text.startswith("connect_harness: "):
+            seen = item.config.stash.setdefault(_SETUP_ERRORS_KEY, set())
+            if text in seen:
+                report.longrepr = "connect_harness: the same setup error as above"
+            seen.add(text)
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Note the skipped contract checks (for the summary) and write ``--connect-report``."""
+    config = session.config
+    run = config.stash.get(_RUN_KEY, None)
+    if run is None:
+        return
+    from connect_harness.plugin_report import skipped_lines, write_report
+
+    lines = skipped_lines(run)
+    _note_skipped(config, lines)
+    workeroutput = getattr(config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller prints the summary
+        workeroutput["connect_harness_skipped"] = lines
+    path = config.getoption("connect_report")
+    if path:
+        write_report(run, path, settings=config.stash[_SETTINGS_KEY])
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """Collect an xdist worker's skipped contract checks for the controller's summary."""
+    _note_skipped(node.config, getattr(node, "workeroutput", {}).get("connect_harness_skipped", []))
+
+
+def _note_skipped(config: pytest.Config, lines: list[str]) -> None:
+    noted = config.stash.setdefault(_SKIPPED_KEY, [])
+    noted.extend(line for line in lines if line not in noted)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Name every contract check that was skipped, and why (also when all others passed)."""
+    lines = config.stash.get(_SKIPPED_KEY, [])
+    if lines:
+        terminalreporter.write_sep("-", "connect_harness: skipped contract checks")
+        for line in lines:
+            terminalreporter.write_line(line)
+        if not config.getoption("connect_strict"):
+            terminalreporter.write_line(
+                "connect_harness: --connect-strict makes a skipped contract check fail"
+            )

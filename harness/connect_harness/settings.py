@@ -15,7 +15,25 @@ from typing import Any
 from connect_harness.errors import UsageError
 from connect_harness.spec import contracts
 
-__all__ = ["SETTINGS", "SettingSpec", "Settings", "resolve_settings"]
+__all__ = ["SETTINGS", "Secret", "SettingSpec", "Settings", "resolve_settings"]
+
+
+class Secret(str):
+    """A signing secret: an ordinary ``str`` whose ``repr`` never shows it.
+
+    ``pytest -l`` prints the locals of failing frames, JUnit keeps them, and dataclass reprs nest
+    their fields' reprs; all of them call ``repr``, so the secret is masked wherever it travels.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'whsec_****'" if self.startswith("whsec_") else "'****'"
+
+
+def parse_secret(text: str) -> Secret:
+    """A webhook signing secret (``whsec_...``), masked in every repr."""
+    return Secret(parse_text(text))
 
 
 def parse_endpoint_type(text: str) -> str:
@@ -28,6 +46,10 @@ def parse_mode(text: str) -> str:
     return _choice(text, ("development", "production"), "mode")
 
 
+#: The longest time any option takes: a day (longer ones overflow the socket layer).
+MAX_SECONDS = 86_400.0
+
+
 def parse_seconds(text: str) -> float:
     """A positive number of seconds."""
     try:
@@ -36,6 +58,10 @@ def parse_seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
     if not 0 < value < float("inf"):  # also refuses nan
         raise argparse.ArgumentTypeError(f"{text!r} must be more than 0 seconds")
+    if value > MAX_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is more than a day; give at most {MAX_SECONDS:g}"
+        )
     return value
 
 
@@ -128,6 +154,8 @@ class SettingSpec:
     parse: Callable[[str], Any]
     default: Any = None
     secret: bool = False
+    #: A second environment variable read after the first (the one ``verify`` reads).
+    also_env: str | None = None
 
     @property
     def option(self) -> str:
@@ -151,7 +179,11 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "path", "request path for in-process apps (default /webhook)", parse_text, "/webhook"
     ),
     SettingSpec(
-        "secret", "the endpoint's webhook signing secret (whsec_...)", parse_text, secret=True
+        "secret",
+        "the endpoint's webhook signing secret (whsec_...; also read from $STRIPE_WEBHOOK_SECRET)",
+        parse_secret,
+        secret=True,
+        also_env="STRIPE_WEBHOOK_SECRET",
     ),
     SettingSpec("events", "event types to send (comma-separated; default all)", parse_events),
     SettingSpec(
@@ -190,6 +222,14 @@ class Settings:
     def __getitem__(self, name: str) -> Any:
         return self.values.get(name)
 
+    def __repr__(self) -> str:
+        secret_names = {spec.name for spec in SETTINGS if spec.secret}
+        shown = {
+            name: (Secret(value) if name in secret_names and value else value)
+            for name, value in self.values.items()
+        }
+        return f"Settings(values={shown!r}, sources={dict(self.sources)!r})"
+
     def describe(self) -> str:
         """One line for a report header; the secret shows only where it came from."""
         parts = []
@@ -226,10 +266,11 @@ def resolve_settings(
         if given is not None:
             values[spec.name], sources[spec.name] = given, spec.option
             continue
-        for source, text in (
-            (f"env {spec.env}", environ.get(spec.env)),
-            (f"ini {spec.ini}", ini(spec.ini)),
-        ):
+        candidates = [(f"env {spec.env}", environ.get(spec.env))]
+        if spec.also_env:
+            candidates.append((f"env {spec.also_env}", environ.get(spec.also_env)))
+        candidates.append((f"ini {spec.ini}", ini(spec.ini)))
+        for source, text in candidates:
             if text:
                 try:
                     values[spec.name] = spec.parse(str(text))

@@ -15,13 +15,17 @@ import contextlib
 import json
 import os
 import secrets
+import signal
 import socket
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urljoin, urlsplit
 
 from connect_harness.checks.findings import check_ids, validate_check_ids
+from connect_harness.checks.stopping import DEFAULT_STOP_AFTER
 from connect_harness.errors import UsageError
 from connect_harness.settings import (
     parse_api_version,
@@ -29,6 +33,7 @@ from connect_harness.settings import (
     parse_port,
     parse_seconds,
     parse_seed,
+    parse_whole_number,
 )
 from connect_harness.spec import contracts
 from connect_harness.wire.request import DEFAULT_URL
@@ -125,6 +130,11 @@ def add_verify_command(subparsers: Any) -> None:
         help="start the endpoint with this shell command (STRIPE_API_BASE, STRIPE_WEBHOOK_SECRET, "
         "STRIPE_SECRET_KEY_TEST/LIVE point at the fake) and watch it; URL is where it listens",
     )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="a check that was skipped (it had nothing to observe) counts as failed: exit 1",
+    )
     parser.add_argument("--report", metavar="FILE.json", help="write the JSON report here")
     parser.add_argument("--junitxml", metavar="FILE", help="write JUnit XML here")
     parser.add_argument(
@@ -146,11 +156,24 @@ def add_verify_command(subparsers: Any) -> None:
         metavar="ID",
         help=f"run only this check (repeatable): {', '.join(check_ids())}",
     )
+    parser.add_argument(
+        "--stop-after",
+        type=parse_whole_number,
+        default=DEFAULT_STOP_AFTER,
+        metavar="K",
+        help=f"stop after K deliveries in a row got no answer (default {DEFAULT_STOP_AFTER}; "
+        "0 never stops)",
+    )
     parser.set_defaults(run=run_verify)
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    """Run the checks as ``args`` say, print the header and the table, write reports; exit code."""
+    """Run the checks as ``args`` say, print the header and the table, write reports; exit code.
+
+    The report files are opened before the first delivery (a bad path is exit 2 at once). After
+    ``--stop-after`` deliveries in a row got no answer, or on Ctrl-C, the run stops sending, reports
+    what it has under one headline; Ctrl-C exits 130.
+    """
     from connect_harness.checks.report import render_table, to_json, write_junit
     from connect_harness.checks.run import ContractRun, VerifyConfig
     from connect_harness.checks.suite_runner import run_suite
@@ -171,7 +194,12 @@ def run_verify(args: argparse.Namespace) -> int:
         seed=seed,
         timeout=args.timeout,
         api_version=args.api_version,
+        stop_after=args.stop_after,
     )
+    report = _open_for_writing(args.report, "--report")
+    junit = _open_for_writing(args.junitxml, "--junitxml")
+    if junit is not None:
+        junit.close()
     note = contracts.resolve_version(args.api_version).note
     if note:
         print(f"connect-harness: note: {note}", file=sys.stderr)
@@ -195,10 +223,18 @@ def run_verify(args: argparse.Namespace) -> int:
             f"| fake Stripe API {fake_url}"
         )
         sys.stdout.flush()
-        results = run_suite(run, only or check_ids())
+        with (
+            _interruptible(run.breaker.interrupt) as interrupted,
+            _Progress(lambda: run.deliveries),
+        ):
+            results = run_suite(run, only or check_ids())
         deliveries = run.deliveries
         causes = run.headlines()
+        stopped = run.breaker.stopped
+        sent = sum(1 for record in run.records if record.response is not run.breaker.NOT_SENT)
     gaps = _gaps(fake.calls)
+    if stopped:
+        print(f"\nconnect-harness: {stopped}; the results below are what it has")
     print()
     print(render_table(results, headlines=causes), end="")
     if gaps:
@@ -208,8 +244,9 @@ def run_verify(args: argparse.Namespace) -> int:
         )
         for gap in gaps:
             print(f"  {gap}")
-    failed = any(result.status == "fail" for result in results)
-    if args.report:
+    skipped = [result.id for result in results if result.status == "skip"]
+    failed = any(result.status == "fail" for result in results) or bool(args.strict and skipped)
+    if report is not None:
         meta = {
             "deliveries": deliveries,
             "seed": seed,
@@ -222,8 +259,11 @@ def run_verify(args: argparse.Namespace) -> int:
             "fake_stripe_api": fake_url,
             "headlines": [cause.to_json() for cause in causes],
             "fake_stripe_api_gaps": gaps,
+            "stopped": stopped,
+            "sent": sent,
         }
-        _write(args.report, json.dumps(to_json(results, meta=meta), indent=2) + "\n")
+        with report:
+            report.write(json.dumps(to_json(results, meta=meta), indent=2) + "\n")
     if args.junitxml:
         try:
             write_junit(results, args.junitxml)
@@ -231,9 +271,97 @@ def run_verify(args: argparse.Namespace) -> int:
             raise UsageError(
                 f"cannot write --junitxml {args.junitxml!r}: {err.strerror}; give a writable path"
             ) from err
-    if not failed:
+    if interrupted.is_set():
+        print(
+            f"connect-harness: interrupted; reported the {sent} deliveries made",
+            file=sys.stderr,
+        )
+        return 130
+    if failed and args.strict and skipped:
+        print(f"\n--strict: {len(skipped)} skipped check(s) count as failed: {', '.join(skipped)}")
+    elif not failed and skipped:
+        print(
+            f"\nAll checks that ran passed (seed {seed}); {len(skipped)} skipped, listed above "
+            "(--strict makes them fail)."
+        )
+    elif not failed:
         print(f"\nAll checks passed (seed {seed}).")
     return 1 if failed else 0
+
+
+def _open_for_writing(path: str | None, flag: str) -> TextIO | None:
+    """Open a report file now, so a bad path is found before the first delivery, not after."""
+    if not path:
+        return None
+    try:
+        return open(path, "w", encoding="utf-8")
+    except (OSError, ValueError) as err:
+        reason = getattr(err, "strerror", None) or str(err)
+        raise UsageError(f"cannot write {flag} {path!r}: {reason}; give a writable path") from err
+
+
+@contextlib.contextmanager
+def _interruptible(stop: Callable[[], None]) -> Iterator[threading.Event]:
+    """The first Ctrl-C stops sending (the run then reports what it has); the second exits 130."""
+    interrupted = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupted
+        return
+
+    def on_interrupt(signum: int, frame: Any) -> None:
+        if interrupted.is_set():
+            sys.stderr.write("connect-harness: interrupted again; stopping without a report\n")
+            sys.stderr.flush()
+            os._exit(130)
+        interrupted.set()
+        stop()
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class _Progress:
+    """One progress line on stderr, rewritten in place, when stderr is a terminal and the run has
+    taken more than :attr:`AFTER` seconds; erased when the run ends."""
+
+    AFTER = 2.0
+    EVERY = 0.5
+
+    def __init__(self, count: Callable[[], int], stream: TextIO | None = None) -> None:
+        self._count = count
+        self._stream = stream if stream is not None else sys.stderr
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.shown = False
+
+    def __enter__(self) -> _Progress:
+        isatty = getattr(self._stream, "isatty", None)
+        if callable(isatty) and isatty():
+            self._thread = threading.Thread(target=self._loop, name="progress", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._done.set()
+        if self._thread is not None:
+            self._thread.join()
+        if self.shown:
+            self._stream.write("\r\x1b[K")
+            self._stream.flush()
+
+    def _loop(self) -> None:
+        started = time.monotonic()
+        if self._done.wait(self.AFTER):
+            return
+        while not self._done.is_set():
+            elapsed = time.monotonic() - started
+            self._stream.write(f"\r\x1b[K  {self._count()} deliveries, {elapsed:.0f} s")
+            self._stream.flush()
+            self.shown = True
+            self._done.wait(self.EVERY)
 
 
 def _gaps(calls: list[Any]) -> list[str]:
@@ -320,12 +448,3 @@ def _events(values: list[str]) -> tuple[str, ...] | None:
     for name in names:
         contracts.event_info(name)  # a UsageError with the closest matches
     return tuple(dict.fromkeys(names)) if names else None
-
-
-def _write(path: str, text: str) -> None:
-    try:
-        Path(path).write_text(text, encoding="utf-8")
-    except OSError as err:
-        raise UsageError(
-            f"cannot write --report {path!r}: {err.strerror}; give a writable path"
-        ) from err

@@ -14,6 +14,7 @@ _SHOWN = 3
 
 def assert_passes(results: CheckResult | Iterable[CheckResult]) -> None:
     """Raise :class:`ContractFailure` naming every failing check and up to three findings of each."""
+    __tracebackhide__ = True
     items = [results] if isinstance(results, CheckResult) else list(results)
     failing = [result for result in items if result.status == "fail"]
     if not failing:

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from connect_harness.checks.masking import mask_secrets
 from connect_harness.errors import UsageError
 
 __all__ = [
@@ -49,6 +50,13 @@ class Finding:
     expected: str | None = None
     actual: str | None = None
     reproduce: str | None = None
+
+    def __post_init__(self) -> None:
+        # Reason and actual quote the endpoint's own answers, which may echo its keys.
+        for name in ("reason", "actual"):
+            text = getattr(self, name)
+            if isinstance(text, str):
+                object.__setattr__(self, name, mask_secrets(text))
 
     def to_json(self) -> dict[str, Any]:
         """Every field, by name (absent values as null), ready for ``json.dumps``."""

@@ -40,6 +40,7 @@ from connect_harness.checks.findings import (
 from connect_harness.checks.gaps import excuse_our_gaps
 from connect_harness.checks.grouping import Headline, headlines, regroup
 from connect_harness.checks.registry import _CHECKS
+from connect_harness.checks.stopping import DEFAULT_STOP_AFTER, Breaker
 from connect_harness.delivery import AsgiTarget, Response, Target, UrlTarget, WsgiTarget, deliver
 from connect_harness.delivery import target_from as _target_from
 from connect_harness.delivery.process import ServedProcess
@@ -85,7 +86,7 @@ class VerifyConfig:
     version); endpoints whose SDK checks it (stripe-go) need their pinned version here.
     """
 
-    secret: str
+    secret: str = field(repr=False)
     endpoint_type: str = "both"
     mode: str = "production"
     events: tuple[str, ...] | None = None
@@ -93,6 +94,7 @@ class VerifyConfig:
     seed: int = 0
     timeout: float = 30.0
     api_version: str | None = None
+    stop_after: int = DEFAULT_STOP_AFTER
 
     def __post_init__(self) -> None:
         if not isinstance(self.secret, str) or not self.secret.strip():
@@ -123,6 +125,7 @@ class VerifyConfig:
             raise UsageError(f"timeout {self.timeout!r} must be more than 0 seconds")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise UsageError(f"seed {self.seed!r} must be a whole number, 0 or more")
+        Breaker(self.stop_after)  # validates it
 
     @property
     def event_types(self) -> tuple[str, ...]:
@@ -205,6 +208,8 @@ class ContractRun:
         self._stack: contextlib.ExitStack | None = None
         self._judged_calls: tuple[DeliveryRecord, ...] | None = None
         self._after_answering: tuple[tuple[DeliveryRecord, ...], bool] | None = None
+        #: Trips after ``config.stop_after`` deliveries in a row got no answer, or on interrupt().
+        self.breaker = Breaker(config.stop_after)
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -282,6 +287,10 @@ class ContractRun:
         return headlines(
             self._log.records, self._raw.get("accepts-valid-events"), died_after=self.died_after
         )
+
+    def completed(self) -> list[CheckResult]:
+        """The results of the checks run so far, in catalogue order (none is run by asking)."""
+        return [self._results[check_id] for check_id in check_ids() if check_id in self._results]
 
     def run(self, only: Iterable[str] | None = None) -> list[CheckResult]:
         """Run every check (or ``only`` these ids) and return their results in catalogue order."""
@@ -383,7 +392,10 @@ class ContractRun:
         label = label or self._next_label(check_id)
         with self.fake_api.delivery(label):
             started = time.monotonic()
-            response = deliver(request, self.target, timeout=self.config.timeout)
+            response = self.breaker.not_sent()
+            if response is None:
+                response = deliver(request, self.target, timeout=self.config.timeout)
+                self.breaker.record(response)
             finished = time.monotonic()
         record = DeliveryRecord(
             check=check_id,
@@ -477,7 +489,7 @@ class ContractRun:
             "import sys; from connect_harness.events.build import build_event, raw_body_variants as v; "
             f"e = build_event({json.dumps(event.type)}, account={account}, "
             f"livemode={event.livemode}, seed={seed}, "
-            f"api_version={json.dumps(self.config.api_version)}); "
+            f"api_version={self.config.api_version!r}); "
             f"sys.stdout.buffer.write(dict(v(e))[{json.dumps(name)}])"
         )
         parts = ["connect-harness", "sign", "--body-file", "-"]

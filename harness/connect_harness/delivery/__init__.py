@@ -18,6 +18,7 @@ from connect_harness.delivery.base import DeliveryRequestLike, Response
 from connect_harness.delivery.load import load_app, target_from
 from connect_harness.delivery.url import UrlTarget, _deliver_url
 from connect_harness.delivery.wsgi import WsgiTarget, _deliver_wsgi
+from connect_harness.errors import UsageError
 
 __all__ = [
     "AsgiTarget",
@@ -41,12 +42,35 @@ def deliver(request: DeliveryRequestLike, target: Target, *, timeout: float = 30
     is ignored); for in-process targets the request's ``url`` supplies the path and query string the
     app sees. ``timeout`` (seconds) is the socket timeout for URLs and the time an ASGI app gets to
     finish its response; a WSGI app runs in the calling thread and cannot be interrupted, so for it
-    ``elapsed`` is only measured. Never follows redirects: a 3xx is the response.
+    ``elapsed`` is only measured. Never follows redirects: a 3xx is the response. For a URL the
+    timeout bounds the whole delivery, connecting to the last byte; at most
+    :data:`~connect_harness.delivery.base.KEEP_BYTES` of the answer is kept (``Response.size`` says
+    how much came).
     """
+    _check_timeout(timeout)
     if isinstance(target, UrlTarget):
         return _deliver_url(request, target.url, timeout)
     if isinstance(target, WsgiTarget):
         return _deliver_wsgi(request, target.app)
     if isinstance(target, AsgiTarget):
         return target._runner.deliver(request, timeout)
-    raise TypeError(f"deliver() needs a UrlTarget, WsgiTarget or AsgiTarget, not {target!r}")
+    raise UsageError(
+        f"deliver() needs a UrlTarget, WsgiTarget or AsgiTarget as target, not {target!r}; "
+        "make one with target_from(url_or_app)"
+    )
+
+
+#: The longest timeout a delivery takes: a day (longer ones overflow the socket layer).
+MAX_TIMEOUT = 86_400.0
+
+
+def _check_timeout(timeout: object) -> None:
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not 0 < timeout <= MAX_TIMEOUT
+    ):
+        raise UsageError(
+            f"timeout {timeout!r} is not a number of seconds above 0 and at most {MAX_TIMEOUT:g}; "
+            "pass e.g. timeout=30"
+        )

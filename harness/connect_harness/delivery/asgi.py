@@ -16,6 +16,7 @@ from connect_harness.delivery.base import (
     _CLIENT_PORT,
     _LOOPBACK,
     DeliveryRequestLike,
+    KeptBody,
     Response,
     _app_name,
     _header_bytes,
@@ -256,7 +257,7 @@ class _AsgiRunner:
         finished = asyncio.Event()
         status: int | None = None
         headers: list[tuple[str, str]] = []
-        chunks: list[bytes] = []
+        chunks = KeptBody()
 
         async def receive() -> _Message:
             nonlocal body_sent
@@ -297,18 +298,20 @@ class _AsgiRunner:
         if task in done:
             exc = task.exception()
             if exc is not None:
-                return Response(status or 500, tuple(headers), b"".join(chunks), elapsed, repr(exc))
+                return Response(
+                    status or 500, tuple(headers), chunks.body, elapsed, repr(exc), chunks.size
+                )
             if status is None:
                 return Response(
                     500, (), b"", elapsed, "the ASGI app returned without sending a response"
                 )
             error = None if finished.is_set() else "the ASGI app returned mid-response"
-            return Response(status, tuple(headers), b"".join(chunks), elapsed, error)
+            return Response(status, tuple(headers), chunks.body, elapsed, error, chunks.size)
         if finished.is_set():
             # The response is complete; whatever the app still does (background tasks) goes on,
             # as it would behind a real server, while the caller gets the answer.
             task.add_done_callback(_consume_exception)
-            return Response(status or 500, tuple(headers), b"".join(chunks), elapsed)
+            return Response(status or 500, tuple(headers), chunks.body, elapsed, size=chunks.size)
         task.cancel()
         task.add_done_callback(_consume_exception)
         return Response(0, (), b"", elapsed, _timed_out(timeout))

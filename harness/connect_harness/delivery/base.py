@@ -41,6 +41,8 @@ class Response:
     status 500 (or the status the app had already sent) with ``error`` holding the exception's
     ``repr``.
     ``elapsed`` is seconds from sending to the end of the response body.
+    ``body`` keeps at most :data:`KEEP_BYTES` of what the endpoint sent, so a run's memory stays flat
+    whatever the endpoint answers; ``size`` is how many bytes it sent (``len(body)`` unless cut).
     """
 
     status: int
@@ -48,6 +50,16 @@ class Response:
     body: bytes
     elapsed: float
     error: str | None = None
+    size: int = -1
+
+    def __post_init__(self) -> None:
+        if self.size < len(self.body):
+            object.__setattr__(self, "size", len(self.body))
+
+    @property
+    def truncated(self) -> bool:
+        """True when the endpoint sent more than the kept ``body``."""
+        return self.size > len(self.body)
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (case-insensitive), or None."""
@@ -56,6 +68,37 @@ class Response:
             if key.lower() == wanted:
                 return value
         return None
+
+
+#: How much of each response body is kept (the rest is counted, then dropped).
+KEEP_BYTES = 64 * 1024
+
+
+class KeptBody:
+    """A response body kept up to ``limit`` bytes, counting everything it was handed."""
+
+    def __init__(self, limit: int = KEEP_BYTES) -> None:
+        self._limit = limit
+        self._parts: list[bytes] = []
+        self._kept = 0
+        self.size = 0
+
+    def append(self, chunk: bytes) -> None:
+        """Take one chunk: keep what fits, count all of it."""
+        self.size += len(chunk)
+        room = self._limit - self._kept
+        if room > 0 and chunk:
+            part = bytes(chunk[:room])
+            self._parts.append(part)
+            self._kept += len(part)
+
+    def __bool__(self) -> bool:
+        return self.size > 0
+
+    @property
+    def body(self) -> bytes:
+        """The kept bytes."""
+        return b"".join(self._parts)
 
 
 def _app_name(app: object) -> str:

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import ipaddress
+import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
 from connect_harness.delivery.base import (
     DeliveryRequestLike,
+    KeptBody,
     Response,
     _has_header,
     _header_bytes,
     _timed_out,
 )
 from connect_harness.errors import UsageError
+from connect_harness.wire.request import check_host
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,8 @@ def _check_url(url: str, *, allow_remote: bool) -> SplitResult:
             "'http://127.0.0.1:8000/webhook'"
         )
     del port
+    if host.lower() != "localhost":
+        check_host(host, url)
     if not allow_remote and not _is_loopback(host):
         raise UsageError(
             f"refusing to deliver forged events to {url!r}: it is not a loopback address; "
@@ -73,6 +80,12 @@ def _is_loopback(host: str) -> bool:
 
 
 def _deliver_url(request: DeliveryRequestLike, url: str, timeout: float) -> Response:
+    """One delivery over HTTP, bounded by ``timeout`` from connecting to the last byte.
+
+    Each socket operation waits at most what is left of the deadline, and a watchdog shuts the
+    socket at the deadline, so an endpoint that drips its answer a byte at a time is cut off too.
+    The body is kept up to :data:`~connect_harness.delivery.base.KEEP_BYTES` and counted beyond.
+    """
     parts = urlsplit(url)
     host = parts.hostname or ""
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -85,6 +98,27 @@ def _deliver_url(request: DeliveryRequestLike, url: str, timeout: float) -> Resp
         connection = http.client.HTTPConnection(host, parts.port, timeout=timeout)
     headers = list(request.headers)
     started = time.perf_counter()
+    deadline = started + timeout
+    expired = threading.Event()
+
+    def left() -> float:
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0:
+            raise TimeoutError
+        return remaining
+
+    opened: list[socket.socket] = []
+
+    def cut() -> None:
+        expired.set()
+        for sock in opened:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    watchdog = threading.Timer(timeout, cut)
+    watchdog.daemon = True
+    watchdog.start()
+    kept = KeptBody()
     try:
         connection.putrequest(
             request.method,
@@ -96,11 +130,30 @@ def _deliver_url(request: DeliveryRequestLike, url: str, timeout: float) -> Resp
             connection.putheader(name, _header_bytes(value))
         if not _has_header(headers, "content-length"):
             connection.putheader("Content-Length", str(len(request.body)))
+        connection.connect()
+        sock = connection.sock
+        assert sock is not None
+        opened.append(sock)
+        if expired.is_set():
+            raise TimeoutError
         connection.endheaders(request.body)
+        sock.settimeout(left())
         answer = connection.getresponse()
-        body = answer.read()
+        try:
+            while True:
+                sock.settimeout(left())
+                chunk = answer.read1(_CHUNK)
+                if not chunk:
+                    break
+                kept.append(chunk)
+        finally:
+            answer.close()
+        if expired.is_set():
+            raise TimeoutError
         elapsed = time.perf_counter() - started
-        return Response(answer.status, tuple(answer.getheaders()), body, elapsed)
+        return Response(
+            answer.status, tuple(answer.getheaders()), kept.body, elapsed, size=kept.size
+        )
     except TimeoutError:  # socket.timeout is an alias since 3.10
         return Response(0, (), b"", time.perf_counter() - started, _timed_out(timeout))
     except ConnectionRefusedError as err:
@@ -108,6 +161,8 @@ def _deliver_url(request: DeliveryRequestLike, url: str, timeout: float) -> Resp
             0, (), b"", time.perf_counter() - started, f"connection refused by {url}: {err}"
         )
     except (OSError, http.client.HTTPException) as err:
+        if expired.is_set():
+            return Response(0, (), b"", time.perf_counter() - started, _timed_out(timeout))
         return Response(
             0,
             (),
@@ -116,4 +171,8 @@ def _deliver_url(request: DeliveryRequestLike, url: str, timeout: float) -> Resp
             f"no HTTP response from {url}: {type(err).__name__}: {err}",
         )
     finally:
+        watchdog.cancel()
         connection.close()
+
+
+_CHUNK = 64 * 1024

@@ -14,6 +14,7 @@ from connect_harness.delivery.base import (
     _CLIENT_PORT,
     _LOOPBACK,
     DeliveryRequestLike,
+    KeptBody,
     Response,
     _app_name,
     _header_bytes,
@@ -73,7 +74,7 @@ def _deliver_wsgi(request: DeliveryRequestLike, app: Any) -> Response:
     environ = _wsgi_environ(request)
     status: list[str] = []
     headers: list[tuple[str, str]] = []
-    chunks: list[bytes] = []
+    chunks = KeptBody()
 
     def start_response(
         status_line: str, response_headers: list[tuple[str, str]], exc_info: Any = None
@@ -101,14 +102,14 @@ def _deliver_wsgi(request: DeliveryRequestLike, app: Any) -> Response:
             except Exception as exc:
                 error = error or repr(exc)
     elapsed = time.perf_counter() - started
-    body = b"".join(chunks)
+    body = chunks.body
     if error is not None and (not status or not body):
         return Response(500, (), b"", elapsed, error)
     if not status:
         return Response(
             500, (), b"", elapsed, "the WSGI app returned without calling start_response"
         )
-    return Response(_status_code(status[0]), tuple(headers), body, elapsed, error)
+    return Response(_status_code(status[0]), tuple(headers), body, elapsed, error, size=chunks.size)
 
 
 def _status_code(status_line: str) -> int:

@@ -121,6 +121,7 @@ def build_event(
     object_type: str | None = None,
     pending_webhooks: int = 1,
     ascii_only: bool = False,
+    id: str | None = None,
 ) -> Event:
     """Build one webhook event of ``event_type`` as Stripe would send it.
 
@@ -131,12 +132,19 @@ def build_event(
     varies every id deterministically. ``object_type`` picks one object where the type is polymorphic
     (``account.external_account.*`` carries a ``bank_account`` or a ``card``). ``api_version``
     picks the shapes of ``data.object`` (:func:`connect_harness.spec.contracts.resolve_version`:
-    default the newest contract set) and is stamped on the event.
+    default the newest contract set) and is stamped on the event. ``id`` names the event (an ``evt_``
+    id) without touching the world ``seed``: its request id and idempotency key then derive from it, so
+    events of one world with different ids are different deliveries about the same objects.
     """
+    _check_build_arguments(event_type, livemode, seed, created, pending_webhooks, ascii_only)
+    if id is not None and not re.fullmatch(r"evt_[A-Za-z0-9]+", id):
+        raise UsageError(
+            f"event id {id!r} is not like 'evt_1Abc...'; give 'evt_' and letters or digits"
+        )
     choice = contracts.resolve_version(api_version)
     version = choice.shapes
     info = contracts.event_info(event_type, version=version)
-    if account is not None and not _ACCOUNT_ID.match(account):
+    if account is not None and not _ACCOUNT_ID.fullmatch(account):
         raise UsageError(
             f"account {account!r} is not a connected account id; "
             "pass one like 'acct_1PgafTB7WZ01zgkW' (or none for a platform event)"
@@ -151,7 +159,8 @@ def build_event(
         data["previous_attributes"] = _previous_attributes(data_object)
 
     automatic = _AUTOMATIC.match(event_type) is not None
-    payload: dict[str, Any] = {"id": stripe_id("evt", seed, event_type, account, livemode)}
+    key: tuple[object, ...] = (seed, event_type, account, livemode) if id is None else (id,)
+    payload: dict[str, Any] = {"id": id or stripe_id("evt", *key)}
     payload["object"] = "event"
     if account is not None:
         payload["account"] = account
@@ -161,8 +170,8 @@ def build_event(
     payload["livemode"] = livemode
     payload["pending_webhooks"] = pending_webhooks
     payload["request"] = {
-        "id": None if automatic else stripe_id("req", seed, event_type, account, livemode),
-        "idempotency_key": None if automatic else _uuid_like(seed, event_type, account, livemode),
+        "id": None if automatic else stripe_id("req", *key),
+        "idempotency_key": None if automatic else _uuid_like(*key),
     }
     payload["type"] = event_type
 
@@ -172,6 +181,31 @@ def build_event(
         _set_path(payload, path, value)
     body = render_body(payload, ascii_only=ascii_only)
     return Event(type=event_type, payload=payload, body=body, seed=seed)
+
+
+def _check_build_arguments(
+    event_type: object,
+    livemode: object,
+    seed: object,
+    created: object,
+    pending_webhooks: object,
+    ascii_only: object,
+) -> None:
+    """Wrong types are a UsageError naming the argument, not a TypeError deep inside."""
+    if not isinstance(event_type, str):
+        raise UsageError(f"event_type must be a string like 'payout.failed', not {event_type!r}")
+    for name, flag in (("livemode", livemode), ("ascii_only", ascii_only)):
+        if not isinstance(flag, bool):
+            raise UsageError(f"{name} must be True or False, not {flag!r}")
+    for name, number in (
+        ("seed", seed),
+        ("created", created),
+        ("pending_webhooks", pending_webhooks),
+    ):
+        if (number is None and name == "created") or (isinstance(number, str) and name == "seed"):
+            continue
+        if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+            raise UsageError(f"{name} must be a whole number, 0 or more, not {number!r}")
 
 
 def _choose_object_type(info: contracts.EventInfo, object_type: str | None) -> str:
@@ -270,10 +304,31 @@ def parse_assignment(text: str) -> tuple[str, Any]:
             f"--set {text!r} is not PATH=VALUE; write e.g. --set data.object.charges_enabled=false"
         )
     try:
-        value: Any = json.loads(raw)
+        value: Any = loads_json(raw, what=f"--set {path.strip()}")
+    except UsageError as err:
+        raise UsageError(f"--set {path.strip()}: {err}") from None
     except ValueError:
         value = raw
     return path.strip(), value
+
+
+def _no_constant(name: str) -> Any:
+    raise UsageError(
+        f"{name} is not a JSON number (JSON has no NaN or Infinity); give a finite number or a "
+        "string"
+    )
+
+
+def loads_json(text: str | bytes, *, what: str) -> Any:
+    """``json.loads`` for user input: NaN/Infinity and nesting too deep for Python are a
+    :class:`UsageError` naming ``what``; other malformed JSON stays a ``ValueError``."""
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise UsageError(
+            f"{what}: the JSON is nested too deeply to read; Stripe's events nest a few levels, so "
+            "flatten it"
+        ) from None
 
 
 def raw_body_variants(event: Event) -> tuple[tuple[str, bytes], ...]:

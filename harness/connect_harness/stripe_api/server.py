@@ -110,6 +110,8 @@ class FakeStripeAPI:
         platform_account: str | None = None,
         on_call: Callable[[ApiCall], None] | None = None,
     ) -> None:
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise UsageError(f"port must be a TCP port 0-65535 (0: a free one), not {port!r}")
         self._host = host
         self._port = port
         self._server: Any = None

@@ -9,6 +9,7 @@ I/O; :mod:`connect_harness.delivery` sends these requests.
 from __future__ import annotations
 
 import base64
+import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -245,12 +246,40 @@ def request_for_event(
 
 
 def _check_url(url: str) -> None:
-    parts = urlsplit(url)
+    if not isinstance(url, str):
+        raise UsageError(
+            f"url must be a string such as 'http://127.0.0.1:4242/webhook', not {url!r}"
+        )
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (a port out of 0-65535 raises here)
+    except ValueError as err:
+        raise UsageError(
+            f"the endpoint URL {url!r} is not a valid URL ({err}); use e.g. "
+            "'http://127.0.0.1:4242/webhook'."
+        ) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(
             f"the endpoint URL {url!r} is not an http(s) URL with a host; "
             "use e.g. 'http://127.0.0.1:4242/webhook'."
         )
+    check_host(parts.hostname, url)
+
+
+def check_host(host: str, url: str) -> None:
+    """A host name DNS can carry (labels 1-63 characters) or an IP address; else UsageError."""
+    try:
+        ipaddress.ip_address(host)
+        return
+    except ValueError:
+        pass
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        raise UsageError(
+            f"the host {host!r} of {url!r} is not a valid host name (each dot-separated label "
+            "must be 1 to 63 characters); use e.g. 'http://127.0.0.1:4242/webhook'."
+        ) from None
 
 
 def _utf8_or_none(body: bytes) -> str | None:

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import secrets
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from connect_harness.cli.listen import add_listen_commands
 from connect_harness.errors import HarnessError, UsageError
-from connect_harness.events.build import Event, build_event, parse_assignment
+from connect_harness.events.build import Event, build_event, loads_json, parse_assignment
 from connect_harness.settings import parse_whole_number
 from connect_harness.spec import contracts
 
@@ -61,9 +63,7 @@ def _add_event_options(parser: argparse.ArgumentParser) -> None:
         type=_json_object,
         help="deep-merge this JSON object into the event; may add keys --set refuses",
     )
-    parser.add_argument(
-        "--seed", type=parse_whole_number, default=0, help="varies every id (default 0)"
-    )
+    parser.add_argument("--seed", type=parse_whole_number, help="varies every id (default 0)")
     parser.add_argument(
         "--created", type=parse_whole_number, help="event 'created' unix time (default fixed)"
     )
@@ -92,7 +92,9 @@ def _version_note(requested: str | None) -> str:
 
 def _json_object(text: str) -> dict[str, Any]:
     try:
-        value = json.loads(text)
+        value = loads_json(text, what="--merge")
+    except UsageError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
     except ValueError as err:
         raise argparse.ArgumentTypeError(f"{text!r} is not JSON ({err})") from None
     if not isinstance(value, dict):
@@ -177,11 +179,12 @@ def _build_parser() -> argparse.ArgumentParser:
     from connect_harness.stripe_api.command import add_stripe_api_command
 
     add_stripe_api_command(commands)
+    add_listen_commands(commands)
     return parser
 
 
 def _add_verify(commands: Any) -> None:
-    from connect_harness.scenarios_command import add_scenarios_command
+    from connect_harness.cli.scenarios import add_scenarios_command
 
     add_scenarios_command(commands)
     try:
@@ -258,7 +261,7 @@ def _event_from_args(args: argparse.Namespace) -> Event:
         api_version=args.api_version,
         overrides=overrides,
         merge=args.merge,
-        seed=args.seed,
+        seed=args.seed or 0,
         created=args.created,
         object_type=args.object_type,
         ascii_only=args.ascii,
@@ -282,16 +285,27 @@ def _cmd_event(args: argparse.Namespace) -> int:
     return 0
 
 
+#: The largest body ``sign --body-file`` reads (Stripe's events are far smaller).
+MAX_BODY_BYTES = 16 * 1024 * 1024
+
+
 def _read_body_file(name: str) -> bytes:
-    if name == "-":
-        return sys.stdin.buffer.read()
-    path = Path(name)
     try:
-        return path.read_bytes()
+        if name == "-":
+            body = sys.stdin.buffer.read(MAX_BODY_BYTES + 1)
+        else:
+            with Path(name).open("rb") as handle:
+                body = handle.read(MAX_BODY_BYTES + 1)
     except OSError as err:
         raise UsageError(
             f"cannot read --body-file {name!r}: {err.strerror}; give the path of the exact body to sign"
         ) from err
+    if len(body) > MAX_BODY_BYTES:
+        raise UsageError(
+            f"--body-file {name!r} is more than {MAX_BODY_BYTES // (1024 * 1024)} MiB; give the "
+            "file of one event body"
+        )
+    return body
 
 
 def _cmd_sign(args: argparse.Namespace) -> int:
@@ -308,9 +322,30 @@ def _cmd_sign(args: argparse.Namespace) -> int:
                 "--api-version picks the shapes of a built event; with --body-file the body is "
                 "signed as it is, so drop --api-version"
             )
+        given = [
+            flag
+            for flag, value in (
+                ("--account", args.account),
+                ("--platform", args.platform or None),
+                ("--set", args.overrides or None),
+                ("--merge", args.merge),
+                ("--seed", args.seed),
+                ("--created", args.created),
+                ("--object-type", args.object_type),
+                ("--ascii", args.ascii or None),
+            )
+            if value is not None
+        ]
+        if given:
+            raise UsageError(
+                f"{', '.join(given)} shape a built event; with --body-file the body is signed as "
+                "it is, so drop them (or sign an event TYPE instead)"
+            )
         body = _read_body_file(args.body_file)
         livemode = args.live or _body_livemode(body)
     else:
+        if args.seed is None:  # a fresh id each time, as Stripe's: a repeat is not a redelivery
+            args.seed = secrets.randbelow(2**31)
         event = _event_from_args(args)
         _warn_if_invalid(event)
         body, livemode = event.body, event.livemode
@@ -340,7 +375,9 @@ def _cmd_sign(args: argparse.Namespace) -> int:
 
 def _body_livemode(body: bytes) -> bool:
     try:
-        payload = json.loads(body)
+        payload = loads_json(body, what="--body-file")
+    except UsageError:
+        return False  # signed as it is: odd JSON is what such a body is for
     except ValueError:
         return False
     return isinstance(payload, dict) and payload.get("livemode") is True
@@ -357,7 +394,13 @@ def _cmd_contracts_build(args: argparse.Namespace) -> int:
         )
     files = build_from_spec_dir(Path(args.spec_dir or "../shared/stripe-spec"))
     out = Path(args.out)
-    write_contracts(files, out)
+    try:
+        write_contracts(files, out)
+    except OSError as err:
+        raise UsageError(
+            f"cannot write the contracts to --out {args.out!r}: {err.strerror or err}; give a "
+            "writable folder"
+        ) from err
     versions = sorted({name.split("/", 1)[0] for name in files if "/" in name})
     counts = ", ".join(
         f"{version}: {sum(1 for n in files if n.startswith(f'{version}/events/'))}"
@@ -367,18 +410,39 @@ def _cmd_contracts_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _one_line(text: str) -> str:
+    """An error is one line: line breaks a user typed into a value are shown escaped."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
+def _check_text(argv: Sequence[str]) -> None:
+    """Arguments are text: bytes that are not UTF-8 (surrogate escapes in argv) are bad usage."""
+    for arg in argv:
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = arg.encode("utf-8", "backslashreplace").decode("utf-8")
+            raise UsageError(
+                f"the argument {shown!r} is not UTF-8 text; retype it (or pass a file) without "
+                "the stray bytes"
+            ) from None
+        if "\x00" in arg:
+            raise UsageError(f"the argument {arg!r} contains a NUL byte; remove it")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
     parser = _build_parser()
     try:
+        _check_text(sys.argv[1:] if argv is None else argv)
         args = parser.parse_args(argv)
         run: Callable[[argparse.Namespace], int] = args.run
         return run(args)
     except UsageError as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
+        print(f"{PROG}: error: {_one_line(str(err))}", file=sys.stderr)
         return 2
     except HarnessError as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
+        print(f"{PROG}: error: {_one_line(str(err))}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         return 0

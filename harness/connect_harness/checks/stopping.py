@@ -1,0 +1,64 @@
+"""When a run stops delivering: after K consecutive deliveries got no answer, or on Ctrl-C.
+
+A dead endpoint would otherwise cost ``timeout`` x every delivery (30 s x ~950, about 8 hours). Once
+:class:`Breaker` trips, the run stops sending: later deliveries are recorded as not sent, at once, and
+verify prints :attr:`Breaker.stopped` as its one headline.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from connect_harness.delivery import Response
+from connect_harness.errors import UsageError
+
+__all__ = ["DEFAULT_STOP_AFTER", "Breaker"]
+
+#: Consecutive deliveries without an answer (refused, reset, timed out) before a run stops.
+DEFAULT_STOP_AFTER = 5
+
+
+class Breaker:
+    """Counts consecutive deliveries without an HTTP answer; trips at ``stop_after`` (0: never)."""
+
+    #: What a delivery the run did not make is recorded as.
+    NOT_SENT = Response(0, (), b"", 0.0, "not sent: the run had stopped (see its headline)")
+
+    def __init__(self, stop_after: int = DEFAULT_STOP_AFTER) -> None:
+        if isinstance(stop_after, bool) or not isinstance(stop_after, int) or stop_after < 0:
+            raise UsageError(
+                f"stop_after {stop_after!r} must be a whole number, 0 (never stop) or more; "
+                f"e.g. stop_after={DEFAULT_STOP_AFTER}"
+            )
+        self._stop_after = stop_after
+        self._lock = threading.Lock()
+        self._in_a_row = 0
+        self._sent = 0
+        self._last_answered = 0
+        self.stopped: str | None = None
+
+    def not_sent(self) -> Response | None:
+        """The response to record instead of delivering once stopped; None while running."""
+        return None if self.stopped is None else self.NOT_SENT
+
+    def record(self, response: Response) -> None:
+        """Count one delivery's answer."""
+        with self._lock:
+            self._sent += 1
+            if response.status != 0:
+                self._in_a_row = 0
+                self._last_answered = self._sent
+                return
+            self._in_a_row += 1
+            if self.stopped is None and self._stop_after and self._in_a_row >= self._stop_after:
+                self.stopped = (
+                    f"the endpoint stopped answering after delivery {self._last_answered}: "
+                    f"{self._in_a_row} deliveries in a row got no answer "
+                    f"(the last: {response.error})"
+                )
+
+    def interrupt(self) -> None:
+        """Stop sending because the user asked (Ctrl-C)."""
+        with self._lock:
+            if self.stopped is None:
+                self.stopped = f"interrupted after delivery {self._sent}"

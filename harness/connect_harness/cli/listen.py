@@ -1,0 +1,441 @@
+"""``listen``, ``trigger`` and ``resend``: the Stripe CLI's hand-testing loop, offline.
+
+``listen --forward-to URL [--forward-connect-to URL]`` holds a session (see :mod:`.session`);
+``trigger TYPE`` builds an event with a fresh id and hands it to the session, which signs it with the
+session secret, registers its objects with the session's fake Stripe API and forwards it: platform
+events to ``--forward-to``, Connect events to ``--forward-connect-to``. ``resend EVT_ID`` delivers an
+event the session sent again. ``trigger --forward-to URL --secret S`` delivers directly, no session.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import signal
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from connect_harness.cli.session import (
+    SEED_HEADER,
+    TOKEN_HEADER,
+    Delivered,
+    ListenSession,
+    SessionInfo,
+    deliver_signed,
+    head_of,
+    read_session,
+    session_file,
+    session_secret,
+)
+from connect_harness.delivery import target_from
+from connect_harness.errors import UsageError
+from connect_harness.events.build import Event, build_event, parse_assignment, render_body
+from connect_harness.settings import parse_port, parse_seconds
+from connect_harness.spec import contracts
+
+__all__ = ["add_listen_commands"]
+
+PROG = "connect-harness"
+
+
+def add_listen_commands(commands: Any) -> None:
+    """Add ``listen``, ``trigger`` and ``resend`` to the CLI's subparsers."""
+    listen = commands.add_parser(
+        "listen",
+        help="forward events you trigger to your local endpoint, as 'stripe listen' does",
+        description="Hold a session: a signing secret, a fake Stripe API for your app to call, and "
+        "a local event bus that 'connect-harness trigger' and 'resend' hand events to. Platform "
+        "events go to --forward-to, Connect events to --forward-connect-to. Loopback only.",
+    )
+    listen.add_argument("--forward-to", metavar="URL", help="where platform events go")
+    listen.add_argument(
+        "--forward-connect-to",
+        metavar="URL",
+        help="where Connect events (with 'account') go (default: --forward-to)",
+    )
+    listen.add_argument(
+        "--events",
+        action="append",
+        default=[],
+        metavar="T1,T2",
+        help="forward only these event types (default: all)",
+    )
+    secret = listen.add_mutually_exclusive_group()
+    secret.add_argument(
+        "--secret", metavar="S", help="sign with this secret (default: your session secret)"
+    )
+    secret.add_argument(
+        "--print-secret", action="store_true", help="print the session secret and exit"
+    )
+    listen.add_argument(
+        "--stripe-api-port",
+        type=parse_port,
+        default=0,
+        metavar="P",
+        help="serve the fake Stripe API on this loopback port (default: a free port)",
+    )
+    listen.add_argument(
+        "--timeout",
+        type=parse_seconds,
+        default=30.0,
+        metavar="N",
+        help="seconds a delivery may take (default 30)",
+    )
+    listen.set_defaults(run=_cmd_listen)
+
+    trigger = commands.add_parser(
+        "trigger",
+        help="send an event to the running listen session (or --forward-to a URL)",
+        description="Build an event with a fresh id and hand it to the running 'connect-harness "
+        "listen' (found through its session file), or deliver it to --forward-to signed with "
+        "--secret. Exit 0 when the endpoint answered 2xx, 1 otherwise, 2 on bad usage.",
+    )
+    trigger.add_argument("type", metavar="TYPE")
+    trigger.add_argument(
+        "--stripe-account", metavar="ACCT", help="a Connect event about this connected account"
+    )
+    trigger.add_argument("--live", action="store_true", help="a live-mode event")
+    trigger.add_argument(
+        "--override",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="set an existing value by dotted path; VALUE is JSON if it parses (repeatable)",
+    )
+    trigger.add_argument(
+        "--add",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="add a value by dotted path, creating keys (repeatable)",
+    )
+    trigger.add_argument(
+        "--remove", action="append", default=[], metavar="PATH", help="remove a key (repeatable)"
+    )
+    trigger.add_argument("--api-version", metavar="V", help="the event's API version")
+    trigger.add_argument(
+        "--forward-to", metavar="URL", help="deliver directly here instead of to a session"
+    )
+    trigger.add_argument("--secret", metavar="S", help="the secret for --forward-to")
+    trigger.add_argument(
+        "--timeout", type=parse_seconds, default=30.0, metavar="N", help="default 30"
+    )
+    trigger.set_defaults(run=_cmd_trigger)
+
+    resend = commands.add_parser(
+        "resend", help="deliver an event the listen session sent again, signed anew"
+    )
+    resend.add_argument("event_id", metavar="EVT_ID")
+    resend.set_defaults(run=_cmd_resend)
+
+
+# --- listen -------------------------------------------------------------------------------------
+
+
+def _stamp() -> str:
+    return datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _print_event(payload: Mapping[str, Any]) -> None:
+    connect = "connect " if payload.get("account") else ""
+    print(f"{_stamp()}   --> {connect}{payload.get('type')} [{payload.get('id')}]", flush=True)
+
+
+def _print_delivery(payload: Mapping[str, Any], sent: Delivered) -> None:
+    status = f"[{sent.status}]" if sent.status else f"[ERR] ({sent.error})"
+    print(f"{_stamp()}  <--  {status} POST {sent.url} [{sent.id}]", flush=True)
+
+
+def _loopback_url(url: str, flag: str) -> str:
+    target_from(url, allow_remote=False)  # a UsageError for a bad or remote URL
+    if not url.startswith(("http://", "https://")):
+        raise UsageError(
+            f"{flag} {url!r} is not an http(s) URL; e.g. http://127.0.0.1:4242/webhook"
+        )
+    return url
+
+
+def _event_filter(values: list[str]) -> frozenset[str] | None:
+    names = [name.strip() for value in values for name in value.split(",") if name.strip()]
+    if values and not names:
+        raise UsageError("--events names no event type; give e.g. --events payout.failed")
+    for name in names:
+        contracts.event_info(name)  # a UsageError with the closest matches
+    return frozenset(names) if names else None
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def _cmd_listen(args: argparse.Namespace) -> int:
+    from connect_harness.stripe_api.command import call_line
+    from connect_harness.stripe_api.server import FakeStripeAPI
+
+    if args.print_secret:
+        print(session_secret())
+        return 0
+    if not args.forward_to:
+        raise UsageError(
+            "listen needs --forward-to URL (where platform events go), e.g. "
+            "--forward-to http://127.0.0.1:4242/webhook"
+        )
+    forward_to = _loopback_url(args.forward_to, "--forward-to")
+    forward_connect_to = _loopback_url(
+        args.forward_connect_to or forward_to, "--forward-connect-to"
+    )
+    events = _event_filter(args.events)
+    secret = args.secret if args.secret is not None else session_secret()
+    if not secret.strip():
+        raise UsageError("--secret is empty; give the endpoint's secret whsec_... or leave it out")
+    existing = _live_session()
+    if existing is not None:
+        raise UsageError(
+            f"a listen session already runs (pid {existing.pid}); stop it first, or trigger "
+            "events into it"
+        )
+
+    def print_call(
+        call: Any,
+    ) -> None:  # the app's calls, as 'connect-harness stripe-api' prints them
+        print(f"{_stamp()}  api  {call_line(call)}", flush=True)
+
+    fake = FakeStripeAPI(port=args.stripe_api_port, on_call=print_call)
+    fake.start()
+
+    def register(payload: Mapping[str, Any], seed: int) -> None:
+        fake.register_event(_Registered(payload, seed))
+
+    def calls() -> list[dict[str, Any]]:
+        return [
+            {
+                "method": call.method,
+                "path": call.path,
+                "stripe_account": call.stripe_account,
+                "status": call.status,
+            }
+            for call in fake.calls
+        ]
+
+    session = ListenSession(
+        secret=secret,
+        forward_to=forward_to,
+        forward_connect_to=forward_connect_to,
+        register=register,
+        calls=calls,
+        stripe_api_url=fake.url,
+        events=events,
+        timeout=args.timeout,
+        on_event=_print_event,
+        on_delivery=_print_delivery,
+    )
+    path = None
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, on_signal)
+    try:
+        control = session.serve()
+        path = session.write_session_file(control)
+        print(f"> Ready! Your webhook signing secret is {secret} (^C to quit)")
+        print(f"> Fake Stripe API: {fake.url} (point your app's Stripe API base here)")
+        print(f"> Forwarding platform events to {forward_to}")
+        print(f"> Forwarding Connect events to {forward_connect_to}", flush=True)
+        while not stop.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        session.close(path)
+        fake.stop()
+    return 0
+
+
+@dataclass(frozen=True)
+class _Registered:
+    payload: Mapping[str, Any]
+    seed: int
+
+
+def _live_session() -> SessionInfo | None:
+    """The session file's session if it answers; None when there is none or it is gone."""
+    try:
+        info = read_session()
+    except UsageError:
+        return None
+    if info is None:
+        return None
+    try:
+        _control(info, "GET", "/calls", timeout=2.0)
+    except UsageError:
+        return None
+    return info
+
+
+def _control(
+    info: SessionInfo,
+    method: str,
+    path: str,
+    *,
+    body: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: float = 60.0,
+) -> dict[str, Any]:
+    request = urllib.request.Request(
+        info.control_url + path,
+        data=body,
+        method=method,
+        headers={TOKEN_HEADER: info.token, **(headers or {})},
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(request, timeout=timeout) as answer:
+            document: dict[str, Any] = json.loads(answer.read())
+            return document
+    except urllib.error.HTTPError as err:
+        with err:
+            try:
+                message = json.loads(err.read()).get("error", str(err))
+            except ValueError:
+                message = str(err)
+        raise UsageError(str(message)) from err
+    except (OSError, ValueError) as err:
+        raise UsageError(
+            f"the listen session in {str(session_file())!r} (pid {info.pid}) does not answer "
+            f"({err}); start 'connect-harness listen --forward-to URL' again"
+        ) from err
+
+
+# --- trigger and resend ---------------------------------------------------------------------------
+
+
+def _set_nested(target: dict[str, Any], path: str, value: Any) -> None:
+    parts = path.split(".")
+    if any(not part for part in parts):
+        raise UsageError(f"--add path {path!r} has an empty part; use e.g. data.object.metadata.x")
+    node = target
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise UsageError(f"--add path {path!r} goes through a value that is not a hash")
+    node[parts[-1]] = value
+
+
+def _remove(payload: dict[str, Any], path: str) -> None:
+    parts = path.split(".")
+    node: Any = payload
+    for part in parts[:-1]:
+        node = node.get(part) if isinstance(node, dict) else None
+    if not isinstance(node, dict) or parts[-1] not in node:
+        raise UsageError(f"--remove {path!r}: the event has no such key; e.g. data.object.metadata")
+    del node[parts[-1]]
+
+
+def _trigger_event(args: argparse.Namespace, seed: int) -> Event:
+    overrides = dict(parse_assignment(item) for item in args.override)
+    merge: dict[str, Any] = {}
+    for item in args.add:
+        path, value = parse_assignment(item)
+        _set_nested(merge, path, value)
+    event = build_event(
+        args.type,
+        account=args.stripe_account,
+        livemode=args.live,
+        api_version=args.api_version,
+        overrides=overrides,
+        merge=merge or None,
+        seed=seed,
+        created=int(time.time()),
+    )
+    if args.remove:
+        payload = json.loads(event.body)
+        for path in args.remove:
+            _remove(payload, path)
+        event = Event(event.type, payload, render_body(payload), event.seed)
+    return event
+
+
+def _print_result(sent: Delivered) -> int:
+    where = f"connect {sent.account}" if sent.account else "platform"
+    mode = "live" if sent.livemode else "test"
+    if sent.status == 0:
+        print(f"{sent.type} [{sent.id}] ({where}, {mode}) -> {sent.url}: no answer: {sent.error}")
+        return 1
+    print(
+        f"{sent.type} [{sent.id}] ({where}, {mode}) -> {sent.url}: {sent.status} "
+        f"in {sent.elapsed * 1000:.0f} ms, {sent.size} bytes"
+    )
+    for line in sent.head.splitlines():
+        print(f"  {line}")
+    return 0 if 200 <= sent.status < 300 else 1
+
+
+def _cmd_trigger(args: argparse.Namespace) -> int:
+    seed = secrets.randbelow(2**31)  # a fresh id every time, as on Stripe
+    if args.forward_to is not None:
+        if not args.secret:
+            raise UsageError(
+                "trigger --forward-to needs --secret whsec_... (the endpoint's signing secret)"
+            )
+        url = _loopback_url(args.forward_to, "--forward-to")
+        event = _trigger_event(args, seed)
+        response, _ = deliver_signed(
+            event.body, secret=args.secret, livemode=event.livemode, url=url, timeout=args.timeout
+        )
+        return _print_result(
+            Delivered(
+                id=event.id,
+                type=event.type,
+                account=event.account,
+                livemode=event.livemode,
+                url=url,
+                status=response.status,
+                error=response.error,
+                elapsed=response.elapsed,
+                size=len(response.body),
+                head=head_of(response.body),
+            )
+        )
+    if args.secret is not None:
+        raise UsageError("--secret goes with --forward-to; a listen session signs with its own")
+    info = _session_or_error()
+    event = _trigger_event(args, seed)
+    answer = _control(
+        info,
+        "POST",
+        "/events",
+        body=event.body,
+        headers={SEED_HEADER: str(seed), "Content-Type": "application/json"},
+        timeout=args.timeout + 10,
+    )
+    if "skipped" in answer:
+        print(f"{PROG}: note: {answer['skipped']}", file=sys.stderr)
+        return 0
+    return _print_result(Delivered.from_json(answer))
+
+
+def _session_or_error() -> SessionInfo:
+    info = read_session()
+    if info is None:
+        raise UsageError(
+            "no listen session is running; start 'connect-harness listen --forward-to URL' in "
+            "another terminal, or pass --forward-to URL --secret S"
+        )
+    return info
+
+
+def _cmd_resend(args: argparse.Namespace) -> int:
+    info = _session_or_error()
+    answer = _control(info, "POST", "/resend", body=json.dumps({"id": args.event_id}).encode())
+    return _print_result(Delivered.from_json(answer))

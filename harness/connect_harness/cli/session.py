@@ -1,0 +1,350 @@
+"""The ``listen`` session: what ``trigger`` and ``resend`` talk to, and how they find it.
+
+One ``listen`` process holds a session: a signing secret, the fake Stripe API the app calls, and a
+small control server on 127.0.0.1 (the local event bus). It writes where that control server is to a
+session file in the user's cache folder (``$XDG_CACHE_HOME/connect-harness/listen.json``, else
+``~/.cache/connect-harness/listen.json``), so ``trigger`` finds it with no flag, as the Stripe CLI's
+``trigger`` finds its ``listen``. The file holds a random token the control server asks for: another
+user's process cannot inject events. Nothing here ever prints or writes the signing secret except
+``listen`` itself, on the terminal that started it, as the Stripe CLI does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from connect_harness.delivery import Response, UrlTarget, deliver
+from connect_harness.errors import UsageError
+from connect_harness.wire.request import delivery_request
+
+__all__ = [
+    "Delivered",
+    "ListenSession",
+    "cache_dir",
+    "read_session",
+    "session_file",
+    "session_secret",
+]
+
+TOKEN_HEADER = "X-Connect-Harness-Token"
+SEED_HEADER = "X-Connect-Harness-Seed"
+#: How many lines of the endpoint's answer ``trigger`` shows.
+HEAD_LINES = 5
+#: How many bytes of an answer a session keeps for ``trigger`` to show.
+HEAD_BYTES = 2048
+
+
+def cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/connect-harness``, else ``~/.cache/connect-harness``."""
+    base = os.environ.get("XDG_CACHE_HOME", "").strip()
+    root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".cache"
+    return root / "connect-harness"
+
+
+def session_file() -> Path:
+    """Where a running ``listen`` says how to reach it."""
+    return cache_dir() / "listen.json"
+
+
+def session_secret() -> str:
+    """This user's stable session secret (made once, kept in the cache folder, mode 0600).
+
+    Like the Stripe CLI's, it stays the same from one ``listen`` to the next, so the app's
+    configuration does not change every time; ``listen --print-secret`` prints it.
+    """
+    path = cache_dir() / "secret"
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    if text.startswith("whsec_") and len(text) > len("whsec_"):
+        return text
+    secret = "whsec_" + secrets.token_hex(24)
+    _write_private(path, secret + "\n")
+    return secret
+
+
+def _write_private(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as err:
+        raise UsageError(
+            f"cannot write {str(path)!r}: {err.strerror}; set XDG_CACHE_HOME to a writable folder"
+        ) from err
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """What the session file says."""
+
+    pid: int
+    control_url: str
+    token: str
+    stripe_api_url: str
+
+
+def read_session() -> SessionInfo | None:
+    """The running session's address, or None when no session file is there."""
+    path = session_file()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return SessionInfo(
+            pid=int(data["pid"]),
+            control_url=str(data["control_url"]),
+            token=str(data["token"]),
+            stripe_api_url=str(data["stripe_api_url"]),
+        )
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise UsageError(
+            f"the listen session file {str(path)!r} is unreadable ({err}); delete it and start "
+            "'connect-harness listen' again"
+        ) from err
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """One delivery a session made: what ``trigger``/``resend`` print."""
+
+    id: str
+    type: str
+    account: str | None
+    livemode: bool
+    url: str
+    status: int
+    error: str | None
+    elapsed: float
+    size: int
+    head: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The control server's answer."""
+        return {
+            "id": self.id,
+            "type": self.type,
+            "account": self.account,
+            "livemode": self.livemode,
+            "url": self.url,
+            "status": self.status,
+            "error": self.error,
+            "elapsed": self.elapsed,
+            "size": self.size,
+            "head": self.head,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Delivered:
+        """Read the control server's answer back."""
+        return cls(
+            id=str(data["id"]),
+            type=str(data["type"]),
+            account=data.get("account"),
+            livemode=bool(data.get("livemode")),
+            url=str(data["url"]),
+            status=int(data["status"]),
+            error=data.get("error"),
+            elapsed=float(data.get("elapsed", 0.0)),
+            size=int(data.get("size", 0)),
+            head=str(data.get("head", "")),
+        )
+
+
+def head_of(body: bytes, lines: int = HEAD_LINES) -> str:
+    """The first ``lines`` lines of an answer, as text."""
+    text = body[:HEAD_BYTES].decode("utf-8", errors="replace")
+    return "\n".join(text.splitlines()[:lines])
+
+
+def deliver_signed(
+    body: bytes, *, secret: str, livemode: bool, url: str, timeout: float
+) -> tuple[Response, int]:
+    """Sign ``body`` now with ``secret`` and send it to ``url``; the answer and the signing time."""
+    timestamp = int(time.time())
+    request = delivery_request(
+        body, secrets=[secret], timestamp=timestamp, livemode=livemode, url=url
+    )
+    return deliver(request, UrlTarget(url), timeout=timeout), timestamp
+
+
+@dataclass
+class _SentEvent:
+    payload: dict[str, Any]
+    body: bytes
+    seed: int
+
+
+@dataclass
+class ListenSession:
+    """A running ``listen``: routes each event it is handed and prints each delivery.
+
+    ``forward_to`` gets platform events, ``forward_connect_to`` (default ``forward_to``) Connect
+    events. ``on_event``/``on_delivery`` print the Stripe CLI's two lines per delivery.
+    """
+
+    secret: str
+    forward_to: str
+    forward_connect_to: str
+    register: Callable[[Mapping[str, Any], int], None]
+    calls: Callable[[], list[dict[str, Any]]]
+    stripe_api_url: str
+    events: frozenset[str] | None = None
+    timeout: float = 30.0
+    on_event: Callable[[Mapping[str, Any]], None] = lambda payload: None
+    on_delivery: Callable[[Mapping[str, Any], Delivered], None] = lambda payload, sent: None
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    _sent: dict[str, _SentEvent] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _server: ThreadingHTTPServer | None = None
+
+    def route(self, payload: Mapping[str, Any]) -> str:
+        """Connect events (with ``account``) go to ``forward_connect_to``, the rest ``forward_to``."""
+        return self.forward_connect_to if payload.get("account") else self.forward_to
+
+    def handle_event(self, body: bytes, seed: int) -> dict[str, Any]:
+        """Deliver a new event (its exact bytes) as the session; the control server's answer."""
+        try:
+            payload = json.loads(body)
+        except ValueError as err:
+            raise UsageError(f"the event is not JSON ({err})") from err
+        if not isinstance(payload, dict) or not isinstance(payload.get("id"), str):
+            raise UsageError("the event is not a JSON object with an 'id'")
+        event_type = str(payload.get("type"))
+        if self.events is not None and event_type not in self.events:
+            return {
+                "skipped": f"listen forwards only --events {','.join(sorted(self.events))}, "
+                f"not {event_type}"
+            }
+        with self._lock:
+            self._sent[payload["id"]] = _SentEvent(payload, body, seed)
+        self.register(payload, seed)
+        return self._deliver(payload, body).to_json()
+
+    def handle_resend(self, event_id: str) -> dict[str, Any]:
+        """Deliver an event this session sent before again, signed anew."""
+        with self._lock:
+            sent = self._sent.get(event_id)
+        if sent is None:
+            known = ", ".join(list(self._sent)[-3:]) or "none yet"
+            raise LookupError(
+                f"this listen session has not sent {event_id!r} (the last it sent: {known})"
+            )
+        return self._deliver(sent.payload, sent.body).to_json()
+
+    def _deliver(self, payload: Mapping[str, Any], body: bytes) -> Delivered:
+        url = self.route(payload)
+        livemode = payload.get("livemode") is True
+        self.on_event(payload)
+        response, _ = deliver_signed(
+            body, secret=self.secret, livemode=livemode, url=url, timeout=self.timeout
+        )
+        account = payload.get("account")
+        sent = Delivered(
+            id=str(payload["id"]),
+            type=str(payload.get("type")),
+            account=str(account) if account else None,
+            livemode=livemode,
+            url=url,
+            status=response.status,
+            error=response.error,
+            elapsed=response.elapsed,
+            size=len(response.body),
+            head=head_of(response.body),
+        )
+        self.on_delivery(payload, sent)
+        return sent
+
+    # --- the control server -------------------------------------------------------------------
+
+    def serve(self) -> str:
+        """Start the control server on 127.0.0.1 in a thread; its URL."""
+        session = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                return
+
+            def _answer(self, status: int, document: Mapping[str, Any]) -> None:
+                data = json.dumps(document).encode("utf-8")
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _allowed(self) -> bool:
+                given = self.headers.get(TOKEN_HEADER, "")
+                if not secrets.compare_digest(given, session.token):
+                    self._answer(403, {"error": "wrong session token"})
+                    return False
+                return True
+
+            def do_GET(self) -> None:
+                if not self._allowed():
+                    return
+                if self.path == "/calls":
+                    self._answer(200, {"calls": session.calls()})
+                else:
+                    self._answer(404, {"error": f"no {self.path}"})
+
+            def do_POST(self) -> None:
+                if not self._allowed():
+                    return
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                try:
+                    if self.path == "/events":
+                        seed = int(self.headers.get(SEED_HEADER) or 0)
+                        self._answer(200, session.handle_event(body, seed))
+                    elif self.path == "/resend":
+                        self._answer(200, session.handle_resend(json.loads(body)["id"]))
+                    else:
+                        self._answer(404, {"error": f"no {self.path}"})
+                except LookupError as err:
+                    self._answer(404, {"error": str(err.args[0])})
+                except (UsageError, ValueError) as err:
+                    self._answer(400, {"error": str(err)})
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        self._server = server
+        threading.Thread(target=server.serve_forever, name="listen-control", daemon=True).start()
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    def write_session_file(self, control_url: str) -> Path:
+        """Say where this session is, for ``trigger`` and ``resend``."""
+        path = session_file()
+        document = {
+            "pid": os.getpid(),
+            "control_url": control_url,
+            "token": self.token,
+            "stripe_api_url": self.stripe_api_url,
+        }
+        _write_private(path, json.dumps(document, indent=2) + "\n")
+        return path
+
+    def close(self, path: Path | None) -> None:
+        """Stop the control server and remove the session file if it is still ours."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if path is not None:
+            try:
+                current = read_session()
+            except UsageError:
+                current = None
+            if current is not None and current.token == self.token:
+                path.unlink(missing_ok=True)

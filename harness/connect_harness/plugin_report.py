@@ -1,0 +1,48 @@
+"""What the pytest plugin says about the contract checks after a run: skipped checks and the JSON report.
+
+The same records ``verify`` renders (:mod:`connect_harness.checks.report`), so a team reads one format
+whether it ran the CLI or pytest.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from connect_harness.checks.report import to_json
+from connect_harness.checks.run import ContractRun
+from connect_harness.errors import UsageError
+from connect_harness.settings import Settings
+
+__all__ = ["skipped_lines", "write_report"]
+
+
+def skipped_lines(run: ContractRun) -> list[str]:
+    """One line per check of ``run`` that was skipped: ``SKIP check-id: why``."""
+    return [
+        f"SKIP {result.id}: {result.skip_reason}"
+        for result in run.completed()
+        if result.status == "skip"
+    ]
+
+
+def write_report(run: ContractRun, path: str, *, settings: Settings) -> None:
+    """Write the results of the checks ``run`` ran as ``verify --report`` does."""
+    config = run.config
+    meta = {
+        "deliveries": run.deliveries,
+        "seed": config.seed,
+        "target": run.target.describe(),
+        "endpoint_type": config.endpoint_type,
+        "mode": config.mode,
+        "events": len(config.event_types),
+        "max_response_time": config.max_response_time,
+        "api_version": settings["api_version"],
+    }
+    text = json.dumps(to_json(run.completed(), meta=meta), indent=2) + "\n"
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise UsageError(
+            f"cannot write --connect-report {path!r}: {err.strerror}; give a writable path"
+        ) from err

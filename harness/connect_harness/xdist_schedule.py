@@ -1,0 +1,40 @@
+"""pytest-xdist scheduling for the plugin: the shipped catalogue on one worker, everything else spread.
+
+Every test of the catalogue reads one shared :class:`~connect_harness.checks.run.ContractRun`; under
+plain ``-n N`` load scheduling each worker that received one check would build its own run and deliver
+the whole catalogue again (twice the work, and the second worker's events look like redeliveries to a
+shared database). This scheduler keeps the catalogue's tests together as one unit of work and hands
+out every other test one at a time, as ``--dist load`` does.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+
+from connect_harness.checks.findings import CATALOGUE
+
+__all__ = ["CATALOGUE_SCOPE", "CatalogueOnOneWorker", "is_catalogue_test"]
+
+CATALOGUE_SCOPE = "connect_harness-catalogue"
+
+_CATALOGUE_TEST = re.compile(
+    r"::test_contract\[(" + "|".join(re.escape(spec.id) for spec in CATALOGUE) + r")\]$"
+)
+
+
+def is_catalogue_test(nodeid: str) -> bool:
+    """True for a test of the shipped suite, wherever it was collected (``--pyargs`` or imported)."""
+    return _CATALOGUE_TEST.search(nodeid) is not None
+
+
+class CatalogueOnOneWorker(LoadScopeScheduling):  # type: ignore[misc]
+    """``--dist load``, except that the catalogue's tests form one unit that one worker runs."""
+
+    def __init__(self, config: Any, log: Any = None) -> None:
+        super().__init__(config, log)
+
+    def _split_scope(self, nodeid: str) -> str:
+        return CATALOGUE_SCOPE if is_catalogue_test(nodeid) else nodeid
