@@ -60,17 +60,11 @@ EXPECTED_FAILURES: dict[str, set[str]] = {
         "idempotent-redelivery",
         "no-server-errors",
     },
-    "redirect": {
-        spec.id
-        for spec in CATALOGUE
-        if spec.id
-        not in {
-            "uses-connected-account-context",
-            "separates-livemode",
-            "no-server-errors",
-            "responds-in-time",
-        }
-    },
+    # Every delivery got the same 301: one headline, every other check not judged.
+    "redirect": {"accepts-valid-events", "no-redirects"},
+    "order-dependent": {"order-independent", "no-server-errors"},
+    "acts-after-deauthorization": {"after-deauthorization"},
+    "swallows-api-errors": {"survives-api-errors"},
 }
 
 #: (bug, check, words the failing finding's reason must contain).
@@ -108,6 +102,9 @@ EXPECTED_FINDINGS = [
     ("slow", "responds-in-time", "more than 0.2 s"),
     ("crash-platform-events", "accepts-valid-events", "server error"),
     ("crash-platform-events", "no-server-errors", "answered 500"),
+    ("order-dependent", "order-independent", "Stripe does not promise order"),
+    ("acts-after-deauthorization", "after-deauthorization", "kept acting as it"),
+    ("swallows-api-errors", "survives-api-errors", "the event is lost"),
 ]
 
 
@@ -133,11 +130,16 @@ def _failing(results: dict[str, CheckResult]) -> set[str]:
     return {check for check, result in results.items() if result.status == "fail"}
 
 
+#: Checks only a launched endpoint allows (tests/test_serve.py): skipped in process, with that reason.
+SERVE_ONLY = {"stays-alive", "never-logs-secrets"}
+
+
 def _assert_all_pass(results: list[CheckResult]) -> None:
     problems = {
         result.id: [f.reason for f in result.findings if f.status != "pass"][:3]
         for result in results
         if result.status != "pass"
+        and not (result.id in SERVE_ONLY and "verify --serve" in (result.skip_reason or ""))
     }
     assert problems == {}
     assert [result.id for result in results] == [spec.id for spec in CATALOGUE]
@@ -150,7 +152,8 @@ def test_every_bug_has_expectations() -> None:
 
 def test_every_check_is_failed_by_some_broken_endpoint() -> None:
     failed = set().union(*EXPECTED_FAILURES.values())
-    assert failed == {spec.id for spec in CATALOGUE}
+    # The launched-endpoint checks are failed by launched endpoints, in tests/test_serve.py.
+    assert failed == {spec.id for spec in CATALOGUE} - SERVE_ONLY
 
 
 @pytest.mark.parametrize("bug", sorted(core.BUGS))
@@ -242,9 +245,12 @@ def test_correct_endpoint_passes_every_endpoint_model(endpoint_type: str, mode: 
     results = run_checks(app, _config(endpoint_type=endpoint_type, mode=mode))
     statuses = {result.id: result.status for result in results}
     assert "fail" not in statuses.values()
+    for check in SERVE_ONLY:
+        assert statuses.pop(check) == "skip"
     if endpoint_type == "account":
         # Platform events only: no connected account, so nothing to judge there.
         assert statuses.pop("uses-connected-account-context") == "skip"
+        assert statuses.pop("after-deauthorization") == "skip"
     assert set(statuses.values()) == {"pass"}
 
 

@@ -62,6 +62,7 @@ SAMPLES = {
     "fake_stripe_port": "0",
     "seed": "4242",
     "api_version": "2026-10-28.endive",
+    "serve": "python -m my_server",
 }
 
 

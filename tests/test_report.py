@@ -32,11 +32,17 @@ ISSUE_ORDER = [
     "rejects-invalid-json",
     "acknowledges-unknown-events",
     "idempotent-redelivery",
+    # issue 9: over time and under failure
+    "order-independent",
+    "after-deauthorization",
+    "survives-api-errors",
     "uses-connected-account-context",
     "separates-livemode",
     "no-redirects",
     "no-server-errors",
     "responds-in-time",
+    "stays-alive",
+    "never-logs-secrets",
 ]
 
 REPRO = (

@@ -51,7 +51,11 @@ def test_an_endpoint_that_refetches_everything_passes_with_no_gaps() -> None:
             and not any(f"does not serve GET {path}/" in finding.reason for path in undescribed)
         ]
         for result in results
-        if result.status != "pass" and result.id != "idempotent-redelivery"
+        # No mutating calls: nothing for redelivery or API errors to repeat or lose; and the
+        # launched-endpoint checks need --serve.
+        if result.status != "pass"
+        and result.id
+        not in {"idempotent-redelivery", "survives-api-errors", "stays-alive", "never-logs-secrets"}
     }
     assert all(reasons == [] for reasons in problems.values()), problems
     assert all(

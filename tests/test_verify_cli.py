@@ -47,18 +47,19 @@ def test_passing_endpoint_exits_0_with_header_table_and_reports(
     )
     assert "| endpoint type both | mode production | 2 event types | seed 4 |" in header
     assert re.search(r"\| fake Stripe API http://127\.0\.0\.1:\d+$", header)
-    assert "17 checks: 17 passed, 0 failed, 0 skipped" in out
-    assert "All checks passed (seed 4)." in out
+    assert "22 checks: 20 passed, 0 failed, 2 skipped" in out
+    # stays-alive and never-logs-secrets need --serve.
+    assert "All checks that ran passed (seed 4); 2 skipped, listed above" in out
     assert SECRET not in out + err + report.read_text() + junit.read_text()
 
     data = json.loads(report.read_text())
     summary = data["summary"]
     assert summary["status"] == "pass"
     assert (summary["checks"], summary["passed"], summary["failed"], summary["skipped"]) == (
-        17,
-        17,
+        22,
+        20,
         0,
-        0,
+        2,
     )
     assert summary["seed"] == 4
     assert summary["endpoint_type"] == "both"
@@ -70,7 +71,7 @@ def test_passing_endpoint_exits_0_with_header_table_and_reports(
 
     suite = ET.parse(junit).getroot().find("testsuite")
     assert suite is not None
-    assert suite.attrib["tests"] == "17"
+    assert suite.attrib["tests"] == "22"
     assert suite.attrib["failures"] == "0"
 
 
@@ -84,7 +85,7 @@ def test_failing_endpoint_exits_1_with_an_example_and_its_reproduction(
     )  # fmt: skip
     assert main(argv) == 1
     out, err = capsys.readouterr()
-    assert "17 checks: 15 passed, 2 failed, 0 skipped" in out
+    assert "22 checks: 18 passed, 2 failed, 2 skipped" in out
     assert "FAIL rejects-wrong-secret: Rejects the wrong secret" in out
     assert "FAIL rejects-tampered-body: Rejects a tampered body" in out
     reproductions = [line for line in out.splitlines() if line.startswith("  reproduce: ")]
@@ -203,7 +204,7 @@ def test_url_target_with_a_fixed_fake_stripe_port(
     out = capsys.readouterr().out
     assert out.splitlines()[0].startswith(f"connect-harness verify: {url} |")
     assert f"| fake Stripe API http://127.0.0.1:{port}" in out
-    assert "17 checks: 17 passed, 0 failed, 0 skipped" in out
+    assert "22 checks: 20 passed, 0 failed, 2 skipped" in out
 
 
 def test_api_version_is_stamped_on_events_and_reproductions(
@@ -259,6 +260,26 @@ def test_verify_runs_the_shipped_suite_unaffected_by_the_projects_pytest_setup(
     assert code == 0, out
     assert sessions == [1]
     assert "2 checks: 2 passed, 0 failed, 0 skipped" in out
+
+
+def test_a_wrong_secret_is_one_root_cause_in_the_table_and_the_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = tmp_path / "report.json"
+    argv = verify(
+        "--app", APP, "--secret", "whsec_not_the_endpoints", "--events", EVENTS, "--seed", "4",
+        "--report", str(report),
+    )  # fmt: skip
+    assert main(argv) == 1
+    out = capsys.readouterr().out
+    headline = (
+        "ROOT CAUSE: every correctly signed delivery got 400: the secret given is probably not "
+        "the endpoint's"
+    )
+    assert headline in out
+    assert "FAIL accepts-rotated-secret" not in out
+    data = json.loads(report.read_text())
+    assert [h["cause"] for h in data["summary"]["headlines"]] == ["wrong-secret"]
 
 
 def quiet_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:

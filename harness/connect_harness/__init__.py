@@ -32,6 +32,7 @@ _EXPORTS = {
     "Event": "events.build",
     "EventCase": "events.build",
     "event_matrix": "events.build",
+    "build_scenario": "events.scenarios",
     "validate_event": "spec.contracts",
     "sign_payload": "wire.signing",
     "DeliveryRequest": "wire.request",
@@ -73,6 +74,7 @@ __all__ = [
     "assert_passes",
     "bad_variants",
     "build_event",
+    "build_scenario",
     "deliver",
     "delivery_request",
     "event_matrix",
@@ -101,6 +103,7 @@ if TYPE_CHECKING:
     from connect_harness.delivery import Response, deliver, load_app, target_from
     from connect_harness.errors import ContractFailure, HarnessError, UsageError
     from connect_harness.events.build import Event, EventCase, build_event, event_matrix
+    from connect_harness.events.scenarios import build_scenario
     from connect_harness.spec.contracts import validate_event
     from connect_harness.stripe_api.fake import FakeStripeAPI
     from connect_harness.wire.request import DeliveryRequest, delivery_request

@@ -318,6 +318,7 @@ def connect_contract(
     connect_settings: Settings,
     connect_url: str,
     _connect_stripe_api_session: FakeStripeAPI,
+    request: pytest.FixtureRequest,
 ) -> Any:
     """One run of the whole check catalogue against the endpoint, shared by the session.
 
@@ -335,7 +336,30 @@ def connect_contract(
         seed=connect_settings["seed"],
         api_version=connect_settings["api_version"],
     )
-    run = ContractRun(connect_target, config, fake_api=_connect_stripe_api_session, url=connect_url)
+    process = None
+    if connect_settings["serve"]:
+        from connect_harness.delivery.process import ServedProcess, ServeSecrets
+
+        if not connect_settings["url"]:
+            pytest.fail(
+                "connect_harness: --connect-serve needs --connect-url, the URL the command listens at",
+                pytrace=False,
+            )
+        process = ServedProcess(
+            connect_settings["serve"],
+            connect_url,
+            api_base=_connect_stripe_api_session.url,
+            given=ServeSecrets.fresh(connect_secret),
+        )
+        process.start()
+        request.addfinalizer(process.stop)
+    run = ContractRun(
+        connect_target,
+        config,
+        fake_api=_connect_stripe_api_session,
+        url=connect_url,
+        process=process,
+    )
     pytestconfig.stash[_RUN_KEY] = run
     return run
 

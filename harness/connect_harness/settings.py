@@ -203,6 +203,12 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "(default: the newest contract set)",
         parse_api_version,
     ),
+    SettingSpec(
+        "serve",
+        "shell command that starts the endpoint listening at --connect-url, with the fake's "
+        "environment; it is watched and stopped at the end",
+        parse_text,
+    ),
 )
 
 

@@ -41,6 +41,7 @@ from connect_harness.wire.signing import secret_warning
 
 if TYPE_CHECKING:  # the checks, the fake API and pytest load only when verify runs
     from connect_harness.delivery import Target
+    from connect_harness.delivery.process import ServedProcess
 
 __all__ = ["add_verify_command"]
 
@@ -122,6 +123,12 @@ def add_verify_command(subparsers: Any) -> None:
         help="API version of the events: picks their shapes (the newest contract set not newer "
         "than V) and is stamped on them (default: the newest set); set it to the version your "
         "endpoint or SDK is pinned to, e.g. stripe-go rejects other versions",
+    )
+    parser.add_argument(
+        "--serve",
+        metavar="CMD",
+        help="start the endpoint with this shell command (STRIPE_API_BASE, STRIPE_WEBHOOK_SECRET, "
+        "STRIPE_SECRET_KEY_TEST/LIVE point at the fake) and watch it; URL is where it listens",
     )
     parser.add_argument(
         "--strict",
@@ -232,7 +239,14 @@ def run_verify(args: argparse.Namespace) -> int:
         print(f"connect-harness: warning: {warning}", file=sys.stderr)
     url = None if isinstance(target, UrlTarget) else urljoin(DEFAULT_URL, args.path)
     fake = FakeStripeAPI(port=args.fake_stripe_port or 0, api_version=args.api_version)
-    with fake, ContractRun(target, config, fake_api=fake, url=url) as run:
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(fake)
+        process = _served(args, target, fake.url, secret)
+        if process is not None:
+            stack.enter_context(process)
+        run = stack.enter_context(
+            ContractRun(target, config, fake_api=fake, url=url, process=process)
+        )
         fake_url = fake.url
         print(
             f"connect-harness verify: {target.describe()} | endpoint type {config.endpoint_type} "
@@ -246,6 +260,7 @@ def run_verify(args: argparse.Namespace) -> int:
         ):
             results = [] if payload == "thin" or only == () else run_suite(run, only or check_ids())
         deliveries = run.deliveries
+        causes = run.headlines()
         stopped = run.breaker.stopped
         sent = sum(1 for record in run.records if record.response is not run.breaker.NOT_SENT)
         if payload != "snapshot" and (thin_only or not args.checks) and not stopped:
@@ -263,7 +278,7 @@ def run_verify(args: argparse.Namespace) -> int:
     if stopped:
         print(f"\nconnect-harness: {stopped}; the results below are what it has")
     print()
-    print(render_table(results), end="")
+    print(render_table(results, headlines=causes), end="")
     if gaps:
         print(
             "\nThe fake Stripe API does not serve these calls the endpoint made; checks that met "
@@ -284,6 +299,7 @@ def run_verify(args: argparse.Namespace) -> int:
             "max_response_time": config.max_response_time,
             "api_version": config.api_version or contracts.api_version(),
             "fake_stripe_api": fake_url,
+            "headlines": [cause.to_json() for cause in causes],
             "fake_stripe_api_gaps": gaps,
             "stopped": stopped,
             "sent": sent,
@@ -424,11 +440,31 @@ def _target(args: argparse.Namespace) -> Target:
             "'connect-harness verify --app sample_app:app'"
         )
     if args.app is not None:
+        if args.serve:
+            raise UsageError(
+                "--serve starts a server and needs the URL it listens on, not --app; e.g. "
+                "verify --serve 'python -m myapp' http://127.0.0.1:8000/webhook"
+            )
         return load_app(args.app)
     target = target_from(args.url, allow_remote=args.allow_remote)
-    if isinstance(target, UrlTarget):
+    if isinstance(target, UrlTarget) and not args.serve:
         _check_reachable(target.url)
     return target
+
+
+def _served(
+    args: argparse.Namespace, target: Target, api_base: str, secret: str
+) -> ServedProcess | None:
+    """The launched endpoint for --serve (started when entered), or None."""
+    from connect_harness.delivery import UrlTarget
+    from connect_harness.delivery.process import ServedProcess, ServeSecrets
+
+    if not args.serve:
+        return None
+    assert isinstance(target, UrlTarget)
+    return ServedProcess(
+        args.serve, target.url, api_base=api_base, given=ServeSecrets.fresh(secret)
+    )
 
 
 def _check_reachable(url: str) -> None:

@@ -43,6 +43,12 @@ BUGS: dict[str, str] = {
     "slow": "takes 0.5 s over balance.available events",
     "crash-platform-events": "reads event['account'] unconditionally: 500 on platform events",
     "redirect": "serves /webhook/ and redirects /webhook there with a 301",
+    "order-dependent": "asserts events arrive in order: 500 when an event is older than the last "
+    "one seen for the same object",
+    "swallows-api-errors": "answers 200 when its Stripe calls fail (429, 500, connection), so the "
+    "event is lost",
+    "acts-after-deauthorization": "forgets account.application.deauthorized and keeps calling the "
+    "API as the disconnected account",
 }
 
 _KNOWN_TYPES = frozenset(contracts.supported_event_types())
@@ -68,6 +74,8 @@ class WebhookCore:
     #: How many objects following references fetched.
     followed: int = 0
     _revoked: set[str] = field(default_factory=set)
+    #: The newest ``created`` seen per data.object id (the order-dependent bug's state).
+    _latest: dict[str, int] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)
     api_errors: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -92,8 +100,10 @@ class WebhookCore:
                 if event_id in self.seen:
                     return 200, {"received": True, "duplicate": True}
                 self.seen.add(event_id)
+        if self.bug == "order-dependent":
+            self._assert_in_order(event)
         if self.defer is not None:
-            worker = threading.Timer(self.defer, self._act, args=(event,))
+            worker = threading.Timer(self.defer, self._act_until_done, args=(event,))
             worker.daemon = True
             worker.start()
             return 200, {"received": True, "queued": True}
@@ -165,6 +175,26 @@ class WebhookCore:
             raise _Rejected("signature mismatch")
         return _parse(body)
 
+    def _act_until_done(self, event: dict[str, Any]) -> None:
+        """Work after answering: Stripe will not retry a 2xx, so retry transient API errors here."""
+        for _ in range(20):
+            try:
+                self._act(event)
+                return
+            except stripe.StripeError:
+                time.sleep(0.25)
+        self.api_errors.append(f"{event.get('type')}: gave up after 20 attempts")
+
+    def _assert_in_order(self, event: dict[str, Any]) -> None:
+        obj = event.get("data", {}).get("object", {})
+        object_id, created = str(obj.get("id")), int(event.get("created") or 0)
+        with self._lock:
+            if created < self._latest.get(object_id, created):
+                raise RuntimeError(
+                    f"{event.get('type')} arrived after a newer event of {object_id}"
+                )
+            self._latest[object_id] = created
+
     # --- acting -----------------------------------------------------------------------------------
 
     def _act(self, event: dict[str, Any]) -> None:
@@ -173,6 +203,13 @@ class WebhookCore:
         else:
             account = event.get("account")
         event_type = event.get("type")
+        if event_type == "account.application.deauthorized" and account:
+            if self.bug != "acts-after-deauthorization":
+                with self._lock:  # the platform may no longer act as that account
+                    self._revoked.add(account)
+            return
+        if account in self._revoked:
+            return
         if self.bug == "slow" and event_type == "balance.available":
             time.sleep(0.5)
         livemode = bool(event.get("livemode"))
@@ -190,27 +227,33 @@ class WebhookCore:
                 options["idempotency_key"] = f"{event['id']}:mark-handled"
             stripe.PaymentIntent.modify(intent_id, metadata={"webhook_handled": "true"}, **options)
         except stripe.StripeError as err:
-            # A real handler would log and alert; the delivery itself was received.
+            status = err.http_status
+            if self.bug != "swallows-api-errors" and (
+                status is None or status == 429 or status >= 500
+            ):
+                raise  # transient: answer 5xx, so that Stripe retries the event later
+            # Permanent (the object is gone, access was revoked): log it; the event was received.
             self.api_errors.append(f"{type(err).__name__}: {err.user_message}")
 
     def _follow(self, event: dict[str, Any], key: str) -> None:
-        account = event.get("account")
-        if event.get("type") == "account.application.deauthorized" and account:
-            with self._lock:  # the platform may no longer act as that account: clean up only
-                self._revoked.add(account)
-            return
-        if account in self._revoked:
-            return
         fetch = references.fetch_with_sdk if self.follow == "sdk" else references.fetch_over_http
         try:
             fetched = references.follow(
                 event, fetch(key), nested_as_platform=self.bug == "platform-auth-references"
             )
         except stripe.StripeError as err:
+            if self.bug != "swallows-api-errors" and _transient(err):
+                raise
             self.api_errors.append(f"{event.get('type')}: {type(err).__name__}: {err}")
             return
         with self._lock:
             self.followed += fetched
+
+
+def _transient(err: stripe.StripeError) -> bool:
+    """A rate limit, a Stripe-side error or no answer: worth retrying later."""
+    status = err.http_status
+    return status is None or status == 429 or status >= 500
 
 
 def _parse(body: bytes) -> dict[str, Any]:

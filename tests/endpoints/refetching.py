@@ -39,6 +39,7 @@ class RefetchingCore:
         self.api_errors: list[str] = []
         self.fetched = 0
         self._platform: dict[str, str] = {}
+        self._disconnected: set[str] = set()
         self._lock = threading.Lock()
 
     def handle(self, body: bytes, signature: str | None) -> tuple[int, dict[str, Any]]:
@@ -68,7 +69,11 @@ class RefetchingCore:
 
     def _act(self, event: stripe.Event) -> None:
         if event.type == "account.application.deauthorized":
-            return  # forget the account: every call made as it fails from now on
+            with self._lock:  # forget the account: every call made as it fails from now on
+                self._disconnected.add(str(getattr(event, "account", "")))
+            return
+        if getattr(event, "account", None) in self._disconnected:
+            return  # a late event for a disconnected account: nothing to do
         livemode = bool(event.livemode)
         client = self._client(livemode)
         account = getattr(event, "account", None) or self._platform_id(client, str(livemode))

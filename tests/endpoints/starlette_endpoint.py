@@ -11,9 +11,9 @@ from starlette.routing import Route
 from endpoints.core import WebhookCore
 
 
-def create_app(secret: str) -> Starlette:
-    """A Starlette app serving POST /webhook with a correct :class:`WebhookCore`."""
-    core = WebhookCore(secret)
+def create_app(secret: str, *, bug: str | None = None) -> Starlette:
+    """A Starlette app serving POST /webhook with :class:`WebhookCore` (``bug``: one of ``core.BUGS``)."""
+    core = WebhookCore(secret, bug=bug)
 
     async def receive(request: Request) -> JSONResponse:
         body = await request.body()

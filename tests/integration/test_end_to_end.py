@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -96,5 +97,33 @@ def test_sample_app_served_by_its_own_process_passes_verify(
     )
     assert result.returncode == 0, result.stdout + result.stderr
     summary = json.loads(report.read_text())["summary"]
-    assert (summary["passed"], summary["failed"], summary["skipped"]) == (17, 0, 0)
+    # stays-alive and never-logs-secrets need --serve (below).
+    assert (summary["passed"], summary["failed"], summary["skipped"]) == (20, 0, 2)
+    assert SECRET not in result.stdout + result.stderr + report.read_text()
+
+
+def test_sample_app_launched_by_verify_serve_passes_every_check(tmp_path: Path) -> None:
+    port = free_port()
+    report = tmp_path / "report.json"
+    database = tmp_path / "ledger.sqlite3"
+    command = (
+        f"cd {shlex.quote(str(ROOT))} && SAMPLE_APP_DB={shlex.quote(str(database))} "
+        f"exec {shlex.quote(sys.executable)} -m sample_app --port {port}"
+    )
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "connect_harness", "verify",
+            "--serve", command, f"http://127.0.0.1:{port}/webhook",
+            "--secret", SECRET, "--events", EVENTS, "--report", str(report),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads(report.read_text())["summary"]
+    assert (summary["passed"], summary["failed"], summary["skipped"]) == (22, 0, 0)
+    assert summary["headlines"] == []
     assert SECRET not in result.stdout + result.stderr + report.read_text()

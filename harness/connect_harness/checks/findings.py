@@ -193,6 +193,24 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         "repeated unless it carries the same Idempotency-Key as before",
     ),
     CheckSpec(
+        "order-independent",
+        "Independent of delivery order",
+        "scenarios delivered reversed and shuffled: no 5xx, and no mutating API call made more "
+        "often than in Stripe's order",
+    ),
+    CheckSpec(
+        "after-deauthorization",
+        "Stops after deauthorization",
+        "events arriving after account.application.deauthorized get 2xx, and no API call acts "
+        "as the disconnected account",
+    ),
+    CheckSpec(
+        "survives-api-errors",
+        "Survives API errors",
+        "with its Stripe calls failing (429, 500, a dropped connection) it keeps answering, and "
+        "after Stripe's retry does the work exactly once",
+    ),
+    CheckSpec(
         "uses-connected-account-context",
         "Uses the connected account's context",
         "API calls for a Connect event's objects carry Stripe-Account: <event.account>; no call "
@@ -211,6 +229,16 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         "responds-in-time",
         "Responds in time",
         "every answer within --max-response-time seconds (default 10)",
+    ),
+    CheckSpec(
+        "stays-alive",
+        "Stays alive",
+        "with --serve: the endpoint's process never exits during the run",
+    ),
+    CheckSpec(
+        "never-logs-secrets",
+        "Never logs secrets",
+        "with --serve: neither the signing secret nor an API key appears in its output",
     ),
 )
 

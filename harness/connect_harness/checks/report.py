@@ -12,6 +12,7 @@ from os import PathLike
 from typing import Any
 
 from connect_harness.checks.findings import CheckResult, Finding, Status
+from connect_harness.checks.grouping import Headline
 
 __all__ = ["overall_status", "render_table", "summary_counts", "to_json", "write_junit"]
 
@@ -34,14 +35,19 @@ def summary_counts(results: Sequence[CheckResult]) -> dict[str, int]:
     }
 
 
-def render_table(results: Sequence[CheckResult]) -> str:
+def render_table(results: Sequence[CheckResult], *, headlines: Sequence[Headline] = ()) -> str:
     """A table of checks (status and pass/fail/skip finding counts), then one example per failing check.
+
+    ``headlines`` (root causes, :mod:`connect_harness.checks.grouping`) come first, one line each.
 
     Skipped checks are followed by their reason, failing ones by their first failing finding: the event,
     its permutation and variant, expected vs actual, the reason and the command that replays it.
     """
     width = max([len("check"), *(len(result.id) for result in results)])
-    lines = [f"{'check':<{width}}  {'status':<6}  {'pass':>5}  {'fail':>5}  {'skip':>5}"]
+    lines = [f"ROOT CAUSE: {headline.text}" for headline in headlines]
+    if lines:
+        lines.append("")
+    lines += [f"{'check':<{width}}  {'status':<6}  {'pass':>5}  {'fail':>5}  {'skip':>5}"]
     for result in results:
         counts = result.counts()
         lines.append(

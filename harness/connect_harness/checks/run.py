@@ -39,10 +39,12 @@ from connect_harness.checks.findings import (
     validate_check_ids,
 )
 from connect_harness.checks.gaps import excuse_our_gaps
+from connect_harness.checks.grouping import Headline, headlines, regroup
 from connect_harness.checks.registry import _CHECKS
 from connect_harness.checks.stopping import DEFAULT_STOP_AFTER, Breaker
 from connect_harness.delivery import AsgiTarget, Response, Target, UrlTarget, WsgiTarget, deliver
 from connect_harness.delivery import target_from as _target_from
+from connect_harness.delivery.process import ServedProcess
 from connect_harness.errors import UsageError
 from connect_harness.events.build import Event, build_event
 from connect_harness.events.build import event_permutations as _event_permutations
@@ -66,6 +68,8 @@ _GLOBAL_CHECKS = frozenset(
         "no-redirects",
         "no-server-errors",
         "responds-in-time",
+        "stays-alive",
+        "never-logs-secrets",
     }
 )
 
@@ -184,6 +188,7 @@ class ContractRun:
         *,
         fake_api: FakeStripeAPI | None = None,
         url: str | None = None,
+        process: ServedProcess | None = None,
     ) -> None:
         if isinstance(target, (UrlTarget, WsgiTarget, AsgiTarget)):
             self.target: Target = target
@@ -194,6 +199,11 @@ class ContractRun:
         self._own_fake = fake_api is None
         self.fake_api = fake_api if fake_api is not None else FakeStripeAPI()
         self._results: dict[str, CheckResult] = {}
+        #: The launched endpoint (verify --serve), watched after every delivery.
+        self.process = process
+        #: The delivery after which the launched endpoint's process was first seen dead.
+        self.died_after: DeliveryRecord | None = None
+        self._raw: dict[str, CheckResult] = {}
         self._log = _Deliveries()
         self._lock = threading.Lock()
         self._stack: contextlib.ExitStack | None = None
@@ -268,9 +278,17 @@ class ContractRun:
             if not isinstance(self.target, UrlTarget):
                 stack.enter_context(self.fake_api.patch_stripe())
             findings = excuse_our_gaps(self, tuple(_CHECKS[spec.id](self)))
-        result = CheckResult(id=spec.id, title=spec.title, findings=findings)
+        raw = CheckResult(id=spec.id, title=spec.title, findings=findings)
+        self._raw[spec.id] = raw
+        result = regroup(raw, self.headlines())
         self._results[spec.id] = result
         return result
+
+    def headlines(self) -> list[Headline]:
+        """The root causes the run has shown so far (:mod:`connect_harness.checks.grouping`)."""
+        return headlines(
+            self._log.records, self._raw.get("accepts-valid-events"), died_after=self.died_after
+        )
 
     def completed(self) -> list[CheckResult]:
         """The results of the checks run so far, in catalogue order (none is run by asking)."""
@@ -290,6 +308,12 @@ class ContractRun:
         """A seed per check (and sub-case), so no two checks deliver the same event id."""
         index = check_ids().index(check_id)
         return self.config.seed * 64 + 2 * index + sub
+
+    def _scenario_seed(self, k: int) -> int:
+        """Seeds for platform scenarios (which cannot be kept apart by a connected account of their
+        own): the top 16 of the run's 64, above every check's two (see :meth:`_seed`)."""
+        assert 0 <= k < 16 and 2 * len(check_ids()) <= 48
+        return self.config.seed * 64 + 48 + k
 
     def _permutations(self, event_type: str | None = None) -> list[tuple[str | None, bool]]:
         perms = _event_permutations(endpoint_type=self.config.endpoint_type, mode=self.config.mode)
@@ -392,7 +416,14 @@ class ContractRun:
         with self._lock:
             record = replace(record, sequence=len(self._log.records))
             self._log.records.append(record)
+            if self.process is not None and self.died_after is None and not self.process.alive:
+                self.died_after = self._last_answered()
         return record
+
+    def _last_answered(self) -> DeliveryRecord:
+        """The last delivery that got an HTTP answer (the one after which the process died)."""
+        answered = [r for r in self._log.records if r.response.status != 0]
+        return answered[-1] if answered else self._log.records[-1]
 
     def _send_event(
         self,

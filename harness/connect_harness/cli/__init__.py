@@ -194,6 +194,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _add_verify(commands: Any) -> None:
+    from connect_harness.cli.scenarios import add_scenarios_command
+
+    add_scenarios_command(commands)
     try:
         from connect_harness.verify import add_verify_command
     except ImportError:  # the endpoint checks are optional at this layer

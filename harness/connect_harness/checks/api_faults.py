@@ -1,0 +1,163 @@
+"""Survives API errors: with the endpoint's Stripe calls failing (429, 500, a dropped connection), it
+keeps answering, and once the fault clears and Stripe retries, it does the work exactly once.
+
+For each fault, a fresh ``payment_intent.succeeded`` is delivered while every API call fails, then a
+probe event (the endpoint must still answer: a crashed worker or a dead process does not), then the
+fault is cleared. A delivery answered non-2xx is retried as Stripe retries it (the schedule compressed
+to one retry a moment later: Stripe keeps retrying for up to 3 days in live mode, three times over a
+few hours in test mode, and disables an endpoint that keeps failing). The work is the mutating calls
+that succeeded on the event's object; a baseline event delivered without faults says how many there
+should be. An endpoint that answered 2xx while its work failed, and never redid it by itself, has
+lost the event: Stripe does not retry a 2xx.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from connect_harness.checks.common import _finding_for, _is_2xx
+from connect_harness.checks.findings import Finding
+from connect_harness.events.build import Event
+from connect_harness.stripe_api.fake import ApiCall
+
+if TYPE_CHECKING:
+    from connect_harness.checks.run import ContractRun, DeliveryRecord
+
+CHECK = "survives-api-errors"
+EVENT_TYPE = "payment_intent.succeeded"
+PROBE_TYPE = "customer.created"
+
+#: (name, fail() arguments). A timeout is a dropped connection: waiting out a client's timeout
+#: (80 s in stripe-python) would cost more than the whole run.
+FAULTS: tuple[tuple[str, dict[str, object]], ...] = (
+    ("429 rate_limit", {"status": 429}),
+    ("500 api_error", {"status": 500}),
+    ("a dropped connection", {"status": None, "reset": True}),
+)
+
+#: How long an endpoint that answered 2xx gets to redo failed work by itself once the fault cleared.
+SELF_RETRY_SECONDS = 5.0
+
+STRIPE_RETRIES = (
+    "Stripe retries a non-2xx for up to 3 days in live mode (three times over a few hours in test "
+    "mode) and disables an endpoint that keeps failing"
+)
+
+
+def _work(run: ContractRun, event: Event) -> list[ApiCall]:
+    """Mutating calls on the event's object that succeeded."""
+    return [
+        call
+        for call in run.fake_api.calls
+        if call.mutating and call.object_id == event.object_id and 200 <= call.status < 300
+    ]
+
+
+def _check_survives_api_errors(run: ContractRun) -> Iterator[Finding]:
+    perms = run._permutations(EVENT_TYPE)
+    account, livemode = next(((a, live) for a, live in perms if a and not live), perms[0])
+    base_seed = run._seed(CHECK)
+    baseline_event = run._event(EVENT_TYPE, account, livemode, base_seed)
+    baseline = run._send_event(CHECK, baseline_event, seed=base_seed, variant="no-fault")
+    run.settle()
+    expected = len(_work(run, baseline_event))
+    if not _is_2xx(baseline.response.status) or expected == 0:
+        yield Finding(
+            check=CHECK,
+            status="skip",
+            reason=f"{EVENT_TYPE} without faults made no mutating API call that succeeded (answered "
+            f"{baseline.response.status}); there is no work an API error could lose",
+            event_type=EVENT_TYPE,
+        )
+        return
+    for index, (name, fault) in enumerate(FAULTS):
+        yield from _under_fault(run, index, name, fault, account, livemode, expected)
+
+
+def _under_fault(
+    run: ContractRun,
+    index: int,
+    name: str,
+    fault: dict[str, object],
+    account: str | None,
+    livemode: bool,
+    expected: int,
+) -> Iterator[Finding]:
+    # Seeds of their own: each fault gets a fresh event (and object), none shared with other checks.
+    seed = run._scenario_seed(12 + index)
+    event = run._event(EVENT_TYPE, account, livemode, seed)
+    probe_event = run._event(PROBE_TYPE, account, livemode, seed)
+    run.fake_api.fail("*", times=None, **fault)  # type: ignore[arg-type]
+    try:
+        first = run._send_event(CHECK, event, seed=seed, variant=f"during {name}")
+        probe = run._send_event(CHECK, probe_event, seed=seed, variant=f"probe after {name}")
+        run.settle()
+    finally:
+        run.fake_api.clear_faults()
+    records = [first]
+    if probe.response.status == 0:
+        yield _finding_for(
+            probe,
+            status="fail",
+            reason=f"after its Stripe calls failed with {name}, the endpoint stopped answering "
+            "(no HTTP answer to the next delivery); an API error must never take the server down",
+            expected="an answer",
+        )
+        return
+    retry: DeliveryRecord | None = None
+    if not _is_2xx(first.response.status):
+        retry = run._send_event(
+            CHECK, event, seed=seed, variant=f"retry after {name}", note="run it again: the retry"
+        )
+        records.append(retry)
+        run.settle()
+    done = len(_work(run, event))
+    if retry is None:
+        # Answered 2xx: an endpoint that works after answering may redo the work by itself.
+        deadline = time.monotonic() + SELF_RETRY_SECONDS
+        while done == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            done = len(_work(run, event))
+        run.settle()
+        done = len(_work(run, event))
+    last = retry or first
+    if retry is not None and not _is_2xx(retry.response.status):
+        yield _finding_for(
+            retry,
+            status="fail",
+            reason=f"once {name} cleared, Stripe's retry of the event still got "
+            f"{retry.response.status or 'no answer'}; {STRIPE_RETRIES}",
+            expected="2xx once the API answers again",
+        )
+    elif done == 0:
+        yield _finding_for(
+            last,
+            status="fail",
+            reason=f"the endpoint answered {first.response.status} while its Stripe calls failed "
+            f"with {name}, and did not do the work within {SELF_RETRY_SECONDS:g} s after the fault "
+            "cleared: the event is lost (Stripe does not "
+            "retry a 2xx); answer 5xx when the work fails, or retry it yourself",
+            expected=f"{expected} successful mutating call(s) on {event.object_id}",
+            actual="none",
+        )
+    elif done > expected:
+        yield _finding_for(
+            last,
+            status="fail",
+            reason=f"after {name} and Stripe's retry, the work was done {done} times "
+            f"(without faults: {expected}); deduplicate on event.id and use idempotency keys",
+            expected=f"{expected} successful mutating call(s)",
+            actual=f"{done}",
+        )
+    else:
+        yield Finding(
+            check=CHECK,
+            status="pass",
+            reason=f"under {name} the endpoint kept answering ({first.response.status}"
+            + (f", retry {retry.response.status}" if retry is not None else "")
+            + ") and did the work exactly once",
+            event_type=EVENT_TYPE,
+            variant=f"during {name}",
+        )

@@ -1,0 +1,138 @@
+"""Order independence: a scenario arriving reversed or shuffled gets no 5xx and repeats no side effect.
+
+Stripe does not promise order: an ``invoice.paid`` may arrive before its ``invoice.created``. Each
+scenario is delivered once in Stripe's order (the baseline) and again reversed and shuffled, each time
+for a connected account (or, on an account endpoint, a seed) of its own, so no state is shared. The
+endpoint fails if any event of a reordered scenario gets a 5xx (or no answer), or if the reordered
+delivery made a mutating API call (by method and path shape) more often than the baseline did, without
+one Idempotency-Key between the copies. An event refused with a 4xx is not judged here: that is
+``accepts-valid-events``'s finding.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from connect_harness.checks.common import _call_text, _finding_for
+from connect_harness.checks.findings import Finding
+from connect_harness.checks.redelivery import _duplicated_mutations
+from connect_harness.checks.scenario_runs import Delivered, deliver_scenario, scenario_account
+from connect_harness.events.scenarios import scenario
+from connect_harness.stripe_api.fake import ApiCall
+
+if TYPE_CHECKING:
+    from connect_harness.checks.run import ContractRun
+
+CHECK = "order-independent"
+
+#: The scenarios delivered out of order: bounded, so the check costs ~30 deliveries.
+ORDER_SCENARIOS = ("subscription", "direct-charge")
+
+#: The orders compared with Stripe's.
+REORDERINGS = ("reversed", "shuffled")
+
+_ID_SEGMENT = re.compile(r"^([a-z]+)_[A-Za-z0-9]+$")
+
+
+def _shape(call: ApiCall) -> tuple[str, str]:
+    path = "/".join(
+        f"{{{m.group(1)}}}" if (m := _ID_SEGMENT.match(part)) else part
+        for part in call.path.split("?")[0].split("/")
+    )
+    return call.method, path
+
+
+def _check_order_independent(run: ContractRun) -> Iterator[Finding]:
+    perms = run._permutations()
+    connect = [(a, live) for a, live in perms if a is not None]
+    platform = [(a, live) for a, live in perms if a is None]
+    pool = connect or platform
+    account_kind, livemode = next(((a, live) for a, live in pool if not live), pool[0])
+    findings: list[Finding] = []
+    delivered_any = False
+    for offset, name in enumerate(ORDER_SCENARIOS):
+        if ("connect" if account_kind else "account") not in scenario(name).receivers:
+            continue
+        runs: dict[str, Delivered] = {}
+        for sub, order in enumerate(("stripe", *REORDERINGS)):
+            account = (
+                scenario_account(CHECK, name, order, run.config.seed) if account_kind else None
+            )
+            # Platform scenarios share the platform: a seed of their own keeps their objects apart.
+            seed = run._seed(CHECK) if account_kind else run._scenario_seed(offset * 4 + sub)
+            runs[order] = deliver_scenario(
+                run, CHECK, name, order=order, account=account, livemode=livemode, seed=seed
+            )
+        delivered_any = True
+        baseline = Counter(_shape(c) for c in runs["stripe"].calls(run) if c.mutating)
+        for order in REORDERINGS:
+            findings.extend(_judge(run, runs[order], baseline))
+    if not delivered_any:
+        yield Finding(
+            check=CHECK,
+            status="skip",
+            reason="no scenario fits this endpoint type",
+        )
+        return
+    yield from findings
+
+
+def _judge(
+    run: ContractRun, delivered: Delivered, baseline: Counter[tuple[str, str]]
+) -> Iterator[Finding]:
+    records = run._judged_records()
+    failed = False
+    refused = []
+    for sent in delivered.records:
+        record = records[sent.sequence]
+        status = record.response.status
+        if 300 <= status < 500:
+            refused.append(record)
+        if status == 0 or status >= 500:
+            failed = True
+            yield _finding_for(
+                record,
+                status="fail",
+                reason=f"{delivered.what}: {record.event_type} got "
+                f"{status or 'no answer'}; Stripe does not promise order, so handle an event "
+                "whose predecessors have not arrived yet (fetch the object, or store it and answer 2xx)",
+                expected="2xx (or 4xx), never a 5xx",
+            )
+    mutations = [c for c in delivered.calls(run) if c.mutating]
+    counts = Counter(_shape(c) for c in mutations)
+    for shape, count in counts.items():
+        if count <= baseline.get(shape, 0):
+            continue
+        same = [c for c in mutations if _shape(c) == shape]
+        duplicated = _duplicated_mutations(same)
+        if duplicated is None:
+            continue
+        failed = True
+        last = records[delivered.records[-1].sequence]
+        yield _finding_for(
+            last,
+            status="fail",
+            reason=f"{delivered.what}, the endpoint made {_call_text(duplicated)} {count} times "
+            f"(in Stripe's order: {baseline.get(shape, 0)}); act on each object once whatever "
+            "order its events arrive in (upsert on the object id)",
+            expected=f"{shape[0]} {shape[1]} at most {baseline.get(shape, 0)} time(s)",
+            actual=f"{count} times",
+        )
+    if not failed and refused:
+        yield Finding(
+            check=CHECK,
+            status="skip",
+            reason=f"not judged: {delivered.what}, {refused[0].event_type} got "
+            f"{refused[0].response.status} (an event not accepted says nothing about order)",
+            variant=f"{delivered.name}:{delivered.order}",
+        )
+    elif not failed:
+        yield Finding(
+            check=CHECK,
+            status="pass",
+            reason=f"{delivered.what}: no 5xx, no side effect repeated",
+            variant=f"{delivered.name}:{delivered.order}",
+        )

@@ -1,0 +1,138 @@
+"""Delivering a scenario through a run: each event registered with the fake API just before it is sent
+(a deauthorization revokes access from then on, as on Stripe), with a reproduction that rebuilds it."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from connect_harness.checks.common import SECRET_PLACEHOLDER
+from connect_harness.events.build import Event
+from connect_harness.events.ids import stripe_id
+from connect_harness.events.scenarios import build_scenario
+from connect_harness.stripe_api.fake import ApiCall
+
+if TYPE_CHECKING:
+    from connect_harness.checks.run import ContractRun, DeliveryRecord
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """One scenario delivered in one order: its events and their records, in delivery order."""
+
+    name: str
+    order: str
+    account: str | None
+    events: tuple[Event, ...]
+    records: tuple[DeliveryRecord, ...]
+    #: monotonic time the first delivery started and the time the endpoint went quiet after the last
+    started: float
+    ended: float
+
+    def calls(self, run: ContractRun) -> list[ApiCall]:
+        """The API calls made while this scenario was under way (the run settles after each one)."""
+        return [call for call in run.fake_api.calls if self.started <= call.at <= self.ended]
+
+    @property
+    def what(self) -> str:
+        return f"scenario {self.name!r} delivered in {self.order} order"
+
+
+def scenario_account(check: str, name: str, order: str, seed: int) -> str:
+    """A connected account of its own for one check's scenario in one order: no state is shared."""
+    return stripe_id("acct", check, name, order, seed)
+
+
+def deliver_scenario(
+    run: ContractRun,
+    check: str,
+    name: str,
+    *,
+    order: str,
+    account: str | None,
+    livemode: bool,
+    seed: int,
+    settle_before: frozenset[str] = frozenset(),
+) -> Delivered:
+    """Send scenario ``name`` in ``order``, one event at a time, then wait until the endpoint is quiet.
+
+    ``settle_before``: event types before which the run waits for the endpoint to go quiet (so the
+    work of earlier events is done before, e.g., a deauthorization).
+    """
+    import time
+
+    events = build_scenario(
+        name,
+        account=account,
+        livemode=livemode,
+        seed=seed,
+        order=order,
+        api_version=run.config.api_version,
+    )
+    records = []
+    started = time.monotonic()
+    for index, event in enumerate(events):
+        if event.type in settle_before:
+            run.settle()
+        run._register(event)
+        request = run._signed(event.body, livemode=event.livemode)
+        records.append(
+            run._send(
+                check,
+                request,
+                event=event,
+                variant=f"{name}:{order}:{index + 1}",
+                reproduce=_reproduce(
+                    run,
+                    event,
+                    name=name,
+                    order=order,
+                    account=account,
+                    livemode=livemode,
+                    seed=seed,
+                    index=index,
+                ),
+            )
+        )
+    run.settle()
+    return Delivered(
+        name=name,
+        order=order,
+        account=account,
+        events=events,
+        records=tuple(records),
+        started=started,
+        ended=time.monotonic(),
+    )
+
+
+def _reproduce(
+    run: ContractRun,
+    event: Event,
+    *,
+    name: str,
+    order: str,
+    account: str | None,
+    livemode: bool,
+    seed: int,
+    index: int,
+) -> str:
+    program = (
+        "import sys; from connect_harness import build_scenario; "
+        f"e = build_scenario({json.dumps(name)}, account={json.dumps(account)}, "
+        f"livemode={livemode}, seed={seed}, order={json.dumps(order)}, "
+        f"api_version={json.dumps(run.config.api_version)})[{index}]; "
+        "sys.stdout.buffer.write(e.body)"
+    ).replace("null", "None")
+    parts = ["connect-harness", "sign", "--body-file", "-"]
+    if livemode:
+        parts.append("--live")
+    command = run._finish_command(
+        parts,
+        secrets=(SECRET_PLACEHOLDER,),
+        timestamp=None,
+        note=f"the events before it in that order first ({event.type} is step {index + 1})",
+    )
+    return f"python -c {shlex.quote(program)} | {command}"

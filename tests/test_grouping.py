@@ -1,0 +1,112 @@
+"""Findings grouped by root cause: one headline, and no dependent check gives its own advice."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import pytest
+
+from connect_harness.checks.findings import CheckResult
+from connect_harness.checks.grouping import ROOT_CHECKS, Headline
+from connect_harness.checks.report import render_table
+from connect_harness.checks.run import ContractRun, VerifyConfig
+from endpoints import flask_endpoint
+
+SECRET = "whsec_test_secret"
+EVENTS = ("customer.created", "payment_intent.succeeded", "account.updated", "payout.failed")
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def _run(app: object, secret: str = SECRET) -> tuple[list[CheckResult], list[Headline]]:
+    config = VerifyConfig(secret=secret, events=EVENTS, seed=3, endpoint_type="connect")
+    with ContractRun(app, config) as run:
+        return run.run(), run.headlines()
+
+
+def _refusing(app: WsgiApp, event_type: str) -> WsgiApp:
+    """``app`` with a 400 for every event of ``event_type``, after reading the body."""
+
+    def wrapper(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length)
+        try:
+            refused = json.loads(body).get("type") == event_type
+        except (ValueError, AttributeError):
+            refused = False
+        if refused:
+            start_response("400 Bad Request", [("Content-Type", "application/json")])
+            return [b'{"error": "unhandled type"}']
+        import io
+
+        environ["wsgi.input"] = io.BytesIO(body)
+        return app(environ, start_response)
+
+    return wrapper
+
+
+def _dependent_advice(results: list[CheckResult]) -> dict[str, list[str]]:
+    return {
+        r.id: [f.reason for f in r.failures()]
+        for r in results
+        if r.id not in ROOT_CHECKS and r.failures()
+    }
+
+
+def test_wrong_secret_is_one_headline_and_no_dependent_check_advises() -> None:
+    results, causes = _run(flask_endpoint.create_app(SECRET), secret="whsec_not_the_endpoints")
+    assert [c.cause for c in causes] == ["wrong-secret"]
+    assert causes[0].text.startswith(
+        "every correctly signed delivery got 400: the secret given is probably not the endpoint's"
+    )
+    assert _dependent_advice(results) == {}
+    statuses = {r.id: r.status for r in results}
+    assert statuses["accepts-valid-events"] == "fail"
+    assert statuses["accepts-rotated-secret"] == "skip"  # not "the rotation is broken"
+    assert statuses["verifies-raw-body"] == "skip"  # not "verify the raw body"
+    rotated = next(r for r in results if r.id == "accepts-rotated-secret")
+    assert rotated.findings[0].reason == f"not judged: {causes[0].text}"
+
+
+def test_every_delivery_redirected_is_one_headline() -> None:
+    results, causes = _run(flask_endpoint.create_app(SECRET, bug="redirect"))
+    assert [c.cause for c in causes] == ["redirect"]
+    assert causes[0].text.startswith("every delivery got 301 to /webhook/: register the exact URL")
+    assert _dependent_advice(results) == {}
+    assert {r.id for r in results if r.status == "fail"} == {"accepts-valid-events", "no-redirects"}
+
+
+def test_a_refused_type_is_one_headline_and_other_checks_do_not_judge_it() -> None:
+    results, causes = _run(_refusing(flask_endpoint.create_app(SECRET), "customer.created"))
+    assert [(c.cause, c.event_type) for c in causes] == [("refused-type", "customer.created")]
+    assert causes[0].text.startswith("every delivery of customer.created got 400")
+    assert _dependent_advice(results) == {}
+    by_id = {r.id: r for r in results}
+    # The signature checks use customer.created: a 400 to everything proves nothing about them.
+    wrong = by_id["rejects-wrong-secret"]
+    assert wrong.status == "skip"
+    assert wrong.findings[0].reason.startswith("not judged: customer.created is not accepted")
+    # Findings about other types are still judged.
+    redelivery = by_id["idempotent-redelivery"]
+    assert any(f.status == "pass" for f in redelivery.findings)
+    assert any(
+        f.status == "skip" and f.event_type == "customer.created" for f in redelivery.findings
+    )
+
+
+def test_a_correct_endpoint_has_no_headline() -> None:
+    results, causes = _run(flask_endpoint.create_app(SECRET))
+    assert causes == []
+    served_only = {"stays-alive", "never-logs-secrets"}
+    assert {r.status for r in results if r.id not in served_only} == {"pass"}
+
+
+@pytest.mark.parametrize("cause", ["wrong-secret", "redirect"])
+def test_the_table_shows_the_headline_first(cause: str) -> None:
+    app = flask_endpoint.create_app(SECRET, bug="redirect" if cause == "redirect" else None)
+    secret = "whsec_not_the_endpoints" if cause == "wrong-secret" else SECRET
+    results, causes = _run(app, secret=secret)
+    table = render_table(results, headlines=causes)
+    assert table.splitlines()[0] == f"ROOT CAUSE: {causes[0].text}"

@@ -1,0 +1,132 @@
+"""Scenarios: consistent objects across events, the orders, the CLI listing, and the checks built on
+them against a correct endpoint and one with exactly each bug, in Flask and Starlette."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from connect_harness import build_scenario
+from connect_harness.checks.run import ContractRun, VerifyConfig
+from connect_harness.cli import main
+from connect_harness.errors import UsageError
+from connect_harness.events.scenarios import ORDERS, SCENARIOS, scenario
+from endpoints import flask_endpoint, starlette_endpoint
+
+SECRET = "whsec_test_secret"
+ACCOUNT = "acct_1HarnessScenario"
+NEW_CHECKS = ("order-independent", "after-deauthorization", "survives-api-errors")
+
+
+def test_every_scenario_builds_in_every_order_with_distinct_event_ids() -> None:
+    for flow in SCENARIOS:
+        events = build_scenario(flow.name, account=ACCOUNT)
+        assert [e.type for e in events] == [s.event_type for s in flow.steps]
+        assert len({e.id for e in events}) == len(events)
+        assert [e.payload["created"] for e in events] == sorted(
+            e.payload["created"] for e in events
+        )
+        assert [e.type for e in build_scenario(flow.name, account=ACCOUNT, order="reversed")] == [
+            s.event_type for s in reversed(flow.steps)
+        ]
+        shuffled = build_scenario(flow.name, account=ACCOUNT, order="shuffled")
+        assert sorted(e.id for e in shuffled) == sorted(e.id for e in events)
+        assert [e.id for e in shuffled] != [e.id for e in events]
+        duplicated = build_scenario(flow.name, account=ACCOUNT, order="duplicated")
+        assert [e.body for e in duplicated[::2]] == [e.body for e in events]
+        assert [e.body for e in duplicated[1::2]] == [e.body for e in events]
+
+
+def test_objects_are_consistent_across_a_scenarios_events() -> None:
+    events = {e.type: e for e in build_scenario("subscription", account=ACCOUNT, seed=4)}
+    customer = events["customer.created"].object_id
+    assert events["customer.subscription.created"].data_object["customer"] == customer
+    assert events["invoice.paid"].data_object["customer"] == customer
+    assert (
+        events["invoice.payment_succeeded"].data_object["billing_reason"] == "subscription_create"
+    )
+    assert events["invoice.paid"].object_id == events["invoice.created"].object_id
+    charge = build_scenario("direct-charge", account=ACCOUNT)
+    assert charge[0].object_id == charge[2].object_id  # one payment intent, created then succeeded
+    assert all(e.account == ACCOUNT for e in charge)
+
+
+def test_same_arguments_same_bytes_and_platform_steps_stay_platform() -> None:
+    first = build_scenario("refund-dispute", account=ACCOUNT, seed=2, order="shuffled")
+    assert [e.body for e in first] == [
+        e.body for e in build_scenario("refund-dispute", account=ACCOUNT, seed=2, order="shuffled")
+    ]
+    destination = build_scenario("destination-charge", account=ACCOUNT)
+    assert all(e.account is None for e in destination)
+    platform = build_scenario("subscription", account=None)
+    assert all(e.account is None for e in platform)
+    assert scenario("subscription").receivers == {"connect", "account"}
+    assert scenario("onboarding").receivers == {"connect"}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        (
+            {"name": "subscriptions"},
+            "unknown scenario 'subscriptions'; did you mean 'subscription'",
+        ),
+        ({"name": "subscription", "order": "backwards"}, "unknown order 'backwards'"),
+        ({"name": "onboarding", "account": None}, "Connect-only events (account.updated)"),
+    ],
+)
+def test_bad_arguments_are_usage_errors(kwargs: dict[str, object], words: str) -> None:
+    name = str(kwargs.pop("name"))
+    with pytest.raises(UsageError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        build_scenario(name, **kwargs)  # type: ignore[arg-type]
+
+
+def test_scenarios_command_lists_every_scenario(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["scenarios"]) == 0
+    out = capsys.readouterr().out
+    for flow in SCENARIOS:
+        assert flow.name in out
+    assert "invoice.paid -> invoice.payment_succeeded" in out
+    assert main(["scenarios", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["orders"] == list(ORDERS)
+    assert [row["name"] for row in data["scenarios"]] == [flow.name for flow in SCENARIOS]
+
+
+def _results(app: object) -> dict[str, tuple[str, list[str]]]:
+    config = VerifyConfig(secret=SECRET, seed=7, events=("customer.created",))
+    with ContractRun(app, config) as run:
+        return {r.id: (r.status, [f.reason for f in r.failures()]) for r in run.run(NEW_CHECKS)}
+
+
+FRAMEWORKS = {"flask": flask_endpoint.create_app, "starlette": starlette_endpoint.create_app}
+
+
+@pytest.mark.parametrize("framework", sorted(FRAMEWORKS))
+def test_correct_endpoints_pass_the_scenario_checks(framework: str) -> None:
+    results = _results(FRAMEWORKS[framework](SECRET))
+    assert {check: status for check, (status, _) in results.items()} == dict.fromkeys(
+        NEW_CHECKS, "pass"
+    )
+
+
+@pytest.mark.parametrize("framework", sorted(FRAMEWORKS))
+@pytest.mark.parametrize(
+    ("bug", "check", "words"),
+    [
+        (
+            "order-dependent",
+            "order-independent",
+            "delivered in reversed order: invoice.paid got 500",
+        ),
+        ("acts-after-deauthorization", "after-deauthorization", "the endpoint kept acting as it"),
+        ("swallows-api-errors", "survives-api-errors", "the event is lost"),
+    ],
+)
+def test_an_endpoint_with_the_bug_fails_only_that_check(
+    framework: str, bug: str, check: str, words: str
+) -> None:
+    results = _results(FRAMEWORKS[framework](SECRET, bug=bug))
+    assert {c for c, (status, _) in results.items() if status == "fail"} == {check}
+    assert any(words in reason for reason in results[check][1]), results[check][1]
