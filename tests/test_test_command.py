@@ -88,3 +88,30 @@ def test_required_inputs_turn_those_skips_into_failures(
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(failed=1, skipped=1)
     monkeypatch.setenv("CONNECT_HARNESS_REQUIRE", "")
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(skipped=2)
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_a_pyenv_shim_that_fails_is_passed_over_for_pyenvs_own_install(tmp_path: Path) -> None:
+    # pyenv puts a shim for every installed version on PATH; it fails unless that version is active.
+    shims = tmp_path / "shims"
+    shims.mkdir()
+    shim = shims / "python3.10"
+    shim.write_text("#!/bin/sh\necho 'pyenv: python3.10: command not found' >&2\nexit 127\n")
+    shim.chmod(0o755)
+    installed = tmp_path / "pyenv" / "versions" / "3.10.13" / "bin"
+    installed.mkdir(parents=True)
+    real = installed / "python3.10"
+    real.write_text("#!/bin/sh\necho 3.10.13\n")
+    real.chmod(0o755)
+    env = {
+        "PATH": f"{shims}:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "PYENV_ROOT": str(tmp_path / "pyenv"),
+        "CONNECT_HARNESS_ALL_PYTHONS": "1",
+    }
+    result = subprocess.run(
+        ["bash", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=60
+    )
+    # (the system may have other Pythons in /usr/bin: only 3.10's choice matters here)
+    assert "scripts/test: testing on Python 3.10.13" in result.stdout
+    assert "command not found" not in result.stderr
