@@ -137,12 +137,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         )
     kwargs = dict(marker.kwargs)
     kwargs.setdefault("api_version", metafunc.config.stash[_SETTINGS_KEY]["api_version"])
+    # pytest.fail outside the except block: inside it, Python 3.10's report repeats the message
+    # through the exception chain.
+    problem = None
     try:
         cases = event_matrix(*marker.args, **kwargs)
     except UsageError as err:
-        pytest.fail(
-            f"connect_harness: {metafunc.definition.nodeid}: {_MARKER}: {err}", pytrace=False
-        )
+        problem = f"connect_harness: {metafunc.definition.nodeid}: {_MARKER}: {err}"
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)
     metafunc.parametrize("connect_event", cases, ids=[case.id for case in cases], indirect=True)
 
 
@@ -187,6 +190,7 @@ def connect_target(connect_settings: Settings, pytestconfig: pytest.Config) -> I
             "--connect-app module:app, " + _HOW_TO_OVERRIDE.format(name="connect_target"),
             pytrace=False,
         )
+    problem = None
     try:
         if url:
             target = target_from(url, allow_remote=pytestconfig.getoption("connect_allow_remote"))
@@ -196,7 +200,9 @@ def connect_target(connect_settings: Settings, pytestconfig: pytest.Config) -> I
         else:
             target = load_app(app)
     except UsageError as err:
-        pytest.fail(f"connect_harness: {err}", pytrace=False)
+        problem = f"connect_harness: {err}"  # failed below, outside the chain (as above)
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)
     yield target
     target.close()
 

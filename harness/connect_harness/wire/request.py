@@ -263,6 +263,12 @@ def _check_url(url: str) -> None:
             f"the endpoint URL {url!r} is not an http(s) URL with a host; "
             "use e.g. 'http://127.0.0.1:4242/webhook'."
         )
+    if "[" in parts.netloc and ":" not in parts.hostname:
+        # Python 3.11+ refuses '[127.0.0.1]' in urlsplit; 3.10 takes it: refuse it the same way.
+        raise UsageError(
+            f"the endpoint URL {url!r} is not a valid URL (square brackets hold an IPv6 address, "
+            f"not {parts.hostname!r}); use e.g. 'http://127.0.0.1:4242/webhook'."
+        )
     check_host(parts.hostname, url)
 
 
