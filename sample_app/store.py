@@ -11,6 +11,7 @@ import enum
 import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -79,6 +80,9 @@ class Store:
         self._idle: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._pid = os.getpid()
+        # A store dropped without close() still closes its idle connections (Python 3.13's sqlite3
+        # warns about a connection collected open). The list is only ever changed in place.
+        weakref.finalize(self, _close_all, self._idle)
 
     def initialise(self) -> None:
         """Create the folder, the tables, and switch the file to WAL (a persistent setting)."""
@@ -100,14 +104,15 @@ class Store:
     def close(self) -> None:
         """Close the idle connections (the store stays usable: new ones are opened on demand)."""
         with self._lock:
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.close()
+            idle = list(self._idle)
+            self._idle.clear()
+        _close_all(idle)
 
     def _take(self) -> sqlite3.Connection:
         with self._lock:
             if self._pid != os.getpid():  # forked: the parent's connections are not ours to use
-                self._idle, self._pid = [], os.getpid()
+                self._idle.clear()
+                self._pid = os.getpid()
             if self._idle:
                 return self._idle.pop()
         # One request at a time uses a connection; the thread may differ from the one that opened it.
@@ -127,6 +132,12 @@ class Store:
                     self._idle.append(conn)
                     return
         conn.close()
+
+
+def _close_all(connections: list[sqlite3.Connection]) -> None:
+    for conn in list(connections):
+        conn.close()
+    connections.clear()
 
 
 class StoreConnection:

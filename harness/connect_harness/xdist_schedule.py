@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+from xdist.scheduler import LoadScopeScheduling
 
 from connect_harness.checks.findings import CATALOGUE
 

@@ -141,7 +141,11 @@ def _deliver_url(request: DeliveryRequestLike, url: str, timeout: float) -> Resp
         answer = connection.getresponse()
         try:
             while True:
-                sock.settimeout(left())
+                # Python 3.13's http.client closes the connection's socket object once a response
+                # that ends the connection has begun (the reads go through the response's own file),
+                # so settimeout may find it closed; the watchdog still bounds the whole delivery.
+                with contextlib.suppress(OSError):
+                    sock.settimeout(left())
                 chunk = answer.read1(_CHUNK)
                 if not chunk:
                     break
