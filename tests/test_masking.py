@@ -12,7 +12,7 @@ SECRET = "whsec_masking_unit_secret"
 
 def test_mask_secrets_keeps_only_the_kind_of_credential() -> None:
     text = (
-        "Invalid API Key provided: sk_live_abcDEF123 (or rk_test_x1, pk_test_y2); "
+        "Invalid API Key provided: sk_live_aB1 (or rk_test_x1, pk_test_y2); "
         f"secret {SECRET}; sk_other stays"
     )
     assert mask_secrets(text) == (
