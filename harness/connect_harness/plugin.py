@@ -194,9 +194,9 @@ def connect_target(connect_settings: Settings, pytestconfig: pytest.Config) -> I
     try:
         if url:
             target = target_from(url, allow_remote=pytestconfig.getoption("connect_allow_remote"))
-            from connect_harness.verify import _check_reachable
+            from connect_harness.delivery.url import check_reachable
 
-            _check_reachable(url)
+            check_reachable(url)
         else:
             target = load_app(app)
     except UsageError as err:

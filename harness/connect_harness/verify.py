@@ -16,13 +16,12 @@ import json
 import os
 import secrets
 import signal
-import socket
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TextIO
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 from connect_harness.checks.findings import check_ids, validate_check_ids
 from connect_harness.checks.stopping import DEFAULT_STOP_AFTER
@@ -448,7 +447,9 @@ def _target(args: argparse.Namespace) -> Target:
         return load_app(args.app)
     target = target_from(args.url, allow_remote=args.allow_remote)
     if isinstance(target, UrlTarget) and not args.serve:
-        _check_reachable(target.url)
+        from connect_harness.delivery.url import check_reachable
+
+        check_reachable(target.url)
     return target
 
 
@@ -465,20 +466,6 @@ def _served(
     return ServedProcess(
         args.serve, target.url, api_base=api_base, given=ServeSecrets.fresh(secret)
     )
-
-
-def _check_reachable(url: str) -> None:
-    """Refuse to start when nothing listens at ``url``: 950 identical connection errors help nobody."""
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", port), timeout=5):
-            pass
-    except OSError as err:
-        raise UsageError(
-            f"nothing answers at {url} ({err.strerror or err}); start the endpoint's server first, "
-            "or check the host and port"
-        ) from err
 
 
 def _events(values: list[str]) -> tuple[str, ...] | None:

@@ -180,3 +180,17 @@ def _deliver_url(request: DeliveryRequestLike, url: str, timeout: float) -> Resp
 
 
 _CHUNK = 64 * 1024
+
+
+def check_reachable(url: str) -> None:
+    """Refuse to start when nothing listens at ``url``: hundreds of identical connection errors help nobody."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", port), timeout=5):
+            pass
+    except OSError as err:
+        raise UsageError(
+            f"nothing answers at {url} ({err.strerror or err}); start the endpoint's server first, "
+            "or check the host and port"
+        ) from err
