@@ -95,14 +95,19 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
-    """Give every pytest-xdist worker the controller's seed, so all build the same events."""
+    """Give every pytest-xdist worker the controller's seed, so all build the same events, and the
+    folder where they split the catalogue's deliveries (connect_harness.xdist_shares)."""
+    from connect_harness.xdist_shares import SHARES_KEY, share_folder
+
     node.workerinput["connect_harness_seed"] = node.config.stash[_SETTINGS_KEY]["seed"]
+    node.workerinput[SHARES_KEY] = share_folder(node.config)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """Under ``-n N`` (load scheduling), run the shipped catalogue on one worker: one delivery each."""
-    if config.getvalue("dist") != "load":
+    """With ``--connect-serve`` (load scheduling), run the catalogue on the one worker that launches
+    the endpoint; otherwise xdist's own scheduler (the workers split the deliveries)."""
+    if config.getvalue("dist") != "load" or not config.stash[_SETTINGS_KEY]["serve"]:
         return None
     from connect_harness.xdist_schedule import CatalogueOnOneWorker
 
@@ -359,13 +364,21 @@ def connect_contract(
         )
         process.start()
         request.addfinalizer(process.stop)
-    run = ContractRun(
-        connect_target,
-        config,
-        fake_api=_connect_stripe_api_session,
-        url=connect_url,
-        process=process,
-    )
+    from connect_harness.xdist_shares import contract_run
+
+    run = None
+    if process is None:  # under xdist: the workers split the deliveries (xdist_shares)
+        run = contract_run(
+            request, connect_target, config, fake_api=_connect_stripe_api_session, url=connect_url
+        )
+    if run is None:
+        run = ContractRun(
+            connect_target,
+            config,
+            fake_api=_connect_stripe_api_session,
+            url=connect_url,
+            process=process,
+        )
     pytestconfig.stash[_RUN_KEY] = run
     return run
 

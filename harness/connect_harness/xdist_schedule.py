@@ -1,10 +1,11 @@
-"""pytest-xdist scheduling for the plugin: the shipped catalogue on one worker, everything else spread.
+"""pytest-xdist scheduling for ``--connect-serve``: the shipped catalogue on one worker.
 
-Every test of the catalogue reads one shared :class:`~connect_harness.checks.run.ContractRun`; under
-plain ``-n N`` load scheduling each worker that received one check would build its own run and deliver
-the whole catalogue again (twice the work, and the second worker's events look like redeliveries to a
-shared database). This scheduler keeps the catalogue's tests together as one unit of work and hands
-out every other test one at a time, as ``--dist load`` does.
+Without ``--connect-serve`` the workers split the catalogue's deliveries between them
+(:mod:`connect_harness.xdist_shares`) under xdist's own scheduling. A launched endpoint listens at one
+URL, which one worker's process can own: then this scheduler keeps the catalogue's tests together as
+one unit of work and hands out every other test one at a time, as ``--dist load`` does. It overrides
+xdist's private ``LoadScopeScheduling._split_scope``; tests/integration/test_xdist.py fails loudly
+if xdist drops it.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ def excuse_our_gaps(run: ContractRun, findings: tuple[Finding, ...]) -> tuple[Fi
     request URL' where Stripe would have answered. Other failures name the API call Stripe
     refused during that delivery, which is usually why the endpoint failed."""
     if not any(f.status == "fail" for f in findings) or not any(
-        call.unserved or call.error for call in run.fake_api.calls
+        call.unserved or call.error for call in run.observed_calls()
     ):
         return findings
     # A failing finding carries its delivery's reproduction command: that names the delivery.

@@ -572,10 +572,14 @@ class ContractRun:
         )
         self._settled = self._settled or any(c.delivery for c in self.fake_api.calls)
 
+    def observed_calls(self) -> tuple[ApiCall, ...]:
+        """Every API call the endpoint made to the fake during the run."""
+        return tuple(self.fake_api.calls)
+
     def unattributed_calls(self) -> list[ApiCall]:
         """API calls the fake recorded outside any delivery of this run."""
         labels = {record.label for record in self._log.records}
-        return [call for call in self.fake_api.calls if call.delivery not in labels]
+        return [call for call in self.observed_calls() if call.delivery not in labels]
 
 
 def run_checks(

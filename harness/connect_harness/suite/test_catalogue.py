@@ -13,8 +13,8 @@ from connect_harness.errors import ContractFailure
 __all__ = ["test_contract"]
 
 
-# Every check shares one run; under pytest-xdist the plugin's scheduler keeps them on one worker
-# (connect_harness.xdist_schedule), so each delivery happens once per session.
+# Every check shares one run; under pytest-xdist the workers split its deliveries and merge the
+# results (connect_harness.xdist_shares), so each delivery happens once per session.
 @pytest.mark.parametrize("check_id", [spec.id for spec in CATALOGUE])
 def test_contract(check_id: str, connect_contract: Any, request: pytest.FixtureRequest) -> None:
     """The endpoint satisfies this check (skipped, with the reason, when it cannot be observed)."""
