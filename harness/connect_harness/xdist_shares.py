@@ -41,16 +41,19 @@ def share_folder(config: pytest.Config) -> str:
 
 
 def _planned_checks(session: pytest.Session) -> list[str]:
-    """The check ids of the shipped suite's tests this session runs (the same on every worker)."""
-    from connect_harness.suite.test_catalogue import test_contract
-
+    """The check ids of the shipped suite's tests this session runs (the same on every worker),
+    whether collected with ``--pyargs`` or through ``from connect_harness.suite import *``."""
     checks = []
     for item in session.items:
-        if getattr(item, "function", None) is test_contract:
-            callspec = getattr(item, "callspec", None)
-            check = None if callspec is None else callspec.params.get("check_id")
-            if isinstance(check, str) and check not in checks:
-                checks.append(check)
+        function = getattr(item, "function", None)
+        if getattr(function, "__name__", "") != "test_contract" or not getattr(
+            function, "__module__", ""
+        ).endswith("test_catalogue"):
+            continue
+        callspec = getattr(item, "callspec", None)
+        check = None if callspec is None else callspec.params.get("check_id")
+        if isinstance(check, str) and check not in checks:
+            checks.append(check)
     return checks
 
 

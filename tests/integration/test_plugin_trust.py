@@ -189,24 +189,7 @@ def test_missing_secret_names_the_way_that_works_for_the_suite(pytester: pytest.
     )
 
 
-def test_xdist_delivers_the_catalogue_once_and_summarises_like_one_process(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    write_app(pytester)
-    pytester.makepyfile(test_contract_suite="from connect_harness.suite import *\n")
-    args = (*ARGS, "--connect-events", "payout.failed", "--connect-seed", "11")
-    outcomes = {}
-    deliveries = {}
-    for workers in ("0", "2"):
-        log = tmp_path / f"deliveries-{workers}.log"
-        monkeypatch.setenv("DELIVERY_LOG", str(log))
-        result = pytester.runpytest_subprocess(*args, "-n", workers)
-        outcomes[workers] = result.parseoutcomes()
-        deliveries[workers] = sorted((entry[0], entry[1]) for entry in logged(log))
-        result.stdout.fnmatch_lines(["SKIP uses-connected-account-context: *"])
-    # Each delivery once across the workers: the same events as one process, none twice more.
-    assert deliveries["2"] == deliveries["0"] and len(deliveries["0"]) > 17
-    assert outcomes["2"] == outcomes["0"] == {"passed": 16, "skipped": 6}
+# xdist: each delivery once across the workers, outcomes as -n 0: tests/integration/test_xdist.py
 
 
 HYPOTHESIS_TEST = """

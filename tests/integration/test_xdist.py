@@ -161,6 +161,24 @@ def test_a_global_check_plans_every_delivering_check(tmp_path: Path) -> None:
     assert run.plan == (*DELIVERING, "no-redirects")
 
 
+def test_the_plan_is_the_order_one_process_runs_the_checks_in(tmp_path: Path) -> None:
+    run = ShardedRun(
+        flask_endpoint.create_app(),
+        _config(),
+        exchange=ShareExchange(tmp_path, 2),
+        plan=["idempotent-redelivery", "no-redirects", "rejects-wrong-secret", "no-redirects"],
+    )
+    rest = [c for c in DELIVERING if c != "idempotent-redelivery"]
+    assert run.plan == ("idempotent-redelivery", *rest, "no-redirects")
+    with pytest.raises(UsageError, match="did you mean 'no-redirects'"):
+        ShardedRun(
+            flask_endpoint.create_app(),
+            _config(),
+            exchange=ShareExchange(tmp_path, 2),
+            plan=["no-redirect"],
+        )
+
+
 def test_a_check_outside_the_plan_runs_in_this_process(tmp_path: Path) -> None:
     first, _ = _split_in_two(None, ["rejects-wrong-secret"], tmp_path)
     assert first.result("rejects-v0-only").status == "pass"
@@ -290,16 +308,24 @@ def test_n2_with_a_selection_delivers_only_what_n0_does(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytest.importorskip("xdist")
-    pytester.makepyfile(
-        counting_app=COUNTING_APP, test_contract_suite="from connect_harness.suite import *\n"
-    )
+    pytester.makepyfile(counting_app=COUNTING_APP)
     pytester.syspathinsert()
-    selection = ("-k", "rejects-wrong-secret or idempotent-redelivery")
+    # The suite collected by its package name this time. no-redirects needs every delivering
+    # check; -n 0 judges idempotent-redelivery before accepts-valid-events has refused payout.failed
+    # (so it fails rather than being not judged), and -n 2 must say the same.
+    selection = (
+        "--pyargs",
+        "connect_harness.suite",
+        "-k",
+        "wrong-secret or idempotent or redirects",
+    )
     one = _run(pytester, monkeypatch, "0", *selection)
     two = _run(pytester, monkeypatch, "2", *selection)
     one[0].pop("deselected")  # xdist's summary does not count what the workers deselected
-    assert one[0] == two[0] == {"passed": 1, "failed": 1}
-    assert sorted(e[:2] for e in two[1]) == sorted(e[:2] for e in one[1]) and one[1]
+    assert one[0] == two[0] == {"passed": 2, "failed": 1}
+    assert sorted(e[:2] for e in two[1]) == sorted(e[:2] for e in one[1])
+    assert {e[2] for e in two[1]} == {"gw0", "gw1"}
+    assert _same_report(two[2]) == _same_report(one[2])
 
 
 # --- the one piece of xdist's private API ---------------------------------------------------------

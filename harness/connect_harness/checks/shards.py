@@ -98,10 +98,25 @@ def split_work(
     return tuple(shares)
 
 
+def _one_process_order(plan: Iterable[str]) -> tuple[str, ...]:
+    """The checks one process runs, in its order, when its tests ask for ``plan`` in this order:
+    a check judged over every delivery first runs every delivering check it has not run."""
+    order: list[str] = []
+    for check in plan:
+        check = check_spec(check).id  # a UsageError naming the closest ids
+        if check in _GLOBAL_CHECKS:
+            order += [c for c in check_ids() if c not in _GLOBAL_CHECKS and c not in order]
+        if check not in order:
+            order.append(check)
+    return tuple(order)
+
+
 class ShardedRun(ContractRun):
     """A run of the checks in ``plan`` whose deliveries are split with other processes.
 
-    Every process of the run builds it with the same ``plan``, configuration and ``exchange``;
+    ``plan`` lists the checks the session's tests ask for, in test order: results, records and
+    root-cause headlines are those one process would have had, asked in that order. Every process
+    of the run builds it with the same ``plan``, configuration and ``exchange``;
     ``first`` is the share this process tries to claim first (its worker number). Checks outside the
     plan (asked for directly) run in a run of this process's own.
     """
@@ -118,10 +133,8 @@ class ShardedRun(ContractRun):
         url: str | None = None,
     ) -> None:
         super().__init__(target, config, fake_api=fake_api, url=url)
-        wanted = set(validate_check_ids(plan))
-        if wanted & _GLOBAL_CHECKS:  # judged over every delivery, as in one process
-            wanted |= set(check_ids()) - _GLOBAL_CHECKS
-        self.plan = tuple(check for check in check_ids() if check in wanted)
+        #: Every check this run judges, in the order one process would run them.
+        self.plan = _one_process_order(plan)
         delivering = [check for check in self.plan if check not in _GLOBAL_CHECKS]
         weights = [(t, len(self._permutations(t))) for t in config.event_types]
         self.shares = split_work(delivering, weights, exchange.count)
@@ -214,7 +227,7 @@ class ShardedRun(ContractRun):
                 stack.enter_context(self.fake_api.patch_stripe())
             self._share = share.index
             try:
-                for check in sorted(owned, key=check_ids().index):
+                for check in sorted(owned, key=self.plan.index):
                     if check == ACCEPTS:
                         findings = self._accepts(share.event_types)
                     else:
@@ -243,7 +256,7 @@ class ShardedRun(ContractRun):
     # --- merging ---------------------------------------------------------------------------------
 
     def _merge(self, payloads: Sequence[dict[str, Any]]) -> None:
-        position = {check: i for i, check in enumerate(check_ids())}
+        position = {check: i for i, check in enumerate(self.plan)}
         type_position = {t: i for i, t in enumerate(self.config.event_types)}
 
         def in_one_process_order(record: DeliveryRecord) -> tuple[int, int, int]:
