@@ -105,9 +105,11 @@ def pytest_configure_node(node: Any) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """With ``--connect-serve`` (load scheduling), run the catalogue on the one worker that launches
-    the endpoint; otherwise xdist's own scheduler (the workers split the deliveries)."""
-    if config.getvalue("dist") != "load" or not config.stash[_SETTINGS_KEY]["serve"]:
+    """With ``--connect-serve`` or a fixed fake Stripe port (load scheduling), run the catalogue on
+    one worker; otherwise xdist's own scheduler (the workers split the deliveries)."""
+    from connect_harness.xdist_shares import splits
+
+    if config.getvalue("dist") != "load" or splits(config.stash[_SETTINGS_KEY]):
         return None
     from connect_harness.xdist_schedule import CatalogueOnOneWorker
 
@@ -364,10 +366,10 @@ def connect_contract(
         )
         process.start()
         request.addfinalizer(process.stop)
-    from connect_harness.xdist_shares import contract_run
+    from connect_harness.xdist_shares import contract_run, splits
 
     run = None
-    if process is None:  # under xdist: the workers split the deliveries (xdist_shares)
+    if splits(connect_settings):  # under xdist: the workers split the deliveries (xdist_shares)
         run = contract_run(
             request, connect_target, config, fake_api=_connect_stripe_api_session, url=connect_url
         )

@@ -1,9 +1,10 @@
-"""pytest-xdist scheduling for ``--connect-serve``: the shipped catalogue on one worker.
+"""pytest-xdist scheduling for ``--connect-serve`` and a fixed fake Stripe port: the catalogue on one worker.
 
-Without ``--connect-serve`` the workers split the catalogue's deliveries between them
+Otherwise the workers split the catalogue's deliveries between them
 (:mod:`connect_harness.xdist_shares`) under xdist's own scheduling. A launched endpoint listens at one
-URL, which one worker's process can own: then this scheduler keeps the catalogue's tests together as
-one unit of work and hands out every other test one at a time, as ``--dist load`` does. It overrides
+URL, and a fixed ``--connect-fake-stripe-port`` is one worker's fake Stripe API: then this scheduler
+keeps the catalogue's tests together as one unit of work on one worker and hands out every other test
+one at a time, as ``--dist load`` does. It overrides
 xdist's private ``LoadScopeScheduling._split_scope``; tests/integration/test_xdist.py fails loudly
 if xdist drops it.
 """

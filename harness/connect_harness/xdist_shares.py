@@ -20,14 +20,22 @@ import pytest
 if TYPE_CHECKING:
     from connect_harness.checks.run import ContractRun, VerifyConfig
     from connect_harness.delivery import Target
+    from connect_harness.settings import Settings
     from connect_harness.stripe_api.fake import FakeStripeAPI
 
-__all__ = ["SHARES_KEY", "contract_run", "share_folder"]
+__all__ = ["SHARES_KEY", "contract_run", "share_folder", "splits"]
 
 #: The workerinput key naming the session's folder of shares.
 SHARES_KEY = "connect_harness_shares"
 
 _FOLDER_KEY = pytest.StashKey[str]()
+
+
+def splits(settings: Settings) -> bool:
+    """True unless one worker must run the whole catalogue: ``--connect-serve`` launches one
+    endpoint at one URL, and ``--connect-fake-stripe-port`` is one port one worker can listen at
+    (the endpoint calls that worker's fake Stripe API only)."""
+    return not settings["serve"] and not settings["fake_stripe_port"]
 
 
 def share_folder(config: pytest.Config) -> str:

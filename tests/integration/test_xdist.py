@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -342,3 +343,29 @@ def test_xdist_still_has_the_private_hook_the_serve_scheduler_overrides() -> Non
     split = CatalogueOnOneWorker._split_scope
     assert split(None, "suite/test_x.py::test_contract[no-redirects]") == CATALOGUE_SCOPE
     assert split(None, "test_team.py::test_flow[3]") == "test_team.py::test_flow[3]"
+
+
+@pytest.mark.parametrize(
+    ("options", "one_worker"),
+    [
+        ({}, False),
+        ({"serve": "python -m endpoint", "url": "http://127.0.0.1:9/webhook"}, True),
+        ({"fake_stripe_port": 12111}, True),
+    ],
+)
+def test_the_catalogue_stays_on_one_worker_only_where_one_port_is_shared(
+    monkeypatch: pytest.MonkeyPatch, options: dict[str, Any], one_worker: bool
+) -> None:
+    from connect_harness import plugin, xdist_schedule
+    from connect_harness.settings import resolve_settings
+
+    # (xdist's scheduler needs a running session; the stand-in records that it was chosen)
+    monkeypatch.setattr(xdist_schedule, "CatalogueOnOneWorker", lambda config, log: "one worker")
+    config = SimpleNamespace(getvalue={"dist": "load"}.get, stash=pytest.Stash())
+    config.stash[plugin._SETTINGS_KEY] = resolve_settings(
+        option=options.get, ini=lambda key: None, environ={}
+    )
+    scheduler = plugin.pytest_xdist_make_scheduler(config, None)  # type: ignore[arg-type]
+    assert scheduler == ("one worker" if one_worker else None)  # None: xdist's own scheduling
+    config.getvalue = {"dist": "loadfile"}.get
+    assert plugin.pytest_xdist_make_scheduler(config, None) is None  # type: ignore[arg-type]
