@@ -146,6 +146,7 @@ def test_a_selection_delivers_only_its_checks(tmp_path: Path) -> None:
     first, second = _split_in_two(None, ["rejects-wrong-secret", "order-independent"], tmp_path)
     assert first.plan == ("rejects-wrong-secret", "order-independent")
     assert {r.check for r in first.records} | {r.check for r in second.records} == set(first.plan)
+    assert first.run([]) == []
     assert [(r.id, r.status) for r in first.run(first.plan)] == [
         ("rejects-wrong-secret", "pass"),
         ("order-independent", "pass"),
@@ -236,25 +237,39 @@ def test_a_share_whose_process_ended_is_an_error_not_a_wait(tmp_path: Path) -> N
 # --- pytest -n 2 ------------------------------------------------------------------------------------
 
 # Logs every delivery (event id, type, the xdist worker) to $DELIVERY_LOG; refuses payout.failed so
-# the runs have failures and a headline to agree on.
+# the runs have failures and a headline to agree on. Under xdist a worker's first delivery waits
+# until the other worker has delivered too: a worker that started first would otherwise (rightly)
+# take over the share nobody claimed yet, and the test could not see the split.
 COUNTING_APP = """
 import json
 import os
+import time
 
 import stripe
 
 SECRET = "whsec_xdist_test_secret"
 
 
+def wait_for_both_workers(worker):
+    folder = os.environ["DELIVERY_LOG"] + ".workers"
+    os.makedirs(folder, exist_ok=True)
+    open(os.path.join(folder, worker), "w").close()
+    deadline = time.monotonic() + 60
+    while len(os.listdir(folder)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def app(environ, start_response):
     body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    if worker != "main":
+        wait_for_both_workers(worker)
     try:
         event = stripe.Webhook.construct_event(body, environ.get("HTTP_STRIPE_SIGNATURE", ""), SECRET)
     except Exception:
         start_response("400 Bad Request", [("Content-Type", "application/json")])
         return [b"{}"]
     with open(os.environ["DELIVERY_LOG"], "a") as log:
-        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
         log.write(json.dumps([event["id"], event["type"], worker]) + "\\n")
     status = "400 Bad Request" if event["type"] == "payout.failed" else "200 OK"
     start_response(status, [("Content-Type", "application/json")])

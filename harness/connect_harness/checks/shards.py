@@ -158,7 +158,8 @@ class ShardedRun(ContractRun):
 
     def run(self, only: Iterable[str] | None = None) -> list[CheckResult]:
         """Every check (or ``only`` these ids), in catalogue order."""
-        return [self.result(check) for check in validate_check_ids(only or check_ids())]
+        wanted = check_ids() if only is None else validate_check_ids(only)
+        return [self.result(check) for check in wanted]
 
     def completed(self) -> list[CheckResult]:
         """The results of the checks run so far, in catalogue order."""
