@@ -43,7 +43,8 @@ def app(environ, start_response):
         return [b"{}"]
     time.sleep(DELAY)
     with open(os.environ["BENCH_LOG"], "a") as log:
-        log.write(event_id + " " + os.environ.get("PYTEST_XDIST_WORKER", "main") + "\\n")
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        log.write(f"{event_id} {worker} {time.monotonic()}\\n")
     start_response("200 OK", [("Content-Type", "application/json")])
     return [b"{}"]
 """
@@ -60,7 +61,7 @@ def test_team_flow(connect_client, n):
 """
 
 
-def run(folder: Path, workers: str, events: str) -> tuple[float, list[str], set[str], str]:
+def run(folder: Path, workers: str, events: str) -> tuple[float, float, list[str], set[str], str]:
     log = folder / f"deliveries-{workers}.log"
     env = dict(
         os.environ, BENCH_LOG=str(log), PYTHONPATH=os.pathsep.join([str(HARNESS), str(folder)])
@@ -79,7 +80,9 @@ def run(folder: Path, workers: str, events: str) -> tuple[float, list[str], set[
     if done.returncode not in (0, 1):  # 1: some checks failed (the SDK refuses a few types)
         raise SystemExit(f"pytest -n {workers} could not run: {summary}")
     lines = [line.split() for line in log.read_text().splitlines()]
-    return elapsed, sorted(line[0] for line in lines), {line[1] for line in lines}, summary
+    times = [float(line[2]) for line in lines]
+    span = max(times) - min(times)  # first delivery to last: without pytest's start and end
+    return elapsed, span, sorted(line[0] for line in lines), {line[1] for line in lines}, summary
 
 
 def main() -> int:
@@ -102,8 +105,8 @@ def main() -> int:
         (folder / "pytest.ini").write_text("[pytest]\n")
         os.environ["BENCH_DELAY"] = str(args.delay)
         before = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-        one, one_ids, _, one_summary = run(folder, "0", events)
-        two, two_ids, workers, two_summary = run(folder, "2", events)
+        one, one_span, one_ids, _, one_summary = run(folder, "0", events)
+        two, two_span, two_ids, workers, two_summary = run(folder, "2", events)
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"-n 0: {one:.1f} s, {len(one_ids)} deliveries ({one_summary})")
     print(f"-n 2: {two:.1f} s, {len(two_ids)} deliveries by {sorted(workers)} ({two_summary})")
@@ -112,6 +115,10 @@ def main() -> int:
     outcomes = one_summary.split(" in ")[0] == two_summary.split(" in ")[0]
     print(
         f"speedup {ratio:.2f}x (goal >= {GOAL}x); the same deliveries: {same}; outcomes: {outcomes}"
+    )
+    print(
+        f"first to last delivery: {one_span:.1f} s vs {two_span:.1f} s, "
+        f"{one_span / two_span:.2f}x (the rest is pytest's and xdist's start and end)"
     )
     print(f"load average (1, 5, 15 min) before: {before}; after: {load}")
     return 0 if ratio >= GOAL and same and outcomes else 1
