@@ -12,6 +12,7 @@ from connect_harness.checks.run import ContractRun, VerifyConfig
 from connect_harness.cli import main
 from connect_harness.errors import UsageError
 from connect_harness.events.scenarios import ORDERS, SCENARIOS, scenario
+from connect_harness.spec import contracts
 from endpoints import flask_endpoint, starlette_endpoint
 
 SECRET = "whsec_test_secret"
@@ -38,18 +39,55 @@ def test_every_scenario_builds_in_every_order_with_distinct_event_ids() -> None:
         assert [e.body for e in duplicated[1::2]] == [e.body for e in events]
 
 
-def test_objects_are_consistent_across_a_scenarios_events() -> None:
-    events = {e.type: e for e in build_scenario("subscription", account=ACCOUNT, seed=4)}
+@pytest.mark.parametrize("version", [None, "2023-08-16"])
+def test_objects_are_consistent_across_a_scenarios_events(version: str | None) -> None:
+    events = {
+        e.type: e
+        for e in build_scenario("subscription", account=ACCOUNT, seed=4, api_version=version)
+    }
     customer = events["customer.created"].object_id
-    assert events["customer.subscription.created"].data_object["customer"] == customer
-    assert events["invoice.paid"].data_object["customer"] == customer
-    assert (
-        events["invoice.payment_succeeded"].data_object["billing_reason"] == "subscription_create"
-    )
-    assert events["invoice.paid"].object_id == events["invoice.created"].object_id
-    charge = build_scenario("direct-charge", account=ACCOUNT)
+    subscription = events["customer.subscription.created"]
+    assert subscription.data_object["customer"] == customer
+    invoices = [events[f"invoice.{step}"] for step in ("created", "finalized", "paid")]
+    invoices.append(events["invoice.payment_succeeded"])
+    assert subscription.data_object["latest_invoice"] == invoices[0].object_id
+    for invoice in invoices:
+        obj = invoice.data_object
+        assert (obj["id"], obj["customer"], obj["billing_reason"]) == (
+            invoices[0].object_id,
+            customer,
+            "subscription_create",
+        )
+        # Where the API version in use puts the subscription: 2025-03-31 moved it under parent.
+        if version == "2023-08-16":
+            assert "parent" not in obj
+            named = obj["subscription"]
+        else:
+            assert "subscription" not in obj
+            named = obj["parent"]["subscription_details"]["subscription"]
+            assert obj["parent"]["type"] == "subscription_details"
+        assert named == subscription.object_id
+        assert obj["lines"]["data"][0]["subscription"] == subscription.object_id
+    assert [i.data_object["status"] for i in invoices] == ["draft", "open", "paid", "paid"]
+    charge = build_scenario("direct-charge", account=ACCOUNT, api_version=version)
     assert charge[0].object_id == charge[2].object_id  # one payment intent, created then succeeded
+    assert charge[1].data_object["payment_intent"] == charge[0].object_id
+    assert charge[2].data_object["latest_charge"] == charge[1].object_id
+    assert charge[1].data_object["amount"] == charge[2].data_object["amount_received"]
     assert all(e.account == ACCOUNT for e in charge)
+    intent, paid, _, transfer = build_scenario("destination-charge", api_version=version)
+    assert transfer.data_object["source_transaction"] == paid.object_id
+    assert paid.data_object["transfer"] == transfer.object_id
+    destination = transfer.data_object["destination"]
+    assert paid.data_object["transfer_data"]["destination"] == destination
+    assert intent.data_object["transfer_data"]["destination"] == destination
+
+
+def test_every_scenario_event_keeps_to_its_contract() -> None:
+    for version in (None, "2023-08-16"):
+        for flow in SCENARIOS:
+            for event in build_scenario(flow.name, account=ACCOUNT, api_version=version):
+                assert contracts.validate_event(event.payload, version=version) == [], event.type
 
 
 def test_same_arguments_same_bytes_and_platform_steps_stay_platform() -> None:
