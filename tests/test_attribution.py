@@ -7,6 +7,8 @@ import json
 import time
 from dataclasses import dataclass
 
+import pytest
+
 from connect_harness.checks.attribution import attribute
 from connect_harness.checks.run import ContractRun, VerifyConfig
 from connect_harness.stripe_api.calls import ApiCall
@@ -110,3 +112,26 @@ def test_a_worker_lagging_into_the_next_delivery_is_tied_to_its_own_event() -> N
     paths = [call.path for call in records[first.label].calls]
     assert paths == [f"/v1/payment_intents/{intent.object_id}"] * 2
     assert all(not records[other.label].calls for other in others)
+
+
+@pytest.mark.parametrize(
+    ("bug", "status", "words"),
+    [
+        (None, "pass", "could not be tied to one delivery"),
+        ("platform-auth", "fail", "nothing ties it to one delivery"),
+    ],
+)
+def test_calls_tied_to_no_delivery_are_judged_by_their_object_and_said_so(
+    bug: str | None, status: str, words: str
+) -> None:
+    """A worker 50 ms behind fetches a payment intent that three events of a scenario name: which
+    delivery it served is unknown, so the account check judges it by the object it touches only."""
+    app = flask_endpoint.create_app(SECRET, bug=bug, defer=0.05)
+    config = VerifyConfig(secret=SECRET, seed=5, events=("customer.created",))
+    with ContractRun(app, config) as run:
+        run.result("order-independent")
+        result = run.result("uses-connected-account-context")
+        ambiguous = run.ambiguous_calls()
+    assert any(call.path.startswith("/v1/payment_intents/") for call in ambiguous)
+    assert result.status == status
+    assert any(words in finding.reason for finding in result.findings), result.findings

@@ -3,6 +3,7 @@ them against a correct endpoint and one with exactly each bug, in Flask and Star
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
@@ -13,7 +14,8 @@ from connect_harness.cli import main
 from connect_harness.errors import UsageError
 from connect_harness.events.scenarios import ORDERS, SCENARIOS, scenario
 from connect_harness.spec import contracts
-from endpoints import flask_endpoint, starlette_endpoint
+from endpoints import flask_endpoint, starlette_endpoint, subscriptions
+from endpoints.serving import served
 
 SECRET = "whsec_test_secret"
 ACCOUNT = "acct_1HarnessScenario"
@@ -168,3 +170,65 @@ def test_an_endpoint_with_the_bug_fails_only_that_check(
     results = _results(FRAMEWORKS[framework](SECRET, bug=bug))
     assert {c for c, (status, _) in results.items() if status == "fail"} == {check}
     assert any(words in reason for reason in results[check][1]), results[check][1]
+
+
+def _order_result(app: object, *, url: bool = False) -> tuple[str, list[str], list[str]]:
+    """order-independent against ``app``: status, failure reasons, and what passed."""
+    config = VerifyConfig(secret=SECRET, seed=7, events=("customer.created",))
+    with contextlib.ExitStack() as stack:
+        target = stack.enter_context(served(app)) if url else app
+        run = stack.enter_context(ContractRun(target, config))
+        result = run.result("order-independent")
+    return (
+        result.status,
+        [f.reason for f in result.failures()],
+        [f.reason for f in result.findings if f.status == "pass"],
+    )
+
+
+SUBSCRIPTION_APPS = {
+    "flask": subscriptions.create_flask_app,
+    "starlette": subscriptions.create_starlette_app,
+}
+
+
+@pytest.mark.parametrize("framework", sorted(SUBSCRIPTION_APPS))
+def test_repeating_a_mutation_on_every_redelivery_fails_order_independence(framework: str) -> None:
+    """The bug only a subscription's first invoice shows: its redelivery repeats the activation."""
+    status, reasons, _ = _order_result(SUBSCRIPTION_APPS[framework](SECRET, bug=True))
+    assert status == "fail"
+    repeated = "POST /v1/subscriptions/sub_"
+    in_a_row = [r for r in reasons if "delivered twice in a row" in r and repeated in r]
+    assert in_a_row, reasons
+    assert "for invoice.paid 2 times (in Stripe's order: 1)" in in_a_row[0]
+    at_once = [r for r in reasons if "twice at the same moment" in r and repeated in r]
+    # An ASGI app serves deliveries concurrently; a WSGI app is called one request at a time.
+    assert bool(at_once) == (framework == "starlette"), reasons
+    # Reordered, each event arrives once: no repeated mutation to find.
+    assert not [r for r in reasons if "reversed" in r or "shuffled" in r], reasons
+
+
+def test_concurrent_copies_reach_a_flask_app_served_at_a_url() -> None:
+    status, reasons, _ = _order_result(subscriptions.create_flask_app(SECRET, bug=True), url=True)
+    assert status == "fail"
+    assert any("twice at the same moment" in r for r in reasons), reasons
+
+
+@pytest.mark.parametrize("framework", sorted(SUBSCRIPTION_APPS))
+@pytest.mark.parametrize("defer", [None, 0.05])
+def test_correct_subscription_endpoints_pass_every_order(
+    framework: str, defer: float | None
+) -> None:
+    """Deduped on event.id with a key derived from it; acting before or after the answer."""
+    app = SUBSCRIPTION_APPS[framework](SECRET, defer=defer)
+    status, reasons, passed = _order_result(app)
+    assert status == "pass", reasons
+    ways = ["reversed order", "shuffled order", "twice in a row"]
+    if framework == "starlette":
+        ways.append("twice at the same moment")
+    for way in ways:
+        assert any("'subscription'" in p and way in p for p in passed), (way, passed)
+    activated = (
+        app.extensions["webhook_core"] if framework == "flask" else app.state.webhook_core
+    ).activated
+    assert activated, "the endpoint never activated a subscription: nothing was judged"
