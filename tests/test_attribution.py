@@ -99,13 +99,13 @@ def test_a_worker_lagging_into_the_next_delivery_is_tied_to_its_own_event() -> N
     with ContractRun(app, config) as run, run.fake_api.patch_stripe():
         intent = run._event("payment_intent.succeeded", ACCOUNT, False, 3)
         first = run._send_event("probe", intent, seed=3)
-        others = [
-            run._send_event(
-                "probe", run._event("customer.created", ACCOUNT, False, seed), seed=seed
-            )
-            for seed in range(4, 8)
-        ]
-        time.sleep(0.5)  # the worker's calls, 0.3 s after the first answer
+        others = []
+        # Keep delivering other events until the worker's two calls arrived (0.3 s on).
+        deadline = time.monotonic() + 10
+        while len(run.fake_api.calls) < 2 and time.monotonic() < deadline:
+            event = run._event("customer.created", ACCOUNT, False, len(others) + 4)
+            others.append(run._send_event("probe", event, seed=len(others) + 4))
+            time.sleep(0.02)
         records = {record.label: record for record in run._judged_records()}
         labels_at_call_time = {call.delivery for call in run.fake_api.calls}
     assert labels_at_call_time - {first.label}, "the calls did not land during a later delivery"

@@ -68,9 +68,8 @@ def attribute(records: Sequence[_Record], calls: Sequence[ApiCall]) -> Attributi
         labels.setdefault(record.label, []).append(record)
     inside = [call for call in calls if call.delivery in labels]
     outside = tuple(call for call in calls if call.delivery not in labels)
-    late = any(
-        call.at > max(record.finished for record in labels[str(call.delivery)]) for call in inside
-    )
+    # Late: after its delivery was answered, or before it started (a call of an earlier one).
+    late = any(not _within(call, labels[str(call.delivery)]) for call in inside)
     by_label: dict[str, list[ApiCall]] = {}
     ambiguous: list[ApiCall] = []
     if not late:
@@ -90,6 +89,11 @@ def attribute(records: Sequence[_Record], calls: Sequence[ApiCall]) -> Attributi
         ambiguous=tuple(ambiguous),
         after_answering=late,
     )
+
+
+def _within(call: ApiCall, records: Sequence[_Record]) -> bool:
+    started = min(record.started for record in records)
+    return started <= call.at <= max(record.finished for record in records)
 
 
 class _EventOf:
