@@ -14,7 +14,7 @@ from connect_harness.cli import main
 from connect_harness.errors import UsageError
 from connect_harness.events.scenarios import ORDERS, SCENARIOS, scenario
 from connect_harness.spec import contracts
-from endpoints import flask_endpoint, starlette_endpoint, subscriptions
+from endpoints import django_endpoint, flask_endpoint, starlette_endpoint, subscriptions
 from endpoints.serving import served
 
 SECRET = "whsec_test_secret"
@@ -143,9 +143,10 @@ def _results(app: object) -> dict[str, tuple[str, list[str]]]:
 FRAMEWORKS = {"flask": flask_endpoint.create_app, "starlette": starlette_endpoint.create_app}
 
 
-@pytest.mark.parametrize("framework", sorted(FRAMEWORKS))
+@pytest.mark.parametrize("framework", [*sorted(FRAMEWORKS), "django"])
 def test_correct_endpoints_pass_the_scenario_checks(framework: str) -> None:
-    results = _results(FRAMEWORKS[framework](SECRET))
+    create = django_endpoint.create_app if framework == "django" else FRAMEWORKS[framework]
+    results = _results(create(SECRET))
     assert {check: status for check, (status, _) in results.items()} == dict.fromkeys(
         NEW_CHECKS, "pass"
     )
