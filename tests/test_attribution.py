@@ -3,16 +3,21 @@ delivery happened to be under way when they arrived."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 import time
 from dataclasses import dataclass
 
 import pytest
+import stripe
 
+from connect_harness.checks.api_calls import _check_separates_livemode
 from connect_harness.checks.attribution import attribute
 from connect_harness.checks.run import ContractRun, VerifyConfig
 from connect_harness.stripe_api.calls import ApiCall
 from endpoints import flask_endpoint
+from endpoints.core import LIVE_KEY
 
 SECRET = "whsec_test_secret"
 ACCOUNT = "acct_1HarnessAttribute"
@@ -135,3 +140,55 @@ def test_calls_tied_to_no_delivery_are_judged_by_their_object_and_said_so(
     assert any(call.path.startswith("/v1/payment_intents/") for call in ambiguous)
     assert result.status == status
     assert any(words in finding.reason for finding in result.findings), result.findings
+
+
+class _OneLateCall:
+    """Answers every event at once. A live event's one API call (naming nothing of any event) is
+    made late, while the next event is being handled: timing alone ties it to the wrong delivery.
+    With ``bug``, it is a real mistake instead: a live key for a test event's own object, at once."""
+
+    def __init__(self, *, bug: bool = False) -> None:
+        self.bug = bug
+        self.pending: dict[str, object] | None = None
+
+    def __call__(self, environ: dict[str, object], start_response: object) -> list[bytes]:
+        stream = environ["wsgi.input"]
+        length = int(str(environ.get("CONTENT_LENGTH") or 0))
+        event = json.loads(stream.read(length))  # type: ignore[attr-defined]
+        if self.pending is not None:
+            options, self.pending = self.pending, None
+            worker = threading.Thread(target=_retrieve, args=("cus_doesnotexist", options))
+            worker.start()
+            worker.join()
+        account = event.get("account")
+        if event["livemode"] and not self.bug:
+            self.pending = {"api_key": LIVE_KEY, "stripe_account": account}
+        if self.bug and not event["livemode"]:
+            _retrieve(
+                event["data"]["object"]["id"], {"api_key": LIVE_KEY, "stripe_account": account}
+            )
+        start_response("200 OK", [("Content-Type", "application/json")])  # type: ignore[operator]
+        return [b"{}"]
+
+
+def _retrieve(object_id: str, options: dict[str, object]) -> None:
+    with contextlib.suppress(stripe.StripeError):
+        stripe.PaymentIntent.retrieve(object_id, **options)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("bug", "status"), [(False, "skip"), (True, "fail")])
+def test_one_late_call_landing_in_the_next_delivery_is_not_blamed_on_it(
+    bug: bool, status: str
+) -> None:
+    config = VerifyConfig(secret=SECRET, seed=8)
+    with ContractRun(_OneLateCall(bug=bug), config) as run, run.fake_api.patch_stripe():
+        for seed, livemode in ((8, True), (9, False)):
+            event = run._event("payment_intent.succeeded", ACCOUNT, livemode, seed)
+            run._send_event("probe", event, seed=seed)
+        findings = list(_check_separates_livemode(run))
+        assert len(run.fake_api.calls) == 1
+        (record,) = [r for r in run._judged_records() if r.calls]
+        assert record.livemode is False  # timing put the call in the test-mode delivery
+    assert [f.status for f in findings] == [status], findings
+    if bug:
+        assert "used a live-mode key for a test-mode" in findings[0].reason

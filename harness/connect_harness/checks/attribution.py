@@ -27,7 +27,7 @@ from typing import Protocol
 
 from connect_harness.stripe_api.calls import STRIPE_ID, ApiCall
 
-__all__ = ["Attribution", "attribute"]
+__all__ = ["Attribution", "attribute", "names_its_event"]
 
 
 class _Record(Protocol):
@@ -140,3 +140,10 @@ def _by_content(call: ApiCall, events: Sequence[_EventOf]) -> str | None:
     (key,) = candidates
     # Copies of one event cannot be told apart: the first copy.
     return next(event.label for event in started if event.key == key)
+
+
+def names_its_event(record: _Record, call: ApiCall) -> bool:
+    """True if ``call`` names an id that ``record``'s delivered body carries (its object, the event
+    id in an Idempotency-Key, a nested reference): content, not timing, ties the two."""
+    ids = STRIPE_ID.findall(record.request.body.decode("utf-8", "replace"))
+    return not call.named_ids().isdisjoint(ids)

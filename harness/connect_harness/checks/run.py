@@ -25,7 +25,7 @@ from types import TracebackType
 from typing import Any
 
 from connect_harness.checks import settling
-from connect_harness.checks.attribution import Attribution, attribute
+from connect_harness.checks.attribution import Attribution, attribute, names_its_event
 from connect_harness.checks.common import (
     _ACCOUNT_ENDING_EVENTS,
     DISCONNECTED_ACCOUNT,
@@ -62,6 +62,9 @@ __all__ = [
 
 
 # Checks judged over the deliveries of every other check: they run last.
+#: How long a delivery that got no answer waits for a launched process to be seen exiting.
+PROCESS_EXIT_GRACE = 1.0
+
 _GLOBAL_CHECKS = frozenset(
     {
         "uses-connected-account-context",
@@ -416,12 +419,20 @@ class ContractRun:
             started=started,
             finished=finished,
         )
+        died = self.process is not None and self.died_after is None and self._process_died(record)
         with self._lock:
             record = replace(record, sequence=len(self._log.records))
             self._log.records.append(record)
-            if self.process is not None and self.died_after is None and not self.process.alive:
+            if died and self.died_after is None:
                 self.died_after = self._last_answered()
         return record
+
+    def _process_died(self, record: DeliveryRecord) -> bool:
+        """True if the launched process exited; a delivery with no answer waits a moment for it."""
+        assert self.process is not None
+        if not self.process.alive:
+            return True
+        return record.response.status == 0 and self.process.exits_within(PROCESS_EXIT_GRACE)
 
     def _last_answered(self) -> DeliveryRecord:
         """The last delivery that got an HTTP answer (the one after which the process died)."""
@@ -544,12 +555,22 @@ class ContractRun:
     def certainly_for(self, record: DeliveryRecord, call: ApiCall) -> bool:
         """True if ``call`` was certainly made for ``record``'s event.
 
-        That holds when the endpoint does all its work before answering and the call came while
-        ``record`` waited for its answer. An endpoint that answers first and works later (as Stripe
+        That holds when the endpoint does all its work before answering, the call came while
+        ``record`` waited for its answer, and either it names something of ``record``'s event or no
+        earlier delivery had been answered yet. An endpoint that answers first and works later (as Stripe
         advises) makes its calls while later deliveries are under way: then no call is tied to an
         event by timing, and the checks judge it only by the object it touches.
         """
-        return not self._works_after_answering() and record.answered_before(call)
+        if self._works_after_answering() or not record.answered_before(call):
+            return False
+        if names_its_event(record, call):
+            return True
+        # A call naming nothing of this event may be the late work of a delivery answered before
+        # it arrived (one call an endpoint makes after answering can land inside the next
+        # delivery): timing alone is proof only when no earlier delivery could have made it.
+        return not any(
+            other.finished <= call.at for other in self._log.records if other.label != record.label
+        )
 
     def _works_after_answering(self) -> bool:
         self._judged_records()
