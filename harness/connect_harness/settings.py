@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from connect_harness import arguments
 from connect_harness.errors import UsageError
 from connect_harness.spec import contracts
 
@@ -218,6 +219,10 @@ class Settings:
 
     values: Mapping[str, Any]
     sources: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        arguments.mapping("values", self.values, example="{'secret': 'whsec_...'}", optional=False)
+        arguments.mapping("sources", self.sources, example="{'secret': 'env X'}", optional=False)
 
     def __getitem__(self, name: str) -> Any:
         return self.values.get(name)
