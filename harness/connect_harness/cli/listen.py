@@ -4,7 +4,8 @@
 ``listen --forward-to URL [--forward-connect-to URL]`` holds a session (see :mod:`.session`);
 ``trigger TYPE`` builds an event with a fresh id and hands it to the session, which signs it with the
 session secret, registers its objects with the session's fake Stripe API and forwards it: platform
-events to ``--forward-to``, Connect events to ``--forward-connect-to``. ``resend EVT_ID`` delivers an
+events to ``--forward-to``, Connect events to ``--forward-connect-to``, thin notifications to
+``--forward-thin-to`` (all three default to ``--forward-to``). ``resend EVT_ID`` delivers an
 event the session sent again. ``trigger --forward-to URL --secret S`` delivers directly, no session.
 """
 
@@ -47,7 +48,8 @@ def add_listen_commands(commands: Any) -> None:
         help="forward events you trigger to your local endpoint, as 'stripe listen' does",
         description="Hold a session: a signing secret, a fake Stripe API for your app to call, and "
         "a local event bus that 'connect-harness trigger' and 'resend' hand events to. Platform "
-        "events go to --forward-to, Connect events to --forward-connect-to. Loopback only.",
+        "events go to --forward-to, Connect events to --forward-connect-to, thin notifications "
+        "to --forward-thin-to. Loopback only.",
     )
     listen.add_argument("--forward-to", metavar="URL", help="where platform events go")
     listen.add_argument(
@@ -56,11 +58,17 @@ def add_listen_commands(commands: Any) -> None:
         help="where Connect events (with 'account') go (default: --forward-to)",
     )
     listen.add_argument(
+        "--forward-thin-to",
+        metavar="URL",
+        help="where thin notifications ('trigger --thin', an event destination's) go, platform "
+        "and Connect (default: --forward-to)",
+    )
+    listen.add_argument(
         "--events",
         action="append",
         default=[],
         metavar="T1,T2",
-        help="forward only these event types (default: all)",
+        help="forward only these snapshot event types (default: all; thin notifications always go)",
     )
     secret = listen.add_mutually_exclusive_group()
     secret.add_argument(
@@ -94,7 +102,7 @@ def _stamp() -> str:
 
 
 def _print_event(payload: Mapping[str, Any]) -> None:
-    connect = "connect " if payload.get("account") else ""
+    connect = "connect " if payload.get("account") or payload.get("context") else ""
     print(f"{_stamp()}   --> {connect}{payload.get('type')} [{payload.get('id')}]", flush=True)
 
 
@@ -141,6 +149,7 @@ def _cmd_listen(args: argparse.Namespace) -> int:
     forward_connect_to = _loopback_url(
         args.forward_connect_to or forward_to, "--forward-connect-to"
     )
+    forward_thin_to = _loopback_url(args.forward_thin_to or forward_to, "--forward-thin-to")
     events = _event_filter(args.events)
     secret = args.secret if args.secret is not None else session_secret()
     if not secret.strip():
@@ -183,6 +192,8 @@ def _cmd_listen(args: argparse.Namespace) -> int:
         stripe_api_url=fake.url,
         events=events,
         timeout=args.timeout,
+        forward_thin_to=forward_thin_to,
+        register_thin=fake.register_event,
         on_event=_print_event,
         on_delivery=_print_delivery,
     )
@@ -199,7 +210,8 @@ def _cmd_listen(args: argparse.Namespace) -> int:
         print(f"> Ready! Your webhook signing secret is {secret} (^C to quit)")
         print(f"> Fake Stripe API: {fake.url} (point your app's Stripe API base here)")
         print(f"> Forwarding platform events to {forward_to}")
-        print(f"> Forwarding Connect events to {forward_connect_to}", flush=True)
+        print(f"> Forwarding Connect events to {forward_connect_to}")
+        print(f"> Forwarding thin notifications to {forward_thin_to}", flush=True)
         while not stop.wait(0.2):
             pass
     except KeyboardInterrupt:
