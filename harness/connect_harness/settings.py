@@ -42,6 +42,11 @@ def parse_endpoint_type(text: str) -> str:
     return _choice(text, ("connect", "account", "both"), "endpoint type")
 
 
+def parse_payload(text: str) -> str:
+    """``snapshot``, ``thin`` or ``both``: what the endpoint receives (as ``verify --payload``)."""
+    return _choice(text, ("snapshot", "thin", "both"), "payload")
+
+
 def parse_mode(text: str) -> str:
     """``development`` (test events only) or ``production`` (live and test events)."""
     return _choice(text, ("development", "production"), "mode")
@@ -209,6 +214,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "shell command that starts the endpoint listening at --connect-url, with the fake's "
         "environment; it is watched and stopped at the end",
         parse_text,
+    ),
+    SettingSpec(
+        "payload",
+        "what the endpoint receives: snapshot events, thin notifications (the thin checks run) "
+        "or both (default snapshot)",
+        parse_payload,
+        "snapshot",
     ),
 )
 

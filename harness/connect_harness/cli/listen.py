@@ -5,7 +5,7 @@
 ``trigger TYPE`` builds an event with a fresh id and hands it to the session, which signs it with the
 session secret, registers its objects with the session's fake Stripe API and forwards it: platform
 events to ``--forward-to``, Connect events to ``--forward-connect-to``, thin notifications to
-``--forward-thin-to`` (all three default to ``--forward-to``). ``resend EVT_ID`` delivers an
+``--forward-thin-to`` (both default to ``--forward-to``). ``resend EVT_ID`` delivers an
 event the session sent again. ``trigger --forward-to URL --secret S`` delivers directly, no session.
 """
 
