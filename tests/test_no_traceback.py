@@ -200,3 +200,17 @@ def test_signing_the_same_type_twice_gives_two_ids(capsys: pytest.CaptureFixture
         main(["sign", "payout.failed", "--secret", "whsec_x", "--seed", "4", "--format", "json"])
         == 0
     )
+
+
+def test_ctrl_c_in_any_command_is_one_line_and_exit_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import connect_harness.cli as cli
+
+    def interrupted(args: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_cmd_events", interrupted)
+    assert main(["events"]) == 130
+    out, err = capsys.readouterr()
+    assert out == "" and err == "connect-harness: interrupted\n"

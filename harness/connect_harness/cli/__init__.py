@@ -513,6 +513,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt:  # Ctrl-C where a command does not handle it itself: one line
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
     except SystemExit as exit_:  # --help and --version
         return exit_.code if isinstance(exit_.code, int) else 0
 
