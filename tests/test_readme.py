@@ -58,6 +58,7 @@ SAMPLES = {
     "events": "payout.failed",
     "endpoint_type": "connect",
     "mode": "development",
+    "payload": "thin",
     "max_response_time": "7",
     "fake_stripe_port": "0",
     "seed": "4242",

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from connect_harness import arguments
 from connect_harness.errors import UsageError
 from connect_harness.spec import contracts
 
@@ -39,6 +40,11 @@ def parse_secret(text: str) -> Secret:
 def parse_endpoint_type(text: str) -> str:
     """``connect``, ``account`` or ``both``."""
     return _choice(text, ("connect", "account", "both"), "endpoint type")
+
+
+def parse_payload(text: str) -> str:
+    """``snapshot``, ``thin`` or ``both``: what the endpoint receives (as ``verify --payload``)."""
+    return _choice(text, ("snapshot", "thin", "both"), "payload")
 
 
 def parse_mode(text: str) -> str:
@@ -209,6 +215,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "environment; it is watched and stopped at the end",
         parse_text,
     ),
+    SettingSpec(
+        "payload",
+        "what the endpoint receives: snapshot events, thin notifications (the thin checks run) "
+        "or both (default snapshot)",
+        parse_payload,
+        "snapshot",
+    ),
 )
 
 
@@ -218,6 +231,10 @@ class Settings:
 
     values: Mapping[str, Any]
     sources: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        arguments.mapping("values", self.values, example="{'secret': 'whsec_...'}", optional=False)
+        arguments.mapping("sources", self.sources, example="{'secret': 'env X'}", optional=False)
 
     def __getitem__(self, name: str) -> Any:
         return self.values.get(name)

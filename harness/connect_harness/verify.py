@@ -343,16 +343,23 @@ def _open_for_writing(path: str | None, flag: str) -> TextIO | None:
 
 @contextlib.contextmanager
 def _interruptible(stop: Callable[[], None]) -> Iterator[threading.Event]:
-    """The first Ctrl-C stops sending (the run then reports what it has); the second exits 130."""
+    """The first Ctrl-C stops sending (the run then reports what it has); the second exits 130.
+
+    After a first Ctrl-C the handler stays for the rest of the process (the report is written and
+    the command exits 130 next): a second one during that shutdown is the same one line, not a
+    KeyboardInterrupt traceback out of the report writing or the fake API's shutdown.
+    """
     interrupted = threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield interrupted
         return
+    # The checks run in a pytest session that captures file descriptor 2: the line goes to a copy
+    # of the real one, taken now.
+    stderr = os.dup(2)
 
     def on_interrupt(signum: int, frame: Any) -> None:
         if interrupted.is_set():
-            sys.stderr.write("connect-harness: interrupted again; stopping without a report\n")
-            sys.stderr.flush()
+            os.write(stderr, b"connect-harness: interrupted again; stopping without a report\n")
             os._exit(130)
         interrupted.set()
         stop()
@@ -361,7 +368,9 @@ def _interruptible(stop: Callable[[], None]) -> Iterator[threading.Event]:
     try:
         yield interrupted
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if not interrupted.is_set():
+            signal.signal(signal.SIGINT, previous)
+            os.close(stderr)
 
 
 class _Progress:

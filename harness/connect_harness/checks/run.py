@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any
 
+from connect_harness import arguments
 from connect_harness.checks import settling
 from connect_harness.checks.attribution import Attribution, attribute, names_its_event
 from connect_harness.checks.common import (
@@ -108,13 +109,17 @@ class VerifyConfig:
                 'e.g. --secret "$STRIPE_WEBHOOK_SECRET"'
             )
         _event_permutations(endpoint_type=self.endpoint_type, mode=self.mode)  # validates both
+        arguments.text("api_version", self.api_version, example="2026-10-28.endive", optional=True)
+        arguments.number("max_response_time", self.max_response_time)
+        arguments.number("timeout", self.timeout)
         if self.events is not None:
             if isinstance(self.events, str):
                 raise UsageError(
                     f"events must be a sequence of event types, not the string {self.events!r}; "
                     "pass e.g. ('account.updated',)"
                 )
-            object.__setattr__(self, "events", tuple(self.events))
+            events = arguments.texts("events", self.events, example="account.updated")
+            object.__setattr__(self, "events", events)
             if not self.events:
                 raise UsageError(
                     "the list of event types is empty; name at least one, or none for all"
@@ -198,6 +203,13 @@ class ContractRun:
             self.target: Target = target
         else:
             self.target = _target_from(target)
+        arguments.instance(
+            "config", config, VerifyConfig, hint="make one with VerifyConfig(secret=...)"
+        )
+        arguments.instance(
+            "fake_api", fake_api, (FakeStripeAPI, type(None)), hint="pass a FakeStripeAPI() or None"
+        )
+        arguments.text("url", url, example=DEFAULT_URL, optional=True)
         self.config = config
         self._url = url or DEFAULT_URL
         self._own_fake = fake_api is None
@@ -611,5 +623,7 @@ def run_checks(
     only: Iterable[str] | None = None,
 ) -> list[CheckResult]:
     """Run the catalogue (or ``only`` these check ids) against ``target`` and return the results."""
+    if only is not None:
+        only = arguments.texts("only", only, example="rejects-wrong-secret")
     with ContractRun(target, config, fake_api=fake_api) as run:
         return run.run(only)

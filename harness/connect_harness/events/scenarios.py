@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from connect_harness import arguments
 from connect_harness.errors import UsageError
 from connect_harness.events.build import (
     DEFAULT_CONNECTED_ACCOUNT,
@@ -298,6 +299,12 @@ def build_scenario(
     then is a UsageError). ``order``: one of
     :data:`ORDERS`. The same arguments always give the same bytes.
     """
+    arguments.text("name", name, example="subscription")
+    arguments.text("account", account, example=DEFAULT_CONNECTED_ACCOUNT, optional=True)
+    arguments.boolean("livemode", livemode)
+    if not isinstance(seed, str):  # a string seed is hashed, as build_event's
+        arguments.whole_number("seed", seed)
+    arguments.text("order", order, example="stripe")
     flow = scenario(name)
     if order not in ORDERS:
         raise UsageError(f"unknown order {order!r}; pick one of {', '.join(ORDERS)}")

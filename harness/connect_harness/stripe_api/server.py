@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
+from connect_harness import arguments
 from connect_harness.errors import HarnessError, UsageError
 from connect_harness.events.build import Event
 from connect_harness.stripe_api import bodies
@@ -114,6 +115,10 @@ class FakeStripeAPI:
     ) -> None:
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise UsageError(f"port must be a TCP port 0-65535 (0: a free one), not {port!r}")
+        arguments.text("host", host, example="127.0.0.1")
+        arguments.text("api_version", api_version, example="2026-10-28.endive", optional=True)
+        arguments.text("platform_account", platform_account, example="acct_1Plat", optional=True)
+        arguments.callable_or_none("on_call", on_call)
         self._host = host
         self._port = port
         self._server: Any = None
@@ -253,6 +258,13 @@ class FakeStripeAPI:
         client's timeout, the client gives up); ``reset=True`` closes the connection without an
         answer. ``status=None`` with a ``delay`` answers normally, late. Later rules are tried first.
         """
+        arguments.text("route_pattern", route_pattern, example="GET /v1/customers/*")
+        arguments.whole_number("status", status, optional=True)
+        arguments.text("code", code, example="lock_timeout", optional=True)
+        arguments.whole_number("times", times, optional=True)
+        if isinstance(delay, bool) or not isinstance(delay, (int, float)):
+            raise UsageError(f"delay must be a number of seconds, 0 or more, not {delay!r}")
+        arguments.boolean("reset", reset)
         method, path = parse_pattern(route_pattern)
         if status is not None and not 400 <= status <= 599:
             raise UsageError(
@@ -283,12 +295,14 @@ class FakeStripeAPI:
 
     def calls_for(self, label: str) -> list[ApiCall]:
         """The calls attributed to the delivery labelled ``label``."""
+        arguments.text("label", label, example="payout.failed evt_1")
         with self._activity:
             return [call for call in self._calls if call.delivery == label]
 
     @contextlib.contextmanager
     def delivery(self, label: str) -> Iterator[None]:
         """Attribute calls to ``label`` from now until the next delivery starts."""
+        arguments.text("label", label, example="payout.failed evt_1")
         with self._activity:
             self._label = label
         yield
@@ -298,6 +312,8 @@ class FakeStripeAPI:
 
         Returns False if that did not happen within ``timeout`` seconds.
         """
+        arguments.seconds("quiet", quiet, zero=True)
+        arguments.seconds("timeout", timeout, zero=True)
         deadline = time.monotonic() + timeout
         while True:
             with self._activity:
@@ -312,6 +328,7 @@ class FakeStripeAPI:
 
     def current_object(self, object_id: str) -> dict[str, Any] | None:
         """The fake's current state of the object ``object_id`` (a copy), if it knows it."""
+        arguments.text("object_id", object_id, example="cus_1Abc")
         with self._lock:
             stored = self._store.objects.get(object_id)
             if stored is None:
@@ -329,7 +346,13 @@ class FakeStripeAPI:
         ``account.application.deauthorized`` revokes the platform's access to that account: every
         later request acting as it, or reading it, gets a 403, as on Stripe.
         """
-        if event.payload.get("object") == "v2.core.event":
+        payload = getattr(event, "payload", None)
+        if not isinstance(payload, Mapping):
+            raise UsageError(
+                f"event must be an Event or ThinEvent (built with build_event or "
+                f"build_thin_event), not {event!r:.80}"
+            )
+        if payload.get("object") == "v2.core.event":
             self._register_thin(event)
             return
         # An Event's body is its payload rendered: parsing it beats deep-copying the payload.
@@ -357,6 +380,11 @@ class FakeStripeAPI:
         self, obj: Mapping[str, Any], *, account: str | None = None, livemode: bool = False
     ) -> None:
         """Make ``obj`` (a Stripe object with ``id`` and ``object``) exist for ``account``."""
+        arguments.mapping(
+            "obj", obj, example="{'id': 'cus_1', 'object': 'customer'}", optional=False
+        )
+        arguments.text("account", account, example="acct_1PgafTB7WZ01zgkW", optional=True)
+        arguments.boolean("livemode", livemode)
         with self._lock:
             if account is not None:
                 self._store.know_account(account)
