@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 def _extra_examples(run: ContractRun, event_type: str, seed: int) -> list[Example]:
     """Examples 2 to ``config.examples`` of ``event_type``, registered with the fake API."""
     perms = run._permutations(event_type)
+    if not perms:
+        return []  # this endpoint never receives the type
     found = []
     for index in range(2, run.config.examples + 1):
         account, livemode = perms[(index - 1) % len(perms)]
