@@ -196,3 +196,22 @@ def test_redelivery_redelivers_the_examples_too() -> None:
         failed = run.run(only=["idempotent-redelivery"])[0]
     assert failed.status == "fail"
     assert any("example 2 (" in (f.variant or "") for f in failed.failures())
+
+
+def test_the_places_that_vary_are_the_same_in_every_permutation() -> None:
+    """Places are found once per type on whichever canonical event comes first: that is pure only
+    if every permutation's object has the same places and canonical values."""
+    from connect_harness.events import examples
+
+    for event_type in contracts.supported_event_types():
+        receivable = contracts.event_info(event_type).receivable_by
+        perms = [(DEFAULT_CONNECTED_ACCOUNT, False), (DEFAULT_CONNECTED_ACCOUNT, True)]
+        perms = [p for p in perms if "connect" in receivable]
+        perms += [(None, live) for live in (False, True) if "account" in receivable]
+        found = set()
+        for account, livemode in perms:
+            event = build_event(event_type, account=account, livemode=livemode, seed=1)
+            examples._PLACES.clear()
+            found.add(repr(examples._places(event, None)))
+        assert len(found) == 1, event_type
+    examples._PLACES.clear()

@@ -41,8 +41,8 @@ def test_a_correct_endpoint_recovers_on_the_retry_after_the_outage() -> None:
     assert "disable the endpoint" in finding.reason
     assert variants == [
         "no-fault",
-        "during 500 api_error: attempt 1",
-        "during 500 api_error: attempt 2",
+        "during 429 rate_limit: attempt 1",
+        "during 429 rate_limit: attempt 2",
         "retry 2",
     ]
     assert FAILING_ATTEMPTS == 2 and len(RETRY_DELAYS) == 3

@@ -1,8 +1,8 @@
 """The examples a check sends besides the canonical events: ``--examples N`` payloads per type.
 
-The canonical event of a type goes to every permutation, as it always has; example ``k`` (2 to N,
-:mod:`connect_harness.events.examples`) goes to one permutation, the next one each time, so varied
-values meet live and test, Connect and platform deliveries without multiplying them. A delivery of
+The canonical event of a type goes to every permutation, as it always has; examples 2 to N
+(:mod:`connect_harness.events.examples`) go to one permutation, test mode where the endpoint gets
+test events (Connect first), so varied values cost one delivery each, not one per permutation. A delivery of
 an example names it (its id and the fields that differ) and reproduces it exactly: ``--seed`` of
 its world and one ``--set`` per changed field, the event id among them.
 """
@@ -23,9 +23,11 @@ def _extra_examples(run: ContractRun, event_type: str, seed: int) -> list[Exampl
     perms = run._permutations(event_type)
     if not perms:
         return []  # this endpoint never receives the type
+    # One permutation for all of them (test mode where the endpoint gets it): a second event of
+    # one type and permutation renders from a template, so each further example costs little.
+    account, livemode = next(((a, live) for a, live in perms if not live), perms[0])
     found = []
     for index in range(2, run.config.examples + 1):
-        account, livemode = perms[(index - 1) % len(perms)]
         if account is not None and event_type in _ACCOUNT_ENDING_EVENTS:
             account = DISCONNECTED_ACCOUNT  # as ContractRun._event does
         example = build_example(

@@ -6,15 +6,17 @@ event id and objects, so no example looks like a redelivery, or like a second ev
 example's object), then changes the places of ``data.object`` whose value is one of a listed few,
 by the rules of :mod:`connect_harness.events.strategies`: an enum's other listed values
 (``billing_reason``, ``capture_method``, ``business_type``...), the other boolean, null where the
-contract lets an enum or free text be null, and the currency (every currency field together).
-Those are the values handlers branch on.
+contract lets an enum or free text be null, and the currency (every currency field up to two levels
+deep, and those of the items of a list there, together). Those are the values handlers branch on.
 
 Every such place changes in every example (a flag in every other one), and the values cycle:
 example ``k`` takes the place's ``(k - 2 + offset)``-th value, the offset drawn once per place from
 the seed and type with a seeded ``random.Random``. So ``n`` examples send ``n - 1`` different values
 of every place that has that many (all of them with enough examples), and the same seed always
 gives the same bytes. Hypothesis is not used to draw: its draws outside a test are not reproducible,
-and importing it and building its strategies for every type would cost a default run a second.
+and importing it and building its strategies for every type would cost a default run a second. An
+example's bytes are the canonical body with those values replaced in place (the same bytes
+``build_event`` renders with the changes as overrides, without its pure-Python encoder again).
 
 Only what a handler can reasonably meet in one event of the type changes: places at most two levels
 deep, never a ``status`` (the type says it: ``invoice.paid`` is paid) nor a nested ``type`` (it
@@ -38,7 +40,6 @@ from typing import Any, Final
 
 from connect_harness.errors import UsageError
 from connect_harness.events.build import (
-    DEFAULT_CONNECTED_ACCOUNT,
     Event,
     build_event,
 )
@@ -165,20 +166,6 @@ def build_example(
             event_type, account=account, livemode=livemode, seed=world, api_version=api_version
         )
         return Example(1, event)
-    places, currency_paths = _places(event_type, api_version)
-    # One offset per place, per seed and type (never per account or mode): the examples of a type
-    # cycle through the same values whichever endpoint receives them.
-    rng = random.Random(f"connect-harness examples\x1f{event_type}\x1f{seed}")
-    changes: list[tuple[str, Any]] = []
-    if currency_paths:
-        path, canonical = currency_paths[0]
-        others = [code for code in CURRENCIES if code != canonical]
-        currency = _cycled(others, index, rng.randrange(len(others)))
-        changes += [(_dotted(path), currency) for path, _ in currency_paths]
-    for path, values, canonical in places:
-        value = _cycled(values, index, rng.randrange(len(values)))
-        if not (value == canonical and type(value) is type(canonical)):
-            changes.append((_dotted(path), value))
 
     def build(overrides: Mapping[str, Any] | None = None) -> Event:
         return build_event(
@@ -190,12 +177,30 @@ def build_example(
             overrides=overrides,
         )
 
+    base = build()
+    places, currency_paths = _places(base, api_version)
+    # One offset per place, per seed and type (never per account or mode): the examples of a type
+    # cycle through the same values whichever endpoint receives them.
+    rng = random.Random(f"connect-harness examples\x1f{event_type}\x1f{seed}")
+    changes: list[tuple[str, Any]] = []
+    if currency_paths:
+        others = [code for code in CURRENCIES if code != currency_paths[0][1]]
+        currency = _cycled(others, index, rng.randrange(len(others)))
+        changes += [(_dotted(path), currency) for path, _ in currency_paths]
+    for path, values, canonical in places:
+        value = _cycled(values, index, rng.randrange(len(values)))
+        if not (value == canonical and type(value) is type(canonical)):
+            changes.append((_dotted(path), value))
+    patched = _patched(base.body, changes)
+    if patched is not None:
+        # The same bytes build_event(..., overrides=changes) renders (a test compares them for
+        # every type), without running the pure-Python indenting encoder again.
+        return Example(index, _with_body(base, patched), tuple(changes))
     try:
         event = build(dict(changes))
     except UsageError:
         # A place this permutation's object lacks (it was found on another's): leave it out.
-        payload = build().payload
-        changes = [(path, value) for path, value in changes if _exists(payload, path)]
+        changes = [(path, value) for path, value in changes if _exists(base.payload, path)]
         event = build(dict(changes))
     return Example(index, event, tuple(changes))
 
@@ -203,23 +208,26 @@ def build_example(
 _Path = tuple[str, ...]
 
 
-@functools.cache
-def _places(
-    event_type: str, api_version: str | None
-) -> tuple[tuple[tuple[_Path, tuple[Any, ...], Any], ...], tuple[tuple[_Path, Any], ...]]:
-    """The places that vary in the type's canonical object (path, values, canonical value), and
-    its currency fields (path, canonical value; they change together). Found once per type on one
-    canonical event: canonical events differ only in ids, owners and mode, never in shape."""
-    info = contracts.event_info(event_type, version=api_version)
-    account = DEFAULT_CONNECTED_ACCOUNT if "connect" in info.receivable_by else None
-    event = build_event(event_type, account=account, api_version=api_version)
-    previous = frozenset(event.payload["data"].get("previous_attributes") or ())
-    walker = _Walker(api_version, previous)
-    obj = event.data_object
-    walker.object({"$ref": f"#/$defs/{event.object_type}"}, obj, ())
-    places = tuple((path, values, _at(obj, path)) for path, values in walker.places)
-    currencies = tuple((path, _at(obj, path)) for path in walker.currency_paths)
-    return places, currencies
+_Places = tuple[tuple[tuple[_Path, tuple[Any, ...], Any], ...], tuple[tuple[_Path, Any], ...]]
+_PLACES: dict[tuple[str, str, str | None], _Places] = {}
+
+
+def _places(event: Event, api_version: str | None) -> _Places:
+    """The places that vary in the event's object (path, values, canonical value), and its
+    currency fields (path, canonical value; they change together). Found once per type and object
+    type, on the first canonical event seen: canonical events differ only in ids, owners and
+    mode, never in shape (a test compares every type's examples in every permutation)."""
+    key = (event.type, event.object_type, api_version)
+    found = _PLACES.get(key)
+    if found is None:
+        previous = frozenset(event.payload["data"].get("previous_attributes") or ())
+        walker = _Walker(api_version, previous)
+        obj = event.data_object
+        walker.object({"$ref": f"#/$defs/{event.object_type}"}, obj, ())
+        places = tuple((path, values, _at(obj, path)) for path, values in walker.places)
+        currencies = tuple((path, _at(obj, path)) for path in walker.currency_paths)
+        found = _PLACES.setdefault(key, (places, currencies))
+    return found
 
 
 class _Walker:
@@ -256,18 +264,16 @@ class _Walker:
                 self.value(properties[key], item, (*path, key))
 
     def currencies(self, node: Any, value: Any, path: _Path) -> None:
-        """The currency fields in a list item (and the objects in it)."""
+        """The currency fields of a list item."""
         resolved = self._resolve(node)
         if resolved is None or not isinstance(value, dict):
             return
         properties = resolved.get("properties")
         properties = properties if isinstance(properties, Mapping) else {}
         for key, item in value.items():
-            if key in _CURRENCY_KEYS and isinstance(item, str) and key in properties:
-                if _listed(self._resolve(properties[key]) or {}) is None:
-                    self.currency_paths.append((*path, key))
-            elif isinstance(item, dict) and key in properties:
-                self.currencies(properties[key], item, (*path, key))
+            currency = key in _CURRENCY_KEYS and isinstance(item, str) and key in properties
+            if currency and _listed(self._resolve(properties[key]) or {}) is None:
+                self.currency_paths.append((*path, key))
 
     def value(self, node: Any, value: Any, path: _Path) -> None:
         key = path[-1]
@@ -292,7 +298,8 @@ class _Walker:
             self.currency_paths.append(path)
             return
         if isinstance(value, dict) and listed is None:
-            self.object(resolved, value, path)
+            if len(path) < 2:  # places are at most two levels deep
+                self.object(resolved, value, path)
             return
         if isinstance(value, list):
             # Only the currency fields of list items change (an invoice's lines keep its
@@ -356,6 +363,53 @@ def _at(obj: dict[str, Any], path: _Path) -> Any:
         else:
             return None
     return node
+
+
+_KEY_LINE: Final = re.compile(r'( *)"((?:[^"\\]|\\.)*)": (.*)')
+
+
+def _patched(body: bytes, changes: list[tuple[str, Any]]) -> bytes | None:
+    """``body`` (2-space indented JSON) with the scalar at each dotted path replaced, or None if a
+    path is not found as one scalar line (then the caller renders the payload afresh)."""
+    wanted = {tuple(path.split(".")): value for path, value in changes}
+    lines = body.decode("utf-8").split("\n")
+    # Per open container: its path and, for a list, how many items it has seen.
+    stack: list[tuple[tuple[str, ...], int | None]] = []
+    for number, line in enumerate(lines):
+        text = line.strip()
+        if text in ("{", "["):  # the root, or an object or list that is an item of a list
+            path: tuple[str, ...] = ()
+            if stack:
+                parent, count = stack[-1]
+                if count is None:
+                    return None
+                path = (*parent, str(count))
+                stack[-1] = (parent, count + 1)
+            stack.append((path, 0 if text == "[" else None))
+            continue
+        if text.startswith(("}", "]")):
+            stack.pop()
+            continue
+        found = _KEY_LINE.fullmatch(line)
+        if found is None:  # a scalar item of a list
+            if stack and stack[-1][1] is not None:
+                stack[-1] = (stack[-1][0], (stack[-1][1] or 0) + 1)
+            continue
+        indent, key, rest = found.groups()
+        path = (*(stack[-1][0] if stack else ()), key)
+        if rest in ("{", "["):
+            stack.append((path, 0 if rest == "[" else None))
+        elif path in wanted:
+            comma = "," if rest.endswith(",") else ""
+            value = json.dumps(wanted.pop(path), ensure_ascii=False)
+            lines[number] = f'{indent}"{key}": {value}{comma}'
+            if not wanted:
+                break
+    return "\n".join(lines).encode("utf-8") if not wanted else None
+
+
+def _with_body(event: Event, body: bytes) -> Event:
+    return Event(type=event.type, payload=json.loads(body), body=body, seed=event.seed)
 
 
 def _exists(payload: dict[str, Any], dotted: str) -> bool:
