@@ -71,7 +71,7 @@ def test_passing_endpoint_exits_0_with_header_table_and_reports(
 
     suite = ET.parse(junit).getroot().find("testsuite")
     assert suite is not None
-    assert suite.attrib["tests"] == "22"
+    assert suite.attrib["tests"] == "23"
     assert suite.attrib["failures"] == "0"
 
 
