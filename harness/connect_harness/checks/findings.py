@@ -195,8 +195,8 @@ CATALOGUE: tuple[CheckSpec, ...] = (
     CheckSpec(
         "order-independent",
         "Independent of delivery order",
-        "scenarios delivered reversed and shuffled: no 5xx, and no mutating API call made more "
-        "often than in Stripe's order",
+        "scenarios delivered reversed, shuffled, with every event twice and concurrently: no 5xx, "
+        "and no mutating API call made more often than in Stripe's order",
     ),
     CheckSpec(
         "after-deauthorization",

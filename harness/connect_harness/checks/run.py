@@ -25,6 +25,7 @@ from types import TracebackType
 from typing import Any
 
 from connect_harness.checks import settling
+from connect_harness.checks.attribution import Attribution, attribute
 from connect_harness.checks.common import (
     _ACCOUNT_ENDING_EVENTS,
     DISCONNECTED_ACCOUNT,
@@ -213,7 +214,9 @@ class ContractRun:
         self._lock = threading.Lock()
         self._stack: contextlib.ExitStack | None = None
         self._judged_calls: tuple[DeliveryRecord, ...] | None = None
-        self._after_answering: tuple[tuple[DeliveryRecord, ...], bool] | None = None
+        self._attribution = Attribution(
+            by_label={}, outside=(), ambiguous=(), after_answering=False
+        )
         #: Trips after ``config.stop_after`` deliveries in a row got no answer, or on interrupt().
         self.breaker = Breaker(config.stop_after)
         self._settled = False  # the endpoint made a call: the run knows when it calls
@@ -532,11 +535,8 @@ class ContractRun:
         if self._judged_calls is not None and len(self._judged_calls) == len(self._log.records):
             return self._judged_calls
         self.settle()
-        by_label: dict[str, list[ApiCall]] = {}
-        for call in list(self.fake_api.calls):
-            label = call.delivery
-            if label is not None:
-                by_label.setdefault(label, []).append(call)
+        self._attribution = attribute(self._log.records, self.fake_api.calls)
+        by_label = {label: list(calls) for label, calls in self._attribution.by_label.items()}
         # Records sharing a label (concurrent copies) cannot be told apart: the first one gets the
         # calls, so nothing is judged twice.
         judged = tuple(
@@ -557,11 +557,8 @@ class ContractRun:
         return not self._works_after_answering() and record.answered_before(call)
 
     def _works_after_answering(self) -> bool:
-        records = self._judged_records()
-        if self._after_answering is None or self._after_answering[0] is not records:
-            late = any(not r.answered_before(call) for r in records for call in r.calls)
-            self._after_answering = (records, late)
-        return self._after_answering[1]
+        self._judged_records()
+        return self._attribution.after_answering
 
     def settle(self) -> None:
         """Wait until the endpoint stops calling the fake API (work it does after answering).
@@ -578,9 +575,16 @@ class ContractRun:
         self._settled = self._settled or any(c.delivery for c in self.fake_api.calls)
 
     def unattributed_calls(self) -> list[ApiCall]:
-        """API calls the fake recorded outside any delivery of this run."""
-        labels = {record.label for record in self._log.records}
-        return [call for call in self.fake_api.calls if call.delivery not in labels]
+        """API calls tied to no delivery of this run: made outside every delivery, or after an
+        answer with nothing observable tying them to one (:meth:`ambiguous_calls`)."""
+        self._judged_records()
+        return [*self._attribution.outside, *self._attribution.ambiguous]
+
+    def ambiguous_calls(self) -> list[ApiCall]:
+        """Calls made after an answer that no observable fact ties to exactly one delivered event
+        (:mod:`connect_harness.checks.attribution`)."""
+        self._judged_records()
+        return list(self._attribution.ambiguous)
 
 
 def run_checks(
