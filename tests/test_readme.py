@@ -64,6 +64,7 @@ SAMPLES = {
     "seed": "4242",
     "api_version": "2026-10-28.endive",
     "serve": "python -m my_server",
+    "examples": "5",
 }
 
 

@@ -343,6 +343,7 @@ def connect_contract(
         max_response_time=connect_settings["max_response_time"],
         seed=connect_settings["seed"],
         api_version=connect_settings["api_version"],
+        examples=connect_settings["examples"],
     )
     process = None
     if connect_settings["serve"]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from connect_harness import arguments
 from connect_harness.errors import UsageError
+from connect_harness.events.examples import DEFAULT_EXAMPLES, MAX_EXAMPLES
 from connect_harness.spec import contracts
 
 __all__ = ["SETTINGS", "Secret", "SettingSpec", "Settings", "resolve_settings"]
@@ -99,6 +100,21 @@ def parse_seed(text: str) -> int:
         return parse_whole_number(text)
     except argparse.ArgumentTypeError as err:
         raise argparse.ArgumentTypeError(f"seed {err}") from None
+
+
+def parse_examples(text: str) -> int:
+    """How many payloads per event type: a whole number from 1 (the canonical event only) up."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"examples {text!r} is not a whole number; give how many payloads per type, e.g. 3"
+        ) from None
+    if not 1 <= value <= MAX_EXAMPLES:
+        raise argparse.ArgumentTypeError(
+            f"examples {text!r} is outside 1-{MAX_EXAMPLES}; 1 sends only the canonical event"
+        )
+    return value
 
 
 def parse_events(text: str) -> tuple[str, ...]:
@@ -208,6 +224,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Stripe API version of the events: picks their shapes and is stamped on them "
         "(default: the newest contract set)",
         parse_api_version,
+    ),
+    SettingSpec(
+        "examples",
+        "payloads per event type: the canonical event, then ones with other field values "
+        "(default 3; 1 sends only the canonical event)",
+        parse_examples,
+        DEFAULT_EXAMPLES,
     ),
     SettingSpec(
         "serve",

@@ -26,8 +26,10 @@ from urllib.parse import urljoin
 from connect_harness.checks.findings import check_ids, validate_check_ids
 from connect_harness.checks.stopping import DEFAULT_STOP_AFTER
 from connect_harness.errors import UsageError
+from connect_harness.events.examples import DEFAULT_EXAMPLES
 from connect_harness.settings import (
     parse_api_version,
+    parse_examples,
     parse_path,
     parse_port,
     parse_seconds,
@@ -165,6 +167,15 @@ def add_verify_command(subparsers: Any) -> None:
         "(event destinations, Accounts v2), or both",
     )
     parser.add_argument(
+        "--examples",
+        type=parse_examples,
+        default=DEFAULT_EXAMPLES,
+        metavar="N",
+        help=f"payloads per event type in accepts-valid-events and idempotent-redelivery: the "
+        f"canonical event, then ones with other field values (default {DEFAULT_EXAMPLES}; 1 "
+        "sends only the canonical event)",
+    )
+    parser.add_argument(
         "--stop-after",
         type=parse_whole_number,
         default=DEFAULT_STOP_AFTER,
@@ -225,6 +236,7 @@ def run_verify(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         api_version=args.api_version,
         stop_after=args.stop_after,
+        examples=args.examples,
     )
     report = _open_for_writing(args.report, "--report")
     junit = _open_for_writing(args.junitxml, "--junitxml")

@@ -211,6 +211,13 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         "after Stripe's retry does the work exactly once",
     ),
     CheckSpec(
+        "retries",
+        "Recovers on Stripe's retries",
+        "a delivery that failed while its Stripe calls failed is retried on Stripe's schedule "
+        "(compressed): a retry gets 2xx once the API answers again, and the work is done exactly "
+        "once",
+    ),
+    CheckSpec(
         "uses-connected-account-context",
         "Uses the connected account's context",
         "API calls for a Connect event's objects carry Stripe-Account: <event.account>; no call "

@@ -50,6 +50,7 @@ from connect_harness.delivery.process import ServedProcess
 from connect_harness.errors import UsageError
 from connect_harness.events.build import Event, build_event
 from connect_harness.events.build import event_permutations as _event_permutations
+from connect_harness.events.examples import DEFAULT_EXAMPLES, check_count
 from connect_harness.spec import contracts
 from connect_harness.stripe_api.fake import ApiCall, FakeStripeAPI
 from connect_harness.wire.request import DEFAULT_URL, DeliveryRequest, delivery_request
@@ -88,7 +89,9 @@ class VerifyConfig:
     live and test events, an account endpoint live events only. ``events`` restricts the types ``accepts-valid-events`` sends (default: every supported type).
     ``max_response_time`` (seconds) is what ``responds-in-time`` allows; ``timeout`` is when a delivery
     is given up. ``seed`` varies every id (a persistent endpoint needs a new one per run, or the second
-    run's events are redeliveries). ``api_version`` is stamped on every event (default: the contracts'
+    run's events are redeliveries). ``examples`` is how many payloads ``accepts-valid-events`` and
+    ``idempotent-redelivery`` send per type: the canonical event, then ones whose field values vary
+    (:mod:`connect_harness.events.examples`). ``api_version`` is stamped on every event (default: the contracts'
     version); endpoints whose SDK checks it (stripe-go) need their pinned version here.
     """
 
@@ -101,6 +104,7 @@ class VerifyConfig:
     timeout: float = 30.0
     api_version: str | None = None
     stop_after: int = DEFAULT_STOP_AFTER
+    examples: int = DEFAULT_EXAMPLES
 
     def __post_init__(self) -> None:
         if not isinstance(self.secret, str) or not self.secret.strip():
@@ -136,6 +140,7 @@ class VerifyConfig:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise UsageError(f"seed {self.seed!r} must be a whole number, 0 or more")
         Breaker(self.stop_after)  # validates it
+        check_count(self.examples)
 
     @property
     def event_types(self) -> tuple[str, ...]:
