@@ -65,6 +65,10 @@ EXPECTED_FAILURES: dict[str, set[str]] = {
     "order-dependent": {"order-independent", "no-server-errors"},
     "acts-after-deauthorization": {"after-deauthorization"},
     "swallows-api-errors": {"survives-api-errors"},
+    # survives-api-errors retries once after its fault: the duplicate answer loses the work there too.
+    "dedupes-failed-attempts": {"retries", "survives-api-errors"},
+    # Only a fault that outlasts the first retry shows it.
+    "acknowledges-second-failure": {"retries"},
 }
 
 #: (bug, check, words the failing finding's reason must contain).
@@ -105,6 +109,8 @@ EXPECTED_FINDINGS = [
     ("order-dependent", "order-independent", "Stripe does not promise order"),
     ("acts-after-deauthorization", "after-deauthorization", "kept acting as it"),
     ("swallows-api-errors", "survives-api-errors", "the event is lost"),
+    ("dedupes-failed-attempts", "retries", "took the retry for a duplicate"),
+    ("acknowledges-second-failure", "retries", "Stripe stops retrying after a 2xx"),
 ]
 
 

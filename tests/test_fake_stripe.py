@@ -21,6 +21,7 @@ from connect_harness.events.build import Event, build_event
 from connect_harness.spec import contracts
 from connect_harness.stripe_api import server
 from connect_harness.stripe_api.fake import ApiCall, FakeStripeAPI
+from connect_harness.stripe_api.router import Router
 
 ACCOUNT = "acct_1ConnectedAcct01"
 OTHER = "acct_1SomeoneElse0001"
@@ -605,14 +606,14 @@ def test_wait_idle_waits_for_requests_in_flight(
     fake: FakeStripeAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     entered, release = threading.Event(), threading.Event()
-    route = FakeStripeAPI._route
+    route = Router.route
 
-    def slow_route(self: FakeStripeAPI, *args: Any) -> Any:
+    def slow_route(self: Router, *args: Any) -> Any:
         entered.set()
         release.wait(10)
         return route(self, *args)
 
-    monkeypatch.setattr(FakeStripeAPI, "_route", slow_route)
+    monkeypatch.setattr(Router, "route", slow_route)
     worker = threading.Thread(target=lambda: stripe.Balance.retrieve(api_key=TEST_KEY))
     worker.start()
     try:

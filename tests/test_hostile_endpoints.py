@@ -278,6 +278,60 @@ def test_ctrl_c_writes_the_partial_report_and_exits_130(
     assert summary["sent"] >= 3 and summary["deliveries"] >= summary["sent"]
 
 
+@pytest.mark.parametrize("gap", [0.05, 0.6])
+def test_a_second_ctrl_c_during_shutdown_is_one_line_and_exit_130(
+    serve: Callable[[Handler], RawServer], tmp_path: Path, gap: float
+) -> None:
+    """The second Ctrl-C lands while the run stops, reports or shuts the fake down (``gap`` after
+    the first): whichever, one line on stderr (not lost to the check session's capture of file
+    descriptor 2) and exit 130, never a KeyboardInterrupt traceback."""
+    import subprocess
+    import sys
+
+    def slow_ok(conn: socket.socket) -> None:
+        time.sleep(0.2)
+        ok(conn)
+
+    server = serve(slow_ok)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [HARNESS, env.get("PYTHONPATH")]))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "connect_harness", "verify", server.url, "--secret", "whsec_x",
+         "--seed", "1", "--report", str(tmp_path / "partial.json")],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while server.connections < 1 + 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    time.sleep(gap)
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert err.count("\n") == 1 and err.startswith("connect-harness: interrupted"), err
+
+
+def test_after_a_first_ctrl_c_the_handler_stays_for_the_shutdown() -> None:
+    from connect_harness.verify import _interruptible
+
+    stopped: list[bool] = []
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        with _interruptible(lambda: stopped.append(True)) as interrupted:
+            handler = signal.getsignal(signal.SIGINT)
+            assert callable(handler)
+            handler(signal.SIGINT, None)  # the first Ctrl-C
+        assert interrupted.is_set() and stopped == [True]
+        assert signal.getsignal(signal.SIGINT) is handler  # a second one still meets it
+        with _interruptible(lambda: None):
+            pass
+        assert signal.getsignal(signal.SIGINT) is handler  # no Ctrl-C: the previous one again
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
 def test_progress_line_only_on_a_terminal_and_after_two_seconds() -> None:
     from connect_harness.verify import _Progress
 

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -43,6 +44,7 @@ class Endpoint:
     def __init__(self, secret: str) -> None:
         self.secret = secret
         self.received: list[dict[str, Any]] = []
+        self.fetched: list[int] = []
         self.stripe_api: str | None = None
         endpoint = self
 
@@ -54,6 +56,9 @@ class Endpoint:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                if self.path.endswith("/thin"):
+                    self._thin(body)
+                    return
                 try:
                     event = stripe.Webhook.construct_event(
                         body, self.headers["Stripe-Signature"], endpoint.secret
@@ -76,11 +81,39 @@ class Endpoint:
                     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
                     with opener.open(request, timeout=10) as answer:
                         answer.read()
+                self._ok()
+
+            def _ok(self) -> None:
                 out = b'{"received": true}\nsecond line\n'
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(out)))
                 self.end_headers()
                 self.wfile.write(out)
+
+            def _thin(self, body: bytes) -> None:
+                """An event destination: parse the notification as stripe-python does, then fetch
+                its related object from the session's fake with the notification's context."""
+                client = stripe.StripeClient(
+                    "sk_test_listen", base_addresses={"api": endpoint.stripe_api or ""}
+                )
+                try:
+                    client.parse_event_notification(
+                        body, self.headers["Stripe-Signature"], endpoint.secret
+                    )
+                except (ValueError, stripe.SignatureVerificationError):
+                    self.send_response(400)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                payload = json.loads(body)
+                endpoint.received.append({"path": self.path, "payload": payload})
+                related = payload.get("related_object")
+                if endpoint.stripe_api and related:
+                    got = client.raw_request(
+                        "get", related["url"], stripe_context=payload.get("context")
+                    )
+                    endpoint.fetched.append(got.code)
+                self._ok()
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -108,6 +141,8 @@ def session(tmp_path: Path) -> Iterator[tuple[Path, Endpoint, subprocess.Popen[s
             f"{endpoint.url}/webhook",
             "--forward-connect-to",
             f"{endpoint.url}/connect",
+            "--forward-thin-to",
+            f"{endpoint.url}/thin",
         ],
         env=cli_env(cache),
         stdout=subprocess.PIPE,
@@ -210,6 +245,64 @@ def test_trigger_routes_platform_and_connect_events_and_resend_redelivers(
     del again
 
 
+def test_trigger_thin_goes_to_the_thin_destination_which_fetches_from_the_session(
+    session: tuple[Path, Endpoint, subprocess.Popen[str]],
+) -> None:
+    cache, endpoint, _ = session
+    connect = cli(
+        cache, "trigger", "--thin", "v2.core.account.updated", "--stripe-account", "acct_1Thin"
+    )
+    assert connect.returncode == 0, connect.stderr
+    assert "v2.core.account.updated [evt_test_" in connect.stdout
+    assert "(connect acct_1Thin, test)" in connect.stdout and "/thin: 200" in connect.stdout
+    platform = cli(cache, "trigger", "--thin", "account.updated", "--live")
+    assert platform.returncode == 0, platform.stderr
+    assert [item["path"] for item in endpoint.received] == ["/thin", "/thin"]
+    first, second = (item["payload"] for item in endpoint.received)
+    assert first["object"] == "v2.core.event" and first["context"] == "acct_1Thin"
+    assert second["type"] == "v1.account.updated" and "context" not in second
+    assert second["livemode"] is True
+    # the session registered each notification: its related object is served under its context
+    assert endpoint.fetched == [200, 200]
+
+    resent = cli(cache, "resend", first["id"])
+    assert resent.returncode == 0, resent.stderr
+    assert endpoint.received[2] == {"path": "/thin", "payload": first}
+
+
+def test_trigger_scenario_sends_its_events_in_order_through_the_session(
+    session: tuple[Path, Endpoint, subprocess.Popen[str]],
+) -> None:
+    from connect_harness.events.scenarios import scenario
+
+    cache, endpoint, _ = session
+    before = int(time.time())
+    sent = cli(cache, "trigger", "--scenario", "subscription", "--stripe-account", "acct_1Flow")
+    assert sent.returncode == 0, sent.stderr
+    steps = [step.event_type for step in scenario("subscription").steps]
+    lines = [line for line in sent.stdout.splitlines() if not line.startswith("  ")]
+    assert [line.split()[0] for line in lines] == steps  # one status line per delivery
+    assert all("(connect acct_1Flow, test)" in line and "/connect: 200" in line for line in lines)
+    payloads = [item["payload"] for item in endpoint.received]
+    assert [p["type"] for p in payloads] == steps
+    assert len({p["id"] for p in payloads}) == len(steps)
+    created = [p["created"] for p in payloads]
+    assert created == sorted(created) and before <= created[-1] <= int(time.time())
+    customer = payloads[0]["data"]["object"]["id"]
+    assert payloads[1]["data"]["object"]["customer"] == customer  # one world
+
+    reversed_ = cli(
+        cache, "trigger", "--scenario", "failed-payout", "--order", "reversed",
+        "--stripe-account", "acct_1Flow", "--live",
+    )  # fmt: skip
+    assert reversed_.returncode == 0, reversed_.stderr
+    tail = [item["payload"] for item in endpoint.received[len(steps) :]]
+    assert [p["type"] for p in tail] == [
+        "account.external_account.updated", "payout.failed", "payout.created",
+    ]  # fmt: skip
+    assert all(p["livemode"] is True and p["account"] == "acct_1Flow" for p in tail)
+
+
 def test_control_server_refuses_a_wrong_token(
     session: tuple[Path, Endpoint, subprocess.Popen[str]],
 ) -> None:
@@ -292,6 +385,11 @@ def test_listen_events_filter_skips_other_types(tmp_path: Path) -> None:
         skipped = cli(cache, "trigger", "payment_intent.succeeded")
         assert skipped.returncode == 0 and "forwards only --events payout.failed" in skipped.stderr
         assert cli(cache, "trigger", "payout.failed").returncode == 0
+        # not a snapshot type, yet forwarded: with no --forward-thin-to it goes to --forward-to,
+        # whose snapshot parser (construct_event) refuses a thin body, as stripe-python does
+        thin = cli(cache, "trigger", "--thin", "v2.core.account.closed")
+        assert thin.returncode == 1, thin.stderr
+        assert f"(platform, test) -> {endpoint.url}/webhook: 400" in thin.stdout
     finally:
         listen.terminate()
         listen.communicate(timeout=20)

@@ -1,6 +1,6 @@
 """No traceback, ever: every careless or hostile input found so far is one line on stderr and exit 2
-(or a correct result), the Python API raises UsageError naming the argument, and a fuzz over argv
-finds no traceback and no exit 1 (the "a check failed" code) on bad usage."""
+(or a correct result), and a fuzz over argv finds no traceback and no exit 1 (the "a check failed"
+code) on bad usage. The Python API's wrong-type calls: tests/test_api_usage_errors.py."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connect_harness.cli import main
-from connect_harness.errors import UsageError
 
 HARNESS = str(Path(__file__).resolve().parents[1] / "harness")
 DEEP = "[" * 100_000 + "]" * 100_000
@@ -151,31 +150,6 @@ def test_real_non_utf8_bytes_in_argv_are_one_line() -> None:
     assert result.stderr.count(b"\n") == 1 and b"is not UTF-8 text" in result.stderr
 
 
-@pytest.mark.parametrize(
-    ("call", "argument"),
-    [
-        (lambda: __import__("connect_harness").build_event("payout.failed", livemode="yes"), "livemode"),
-        (lambda: __import__("connect_harness").build_event("payout.failed", seed=-1), "seed"),
-        (lambda: __import__("connect_harness").build_event("payout.failed", created="now"), "created"),
-        (lambda: __import__("connect_harness").build_event(7), "event_type"),
-        (lambda: __import__("connect_harness").build_event("payout.failed", ascii_only=1), "ascii_only"),
-        (lambda: _fake(port=70000), "port"),
-        (lambda: _fake(port="80"), "port"),
-    ],
-)  # fmt: skip
-def test_python_api_wrong_types_raise_usage_error_naming_the_argument(
-    call: object, argument: str
-) -> None:
-    with pytest.raises(UsageError, match=argument):
-        call()  # type: ignore[operator]
-
-
-def _fake(**kwargs: object) -> object:
-    from connect_harness.stripe_api.fake import FakeStripeAPI
-
-    return FakeStripeAPI(**kwargs)  # type: ignore[arg-type]
-
-
 # --- the fuzz -------------------------------------------------------------------------------------
 
 COMMANDS = ["event", "sign", "schema", "events", "verify", "trigger", "resend", "nope", "--help"]
@@ -226,3 +200,17 @@ def test_signing_the_same_type_twice_gives_two_ids(capsys: pytest.CaptureFixture
         main(["sign", "payout.failed", "--secret", "whsec_x", "--seed", "4", "--format", "json"])
         == 0
     )
+
+
+def test_ctrl_c_in_any_command_is_one_line_and_exit_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import connect_harness.cli as cli
+
+    def interrupted(args: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_cmd_events", interrupted)
+    assert main(["events"]) == 130
+    out, err = capsys.readouterr()
+    assert out == "" and err == "connect-harness: interrupted\n"

@@ -58,11 +58,13 @@ SAMPLES = {
     "events": "payout.failed",
     "endpoint_type": "connect",
     "mode": "development",
+    "payload": "thin",
     "max_response_time": "7",
     "fake_stripe_port": "0",
     "seed": "4242",
     "api_version": "2026-10-28.endive",
     "serve": "python -m my_server",
+    "examples": "5",
 }
 
 

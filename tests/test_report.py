@@ -36,6 +36,7 @@ ISSUE_ORDER = [
     "order-independent",
     "after-deauthorization",
     "survives-api-errors",
+    "retries",
     "uses-connected-account-context",
     "separates-livemode",
     "no-redirects",

@@ -181,3 +181,49 @@ def test_verify_serve_with_app_is_a_usage_error(capsys: pytest.CaptureFixture[st
     argv = ["verify", "--serve", "true", "--app", "x:y", "--secret", SECRET]
     assert main(argv) == 2
     assert "--serve starts a server and needs the URL" in capsys.readouterr().err
+
+
+LINGERING_ENDPOINT = """
+import http.server, os, socketserver, sys, threading, time
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        self.wfile.flush()
+        threading.Thread(target=dying, daemon=True).start()
+
+    def log_message(self, *args):
+        pass
+
+def dying():
+    # The listening socket closes at once; the process is reaped only half a second later.
+    server.socket.close()
+    print("closing down", flush=True)
+    time.sleep(0.5)
+    os._exit(3)
+
+server = socketserver.TCPServer(("127.0.0.1", int(sys.argv[1])), Handler)
+server.serve_forever()
+"""
+
+
+def test_deliveries_refused_while_the_process_is_still_dying_are_not_blamed(
+    tmp_path: Path,
+) -> None:
+    script = tmp_path / "lingering.py"
+    script.write_text(LINGERING_ENDPOINT)
+    port = free_port()
+    command = f"exec {shlex.quote(sys.executable)} {shlex.quote(str(script))} {port}"
+    results, causes, process = served_run(command, port)
+    assert process.returncode == 3
+    assert results["stays-alive"].status == "fail"
+    assert causes and causes[0].startswith("the endpoint's process exited after delivery")
+    advice = {
+        check: [f.reason for f in r.failures()]
+        for check, r in results.items()
+        if r.failures() and check not in {"stays-alive", "accepts-valid-events", "no-server-errors"}
+    }
+    assert advice == {}

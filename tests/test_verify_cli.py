@@ -47,7 +47,7 @@ def test_passing_endpoint_exits_0_with_header_table_and_reports(
     )
     assert "| endpoint type both | mode production | 2 event types | seed 4 |" in header
     assert re.search(r"\| fake Stripe API http://127\.0\.0\.1:\d+$", header)
-    assert "22 checks: 20 passed, 0 failed, 2 skipped" in out
+    assert "23 checks: 21 passed, 0 failed, 2 skipped" in out
     # stays-alive and never-logs-secrets need --serve.
     assert "All checks that ran passed (seed 4); 2 skipped, listed above" in out
     assert SECRET not in out + err + report.read_text() + junit.read_text()
@@ -56,8 +56,8 @@ def test_passing_endpoint_exits_0_with_header_table_and_reports(
     summary = data["summary"]
     assert summary["status"] == "pass"
     assert (summary["checks"], summary["passed"], summary["failed"], summary["skipped"]) == (
-        22,
-        20,
+        23,
+        21,
         0,
         2,
     )
@@ -71,7 +71,7 @@ def test_passing_endpoint_exits_0_with_header_table_and_reports(
 
     suite = ET.parse(junit).getroot().find("testsuite")
     assert suite is not None
-    assert suite.attrib["tests"] == "22"
+    assert suite.attrib["tests"] == "23"
     assert suite.attrib["failures"] == "0"
 
 
@@ -85,7 +85,7 @@ def test_failing_endpoint_exits_1_with_an_example_and_its_reproduction(
     )  # fmt: skip
     assert main(argv) == 1
     out, err = capsys.readouterr()
-    assert "22 checks: 18 passed, 2 failed, 2 skipped" in out
+    assert "23 checks: 19 passed, 2 failed, 2 skipped" in out
     assert "FAIL rejects-wrong-secret: Rejects the wrong secret" in out
     assert "FAIL rejects-tampered-body: Rejects a tampered body" in out
     reproductions = [line for line in out.splitlines() if line.startswith("  reproduce: ")]
@@ -160,6 +160,8 @@ def test_secret_comes_from_the_environment(
         (("http://127.0.0.1:9/webhook",), "nothing answers at http://127.0.0.1:9/webhook"),
         (("--app", APP, "--endpoint-type", "platform"), "invalid choice: 'platform'"),
         (("--app", APP, "--seed", "-3"), "seed '-3' is negative"),
+        (("--app", APP, "--examples", "0"), "examples '0' is outside 1-100"),
+        (("--app", APP, "--examples", "three"), "examples 'three' is not a whole number"),
         (("--app", APP, "--fake-stripe-port", "70000"), "port 70000 is outside 0-65535"),
         (("--app", "endpoints.nowhere:app"), "there is no module named 'endpoints.nowhere'"),
     ],
@@ -204,7 +206,7 @@ def test_url_target_with_a_fixed_fake_stripe_port(
     out = capsys.readouterr().out
     assert out.splitlines()[0].startswith(f"connect-harness verify: {url} |")
     assert f"| fake Stripe API http://127.0.0.1:{port}" in out
-    assert "22 checks: 20 passed, 0 failed, 2 skipped" in out
+    assert "23 checks: 21 passed, 0 failed, 2 skipped" in out
 
 
 def test_api_version_is_stamped_on_events_and_reproductions(

@@ -13,7 +13,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from connect_harness.delivery import Response, Target, deliver
+from connect_harness import arguments
+from connect_harness.delivery import AsgiTarget, Response, Target, UrlTarget, WsgiTarget, deliver
 from connect_harness.errors import UsageError
 from connect_harness.events.build import DEFAULT_CONNECTED_ACCOUNT, Event, build_event
 from connect_harness.events.ids import stripe_id
@@ -39,6 +40,10 @@ class EventFactory:
     """
 
     def __init__(self, seed: int, *, api_version: str | None = None, scope: str = "") -> None:
+        if not isinstance(seed, str):  # a string seed is hashed, as build_event's
+            arguments.whole_number("seed", seed)
+        arguments.text("api_version", api_version, example="2026-10-28.endive", optional=True)
+        arguments.text("scope", scope, example="tests/test_x.py::test_y")
         self.seed = seed
         self.api_version = api_version
         self.scope = scope
@@ -52,6 +57,7 @@ class EventFactory:
 
     def __call__(self, event_type: str, *, thin: bool = False, **build: Any) -> Event | ThinEvent:
         """Build an event; ``thin=True`` builds the thin notification (``build_thin_event``)."""
+        arguments.boolean("thin", thin)
         if "seed" not in build and "id" not in build:
             build["id"] = stripe_id("evt", self.seed, self.scope, next(self._counter))
         build.setdefault("seed", self.seed)
@@ -81,6 +87,19 @@ class WebhookClient:
         clock: Callable[[], float] = time.time,
         events: Callable[..., Event] | None = None,
     ) -> None:
+        arguments.instance(
+            "target",
+            target,
+            (UrlTarget, WsgiTarget, AsgiTarget),
+            hint="make one with target_from(url_or_app)",
+        )
+        arguments.texts("secret", secret, example="whsec_...")
+        if stripe_api is not None and not hasattr(stripe_api, "register_event"):
+            raise UsageError(f"stripe_api must be a FakeStripeAPI or None, not {stripe_api!r:.80}")
+        arguments.text("url", url, example=DEFAULT_URL)
+        arguments.seconds("timeout", timeout)
+        arguments.callable_or_none("clock", clock)
+        arguments.callable_or_none("events", events)
         self.target = target
         self.secrets = [secret] if isinstance(secret, str) else list(secret)
         self.stripe_api = stripe_api
@@ -99,6 +118,7 @@ class WebhookClient:
         secrets: Sequence[str] | None = None,
     ) -> DeliveryRequest:
         """The delivery request Stripe would send for ``event`` now (or at ``timestamp``)."""
+        _check_event(event)
         return request_for_event(
             event,
             secrets=list(secrets) if secrets is not None else self.secrets,
@@ -170,8 +190,12 @@ class WebhookClient:
     def _event(self, event: Event | ThinEvent | str, build: dict[str, Any]) -> Event | ThinEvent:
         if isinstance(event, str):
             return self.events(event, **build)
+        _check_event(event)
         if build:
-            raise TypeError("build arguments go with an event type, not with a built Event")
+            raise UsageError(
+                f"{', '.join(sorted(build))} go with an event type, not with a built "
+                f"{type(event).__name__}; pass the type, e.g. send('payout.failed', livemode=True)"
+            )
         return event
 
     def _delivery_scope(self, label: str) -> Any:
@@ -181,6 +205,9 @@ class WebhookClient:
 
     def deliver(self, request: DeliveryRequest, *, label: str | None = None) -> Response:
         """Deliver a prepared (possibly deliberately broken) request as it is."""
+        arguments.instance(
+            "request", request, DeliveryRequest, hint="make one with client.request_for(event)"
+        )
         if self.stripe_api is not None:
             with self.stripe_api.delivery(label or "delivery"):
                 response = deliver(request, self.target, timeout=self.timeout)
@@ -188,3 +215,12 @@ class WebhookClient:
             response = deliver(request, self.target, timeout=self.timeout)
         self.history.append((request, response))
         return response
+
+
+def _check_event(event: object) -> None:
+    arguments.instance(
+        "event",
+        event,
+        (Event, ThinEvent),
+        hint="pass an event type such as 'payout.failed' or an event built with connect_events(...)",
+    )

@@ -7,8 +7,10 @@ Every fixture can be overridden by defining one of the same name in a ``conftest
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import secrets
+import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
@@ -348,6 +350,7 @@ def connect_contract(
         max_response_time=connect_settings["max_response_time"],
         seed=connect_settings["seed"],
         api_version=connect_settings["api_version"],
+        examples=connect_settings["examples"],
     )
     process = None
     if connect_settings["serve"]:
@@ -383,6 +386,57 @@ def connect_contract(
         )
     pytestconfig.stash[_RUN_KEY] = run
     return run
+
+
+@pytest.fixture(scope="session")
+def connect_thin_contract(
+    connect_target: Target,
+    connect_secret: str,
+    connect_settings: Settings,
+    connect_url: str,
+    _connect_stripe_api_session: FakeStripeAPI,
+    request: pytest.FixtureRequest,
+) -> Any:
+    """One run of the thin checks (``--connect-payload thin|both``), shared by the session.
+
+    ``connect_thin_contract.result("thin-fetches-with-context")`` runs them all the first time.
+    """
+    from connect_harness.checks.thin import ThinConfig
+    from connect_harness.plugin_thin import ThinContract
+
+    worker = getattr(request.config, "workerinput", {}).get("workerid", "gw0")
+    config = ThinConfig(
+        secret=connect_secret,
+        url=connect_url,
+        endpoint_type=connect_settings["endpoint_type"],
+        mode=connect_settings["mode"],
+        # each xdist worker that runs a thin test sends its own notifications: fresh ids
+        seed=connect_settings["seed"] + 7919 * int(worker.removeprefix("gw") or 0),
+        timeout=max(30.0, connect_settings["max_response_time"]),
+    )
+    before = None
+    if connect_settings["payload"] == "both":  # this session's snapshot checks first, as verify
+        from connect_harness.suite.test_catalogue import test_contract
+
+        contract = request.getfixturevalue("connect_contract")
+        planned = [
+            item.callspec.params["check_id"]
+            for item in request.session.items
+            if getattr(item, "function", None) is test_contract and hasattr(item, "callspec")
+        ]
+        before = functools.partial(contract.run, planned)
+    return ThinContract(connect_target, _connect_stripe_api_session, config, before=before)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep the shipped suite's tests of the catalogue ``--connect-payload`` selects."""
+    if "connect_harness.suite.test_catalogue" not in sys.modules:
+        return  # the shipped suite is not collected: nothing to select
+    from connect_harness.plugin_thin import deselect_for_payload
+    from connect_harness.suite.test_catalogue import test_contract, test_thin_contract
+
+    payload = config.stash[_SETTINGS_KEY]["payload"]
+    deselect_for_payload(config, items, payload, (test_contract, test_thin_contract))
 
 
 @pytest.fixture(scope="session")

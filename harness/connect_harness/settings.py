@@ -12,7 +12,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from connect_harness import arguments
 from connect_harness.errors import UsageError
+from connect_harness.events.examples import DEFAULT_EXAMPLES, MAX_EXAMPLES
 from connect_harness.spec import contracts
 
 __all__ = ["SETTINGS", "Secret", "SettingSpec", "Settings", "resolve_settings"]
@@ -39,6 +41,11 @@ def parse_secret(text: str) -> Secret:
 def parse_endpoint_type(text: str) -> str:
     """``connect``, ``account`` or ``both``."""
     return _choice(text, ("connect", "account", "both"), "endpoint type")
+
+
+def parse_payload(text: str) -> str:
+    """``snapshot``, ``thin`` or ``both``: what the endpoint receives (as ``verify --payload``)."""
+    return _choice(text, ("snapshot", "thin", "both"), "payload")
 
 
 def parse_mode(text: str) -> str:
@@ -93,6 +100,21 @@ def parse_seed(text: str) -> int:
         return parse_whole_number(text)
     except argparse.ArgumentTypeError as err:
         raise argparse.ArgumentTypeError(f"seed {err}") from None
+
+
+def parse_examples(text: str) -> int:
+    """How many payloads per event type: a whole number from 1 (the canonical event only) up."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"examples {text!r} is not a whole number; give how many payloads per type, e.g. 3"
+        ) from None
+    if not 1 <= value <= MAX_EXAMPLES:
+        raise argparse.ArgumentTypeError(
+            f"examples {text!r} is outside 1-{MAX_EXAMPLES}; 1 sends only the canonical event"
+        )
+    return value
 
 
 def parse_events(text: str) -> tuple[str, ...]:
@@ -204,10 +226,24 @@ SETTINGS: tuple[SettingSpec, ...] = (
         parse_api_version,
     ),
     SettingSpec(
+        "examples",
+        "payloads per event type: the canonical event, then ones with other field values "
+        "(default 3; 1 sends only the canonical event)",
+        parse_examples,
+        DEFAULT_EXAMPLES,
+    ),
+    SettingSpec(
         "serve",
         "shell command that starts the endpoint listening at --connect-url, with the fake's "
         "environment; it is watched and stopped at the end",
         parse_text,
+    ),
+    SettingSpec(
+        "payload",
+        "what the endpoint receives: snapshot events, thin notifications (the thin checks run) "
+        "or both (default snapshot)",
+        parse_payload,
+        "snapshot",
     ),
 )
 
@@ -218,6 +254,10 @@ class Settings:
 
     values: Mapping[str, Any]
     sources: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        arguments.mapping("values", self.values, example="{'secret': 'whsec_...'}", optional=False)
+        arguments.mapping("sources", self.sources, example="{'secret': 'env X'}", optional=False)
 
     def __getitem__(self, name: str) -> Any:
         return self.values.get(name)

@@ -26,8 +26,10 @@ from urllib.parse import urljoin
 from connect_harness.checks.findings import check_ids, validate_check_ids
 from connect_harness.checks.stopping import DEFAULT_STOP_AFTER
 from connect_harness.errors import UsageError
+from connect_harness.events.examples import DEFAULT_EXAMPLES
 from connect_harness.settings import (
     parse_api_version,
+    parse_examples,
     parse_path,
     parse_port,
     parse_seconds,
@@ -165,6 +167,15 @@ def add_verify_command(subparsers: Any) -> None:
         "(event destinations, Accounts v2), or both",
     )
     parser.add_argument(
+        "--examples",
+        type=parse_examples,
+        default=DEFAULT_EXAMPLES,
+        metavar="N",
+        help=f"payloads per event type in accepts-valid-events and idempotent-redelivery: the "
+        f"canonical event, then ones with other field values (default {DEFAULT_EXAMPLES}; 1 "
+        "sends only the canonical event)",
+    )
+    parser.add_argument(
         "--stop-after",
         type=parse_whole_number,
         default=DEFAULT_STOP_AFTER,
@@ -225,6 +236,7 @@ def run_verify(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         api_version=args.api_version,
         stop_after=args.stop_after,
+        examples=args.examples,
     )
     report = _open_for_writing(args.report, "--report")
     junit = _open_for_writing(args.junitxml, "--junitxml")
@@ -343,16 +355,23 @@ def _open_for_writing(path: str | None, flag: str) -> TextIO | None:
 
 @contextlib.contextmanager
 def _interruptible(stop: Callable[[], None]) -> Iterator[threading.Event]:
-    """The first Ctrl-C stops sending (the run then reports what it has); the second exits 130."""
+    """The first Ctrl-C stops sending (the run then reports what it has); the second exits 130.
+
+    After a first Ctrl-C the handler stays for the rest of the process (the report is written and
+    the command exits 130 next): a second one during that shutdown is the same one line, not a
+    KeyboardInterrupt traceback out of the report writing or the fake API's shutdown.
+    """
     interrupted = threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield interrupted
         return
+    # The checks run in a pytest session that captures file descriptor 2: the line goes to a copy
+    # of the real one, taken now.
+    stderr = os.dup(2)
 
     def on_interrupt(signum: int, frame: Any) -> None:
         if interrupted.is_set():
-            sys.stderr.write("connect-harness: interrupted again; stopping without a report\n")
-            sys.stderr.flush()
+            os.write(stderr, b"connect-harness: interrupted again; stopping without a report\n")
             os._exit(130)
         interrupted.set()
         stop()
@@ -361,7 +380,9 @@ def _interruptible(stop: Callable[[], None]) -> Iterator[threading.Event]:
     try:
         yield interrupted
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if not interrupted.is_set():
+            signal.signal(signal.SIGINT, previous)
+            os.close(stderr)
 
 
 class _Progress:

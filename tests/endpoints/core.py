@@ -49,6 +49,10 @@ BUGS: dict[str, str] = {
     "event is lost",
     "acts-after-deauthorization": "forgets account.application.deauthorized and keeps calling the "
     "API as the disconnected account",
+    "dedupes-failed-attempts": "records the event id as processed before its work and keeps it "
+    "when the work fails, so Stripe's retry is answered as a duplicate and the work is lost",
+    "acknowledges-second-failure": "acknowledges an event whose work failed again on a retry (to "
+    "stop Stripe's retries), so an API outage that outlasts one retry loses the event",
 }
 
 _KNOWN_TYPES = frozenset(contracts.supported_event_types())
@@ -77,6 +81,8 @@ class WebhookCore:
     #: The newest ``created`` seen per data.object id (the order-dependent bug's state).
     _latest: dict[str, int] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)
+    #: Event ids whose work failed at least once (the acknowledges-second-failure bug's state).
+    _failed: set[str] = field(default_factory=set)
     api_errors: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -111,7 +117,12 @@ class WebhookCore:
             self._act(event)
         except BaseException:
             with self._lock:
-                self.seen.discard(event_id)
+                failed_before = event_id in self._failed
+                self._failed.add(event_id)
+                if self.bug != "dedupes-failed-attempts":
+                    self.seen.discard(event_id)
+            if self.bug == "acknowledges-second-failure" and failed_before:
+                return 200, {"received": True, "gave_up": True}
             raise
         return 200, {"received": True}
 

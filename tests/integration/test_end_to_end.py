@@ -98,7 +98,7 @@ def test_sample_app_served_by_its_own_process_passes_verify(
     assert result.returncode == 0, result.stdout + result.stderr
     summary = json.loads(report.read_text())["summary"]
     # stays-alive and never-logs-secrets need --serve (below).
-    assert (summary["passed"], summary["failed"], summary["skipped"]) == (20, 0, 2)
+    assert (summary["passed"], summary["failed"], summary["skipped"]) == (21, 0, 2)
     assert SECRET not in result.stdout + result.stderr + report.read_text()
 
 
@@ -124,6 +124,6 @@ def test_sample_app_launched_by_verify_serve_passes_every_check(tmp_path: Path) 
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     summary = json.loads(report.read_text())["summary"]
-    assert (summary["passed"], summary["failed"], summary["skipped"]) == (22, 0, 0)
+    assert (summary["passed"], summary["failed"], summary["skipped"]) == (23, 0, 0)
     assert summary["headlines"] == []
     assert SECRET not in result.stdout + result.stderr + report.read_text()

@@ -215,7 +215,7 @@ def test_shipped_suite_passes_a_correct_endpoint(pytester: pytest.Pytester) -> N
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed", 0) == 0, result.stdout.str()
     # stays-alive and never-logs-secrets need --connect-serve.
-    assert outcomes["passed"] == 20, result.stdout.str()
+    assert outcomes["passed"] == 21, result.stdout.str()
 
 
 def test_shipped_suite_fails_a_broken_endpoint_readably(pytester: pytest.Pytester) -> None:

@@ -76,8 +76,8 @@ def test_no_shares_is_a_usage_error() -> None:
 # --- two runs sharing the work, in one process ------------------------------------------------------
 
 
-def _config() -> VerifyConfig:
-    return VerifyConfig(secret=TEST_SECRET, events=EVENTS, seed=7)
+def _config(**changes: Any) -> VerifyConfig:
+    return VerifyConfig(secret=TEST_SECRET, events=EVENTS, seed=7, **changes)
 
 
 def _timeless(text: str) -> str:
@@ -91,11 +91,18 @@ def _comparable(results: list[CheckResult]) -> list[dict[str, Any]]:
     return json.loads(_timeless(json.dumps([result.to_json() for result in results])))
 
 
-def _split_in_two(bug: str | None, plan: list[str], folder: Path) -> tuple[ShardedRun, ShardedRun]:
+def _split_in_two(
+    bug: str | None, plan: list[str], folder: Path, **app: Any
+) -> tuple[ShardedRun, ShardedRun]:
     exchange = ShareExchange(folder, 2)
+    config = _config(examples=app.pop("examples", 1))
     runs = tuple(
         ShardedRun(
-            flask_endpoint.create_app(bug=bug), _config(), exchange=exchange, plan=plan, first=k
+            flask_endpoint.create_app(bug=bug, **app),
+            config,
+            exchange=exchange,
+            plan=plan,
+            first=k,
         )
         for k in (0, 1)
     )
@@ -119,6 +126,24 @@ def test_two_shares_give_the_results_of_one_process(bug: str | None, tmp_path: P
         assert first.deliveries == second.deliveries == one.deliveries == sum(delivered)
         assert min(delivered) > one.deliveries // 4  # both did a real part
         assert [r.event_type for r in first.records] == [r.event_type for r in one.records]
+
+
+@pytest.mark.parametrize(
+    "app",
+    [{"follow": "sdk"}, {"examples": 3}],
+    ids=["follows-references", "three-examples"],
+)
+def test_two_shares_judge_api_calls_and_examples_as_one_process(
+    app: dict[str, Any], tmp_path: Path
+) -> None:
+    examples = app.get("examples", 1)
+    one_app = {k: v for k, v in app.items() if k != "examples"}
+    with ContractRun(flask_endpoint.create_app(**one_app), _config(examples=examples)) as one:
+        expected = one.run()
+    first, second = _split_in_two(None, list(check_ids()), tmp_path, **app)
+    with first, second:
+        assert _comparable(first.run()) == _comparable(expected)
+        assert first.deliveries == one.deliveries
 
 
 def test_a_refused_type_is_one_headline_across_shares(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from connect_harness.checks.common import UNKNOWN_EVENT_TYPE, _finding_for, _is_2xx, _perm_label
+from connect_harness.checks.examples import _extra_examples, _send_example
 from connect_harness.checks.findings import (
     Finding,
 )
@@ -57,11 +58,28 @@ def _check_accepts_valid_events(run: ContractRun) -> Iterator[Finding]:
             if finding is not None:
                 failed = True
                 yield finding
+        extras = _extra_examples(run, event_type, seed)
+        canonical_failed = failed
+        for example in extras:
+            record = _send_example(run, check, example, seed=seed)
+            finding = _judge_acceptance(
+                record, f"a correctly signed {event_type} event with other field values"
+            )
+            if finding is not None:
+                failed = True
+                if not canonical_failed:
+                    finding = replace(
+                        finding,
+                        reason=f"{finding.reason}; the canonical {event_type} got 2xx, so a "
+                        "branch taken on these values fails",
+                    )
+                yield finding
         if not failed:
+            more = f", and {len(extras)} more with other field values" if extras else ""
             yield Finding(
                 check=check,
                 status="pass",
-                reason=f"every permutation got 2xx ({', '.join(_perm_label(a, live) for a, live in perms)})",
+                reason=f"every permutation got 2xx ({', '.join(_perm_label(a, live) for a, live in perms)}){more}",
                 event_type=event_type,
                 expected="2xx",
                 actual="2xx",

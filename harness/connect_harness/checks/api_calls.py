@@ -56,17 +56,21 @@ def _check_uses_connected_account_context(run: ContractRun) -> Iterator[Finding]
                     check=check,
                 )
             )
+    ambiguous = run.ambiguous_calls()
     for call in run.unattributed_calls():
         owner = call.object_owner
         if owner is None or call.path.startswith("/v1/accounts/"):
             continue
+        if call.unserved:
+            continue
+        judged += 1
         if call.stripe_account != owner:
             failures.append(
                 Finding(
                     check=check,
                     status="fail",
                     reason=f"{_call_text(call)} touched an object of connected account {owner} "
-                    "without acting as it (outside any delivery)",
+                    f"without acting as it ({_where(call, ambiguous)})",
                     expected=f"Stripe-Account: {owner}",
                     actual=_call_text(call),
                 )
@@ -85,7 +89,7 @@ def _check_uses_connected_account_context(run: ContractRun) -> Iterator[Finding]
         check=check,
         status="pass",
         reason=f"{judged} API call(s) made while handling Connect events all used the right "
-        "account context",
+        f"account context{_untied(ambiguous)}",
         expected="Stripe-Account: <event.account> for connected-account objects",
         actual="as expected",
     )
@@ -160,6 +164,7 @@ def _check_separates_livemode(run: ContractRun) -> Iterator[Finding]:
                     check=check,
                 )
             )
+    ambiguous = run.ambiguous_calls()
     for call in run.unattributed_calls():
         key_mode = call.key_mode
         object_live = call.object_livemode
@@ -173,7 +178,7 @@ def _check_separates_livemode(run: ContractRun) -> Iterator[Finding]:
                     check=check,
                     status="fail",
                     reason=f"{_call_text(call)} used a {key_mode}-mode key for a {expected_mode}-mode "
-                    "object (outside any delivery)",
+                    f"object ({_where(call, ambiguous)})",
                     expected=f"a {expected_mode}-mode key",
                     actual=f"{key_mode}-mode key",
                 )
@@ -187,7 +192,24 @@ def _check_separates_livemode(run: ContractRun) -> Iterator[Finding]:
     yield Finding(
         check=check,
         status="pass",
-        reason=f"{judged} API call(s) all used a key of their event's mode",
+        reason=f"{judged} API call(s) all used a key of their event's mode{_untied(ambiguous)}",
         expected="key mode = event mode",
         actual="as expected",
+    )
+
+
+def _where(call: ApiCall, ambiguous: list[ApiCall]) -> str:
+    if call in ambiguous:
+        return "made after an answer; nothing ties it to one delivery"
+    return "outside any delivery"
+
+
+def _untied(ambiguous: list[ApiCall]) -> str:
+    """What the pass says of calls tied to no delivery (judged by the object they touch only)."""
+    if not ambiguous:
+        return ""
+    return (
+        f"; {len(ambiguous)} call(s) made after an answer could not be tied to one delivery "
+        "(several delivered events name what they name) and were judged by the object they "
+        "touch only"
     )

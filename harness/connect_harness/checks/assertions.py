@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from connect_harness.checks.findings import CheckResult
-from connect_harness.errors import ContractFailure
+from connect_harness.errors import ContractFailure, UsageError
 
 __all__ = ["assert_passes"]
 
@@ -15,7 +15,15 @@ _SHOWN = 3
 def assert_passes(results: CheckResult | Iterable[CheckResult]) -> None:
     """Raise :class:`ContractFailure` naming every failing check and up to three findings of each."""
     __tracebackhide__ = True
-    items = [results] if isinstance(results, CheckResult) else list(results)
+    if isinstance(results, CheckResult):
+        results = [results]
+    iterable = isinstance(results, Iterable) and not isinstance(results, (str, bytes, Mapping))
+    items = list(results) if iterable else None
+    if items is None or not all(isinstance(item, CheckResult) for item in items):
+        raise UsageError(
+            f"results must be a CheckResult or a list of them, not {results!r:.80}; pass what "
+            "run_checks(...) or connect_contract.result(check_id) returned"
+        )
     failing = [result for result in items if result.status == "fail"]
     if not failing:
         return

@@ -195,8 +195,8 @@ CATALOGUE: tuple[CheckSpec, ...] = (
     CheckSpec(
         "order-independent",
         "Independent of delivery order",
-        "scenarios delivered reversed and shuffled: no 5xx, and no mutating API call made more "
-        "often than in Stripe's order",
+        "scenarios delivered reversed, shuffled, with every event twice and concurrently: no 5xx, "
+        "and no mutating API call made more often than in Stripe's order",
     ),
     CheckSpec(
         "after-deauthorization",
@@ -209,6 +209,13 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         "Survives API errors",
         "with its Stripe calls failing (429, 500, a dropped connection) it keeps answering, and "
         "after Stripe's retry does the work exactly once",
+    ),
+    CheckSpec(
+        "retries",
+        "Recovers on Stripe's retries",
+        "a delivery that failed while its Stripe calls failed is retried on Stripe's schedule "
+        "(compressed): a retry gets 2xx once the API answers again, and the work is done exactly "
+        "once",
     ),
     CheckSpec(
         "uses-connected-account-context",

@@ -44,6 +44,7 @@ SIGNED_CHECKS = frozenset(
         "order-independent",
         "after-deauthorization",
         "survives-api-errors",
+        "retries",
     }
 )
 

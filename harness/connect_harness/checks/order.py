@@ -1,12 +1,17 @@
-"""Order independence: a scenario arriving reversed or shuffled gets no 5xx and repeats no side effect.
+"""Order independence: a scenario arriving reversed, shuffled, with duplicates or concurrently gets no
+5xx and repeats no side effect.
 
-Stripe does not promise order: an ``invoice.paid`` may arrive before its ``invoice.created``. Each
-scenario is delivered once in Stripe's order (the baseline) and again reversed and shuffled, each time
-for a connected account (or, on an account endpoint, a seed) of its own, so no state is shared. The
-endpoint fails if any event of a reordered scenario gets a 5xx (or no answer), or if the reordered
-delivery made a mutating API call (by method and path shape) more often than the baseline did, without
-one Idempotency-Key between the copies. An event refused with a 4xx is not judged here: that is
-``accepts-valid-events``'s finding.
+Stripe does not promise order, and delivers at least once: an ``invoice.paid`` may arrive before its
+``invoice.created``, and any event twice, even both copies at once. Each scenario is delivered once in
+Stripe's order (the baseline) and again reversed and shuffled; :data:`REPEAT_SCENARIOS` also with
+every event twice in a row and (where the target serves requests concurrently: a URL or an ASGI app)
+twice at the same moment. Each delivery uses a connected account (or, on an account endpoint, a
+seed) of its own, so no state is shared. The endpoint fails if any event gets a 5xx (or no answer),
+or if the delivery made a mutating API call (POST or DELETE, by method and path shape) more often
+than the baseline did, without one Idempotency-Key between the copies: a repeated mutation for the
+same content (an endpoint that repeats ``POST /v1/subscriptions/{id}`` on every redelivery of the
+subscription's first invoice fails here, where a single canonical invoice never shows it). An event
+refused with a 4xx is not judged here: that is ``accepts-valid-events``'s finding.
 """
 
 from __future__ import annotations
@@ -19,7 +24,13 @@ from typing import TYPE_CHECKING
 from connect_harness.checks.common import _call_text, _finding_for
 from connect_harness.checks.findings import Finding
 from connect_harness.checks.redelivery import _duplicated_mutations
-from connect_harness.checks.scenario_runs import Delivered, deliver_scenario, scenario_account
+from connect_harness.checks.scenario_runs import (
+    CONCURRENT,
+    Delivered,
+    deliver_scenario,
+    scenario_account,
+)
+from connect_harness.delivery import WsgiTarget
 from connect_harness.events.scenarios import scenario
 from connect_harness.stripe_api.fake import ApiCall
 
@@ -33,6 +44,13 @@ ORDER_SCENARIOS = ("subscription", "direct-charge")
 
 #: The orders compared with Stripe's.
 REORDERINGS = ("reversed", "shuffled")
+
+#: The scenarios also delivered with every event twice (in a row, and at once): bounded too.
+REPEAT_SCENARIOS = ("subscription",)
+
+#: The repeated deliveries compared with Stripe's order (``concurrent`` not to a WSGI app, which
+#: is called with ``wsgi.multithread`` false).
+REPEATS = ("duplicated", CONCURRENT)
 
 _ID_SEGMENT = re.compile(r"^([a-z]+)_[A-Za-z0-9]+$")
 
@@ -57,19 +75,20 @@ def _check_order_independent(run: ContractRun) -> Iterator[Finding]:
         if ("connect" if account_kind else "account") not in scenario(name).receivers:
             continue
         runs: dict[str, Delivered] = {}
-        for sub, order in enumerate(("stripe", *REORDERINGS)):
+        for sub, order in enumerate(("stripe", *REORDERINGS, *_repeats(run, name))):
             account = (
                 scenario_account(CHECK, name, order, run.config.seed) if account_kind else None
             )
             # Platform scenarios share the platform: a seed of their own keeps their objects apart.
-            seed = run._seed(CHECK) if account_kind else run._scenario_seed(offset * 4 + sub)
+            seed = run._seed(CHECK) if account_kind else run._scenario_seed(offset * 8 + sub)
             runs[order] = deliver_scenario(
                 run, CHECK, name, order=order, account=account, livemode=livemode, seed=seed
             )
         delivered_any = True
         baseline = Counter(_shape(c) for c in runs["stripe"].calls(run) if c.mutating)
-        for order in REORDERINGS:
-            findings.extend(_judge(run, runs[order], baseline))
+        for order in runs:
+            if order != "stripe":
+                findings.extend(_judge(run, runs[order], baseline))
     if not delivered_any:
         yield Finding(
             check=CHECK,
@@ -80,25 +99,40 @@ def _check_order_independent(run: ContractRun) -> Iterator[Finding]:
     yield from findings
 
 
+def _repeats(run: ContractRun, name: str) -> tuple[str, ...]:
+    if name not in REPEAT_SCENARIOS:
+        return ()
+    if isinstance(run.target, WsgiTarget):
+        return tuple(order for order in REPEATS if order != CONCURRENT)
+    return REPEATS
+
+
 def _judge(
     run: ContractRun, delivered: Delivered, baseline: Counter[tuple[str, str]]
 ) -> Iterator[Finding]:
     records = run._judged_records()
     failed = False
     refused = []
+    repeated = delivered.order in REPEATS
     for sent in delivered.records:
         record = records[sent.sequence]
         status = record.response.status
-        if 300 <= status < 500:
+        if 300 <= status < 500 and not (delivered.order == CONCURRENT and status == 409):
             refused.append(record)
         if status == 0 or status >= 500:
             failed = True
+            advice = (
+                "Stripe delivers at least once, so answer 2xx to every copy of an event already "
+                "received (or 409 to a copy still being handled)"
+                if repeated
+                else "Stripe does not promise order, so handle an event whose predecessors have "
+                "not arrived yet (fetch the object, or store it and answer 2xx)"
+            )
             yield _finding_for(
                 record,
                 status="fail",
-                reason=f"{delivered.what}: {record.event_type} got "
-                f"{status or 'no answer'}; Stripe does not promise order, so handle an event "
-                "whose predecessors have not arrived yet (fetch the object, or store it and answer 2xx)",
+                reason=f"{delivered.what}: {record.event_type} got {status or 'no answer'}; "
+                + advice,
                 expected="2xx (or 4xx), never a 5xx",
             )
     mutations = [c for c in delivered.calls(run) if c.mutating]
@@ -111,13 +145,27 @@ def _judge(
         if duplicated is None:
             continue
         failed = True
-        last = records[delivered.records[-1].sequence]
+        tied = [
+            records[sent.sequence]
+            for sent in delivered.records
+            if any(c in same for c in records[sent.sequence].calls)
+        ]
+        at = tied[-1] if tied else records[delivered.records[-1].sequence]
+        types = sorted({r.event_type for r in tied if r.event_type})
+        made_for = f" for {', '.join(types)}" if types else ""
+        advice = (
+            "deduplicate on event.id (claimed atomically, as copies may arrive together) before "
+            "acting, or send an Idempotency-Key derived from it"
+            if repeated
+            else "act on each object once whatever order its events arrive in (upsert on the "
+            "object id)"
+        )
         yield _finding_for(
-            last,
+            at,
             status="fail",
-            reason=f"{delivered.what}, the endpoint made {_call_text(duplicated)} {count} times "
-            f"(in Stripe's order: {baseline.get(shape, 0)}); act on each object once whatever "
-            "order its events arrive in (upsert on the object id)",
+            reason=f"{delivered.what}, the endpoint made {_call_text(duplicated)}{made_for} "
+            f"{count} times (in Stripe's order: {baseline.get(shape, 0)}), without one "
+            f"Idempotency-Key between the copies; {advice}",
             expected=f"{shape[0]} {shape[1]} at most {baseline.get(shape, 0)} time(s)",
             actual=f"{count} times",
         )

@@ -7,11 +7,13 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from connect_harness.checks.common import IDEMPOTENCY_EVENTS, _call_text, _finding_for, _is_2xx
+from connect_harness.checks.examples import _extra_examples, _send_example
 from connect_harness.checks.findings import (
     Finding,
 )
 from connect_harness.delivery import UrlTarget
 from connect_harness.events.build import Event
+from connect_harness.events.examples import Example
 from connect_harness.stripe_api.fake import ApiCall
 
 if TYPE_CHECKING:
@@ -21,20 +23,25 @@ if TYPE_CHECKING:
 def _check_idempotent_redelivery(run: ContractRun) -> Iterator[Finding]:
     check = "idempotent-redelivery"
     seed = run._seed(check)
-    events = [
+    # The canonical events in every permutation, then the other examples of each type.
+    sent: list[Event | Example] = [
         run._event(event_type, account, live, seed)
         for event_type in IDEMPOTENCY_EVENTS
         for account, live in run._permutations(event_type)
     ]
-    firsts = [
-        run._send_event(check, event, seed=seed, variant="first-delivery") for event in events
-    ]
+    for event_type in IDEMPOTENCY_EVENTS:
+        sent.extend(_extra_examples(run, event_type, seed))
+    events = [item.event if isinstance(item, Example) else item for item in sent]
+
+    def send(item: Event | Example, variant: str, note: str | None = None) -> DeliveryRecord:
+        if isinstance(item, Example):
+            return _send_example(run, check, item, seed=seed, variant=variant, note=note)
+        return run._send_event(check, item, seed=seed, variant=variant, note=note)
+
+    firsts = [send(item, "first-delivery") for item in sent]
     run.settle()
     again = "run it twice; the second delivery is the redelivery"
-    seconds = [
-        run._send_event(check, event, seed=seed, variant="redelivery", note=again)
-        for event in events
-    ]
+    seconds = [send(item, "redelivery", again) for item in sent]
     concurrent: tuple[DeliveryRecord, DeliveryRecord] | None = None
     if isinstance(run.target, UrlTarget):
         event = run._event(

@@ -28,6 +28,7 @@ from connect_harness.checks.responses import (
     _check_no_server_errors,
     _check_responds_in_time,
 )
+from connect_harness.checks.retries import _check_retries
 from connect_harness.checks.signatures import (
     _check_accepts_rotated_secret,
     _check_rejects_invalid_json,
@@ -50,6 +51,7 @@ _CHECKS: dict[str, Callable[[ContractRun], Iterable[Finding]]] = {
     "order-independent": _check_order_independent,
     "after-deauthorization": _check_after_deauthorization,
     "survives-api-errors": _check_survives_api_errors,
+    "retries": _check_retries,
     "uses-connected-account-context": _check_uses_connected_account_context,
     "separates-livemode": _check_separates_livemode,
     "no-redirects": _check_no_redirects,

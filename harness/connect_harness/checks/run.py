@@ -24,7 +24,9 @@ from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any
 
+from connect_harness import arguments
 from connect_harness.checks import settling
+from connect_harness.checks.attribution import Attribution, attribute, names_its_event
 from connect_harness.checks.common import (
     _ACCOUNT_ENDING_EVENTS,
     DISCONNECTED_ACCOUNT,
@@ -48,6 +50,7 @@ from connect_harness.delivery.process import ServedProcess
 from connect_harness.errors import UsageError
 from connect_harness.events.build import Event, build_event
 from connect_harness.events.build import event_permutations as _event_permutations
+from connect_harness.events.examples import DEFAULT_EXAMPLES, check_count
 from connect_harness.spec import contracts
 from connect_harness.stripe_api.fake import ApiCall, FakeStripeAPI
 from connect_harness.wire.request import DEFAULT_URL, DeliveryRequest, delivery_request
@@ -61,6 +64,9 @@ __all__ = [
 
 
 # Checks judged over the deliveries of every other check: they run last.
+#: How long a delivery that got no answer waits for a launched process to be seen exiting.
+PROCESS_EXIT_GRACE = 1.0
+
 _GLOBAL_CHECKS = frozenset(
     {
         "uses-connected-account-context",
@@ -83,7 +89,9 @@ class VerifyConfig:
     live and test events, an account endpoint live events only. ``events`` restricts the types ``accepts-valid-events`` sends (default: every supported type).
     ``max_response_time`` (seconds) is what ``responds-in-time`` allows; ``timeout`` is when a delivery
     is given up. ``seed`` varies every id (a persistent endpoint needs a new one per run, or the second
-    run's events are redeliveries). ``api_version`` is stamped on every event (default: the contracts'
+    run's events are redeliveries). ``examples`` is how many payloads ``accepts-valid-events`` and
+    ``idempotent-redelivery`` send per type: the canonical event, then ones whose field values vary
+    (:mod:`connect_harness.events.examples`). ``api_version`` is stamped on every event (default: the contracts'
     version); endpoints whose SDK checks it (stripe-go) need their pinned version here.
     """
 
@@ -96,6 +104,7 @@ class VerifyConfig:
     timeout: float = 30.0
     api_version: str | None = None
     stop_after: int = DEFAULT_STOP_AFTER
+    examples: int = DEFAULT_EXAMPLES
 
     def __post_init__(self) -> None:
         if not isinstance(self.secret, str) or not self.secret.strip():
@@ -104,13 +113,17 @@ class VerifyConfig:
                 'e.g. --secret "$STRIPE_WEBHOOK_SECRET"'
             )
         _event_permutations(endpoint_type=self.endpoint_type, mode=self.mode)  # validates both
+        arguments.text("api_version", self.api_version, example="2026-10-28.endive", optional=True)
+        arguments.number("max_response_time", self.max_response_time)
+        arguments.number("timeout", self.timeout)
         if self.events is not None:
             if isinstance(self.events, str):
                 raise UsageError(
                     f"events must be a sequence of event types, not the string {self.events!r}; "
                     "pass e.g. ('account.updated',)"
                 )
-            object.__setattr__(self, "events", tuple(self.events))
+            events = arguments.texts("events", self.events, example="account.updated")
+            object.__setattr__(self, "events", events)
             if not self.events:
                 raise UsageError(
                     "the list of event types is empty; name at least one, or none for all"
@@ -127,6 +140,7 @@ class VerifyConfig:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise UsageError(f"seed {self.seed!r} must be a whole number, 0 or more")
         Breaker(self.stop_after)  # validates it
+        check_count(self.examples)
 
     @property
     def event_types(self) -> tuple[str, ...]:
@@ -194,6 +208,13 @@ class ContractRun:
             self.target: Target = target
         else:
             self.target = _target_from(target)
+        arguments.instance(
+            "config", config, VerifyConfig, hint="make one with VerifyConfig(secret=...)"
+        )
+        arguments.instance(
+            "fake_api", fake_api, (FakeStripeAPI, type(None)), hint="pass a FakeStripeAPI() or None"
+        )
+        arguments.text("url", url, example=DEFAULT_URL, optional=True)
         self.config = config
         self._url = url or DEFAULT_URL
         self._own_fake = fake_api is None
@@ -208,7 +229,9 @@ class ContractRun:
         self._lock = threading.Lock()
         self._stack: contextlib.ExitStack | None = None
         self._judged_calls: tuple[DeliveryRecord, ...] | None = None
-        self._after_answering: tuple[tuple[DeliveryRecord, ...], bool] | None = None
+        self._attribution = Attribution(
+            by_label={}, outside=(), ambiguous=(), after_answering=False
+        )
         #: Trips after ``config.stop_after`` deliveries in a row got no answer, or on interrupt().
         self.breaker = Breaker(config.stop_after)
         self._settled = False  # the endpoint made a call: the run knows when it calls
@@ -413,12 +436,20 @@ class ContractRun:
             started=started,
             finished=finished,
         )
+        died = self.process is not None and self.died_after is None and self._process_died(record)
         with self._lock:
             record = replace(record, sequence=len(self._log.records))
             self._log.records.append(record)
-            if self.process is not None and self.died_after is None and not self.process.alive:
+            if died and self.died_after is None:
                 self.died_after = self._last_answered()
         return record
+
+    def _process_died(self, record: DeliveryRecord) -> bool:
+        """True if the launched process exited; a delivery with no answer waits a moment for it."""
+        assert self.process is not None
+        if not self.process.alive:
+            return True
+        return record.response.status == 0 and self.process.exits_within(PROCESS_EXIT_GRACE)
 
     def _last_answered(self) -> DeliveryRecord:
         """The last delivery that got an HTTP answer (the one after which the process died)."""
@@ -527,11 +558,8 @@ class ContractRun:
         if self._judged_calls is not None and len(self._judged_calls) == len(self._log.records):
             return self._judged_calls
         self.settle()
-        by_label: dict[str, list[ApiCall]] = {}
-        for call in list(self.fake_api.calls):
-            label = call.delivery
-            if label is not None:
-                by_label.setdefault(label, []).append(call)
+        self._attribution = attribute(self._log.records, self.fake_api.calls)
+        by_label = {label: list(calls) for label, calls in self._attribution.by_label.items()}
         # Records sharing a label (concurrent copies) cannot be told apart: the first one gets the
         # calls, so nothing is judged twice.
         judged = tuple(
@@ -544,19 +572,26 @@ class ContractRun:
     def certainly_for(self, record: DeliveryRecord, call: ApiCall) -> bool:
         """True if ``call`` was certainly made for ``record``'s event.
 
-        That holds when the endpoint does all its work before answering and the call came while
-        ``record`` waited for its answer. An endpoint that answers first and works later (as Stripe
+        That holds when the endpoint does all its work before answering, the call came while
+        ``record`` waited for its answer, and either it names something of ``record``'s event or no
+        earlier delivery had been answered yet. An endpoint that answers first and works later (as Stripe
         advises) makes its calls while later deliveries are under way: then no call is tied to an
         event by timing, and the checks judge it only by the object it touches.
         """
-        return not self._works_after_answering() and record.answered_before(call)
+        if self._works_after_answering() or not record.answered_before(call):
+            return False
+        if names_its_event(record, call):
+            return True
+        # A call naming nothing of this event may be the late work of a delivery answered before
+        # it arrived (one call an endpoint makes after answering can land inside the next
+        # delivery): timing alone is proof only when no earlier delivery could have made it.
+        return not any(
+            other.finished <= call.at for other in self._log.records if other.label != record.label
+        )
 
     def _works_after_answering(self) -> bool:
-        records = self._judged_records()
-        if self._after_answering is None or self._after_answering[0] is not records:
-            late = any(not r.answered_before(call) for r in records for call in r.calls)
-            self._after_answering = (records, late)
-        return self._after_answering[1]
+        self._judged_records()
+        return self._attribution.after_answering
 
     def settle(self) -> None:
         """Wait until the endpoint stops calling the fake API (work it does after answering).
@@ -577,9 +612,16 @@ class ContractRun:
         return tuple(self.fake_api.calls)
 
     def unattributed_calls(self) -> list[ApiCall]:
-        """API calls the fake recorded outside any delivery of this run."""
-        labels = {record.label for record in self._log.records}
-        return [call for call in self.observed_calls() if call.delivery not in labels]
+        """API calls tied to no delivery of this run: made outside every delivery, or after an
+        answer with nothing observable tying them to one (:meth:`ambiguous_calls`)."""
+        self._judged_records()
+        return [*self._attribution.outside, *self._attribution.ambiguous]
+
+    def ambiguous_calls(self) -> list[ApiCall]:
+        """Calls made after an answer that no observable fact ties to exactly one delivered event
+        (:mod:`connect_harness.checks.attribution`)."""
+        self._judged_records()
+        return list(self._attribution.ambiguous)
 
 
 def run_checks(
@@ -590,5 +632,7 @@ def run_checks(
     only: Iterable[str] | None = None,
 ) -> list[CheckResult]:
     """Run the catalogue (or ``only`` these check ids) against ``target`` and return the results."""
+    if only is not None:
+        only = arguments.texts("only", only, example="rejects-wrong-secret")
     with ContractRun(target, config, fake_api=fake_api) as run:
         return run.run(only)

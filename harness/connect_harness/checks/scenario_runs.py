@@ -1,10 +1,14 @@
 """Delivering a scenario through a run: each event registered with the fake API just before it is sent
-(a deauthorization revokes access from then on, as on Stripe), with a reproduction that rebuilds it."""
+(a deauthorization revokes access from then on, as on Stripe), with a reproduction that rebuilds it.
+In the ``concurrent`` way, every event is sent twice at the same moment (the two copies of the
+``duplicated`` order together), as Stripe may when a retry overlaps a slow first attempt."""
 
 from __future__ import annotations
 
 import json
 import shlex
+import threading
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -37,7 +41,15 @@ class Delivered:
 
     @property
     def what(self) -> str:
-        return f"scenario {self.name!r} delivered in {self.order} order"
+        how = {
+            "duplicated": "with every event delivered twice in a row",
+            CONCURRENT: "with every event delivered twice at the same moment",
+        }.get(self.order, f"in {self.order} order")
+        return f"scenario {self.name!r} delivered {how}"
+
+
+#: The way of delivering a scenario that is not an order: each event's two copies at once.
+CONCURRENT = "concurrent"
 
 
 def scenario_account(check: str, name: str, order: str, seed: int) -> str:
@@ -56,46 +68,46 @@ def deliver_scenario(
     seed: int,
     settle_before: frozenset[str] = frozenset(),
 ) -> Delivered:
-    """Send scenario ``name`` in ``order``, one event at a time, then wait until the endpoint is quiet.
+    """Send scenario ``name`` in ``order`` (or :data:`CONCURRENT`), one event at a time, then wait
+    until the endpoint is quiet.
 
     ``settle_before``: event types before which the run waits for the endpoint to go quiet (so the
     work of earlier events is done before, e.g., a deauthorization).
     """
-    import time
-
+    concurrent = order == CONCURRENT
     events = build_scenario(
         name,
         account=account,
         livemode=livemode,
         seed=seed,
-        order=order,
+        order="duplicated" if concurrent else order,
         api_version=run.config.api_version,
     )
-    records = []
+    records: list[DeliveryRecord] = []
     started = time.monotonic()
-    for index, event in enumerate(events):
+    step = 2 if concurrent else 1
+    for index in range(0, len(events), step):
+        event = events[index]
         if event.type in settle_before:
             run.settle()
         run._register(event)
-        request = run._signed(event.body, livemode=event.livemode)
-        records.append(
-            run._send(
-                check,
-                request,
-                event=event,
-                variant=f"{name}:{order}:{index + 1}",
-                reproduce=_reproduce(
-                    run,
-                    event,
-                    name=name,
-                    order=order,
-                    account=account,
-                    livemode=livemode,
-                    seed=seed,
-                    index=index,
-                ),
-            )
+        reproduce = _reproduce(
+            run,
+            event,
+            name=name,
+            order="duplicated" if concurrent else order,
+            account=account,
+            livemode=livemode,
+            seed=seed,
+            index=index,
+            twice=concurrent,
         )
+        variant = f"{name}:{order}:{index + 1}"
+        if concurrent:
+            records.extend(_send_twice_at_once(run, check, event, variant, reproduce))
+            continue
+        request = run._signed(event.body, livemode=event.livemode)
+        records.append(run._send(check, request, event=event, variant=variant, reproduce=reproduce))
     run.settle()
     return Delivered(
         name=name,
@@ -108,6 +120,37 @@ def deliver_scenario(
     )
 
 
+def _send_twice_at_once(
+    run: ContractRun, check: str, event: Event, variant: str, reproduce: str
+) -> list[DeliveryRecord]:
+    """Two copies of ``event`` released together; one label, as the fake cannot tell them apart."""
+    label = run._next_label(check)
+    requests = [run._signed(event.body, livemode=event.livemode) for _ in range(2)]
+    out: list[DeliveryRecord] = []
+    barrier = threading.Barrier(2)
+    lock = threading.Lock()
+
+    def send(index: int) -> None:
+        barrier.wait()
+        record = run._send(
+            check,
+            requests[index],
+            event=event,
+            variant=f"{variant}:copy-{index + 1}",
+            reproduce=reproduce,
+            label=label,
+        )
+        with lock:
+            out.append(record)
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sorted(out, key=lambda record: record.sequence)
+
+
 def _reproduce(
     run: ContractRun,
     event: Event,
@@ -118,6 +161,7 @@ def _reproduce(
     livemode: bool,
     seed: int,
     index: int,
+    twice: bool = False,
 ) -> str:
     program = (
         "import sys; from connect_harness import build_scenario; "
@@ -133,6 +177,7 @@ def _reproduce(
         parts,
         secrets=(SECRET_PLACEHOLDER,),
         timestamp=None,
-        note=f"the events before it in that order first ({event.type} is step {index + 1})",
+        note=f"the events before it in that order first ({event.type} is step {index + 1})"
+        + ("; run it twice at the same time" if twice else ""),
     )
     return f"python -c {shlex.quote(program)} | {command}"

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from connect_harness.checks.attribution import Attribution, names_its_event
 from connect_harness.checks.findings import (
     CheckResult,
     Finding,
@@ -136,7 +137,11 @@ class ShardedRun(ContractRun):
         #: Every check this run judges, in the order one process would run them.
         self.plan = _one_process_order(plan)
         delivering = [check for check in self.plan if check not in _GLOBAL_CHECKS]
-        weights = [(t, len(self._permutations(t))) for t in config.event_types]
+        extra = config.examples - 1  # further examples of each type the endpoint receives
+        weights = [
+            (t, len(perms) + extra if perms else 0)
+            for t, perms in ((t, self._permutations(t)) for t in config.event_types)
+        ]
         self.shares = split_work(delivering, weights, exchange.count)
         self.exchange = exchange
         self.first = first
@@ -166,6 +171,17 @@ class ShardedRun(ContractRun):
         own = {r.id: r for r in self._own.completed()} if self._own is not None else {}
         done = {**own, **self._results}
         return [done[check] for check in check_ids() if check in done]
+
+    def certainly_for(self, record: DeliveryRecord, call: ApiCall) -> bool:
+        """As in one process: once merged, timing alone proves only for the run's first delivery
+        (in one process every earlier delivery had been answered when the call came)."""
+        if not self._merged:
+            return super().certainly_for(record, call)
+        if self._works_after_answering() or not record.answered_before(call):
+            return False
+        if names_its_event(record, call):
+            return True
+        return all(other.label == record.label for other in self._log.records[: record.sequence])
 
     def observed_calls(self) -> tuple[ApiCall, ...]:
         """Every share's API calls once merged; before, this process's."""
@@ -237,12 +253,18 @@ class ShardedRun(ContractRun):
             finally:
                 self._share = None
             records = self._judged_records()[first_record:]
+        calls = tuple(self.fake_api.calls)[first_call:]
+        mine = {id(call) for call in calls}
+        tied = self._attribution
         return {
             "plan": self.plan,
             "seed": self.config.seed,
             "raw": raw,
             "records": records,
-            "calls": tuple(self.fake_api.calls)[first_call:],
+            "calls": calls,
+            "outside": tuple(call for call in tied.outside if id(call) in mine),
+            "ambiguous": tuple(call for call in tied.ambiguous if id(call) in mine),
+            "after_answering": tied.after_answering,
         }
 
     def _accepts(self, event_types: tuple[str, ...]) -> tuple[Finding, ...]:
@@ -271,6 +293,12 @@ class ShardedRun(ContractRun):
         self._log.records = list(merged)
         self._judged_calls = merged
         self._observed = tuple(call for p in payloads for call in p["calls"])
+        self._attribution = Attribution(
+            by_label={},  # the merged records carry their calls
+            outside=tuple(call for p in payloads for call in p["outside"]),
+            ambiguous=tuple(call for p in payloads for call in p["ambiguous"]),
+            after_answering=any(p["after_answering"] for p in payloads),
+        )
         raw: dict[str, list[Finding]] = {}
         for payload in payloads:
             for check, findings in payload["raw"].items():

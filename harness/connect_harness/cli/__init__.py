@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from connect_harness.cli.listen import add_listen_commands
+from connect_harness.cli.trigger import add_trigger_commands
 from connect_harness.errors import HarnessError, UsageError
 from connect_harness.events.build import Event, build_event, loads_json, parse_assignment
 from connect_harness.events.thin import ThinEvent
@@ -190,6 +191,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     add_stripe_api_command(commands)
     add_listen_commands(commands)
+    add_trigger_commands(commands)
     return parser
 
 
@@ -511,6 +513,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt:  # Ctrl-C where a command does not handle it itself: one line
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
     except SystemExit as exit_:  # --help and --version
         return exit_.code if isinstance(exit_.code, int) else 0
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from connect_harness.delivery import Response, UrlTarget, deliver
 from connect_harness.errors import UsageError
+from connect_harness.events.thin import ThinEvent, build_thin_event
 from connect_harness.wire.request import delivery_request
 
 __all__ = [
@@ -37,6 +38,8 @@ __all__ = [
 
 TOKEN_HEADER = "X-Connect-Harness-Token"
 SEED_HEADER = "X-Connect-Harness-Seed"
+#: Where ``trigger --thin`` asks the session to build and send a thin notification.
+THIN_PATH = "/thin"
 #: How many lines of the endpoint's answer ``trigger`` shows.
 HEAD_LINES = 5
 #: How many bytes of an answer a session keeps for ``trigger`` to show.
@@ -191,7 +194,9 @@ class ListenSession:
     """A running ``listen``: routes each event it is handed and prints each delivery.
 
     ``forward_to`` gets platform events, ``forward_connect_to`` (default ``forward_to``) Connect
-    events. ``on_event``/``on_delivery`` print the Stripe CLI's two lines per delivery.
+    events, ``forward_thin_to`` (default ``forward_to``) thin notifications, platform or Connect:
+    an event destination receives both. ``on_event``/``on_delivery`` print the Stripe CLI's two
+    lines per delivery.
     """
 
     secret: str
@@ -202,6 +207,8 @@ class ListenSession:
     stripe_api_url: str
     events: frozenset[str] | None = None
     timeout: float = 30.0
+    forward_thin_to: str | None = None
+    register_thin: Callable[[ThinEvent], None] = lambda event: None
     on_event: Callable[[Mapping[str, Any]], None] = lambda payload: None
     on_delivery: Callable[[Mapping[str, Any], Delivered], None] = lambda payload, sent: None
     token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
@@ -210,7 +217,10 @@ class ListenSession:
     _server: ThreadingHTTPServer | None = None
 
     def route(self, payload: Mapping[str, Any]) -> str:
-        """Connect events (with ``account``) go to ``forward_connect_to``, the rest ``forward_to``."""
+        """Thin notifications go to ``forward_thin_to``, Connect events (with ``account``) to
+        ``forward_connect_to``, the rest to ``forward_to``."""
+        if payload.get("object") == "v2.core.event":
+            return self.forward_thin_to or self.forward_to
         return self.forward_connect_to if payload.get("account") else self.forward_to
 
     def handle_event(self, body: bytes, seed: int) -> dict[str, Any]:
@@ -232,6 +242,30 @@ class ListenSession:
         self.register(payload, seed)
         return self._deliver(payload, body).to_json()
 
+    def handle_thin(self, body: bytes) -> dict[str, Any]:
+        """Build the thin notification ``trigger --thin`` describes, register it with the fake API
+        (its full event and related object, for the handler's fetches) and deliver it.
+
+        The trigger sends what to build, not the bytes: the fake needs the full event too, and
+        :func:`build_thin_event` gives the same bytes for the same arguments.
+        """
+        try:
+            spec = json.loads(body)
+            thin = build_thin_event(
+                str(spec["type"]),
+                account=spec.get("account"),
+                livemode=spec.get("livemode") is True,
+                seed=int(spec.get("seed") or 0),
+                created=int(spec["created"]),
+                api_version=spec.get("api_version"),
+            )
+        except (ValueError, KeyError, TypeError) as err:
+            raise UsageError(f"the thin notification to send is not understood ({err})") from err
+        with self._lock:
+            self._sent[thin.id] = _SentEvent(thin.payload, thin.body, thin.seed)
+        self.register_thin(thin)
+        return self._deliver(thin.payload, thin.body).to_json()
+
     def handle_resend(self, event_id: str) -> dict[str, Any]:
         """Deliver an event this session sent before again, signed anew."""
         with self._lock:
@@ -250,7 +284,7 @@ class ListenSession:
         response, _ = deliver_signed(
             body, secret=self.secret, livemode=livemode, url=url, timeout=self.timeout
         )
-        account = payload.get("account")
+        account = payload.get("account") or payload.get("context")
         sent = Delivered(
             id=str(payload["id"]),
             type=str(payload.get("type")),
@@ -308,6 +342,8 @@ class ListenSession:
                     if self.path == "/events":
                         seed = int(self.headers.get(SEED_HEADER) or 0)
                         self._answer(200, session.handle_event(body, seed))
+                    elif self.path == THIN_PATH:
+                        self._answer(200, session.handle_thin(body))
                     elif self.path == "/resend":
                         self._answer(200, session.handle_resend(json.loads(body)["id"]))
                     else:

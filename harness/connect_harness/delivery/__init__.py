@@ -13,6 +13,7 @@ its own), and the body bytes untouched. Redirects are never followed.
 
 from __future__ import annotations
 
+from connect_harness import arguments
 from connect_harness.delivery.asgi import AsgiTarget
 from connect_harness.delivery.base import DeliveryRequestLike, Response
 from connect_harness.delivery.load import load_app, target_from
@@ -48,6 +49,12 @@ def deliver(request: DeliveryRequestLike, target: Target, *, timeout: float = 30
     how much came).
     """
     _check_timeout(timeout)
+    arguments.has_attributes(
+        "request",
+        request,
+        ("method", "url", "headers", "body"),
+        what="a DeliveryRequest (make one with delivery_request(...))",
+    )
     if isinstance(target, UrlTarget):
         return _deliver_url(request, target.url, timeout)
     if isinstance(target, WsgiTarget):

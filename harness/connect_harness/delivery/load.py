@@ -10,6 +10,7 @@ import os
 import sys
 from typing import Any
 
+from connect_harness import arguments
 from connect_harness.delivery.asgi import AsgiTarget
 from connect_harness.delivery.url import UrlTarget, _check_url
 from connect_harness.delivery.wsgi import WsgiTarget
@@ -25,6 +26,7 @@ def target_from(obj: object, *, allow_remote: bool = False) -> UrlTarget | WsgiT
     ``(environ, start_response)`` and an ASGI app if it is a coroutine function or takes
     ``(scope, receive, send)``.
     """
+    arguments.boolean("allow_remote", allow_remote)
     if isinstance(obj, (UrlTarget, WsgiTarget, AsgiTarget)):
         if isinstance(obj, UrlTarget):
             _check_url(obj.url, allow_remote=allow_remote)
@@ -42,6 +44,7 @@ def load_app(spec: str) -> WsgiTarget | AsgiTarget:
     path or a factory call with literal arguments (``"app:create_app()"``,
     ``"app:create_app('testing')"``).
     """
+    arguments.text("spec", spec, example="myproject.wsgi:application")
     module_name, sep, expression = spec.partition(":")
     if not sep or not module_name.strip() or not expression.strip():
         raise UsageError(

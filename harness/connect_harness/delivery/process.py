@@ -179,6 +179,20 @@ class ServedProcess:
         """True while the process runs."""
         return self._proc is not None and self._proc.poll() is None
 
+    def exits_within(self, seconds: float) -> bool:
+        """True if the process has exited or exits within ``seconds``.
+
+        A dying process closes its listening socket a moment before it can be reaped, and on a busy
+        machine that moment is long: a delivery refused in it would otherwise be blamed on a check.
+        """
+        if self._proc is None:
+            return False
+        try:
+            self._proc.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
     @property
     def returncode(self) -> int | None:
         """The exit code once it exited (negative: the signal that ended it)."""

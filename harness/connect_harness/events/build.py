@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from connect_harness import arguments
 from connect_harness.errors import UsageError
 from connect_harness.events import render
 from connect_harness.events.ids import stripe_id, stripe_ids
@@ -172,6 +173,8 @@ def build_event(
     events of one world with different ids are different deliveries about the same objects.
     """
     _check_build_arguments(event_type, livemode, seed, created, pending_webhooks, ascii_only)
+    if account is not None or id is not None or overrides or merge:
+        _check_build_parts(account, overrides, merge, id)
     if id is not None and not re.fullmatch(r"evt_[A-Za-z0-9]+", id):
         raise UsageError(
             f"event id {id!r} is not like 'evt_1Abc...'; give 'evt_' and letters or digits"
@@ -361,6 +364,14 @@ def _check_build_arguments(
             continue
         if isinstance(number, bool) or not isinstance(number, int) or number < 0:
             raise UsageError(f"{name} must be a whole number, 0 or more, not {number!r}")
+
+
+def _check_build_parts(account: object, overrides: object, merge: object, id: object) -> None:
+    """The optional arguments' types (apart from the common case, where all are None)."""
+    arguments.text("account", account, example=DEFAULT_CONNECTED_ACCOUNT, optional=True)
+    arguments.mapping("overrides", overrides, example="{'data.object.amount': 500}")
+    arguments.mapping("merge", merge, example="{'data': {'object': {'metadata': {'k': 'v'}}}}")
+    arguments.text("id", id, example="evt_1Abc", optional=True)
 
 
 def _choose_object_type(info: contracts.EventInfo, object_type: str | None) -> str:
@@ -589,10 +600,11 @@ def event_matrix(
     with the closest matches). ``account`` replaces the default connected account of Connect cases.
     ``api_version`` picks the contract set the types come from (default the newest).
     """
+    arguments.text("account", account, example=DEFAULT_CONNECTED_ACCOUNT, optional=True)
     if types is None:
         names: Sequence[str] = contracts.supported_event_types(version=api_version)
     else:
-        names = [types] if isinstance(types, str) else list(types)
+        names = arguments.texts("types", types, example="payout.failed")
         for name in names:
             contracts.event_info(name, version=api_version)
     cases = []

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from connect_harness import arguments
 from connect_harness.errors import UsageError
 from connect_harness.events.build import (
     _ACCOUNT_ID,
@@ -169,6 +170,7 @@ def build_thin_event(
     related object (what the fake API serves at its url). ``id`` fixes the event id (``evt_...``);
     in test mode it is written as Stripe writes v2 test ids (``evt_test_...``).
     """
+    _check_thin_arguments(event_type, account, livemode, seed, created, ascii_only, id)
     name = thin_type_name(event_type)
     info = thin_event_info(name)
     if account is not None and not _ACCOUNT_ID.match(account):
@@ -216,6 +218,25 @@ def build_thin_event(
     return ThinEvent(
         type=name, payload=payload, body=body, full_event=full_event, seed=seed, snapshot=snapshot
     )
+
+
+def _check_thin_arguments(
+    event_type: object,
+    account: object,
+    livemode: object,
+    seed: object,
+    created: object,
+    ascii_only: object,
+    id: object,
+) -> None:
+    arguments.text("event_type", event_type, example="v2.core.account.updated")
+    arguments.text("account", account, example="acct_1PgafTB7WZ01zgkW", optional=True)
+    arguments.boolean("livemode", livemode)
+    if not isinstance(seed, str):  # a string seed is hashed, as build_event's
+        arguments.whole_number("seed", seed)
+    arguments.whole_number("created", created, optional=True)
+    arguments.boolean("ascii_only", ascii_only)
+    arguments.text("id", id, example="evt_1Abc", optional=True)
 
 
 def _v1_related(snapshot: Event) -> dict[str, Any] | None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ApiCall", "bare_call", "error_message"]
+__all__ = ["STRIPE_ID", "ApiCall", "bare_call", "error_message"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,22 @@ class ApiCall:
     stripe_account_header: str | None = None
     fault: str | None = None
     error: str | None = None
+
+    def named_ids(self) -> frozenset[str]:
+        """The Stripe ids the request names: in its path, query and form values, and its
+        Idempotency-Key (a key derived from an event id names that event); never the account it
+        acts as."""
+        texts = [self.path, *self.query.values(), *self.form.values(), self.idempotency_key or ""]
+        found = {match for text in texts for match in STRIPE_ID.findall(text)}
+        found.discard(self.stripe_account_header or "")
+        return frozenset(found)
+
+
+#: A Stripe object id: a short lowercase prefix, an underscore, then 8+ letters and digits, one a digit
+#: at least (so words such as ``charge_automatically`` are not ids).
+STRIPE_ID = re.compile(
+    r"(?<![A-Za-z0-9_])[a-z]{2,8}(?:_[a-z]{2,8})?_(?=[A-Za-z]*[0-9])[A-Za-z0-9]{8,}(?![A-Za-z0-9])"
+)
 
 
 def error_message(body: Mapping[str, Any]) -> str | None:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import functools
 import io
 import os
 import re
@@ -36,29 +35,27 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
+from connect_harness import arguments
 from connect_harness.errors import HarnessError, UsageError
 from connect_harness.events.build import Event
 from connect_harness.stripe_api import bodies
 from connect_harness.stripe_api.calls import ApiCall, bare_call, error_message
 from connect_harness.stripe_api.dispatch import Answer, Dispatcher
-from connect_harness.stripe_api.expand import expand
 from connect_harness.stripe_api.faults import Fault, fault_body, parse_pattern
 from connect_harness.stripe_api.objects import (
     build_object,
     object_type_for_id,
     platform_account_id,
-    schema_of,
 )
-from connect_harness.stripe_api.routes import RouteTable, routes_for_version
-from connect_harness.stripe_api.scoping import Context, authenticate, check_api_version
+from connect_harness.stripe_api.router import Router
+from connect_harness.stripe_api.routes import routes_for_version
+from connect_harness.stripe_api.scoping import Context, authenticate
 from connect_harness.stripe_api.store import Store
 from connect_harness.stripe_api.transport import quiet_handler, reset_connection, server_class
 from connect_harness.stripe_api.v2 import V2Objects
-from connect_harness.stripe_api.validation import expand_paths, parse_params, validate_params
 
 __all__ = ["ApiCall", "FakeStripeAPI", "platform_account_id"]
 
-_ACCOUNT_ID = re.compile(r"^acct_[0-9A-Za-z]+$")
 _DEFAULT_API_VERSION = "2023-08-16"
 _NO_PROXY_VARIABLES = ("NO_PROXY", "no_proxy")
 _MAX_IDEMPOTENCY_KEY = 255
@@ -114,6 +111,10 @@ class FakeStripeAPI:
     ) -> None:
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise UsageError(f"port must be a TCP port 0-65535 (0: a free one), not {port!r}")
+        arguments.text("host", host, example="127.0.0.1")
+        arguments.text("api_version", api_version, example="2026-10-28.endive", optional=True)
+        arguments.text("platform_account", platform_account, example="acct_1Plat", optional=True)
+        arguments.callable_or_none("on_call", on_call)
         self._host = host
         self._port = port
         self._server: Any = None
@@ -135,6 +136,7 @@ class FakeStripeAPI:
         self._request_count = 0
         self._on_call = on_call
         self._v2 = V2Objects()
+        self._router = Router(self._store, self._dispatcher, self._v2, lambda: self.api_version)
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -253,6 +255,13 @@ class FakeStripeAPI:
         client's timeout, the client gives up); ``reset=True`` closes the connection without an
         answer. ``status=None`` with a ``delay`` answers normally, late. Later rules are tried first.
         """
+        arguments.text("route_pattern", route_pattern, example="GET /v1/customers/*")
+        arguments.whole_number("status", status, optional=True)
+        arguments.text("code", code, example="lock_timeout", optional=True)
+        arguments.whole_number("times", times, optional=True)
+        if isinstance(delay, bool) or not isinstance(delay, (int, float)):
+            raise UsageError(f"delay must be a number of seconds, 0 or more, not {delay!r}")
+        arguments.boolean("reset", reset)
         method, path = parse_pattern(route_pattern)
         if status is not None and not 400 <= status <= 599:
             raise UsageError(
@@ -283,12 +292,14 @@ class FakeStripeAPI:
 
     def calls_for(self, label: str) -> list[ApiCall]:
         """The calls attributed to the delivery labelled ``label``."""
+        arguments.text("label", label, example="payout.failed evt_1")
         with self._activity:
             return [call for call in self._calls if call.delivery == label]
 
     @contextlib.contextmanager
     def delivery(self, label: str) -> Iterator[None]:
         """Attribute calls to ``label`` from now until the next delivery starts."""
+        arguments.text("label", label, example="payout.failed evt_1")
         with self._activity:
             self._label = label
         yield
@@ -298,6 +309,8 @@ class FakeStripeAPI:
 
         Returns False if that did not happen within ``timeout`` seconds.
         """
+        arguments.seconds("quiet", quiet, zero=True)
+        arguments.seconds("timeout", timeout, zero=True)
         deadline = time.monotonic() + timeout
         while True:
             with self._activity:
@@ -312,6 +325,7 @@ class FakeStripeAPI:
 
     def current_object(self, object_id: str) -> dict[str, Any] | None:
         """The fake's current state of the object ``object_id`` (a copy), if it knows it."""
+        arguments.text("object_id", object_id, example="cus_1Abc")
         with self._lock:
             stored = self._store.objects.get(object_id)
             if stored is None:
@@ -329,7 +343,13 @@ class FakeStripeAPI:
         ``account.application.deauthorized`` revokes the platform's access to that account: every
         later request acting as it, or reading it, gets a 403, as on Stripe.
         """
-        if event.payload.get("object") == "v2.core.event":
+        payload = getattr(event, "payload", None)
+        if not isinstance(payload, Mapping):
+            raise UsageError(
+                f"event must be an Event or ThinEvent (built with build_event or "
+                f"build_thin_event), not {event!r:.80}"
+            )
+        if payload.get("object") == "v2.core.event":
             self._register_thin(event)
             return
         # An Event's body is its payload rendered: parsing it beats deep-copying the payload.
@@ -357,6 +377,11 @@ class FakeStripeAPI:
         self, obj: Mapping[str, Any], *, account: str | None = None, livemode: bool = False
     ) -> None:
         """Make ``obj`` (a Stripe object with ``id`` and ``object``) exist for ``account``."""
+        arguments.mapping(
+            "obj", obj, example="{'id': 'cus_1', 'object': 'customer'}", optional=False
+        )
+        arguments.text("account", account, example="acct_1PgafTB7WZ01zgkW", optional=True)
+        arguments.boolean("livemode", livemode)
         with self._lock:
             if account is not None:
                 self._store.know_account(account)
@@ -500,7 +525,7 @@ class FakeStripeAPI:
                     text = bodies.render(answer.body)
                 else:
                     version = request.headers.get("Stripe-Version") or None
-                    answer, unserved = self._route(
+                    answer, unserved = self._router.route(
                         method, path, query_pairs, form_pairs, context, version
                     )
                     text = bodies.render(answer.body)
@@ -534,81 +559,3 @@ class FakeStripeAPI:
             error=error_message(answer.body),
         )
         return call, answer.status, text, headers
-
-    def _route(
-        self,
-        method: str,
-        path: str,
-        query: list[tuple[str, str]],
-        form: list[tuple[str, str]],
-        context: Context,
-        version: str | None,
-    ) -> tuple[Answer, bool]:
-        """The answer to a request, and whether the fake does not serve its route."""
-        v2 = path.startswith("/v2/")  # thin events' fetches: connect_harness.stripe_api.v2
-        version_problem = None if v2 else check_api_version(version)
-        if version_problem is not None:
-            return Answer(400, version_problem), False
-        account = context.account
-        if account is not None and (
-            not _ACCOUNT_ID.match(account)
-            or account in self._store.revoked
-            or not self._store.connected(account)
-        ):
-            return Answer(403, bodies.no_access(context.key, account)), False
-        if v2:  # only reads are served: a v2 write is the fake's gap, not the endpoint's fault
-            answer = self._v2.answer(method, path, account=account, livemode=context.live)
-            return answer, method != "GET"
-        table = routes_for_version(version or self.api_version)
-        route, values, _ = table.match(method, path)
-        if route is None:
-            return Answer(404, bodies.unrecognized(method, path)), True
-        params = parse_params(query if method in ("GET", "DELETE") else form)
-        if method == "DELETE" and form:
-            params.update(parse_params(form))
-        problem = validate_params(params, route.params, table.nodes)
-        if problem is not None:
-            return Answer(400, problem), False
-        answer = self._dispatcher.run(table, route, values, params, context, path)
-        paths = expand_paths(params)
-        if answer.status == 200 and paths:
-            answer.body = copy.deepcopy(answer.body)
-            problem = expand(
-                answer.body,
-                answer.schemas or route.types,
-                paths,
-                table.shapes,
-                functools.partial(self._resolve, context, table),
-                lambda obj: schema_of(obj, table),
-            )
-            if problem is not None:
-                return Answer(400, problem), False
-        return answer, False
-
-    def _resolve(
-        self, context: Context, table: RouteTable, object_id: str, schemas: Any, parent: Any
-    ) -> dict[str, Any] | None:
-        """The object an expanded field names, as ``context`` sees it (None: leave the id)."""
-        store = self._store
-        stored = store.objects.get(object_id)
-        if stored is None:
-            # A reference of an object the caller can see: it belongs to the same account and
-            # mode (the way events' references do), so it exists now.
-            object_type = object_type_for_id(object_id)
-            names = {table.object_name(name) for name in schemas}
-            if object_type is None or object_type not in names:
-                object_type = table.object_name(next(iter(schemas))) if len(schemas) == 1 else None
-            if object_type is None:
-                return None
-            live = (
-                parent.get("livemode") if isinstance(parent.get("livemode"), bool) else context.live
-            )
-            store.register_reference(object_id, object_type, context.account, bool(live), 0)
-            stored = store.objects[object_id]
-        if (
-            stored.owner not in (context.account, None)
-            and stored.type != "account"
-            and not stored.shared
-        ):
-            return None
-        return copy.deepcopy(store.materialize(stored))

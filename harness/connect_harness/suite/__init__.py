@@ -9,6 +9,6 @@ To run it with your own ``conftest.py`` fixtures (``connect_target``, ``connect_
 ``stripe_api``), put one line in a test module of yours: ``from connect_harness.suite import *``.
 """
 
-from connect_harness.suite.test_catalogue import test_contract
+from connect_harness.suite.test_catalogue import test_contract, test_thin_contract
 
-__all__ = ["test_contract"]
+__all__ = ["test_contract", "test_thin_contract"]

@@ -8,9 +8,10 @@ import pytest
 
 from connect_harness.checks.assertions import assert_passes
 from connect_harness.checks.findings import CATALOGUE
+from connect_harness.checks.thin import THIN_CATALOGUE
 from connect_harness.errors import ContractFailure
 
-__all__ = ["test_contract"]
+__all__ = ["test_contract", "test_thin_contract"]
 
 
 # Every check shares one run; under pytest-xdist the workers split its deliveries and merge the
@@ -19,7 +20,22 @@ __all__ = ["test_contract"]
 def test_contract(check_id: str, connect_contract: Any, request: pytest.FixtureRequest) -> None:
     """The endpoint satisfies this check (skipped, with the reason, when it cannot be observed)."""
     __tracebackhide__ = True
-    result = connect_contract.result(check_id)
+    _judge(connect_contract.result(check_id), check_id, request)
+
+
+# Selected by --connect-payload thin or both (deselected otherwise): the thin checks, from one run
+# of them (connect_harness.plugin_thin).
+@pytest.mark.parametrize("check_id", [spec.id for spec in THIN_CATALOGUE])
+def test_thin_contract(
+    check_id: str, connect_thin_contract: Any, request: pytest.FixtureRequest
+) -> None:
+    """The thin-event destination satisfies this thin check, as ``verify --payload thin`` judges."""
+    __tracebackhide__ = True
+    _judge(connect_thin_contract.result(check_id), check_id, request)
+
+
+def _judge(result: Any, check_id: str, request: pytest.FixtureRequest) -> None:
+    __tracebackhide__ = True
     if result.status == "skip":
         reasons = sorted({finding.reason for finding in result.findings}) or ["nothing to observe"]
         message = f"{check_id}: {'; '.join(reasons)}"

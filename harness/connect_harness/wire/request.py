@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from connect_harness import arguments
 from connect_harness.errors import UsageError
 from connect_harness.wire.signing import sign_payload
 
@@ -65,6 +66,20 @@ class DeliveryRequest:
             raise UsageError(
                 f"the request body is a {type(self.body).__name__}, not bytes; pass the exact "
                 "bytes to send, e.g. text.encode('utf-8')."
+            )
+        arguments.text("method", self.method, example="POST")
+        arguments.text("url", self.url, example="http://127.0.0.1:4242/webhook")
+        if isinstance(self.headers, list):
+            object.__setattr__(self, "headers", tuple(self.headers))
+        if not isinstance(self.headers, tuple) or not all(
+            isinstance(item, tuple)
+            and len(item) == 2
+            and all(isinstance(part, str) for part in item)
+            for item in self.headers
+        ):
+            raise UsageError(
+                f"headers must be a tuple of (name, value) string pairs, not {self.headers!r:.80}; "
+                "e.g. (('Stripe-Signature', 't=...'),)"
             )
         if not self.method or not self.method.isalpha():
             raise UsageError(

@@ -17,6 +17,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from connect_harness import arguments
 from connect_harness.errors import UsageError
 
 __all__ = [
@@ -65,7 +66,12 @@ def sign_payload(
     ``t=<timestamp>``, then one ``v1=<hex>`` per secret in the order given (several secrets model a
     rotation), then with ``v0=True`` the test-mode ``v0`` signature made with :data:`V0_SECRET`.
     """
+    if not isinstance(secrets, (str, list, tuple)):
+        raise UsageError(
+            f"secrets must be a string or a list of strings like ['whsec_...'], not {secrets!r:.80}"
+        )
     secret_list = [secrets] if isinstance(secrets, str) else list(secrets)
+    arguments.boolean("v0", v0)
     if not secret_list:
         raise UsageError(
             "no signing secret was given; pass the endpoint's signing secret (it starts with "

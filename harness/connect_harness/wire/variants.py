@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from connect_harness import arguments
 from connect_harness.errors import UsageError
 from connect_harness.wire.request import (
     DEFAULT_URL,
@@ -78,6 +79,7 @@ def bad_variants(
     tampered-body, stale-timestamp, future-timestamp, v0-only, duplicated-timestamp.
     """
     _check_secret_is_one(secret)
+    arguments.whole_number("now", now, optional=True)
     now = timestamp if now is None else now
     if isinstance(now, int) and not isinstance(now, bool) and now < STALE_AGE:
         raise UsageError(

@@ -1,0 +1,149 @@
+"""Which delivery each API call served, or none: by timing, or by what the call names.
+
+The fake API labels each call with the delivery last started (:meth:`FakeStripeAPI.delivery`). That
+label is the truth for an endpoint that does its work before answering: its calls all arrive while
+their delivery waits for its answer. An endpoint that answers first and works later (as Stripe
+advises) makes its calls after the answer, often while a later delivery is under way, so the label
+names the wrong delivery. Once any call arrived after its delivery was answered, every call is tied
+by observable facts only:
+
+* it can only serve a delivery that started before it arrived (the fake's per-call timestamps);
+* an id it names (path, parameters, an Idempotency-Key derived from an event id) that appears in
+  exactly one of those deliveries' events ties it to that event;
+* when several events remain, the connected account it acts as (``Stripe-Account``) may leave one.
+
+Copies of one event (a redelivery, a duplicate) cannot be told apart by content: a call tied to such
+an event goes to its first copy, so no check blames a redelivery for the first copy's work. A call
+that none of this ties to exactly one event is tied to none (:attr:`Attribution.ambiguous`), and the
+checks judge it only by the object it touches, saying so, rather than blame a delivery for it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from connect_harness.stripe_api.calls import STRIPE_ID, ApiCall
+
+__all__ = ["Attribution", "attribute", "names_its_event"]
+
+
+class _Record(Protocol):
+    @property
+    def label(self) -> str: ...
+    @property
+    def started(self) -> float: ...
+    @property
+    def finished(self) -> float: ...
+    @property
+    def account(self) -> str | None: ...
+    @property
+    def request(self) -> _Request: ...
+
+
+class _Request(Protocol):
+    @property
+    def body(self) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Calls by the label of the delivery they served; the calls tied to none."""
+
+    by_label: dict[str, tuple[ApiCall, ...]]
+    #: Calls made outside every delivery of the run (before the first, or another run's).
+    outside: tuple[ApiCall, ...]
+    #: Calls made after an answer that no observable fact ties to exactly one delivered event.
+    ambiguous: tuple[ApiCall, ...]
+    #: True when some call arrived after its delivery was answered (attribution by content).
+    after_answering: bool
+
+
+def attribute(records: Sequence[_Record], calls: Sequence[ApiCall]) -> Attribution:
+    """Tie each of ``calls`` to one of ``records`` (by label) or to none; see the module."""
+    labels: dict[str, list[_Record]] = {}
+    for record in records:
+        labels.setdefault(record.label, []).append(record)
+    inside = [call for call in calls if call.delivery in labels]
+    outside = tuple(call for call in calls if call.delivery not in labels)
+    # Late: after its delivery was answered, or before it started (a call of an earlier one).
+    late = any(not _within(call, labels[str(call.delivery)]) for call in inside)
+    by_label: dict[str, list[ApiCall]] = {}
+    ambiguous: list[ApiCall] = []
+    if not late:
+        for call in inside:
+            by_label.setdefault(str(call.delivery), []).append(call)
+    else:
+        events = [_EventOf(record) for record in records]
+        for call in inside:
+            label = _by_content(call, events)
+            if label is None:
+                ambiguous.append(call)
+            else:
+                by_label.setdefault(label, []).append(call)
+    return Attribution(
+        by_label={label: tuple(found) for label, found in by_label.items()},
+        outside=outside,
+        ambiguous=tuple(ambiguous),
+        after_answering=late,
+    )
+
+
+def _within(call: ApiCall, records: Sequence[_Record]) -> bool:
+    started = min(record.started for record in records)
+    return started <= call.at <= max(record.finished for record in records)
+
+
+class _EventOf:
+    """A delivery's event as attribution sees it: id, account, start, and the ids its body names."""
+
+    def __init__(self, record: _Record) -> None:
+        self.label = record.label
+        self.started = record.started
+        self.account = record.account
+        text = record.request.body.decode("utf-8", "replace")
+        self.ids = frozenset(STRIPE_ID.findall(text))
+        try:
+            payload = json.loads(text)
+        except ValueError:
+            payload = None
+        event_id = payload.get("id") if isinstance(payload, dict) else None
+        # Bodies that are not events (bad JSON, tampered copies) stand for themselves.
+        self.key = event_id if isinstance(event_id, str) else f"delivery:{record.label}"
+
+
+def _by_content(call: ApiCall, events: Sequence[_EventOf]) -> str | None:
+    started = [event for event in events if event.started <= call.at]
+    candidates: set[str] | None = None
+    names = call.named_ids()
+    for name in names:
+        having = {event.key for event in started if name in event.ids}
+        if len(having) == 1:
+            candidates = having if candidates is None else candidates & having
+            if not candidates:
+                return None  # two ids, each unique to a different event
+    if candidates is None:
+        # No id unique to one event: the account it acts as may still leave one event of those
+        # naming what it names.
+        if not names or call.stripe_account is None:
+            return None
+        having = {
+            event.key
+            for event in started
+            if event.account == call.stripe_account and not names.isdisjoint(event.ids)
+        }
+        if len(having) != 1:
+            return None
+        candidates = having
+    (key,) = candidates
+    # Copies of one event cannot be told apart: the first copy.
+    return next(event.label for event in started if event.key == key)
+
+
+def names_its_event(record: _Record, call: ApiCall) -> bool:
+    """True if ``call`` names an id that ``record``'s delivered body carries (its object, the event
+    id in an Idempotency-Key, a nested reference): content, not timing, ties the two."""
+    ids = STRIPE_ID.findall(record.request.body.decode("utf-8", "replace"))
+    return not call.named_ids().isdisjoint(ids)

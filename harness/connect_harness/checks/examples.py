@@ -1,0 +1,71 @@
+"""The examples a check sends besides the canonical events: ``--examples N`` payloads per type.
+
+The canonical event of a type goes to every permutation, as it always has; examples 2 to N
+(:mod:`connect_harness.events.examples`) go to one permutation, test mode where the endpoint gets
+test events (Connect first), so varied values cost one delivery each, not one per permutation. A delivery of
+an example names it (its id and the fields that differ) and reproduces it exactly: ``--seed`` of
+its world and one ``--set`` per changed field, the event id among them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from connect_harness.checks.common import _ACCOUNT_ENDING_EVENTS, DISCONNECTED_ACCOUNT
+from connect_harness.events.examples import Example, build_example, example_seed, overrides_as_text
+
+if TYPE_CHECKING:
+    from connect_harness.checks.run import ContractRun, DeliveryRecord
+
+
+def _extra_examples(run: ContractRun, event_type: str, seed: int) -> list[Example]:
+    """Examples 2 to ``config.examples`` of ``event_type``, registered with the fake API."""
+    perms = run._permutations(event_type)
+    if not perms:
+        return []  # this endpoint never receives the type
+    # One permutation for all of them (test mode where the endpoint gets it): a second event of
+    # one type and permutation renders from a template, so each further example costs little.
+    account, livemode = next(((a, live) for a, live in perms if not live), perms[0])
+    found = []
+    for index in range(2, run.config.examples + 1):
+        if account is not None and event_type in _ACCOUNT_ENDING_EVENTS:
+            account = DISCONNECTED_ACCOUNT  # as ContractRun._event does
+        example = build_example(
+            event_type,
+            index,
+            account=account,
+            livemode=livemode,
+            seed=seed,
+            api_version=run.config.api_version,
+        )
+        run._register(example.event)
+        found.append(example)
+    return found
+
+
+def _send_example(
+    run: ContractRun,
+    check: str,
+    example: Example,
+    *,
+    seed: int,
+    variant: str | None = None,
+    note: str | None = None,
+) -> DeliveryRecord:
+    """Deliver ``example``; its record's variant names it and its reproduction rebuilds it."""
+    event = example.event
+    request = run._signed(event.body, livemode=event.livemode)
+    reproduce = run._reproduce_event(
+        event,
+        seed=example_seed(seed, example.index),
+        overrides=overrides_as_text(example.overrides),
+        note=note,
+    )
+    described = example.describe()
+    return run._send(
+        check,
+        request,
+        event=event,
+        variant=f"{variant}: {described}" if variant else described,
+        reproduce=reproduce,
+    )

@@ -1,0 +1,79 @@
+"""The shipped suite's thin checks, for ``--connect-payload thin|both``: one run of them per session.
+
+``--connect-payload`` says what the endpoint under test receives, as ``verify --payload`` does:
+``snapshot`` (the default) runs the snapshot catalogue, ``thin`` the thin checks
+(:data:`~connect_harness.checks.thin.THIN_CATALOGUE`), ``both`` each, against one destination. The
+tests of the catalogue the payload does not select are removed, not skipped, so ``--connect-strict``
+(which fails skipped checks) keeps its meaning: under the default ``snapshot`` the thin tests are
+left out silently (the suite looks as it did before thin checks existed, in one process or under
+xdist); under ``thin`` the snapshot tests are reported as deselected.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from connect_harness.checks.findings import CheckResult
+    from connect_harness.checks.thin import ThinConfig
+    from connect_harness.delivery import Target
+    from connect_harness.stripe_api.fake import FakeStripeAPI
+
+__all__ = ["ThinContract", "deselect_for_payload"]
+
+
+class ThinContract:
+    """The thin checks against the endpoint, run once on the first :meth:`result` asked for.
+
+    ``before`` runs first: with ``--connect-payload both`` it completes the snapshot checks, so
+    the calls the endpoint makes for thin notifications never reach a snapshot check's judgement.
+    """
+
+    def __init__(
+        self,
+        target: Target,
+        fake_api: FakeStripeAPI,
+        config: ThinConfig,
+        *,
+        before: Callable[[], object] | None = None,
+    ) -> None:
+        self.target, self.fake_api, self.config = target, fake_api, config
+        self._before = before
+        self._results: dict[str, CheckResult] | None = None
+
+    def result(self, check_id: str) -> CheckResult:
+        """The result of the thin check ``check_id``."""
+        if self._results is None:
+            from connect_harness.checks.thin import run_thin_checks
+            from connect_harness.delivery import UrlTarget
+
+            if self._before is not None:
+                self._before()
+            with contextlib.ExitStack() as stack:
+                if not isinstance(self.target, UrlTarget):  # an in-process app's stripe-python
+                    stack.enter_context(self.fake_api.patch_stripe())
+                results = run_thin_checks(self.target, self.fake_api, self.config)
+            self._results = {result.id: result for result in results}
+        return self._results[check_id]
+
+
+def deselect_for_payload(
+    config: pytest.Config, items: list[pytest.Item], payload: str, functions: Sequence[Any]
+) -> None:
+    """Deselect the shipped suite's tests of the catalogue ``payload`` does not select.
+
+    ``functions`` is ``(test_contract, test_thin_contract)``: the snapshot and the thin test.
+    """
+    snapshot, thin = functions
+    unwanted = {"snapshot": thin, "thin": snapshot}.get(payload)
+    if unwanted is None:
+        return
+    dropped = [item for item in items if getattr(item, "function", None) is unwanted]
+    if dropped:
+        items[:] = [item for item in items if getattr(item, "function", None) is not unwanted]
+        if payload != "snapshot":
+            config.hook.pytest_deselected(items=dropped)

@@ -1,0 +1,124 @@
+"""How the fake Stripe API answers one authenticated request: the account's access, v2 reads, the v1
+route of the request's API version, its parameters, the dispatch and ``expand[]``.
+
+:class:`connect_harness.stripe_api.server.FakeStripeAPI` handles what surrounds this (faults,
+authentication, idempotent replays, recording the call); the store, dispatcher and v2 objects are
+its own, shared with this router.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import re
+from collections.abc import Callable
+from typing import Any
+
+from connect_harness.stripe_api import bodies
+from connect_harness.stripe_api.dispatch import Answer, Dispatcher
+from connect_harness.stripe_api.expand import expand
+from connect_harness.stripe_api.objects import object_type_for_id, schema_of
+from connect_harness.stripe_api.routes import RouteTable, routes_for_version
+from connect_harness.stripe_api.scoping import Context, check_api_version
+from connect_harness.stripe_api.store import Store
+from connect_harness.stripe_api.v2 import V2Objects
+from connect_harness.stripe_api.validation import expand_paths, parse_params, validate_params
+
+__all__ = ["Router"]
+
+_ACCOUNT_ID = re.compile(r"^acct_[0-9A-Za-z]+$")
+
+
+class Router:
+    """Answers requests from ``store`` (v1), ``v2`` (thin events' fetches) and ``dispatcher``;
+    ``default_version`` names the version served to requests that send no ``Stripe-Version``."""
+
+    def __init__(
+        self,
+        store: Store,
+        dispatcher: Dispatcher,
+        v2: V2Objects,
+        default_version: Callable[[], str],
+    ) -> None:
+        self._store = store
+        self._dispatcher = dispatcher
+        self._v2 = v2
+        self._default_version = default_version
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        query: list[tuple[str, str]],
+        form: list[tuple[str, str]],
+        context: Context,
+        version: str | None,
+    ) -> tuple[Answer, bool]:
+        """The answer to a request, and whether the fake does not serve its route."""
+        v2 = path.startswith("/v2/")  # thin events' fetches: connect_harness.stripe_api.v2
+        version_problem = None if v2 else check_api_version(version)
+        if version_problem is not None:
+            return Answer(400, version_problem), False
+        account = context.account
+        if account is not None and (
+            not _ACCOUNT_ID.match(account)
+            or account in self._store.revoked
+            or not self._store.connected(account)
+        ):
+            return Answer(403, bodies.no_access(context.key, account)), False
+        if v2:  # only reads are served: a v2 write is the fake's gap, not the endpoint's fault
+            answer = self._v2.answer(method, path, account=account, livemode=context.live)
+            return answer, method != "GET"
+        table = routes_for_version(version or self._default_version())
+        route, values, _ = table.match(method, path)
+        if route is None:
+            return Answer(404, bodies.unrecognized(method, path)), True
+        params = parse_params(query if method in ("GET", "DELETE") else form)
+        if method == "DELETE" and form:
+            params.update(parse_params(form))
+        problem = validate_params(params, route.params, table.nodes)
+        if problem is not None:
+            return Answer(400, problem), False
+        answer = self._dispatcher.run(table, route, values, params, context, path)
+        paths = expand_paths(params)
+        if answer.status == 200 and paths:
+            answer.body = copy.deepcopy(answer.body)
+            problem = expand(
+                answer.body,
+                answer.schemas or route.types,
+                paths,
+                table.shapes,
+                functools.partial(self._resolve, context, table),
+                lambda obj: schema_of(obj, table),
+            )
+            if problem is not None:
+                return Answer(400, problem), False
+        return answer, False
+
+    def _resolve(
+        self, context: Context, table: RouteTable, object_id: str, schemas: Any, parent: Any
+    ) -> dict[str, Any] | None:
+        """The object an expanded field names, as ``context`` sees it (None: leave the id)."""
+        store = self._store
+        stored = store.objects.get(object_id)
+        if stored is None:
+            # A reference of an object the caller can see: it belongs to the same account and
+            # mode (the way events' references do), so it exists now.
+            object_type = object_type_for_id(object_id)
+            names = {table.object_name(name) for name in schemas}
+            if object_type is None or object_type not in names:
+                object_type = table.object_name(next(iter(schemas))) if len(schemas) == 1 else None
+            if object_type is None:
+                return None
+            live = (
+                parent.get("livemode") if isinstance(parent.get("livemode"), bool) else context.live
+            )
+            store.register_reference(object_id, object_type, context.account, bool(live), 0)
+            stored = store.objects[object_id]
+        if (
+            stored.owner not in (context.account, None)
+            and stored.type != "account"
+            and not stored.shared
+        ):
+            return None
+        return copy.deepcopy(store.materialize(stored))
