@@ -95,7 +95,7 @@ def _split_in_two(
     bug: str | None, plan: list[str], folder: Path, **app: Any
 ) -> tuple[ShardedRun, ShardedRun]:
     exchange = ShareExchange(folder, 2)
-    config = _config(examples=app.pop("examples", 1))
+    config = _config(**({"examples": app.pop("examples")} if "examples" in app else {}))
     runs = tuple(
         ShardedRun(
             flask_endpoint.create_app(bug=bug, **app),
@@ -136,9 +136,9 @@ def test_two_shares_give_the_results_of_one_process(bug: str | None, tmp_path: P
 def test_two_shares_judge_api_calls_and_examples_as_one_process(
     app: dict[str, Any], tmp_path: Path
 ) -> None:
-    examples = app.get("examples", 1)
     one_app = {k: v for k, v in app.items() if k != "examples"}
-    with ContractRun(flask_endpoint.create_app(**one_app), _config(examples=examples)) as one:
+    one_config = _config(**{k: v for k, v in app.items() if k == "examples"})
+    with ContractRun(flask_endpoint.create_app(**one_app), one_config) as one:
         expected = one.run()
     first, second = _split_in_two(None, list(check_ids()), tmp_path, **app)
     with first, second:
