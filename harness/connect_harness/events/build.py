@@ -7,7 +7,6 @@ always give the same bytes. Nothing here reads the clock; ``created`` defaults t
 from __future__ import annotations
 
 import contextlib
-import difflib
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -19,6 +18,12 @@ from connect_harness.errors import UsageError
 from connect_harness.events import render
 from connect_harness.events.ids import stripe_id, stripe_ids
 from connect_harness.events.objects import build_object
+from connect_harness.events.overrides import (
+    deep_merge,
+    loads_json,
+    parse_assignment,
+    set_path,
+)
 from connect_harness.spec import contracts
 
 __all__ = [
@@ -30,6 +35,7 @@ __all__ = [
     "event_matrix",
     "event_permutations",
     "full_rendering",
+    "loads_json",
     "parse_assignment",
     "raw_body_variants",
     "render_body",
@@ -211,9 +217,9 @@ def build_event(
             shape, seed=seed, created=created, given=_given(shape, seed, automatic, id)
         )
         if merge:
-            _deep_merge(payload, merge)
+            deep_merge(payload, merge)
         for path, value in (overrides or {}).items():
-            _set_path(payload, path, value)
+            set_path(payload, path, value)
         body = render_body(payload, ascii_only=ascii_only)
         return Event(type=event_type, payload=payload, body=body, seed=seed)
 
@@ -404,97 +410,6 @@ def _previous_attributes(obj: Mapping[str, Any]) -> dict[str, Any]:
 def _uuid_from(digest_id: str) -> str:
     tail = digest_id[2:].lower().ljust(32, "0")[:32]
     return f"{tail[:8]}-{tail[8:12]}-{tail[12:16]}-{tail[16:20]}-{tail[20:32]}"
-
-
-def _deep_merge(target: dict[str, Any], extra: Mapping[str, Any]) -> None:
-    for key, value in extra.items():
-        current = target.get(key)
-        if isinstance(current, dict) and isinstance(value, Mapping):
-            _deep_merge(current, value)
-        else:
-            target[key] = _plain(value)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _set_path(payload: dict[str, Any], path: str, value: Any) -> None:
-    parts = path.split(".")
-    if not path or any(not part for part in parts):
-        raise UsageError(
-            f"override path {path!r} is empty or has an empty part; use e.g. 'data.object.id'"
-        )
-    node: Any = payload
-    walked: list[str] = []
-    for index, part in enumerate(parts):
-        last = index == len(parts) - 1
-        where = ".".join(walked) or "the event"
-        if isinstance(node, list):
-            if not part.isdigit() or int(part) >= len(node):
-                raise UsageError(
-                    f"override path {path!r}: {where} is a list of {len(node)} items, "
-                    f"so {part!r} must be an index from 0 to {len(node) - 1}"
-                )
-            key: Any = int(part)
-        elif isinstance(node, dict):
-            if part not in node and not (last and walked and walked[-1] == "metadata"):
-                hint = difflib.get_close_matches(part, [str(k) for k in node], n=1)
-                suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
-                raise UsageError(
-                    f"override path {path!r}: {where} has no key {part!r}{suggestion} "
-                    "(use merge, or --merge on the command line, to add new keys)"
-                )
-            key = part
-        else:
-            raise UsageError(
-                f"override path {path!r}: {where} is {json.dumps(node)}, not a hash or list, "
-                f"so it has no {part!r}"
-            )
-        if last:
-            node[key] = _plain(value)
-        else:
-            node = node[key]
-        walked.append(part)
-
-
-def parse_assignment(text: str) -> tuple[str, Any]:
-    """Parse a CLI ``PATH=VALUE`` override; VALUE is JSON when it parses (false, 3, null, "x"), else text."""
-    path, sep, raw = text.partition("=")
-    if not sep or not path.strip():
-        raise UsageError(
-            f"--set {text!r} is not PATH=VALUE; write e.g. --set data.object.charges_enabled=false"
-        )
-    try:
-        value: Any = loads_json(raw, what=f"--set {path.strip()}")
-    except UsageError as err:
-        raise UsageError(f"--set {path.strip()}: {err}") from None
-    except ValueError:
-        value = raw
-    return path.strip(), value
-
-
-def _no_constant(name: str) -> Any:
-    raise UsageError(
-        f"{name} is not a JSON number (JSON has no NaN or Infinity); give a finite number or a "
-        "string"
-    )
-
-
-def loads_json(text: str | bytes, *, what: str) -> Any:
-    """``json.loads`` for user input: NaN/Infinity and nesting too deep for Python are a
-    :class:`UsageError` naming ``what``; other malformed JSON stays a ``ValueError``."""
-    try:
-        return json.loads(text, parse_constant=_no_constant)
-    except RecursionError:
-        raise UsageError(
-            f"{what}: the JSON is nested too deeply to read; Stripe's events nest a few levels, so "
-            "flatten it"
-        ) from None
 
 
 def raw_body_variants(event: Event) -> tuple[tuple[str, bytes], ...]:
