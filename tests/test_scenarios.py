@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 
 import pytest
 
 from connect_harness import build_scenario
 from connect_harness.checks.run import ContractRun, VerifyConfig
+from connect_harness.checks.scenario_runs import SETTLE_AFTER_GRACE
 from connect_harness.cli import main
 from connect_harness.errors import UsageError
 from connect_harness.events.scenarios import ORDERS, SCENARIOS, scenario
@@ -171,6 +173,33 @@ def test_an_endpoint_with_the_bug_fails_only_that_check(
     results = _results(FRAMEWORKS[framework](SECRET, bug=bug))
     assert {c for c, (status, _) in results.items() if status == "fail"} == {check}
     assert any(words in reason for reason in results[check][1]), results[check][1]
+
+
+def test_an_endpoint_slow_to_take_in_a_deauthorization_is_given_time_to() -> None:
+    """It answers first and records the disconnection 0.2 s later (a job, no API call a settle
+    could wait for): the late events come after a pause, as Stripe's do, not milliseconds behind."""
+    app = flask_endpoint.create_app(SECRET, defer=0.0)
+    core = app.extensions["webhook_core"]
+    act = core._act
+
+    def slow_deauthorization(event: dict[str, object]) -> None:
+        if event.get("type") == "account.application.deauthorized":
+            time.sleep(0.2)
+        act(event)
+
+    core._act = slow_deauthorization
+    assert SETTLE_AFTER_GRACE > 0.2
+    config = VerifyConfig(secret=SECRET, seed=7, events=("customer.created",))
+    with ContractRun(app, config) as run:
+        with run.fake_api.patch_stripe():  # first a call after answering, so the run knows it
+            warm = run._event("payment_intent.succeeded", "acct_1HarnessWarmUp0", False, 3)
+            run._send_event("probe", warm, seed=3)
+            deadline = time.monotonic() + 10
+            while len(run.fake_api.calls) < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)  # its retrieve and modify, after the answer
+        assert len(run.fake_api.calls) == 2
+        result = run.result("after-deauthorization")
+    assert result.status == "pass", [f.reason for f in result.failures()]
 
 
 def _order_result(app: object, *, url: bool = False) -> tuple[str, list[str], list[str]]:

@@ -47,6 +47,7 @@ def _check_after_deauthorization(run: ContractRun) -> Iterator[Finding]:
         livemode=livemode,
         seed=run._seed(CHECK),
         settle_before=frozenset({DEAUTHORIZED}),
+        settle_after=frozenset({DEAUTHORIZED}),
     )
     records = run._judged_records()
     position = next(i for i, e in enumerate(delivered.events) if e.type == DEAUTHORIZED)

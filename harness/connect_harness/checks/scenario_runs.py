@@ -51,6 +51,9 @@ class Delivered:
 #: The way of delivering a scenario that is not an order: each event's two copies at once.
 CONCURRENT = "concurrent"
 
+#: Seconds between an event named in ``settle_after`` and the next one, at least.
+SETTLE_AFTER_GRACE = 0.5
+
 
 def scenario_account(check: str, name: str, order: str, seed: int) -> str:
     """A connected account of its own for one check's scenario in one order: no state is shared."""
@@ -67,12 +70,17 @@ def deliver_scenario(
     livemode: bool,
     seed: int,
     settle_before: frozenset[str] = frozenset(),
+    settle_after: frozenset[str] = frozenset(),
 ) -> Delivered:
     """Send scenario ``name`` in ``order`` (or :data:`CONCURRENT`), one event at a time, then wait
     until the endpoint is quiet.
 
     ``settle_before``: event types before which the run waits for the endpoint to go quiet (so the
-    work of earlier events is done before, e.g., a deauthorization).
+    work of earlier events is done before, e.g., a deauthorization); ``settle_after``: event types
+    after which it waits, at least :data:`SETTLE_AFTER_GRACE` after that event's answer (so an
+    endpoint that works after answering has taken in, e.g., the deauthorization before the late
+    events come: its work there makes no API call a settle could wait for, and Stripe's late events
+    are not milliseconds behind).
     """
     concurrent = order == CONCURRENT
     events = build_scenario(
@@ -90,6 +98,9 @@ def deliver_scenario(
         event = events[index]
         if event.type in settle_before:
             run.settle()
+        if index and events[index - step].type in settle_after:
+            run.settle()
+            time.sleep(max(0.0, records[-1].finished + SETTLE_AFTER_GRACE - time.monotonic()))
         run._register(event)
         reproduce = _reproduce(
             run,
