@@ -186,9 +186,9 @@ def test_one_late_call_landing_in_the_next_delivery_is_not_blamed_on_it(
             event = run._event("payment_intent.succeeded", ACCOUNT, livemode, seed)
             run._send_event("probe", event, seed=seed)
         findings = list(_check_separates_livemode(run))
-        assert len(run.fake_api.calls) == 1
+        assert run.fake_api.calls  # one call (stripe-python may retry it on a busy machine)
         (record,) = [r for r in run._judged_records() if r.calls]
-        assert record.livemode is False  # timing put the call in the test-mode delivery
-    assert [f.status for f in findings] == [status], findings
+        assert record.livemode is False  # timing put the call(s) in the test-mode delivery
+    assert {f.status for f in findings} == {status}, findings
     if bug:
         assert "used a live-mode key for a test-mode" in findings[0].reason
