@@ -6,21 +6,33 @@ The app install / uninstall scenario is delivered in Stripe's order to a connect
 events that were already on their way (``payment_intent.succeeded``, ``customer.created``). From the
 deauthorization on, the fake API answers every request acting as that account with Stripe's 403. The
 endpoint fails if a late event gets a 5xx or no answer, or if it makes any API call as that account
-after the deauthorization was handled (the run waits for the endpoint to go quiet before and after
-the deauthorization, so work for earlier events is never counted).
+after the deauthorization was handled (the run waits for the endpoint to go quiet before the
+deauthorization, so work for earlier events is never counted).
+
+An endpoint that answers first and records the disconnection in a job makes no API call a run could
+wait for, and its work may even start before its answer is read. So when the endpoint acted as the
+account, the scenario is delivered again to another account with a pause after the deauthorization
+(:data:`~connect_harness.checks.scenario_runs.SETTLE_AFTER_GRACE`), as Stripe's late events are not
+milliseconds behind, and that second delivery is judged.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from connect_harness.checks.common import _call_text, _finding_for, _is_2xx
 from connect_harness.checks.findings import Finding
-from connect_harness.checks.scenario_runs import deliver_scenario, scenario_account
+from connect_harness.checks.scenario_runs import (
+    SETTLE_AFTER_GRACE,
+    Delivered,
+    deliver_scenario,
+    scenario_account,
+)
+from connect_harness.stripe_api.fake import ApiCall
 
 if TYPE_CHECKING:
-    from connect_harness.checks.run import ContractRun
+    from connect_harness.checks.run import ContractRun, DeliveryRecord
 
 CHECK = "after-deauthorization"
 SCENARIO = "install-uninstall"
@@ -37,67 +49,90 @@ def _check_after_deauthorization(run: ContractRun) -> Iterator[Finding]:
         )
         return
     livemode = next((live for _, live in connect if not live), connect[0][1])
-    account = scenario_account(CHECK, SCENARIO, "stripe", run.config.seed)
-    delivered = deliver_scenario(
-        run,
-        CHECK,
-        SCENARIO,
-        order="stripe",
-        account=account,
-        livemode=livemode,
-        seed=run._seed(CHECK),
-        settle_before=frozenset({DEAUTHORIZED}),
-        settle_after=frozenset({DEAUTHORIZED}),
-    )
+    for paused in (False, True):
+        order = "stripe" if not paused else "stripe, paused after the deauthorization"
+        account = scenario_account(CHECK, SCENARIO, order, run.config.seed)
+        delivered = deliver_scenario(
+            run,
+            CHECK,
+            SCENARIO,
+            order="stripe",
+            account=account,
+            livemode=livemode,
+            seed=run._seed(CHECK, int(paused)),
+            settle_before=frozenset({DEAUTHORIZED}),
+            settle_after=frozenset({DEAUTHORIZED}) if paused else frozenset(),
+        )
+        judged = _judge(run, delivered, account, paused=paused)
+        if judged is not None:
+            yield from judged
+            return
+
+
+def _judge(
+    run: ContractRun, delivered: Delivered, account: str, *, paused: bool
+) -> list[Finding] | None:
+    """The findings of one delivery of the scenario; None when it must be delivered again paused."""
     records = run._judged_records()
     position = next(i for i, e in enumerate(delivered.events) if e.type == DEAUTHORIZED)
     late = [records[r.sequence] for r in delivered.records[position + 1 :]]
     deauthorized = records[delivered.records[position].sequence]
     if not _is_2xx(deauthorized.response.status):
-        yield _finding_for(
-            deauthorized,
-            status="fail" if deauthorized.response.status >= 500 else "skip",
-            reason="account.application.deauthorized was not accepted; answer 2xx and stop acting "
-            "for the account",
-            expected="2xx",
-        )
-        return
-    failed = False
-    for record in late:
-        status = record.response.status
-        if status == 0 or status >= 500:
-            failed = True
-            yield _finding_for(
-                record,
-                status="fail",
-                reason=f"{record.event_type} for an account that had deauthorized the platform got "
-                f"{status or 'no answer'}; events already on their way still arrive: answer 2xx "
-                "and do nothing for a disconnected account",
+        return [
+            _finding_for(
+                deauthorized,
+                status="fail" if deauthorized.response.status >= 500 else "skip",
+                reason="account.application.deauthorized was not accepted; answer 2xx and stop "
+                "acting for the account",
                 expected="2xx",
             )
-    if late:
-        first_late = late[0].started
-        acting = [
-            call
-            for call in run.fake_api.calls
-            if call.at >= first_late and call.stripe_account == account
         ]
-        if acting:
-            failed = True
-            yield _finding_for(
+    findings = [
+        _finding_for(
+            record,
+            status="fail",
+            reason=f"{record.event_type} for an account that had deauthorized the platform got "
+            f"{record.response.status or 'no answer'}; events already on their way still arrive: "
+            "answer 2xx and do nothing for a disconnected account",
+            expected="2xx",
+        )
+        for record in late
+        if record.response.status == 0 or record.response.status >= 500
+    ]
+    acting = _acting(run.fake_api.calls, late, account)
+    if acting and not paused and not findings:
+        return None  # its job may not have taken the deauthorization in yet: judge a paused one
+    if acting:
+        pause = f" ({SETTLE_AFTER_GRACE:g} s after the deauthorization)" if paused else ""
+        findings.append(
+            _finding_for(
                 late[0],
                 status="fail",
-                reason=f"after {account} deauthorized the platform, the endpoint kept acting as it: "
-                f"{_call_text(acting[0])} (Stripe answers 403); mark the account disconnected on "
-                "account.application.deauthorized and skip its later events",
+                reason=f"after {account} deauthorized the platform, the endpoint kept acting as "
+                f"it{pause}: {_call_text(acting[0])} (Stripe answers 403); mark the account "
+                "disconnected on account.application.deauthorized and skip its later events",
                 expected="no API call as the disconnected account",
                 actual=f"{len(acting)} call(s), e.g. {_call_text(acting[0])} -> {acting[0].status}",
             )
-    if not failed:
-        yield Finding(
+        )
+    if findings:
+        return findings
+    return [
+        Finding(
             check=CHECK,
             status="pass",
             reason=f"{len(late)} late event(s) after the deauthorization got 2xx and the endpoint "
             "made no call as the disconnected account",
             variant=f"{SCENARIO}:stripe",
         )
+    ]
+
+
+def _acting(
+    calls: Sequence[ApiCall], late: Sequence[DeliveryRecord], account: str
+) -> list[ApiCall]:
+    """The calls acting as ``account`` from the first late event's delivery on."""
+    if not late:
+        return []
+    first_late = late[0].started
+    return [call for call in calls if call.at >= first_late and call.stripe_account == account]
