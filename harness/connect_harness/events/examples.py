@@ -43,6 +43,7 @@ from connect_harness.events.build import (
     Event,
     build_event,
 )
+from connect_harness.events.schema_nodes import listed_values, names_an_object, types_of
 from connect_harness.spec import contracts
 
 __all__ = ["DEFAULT_EXAMPLES", "EXAMPLE_SEED_STRIDE", "Example", "build_examples", "check_count"]
@@ -272,13 +273,13 @@ class _Walker:
         properties = properties if isinstance(properties, Mapping) else {}
         for key, item in value.items():
             currency = key in _CURRENCY_KEYS and isinstance(item, str) and key in properties
-            if currency and _listed(self._resolve(properties[key]) or {}) is None:
+            if currency and listed_values(self._resolve(properties[key]) or {}) is None:
                 self.currency_paths.append((*path, key))
 
     def value(self, node: Any, value: Any, path: _Path) -> None:
         key = path[-1]
         resolved = self._resolve(node)
-        if resolved is None or key in _FIXED_KEYS or _names_an_object(resolved):
+        if resolved is None or key in _FIXED_KEYS or names_an_object(resolved):
             return
         if isinstance(value, str) and _ID_LIKE.match(value):
             return  # an id the contract does not mark as one: still an id
@@ -291,9 +292,9 @@ class _Walker:
             resolved = self._resolve(shapes[0]) if len(shapes) == 1 else None
             if resolved is None:
                 return
-        types = _types(resolved)
+        types = types_of(resolved)
         nullable = (nullable or "null" in types) and value is not None
-        listed = _listed(resolved)
+        listed = listed_values(resolved)
         if listed is None and key in _CURRENCY_KEYS and isinstance(value, str):
             self.currency_paths.append(path)
             return
@@ -325,32 +326,6 @@ class _Walker:
 @functools.cache
 def _definition(name: str, api_version: str | None) -> Mapping[str, Any]:
     return contracts.object_schema(name, version=api_version)
-
-
-def _types(node: Mapping[str, Any]) -> set[str]:
-    declared = node.get("type")
-    if isinstance(declared, str):
-        return {declared}
-    if isinstance(declared, list):
-        return {name for name in declared if isinstance(name, str)}
-    return set()
-
-
-def _listed(node: Mapping[str, Any]) -> list[Any] | None:
-    """An enum's listed values: ``enum``, or ``examples`` where the contract keeps it open."""
-    for keyword in ("enum", "examples"):
-        values = node.get(keyword)
-        if isinstance(values, list) and values:
-            return values
-    return None
-
-
-def _names_an_object(node: Any) -> bool:
-    if not isinstance(node, Mapping):
-        return False
-    branches = node.get("anyOf")
-    nested = branches if isinstance(branches, list) else []
-    return "x-id-of" in node or any(_names_an_object(branch) for branch in nested)
 
 
 def _at(obj: dict[str, Any], path: _Path) -> Any:

@@ -34,6 +34,7 @@ from hypothesis import strategies as st
 from connect_harness.errors import UsageError
 from connect_harness.events.build import DEFAULT_CONNECTED_ACCOUNT, Event, build_event, render_body
 from connect_harness.events.ids import stripe_id
+from connect_harness.events.schema_nodes import listed_values, names_an_object, types_of
 from connect_harness.spec import contracts
 
 __all__ = ["CURRENCIES", "MAX_AMOUNT", "events"]
@@ -147,32 +148,6 @@ def _ref_name(ref: str) -> str | None:
     return name if marker and name and "/" not in name else None
 
 
-def _types(node: Mapping[str, Any]) -> set[str]:
-    declared = node.get("type")
-    if isinstance(declared, str):
-        return {declared}
-    if isinstance(declared, list):
-        return {name for name in declared if isinstance(name, str)}
-    return set()
-
-
-def _listed(node: Mapping[str, Any]) -> list[Any] | None:
-    """An enum's listed values: ``enum``, or ``examples`` where the contract keeps it open."""
-    for keyword in ("enum", "examples"):
-        values = node.get(keyword)
-        if isinstance(values, list) and values:
-            return values
-    return None
-
-
-def _names_an_object(node: Any) -> bool:
-    if not isinstance(node, Mapping):
-        return False
-    branches = node.get("anyOf")
-    nested = branches if isinstance(branches, list) else []
-    return "x-id-of" in node or any(_names_an_object(branch) for branch in nested)
-
-
 def _one_of(options: list[st.SearchStrategy[Any]]) -> st.SearchStrategy[Any] | None:
     if not options:
         return None
@@ -207,7 +182,7 @@ class _SiteFinder:
         """List the sites of ``value`` (at ``path``) that ``node`` describes."""
         key = path[-1] if path else None
         resolved = self._resolve(node)
-        if resolved is None or key in _FIXED_KEYS or _names_an_object(resolved):
+        if resolved is None or key in _FIXED_KEYS or names_an_object(resolved):
             return
         if isinstance(value, str) and _ID_LIKE.match(value):
             return  # an id the contract does not mark as one (no x-id-of): still an id
@@ -219,7 +194,7 @@ class _SiteFinder:
             # Several object shapes: which one a value is cannot be told here, so only null varies.
             resolved = self._resolve(shapes[0]) if len(shapes) == 1 else None
         if resolved is not None:
-            nullable = nullable or "null" in _types(resolved)
+            nullable = nullable or "null" in types_of(resolved)
         if key == "metadata":
             nullable = False  # Stripe renders no metadata as {}, never as null
         options: list[st.SearchStrategy[Any]] = []
@@ -245,8 +220,8 @@ class _SiteFinder:
         nullable: bool,
     ) -> st.SearchStrategy[Any] | None:
         """What a value other than null or absent may become; children are listed as sites."""
-        types = _types(node)
-        listed = _listed(node)
+        types = types_of(node)
+        listed = listed_values(node)
         if listed is not None:
             return _others([option for option in listed if option is not None], value)
         if key in _CURRENCY_KEYS and isinstance(value, str):
