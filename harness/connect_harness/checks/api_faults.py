@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from connect_harness.checks.common import _finding_for, _is_2xx
@@ -55,23 +56,43 @@ def _work(run: ContractRun, event: Event) -> list[ApiCall]:
     ]
 
 
-def _check_survives_api_errors(run: ContractRun) -> Iterator[Finding]:
+@dataclass(frozen=True)
+class Baseline:
+    """Where a fault check sends its event (a connected account in test mode if the endpoint gets
+    one) and how many mutating calls the event causes without faults."""
+
+    account: str | None
+    livemode: bool
+    expected: int
+
+
+def baseline(run: ContractRun, check: str, loses: str) -> Baseline | Finding:
+    """The event delivered once without faults; a skip (naming ``loses``, what a fault could do to
+    the work) when it was not accepted or made no mutating API call that succeeded."""
     perms = run._permutations(EVENT_TYPE)
     account, livemode = next(((a, live) for a, live in perms if a and not live), perms[0])
-    base_seed = run._seed(CHECK)
+    base_seed = run._seed(check)
     baseline_event = run._event(EVENT_TYPE, account, livemode, base_seed)
-    baseline = run._send_event(CHECK, baseline_event, seed=base_seed, variant="no-fault")
+    record = run._send_event(check, baseline_event, seed=base_seed, variant="no-fault")
     run.settle()
     expected = len(_work(run, baseline_event))
-    if not _is_2xx(baseline.response.status) or expected == 0:
-        yield Finding(
-            check=CHECK,
+    if not _is_2xx(record.response.status) or expected == 0:
+        return Finding(
+            check=check,
             status="skip",
-            reason=f"{EVENT_TYPE} without faults made no mutating API call that succeeded (answered "
-            f"{baseline.response.status}); there is no work an API error could lose",
+            reason=f"{EVENT_TYPE} without faults made no mutating API call that succeeded "
+            f"(answered {record.response.status}); there is no work {loses}",
             event_type=EVENT_TYPE,
         )
+    return Baseline(account, livemode, expected)
+
+
+def _check_survives_api_errors(run: ContractRun) -> Iterator[Finding]:
+    found = baseline(run, CHECK, "an API error could lose")
+    if isinstance(found, Finding):
+        yield found
         return
+    account, livemode, expected = found.account, found.livemode, found.expected
     for index, (name, fault) in enumerate(FAULTS):
         yield from _under_fault(run, index, name, fault, account, livemode, expected)
 

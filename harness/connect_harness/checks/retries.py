@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from connect_harness.checks.api_faults import EVENT_TYPE, SELF_RETRY_SECONDS, _work
+from connect_harness.checks.api_faults import EVENT_TYPE, SELF_RETRY_SECONDS, _work, baseline
 from connect_harness.checks.common import _finding_for, _is_2xx
 from connect_harness.checks.findings import Finding
 
@@ -50,23 +50,11 @@ KEEPS_FAILING = (
 
 
 def _check_retries(run: ContractRun) -> Iterator[Finding]:
-    perms = run._permutations(EVENT_TYPE)
-    account, livemode = next(((a, live) for a, live in perms if a and not live), perms[0])
-    base_seed = run._seed(CHECK)
-    baseline_event = run._event(EVENT_TYPE, account, livemode, base_seed)
-    baseline = run._send_event(CHECK, baseline_event, seed=base_seed, variant="no-fault")
-    run.settle()
-    expected = len(_work(run, baseline_event))
-    if not _is_2xx(baseline.response.status) or expected == 0:
-        yield Finding(
-            check=CHECK,
-            status="skip",
-            reason=f"{EVENT_TYPE} without faults made no mutating API call that succeeded "
-            f"(answered {baseline.response.status}); there is no work a failed attempt could "
-            "lose or repeat",
-            event_type=EVENT_TYPE,
-        )
+    found = baseline(run, CHECK, "a failed attempt could lose or repeat")
+    if isinstance(found, Finding):
+        yield found
         return
+    account, livemode, expected = found.account, found.livemode, found.expected
     seed = run._seed(CHECK, 1)
     event = run._event(EVENT_TYPE, account, livemode, seed)
     attempts: list[DeliveryRecord] = []
