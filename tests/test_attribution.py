@@ -8,16 +8,18 @@ import json
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import stripe
 
 from connect_harness.checks.api_calls import _check_separates_livemode
+from connect_harness.checks import settling
 from connect_harness.checks.attribution import attribute
 from connect_harness.checks.run import ContractRun, VerifyConfig
 from connect_harness.stripe_api.calls import ApiCall
 from endpoints import flask_endpoint
-from endpoints.core import LIVE_KEY
+from endpoints.core import LIVE_KEY, TEST_KEY
 
 SECRET = "whsec_test_secret"
 ACCOUNT = "acct_1HarnessAttribute"
@@ -129,12 +131,20 @@ def test_a_worker_lagging_into_the_next_delivery_is_tied_to_its_own_event() -> N
 def test_calls_tied_to_no_delivery_are_judged_by_their_object_and_said_so(
     bug: str | None, status: str, words: str
 ) -> None:
-    """A worker 50 ms behind fetches a payment intent that three events of a scenario name: which
-    delivery it served is unknown, so the account check judges it by the object it touches only."""
-    app = flask_endpoint.create_app(SECRET, bug=bug, defer=0.05)
+    """The endpoint answers every event of the scenarios first and works only once all were
+    answered (no later delivery under way, so timing cannot mislead): it fetches a payment intent that three delivered events name, so which delivery the
+    call served is unknown, and the account check judges it by the object it touches only."""
+    app = flask_endpoint.create_app(SECRET, bug=bug, defer=0.0)
+    gate = app.extensions["webhook_core"].gate = threading.Event()
     config = VerifyConfig(secret=SECRET, seed=5, events=("customer.created",))
     with ContractRun(app, config) as run:
         run.result("order-independent")
+        with run.fake_api.patch_stripe():
+            gate.set()  # the work starts now, between two deliveries: after every answer
+            deadline = time.monotonic() + 10
+            while not run.fake_api.calls and time.monotonic() < deadline:
+                time.sleep(0.01)
+            run.settle()
         result = run.result("uses-connected-account-context")
         ambiguous = run.ambiguous_calls()
     assert any(call.path.startswith("/v1/payment_intents/") for call in ambiguous)
@@ -192,3 +202,50 @@ def test_one_late_call_landing_in_the_next_delivery_is_not_blamed_on_it(
     assert {f.status for f in findings} == {status}, findings
     if bug:
         assert "used a live-mode key for a test-mode" in findings[0].reason
+
+
+class _AnswersThenFetches:
+    """Answers at once; a worker 20 ms later fetches the event's customer or payment intent with stripe-python's
+    module-level API, remembering any call that never reached an API (connection refused)."""
+
+    def __init__(self) -> None:
+        self.unreachable: list[str] = []
+
+    def __call__(self, environ: dict[str, object], start_response: object) -> list[bytes]:
+        stream = environ["wsgi.input"]
+        length = int(str(environ.get("CONTENT_LENGTH") or 0))
+        event = json.loads(stream.read(length))  # type: ignore[attr-defined]
+        if event.get("type") in ("customer.created", "payment_intent.succeeded"):
+            options = {"api_key": LIVE_KEY if event["livemode"] else TEST_KEY}
+            if event.get("account"):
+                options["stripe_account"] = event["account"]
+            worker = threading.Timer(0.02, self._fetch, args=(event, options))
+            worker.start()
+        start_response("200 OK", [("Content-Type", "application/json")])  # type: ignore[operator]
+        return [b"{}"]
+
+    def _fetch(self, event: dict[str, Any], options: dict[str, object]) -> None:
+        try:
+            kind = stripe.Customer if event["type"] == "customer.created" else stripe.PaymentIntent
+            kind.retrieve(event["data"]["object"]["id"], **options)  # type: ignore[arg-type]
+        except stripe.APIConnectionError:
+            self.unreachable.append(event["id"])
+        except stripe.StripeError:
+            pass
+
+
+def test_work_after_the_answer_reaches_the_fake_even_as_a_check_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """stripe-python points at the fake only while a check runs; an endpoint still working when the
+    check ends must not have its calls sent elsewhere (here: a closed port, standing for Stripe)."""
+    monkeypatch.setattr(stripe, "api_base", "http://127.0.0.1:9")
+    monkeypatch.setattr(stripe, "max_network_retries", 0)
+    app = _AnswersThenFetches()
+    with ContractRun(app, VerifyConfig(secret=SECRET, seed=4)) as run:
+        for check in ("accepts-valid-events", "accepts-rotated-secret", "verifies-raw-body"):
+            run.result(check)
+        time.sleep(0.3)  # any work still going on lands now, outside every check
+        late = settling.calls_after_answering(run.records, run.fake_api.calls)
+    assert late, "the worker's calls all came before the answers: nothing was tested"
+    assert app.unreachable == []

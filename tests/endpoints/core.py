@@ -72,6 +72,8 @@ class WebhookCore:
     bug: str | None = None
     #: Answer first and act this many seconds later in a worker thread, as Stripe advises.
     defer: float | None = None
+    #: With ``defer``: the worker also waits until this is set (a test decides when work happens).
+    gate: threading.Event | None = None
     #: Also fetch data.object and every object it names: with stripe-python (``"sdk"``) or plain
     #: HTTP (``"http"``, an empty ``Stripe-Account`` header on platform events).
     follow: str | None = None
@@ -188,6 +190,8 @@ class WebhookCore:
 
     def _act_until_done(self, event: dict[str, Any]) -> None:
         """Work after answering: Stripe will not retry a 2xx, so retry transient API errors here."""
+        if self.gate is not None:
+            self.gate.wait()
         for _ in range(20):
             try:
                 self._act(event)
