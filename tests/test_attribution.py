@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import stripe
 
-from connect_harness.checks.api_calls import _check_separates_livemode
 from connect_harness.checks import settling
+from connect_harness.checks.api_calls import _check_separates_livemode
 from connect_harness.checks.attribution import attribute
 from connect_harness.checks.run import ContractRun, VerifyConfig
 from connect_harness.stripe_api.calls import ApiCall
