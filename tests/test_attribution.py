@@ -87,6 +87,23 @@ def test_late_calls_are_tied_by_what_they_name_or_to_none() -> None:
     assert found.ambiguous == (shared, nothing)
 
 
+def test_late_work_landing_only_inside_later_deliveries_is_still_seen_as_late() -> None:
+    """No call falls between two deliveries (a loaded machine, back-to-back deliveries): a call
+    during B naming only what answered A named is A's late work, and not B's."""
+    own = _call("b#2", 2.005, "/v1/charges/ch_1OnlyInA00000")
+    theirs = _call("b#2", 2.006, "/v1/customers/cus_1OnlyInB0000")
+    found = attribute([A, B], [own, theirs])
+    assert found.after_answering
+    assert found.by_label == {"a#1": (own,), "b#2": (theirs,)}
+
+
+def test_a_call_naming_its_own_delivery_and_an_earlier_one_keeps_its_label() -> None:
+    both = _call("b#2", 2.005, "/v1/customers/cus_1OnlyInB0000?charge=ch_1OnlyInA00000")
+    found = attribute([A, B], [both])
+    assert not found.after_answering
+    assert found.by_label == {"b#2": (both,)}
+
+
 def test_a_call_cannot_serve_a_delivery_that_had_not_started() -> None:
     # cus_1OnlyInB0000 is B's, but the call came before B was sent: tied to none.
     early = _call("a#1", 1.5, "/v1/customers/cus_1OnlyInB0000")

@@ -4,8 +4,9 @@ The fake API labels each call with the delivery last started (:meth:`FakeStripeA
 label is the truth for an endpoint that does its work before answering: its calls all arrive while
 their delivery waits for its answer. An endpoint that answers first and works later (as Stripe
 advises) makes its calls after the answer, often while a later delivery is under way, so the label
-names the wrong delivery. Once any call arrived after its delivery was answered, every call is tied
-by observable facts only:
+names the wrong delivery. Once any call arrived after its delivery was answered (between
+deliveries, or during a later one whose event names none of what it names while an answered
+earlier one does), every call is tied by observable facts only:
 
 * it can only serve a delivery that started before it arrived (the fake's per-call timestamps);
 * an id it names (path, parameters, an Idempotency-Key derived from an event id) that appears in
@@ -68,8 +69,11 @@ def attribute(records: Sequence[_Record], calls: Sequence[ApiCall]) -> Attributi
         labels.setdefault(record.label, []).append(record)
     inside = [call for call in calls if call.delivery in labels]
     outside = tuple(call for call in calls if call.delivery not in labels)
-    # Late: after its delivery was answered, or before it started (a call of an earlier one).
-    late = any(not _within(call, labels[str(call.delivery)]) for call in inside)
+    # Late: after its delivery was answered, or before it started (a call of an earlier one), or
+    # naming only what an answered earlier delivery named (work for it, landing in a later one).
+    late = any(not _within(call, labels[str(call.delivery)]) for call in inside) or any(
+        _serves_an_answered_delivery(call, labels[str(call.delivery)], records) for call in inside
+    )
     by_label: dict[str, list[ApiCall]] = {}
     ambiguous: list[ApiCall] = []
     if not late:
@@ -94,6 +98,34 @@ def attribute(records: Sequence[_Record], calls: Sequence[ApiCall]) -> Attributi
 def _within(call: ApiCall, records: Sequence[_Record]) -> bool:
     started = min(record.started for record in records)
     return started <= call.at <= max(record.finished for record in records)
+
+
+def _serves_an_answered_delivery(
+    call: ApiCall, own: Sequence[_Record], records: Sequence[_Record]
+) -> bool:
+    """True if ``call`` names ids, none of them in the delivery it arrived during (``own``), and one
+    named by a delivery answered before it arrived: work for that delivery, done after its answer.
+
+    A call made while a delivery is handled usually names that delivery's event. One that names
+    only an earlier, answered event's objects is either late work for it (an endpoint that answers
+    first) or work that reaches back through stored state: tying it by content is right for both,
+    since the event naming the object fixes the account and mode the call must use."""
+    names = call.named_ids()
+    if not names or any(_names_in(names, record) for record in own):
+        return False
+    return any(
+        record.finished <= call.at and record.label != call.delivery and _names_in(names, record)
+        for record in records
+    )
+
+
+def _names_in(names: frozenset[str], record: _Record) -> bool:
+    body = record.request.body
+    return any(name.encode() in body and name in _ids(body) for name in names)
+
+
+def _ids(body: bytes) -> frozenset[str]:
+    return frozenset(STRIPE_ID.findall(body.decode("utf-8", "replace")))
 
 
 class _EventOf:
