@@ -75,7 +75,7 @@ def test_an_endpoint_that_never_called_late_costs_nothing_after_the_first_settle
     records = [Record("a", time.monotonic() + 1.0)]
     start = time.monotonic()
     assert settling.settle(fake, records, quiet=0.5, first=False, bound=2.0) is False
-    assert time.monotonic() - start < 0.25
+    assert time.monotonic() - start < 1.0  # waiting a quiet period would take 1.5 s
     assert fake.waits == [0.0]  # only calls in flight were waited for
 
 
