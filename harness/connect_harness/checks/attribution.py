@@ -71,8 +71,9 @@ def attribute(records: Sequence[_Record], calls: Sequence[ApiCall]) -> Attributi
     outside = tuple(call for call in calls if call.delivery not in labels)
     # Late: after its delivery was answered, or before it started (a call of an earlier one), or
     # naming only what an answered earlier delivery named (work for it, landing in a later one).
+    answered = _Answered(records)
     late = any(not _within(call, labels[str(call.delivery)]) for call in inside) or any(
-        _serves_an_answered_delivery(call, labels[str(call.delivery)], records) for call in inside
+        answered.served_by(call, labels[str(call.delivery)]) for call in inside
     )
     by_label: dict[str, list[ApiCall]] = {}
     ambiguous: list[ApiCall] = []
@@ -100,28 +101,40 @@ def _within(call: ApiCall, records: Sequence[_Record]) -> bool:
     return started <= call.at <= max(record.finished for record in records)
 
 
-def _serves_an_answered_delivery(
-    call: ApiCall, own: Sequence[_Record], records: Sequence[_Record]
-) -> bool:
-    """True if ``call`` names ids, none of them in the delivery it arrived during (``own``), and one
-    named by a delivery answered before it arrived: work for that delivery, done after its answer.
+class _Answered:
+    """Which deliveries name which ids, read from the bodies once, when first needed."""
 
-    A call made while a delivery is handled usually names that delivery's event. One that names
-    only an earlier, answered event's objects is either late work for it (an endpoint that answers
-    first) or work that reaches back through stored state: tying it by content is right for both,
-    since the event naming the object fixes the account and mode the call must use."""
-    names = call.named_ids()
-    if not names or any(_names_in(names, record) for record in own):
-        return False
-    return any(
-        record.finished <= call.at and record.label != call.delivery and _names_in(names, record)
-        for record in records
-    )
+    def __init__(self, records: Sequence[_Record]) -> None:
+        self.records = records
+        self._naming: dict[str, list[tuple[float, str]]] | None = None
 
+    def served_by(self, call: ApiCall, own: Sequence[_Record]) -> bool:
+        """True if ``call`` names ids, none of them in the delivery it arrived during (``own``),
+        and one named by a delivery answered before it arrived: work for that delivery, done
+        after its answer.
 
-def _names_in(names: frozenset[str], record: _Record) -> bool:
-    body = record.request.body
-    return any(name.encode() in body and name in _ids(body) for name in names)
+        A call made while a delivery is handled usually names that delivery's event. One that
+        names only an earlier, answered event's objects is either late work for it (an endpoint
+        that answers first) or work that reaches back through stored state: tying it by content
+        is right for both, since the event naming the object fixes the account and mode the call
+        must use."""
+        names = call.named_ids()
+        if not names or any(not names.isdisjoint(_ids(record.request.body)) for record in own):
+            return False
+        naming = self._index()
+        return any(
+            finished <= call.at and label != call.delivery
+            for name in names
+            for finished, label in naming.get(name, ())
+        )
+
+    def _index(self) -> dict[str, list[tuple[float, str]]]:
+        if self._naming is None:
+            self._naming = {}
+            for record in self.records:
+                for name in _ids(record.request.body):
+                    self._naming.setdefault(name, []).append((record.finished, record.label))
+        return self._naming
 
 
 def _ids(body: bytes) -> frozenset[str]:
