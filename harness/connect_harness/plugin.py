@@ -403,15 +403,20 @@ def connect_thin_contract(
     """
     from connect_harness.checks.thin import ThinConfig
     from connect_harness.plugin_thin import ThinContract
+    from connect_harness.xdist_shares import thin_exchange
 
-    worker = getattr(request.config, "workerinput", {}).get("workerid", "gw0")
+    workerinput: dict[str, Any] = getattr(request.config, "workerinput", {})
+    worker = str(workerinput.get("workerid", "gw0"))
+    exchange = thin_exchange(request.config, connect_settings)
     config = ThinConfig(
         secret=connect_secret,
         url=connect_url,
         endpoint_type=connect_settings["endpoint_type"],
         mode=connect_settings["mode"],
-        # each xdist worker that runs a thin test sends its own notifications: fresh ids
-        seed=connect_settings["seed"] + 7919 * int(worker.removeprefix("gw") or 0),
+        # one worker sends the shared run's notifications (the ids of -n 0); a worker on its own
+        # (the catalogue kept on one worker) sends its own: fresh ids
+        seed=connect_settings["seed"]
+        + (0 if exchange is not None else 7919 * int(worker.removeprefix("gw") or 0)),
         timeout=max(30.0, connect_settings["max_response_time"]),
     )
     before = None
@@ -425,7 +430,9 @@ def connect_thin_contract(
             if getattr(item, "function", None) is test_contract and hasattr(item, "callspec")
         ]
         before = functools.partial(contract.run, planned)
-    return ThinContract(connect_target, _connect_stripe_api_session, config, before=before)
+    return ThinContract(
+        connect_target, _connect_stripe_api_session, config, before=before, exchange=exchange
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -19,6 +19,7 @@ import pytest
 
 if TYPE_CHECKING:
     from connect_harness.checks.findings import CheckResult
+    from connect_harness.checks.share_exchange import ShareExchange
     from connect_harness.checks.thin import ThinConfig
     from connect_harness.delivery import Target
     from connect_harness.stripe_api.fake import FakeStripeAPI
@@ -31,6 +32,10 @@ class ThinContract:
 
     ``before`` runs first: with ``--connect-payload both`` it completes the snapshot checks, so
     the calls the endpoint makes for thin notifications never reach a snapshot check's judgement.
+    ``exchange`` (under pytest-xdist): the workers share one run of the thin checks, as they split
+    the snapshot catalogue: the first worker to ask claims it and delivers every notification
+    once, the others read its results (:class:`~connect_harness.checks.share_exchange.ShareExchange`
+    with one share).
     """
 
     def __init__(
@@ -40,25 +45,50 @@ class ThinContract:
         config: ThinConfig,
         *,
         before: Callable[[], object] | None = None,
+        exchange: ShareExchange | None = None,
     ) -> None:
         self.target, self.fake_api, self.config = target, fake_api, config
         self._before = before
+        self._exchange = exchange
         self._results: dict[str, CheckResult] | None = None
 
     def result(self, check_id: str) -> CheckResult:
         """The result of the thin check ``check_id``."""
         if self._results is None:
-            from connect_harness.checks.thin import run_thin_checks
-            from connect_harness.delivery import UrlTarget
-
-            if self._before is not None:
-                self._before()
-            with contextlib.ExitStack() as stack:
-                if not isinstance(self.target, UrlTarget):  # an in-process app's stripe-python
-                    stack.enter_context(self.fake_api.patch_stripe())
-                results = run_thin_checks(self.target, self.fake_api, self.config)
-            self._results = {result.id: result for result in results}
+            self._results = self._shared() if self._exchange is not None else self._run()
         return self._results[check_id]
+
+    def _run(self) -> dict[str, CheckResult]:
+        from connect_harness.checks.thin import run_thin_checks
+        from connect_harness.delivery import UrlTarget
+
+        if self._before is not None:
+            self._before()
+        with contextlib.ExitStack() as stack:
+            if not isinstance(self.target, UrlTarget):  # an in-process app's stripe-python
+                stack.enter_context(self.fake_api.patch_stripe())
+            results = run_thin_checks(self.target, self.fake_api, self.config)
+        return {result.id: result for result in results}
+
+    def _shared(self) -> dict[str, CheckResult]:
+        from connect_harness.errors import HarnessError
+
+        exchange = self._exchange
+        assert exchange is not None
+        if exchange.claim(0):
+            try:
+                results = self._run()
+            except Exception as err:  # the other workers must not wait for results that never come
+                exchange.publish(0, {"error": f"the thin checks failed on another worker: {err}"})
+                raise
+            exchange.publish(0, {"results": results})
+            return results
+        shared: dict[str, Any] = exchange.collect(0)
+        if "error" in shared:
+            raise HarnessError(str(shared["error"]))
+        results = shared["results"]
+        assert isinstance(results, dict)
+        return results
 
 
 def deselect_for_payload(

@@ -19,11 +19,12 @@ import pytest
 
 if TYPE_CHECKING:
     from connect_harness.checks.run import ContractRun, VerifyConfig
+    from connect_harness.checks.share_exchange import ShareExchange
     from connect_harness.delivery import Target
     from connect_harness.settings import Settings
     from connect_harness.stripe_api.fake import FakeStripeAPI
 
-__all__ = ["SHARES_KEY", "contract_run", "share_folder", "splits"]
+__all__ = ["SHARES_KEY", "contract_run", "share_folder", "splits", "thin_exchange"]
 
 #: The workerinput key naming the session's folder of shares.
 SHARES_KEY = "connect_harness_shares"
@@ -97,3 +98,19 @@ def contract_run(
         fake_api=fake_api,
         url=url,
     )
+
+
+def thin_exchange(config: pytest.Config, settings: Settings) -> ShareExchange | None:
+    """Where the workers share one run of the thin checks (one share, in a folder of its own), or
+    None: one process, one worker, or a session that keeps the catalogue on one worker."""
+    workerinput: dict[str, Any] = getattr(config, "workerinput", {})
+    folder = workerinput.get(SHARES_KEY)
+    if folder is None or int(workerinput.get("workercount", 1)) < 2 or not splits(settings):
+        return None
+    from pathlib import Path
+
+    from connect_harness.checks.share_exchange import ShareExchange
+
+    thin = Path(folder) / "thin"
+    thin.mkdir(exist_ok=True)
+    return ShareExchange(thin, 1)

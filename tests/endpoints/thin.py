@@ -33,8 +33,9 @@ HANDLED_PREFIXES = ("v2.core.account", "v1.")
 Start = Callable[[str, list[tuple[str, str]]], Any]
 
 
-def thin_app(api_url: str, *, secret: str = TEST_SECRET, bug: str | None = None) -> Any:
-    """The WSGI app; ``api_url`` is where the (fake) Stripe API is."""
+def thin_app(api_url: str | None, *, secret: str = TEST_SECRET, bug: str | None = None) -> Any:
+    """The WSGI app; ``api_url`` is where the (fake) Stripe API is (None: ``stripe.api_base`` when
+    a notification comes, as the harness points it at the fake of the process that delivers)."""
     if bug is not None and bug not in THIN_BUGS:
         raise ValueError(f"unknown bug {bug!r}")
     done: set[str] = set()
@@ -42,7 +43,8 @@ def thin_app(api_url: str, *, secret: str = TEST_SECRET, bug: str | None = None)
 
     def client(livemode: bool) -> stripe.StripeClient:
         key = "sk_live_thin_endpoint" if livemode else "sk_test_thin_endpoint"
-        return stripe.StripeClient(key, base_addresses={"api": api_url}, max_network_retries=0)
+        base = api_url if api_url is not None else stripe.api_base
+        return stripe.StripeClient(key, base_addresses={"api": base}, max_network_retries=0)
 
     def answer(start: Start, status: str, text: str) -> Iterable[bytes]:
         start(status, [("Content-Type", "application/json")])

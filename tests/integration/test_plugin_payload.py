@@ -3,6 +3,10 @@ payload selects, as ``verify --payload`` does, and deselects the other."""
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 import pytest
 import stripe  # noqa: F401  (imported once here: pytester drops modules first imported in an inline run)
 
@@ -71,3 +75,62 @@ def test_payload_both_runs_the_selected_checks_of_each(pytester: pytest.Pytester
         ["*test_contract?rejects-missing-signature? PASSED*",
          "*test_thin_contract?thin-acknowledges-unknown-types? PASSED*"]
     )  # fmt: skip
+
+
+# Logs each thin notification delivered (its id, the xdist worker) to $DELIVERY_LOG, then hands it
+# to the thin endpoint, which calls the fake Stripe API of the process that delivered it.
+COUNTING_THIN_APP = """
+import io
+import json
+import os
+
+from endpoints.thin import thin_app
+
+_app = thin_app(None)
+
+
+def app(environ, start_response):
+    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    try:
+        notification = json.loads(body).get("id")
+    except ValueError:
+        notification = None
+    with open(os.environ["DELIVERY_LOG"], "a") as log:
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        log.write(json.dumps([notification, worker]) + "\\n")
+    environ["wsgi.input"] = io.BytesIO(body)
+    return _app(environ, start_response)
+"""
+
+
+def test_n2_delivers_the_thin_checks_once_like_n0(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under -n 2 the thin tests run on both workers, and one worker delivers the notifications,
+    with the ids -n 0 sends; the other reads its results."""
+    pytest.importorskip("xdist")
+    pytester.makepyfile(counting_thin_app=COUNTING_THIN_APP)
+    tests = str(Path(__file__).resolve().parents[1])  # where the endpoints package is
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(pytester.path), tests]))
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # when this suite runs under xdist
+    runs = {}
+    for workers in ("0", "2"):
+        log = pytester.path / f"thin-{workers}.log"
+        monkeypatch.setenv("DELIVERY_LOG", str(log))
+        result = pytester.runpytest_subprocess(
+            "-p", "connect_harness", "--pyargs", "connect_harness.suite",
+            "--connect-app", "counting_thin_app:app", "--connect-secret", TEST_SECRET,
+            "--connect-seed", "5", "--connect-payload", "thin", "-n", workers, "-v",
+        )  # fmt: skip
+        outcomes = result.parseoutcomes()
+        outcomes.pop("deselected", None)  # xdist does not count what its workers deselected
+        ran_on = {
+            line.split("]")[0].strip("[") for line in result.stdout.lines if "] PASSED" in line
+        }
+        deliveries = [json.loads(line) for line in log.read_text().splitlines()]
+        runs[workers] = (outcomes, deliveries, ran_on)
+    (one, one_log, _), (two, two_log, ran_on) = runs["0"], runs["2"]
+    assert one == two == {"passed": len(THIN_CATALOGUE)}
+    assert ran_on == {"gw0", "gw1"}  # both workers ran thin tests...
+    assert len({worker for _, worker in two_log}) == 1  # ...and one delivered
+    assert sorted(n for n, _ in two_log) == sorted(n for n, _ in one_log)
