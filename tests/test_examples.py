@@ -90,6 +90,15 @@ def test_every_example_is_valid_and_rebuilt_by_its_overrides(event_type: str) ->
         for path, _ in example.changes:
             assert path.startswith("data.object.")
             assert not path.endswith((".id", ".status", ".object", ".livemode", ".account"))
+            # nor why it was canceled: the unchanged status says whether it was
+            assert not path.startswith("data.object.cancellation")
+
+
+def test_a_succeeded_payment_intent_never_gets_a_cancellation_reason() -> None:
+    """The status stays succeeded, so the reason it was canceled stays null in every example."""
+    examples = build_examples("payment_intent.succeeded", 12, account="acct_1Examples", seed=1)
+    assert {e.event.payload["data"]["object"]["cancellation_reason"] for e in examples} == {None}
+    assert len({e.event.payload["data"]["object"]["capture_method"] for e in examples}) > 1
 
 
 def test_enough_examples_send_every_listed_value() -> None:

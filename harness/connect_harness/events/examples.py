@@ -20,8 +20,9 @@ example's bytes are the canonical body with those values replaced in place (the 
 
 Only what a handler can reasonably meet in one event of the type changes: places at most two levels
 deep, never a ``status`` (the type says it: ``invoice.paid`` is paid) nor a nested ``type`` (it
-says which sibling object is filled in); ids, owners, ``object``, ``livemode``, ``created`` and
-what ``previous_attributes`` says changed never do.
+says which sibling object is filled in), nor why an object was canceled (``cancellation_reason``,
+``cancellation_details``: a succeeded payment intent has none); ids, owners, ``object``,
+``livemode``, ``created`` and what ``previous_attributes`` says changed never do.
 
 An example is ``build_event(type, seed=<its world>, overrides=<its changes>)``: its id is its world's
 (no other event of a run has it), and ``connect-harness sign TYPE --seed S --set PATH=VALUE ...``
@@ -310,6 +311,8 @@ class _Walker:
             return
         if len(path) > 2 or key in (_NEVER_CHANGED if len(path) == 1 else _NESTED_NEVER_CHANGED):
             return
+        if path[0].startswith("cancel") and not isinstance(value, bool):
+            return  # why it was canceled: the status, which never changes, says whether it was
         values: list[Any] = []
         if listed is not None:
             values = [option for option in dict.fromkeys(listed) if option not in (None, value)]
