@@ -12,6 +12,7 @@ from connect_harness.checks.examples import _extra_examples, _send_example
 from connect_harness.checks.findings import (
     Finding,
 )
+from connect_harness.checks.sdk_parsing import python_sdk_failure
 from connect_harness.spec import contracts
 
 if TYPE_CHECKING:
@@ -31,6 +32,9 @@ def _judge_acceptance(record: DeliveryRecord, what: str) -> Finding | None:
         why = f"{what} got a server error; Stripe retries it for days, then disables the endpoint"
     else:
         why = f"{what} was refused; Stripe retries it for days, then disables the endpoint"
+    if response.status >= 400:
+        sdk = python_sdk_failure(record.request.body)
+        why = why if sdk is None else f"{why}; {sdk}"
     return _finding_for(record, status="fail", reason=why, expected="2xx")
 
 

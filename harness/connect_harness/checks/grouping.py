@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from connect_harness.checks.findings import CheckResult, Finding
+from connect_harness.checks.sdk_parsing import MARK as SDK_MARK
 
 if TYPE_CHECKING:
     from connect_harness.checks.run import DeliveryRecord
@@ -124,7 +125,17 @@ def _refused_types(accepts: CheckResult | None) -> list[Headline]:
         actual = {f.actual for f in findings}
         if all(f.status == "fail" for f in findings) and len(actual) == 1:
             status = next(iter(actual)) or ""
-            if status[:1] == "4":
+            sdk = next((f.reason for f in findings if f"{SDK_MARK} " in f.reason), None)
+            if status[:1] == "4" and sdk is not None:
+                out.append(
+                    Headline(
+                        "refused-type",
+                        f"every delivery of {event_type} got {status}, and "
+                        f"{sdk[sdk.index(SDK_MARK) :]}",
+                        event_type,
+                    )
+                )
+            elif status[:1] == "4":
                 out.append(
                     Headline(
                         "refused-type",
