@@ -29,6 +29,7 @@ from connect_harness.delivery import (
 )
 from connect_harness.errors import UsageError
 from connect_harness.wire.request import DeliveryRequest
+from endpoints.serving import free_port
 
 BODY = '{\n  "id": "evt_1",\n  "object": "event",\n  "note": "café ☕"\n}'.encode()
 HEADERS = (
@@ -151,9 +152,7 @@ def test_url_target_does_not_follow_redirects() -> None:
 
 
 def test_refused_connection_is_status_0_with_the_reason() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # nothing listens there
     url = f"http://127.0.0.1:{port}/webhook"
 
     response = deliver(make_request(), UrlTarget(url))

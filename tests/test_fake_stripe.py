@@ -22,6 +22,7 @@ from connect_harness.spec import contracts
 from connect_harness.stripe_api import server
 from connect_harness.stripe_api.fake import ApiCall, FakeStripeAPI
 from connect_harness.stripe_api.router import Router
+from endpoints.serving import free_port
 
 ACCOUNT = "acct_1ConnectedAcct01"
 OTHER = "acct_1SomeoneElse0001"
@@ -697,9 +698,7 @@ def test_fixed_port_in_use_is_a_usage_error(capsys: pytest.CaptureFixture[str]) 
 
 
 def test_fixed_port_serves_there() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     with FakeStripeAPI(port=port) as api:
         assert api.url == f"http://127.0.0.1:{port}"
 
