@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import stripe
 
-from connect_harness.checks import settling
 from connect_harness.checks.api_calls import _check_separates_livemode
 from connect_harness.checks.attribution import attribute
+from connect_harness.checks.findings import CheckResult
 from connect_harness.checks.run import ContractRun, VerifyConfig
 from connect_harness.stripe_api.calls import ApiCall
 from endpoints import flask_endpoint
@@ -222,47 +222,66 @@ def test_one_late_call_landing_in_the_next_delivery_is_not_blamed_on_it(
 
 
 class _AnswersThenFetches:
-    """Answers at once; a worker 20 ms later fetches the event's customer or payment intent with stripe-python's
-    module-level API, remembering any call that never reached an API (connection refused)."""
+    """Answers at once; a worker fetches the event's payment intent with stripe-python's
+    module-level API once :meth:`work` lets it, remembering any fetch that never reached an API
+    (connection refused)."""
 
     def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.workers: list[threading.Thread] = []
         self.unreachable: list[str] = []
 
     def __call__(self, environ: dict[str, object], start_response: object) -> list[bytes]:
         stream = environ["wsgi.input"]
         length = int(str(environ.get("CONTENT_LENGTH") or 0))
         event = json.loads(stream.read(length))  # type: ignore[attr-defined]
-        if event.get("type") in ("customer.created", "payment_intent.succeeded"):
+        if event.get("type") == "payment_intent.succeeded":
             options = {"api_key": LIVE_KEY if event["livemode"] else TEST_KEY}
             if event.get("account"):
                 options["stripe_account"] = event["account"]
-            worker = threading.Timer(0.02, self._fetch, args=(event, options))
+            worker = threading.Thread(target=self._fetch, args=(event, options))
             worker.start()
+            self.workers.append(worker)
         start_response("200 OK", [("Content-Type", "application/json")])  # type: ignore[operator]
         return [b"{}"]
 
+    def work(self) -> None:
+        """Let the workers fetch, and wait until they did."""
+        self.gate.set()
+        for worker in self.workers:
+            worker.join(timeout=30)
+
     def _fetch(self, event: dict[str, Any], options: dict[str, object]) -> None:
+        self.gate.wait(timeout=30)
         try:
-            kind = stripe.Customer if event["type"] == "customer.created" else stripe.PaymentIntent
-            kind.retrieve(event["data"]["object"]["id"], **options)  # type: ignore[arg-type]
+            stripe.PaymentIntent.retrieve(event["data"]["object"]["id"], **options)  # type: ignore[arg-type]
         except stripe.APIConnectionError:
             self.unreachable.append(event["id"])
         except stripe.StripeError:
             pass
 
 
-def test_work_after_the_answer_reaches_the_fake_even_as_a_check_ends(
+def test_work_lagging_past_a_check_reaches_the_fake_during_the_next(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """stripe-python points at the fake only while a check runs; an endpoint still working when the
-    check ends must not have its calls sent elsewhere (here: a closed port, standing for Stripe)."""
+    """A run's checks point stripe-python at the fake from the first to the last: an endpoint still
+    working when one check ends (here: exactly between two checks) must not have its calls sent
+    elsewhere (a closed port, standing for Stripe)."""
     monkeypatch.setattr(stripe, "api_base", "http://127.0.0.1:9")
     monkeypatch.setattr(stripe, "max_network_retries", 0)
     app = _AnswersThenFetches()
-    with ContractRun(app, VerifyConfig(secret=SECRET, seed=4)) as run:
-        for check in ("accepts-valid-events", "accepts-rotated-secret", "verifies-raw-body"):
-            run.result(check)
-        time.sleep(0.3)  # any work still going on lands now, outside every check
-        late = settling.calls_after_answering(run.records, run.fake_api.calls)
-    assert late, "the worker's calls all came before the answers: nothing was tested"
+
+    class BetweenChecks(ContractRun):
+        def result(self, check_id: str) -> CheckResult:
+            found = super().result(check_id)
+            if check_id == "accepts-valid-events":
+                app.work()  # after that check, before the next
+            return found
+
+    config = VerifyConfig(secret=SECRET, seed=4, events=("payment_intent.succeeded",))
+    with BetweenChecks(app, config) as run:
+        run.run(["accepts-valid-events", "rejects-missing-signature"])
+        reached = [call for call in run.fake_api.calls if "/payment_intents/" in call.path]
+    assert app.workers, "no payment intent was delivered: nothing was tested"
     assert app.unreachable == []
+    assert len(reached) == len(app.workers)

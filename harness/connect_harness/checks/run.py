@@ -202,20 +202,11 @@ class ContractRun:
             if not isinstance(self.target, UrlTarget):
                 stack.enter_context(self.fake_api.patch_stripe())
             findings = excuse_our_gaps(self, tuple(_CHECKS[spec.id](self)))
-            if not isinstance(self.target, UrlTarget):
-                self._let_late_work_finish()
         raw = CheckResult(id=spec.id, title=spec.title, findings=findings)
         self._raw[spec.id] = raw
         result = regroup(raw, self.headlines())
         self._results[spec.id] = result
         return result
-
-    def _let_late_work_finish(self) -> None:
-        """An in-process app that works after answering is still calling stripe-python when a check
-        ends: let those calls reach the fake before its patch is undone, not the real API (or
-        whatever the user configured). Costs nothing for an endpoint that works before answering."""
-        if settling.calls_after_answering(self._log.records, self.fake_api.calls):
-            self.settle()
 
     def headlines(self) -> list[Headline]:
         """The root causes the run has shown so far (:mod:`connect_harness.checks.grouping`)."""
@@ -230,9 +221,15 @@ class ContractRun:
     def run(self, only: Iterable[str] | None = None) -> list[CheckResult]:
         """Run every check (or ``only`` these ids) and return their results in catalogue order."""
         wanted = check_ids() if only is None else validate_check_ids(only)
-        # Delivering checks first, so the checks judged over all deliveries see every one of them.
-        for check_id in sorted(wanted, key=lambda c: c in _GLOBAL_CHECKS):
-            self.result(check_id)
+        with contextlib.ExitStack() as stack:
+            if not isinstance(self.target, UrlTarget):
+                # From the first check to the last, so an in-process app's work that lags behind
+                # one check's end reaches the fake during the next one.
+                self._start()
+                stack.enter_context(self.fake_api.patch_stripe())
+            # Delivering checks first, so the checks judged over all deliveries see every one.
+            for check_id in sorted(wanted, key=lambda c: c in _GLOBAL_CHECKS):
+                self.result(check_id)
         return [self._results[check_id] for check_id in wanted]
 
     # --- sending ---------------------------------------------------------------------------------
