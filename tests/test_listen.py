@@ -124,6 +124,18 @@ class Endpoint:
         self.server.server_close()
 
 
+def _ended(listen: subprocess.Popen[str]) -> str:
+    """The output of a listen process told to stop; killed (and the test failed) if it has not
+    ended within a minute, so it never outlives its test."""
+    try:
+        out, _ = listen.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        listen.kill()
+        listen.communicate()
+        raise
+    return out
+
+
 @pytest.fixture
 def session(tmp_path: Path) -> Iterator[tuple[Path, Endpoint, subprocess.Popen[str]]]:
     cache = tmp_path / "cache"
@@ -164,7 +176,7 @@ def session(tmp_path: Path) -> Iterator[tuple[Path, Endpoint, subprocess.Popen[s
     finally:
         if listen.returncode is None:
             listen.terminate()
-            listen.communicate(timeout=20)
+            _ended(listen)
         endpoint.close()
     assert listen.returncode == 0
     assert not (cache / "connect-harness" / "listen.json").exists()
@@ -231,7 +243,7 @@ def test_trigger_routes_platform_and_connect_events_and_resend_redelivers(
         (f"/v1/events/{ids[2]}", "acct_1ListenTest", 200),
     ]
     listen.terminate()
-    out, _ = listen.communicate(timeout=20)
+    out = _ended(listen)
     stamped = [line.split(None, 2)[2] for line in out.splitlines() if line[:2].isdigit()]
     lines = [line for line in stamped if not line.startswith("api  ")]
     api = [line for line in stamped if line.startswith("api  ")]
@@ -392,6 +404,6 @@ def test_listen_events_filter_skips_other_types(tmp_path: Path) -> None:
         assert f"(platform, test) -> {endpoint.url}/webhook: 400" in thin.stdout
     finally:
         listen.terminate()
-        listen.communicate(timeout=20)
+        _ended(listen)
         endpoint.close()
     assert [item["payload"]["type"] for item in endpoint.received] == ["payout.failed"]
