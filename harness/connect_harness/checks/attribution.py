@@ -21,6 +21,7 @@ checks judge it only by the object it touches, saying so, rather than blame a de
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -137,7 +138,9 @@ class _Answered:
         return self._naming
 
 
+@functools.lru_cache(maxsize=4096)
 def _ids(body: bytes) -> frozenset[str]:
+    """The Stripe ids a delivered body names (read once per body: a run judges its records often)."""
     return frozenset(STRIPE_ID.findall(body.decode("utf-8", "replace")))
 
 
@@ -148,10 +151,9 @@ class _EventOf:
         self.label = record.label
         self.started = record.started
         self.account = record.account
-        text = record.request.body.decode("utf-8", "replace")
-        self.ids = frozenset(STRIPE_ID.findall(text))
+        self.ids = _ids(record.request.body)
         try:
-            payload = json.loads(text)
+            payload = json.loads(record.request.body.decode("utf-8", "replace"))
         except ValueError:
             payload = None
         event_id = payload.get("id") if isinstance(payload, dict) else None
@@ -190,5 +192,4 @@ def _by_content(call: ApiCall, events: Sequence[_EventOf]) -> str | None:
 def names_its_event(record: _Record, call: ApiCall) -> bool:
     """True if ``call`` names an id that ``record``'s delivered body carries (its object, the event
     id in an Idempotency-Key, a nested reference): content, not timing, ties the two."""
-    ids = STRIPE_ID.findall(record.request.body.decode("utf-8", "replace"))
-    return not call.named_ids().isdisjoint(ids)
+    return not call.named_ids().isdisjoint(_ids(record.request.body))

@@ -492,7 +492,11 @@ class ContractRun:
         # A call naming nothing of this event may be the late work of a delivery answered before
         # it arrived (one call an endpoint makes after answering can land inside the next
         # delivery): timing alone is proof only when no earlier delivery could have made it.
-        return not any(
+        return not self._answered_before(record, call)
+
+    def _answered_before(self, record: DeliveryRecord, call: ApiCall) -> bool:
+        """True if another delivery than ``record``'s had been answered when ``call`` came."""
+        return any(
             other.finished <= call.at for other in self._log.records if other.label != record.label
         )
 

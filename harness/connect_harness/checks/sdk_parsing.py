@@ -24,11 +24,9 @@ MARK = "stripe-python"
 @functools.lru_cache(maxsize=512)
 def python_sdk_failure(body: bytes) -> str | None:
     """A note naming what stripe-python raises constructing the event ``body``, or None when it
-    constructs it (or the body is not an event, or stripe-python is not installed)."""
-    try:
-        import stripe
-    except ImportError:  # pragma: no cover - a dependency of the package
-        return None
+    constructs it (or the body is not an event)."""
+    import stripe  # a dependency; imported only once a delivery was refused
+
     try:
         payload = json.loads(body)
     except ValueError:

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from connect_harness.checks.attribution import Attribution, names_its_event
+from connect_harness.checks.attribution import Attribution
 from connect_harness.checks.findings import (
     CheckResult,
     Finding,
@@ -172,16 +172,12 @@ class ShardedRun(ContractRun):
         done = {**own, **self._results}
         return [done[check] for check in check_ids() if check in done]
 
-    def certainly_for(self, record: DeliveryRecord, call: ApiCall) -> bool:
-        """As in one process: once merged, timing alone proves only for the run's first delivery
-        (in one process every earlier delivery had been answered when the call came)."""
+    def _answered_before(self, record: DeliveryRecord, call: ApiCall) -> bool:
+        """As in one process: once merged (the shares' clocks are not comparable), every earlier
+        delivery in one-process order, since one process had answered each before the call came."""
         if not self._merged:
-            return super().certainly_for(record, call)
-        if self._works_after_answering() or not record.answered_before(call):
-            return False
-        if names_its_event(record, call):
-            return True
-        return all(other.label == record.label for other in self._log.records[: record.sequence])
+            return super()._answered_before(record, call)
+        return any(other.label != record.label for other in self._log.records[: record.sequence])
 
     def observed_calls(self) -> tuple[ApiCall, ...]:
         """Every share's API calls once merged; before, this process's."""
@@ -218,8 +214,6 @@ class ShardedRun(ContractRun):
             self.deliver_share((self.first + step) % count)
         payloads = [self.exchange.collect(index) for index in range(count)]
         for payload in payloads:
-            if "error" in payload:
-                raise HarnessError(payload["error"])
             if payload["plan"] != self.plan or payload["seed"] != self.config.seed:
                 raise HarnessError(
                     "the workers planned different contract runs (another seed or other checks); "

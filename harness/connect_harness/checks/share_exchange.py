@@ -55,7 +55,8 @@ class ShareExchange:
         os.replace(partial, path)
 
     def collect(self, share: int) -> Any:
-        """The published result of ``share``, waiting while its owner still delivers it."""
+        """The published result of ``share``, waiting while its owner still delivers it. A result
+        ``{"error": message}`` (its owner's work failed) raises :class:`HarnessError` here."""
         path = self._data_path(share)
         while not path.exists():
             owner = self._owner(share)
@@ -68,6 +69,8 @@ class ShareExchange:
                 )
             time.sleep(POLL)
         data: Any = pickle.loads(path.read_bytes())  # written by this run's own processes
+        if isinstance(data, dict) and "error" in data:
+            raise HarnessError(str(data["error"]))
         return data
 
     def _owner(self, share: int) -> int | None:
