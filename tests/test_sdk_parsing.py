@@ -99,3 +99,27 @@ def test_a_type_refused_on_purpose_keeps_its_advice() -> None:
         "every delivery of customer.created got 400: the endpoint refuses this type; answer 2xx "
         "to every event it receives, even one it does not handle"
     ]
+
+
+def test_an_endpoint_refusing_everything_gets_the_wrong_secret_headline_not_the_sdks() -> None:
+    """Its real fault is elsewhere (another secret): the headline says so, and the SDK note on the
+    finding holds only for an endpoint that accepts other events."""
+    _needs_the_sdk_bug()
+
+    def other_secret(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        try:
+            stripe.Webhook.construct_event(
+                body, environ.get("HTTP_STRIPE_SIGNATURE", ""), "whsec_another_endpoints"
+            )
+            status = "200 OK"
+        except Exception:
+            status = "400 Bad Request"
+        start_response(status, [("Content-Type", "application/json")])
+        return [b"{}"]
+
+    result, headlines = _accepts(other_secret, "balance_settings.updated", "customer.created")
+    (headline,) = headlines
+    assert headline.startswith("every correctly signed delivery got 400: the secret given")
+    notes = [f.reason for f in result.failures() if "stripe-python" in f.reason]
+    assert notes and all("if the endpoint accepts other events" in note for note in notes)

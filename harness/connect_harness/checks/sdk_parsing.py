@@ -40,7 +40,8 @@ def python_sdk_failure(body: bytes) -> str | None:
         return (
             f"{MARK} {stripe.VERSION} (installed here) itself raises {type(err).__name__}"
             f"{': ' + message if message else ''} constructing this payload, which Stripe sends: "
-            "if the endpoint verifies with stripe.Webhook.construct_event, that is what fails; "
+            "if the endpoint accepts other events and verifies with stripe.Webhook.construct_event, "
+            "that is what fails; "
             "verify with stripe.WebhookSignature.verify_header and read the JSON yourself for this "
             "type until the SDK is fixed"
         )
