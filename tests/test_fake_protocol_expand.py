@@ -134,6 +134,15 @@ def test_applies_to_is_included(fake: FakeStripeAPI) -> None:
     assert expanded.applies_to.to_dict() == {"products": []}
 
 
+def test_a_left_out_sub_object_is_the_descriptions_plain_example(fake: FakeStripeAPI) -> None:
+    customer = stripe.Customer.create(api_key=KEY)
+
+    assert "tax" not in customer
+    tax = stripe.Customer.retrieve(customer.id, api_key=KEY, expand=["tax"]).to_dict()["tax"]
+
+    assert set(tax) == {"automatic_tax", "ip_address", "location", "provider"}
+
+
 def test_a_sub_object_listed_as_expandable_is_accepted(fake: FakeStripeAPI) -> None:
     invoice = stripe.Invoice.create(api_key=KEY)
 
