@@ -32,15 +32,19 @@ Builder = Callable[[str, "str | None", "str | None", bool, str], "dict[str, Any]
 
 
 @functools.cache
-def _fields(object_type: str, shapes: str) -> frozenset[str] | None:
-    from connect_harness.spec.contracts import object_schema
+def _fields(object_type: str, shapes: str) -> tuple[frozenset[str], frozenset[str]] | None:
+    """(the fields the contract of ``shapes`` allows, the fields its objects have by default)."""
+    from connect_harness.spec.contracts import object_example, object_schema
 
     try:
         schema = object_schema(object_type, version=shapes)
+        example = object_example(object_type, version=shapes)
     except HarnessError:
         return None
     properties = schema.get("properties")
-    return frozenset(properties) if isinstance(properties, Mapping) else None
+    if not isinstance(properties, Mapping):
+        return None
+    return frozenset(properties), frozenset(example)
 
 
 def render_in_version(obj: dict[str, Any], shapes: str, build: Builder) -> dict[str, Any]:
@@ -52,10 +56,11 @@ def render_in_version(obj: dict[str, Any], shapes: str, build: Builder) -> dict[
     object_type = obj.get("object")
     if not isinstance(object_type, str) or object_type == "event" or obj.get("deleted") is True:
         return obj  # an event keeps its version; a deleted object's stub has no shape to render
-    fields = _fields(object_type, shapes)
-    if fields is None:
+    known = _fields(object_type, shapes)
+    if known is None:
         return obj
-    missing = [name for name in fields if name not in obj]
+    fields, default = known
+    missing = [name for name in default if name not in obj]
     extra = [name for name in obj if name not in fields]
     if not extra and not missing:
         return obj
