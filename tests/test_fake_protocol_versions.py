@@ -105,6 +105,26 @@ def test_the_subscription_moves_with_the_version(fake: FakeStripeAPI) -> None:
     assert "parent" not in old
 
 
+def test_an_old_invoices_subscription_moves_into_parent_at_newer_versions(
+    fake: FakeStripeAPI,
+) -> None:
+    event = build_event("invoice.paid", api_version=OLD)
+    invoice = event.data_object
+    fake.register_object({**invoice, "subscription": "sub_1Old"})
+    fake.register_object({**invoice, "id": "in_1NoSubscription", "subscription": None})
+
+    new = stripe.Invoice.retrieve(invoice["id"], api_key=KEY, stripe_version=NEW)
+    alone = stripe.Invoice.retrieve("in_1NoSubscription", api_key=KEY, stripe_version=NEW)
+
+    assert "subscription" not in new
+    assert new.parent.to_dict() == {
+        "quote_details": None,
+        "subscription_details": {"metadata": None, "subscription": "sub_1Old"},
+        "type": "subscription_details",
+    }
+    assert alone.parent is None
+
+
 def test_an_events_object_keeps_the_events_version(fake: FakeStripeAPI) -> None:
     event = build_event("invoice.paid", api_version=OLD)
     fake.register_event(event)
@@ -140,3 +160,33 @@ def test_render_leaves_events_deleted_stubs_and_unknown_types_alone() -> None:
         {"id": "x_1", "object": "not_a_stripe_type"},
     ):
         assert render_in_version(obj, OLD, never) is obj
+
+
+@pytest.mark.exhaustive
+@pytest.mark.parametrize(("stored", "asked"), [(NEW, OLD), (OLD, NEW)])
+def test_every_object_rendered_in_another_version_is_valid_there(stored: str, asked: str) -> None:
+    from connect_harness.events.objects import build_object
+    from connect_harness.spec import contracts
+
+    def build(
+        object_type: str, object_id: str | None, owner: str | None, live: bool, shapes: str
+    ) -> dict[str, Any]:
+        return build_object(
+            object_type, object_id=object_id, account=owner, livemode=live, version=shapes
+        )
+
+    both = sorted(
+        set(contracts.object_types(version=stored)) & set(contracts.object_types(version=asked))
+    )
+    invalid = {}
+    changed = 0
+    for object_type in both:
+        obj = build(object_type, None, None, False, contracts.resolve_version(stored).shapes)
+        rendered = render_in_version(obj, contracts.resolve_version(asked).shapes, build)
+        changed += rendered is not obj
+        problems = contracts.validate_object(object_type, rendered, version=asked)
+        if problems:
+            invalid[object_type] = problems[:3]
+
+    assert invalid == {}
+    assert changed > 10  # the versions differ in many objects' top-level fields
