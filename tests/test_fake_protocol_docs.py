@@ -58,3 +58,9 @@ def test_each_documented_search_refusal_is_tested(row: list[str]) -> None:
     assert start and start[:30] in tests.replace('"\n            "', "").replace(
         '"\n        "', ""
     ), start
+
+
+def test_the_readme_links_this_page() -> None:
+    readme = (DOC.parents[1] / "README.md").read_text(encoding="utf-8")
+
+    assert "](docs/fake-api-protocol.md)" in readme
