@@ -381,3 +381,20 @@ def test_page_of_refuses_before_it_looks() -> None:
         page_of([], {"limit": "0"}, "/v1/customers", "customer")
 
     assert info.value.body["error"]["param"] == "limit"
+
+
+def test_created_ranges_filter_a_list(fake: FakeStripeAPI) -> None:
+    times = [1_700_000_000, 1_700_000_100, 1_700_000_200]
+    for index, created in enumerate(times):
+        fake.register_object(
+            {"id": f"cus_1Ranged{index}", "object": "customer", "created": created}
+        )
+
+    def listed(**created: int) -> list[int]:
+        page = stripe.Customer.list(api_key=KEY, created=created, limit=100)
+        return sorted(item.created for item in page.data if item.id.startswith("cus_1Ranged"))
+
+    assert listed(gte=times[1]) == times[1:]
+    assert listed(gt=times[1]) == times[2:]
+    assert listed(lt=times[1]) == times[:1]
+    assert listed(lte=times[1], gte=times[1]) == [times[1]]

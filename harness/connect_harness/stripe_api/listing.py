@@ -113,7 +113,7 @@ def page_of(
     filters = {
         name: value
         for name, value in params.items()
-        if isinstance(value, str) and name not in _PAGING
+        if isinstance(value, (str, Mapping)) and name not in _PAGING
     }
     window = [obj for obj in found[start:stop] if _passes(obj, filters)]
     if before:
@@ -203,8 +203,34 @@ def _page_offset(page: Any) -> int:
     )
 
 
-def _passes(obj: Mapping[str, Any], filters: Mapping[str, str]) -> bool:
-    return all(name not in obj or _form_text(obj[name]) == value for name, value in filters.items())
+_RANGE = {
+    "gt": lambda have, bound: have > bound,
+    "gte": lambda have, bound: have >= bound,
+    "lt": lambda have, bound: have < bound,
+    "lte": lambda have, bound: have <= bound,
+}
+
+
+def _passes(obj: Mapping[str, Any], filters: Mapping[str, Any]) -> bool:
+    """Whether ``obj`` is one a list's filters keep: equal values (``status=open``), and ranges
+    (``created[gte]=1700000000``) on integer fields; filters naming fields the object does not
+    have, or of another form, keep everything (the description validated them already)."""
+    for name, wanted in filters.items():
+        if name not in obj:
+            continue
+        have = obj[name]
+        if isinstance(wanted, str):
+            if _form_text(have) != wanted:
+                return False
+            continue
+        if not isinstance(have, int) or isinstance(have, bool):
+            continue
+        for operator, bound in wanted.items():
+            test = _RANGE.get(operator)
+            numeric = isinstance(bound, str) and bound.lstrip("-").isdigit()
+            if test is not None and numeric and not test(have, int(bound)):
+                return False
+    return True
 
 
 def _form_text(value: Any) -> str:
