@@ -21,6 +21,7 @@ Rules of the tables:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -176,7 +177,7 @@ _TABLES: Final[dict[str, dict[str, State]]] = {
                     "type": "redirect_to_url",
                     "redirect_to_url": {
                         "return_url": "https://example.com/return",
-                        "url": "https://hooks.stripe.com/redirect/authenticate/src_1Harness",
+                        "url": "https://hooks.stripe.com/3d_secure_2/hosted",
                     },
                 },
             },
@@ -491,7 +492,7 @@ _TABLES: Final[dict[str, dict[str, State]]] = {
                     "type": "redirect_to_url",
                     "redirect_to_url": {
                         "return_url": "https://example.com/return",
-                        "url": "https://hooks.stripe.com/redirect/authenticate/src_1Harness",
+                        "url": "https://hooks.stripe.com/3d_secure_2/hosted",
                     },
                 },
             },
@@ -682,6 +683,7 @@ def state_of(object_type: str, state: str) -> State:
     return State(state, {}, "the status value alone (the docs list it, not what goes with it)")
 
 
+@functools.cache
 def link_types() -> tuple[str, ...]:
     """Every object type a state links to, in a stable order (templates index them)."""
     seen: dict[str, None] = {}
