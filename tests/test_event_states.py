@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from connect_harness.events.build import DEFAULT_CONNECTED_ACCOUNT, build_event
+from connect_harness.lifecycle.state_checks import contradictions
 from connect_harness.lifecycle.states import (
     AGE,
     StateError,
@@ -12,6 +16,7 @@ from connect_harness.lifecycle.states import (
     link_types,
     state_of,
 )
+from connect_harness.spec import contracts
 
 
 def _links(object_type: str) -> str:
@@ -86,3 +91,144 @@ def test_times_never_go_below_zero_and_links_are_listed() -> None:
     assert before(100, AGE) == 0
     assert before(AGE + 5, AGE) == 5
     assert {"charge", "customer", "payment_intent", "payment_method"} <= set(link_types())
+
+
+# --- every event type of every contract set is in its state ---------------------------------------
+
+
+def _every_type_and_object() -> list[tuple[str, str, str]]:
+    return [
+        (version, event_type, object_type)
+        for version in contracts.contract_versions()
+        for event_type in contracts.supported_event_types(version=version)
+        for object_type in contracts.event_info(event_type, version=version).objects
+    ]
+
+
+@pytest.mark.exhaustive
+@pytest.mark.parametrize("account", [DEFAULT_CONNECTED_ACCOUNT, None], ids=["connect", "platform"])
+def test_no_event_of_any_type_or_set_contradicts_its_state(account: str | None) -> None:
+    found = []
+    for version, event_type, object_type in _every_type_and_object():
+        for seed in (0, 5):  # the second build of a key renders from its template
+            event = build_event(
+                event_type, api_version=version, object_type=object_type, account=account, seed=seed
+            )
+            found += [
+                f"{version} {event_type} ({object_type}): {line}"
+                for line in contradictions(event.payload, version=version)
+            ]
+    assert found == []
+
+
+@pytest.mark.exhaustive
+def test_every_updated_event_names_a_previous_value_it_could_have_had() -> None:
+    missing = []
+    for version, event_type, object_type in _every_type_and_object():
+        if event_type.endswith(".updated"):
+            event = build_event(event_type, api_version=version, object_type=object_type)
+            if not event.payload["data"]["previous_attributes"]:
+                missing.append(f"{version} {event_type}")
+    assert missing == []
+
+
+def _event(event_type: str, **changes: Any) -> dict[str, Any]:
+    payload = build_event(event_type).payload
+    payload["data"]["object"].update(changes)
+    return payload
+
+
+@pytest.mark.parametrize(
+    ("event_type", "changes", "expected"),
+    [
+        # What main built before the state model, one per rule family.
+        (
+            "payment_intent.succeeded",
+            {"status": "requires_payment_method", "amount_received": 0, "latest_charge": None},
+            "status is 'requires_payment_method', payment_intent.succeeded says 'succeeded'",
+        ),
+        (
+            "payment_intent.succeeded",
+            {"amount_received": 0},
+            "a succeeded payment intent that received 0",
+        ),
+        (
+            "payment_intent.canceled",
+            {"canceled_at": None},
+            "status 'canceled' with canceled_at None",
+        ),
+        ("payout.failed", {"failure_code": None}, "status 'failed' with failure_code None"),
+        (
+            "invoice.paid",
+            {"status": "draft", "paid": False},
+            "status is 'draft', invoice.paid says 'paid'",
+        ),
+        ("invoice.paid", {"amount_paid": 0}, "a paid invoice with amount_paid 0"),
+        (
+            "customer.subscription.deleted",
+            {"ended_at": None},
+            "status 'canceled' with ended_at None",
+        ),
+        ("charge.refunded", {"amount_refunded": 0}, "refunded is true but amount_refunded 0"),
+        (
+            "charge.dispute.closed",
+            {"status": "warning_needs_response"},
+            "charge.dispute.closed says 'lost'",
+        ),
+        ("charge.succeeded", {"customer": None}, "customer is None: the state names a customer"),
+        (
+            "transfer.reversed",
+            {"amount_reversed": 5000},
+            "amount_reversed 5000 is not within amount",
+        ),
+        (
+            "customer.subscription.deleted",
+            {"canceled_at": 1234567890},
+            "canceled_at 1234567890 is not between created",
+        ),
+        (
+            "payment_intent.succeeded",
+            {"created": 1_767_225_601},
+            "created 1767225601 is after the event's created",
+        ),
+    ],
+)
+def test_contradictions_catch_what_main_built(
+    event_type: str, changes: dict[str, Any], expected: str
+) -> None:
+    found = contradictions(_event(event_type, **changes))
+    assert any(expected in line for line in found), found
+
+
+def test_a_list_with_more_items_shows_at_least_one() -> None:
+    payload = _event("charge.succeeded")
+    payload["data"]["object"]["refunds"] = {
+        "object": "list",
+        "data": [],
+        "has_more": True,
+        "url": "/v1/charges/ch_1/refunds",
+    }
+    assert contradictions(payload) == ["object.refunds: has_more is true but data is empty"]
+
+
+def test_previous_attributes_must_differ_and_be_allowed() -> None:
+    payload = build_event("mandate.updated").payload
+    current = payload["data"]["object"]["status"]
+    payload["data"]["previous_attributes"] = {"status": current}
+    assert contradictions(payload) == [
+        f"previous_attributes.status is its current value {current!r}"
+    ]
+    payload["data"]["previous_attributes"] = {"payment_method": None}
+    (line,) = contradictions(payload)
+    assert line.startswith("previous_attributes.payment_method = None is not a value it can have")
+
+
+def test_a_partial_refund_is_a_state_of_charge_refunded() -> None:
+    payload = _event(
+        "charge.refunded", refunded=False, amount_refunded=40, amount=100, amount_captured=100
+    )
+    assert contradictions(payload) == []
+    payload = _event(
+        "charge.refunded", refunded=False, amount_refunded=100, amount=100, amount_captured=100
+    )
+    assert "refunded is false but the whole amount is refunded" in contradictions(payload)

@@ -18,6 +18,7 @@ table docs/states.md shows.
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -233,6 +234,7 @@ EVENT_STATES: Final[Mapping[str, tuple[str | None, str]]] = {
     "source.failed": ("failed", _EVENT_TEXT),
     "reporting.report_run.failed": ("failed", _EVENT_TEXT),
     "reporting.report_run.succeeded": ("succeeded", _EVENT_TEXT),
+    "reserve.release.created": ("released", "'Occurs when a reserve release is created'"),
     "mandate.updated": (
         None,
         "docs silent: the example's status (previous_attributes: pending, https://docs.stripe.com/api/mandates/object)",
@@ -255,6 +257,12 @@ _PREVIOUS: Final[Mapping[str, Mapping[str, Any]]] = {
     "mandate.updated": {"status": "pending"},
     # https://docs.stripe.com/tax/settings-api: settings are pending until complete
     "tax.settings.updated": {"status": "pending"},
+    # https://docs.stripe.com/api/issuing/tokens/object: a token is requested, then active
+    "issuing_token.updated": {"status": "requested"},
+    # https://docs.stripe.com/api/sources/object: a transaction is pending until it succeeds
+    "source.transaction.updated": {"status": "pending"},
+    # https://docs.stripe.com/api/tax_ids/object: verification goes from pending to a result
+    "customer.tax_id.updated": {"verification": {"status": "pending"}},
 }
 
 # 'Occurs whenever a charge description or metadata is updated' (and a transfer's).
@@ -382,8 +390,8 @@ def previous_attributes(
     value of an enum. Always a value the field's schema allows, never the current value.
     """
     given = _PREVIOUS.get(event_type)
-    if given is not None and all(key in obj and obj[key] != value for key, value in given.items()):
-        return dict(given)
+    if given is not None and all(_changes(obj.get(key), value) for key, value in given.items()):
+        return copy.deepcopy(dict(given))
     if event_type in _METADATA_FIRST and isinstance(obj.get("metadata"), dict):
         return {"metadata": {**obj["metadata"], "previous": "true"}}
     pinned = pinned_fields(event_type, object_type, shapes)
@@ -401,12 +409,87 @@ def previous_attributes(
         node = properties.get(key)
         if key in pinned or not isinstance(node, Mapping) or "x-id-of" in node:
             continue
-        listed = node.get("enum") or node.get("examples")
-        if isinstance(listed, list):
-            for option in listed:
-                if isinstance(option, str) and option != value:
-                    return {key: option}
+        other = _other_listed(node, value)
+        if other is not None:
+            return {key: other}
+    for key, value in obj.items():
+        node = properties.get(key)
+        if key in pinned or not isinstance(node, Mapping) or "x-id-of" in node or value is None:
+            continue
+        if isinstance(value, dict) and value.get("object") == "list" and value.get("data"):
+            return {key: {**value, "data": [], "has_more": False}}  # it had no items
+        declared = node.get("type")
+        if isinstance(declared, list) and "null" in declared and not isinstance(value, dict):
+            return {key: None}
+    for key, value in obj.items():
+        if isinstance(value, dict) and key not in pinned:
+            nested = _nested_listed(value, _resolve(properties.get(key), shapes), shapes, depth=2)
+            if nested is not None:
+                return {key: nested}
     return {}
+
+
+def _changes(current: Any, previous: Any) -> bool:
+    """``previous`` (Stripe names only the changed sub-fields of a hash) differs from ``current``."""
+    if isinstance(previous, Mapping):
+        return isinstance(current, Mapping) and any(
+            key in current and _changes(current[key], value) for key, value in previous.items()
+        )
+    return current is not None and current != previous
+
+
+def _other_listed(node: Mapping[str, Any], value: Any) -> str | None:
+    listed = node.get("enum") or node.get("examples")
+    if isinstance(listed, list):
+        for option in listed:
+            if isinstance(option, str) and option != value:
+                return option
+    return None
+
+
+def _resolve(node: Any, shapes: str | None) -> Mapping[str, Any]:
+    for _ in range(4):
+        if not isinstance(node, Mapping):
+            return {}
+        ref = node.get("$ref")
+        if isinstance(ref, str) and "#/$defs/" in ref:
+            node = _schema(ref.rsplit("/", 1)[-1], shapes)
+            continue
+        branches = [b for b in node.get("anyOf", ()) if b != {"type": "null"}]
+        if len(branches) == 1:
+            node = branches[0]
+            continue
+        return node
+    return {}
+
+
+def _nested_listed(
+    value: Mapping[str, Any], node: Mapping[str, Any], shapes: str | None, *, depth: int
+) -> dict[str, Any] | None:
+    """``{field: another listed value}`` somewhere inside a hash (Stripe names only what changed)."""
+    properties = node.get("properties")
+    if not isinstance(properties, Mapping):
+        return None
+    for key, item in value.items():
+        sub = _resolve(properties.get(key), shapes)
+        if "x-id-of" in sub or key == "type":
+            continue
+        if isinstance(item, str):
+            other = _other_listed(sub, item)
+            if other is not None:
+                return {key: other}
+        elif isinstance(item, dict) and depth > 0:
+            nested = _nested_listed(item, sub, shapes, depth=depth - 1)
+            if nested is not None:
+                return {key: nested}
+    return None
+
+
+def _schema(name: str, shapes: str | None) -> Mapping[str, Any]:
+    try:
+        return contracts.object_schema(name, version=shapes)
+    except Exception:
+        return {}
 
 
 def _properties(object_type: str, shapes: str | None) -> Mapping[str, Any]:

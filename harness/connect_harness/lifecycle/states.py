@@ -593,6 +593,11 @@ _TABLES: Final[dict[str, dict[str, State]]] = {
         ),
     },
     "subscription_schedule": {
+        "not_started": State(
+            "not_started",
+            {"canceled_at": None, "completed_at": None, "released_at": None},
+            "https://docs.stripe.com/api/subscription_schedules/object (each *_at is null until then)",
+        ),
         "canceled": State(
             "canceled",
             {"canceled_at": At(0), "completed_at": None, "released_at": None},
@@ -637,6 +642,17 @@ _TABLES: Final[dict[str, dict[str, State]]] = {
         ),
     },
     "climate.order": {
+        "open": State(
+            "open",
+            {
+                "canceled_at": None,
+                "confirmed_at": None,
+                "delayed_at": None,
+                "delivered_at": None,
+                "product_substituted_at": None,
+            },
+            "https://docs.stripe.com/api/climate/order/object (each *_at is null until then)",
+        ),
         "canceled": State(
             "canceled",
             {"canceled_at": At(0), "delivered_at": None},
@@ -646,6 +662,14 @@ _TABLES: Final[dict[str, dict[str, State]]] = {
             "delivered",
             {"delivered_at": At(0), "canceled_at": None},
             "https://docs.stripe.com/api/climate/order/object (delivered_at)",
+        ),
+    },
+    "reserve.release": {
+        "released": State(
+            None,
+            {"released_at": At(0)},
+            "docs silent on released_at's relation to created: the release's time is the event's, "
+            "so times stay ordered",
         ),
     },
     "topup": {
@@ -663,7 +687,12 @@ _TABLES: Final[dict[str, dict[str, State]]] = {
 }
 
 # Object types whose state lives in another field than ``status``.
-_STATUS_FIELD: Final = {"transfer": None, "application_fee": None, "review": None}
+_STATUS_FIELD: Final = {
+    "transfer": None,
+    "application_fee": None,
+    "review": None,
+    "reserve.release": None,
+}
 
 
 def known_states(object_type: str) -> tuple[str, ...]:
