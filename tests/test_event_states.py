@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from connect_harness.events.build import DEFAULT_CONNECTED_ACCOUNT, build_event
+from connect_harness.events.examples import build_examples
 from connect_harness.lifecycle.state_checks import contradictions
 from connect_harness.lifecycle.states import (
     AGE,
@@ -232,3 +233,34 @@ def test_a_partial_refund_is_a_state_of_charge_refunded() -> None:
         "charge.refunded", refunded=False, amount_refunded=100, amount=100, amount_captured=100
     )
     assert "refunded is false but the whole amount is refunded" in contradictions(payload)
+
+
+@pytest.mark.exhaustive
+def test_no_example_of_any_type_or_set_contradicts_its_state() -> None:
+    found = []
+    for version in contracts.contract_versions():
+        for event_type in contracts.supported_event_types(version=version):
+            for example in build_examples(event_type, 4, api_version=version, seed=2):
+                found += [
+                    f"{version} {event_type} example {example.index}: {line}"
+                    for line in contradictions(example.event.payload, version=version)
+                ]
+    assert found == []
+
+
+def test_examples_send_a_partial_refund_after_the_full_one() -> None:
+    first, second, third = build_examples("charge.refunded", 3)
+    assert first.event.data_object["refunded"] is True
+    partial = second.event.data_object
+    assert partial["refunded"] is False
+    assert 0 < partial["amount_refunded"] < partial["amount"]
+    assert partial["status"] == "succeeded"
+    assert third.event.data_object["refunded"] is True
+
+
+def test_examples_never_claim_list_items_that_are_not_there() -> None:
+    for example in build_examples("charge.succeeded", 6):
+        refunds = example.event.data_object.get("refunds")
+        if isinstance(refunds, dict):
+            assert refunds["has_more"] is False, example.describe()
+        assert not any(path.endswith("has_more") for path, _ in example.changes)

@@ -79,7 +79,7 @@ EVENT_STATES: Final[Mapping[str, tuple[str | None, str]]] = {
     ),
     "charge.dispute.closed": (
         "lost",
-        "'the dispute status changes to lost, warning_closed, or won' (examples send won too)",
+        "'the dispute status changes to lost, warning_closed, or won': lost (examples never change a status)",
     ),
     "charge.dispute.funds_reinstated": (
         "won",
@@ -241,12 +241,12 @@ EVENT_STATES: Final[Mapping[str, tuple[str | None, str]]] = {
     ),
 }
 
-#: States an event may also carry, which examples 2, 3... send in turn after the canonical one.
+#: States an event may also carry with the same status, which examples 2, 3... send in turn after
+#: the canonical one (a partial refund is as much a charge.refunded as a full one).
 _ALTERNATIVES: Final[Mapping[str, tuple[str, ...]]] = {
     "charge.refunded": ("partially_refunded",),
     "transfer.reversed": ("partially_reversed",),
     "application_fee.refunded": ("partially_refunded",),
-    "charge.dispute.closed": ("won",),
 }
 
 #: previous_attributes the docs name for a type: the field's value before the change.
