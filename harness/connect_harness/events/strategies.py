@@ -35,6 +35,7 @@ from connect_harness.errors import UsageError
 from connect_harness.events.build import DEFAULT_CONNECTED_ACCOUNT, Event, build_event, render_body
 from connect_harness.events.ids import stripe_id
 from connect_harness.events.schema_nodes import listed_values, names_an_object, types_of
+from connect_harness.lifecycle import event_states
 from connect_harness.spec import contracts
 
 __all__ = ["CURRENCIES", "MAX_AMOUNT", "events"]
@@ -282,17 +283,28 @@ def _find_sites(event: Event, object_type: str, api_version: str | None) -> _Sit
     finder = _SiteFinder(api_version)
     finder.value({"$ref": f"#/$defs/{object_type}"}, event.data_object, (), optional=False)
     # previous_attributes says what a field was before this change: the field keeps the value it
-    # was changed to, or the event would contradict itself.
-    previous = event.payload["data"].get("previous_attributes") or {}
-    sites = tuple(site for site in finder.sites if not site.path or site.path[0] not in previous)
-    optional = tuple(path for path in finder.optional if path[0] not in previous)
+    # was changed to, or the event would contradict itself. The fields the event's state decides
+    # (its status, a paid invoice's amount_paid: lifecycle.event_states) and a list's has_more
+    # (an empty list claiming more items) keep theirs for the same reason.
+    shapes = contracts.resolve_version(api_version).shapes
+    kept = set(event.payload["data"].get("previous_attributes") or {})
+    kept |= event_states.pinned_fields(event.type, object_type, shapes)
+
+    def free(path: _Path) -> bool:
+        return not path or (path[0] not in kept and path[-1] not in _LIST_BOOKKEEPING)
+
+    sites = tuple(site for site in finder.sites if free(site.path))
+    optional = tuple(path for path in finder.optional if free(path))
     return _Sites(
         sites=sites,
         picks=st.integers(0, max(0, len(sites) - 1)),
         optional=optional,
         optional_picks=st.integers(0, max(0, len(optional) - 1)),
-        currency_paths=tuple(path for path in finder.currency_paths if path[0] not in previous),
+        currency_paths=tuple(path for path in finder.currency_paths if free(path)),
     )
+
+
+_LIST_BOOKKEEPING: Final = frozenset({"has_more", "total_count"})
 
 
 def _parent(root: Any, path: _Path) -> Any:
@@ -469,6 +481,14 @@ def _vary(draw: _Draw, event: Event, found: _Sites) -> Event:
     if found.optional:
         for _ in range(draw(_counts(min(_MAX_ABSENT, len(found.optional))))):
             _apply(obj, found.optional[draw(found.optional_picks)], _ABSENT)
+    # A drawn amount moves what the state derives from it (amount_received = amount...).
+    event_states.apply_event_state(
+        obj,
+        event.type,
+        event.object_type,
+        at=payload["created"],
+        shapes=contracts.resolve_version(payload["api_version"]).shapes,
+    )
     body = render_body(payload)
     if body == event.body:
         return event
