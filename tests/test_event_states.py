@@ -8,6 +8,7 @@ import pytest
 
 from connect_harness.events.build import DEFAULT_CONNECTED_ACCOUNT, build_event
 from connect_harness.events.examples import build_examples
+from connect_harness.events.scenarios import SCENARIOS, build_scenario
 from connect_harness.lifecycle.state_checks import contradictions
 from connect_harness.lifecycle.states import (
     AGE,
@@ -264,3 +265,35 @@ def test_examples_never_claim_list_items_that_are_not_there() -> None:
         if isinstance(refunds, dict):
             assert refunds["has_more"] is False, example.describe()
         assert not any(path.endswith("has_more") for path, _ in example.changes)
+
+
+@pytest.mark.exhaustive
+def test_no_scenario_step_contradicts_its_state_and_objects_keep_one_created() -> None:
+    found = []
+    for version in contracts.contract_versions():
+        for flow in SCENARIOS:
+            for account in (DEFAULT_CONNECTED_ACCOUNT, None):
+                if ("connect" if account else "account") not in flow.receivers:
+                    continue
+                born: dict[str, int] = {}
+                for event in build_scenario(flow.name, account=account, api_version=version):
+                    found += [
+                        f"{version} {flow.name} {event.type}: {line}"
+                        for line in contradictions(event.payload, version=version)
+                    ]
+                    created = event.data_object.get("created")
+                    moved = event.object_id and created is not None
+                    if moved and born.setdefault(str(event.object_id), created) != created:
+                        found.append(f"{version} {flow.name} {event.type}: created moved")
+    assert found == []
+
+
+def test_the_scenarios_charge_names_its_customer_and_the_paid_invoice_its_payment() -> None:
+    events = {event.type: event for event in build_scenario("direct-charge")}
+    assert events["charge.succeeded"].data_object["customer"].startswith("cus_")
+    old = {event.type: event for event in build_scenario("subscription", api_version="2023-08-16")}
+    paid = old["invoice.paid"].data_object
+    assert paid["status"] == "paid"
+    assert paid["payment_intent"].startswith("pi_")
+    assert paid["charge"].startswith("ch_")
+    assert paid["subscription"] == old["customer.subscription.created"].object_id
