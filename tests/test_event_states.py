@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from connect_harness.cli import main
 from connect_harness.events.build import DEFAULT_CONNECTED_ACCOUNT, build_event
 from connect_harness.events.examples import build_examples
 from connect_harness.events.scenarios import SCENARIOS, build_scenario
+from connect_harness.lifecycle.event_states import markdown_tables
 from connect_harness.lifecycle.state_checks import contradictions
 from connect_harness.lifecycle.states import (
     AGE,
@@ -297,3 +300,56 @@ def test_the_scenarios_charge_names_its_customer_and_the_paid_invoice_its_paymen
     assert paid["payment_intent"].startswith("pi_")
     assert paid["charge"].startswith("ch_")
     assert paid["subscription"] == old["customer.subscription.created"].object_id
+
+
+# --- docs/states.md --------------------------------------------------------------------------------
+
+_DOC = Path(__file__).resolve().parents[1] / "docs" / "states.md"
+
+
+def _between(text: str, name: str) -> str:
+    return text.split(f"<!-- {name}:start -->\n", 1)[1].split(f"\n<!-- {name}:end -->", 1)[0]
+
+
+def test_the_docs_tables_are_the_data() -> None:
+    text = _DOC.read_text(encoding="utf-8")
+    events, fields = markdown_tables()
+    assert _between(text, "event-states") == events
+    assert _between(text, "state-fields") == fields
+    rows = events.splitlines()[2:]
+    assert len({row.split("|")[1] for row in rows}) == len(contracts.supported_event_types())
+
+
+def test_the_cli_signs_an_event_in_its_state_and_set_still_wins(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["sign", "payment_intent.succeeded", "--secret", "whsec_states_doc"]) == 0
+    out = capsys.readouterr().out
+    assert '"status": "succeeded"' in out
+    assert '"amount_received": 1099' in out
+    assert '"latest_charge": "ch_' in out
+    argv = ["sign", "payment_intent.succeeded", "--secret", "whsec_states_doc"]
+    assert main([*argv, "--set", 'data.object.status="processing"']) == 0
+    out = capsys.readouterr().out
+    assert '"status": "processing"' in out
+    assert '"status": "succeeded"' not in out
+
+
+def test_overrides_and_merges_win_over_the_state() -> None:
+    event = build_event(
+        "payout.failed",
+        overrides={"data.object.failure_code": "no_account"},
+        merge={"data": {"object": {"status": "paid"}}},
+    )
+    assert event.data_object["failure_code"] == "no_account"
+    assert event.data_object["status"] == "paid"
+
+
+def test_a_created_event_s_object_was_made_at_the_event_and_others_before_it() -> None:
+    created = build_event("payment_intent.created", created=5_000_000)
+    assert created.data_object["created"] == 5_000_000
+    succeeded = build_event("payment_intent.succeeded", created=5_000_000)
+    assert succeeded.data_object["created"] == 5_000_000 - AGE
+    paid = build_event("invoice.paid", created=5_000_000).data_object
+    assert paid["status_transitions"]["paid_at"] == 5_000_000
+    assert paid["status_transitions"]["finalized_at"] == 5_000_000 - 60

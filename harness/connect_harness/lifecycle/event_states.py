@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -33,6 +34,7 @@ __all__ = [
     "alternatives",
     "apply_event_state",
     "event_state",
+    "markdown_tables",
     "pinned_fields",
     "previous_attributes",
     "state_table",
@@ -277,7 +279,7 @@ class EventState:
     object_type: str
     #: A state of :mod:`connect_harness.lifecycle.states`; None: the example's status is kept.
     state: str | None
-    #: "table", "derived" or "silent".
+    #: "table", "derived", "silent" (the docs do not say) or "none" (the object has no status).
     how: str
     source: str
     #: The object was made by this event (its ``created`` is the event's).
@@ -314,9 +316,12 @@ def event_state(event_type: str, object_type: str, shapes: str | None = None) ->
     if word in _status_values(object_type, contracts.resolve_version(shapes).shapes):
         source = f"the type's last word is a listed {object_type} status"
         return EventState(event_type, object_type, word, "derived", source, born)
-    return EventState(
-        event_type, object_type, None, "silent", "docs silent: the example's status", born
-    )
+    if not states.known_states(object_type) and not _status_values(
+        object_type, contracts.resolve_version(shapes).shapes
+    ):
+        return EventState(event_type, object_type, None, "none", "the object has no status", born)
+    source = "docs silent: the example's status, with the fields the tables give it"
+    return EventState(event_type, object_type, None, "silent", source, born)
 
 
 def alternatives(event_type: str) -> tuple[str, ...]:
@@ -501,8 +506,12 @@ def _properties(object_type: str, shapes: str | None) -> Mapping[str, Any]:
     return found if isinstance(found, Mapping) else {}
 
 
-def state_table(shapes: str | None = None) -> list[tuple[str, str, str, str, str]]:
-    """(event type, object type, state, status it sets, how/source) for every type of a contract set."""
+def state_table(shapes: str | None = None) -> list[tuple[str, str, str, str, str, str]]:
+    """(event type, object type, state, status it sets, how, source) for every type of a set.
+
+    ``how``: ``table`` (:data:`EVENT_STATES`), ``derived`` (the type's last word is a status),
+    ``silent`` (the docs do not say: the example's status) or ``none`` (the object has no status).
+    """
     rows = []
     for event_type in contracts.supported_event_types(version=shapes):
         info = contracts.event_info(event_type, version=shapes)
@@ -515,6 +524,54 @@ def state_table(shapes: str | None = None) -> list[tuple[str, str, str, str, str
                 except states.StateError:
                     status = ""
             rows.append(
-                (event_type, object_type, found.state or "", status, f"{found.how}: {found.source}")
+                (event_type, object_type, found.state or "", status, found.how, found.source)
             )
     return rows
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, states.At):
+        if value.seconds == 0:
+            return "the event's time"
+        if value.seconds < 0:
+            return f"{-value.seconds} s after the event"
+        return f"{value.seconds} s before the event"
+    if isinstance(value, states.Link):
+        return f"its {value.object_type}'s id"
+    if isinstance(value, states.Copy):
+        return f"`{value.field}`" + (f" + {value.plus}" if value.plus else "")
+    if isinstance(value, states.Part):
+        return f"part of `{value.field}`"
+    if isinstance(value, dict):
+        return "a hash (" + ", ".join(f"{k}: {_shown(v)}" for k, v in value.items()) + ")"
+    return f"`{json.dumps(value)}`"
+
+
+def markdown_tables(shapes: str | None = None) -> tuple[str, str]:
+    """docs/states.md's two tables, from the data: event type -> state, and each state's fields."""
+    lines = [
+        "| event type | object | state | status | how | source |",
+        "|---|---|---|---|---|---|",
+    ]
+    for event_type, object_type, state, status, how, source in state_table(shapes):
+        shown_state = f"`{state}`" if state else "-"
+        shown_status = f"`{status}`" if status else "-"
+        lines.append(
+            f"| `{event_type}` | {object_type} | {shown_state} | {shown_status} | {how} "
+            f"| {_cell(source)} |"
+        )
+    events = "\n".join(lines)
+    lines = ["| object | state | status | fields | source |", "|---|---|---|---|---|"]
+    for object_type in states.state_objects():
+        for name in states.known_states(object_type):
+            rule = states.state_of(object_type, name)
+            fields = "; ".join(f"`{path}`: {_shown(value)}" for path, value in rule.fields.items())
+            status = f"`{rule.status}`" if rule.status else "-"
+            lines.append(
+                f"| {object_type} | `{name}` | {status} | {_cell(fields) or '-'} | {_cell(rule.source)} |"
+            )
+    return events, "\n".join(lines)

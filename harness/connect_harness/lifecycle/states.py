@@ -39,6 +39,7 @@ __all__ = [
     "before",
     "known_states",
     "link_types",
+    "state_objects",
     "state_of",
 ]
 
@@ -693,6 +694,11 @@ _STATUS_FIELD: Final = {
     "review": None,
     "reserve.release": None,
 }
+
+
+def state_objects() -> tuple[str, ...]:
+    """The object types the tables describe, in the tables' order."""
+    return tuple(_TABLES)
 
 
 def known_states(object_type: str) -> tuple[str, ...]:
