@@ -236,6 +236,14 @@ EVENT_STATES: Final[Mapping[str, tuple[str | None, str]]] = {
     "source.failed": ("failed", _EVENT_TEXT),
     "reporting.report_run.failed": ("failed", _EVENT_TEXT),
     "reporting.report_run.succeeded": ("succeeded", _EVENT_TEXT),
+    "climate.order.delayed": (
+        "delayed",
+        "'a Climate order is delayed': delayed_at, the status unchanged",
+    ),
+    "climate.order.product_substituted": (
+        "product_substituted",
+        "'a Climate order's product is substituted': product_substituted_at",
+    ),
     "reserve.release.created": ("released", "'Occurs when a reserve release is created'"),
     "mandate.updated": (
         None,

@@ -108,6 +108,9 @@ _TIMES = (
     "completed_at",
     "released_at",
     "delivered_at",
+    "confirmed_at",
+    "delayed_at",
+    "product_substituted_at",
     "status_transitions",
 )
 
