@@ -146,7 +146,7 @@ EVENT_STATES: Final[Mapping[str, tuple[str | None, str]]] = {
     "invoice.deleted": ("draft", "'whenever a draft invoice is deleted'"),
     "invoice.finalization_failed": ("draft", "'a draft invoice cannot be finalized'"),
     "invoice.finalized": (
-        "open",
+        "finalized",
         "'a draft invoice is finalized and updated to be an open invoice'",
     ),
     "invoice.marked_uncollectible": ("uncollectible", _EVENT_TEXT),
@@ -187,7 +187,7 @@ EVENT_STATES: Final[Mapping[str, tuple[str | None, str]]] = {
         "https://docs.stripe.com/billing/subscriptions/pending-updates",
     ),
     "customer.subscription.updated": (
-        "active",
+        "trial_ended",
         "'changing the status from trial to active' (previous_attributes: trialing)",
     ),
     "customer.subscription.created": (

@@ -201,6 +201,11 @@ def _subscription(obj: Mapping[str, Any]) -> Iterator[str]:
         yield f"status {status!r} with ended_at {obj['ended_at']!r}"
     if status == "canceled" and obj.get("canceled_at") is None:
         yield "a canceled subscription without canceled_at"
+    start, end = _int(obj, "trial_start"), _int(obj, "trial_end")
+    if start is not None and end is not None and start > end:
+        yield f"trial_start {start} is after trial_end {end}"
+    if status == "trialing" and "trial_end" in obj and end is None:
+        yield "a trialing subscription without trial_end"
 
 
 def _payout(obj: Mapping[str, Any]) -> Iterator[str]:

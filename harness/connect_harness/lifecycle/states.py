@@ -107,7 +107,11 @@ _DECLINE: Final = (
     "https://docs.stripe.com/testing#declined-payments (4000000000000002: card_declined)"
 )
 _PAYOUT: Final = "https://docs.stripe.com/api/payouts/object; failure codes: https://docs.stripe.com/api/payouts/failures"
-_INVOICE: Final = "https://docs.stripe.com/invoicing/overview#invoice-statuses; https://docs.stripe.com/api/invoices/object"
+_INVOICE: Final = (
+    "https://docs.stripe.com/invoicing/overview#invoice-statuses; "
+    "https://docs.stripe.com/api/invoices/object (effective_at: 'the same as finalized_at unless "
+    "overwritten')"
+)
 _SUB: Final = "https://docs.stripe.com/billing/subscriptions/overview#subscription-statuses; https://docs.stripe.com/api/subscriptions/object"
 _DISPUTE: Final = "https://docs.stripe.com/disputes/how-disputes-work; https://docs.stripe.com/api/disputes/object"
 _SETI: Final = "https://docs.stripe.com/payments/setupintents/lifecycle; https://docs.stripe.com/api/setup_intents/object"
@@ -135,6 +139,7 @@ _INVOICE_PAID: Final = {
     "amount_paid": Copy("amount_due"),
     "amount_remaining": 0,
     "amount_overpaid": 0,
+    "effective_at": At(60),
     "status_transitions.finalized_at": At(60),
     "status_transitions.paid_at": At(0),
     "status_transitions.voided_at": None,
@@ -150,6 +155,18 @@ _SUB_LIVE: Final = {
     "cancellation_details.reason": None,
     "cancellation_details.feedback": None,
     "cancellation_details.comment": None,
+}
+
+# start_date: 'Date when the subscription was first created. The date might differ from the created
+# date due to backdating' (API reference); the billing cycle starts then unless a trial defers it.
+_SUB_TIMES: Final = {"start_date": Copy("created"), "billing_cycle_anchor": Copy("created")}
+_NO_TRIAL: Final = {"trial_start": None, "trial_end": None}
+_TRIALING: Final = {
+    **_SUB_LIVE,
+    "start_date": Copy("created"),
+    "trial_start": Copy("created"),
+    "trial_end": At(-259_200),
+    "billing_cycle_anchor": At(-259_200),
 }
 
 # object type -> state name -> State. The status field is "status" unless _STATUS_FIELD says.
@@ -356,6 +373,7 @@ _TABLES: Final[dict[str, dict[str, State]]] = {
                 "attempted": False,
                 "attempt_count": 0,
                 "amount_overpaid": 0,
+                "effective_at": None,
                 "status_transitions.finalized_at": None,
                 "status_transitions.paid_at": None,
                 "status_transitions.voided_at": None,
@@ -368,12 +386,27 @@ _TABLES: Final[dict[str, dict[str, State]]] = {
             {
                 **_INVOICE_UNPAID,
                 "amount_overpaid": 0,
+                "effective_at": At(60),
                 "status_transitions.finalized_at": At(60),
                 "status_transitions.paid_at": None,
                 "status_transitions.voided_at": None,
                 "status_transitions.marked_uncollectible_at": None,
             },
             _INVOICE,
+        ),
+        "finalized": State(
+            "open",
+            {
+                **_INVOICE_UNPAID,
+                "amount_overpaid": 0,
+                "effective_at": At(0),
+                "status_transitions.finalized_at": At(0),
+                "status_transitions.paid_at": None,
+                "status_transitions.voided_at": None,
+                "status_transitions.marked_uncollectible_at": None,
+            },
+            f"{_INVOICE}; invoice.finalized: 'a draft invoice is finalized and updated to be an "
+            "open invoice' (finalized now)",
         ),
         "payment_failed": State(
             "open",
@@ -382,6 +415,7 @@ _TABLES: Final[dict[str, dict[str, State]]] = {
                 "attempted": True,
                 "attempt_count": 1,
                 "amount_overpaid": 0,
+                "effective_at": At(60),
                 "status_transitions.finalized_at": At(60),
                 "status_transitions.paid_at": None,
                 "status_transitions.voided_at": None,
@@ -399,6 +433,7 @@ _TABLES: Final[dict[str, dict[str, State]]] = {
             "uncollectible",
             {
                 **_INVOICE_UNPAID,
+                "effective_at": At(60),
                 "status_transitions.finalized_at": At(60),
                 "status_transitions.paid_at": None,
                 "status_transitions.voided_at": None,
@@ -411,6 +446,7 @@ _TABLES: Final[dict[str, dict[str, State]]] = {
             {
                 "paid": False,
                 "amount_paid": 0,
+                "effective_at": At(60),
                 "status_transitions.finalized_at": At(60),
                 "status_transitions.paid_at": None,
                 "status_transitions.voided_at": At(0),
@@ -420,25 +456,50 @@ _TABLES: Final[dict[str, dict[str, State]]] = {
         ),
     },
     "subscription": {
-        "active": State("active", _SUB_LIVE, _SUB),
-        "trialing": State("trialing", {**_SUB_LIVE, "trial_end": At(-259_200)}, _SUB),
+        "active": State("active", {**_SUB_LIVE, **_SUB_TIMES, **_NO_TRIAL}, _SUB),
+        "trial_ended": State(
+            "active",
+            {
+                **_SUB_LIVE,
+                "start_date": Copy("created"),
+                "trial_start": Copy("created"),
+                "trial_end": At(0),
+                "billing_cycle_anchor": At(0),
+            },
+            f"{_SUB}; customer.subscription.updated: 'changing the status from trial to active' "
+            "(the billing cycle is anchored at the trial's end: "
+            "https://docs.stripe.com/billing/subscriptions/trials)",
+        ),
+        "trialing": State("trialing", _TRIALING, _SUB),
         "trial_ending": State(
             "trialing",
-            {**_SUB_LIVE, "trial_start": At(AGE), "trial_end": At(-259_200)},
+            _TRIALING,
             f"{_SUB}; customer.subscription.trial_will_end: 'three days before a subscription's "
             "trial period is scheduled to end'",
         ),
-        "paused": State("paused", _SUB_LIVE, _SUB),
-        "past_due": State("past_due", _SUB_LIVE, _SUB),
+        "paused": State(
+            "paused",
+            {
+                **_SUB_LIVE,
+                "start_date": Copy("created"),
+                "trial_start": Copy("created"),
+                "trial_end": At(0),
+            },
+            f"{_SUB}; https://docs.stripe.com/billing/subscriptions/trials: a trial that ends "
+            "without a payment method pauses the subscription",
+        ),
+        "past_due": State("past_due", {**_SUB_LIVE, **_SUB_TIMES, **_NO_TRIAL}, _SUB),
         "update_settled": State(
             "active",
-            {**_SUB_LIVE, "pending_update": None},
+            {**_SUB_LIVE, **_SUB_TIMES, **_NO_TRIAL, "pending_update": None},
             f"{_SUB}; https://docs.stripe.com/billing/subscriptions/pending-updates "
             "(pending_update is null once applied or expired)",
         ),
         "canceled": State(
             "canceled",
             {
+                **_SUB_TIMES,
+                **_NO_TRIAL,
                 "canceled_at": At(0),
                 "ended_at": At(0),
                 "cancel_at": None,
@@ -622,11 +683,13 @@ _TABLES: Final[dict[str, dict[str, State]]] = {
     },
     "credit_note": {
         "issued": State(
-            "issued", {"voided_at": None}, "https://docs.stripe.com/api/credit_notes/object"
+            "issued",
+            {"voided_at": None, "effective_at": Copy("created")},
+            "https://docs.stripe.com/api/credit_notes/object (effective_at: 'same as created unless overwritten')",
         ),
         "void": State(
             "void",
-            {"voided_at": At(0)},
+            {"voided_at": At(0), "effective_at": Copy("created")},
             "https://docs.stripe.com/api/credit_notes/object (voided_at)",
         ),
     },
