@@ -18,7 +18,7 @@ from typing import Any
 from connect_harness.lifecycle import event_states, states
 from connect_harness.spec import contracts
 
-__all__ = ["contradictions"]
+__all__ = ["contradictions", "object_contradictions"]
 
 
 def contradictions(payload: Mapping[str, Any], *, version: str | None = None) -> list[str]:
@@ -28,14 +28,21 @@ def contradictions(payload: Mapping[str, Any], *, version: str | None = None) ->
     obj = payload["data"]["object"]
     object_type = str(obj.get("object"))
     at = payload["created"]
-    found: list[str] = []
-    found += _state(event_type, object_type, obj, at, shapes)
-    found += _times(obj, at)
-    found += _invariants(object_type, obj)
-    found += [f"{path}: has_more is true but data is empty" for path in _empty_lists(obj, "object")]
+    found = _state(event_type, object_type, obj, at, shapes)
+    found += object_contradictions(obj, at=at)
     previous = payload["data"].get("previous_attributes")
     if isinstance(previous, Mapping):
         found += _previous(previous, obj, object_type, shapes)
+    return found
+
+
+def object_contradictions(obj: Mapping[str, Any], *, at: int) -> list[str]:
+    """What is impossible in ``obj`` alone as of the unix time ``at`` (no event type to compare with):
+    times out of order, amounts that do not add up, the fields its status implies, lists claiming
+    items they do not show. For the fake API's objects after a transition, as for events'."""
+    found = _times(obj, at)
+    found += _invariants(str(obj.get("object")), obj)
+    found += [f"{path}: has_more is true but data is empty" for path in _empty_lists(obj, "object")]
     return found
 
 
