@@ -12,7 +12,10 @@ a value for each, and one currency for the whole event. That keeps a draw to a f
 (fast), and shrinking goes back to the canonical event one site at a time.
 
 What identifies or owns an object never changes: ids and every field naming another object
-(``x-id-of``), ``object``, ``livemode``, ``created``, owner fields and the envelope. So a drawn
+(``x-id-of``), ``object``, ``livemode``, ``created``, owner fields and the envelope. Nor does what
+the event's state decides (its status, a paid invoice's ``amount_paid``:
+:mod:`connect_harness.lifecycle.event_states`) or a list's ``has_more``; fields the state derives
+from an amount follow a drawn amount. So a drawn
 event still fits the fake API's world: the same ids, owners and modes as ``build_event``'s. The
 one exception is the event's own id: an event whose contents differ from the canonical one gets an
 id derived from its contents, as a different Stripe event would.
