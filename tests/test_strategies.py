@@ -441,3 +441,10 @@ _STATEFUL = [
 @given(events(_STATEFUL))
 def test_drawn_events_stay_in_the_state_their_type_names(event: Event) -> None:
     assert contradictions(event.payload) == []
+
+
+def test_partial_refunds_are_drawn_as_well_as_full_ones() -> None:
+    refunded = {
+        event.data_object["refunded"] for event in draws(events("charge.refunded"), 60, at=3)
+    }
+    assert refunded == {True, False}

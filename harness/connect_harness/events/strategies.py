@@ -484,13 +484,16 @@ def _vary(draw: _Draw, event: Event, found: _Sites) -> Event:
     if found.optional:
         for _ in range(draw(_counts(min(_MAX_ABSENT, len(found.optional))))):
             _apply(obj, found.optional[draw(found.optional_picks)], _ABSENT)
-    # A drawn amount moves what the state derives from it (amount_received = amount...).
+    # A drawn amount moves what the state derives from it (amount_received = amount...), and a
+    # type whose object may be in another state with the same status (a partial refund) draws it.
+    others = event_states.alternatives(event.type)
     event_states.apply_event_state(
         obj,
         event.type,
         event.object_type,
         at=payload["created"],
         shapes=contracts.resolve_version(payload["api_version"]).shapes,
+        state=draw(_states(others)) if others else None,
     )
     body = render_body(payload)
     if body == event.body:
@@ -502,6 +505,12 @@ def _vary(draw: _Draw, event: Event, found: _Sites) -> Event:
     payload["id"] = stripe_id("evt", hashlib.blake2b(body, digest_size=16).hexdigest())
     body = body.replace(canonical_id.encode(), payload["id"].encode(), 1)
     return dataclasses.replace(event, payload=payload, body=body)
+
+
+@functools.cache
+def _states(others: tuple[str, ...]) -> st.SearchStrategy[str | None]:
+    """The type's own state (None: what shrinking keeps) or one of its alternatives."""
+    return st.sampled_from((None, *others))
 
 
 @functools.cache
