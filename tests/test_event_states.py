@@ -68,7 +68,7 @@ def test_fields_the_object_lacks_are_not_added() -> None:
 
 def test_nested_times_are_set_before_the_transition() -> None:
     obj = {"status": "draft", "status_transitions": {"finalized_at": None, "paid_at": None}}
-    apply_state(obj, "invoice", "paid", at=10_000)
+    apply_state(obj, "invoice", "paid", at=10_000)  # never finalized before: a minute ago
     assert obj["status_transitions"] == {"finalized_at": 10_000 - 60, "paid_at": 10_000}
 
 
@@ -78,6 +78,20 @@ def test_a_partial_refund_is_above_zero_and_below_the_amount() -> None:
         apply_state(obj, "charge", "partially_refunded", at=1)
         assert 0 < obj["amount_refunded"] < amount
         assert obj["refunded"] is False
+
+
+def test_an_object_with_a_history_keeps_it_and_a_fresh_one_gets_one() -> None:
+    # The fake API pays an invoice finalized long ago: it stays finalized then.
+    obj = {"status": "open", "status_transitions": {"finalized_at": 500, "paid_at": None}}
+    apply_state(obj, "invoice", "paid", at=10_000)
+    assert obj["status_transitions"] == {"finalized_at": 500, "paid_at": 10_000}
+    # An event's object made from an example has no history: its times are made to fit.
+    apply_state(obj, "invoice", "paid", at=10_000, fresh=True)
+    assert obj["status_transitions"] == {"finalized_at": 10_000 - 60, "paid_at": 10_000}
+    # A subscription whose trial ended stays one that had a trial when it is canceled.
+    sub = {"status": "active", "trial_start": 100, "trial_end": 200, "canceled_at": None}
+    apply_state(sub, "subscription", "canceled", at=10_000)
+    assert (sub["trial_start"], sub["trial_end"], sub["canceled_at"]) == (100, 200, 10_000)
 
 
 def test_without_link_a_reference_keeps_its_value() -> None:
@@ -373,9 +387,17 @@ def test_every_state_of_the_tables_is_consistent_on_its_object(
 ) -> None:
     # What the fake API's transitions do: take an object, apply a state at a time after it was made.
     obj = build_object(object_type, created=1_000_000, seed=4)
-    apply_state(obj, object_type, state, at=1_000_000 + AGE, link=_links)
+    apply_state(obj, object_type, state, at=1_000_000 + AGE, link=_links, fresh=True)
     rule = state_of(object_type, state)
     if rule.status is not None and "status" in obj:
         assert obj["status"] == rule.status
     assert object_contradictions(obj, at=1_000_000 + AGE) == []
     assert contracts.validate_object(object_type, obj) == []
+
+
+def test_object_contradictions_report_an_impossible_object_after_a_transition() -> None:
+    obj = build_object("payout", created=1_000)
+    apply_state(obj, "payout", "failed", at=2_000)
+    assert object_contradictions(obj, at=2_000) == []
+    obj["failure_code"] = None
+    assert object_contradictions(obj, at=2_000) == ["status 'failed' with failure_code None"]

@@ -366,7 +366,7 @@ def apply_event_state(
     if isinstance(obj.get("created"), int):
         obj["created"] = at if found.born else states.before(at, states.AGE)
     if chosen is not None:
-        states.apply_state(obj, object_type, chosen, at=at, link=link)
+        states.apply_state(obj, object_type, chosen, at=at, link=link, fresh=True)
     return obj
 
 
@@ -550,6 +550,8 @@ def _shown(value: Any) -> str:
         return f"{value.seconds} s before the event"
     if isinstance(value, states.Link):
         return f"its {value.object_type}'s id"
+    if isinstance(value, states.Keep):
+        return f"{_shown(value.value)} (unless it has one)"
     if isinstance(value, states.Copy):
         return f"`{value.field}`" + (f" + {value.plus}" if value.plus else "")
     if isinstance(value, states.Part):

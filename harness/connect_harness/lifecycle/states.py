@@ -31,6 +31,7 @@ __all__ = [
     "OFFSETS",
     "At",
     "Copy",
+    "Keep",
     "Link",
     "Part",
     "State",
@@ -68,6 +69,18 @@ class Copy:
 
     field: str
     plus: int = 0
+
+
+@dataclass(frozen=True)
+class Keep:
+    """``value`` for an object without a history of its own; an object with one keeps its non-null
+    value (an invoice paid now was finalized whenever it was, a subscription started when it did).
+
+    Events built from a contract example have no history (:func:`apply_state` ``fresh=True``); the
+    fake API's objects do.
+    """
+
+    value: Any
 
 
 @dataclass(frozen=True)
@@ -139,8 +152,8 @@ _INVOICE_PAID: Final = {
     "amount_paid": Copy("amount_due"),
     "amount_remaining": 0,
     "amount_overpaid": 0,
-    "effective_at": At(60),
-    "status_transitions.finalized_at": At(60),
+    "effective_at": Keep(At(60)),
+    "status_transitions.finalized_at": Keep(At(60)),
     "status_transitions.paid_at": At(0),
     "status_transitions.voided_at": None,
     "status_transitions.marked_uncollectible_at": None,
@@ -159,14 +172,17 @@ _SUB_LIVE: Final = {
 
 # start_date: 'Date when the subscription was first created. The date might differ from the created
 # date due to backdating' (API reference); the billing cycle starts then unless a trial defers it.
-_SUB_TIMES: Final = {"start_date": Copy("created"), "billing_cycle_anchor": Copy("created")}
-_NO_TRIAL: Final = {"trial_start": None, "trial_end": None}
+_SUB_TIMES: Final = {
+    "start_date": Keep(Copy("created")),
+    "billing_cycle_anchor": Keep(Copy("created")),
+}
+_NO_TRIAL: Final = {"trial_start": Keep(None), "trial_end": Keep(None)}
 _TRIALING: Final = {
     **_SUB_LIVE,
-    "start_date": Copy("created"),
-    "trial_start": Copy("created"),
-    "trial_end": At(-259_200),
-    "billing_cycle_anchor": At(-259_200),
+    "start_date": Keep(Copy("created")),
+    "trial_start": Keep(Copy("created")),
+    "trial_end": Keep(At(-259_200)),
+    "billing_cycle_anchor": Keep(At(-259_200)),
 }
 
 # object type -> state name -> State. The status field is "status" unless _STATUS_FIELD says.
@@ -386,8 +402,8 @@ _TABLES: Final[dict[str, dict[str, State]]] = {
             {
                 **_INVOICE_UNPAID,
                 "amount_overpaid": 0,
-                "effective_at": At(60),
-                "status_transitions.finalized_at": At(60),
+                "effective_at": Keep(At(60)),
+                "status_transitions.finalized_at": Keep(At(60)),
                 "status_transitions.paid_at": None,
                 "status_transitions.voided_at": None,
                 "status_transitions.marked_uncollectible_at": None,
@@ -415,8 +431,8 @@ _TABLES: Final[dict[str, dict[str, State]]] = {
                 "attempted": True,
                 "attempt_count": 1,
                 "amount_overpaid": 0,
-                "effective_at": At(60),
-                "status_transitions.finalized_at": At(60),
+                "effective_at": Keep(At(60)),
+                "status_transitions.finalized_at": Keep(At(60)),
                 "status_transitions.paid_at": None,
                 "status_transitions.voided_at": None,
                 "status_transitions.marked_uncollectible_at": None,
@@ -433,8 +449,8 @@ _TABLES: Final[dict[str, dict[str, State]]] = {
             "uncollectible",
             {
                 **_INVOICE_UNPAID,
-                "effective_at": At(60),
-                "status_transitions.finalized_at": At(60),
+                "effective_at": Keep(At(60)),
+                "status_transitions.finalized_at": Keep(At(60)),
                 "status_transitions.paid_at": None,
                 "status_transitions.voided_at": None,
                 "status_transitions.marked_uncollectible_at": At(0),
@@ -446,8 +462,8 @@ _TABLES: Final[dict[str, dict[str, State]]] = {
             {
                 "paid": False,
                 "amount_paid": 0,
-                "effective_at": At(60),
-                "status_transitions.finalized_at": At(60),
+                "effective_at": Keep(At(60)),
+                "status_transitions.finalized_at": Keep(At(60)),
                 "status_transitions.paid_at": None,
                 "status_transitions.voided_at": At(0),
                 "status_transitions.marked_uncollectible_at": None,
@@ -461,8 +477,8 @@ _TABLES: Final[dict[str, dict[str, State]]] = {
             "active",
             {
                 **_SUB_LIVE,
-                "start_date": Copy("created"),
-                "trial_start": Copy("created"),
+                "start_date": Keep(Copy("created")),
+                "trial_start": Keep(Copy("created")),
                 "trial_end": At(0),
                 "billing_cycle_anchor": At(0),
             },
@@ -481,8 +497,8 @@ _TABLES: Final[dict[str, dict[str, State]]] = {
             "paused",
             {
                 **_SUB_LIVE,
-                "start_date": Copy("created"),
-                "trial_start": Copy("created"),
+                "start_date": Keep(Copy("created")),
+                "trial_start": Keep(Copy("created")),
                 "trial_end": At(0),
             },
             f"{_SUB}; https://docs.stripe.com/billing/subscriptions/trials: a trial that ends "
@@ -519,8 +535,8 @@ _TABLES: Final[dict[str, dict[str, State]]] = {
             "lost",
             {
                 "is_charge_refundable": False,
-                "evidence_details.has_evidence": True,
-                "evidence_details.submission_count": 1,
+                "evidence_details.has_evidence": Keep(True),
+                "evidence_details.submission_count": Keep(1),
             },
             f"{_DISPUTE}; charge.dispute.closed: status 'lost, warning_closed, or won'",
         ),
@@ -528,8 +544,8 @@ _TABLES: Final[dict[str, dict[str, State]]] = {
             "won",
             {
                 "is_charge_refundable": False,
-                "evidence_details.has_evidence": True,
-                "evidence_details.submission_count": 1,
+                "evidence_details.has_evidence": Keep(True),
+                "evidence_details.submission_count": Keep(1),
             },
             f"{_DISPUTE}; charge.dispute.funds_reinstated: after a dispute is closed",
         ),
@@ -645,7 +661,10 @@ _TABLES: Final[dict[str, dict[str, State]]] = {
         ),
         "accepted": State(
             "accepted",
-            {"status_transitions.finalized_at": At(60), "status_transitions.accepted_at": At(0)},
+            {
+                "status_transitions.finalized_at": Keep(At(60)),
+                "status_transitions.accepted_at": At(0),
+            },
             "https://docs.stripe.com/api/quotes/object (status_transitions)",
         ),
         "canceled": State(
@@ -684,12 +703,12 @@ _TABLES: Final[dict[str, dict[str, State]]] = {
     "credit_note": {
         "issued": State(
             "issued",
-            {"voided_at": None, "effective_at": Copy("created")},
+            {"voided_at": None, "effective_at": Keep(Copy("created"))},
             "https://docs.stripe.com/api/credit_notes/object (effective_at: 'same as created unless overwritten')",
         ),
         "void": State(
             "void",
-            {"voided_at": At(0), "effective_at": Copy("created")},
+            {"voided_at": At(0), "effective_at": Keep(Copy("created"))},
             "https://docs.stripe.com/api/credit_notes/object (voided_at)",
         ),
     },
@@ -754,7 +773,7 @@ _TABLES: Final[dict[str, dict[str, State]]] = {
             "delivered",
             {
                 "delivered_at": At(0),
-                "confirmed_at": At(60),
+                "confirmed_at": Keep(At(60)),
                 "canceled_at": None,
                 "delayed_at": None,
                 "product_substituted_at": None,
@@ -834,13 +853,16 @@ def apply_state(
     *,
     at: int,
     link: Callable[[str], str | None] | None = None,
+    fresh: bool = False,
 ) -> dict[str, Any]:
     """Put ``obj`` (an ``object_type`` object) in ``state`` as of the unix time ``at``; return it.
 
     Writes the status and every field the state implies that ``obj`` has. ``link(object_type)``
     names the objects the state refers to (a succeeded payment intent's ``latest_charge``); without
-    it such fields keep their value. Raises :class:`StateError` for a state the tables do not know
-    on a type without a ``status``.
+    it such fields keep their value. Fields of its history (:class:`Keep`: when it was finalized,
+    started, its trial) are written only where ``obj`` has none, or always when ``fresh`` (an
+    object made up from an example, whose values are no history). Raises :class:`StateError` for a
+    state the tables do not know on a type without a ``status``.
     """
     rule = state_of(object_type, state)
     status_field = _STATUS_FIELD.get(object_type, "status")
@@ -851,6 +873,10 @@ def apply_state(
         holder = obj.get(parent) if parent else obj
         if not isinstance(holder, dict) or key not in holder:
             continue
+        if isinstance(value, Keep):
+            if not fresh and holder[key] is not None:
+                continue
+            value = value.value
         if isinstance(value, Link):
             if link is None:
                 continue
