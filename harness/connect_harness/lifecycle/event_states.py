@@ -370,6 +370,7 @@ def apply_event_state(
     return obj
 
 
+@functools.cache
 def pinned_fields(event_type: str, object_type: str, shapes: str | None = None) -> frozenset[str]:
     """The top-level fields the type's state decides (examples never vary them)."""
     found = event_state(event_type, object_type, shapes)
