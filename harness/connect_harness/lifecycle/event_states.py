@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from connect_harness.errors import HarnessError
 from connect_harness.lifecycle import states
 from connect_harness.spec import contracts
 
@@ -297,7 +298,7 @@ class EventState:
 def _status_values(object_type: str, shapes: str) -> tuple[str, ...]:
     try:
         schema = contracts.object_schema(object_type, version=shapes)
-    except Exception:  # a type without a schema of its own: nothing to derive
+    except HarnessError:  # a type without a schema of its own: nothing to derive
         return ()
     node = schema.get("properties", {}).get("status")
     if not isinstance(node, Mapping):
@@ -499,17 +500,19 @@ def _nested_listed(
     return None
 
 
+@functools.cache
 def _schema(name: str, shapes: str | None) -> Mapping[str, Any]:
     try:
         return contracts.object_schema(name, version=shapes)
-    except Exception:
+    except HarnessError:
         return {}
 
 
+@functools.cache  # object_schema copies the schema: once per type and set
 def _properties(object_type: str, shapes: str | None) -> Mapping[str, Any]:
     try:
         schema = contracts.object_schema(object_type, version=shapes)
-    except Exception:
+    except HarnessError:
         return {}
     found = schema.get("properties")
     return found if isinstance(found, Mapping) else {}
