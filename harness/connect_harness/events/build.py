@@ -179,6 +179,11 @@ def build_event(
     default the newest contract set) and is stamped on the event. ``id`` names the event (an ``evt_``
     id) without touching the world ``seed``: its request id and idempotency key then derive from it, so
     events of one world with different ids are different deliveries about the same objects.
+
+    ``data.object`` is in the state the type names (``payment_intent.succeeded`` has received its
+    amount and names its charge: :mod:`connect_harness.lifecycle.event_states`, docs/states.md),
+    made an hour before ``created`` unless the event made it; ``overrides`` and ``merge`` are
+    applied after the state, so they win.
     """
     _check_build_arguments(event_type, livemode, seed, created, pending_webhooks, ascii_only)
     if account is not None or id is not None or overrides or merge:
