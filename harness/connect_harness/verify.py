@@ -203,6 +203,7 @@ def run_verify(args: argparse.Namespace) -> int:
         thin_check_ids,
     )
     from connect_harness.delivery import UrlTarget
+    from connect_harness.stripe_api.command import start_fake
     from connect_harness.stripe_api.fake import FakeStripeAPI
 
     secret = _secret(args.secret)
@@ -251,6 +252,7 @@ def run_verify(args: argparse.Namespace) -> int:
     url = None if isinstance(target, UrlTarget) else urljoin(DEFAULT_URL, args.path)
     fake = FakeStripeAPI(port=args.fake_stripe_port or 0, api_version=args.api_version)
     with contextlib.ExitStack() as stack:
+        start_fake(fake, args.fake_stripe_port or 0, "--fake-stripe-port")  # a clash in CLI words
         stack.enter_context(fake)
         process = _served(args, target, fake.url, secret)
         if process is not None:
