@@ -286,6 +286,9 @@ def run_verify(args: argparse.Namespace) -> int:
                 timeout=args.timeout,
                 types=thin_types or THIN_TYPES,
             )
+            # an in-process app's stripe-python calls the fake, as under the plugin's thin payload
+            if not isinstance(target, UrlTarget):
+                stack.enter_context(fake.patch_stripe())
             results += run_thin_checks(target, fake, thin_config, only=thin_only or None)
     gaps = _gaps(fake.calls)
     if stopped:
