@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import stripe  # once here: pytester drops modules an inline run imports first (two copies break requests)
 
 from connect_harness.checks.findings import CATALOGUE
 from connect_harness.cli import _build_parser, main
@@ -254,7 +255,6 @@ def test_the_thin_check_table_is_the_thin_catalogue() -> None:
 
 @pytest.mark.parametrize("row", V2_ROUTE_ROWS, ids=[row[0] for row in V2_ROUTE_ROWS])
 def test_every_documented_v2_route_is_served(row: list[str]) -> None:
-    import stripe
 
     from connect_harness.events.thin import build_thin_event
     from connect_harness.stripe_api.fake import FakeStripeAPI
@@ -575,3 +575,42 @@ def public_cli_flags() -> list[tuple[str, str]]:
 @pytest.mark.parametrize(("command", "flag"), public_cli_flags())
 def test_every_cli_flag_is_documented(command: str, flag: str) -> None:
     assert flag in DOCUMENTED, f"{command} takes {flag}, which neither the README nor docs/ mention"
+
+
+SAMPLE_APP = """
+from pathlib import Path
+
+from sample_app import create_app
+
+app = create_app(
+    webhook_secret="whsec_docs_example",
+    secret_key_test="sk_test_docs_example",
+    secret_key_live="sk_live_docs_example",
+    db_path=Path(__file__).with_name("docs.sqlite3"),
+    environ={},
+)
+"""
+
+TEST_EXAMPLES = [
+    (page, block)
+    for page in PAGES
+    if page.startswith("docs/")
+    for block in blocks("python", page)
+    if "def test_" in block
+]
+
+
+@pytest.mark.parametrize(("page", "source"), TEST_EXAMPLES, ids=[page for page, _ in TEST_EXAMPLES])
+def test_the_docs_test_examples_pass_against_the_sample_app(
+    pytester: pytest.Pytester, page: str, source: str
+) -> None:
+    pytester.makepyfile(docs_app=SAMPLE_APP, test_docs_example=source)
+    pytester.syspathinsert()
+    result = pytester.runpytest(
+        "-p", "connect_harness", "--connect-app", "docs_app:app",
+        "--connect-secret", "whsec_docs_example", "-p", "no:cacheprovider",
+    )  # fmt: skip
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) >= 1 and set(outcomes) == {"passed"}, result.stdout.str()[
+        -3000:
+    ]
