@@ -249,8 +249,14 @@ def _connect_served_process(
     connect_secret: str,
     connect_url: str,
     _connect_stripe_api_session: FakeStripeAPI,
+    request: pytest.FixtureRequest,
 ) -> Iterator[Any]:
-    """The ``--connect-serve`` process, started once and stopped at the session's end."""
+    """The ``--connect-serve`` process, started once and stopped at the session's end.
+
+    Under pytest-xdist one worker launches it (the first to claim it in the session's share
+    folder); the others wait until its URL answers and use it, with None here (the process is
+    watched, for ``stays-alive`` and ``never-logs-secrets``, by the worker that launched it).
+    """
     from connect_harness.delivery.process import ServedProcess, ServeSecrets
 
     if not connect_settings["url"]:
@@ -258,6 +264,12 @@ def _connect_served_process(
             "connect_harness: --connect-serve needs --connect-url, the URL the command listens at",
             pytrace=False,
         )
+    if not _claim_served_process(request.config):
+        problem = _wait_until_answering(connect_url, timeout=60.0)
+        if problem is not None:
+            pytest.fail(f"connect_harness: --connect-serve: {problem}", pytrace=False)
+        yield None
+        return
     process = ServedProcess(
         connect_settings["serve"],
         connect_url,
@@ -274,6 +286,40 @@ def _connect_served_process(
         pytest.fail(problem, pytrace=False)
     yield process
     process.stop()
+
+
+def _claim_served_process(config: pytest.Config) -> bool:
+    """True when this process launches ``--connect-serve``: always without xdist; under xdist, the
+    first worker to create the claim file in the session's share folder."""
+    from connect_harness.xdist_shares import SHARES_KEY
+
+    workerinput: dict[str, Any] = getattr(config, "workerinput", {})
+    folder = workerinput.get(SHARES_KEY)
+    if folder is None or int(workerinput.get("workercount", 1)) < 2:
+        return True
+    try:
+        os.close(os.open(os.path.join(folder, "served-process.claim"), os.O_CREAT | os.O_EXCL))
+    except FileExistsError:
+        return False
+    return True
+
+
+def _wait_until_answering(url: str, *, timeout: float) -> str | None:
+    """Wait for another worker's launched endpoint to answer at ``url``; the problem, or None."""
+    import time
+
+    from connect_harness.delivery.url import check_reachable
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            check_reachable(url)
+        except UsageError as err:
+            if time.monotonic() > deadline:
+                return f"another xdist worker launched the endpoint, and {err}"
+            time.sleep(0.1)
+        else:
+            return None
 
 
 @pytest.fixture(scope="session")

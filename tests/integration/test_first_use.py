@@ -149,3 +149,35 @@ def test_build_thin_event_is_public() -> None:
     assert "build_thin_event" in connect_harness.__all__
     event = connect_harness.build_thin_event("v2.core.account.closed", account="acct_1FirstUse00")
     assert isinstance(event, connect_harness.ThinEvent) and event.context == "acct_1FirstUse00"
+
+
+def test_connect_serve_under_xdist_launches_one_endpoint_for_every_worker(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    # One worker claims the launch; the others wait for its URL and use it (a second launch at the
+    # same port would be refused: "something already listens").
+    port = free_port()
+    command = (
+        f"cd {shlex.quote(str(ROOT))} && SAMPLE_APP_DB={shlex.quote(str(tmp_path / 'db.sqlite3'))} "
+        f"exec {shlex.quote(sys.executable)} -m sample_app --port {port}"
+    )
+    pytester.makepyfile(
+        test_mine="""
+        import pytest
+
+        @pytest.mark.parametrize("n", range(4))
+        def test_acknowledged(connect_client, n):
+            assert connect_client.send("customer.created").status == 200
+        """
+    )
+    pytester.makepyfile(test_suite="from connect_harness.suite import *\n")
+    result = pytester.runpytest_subprocess(
+        "-p", "connect_harness", "-n", "2", "-p", "no:cacheprovider",
+        "--connect-serve", command, "--connect-url", f"http://127.0.0.1:{port}/webhook",
+        "--connect-secret", SECRET, "--connect-events", "customer.created",
+        "-k", "test_acknowledged or rejects-missing-signature",
+    )  # fmt: skip
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed") == 5 and "error" not in outcomes and "failed" not in outcomes, (
+        result.stdout.str()[-3000:]
+    )
