@@ -614,3 +614,11 @@ def test_the_docs_test_examples_pass_against_the_sample_app(
     assert outcomes.get("passed", 0) >= 1 and set(outcomes) == {"passed"}, result.stdout.str()[
         -3000:
     ]
+
+
+@pytest.mark.parametrize(
+    "target", sorted(set(re.findall(r"\]\((docs/[^)#]+\.md)(?:#[^)]*)?\)", PAGES["README.md"])))
+)
+def test_every_readme_link_into_the_docs_exists(target: str) -> None:
+    # mkdocs --strict checks the links between pages; the README's own links are checked here.
+    assert (ROOT / target).is_file()
