@@ -181,3 +181,36 @@ def test_connect_serve_under_xdist_launches_one_endpoint_for_every_worker(
     assert outcomes.get("passed") == 5 and "error" not in outcomes and "failed" not in outcomes, (
         result.stdout.str()[-3000:]
     )
+
+
+@pytest.mark.parametrize(
+    ("option", "environ", "ini", "kept"),
+    [
+        ({}, {"CONNECT_HARNESS_URL": "http://127.0.0.1:9/a"}, {"connect_app": "m:app"}, "url"),
+        ({}, {"CONNECT_HARNESS_APP": "m:app"}, {"connect_url": "http://127.0.0.1:9/a"}, "app"),
+        ({"app": "m:app"}, {"CONNECT_HARNESS_URL": "http://127.0.0.1:9/a"}, {}, "app"),
+        ({}, {}, {"connect_app": "m:app", "connect_url": "http://127.0.0.1:9/a"}, "both"),
+    ],
+)
+def test_the_endpoint_follows_the_option_environment_ini_order(
+    option: dict[str, str], environ: dict[str, str], ini: dict[str, str], kept: str
+) -> None:
+    from connect_harness.settings import resolve_settings
+
+    settings = resolve_settings(
+        option=lambda name: option.get(name), ini=lambda key: ini.get(key, ""), environ=environ
+    )
+    got = {name for name in ("url", "app") if settings[name]}
+    assert got == ({"url", "app"} if kept == "both" else {kept})
+
+
+def test_a_served_url_from_the_ini_goes_with_it_when_an_app_is_given() -> None:
+    from connect_harness.settings import resolve_settings
+
+    ini = {"connect_url": "http://127.0.0.1:9/a", "connect_serve": "node server.js"}
+    settings = resolve_settings(
+        option=lambda name: "m:app" if name == "app" else None,
+        ini=lambda key: ini.get(key, ""),
+        environ={},
+    )
+    assert (settings["app"], settings["url"], settings["serve"]) == ("m:app", None, None)
