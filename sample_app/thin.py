@@ -62,7 +62,9 @@ def receive_thin() -> tuple[Response, int]:
     key = state.settings.api_key_for(livemode)
     client = stripe.StripeClient(
         key or "sk_test_unset",
-        base_addresses={"api": state.settings.api_base} if state.settings.api_base else None,
+        # STRIPE_API_BASE, else the module-level stripe.api_base (which a test run in-process
+        # points at its fake API): a StripeClient does not read stripe.api_base by itself
+        base_addresses={"api": state.settings.api_base or stripe.api_base},
         max_network_retries=0,
     )
     try:

@@ -1,7 +1,9 @@
-"""Every claim in the README has a test: its tables and flags are parsed here and checked against
-the code, so a documented option, fixture, check or command that does not exist fails the suite.
+"""Every claim in the README and the documentation in docs/ has a test: their tables and flags are
+parsed here and checked against the code, so a documented option, fixture, check or command that
+does not exist fails the suite, and the walk-throughs (the README's "use it in your repo", the
+tutorial, the non-Python endpoint) are run as a user would run them.
 
-Parametrized over what the README says, not over what the code has: adding a row to a table adds a
+Parametrized over what the documents say, not over what the code has: adding a row to a table adds a
 test case, and a row that names something missing is a failure with the row in its id.
 """
 
@@ -11,22 +13,32 @@ import argparse
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import stripe  # once here: pytester drops modules an inline run imports first (two copies break requests)
 
 from connect_harness.checks.findings import CATALOGUE
+from connect_harness.checks.thin import THIN_CATALOGUE
 from connect_harness.cli import _build_parser, main
 from connect_harness.settings import SETTINGS
 
-README = Path(__file__).resolve().parents[1] / "README.md"
-TEXT = README.read_text(encoding="utf-8")
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+DOCS = ROOT / "docs"
+#: Every document a user reads: the README, then the pages of the documentation site.
+PAGES = {
+    path.relative_to(ROOT).as_posix(): path.read_text(encoding="utf-8")
+    for path in [README, *sorted(DOCS.rglob("*.md"))]
+}
+TEXT = "\n\n".join(PAGES.values())
 
 
 def table(header: str) -> list[list[str]]:
-    """The rows of the README table whose header row starts with ``header`` (cells stripped)."""
+    """The rows of the table (README or docs) whose header row starts with ``header``."""
     lines = TEXT.splitlines()
     for index, line in enumerate(lines):
         if line.replace(" ", "").startswith(header.replace(" ", "")):
@@ -36,7 +48,7 @@ def table(header: str) -> list[list[str]]:
                     break
                 rows.append([cell.strip() for cell in row.strip().strip("|").split("|")])
             return rows
-    raise AssertionError(f"README has no table starting {header!r}")
+    raise AssertionError(f"no document has a table starting {header!r}")
 
 
 def code(cell: str) -> str | None:
@@ -237,14 +249,11 @@ V2_ROUTE_ROWS = table("| v2 route | what the fake serves |")
 
 
 def test_the_thin_check_table_is_the_thin_catalogue() -> None:
-    from connect_harness.checks.thin import THIN_CATALOGUE
-
     assert [row[0] for row in THIN_CHECK_ROWS] == [spec.id for spec in THIN_CATALOGUE]
 
 
 @pytest.mark.parametrize("row", V2_ROUTE_ROWS, ids=[row[0] for row in V2_ROUTE_ROWS])
 def test_every_documented_v2_route_is_served(row: list[str]) -> None:
-    import stripe
 
     from connect_harness.events.thin import build_thin_event
     from connect_harness.stripe_api.fake import FakeStripeAPI
@@ -261,3 +270,352 @@ def test_every_documented_v2_route_is_served(row: list[str]) -> None:
         assert got.code == 200
         with pytest.raises(stripe.InvalidRequestError):
             client.raw_request("get", url)
+
+
+# --- what the documents add to the tables ---------------------------------------------------------
+
+
+def fenced(text: str) -> list[tuple[str, str]]:
+    """Every fenced code block of ``text``: (its language, or "" for a plain one; its content)."""
+    found: list[tuple[str, str]] = []
+    language: str | None = None
+    lines: list[str] = []
+    for line in text.splitlines():
+        if line.startswith("```"):
+            if language is None:
+                language, lines = line[3:].strip(), []
+            else:
+                found.append((language, "\n".join(lines) + "\n"))
+                language = None
+        elif language is not None:
+            lines.append(line)
+    return found
+
+
+def blocks(language: str, page: str | None = None) -> list[str]:
+    """The fenced code blocks of ``language`` in ``page`` (or in every document)."""
+    texts = [PAGES[page]] if page else list(PAGES.values())
+    return [body for text in texts for kind, body in fenced(text) if kind == language]
+
+
+def ini_keys() -> set[str]:
+    """Every ``connect_*`` key an ``ini`` block of the documents sets."""
+    return {
+        match
+        for block in blocks("ini")
+        for match in re.findall(r"^(connect_[a-z_]+)\s*=", block, re.M)
+    }
+
+
+@pytest.mark.parametrize("key", sorted(ini_keys()))
+def test_every_documented_ini_key_is_read(key: str) -> None:
+    assert key in {spec.ini for spec in SETTINGS}, f"the documents set {key}, which nothing reads"
+
+
+def figures(pattern: str) -> list[tuple[str, int]]:
+    return [
+        (page, int(number))
+        for page, text in PAGES.items()
+        for number in re.findall(pattern, text.replace("\n", " "))
+    ]
+
+
+@pytest.mark.parametrize(
+    ("page", "count"), figures(r"(\d+) contract checks"), ids=lambda value: str(value)
+)
+def test_the_documented_number_of_checks_is_the_catalogue(page: str, count: int) -> None:
+    assert count == len(CATALOGUE), (
+        f"{page} says {count} contract checks; there are {len(CATALOGUE)}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("page", "count"), figures(r"(?:all|the) (\d+) event types"), ids=lambda value: str(value)
+)
+def test_the_documented_number_of_event_types_is_the_catalogue(page: str, count: int) -> None:
+    from connect_harness.spec import contracts
+
+    assert count == len(contracts.supported_event_types()), page
+
+
+def test_the_documented_default_summary_counts_what_the_suite_collects() -> None:
+    found = re.findall(r"(\d+) passed, (\d+) deselected", TEXT)
+    assert found
+    assert {(int(a), int(b)) for a, b in found} == {(len(CATALOGUE), len(THIN_CATALOGUE))}
+
+
+PUBLIC = re.compile(r"`(?:connect_harness\.)?([A-Za-z_]+)\(")
+
+
+def test_every_name_of_the_python_api_page_is_public() -> None:
+    import connect_harness
+
+    names = re.findall(
+        r"^::: connect_harness\.([A-Za-z_.]+)$", PAGES["docs/reference/python-api.md"], re.M
+    )
+    public = {name for name in names if "." not in name}
+    assert public == set(connect_harness.__all__) - {"CATALOGUE", "EventCase"}
+    for name in names:
+        module, _, attr = ("connect_harness." + name).rpartition(".")
+        assert getattr(__import__(module, fromlist=[attr]), attr)
+
+
+def test_every_page_is_in_the_site_navigation() -> None:
+    nav = (ROOT / "mkdocs.yml").read_text(encoding="utf-8").split("\nnav:\n", 1)[1]
+    listed = set(re.findall(r":\s*(\S+\.md)\s*$", nav, re.M))
+    pages = {page.removeprefix("docs/") for page in PAGES if page.startswith("docs/")}
+    assert pages - listed == set(), "pages missing from mkdocs.yml's nav"
+
+
+def test_the_readme_stays_short() -> None:
+    # The README is the way in; the reference lives in docs/.
+    assert len(PAGES["README.md"].splitlines()) <= 250
+
+
+# --- the walk-throughs, as a user follows them --------------------------------------------------
+
+
+def python_blocks(page: str) -> list[str]:
+    return blocks("python", page)
+
+
+def shown_output(page: str) -> list[str]:
+    """pytest's output as the page shows it (its ``text`` blocks), as patterns: "..." stands for what
+    differs between runs (a seed, a time), each line may go on past what is shown."""
+    return [
+        "*" + line.strip().replace("[", "[[]").replace("...", "*") + "*"
+        for block in blocks("text", page)
+        for line in block.splitlines()
+        if line.strip() and line.strip() != "..."
+    ]
+
+
+def user_repo(pytester: pytest.Pytester, page: str, app: str) -> str:
+    """A repository laid out as ``page`` says: ``shop/app.py``, its ``pytest.ini`` keys and its one
+    test module. Returns the test module's path."""
+    (ini,) = blocks("ini", page)[:1]
+    pytester.makefile(".ini", pytest=ini)
+    package = pytester.mkpydir("shop")
+    (package / "app.py").write_text(app, encoding="utf-8")
+    module = next(block for block in python_blocks(page) if "connect_harness.suite" in block)
+    tests = pytester.mkdir("tests")
+    (tests / "test_stripe_contract.py").write_text(module, encoding="utf-8")
+    pytester.syspathinsert()
+    return "tests/test_stripe_contract.py"
+
+
+TUTORIAL = "docs/tutorial.md"
+
+
+def tutorial_apps() -> tuple[str, str]:
+    broken, fixed = [block for block in python_blocks(TUTORIAL) if "Flask(__name__)" in block]
+    return broken, fixed
+
+
+def test_the_tutorial_leads_to_a_failing_finding_and_its_fix(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("STRIPE_WEBHOOK_SECRET", raising=False)
+    broken, fixed = tutorial_apps()
+    path = user_repo(pytester, TUTORIAL, broken)
+    secret = re.search(r"connect_secret = (\S+)", PAGES[TUTORIAL])
+    assert secret is not None
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", secret.group(1))  # what the app reads
+    result = pytester.runpytest(path)  # the plugin loads itself: no -p
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(shown_output(TUTORIAL))
+
+    (pytester.path / "shop" / "app.py").write_text(fixed, encoding="utf-8")
+    for name in [name for name in sys.modules if name == "shop" or name.startswith("shop.")]:
+        monkeypatch.delitem(sys.modules, name)
+    again = pytester.runpytest(path)
+    claim = re.search(r"again: `(\d+) passed, (\d+) skipped, (\d+) deselected`", PAGES[TUTORIAL])
+    assert claim is not None
+    passed, skipped, deselected = (int(number) for number in claim.groups())
+    again.assert_outcomes(passed=passed, skipped=skipped, deselected=deselected)
+
+
+def test_the_readme_repo_recipe_leads_to_the_finding_it_shows(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("STRIPE_WEBHOOK_SECRET", raising=False)
+    broken = tutorial_apps()[0]
+    path = user_repo(pytester, "README.md", broken)
+    own = next(block for block in python_blocks("README.md") if "def test_" in block)
+    (pytester.path / "tests" / "test_own.py").write_text(own, encoding="utf-8")
+    result = pytester.runpytest(path)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(shown_output("README.md"))
+    mine = pytester.runpytest("tests/test_own.py")
+    mine.assert_outcomes(passed=1)
+
+
+NON_PYTHON = "docs/how-to/non-python-endpoint.md"
+
+
+def node_with_stripe() -> str:
+    node = shutil.which("node")
+    modules = ROOT / "tests" / "node" / "node_modules" / "stripe"
+    if node is None or not modules.is_dir():
+        pytest.skip("node or the stripe npm package is missing; run `npm ci --prefix tests/node`")
+    return node
+
+
+def test_the_node_endpoint_of_the_docs_passes_verify_serve(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from endpoints.serving import free_port
+
+    node_with_stripe()
+    (server,) = blocks("javascript", NON_PYTHON)
+    (tmp_path / "server.js").write_text(server, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NODE_PATH", str(ROOT / "tests" / "node" / "node_modules"))
+    line = next(
+        line
+        for block in blocks("sh", NON_PYTHON)
+        for line in block.splitlines()
+        if "node server.js" in line
+    )
+    port = str(free_port())
+    argv = [word.replace("4242", port) for word in shlex.split(line)[1:]]
+    assert main(argv) == 0, capsys.readouterr().out[-3000:]
+    out = capsys.readouterr().out
+    assert "stays-alive" in out and "FAIL" not in out
+
+
+def test_the_node_endpoint_runs_under_the_plugins_ini(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from endpoints.serving import free_port
+
+    node_with_stripe()
+    (server,) = blocks("javascript", NON_PYTHON)
+    (pytester.path / "server.js").write_text(server, encoding="utf-8")
+    monkeypatch.setenv("NODE_PATH", str(ROOT / "tests" / "node" / "node_modules"))
+    (ini,) = blocks("ini", NON_PYTHON)
+    pytester.makefile(".ini", pytest=ini.replace("4242", str(free_port())))
+    line = next(
+        line for line in blocks("sh", NON_PYTHON)[1].splitlines() if line.startswith("pytest")
+    )
+    result = pytester.runpytest_subprocess(
+        *shlex.split(line)[1:], "--connect-events", "customer.created",
+        "-k", "rejects-wrong-secret or stays-alive",
+    )  # fmt: skip
+    result.assert_outcomes(passed=2, deselected=len(CATALOGUE) - 2 + len(THIN_CATALOGUE))
+
+
+EXIT_ROWS = table("| command | code | when |")
+
+
+def test_a_malformed_plugin_value_is_pytests_usage_error(pytester: pytest.Pytester) -> None:
+    rows = [row for row in EXIT_ROWS if row[0].startswith("`pytest") and row[1] == "4"]
+    assert rows
+    pytester.makeini("[pytest]\nconnect_mode = staging\n")
+    result = pytester.runpytest("-p", "connect_harness")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR == 4
+    assert "Traceback" not in result.stderr.str()
+
+
+@pytest.mark.parametrize("argv", [["verify", "--examples", "0"], ["event", "no.such.type"]])
+def test_bad_usage_of_any_command_is_exit_2(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert any(row[1] == "2" for row in EXIT_ROWS)
+    with pytest.raises(SystemExit) as exited:
+        sys.exit(main(argv))
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("app", "code"), [(0, 1), (1, 0)], ids=["broken-1", "fixed-0"])
+def test_verify_exits_as_the_table_says(
+    app: int,
+    code: int,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert [row[1] for row in EXIT_ROWS if row[0] == "`connect-harness verify`"][:2] == ["0", "1"]
+    package = tmp_path / "shop"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "app.py").write_text(tutorial_apps()[app], encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "whsec_tutorial_secret")
+    for name in [name for name in sys.modules if name == "shop" or name.startswith("shop.")]:
+        monkeypatch.delitem(sys.modules, name)
+    argv = ["verify", "--app", "shop.app:app", "--events", "customer.created", "--examples", "1"]
+    assert main(argv) == code, capsys.readouterr().out[-2000:]
+
+
+DOCUMENTED = set(FLAG.findall(TEXT))
+
+
+def public_cli_flags() -> list[tuple[str, str]]:
+    """(command, flag) for every flag a command shows in its ``--help`` (not the hidden ones)."""
+    found = set()
+
+    def walk(name: str, parser: argparse.ArgumentParser) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for child, child_parser in action.choices.items():
+                    walk(child if name == "connect-harness" else name, child_parser)
+            elif action.help != argparse.SUPPRESS:
+                found.update((name, flag) for flag in action.option_strings if flag != "--help")
+
+    walk("connect-harness", _build_parser())
+    return sorted((command, flag) for command, flag in found if flag.startswith("--"))
+
+
+@pytest.mark.parametrize(("command", "flag"), public_cli_flags())
+def test_every_cli_flag_is_documented(command: str, flag: str) -> None:
+    assert flag in DOCUMENTED, f"{command} takes {flag}, which neither the README nor docs/ mention"
+
+
+SAMPLE_APP = """
+from pathlib import Path
+
+from sample_app import create_app
+
+app = create_app(
+    webhook_secret="whsec_docs_example",
+    secret_key_test="sk_test_docs_example",
+    secret_key_live="sk_live_docs_example",
+    db_path=Path(__file__).with_name("docs.sqlite3"),
+    environ={},
+)
+"""
+
+TEST_EXAMPLES = [
+    (page, block)
+    for page in PAGES
+    if page.startswith("docs/")
+    for block in blocks("python", page)
+    if "def test_" in block
+]
+
+
+@pytest.mark.parametrize(("page", "source"), TEST_EXAMPLES, ids=[page for page, _ in TEST_EXAMPLES])
+def test_the_docs_test_examples_pass_against_the_sample_app(
+    pytester: pytest.Pytester, page: str, source: str
+) -> None:
+    pytester.makepyfile(docs_app=SAMPLE_APP, test_docs_example=source)
+    pytester.syspathinsert()
+    result = pytester.runpytest(
+        "-p", "connect_harness", "--connect-app", "docs_app:app",
+        "--connect-secret", "whsec_docs_example", "-p", "no:cacheprovider",
+    )  # fmt: skip
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) >= 1 and set(outcomes) == {"passed"}, result.stdout.str()[
+        -3000:
+    ]
+
+
+@pytest.mark.parametrize(
+    "target", sorted(set(re.findall(r"\]\((docs/[^)#]+\.md)(?:#[^)]*)?\)", PAGES["README.md"])))
+)
+def test_every_readme_link_into_the_docs_exists(target: str) -> None:
+    # mkdocs --strict checks the links between pages; the README's own links are checked here.
+    assert (ROOT / target).is_file()

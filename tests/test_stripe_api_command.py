@@ -74,6 +74,33 @@ def test_a_port_in_use_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1 and "cannot start the fake Stripe API" in err
+    # the command line's words, not the Python API's (port=0)
+    assert "give --port another port, or --port 0" in err and "port=0" not in err
+
+
+def test_verify_says_a_fake_stripe_port_in_use_in_its_own_words(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        app = "endpoints.flask_endpoint:create_app()"
+        argv = ["verify", "--app", app, "--secret", "whsec_clash", "--fake-stripe-port"]
+        code = main([*argv, str(port), "--events", "customer.created"])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "give --fake-stripe-port another port, or --fake-stripe-port 0" in err
+    assert "port=0" not in err and "Traceback" not in err
+
+
+def test_the_default_port_is_not_stripe_mocks() -> None:
+    from connect_harness.cli import _build_parser
+
+    args = _build_parser().parse_args(["stripe-api"])
+    # stripe-mock serves HTTP on 12111 and HTTPS on 12112: the two must run side by side
+    assert args.port not in {12111, 12112}
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from connect_harness.cli import main
@@ -65,3 +67,25 @@ def test_payload_both_runs_snapshot_and_thin_checks(capsys: pytest.CaptureFixtur
     out = capsys.readouterr().out
     assert "rejects-v0-only" in out and "thin-acknowledges-unknown-types" in out
     assert "2 checks: 2 passed, 0 failed, 0 skipped" in out
+
+
+def test_sample_app_in_process_passes_the_thin_checks(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # In-process, the thin handler's Stripe calls go to the fake API, as under the plugin's
+    # --connect-payload thin: verify points stripe.api_base at it while the thin checks run (it used
+    # to stay https://api.stripe.com, and 6 findings were 503s for fetches that never came back).
+    import stripe
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])  # sample_app lives at the root
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "whsec_thin_sample")
+    monkeypatch.setenv("STRIPE_SECRET_KEY_TEST", "sk_test_thin_sample")
+    monkeypatch.setenv("STRIPE_SECRET_KEY_LIVE", "sk_live_thin_sample")
+    monkeypatch.setenv("SAMPLE_APP_DB", str(tmp_path / "ledger.sqlite3"))
+    monkeypatch.delenv("STRIPE_API_BASE", raising=False)
+    before = stripe.api_base
+    argv = ["verify", "--app", "sample_app:app", "--path", "/webhook/thin", "--payload", "thin"]
+    assert main([*argv, "--secret", "whsec_thin_sample", "--seed", "5"]) == 0, capsys.readouterr()
+    out = capsys.readouterr().out
+    assert "6 checks: 6 passed, 0 failed, 0 skipped" in out
+    assert stripe.api_base == before  # put back after the run

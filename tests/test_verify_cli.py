@@ -312,3 +312,36 @@ def test_skipped_checks_are_named_and_strict_fails_them(
     assert main([*argv, "--strict"]) == 1
     out = capsys.readouterr().out
     assert "--strict: 1 skipped check(s) count as failed: uses-connected-account-context" in out
+
+
+SEES_ENVIRONMENT = """
+import os
+
+SEEN = {name: os.environ.get(name) for name in
+        ("STRIPE_WEBHOOK_SECRET", "STRIPE_SECRET_KEY_TEST", "STRIPE_SECRET_KEY_LIVE")}
+
+
+def app(environ, start_response):
+    environ["wsgi.input"].read()
+    SEEN.update({name: os.environ.get(name) for name in SEEN})
+    start_response("400 Bad Request", [("Content-Type", "application/json")])
+    return [b"{}"]
+"""
+
+
+def test_verify_app_gives_the_app_no_secret_and_no_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # As the README and docs/reference/verify.md say: --app imports the app as it is; unlike
+    # --serve, nothing is put in its environment, so the team sets what the app reads.
+    import importlib
+
+    (tmp_path / "sees_environment.py").write_text(SEES_ENVIRONMENT, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("STRIPE_WEBHOOK_SECRET", "STRIPE_SECRET_KEY_TEST", "STRIPE_SECRET_KEY_LIVE"):
+        monkeypatch.delenv(name, raising=False)
+    argv = ["verify", "--app", "sees_environment:app", "--secret", "whsec_not_given_to_the_app"]
+    main([*argv, "--events", "customer.created", "--check", "rejects-missing-signature"])
+    capsys.readouterr()
+    seen = importlib.import_module("sees_environment").SEEN
+    assert seen == dict.fromkeys(seen)

@@ -5,7 +5,8 @@ every other module is internal.
 
 - Events: :func:`build_event` builds a webhook event from the contracts (platform or Connect, live or
   test) with the exact bytes Stripe would send; :func:`event_matrix` lists the events an endpoint model
-  receives; :func:`validate_event` checks a payload against its contract.
+  receives; :func:`validate_event` checks a payload against its contract; :func:`build_thin_event`
+  builds a thin notification (event destinations, Accounts v2) as a :class:`ThinEvent`.
 - Signing: :func:`sign_payload` makes the ``Stripe-Signature`` value; :func:`delivery_request` the
   whole request Stripe sends; :func:`bad_variants` the requests a correct endpoint must refuse.
 - Delivery: :func:`deliver` sends a request to a URL or an in-process WSGI/ASGI app
@@ -33,6 +34,8 @@ _EXPORTS = {
     "EventCase": "events.build",
     "event_matrix": "events.build",
     "build_scenario": "events.scenarios",
+    "build_thin_event": "events.thin",
+    "ThinEvent": "events.thin",
     "validate_event": "spec.contracts",
     "sign_payload": "wire.signing",
     "DeliveryRequest": "wire.request",
@@ -68,6 +71,7 @@ __all__ = [
     "Finding",
     "HarnessError",
     "Response",
+    "ThinEvent",
     "UsageError",
     "VerifyConfig",
     "WebhookClient",
@@ -75,6 +79,7 @@ __all__ = [
     "bad_variants",
     "build_event",
     "build_scenario",
+    "build_thin_event",
     "deliver",
     "delivery_request",
     "event_matrix",
@@ -104,6 +109,7 @@ if TYPE_CHECKING:
     from connect_harness.errors import ContractFailure, HarnessError, UsageError
     from connect_harness.events.build import Event, EventCase, build_event, event_matrix
     from connect_harness.events.scenarios import build_scenario
+    from connect_harness.events.thin import ThinEvent, build_thin_event
     from connect_harness.spec.contracts import validate_event
     from connect_harness.stripe_api.fake import FakeStripeAPI
     from connect_harness.wire.request import DeliveryRequest, delivery_request

@@ -17,9 +17,15 @@ from urllib.parse import urljoin
 
 import pytest
 
-from connect_harness.errors import UsageError
+from connect_harness.errors import HarnessError, UsageError
 from connect_harness.events.build import Event, EventCase, event_matrix
-from connect_harness.settings import SETTINGS, Settings, resolve_settings
+from connect_harness.settings import (
+    SETTINGS,
+    Settings,
+    resolve_settings,
+    session_api_version,
+    set_session_api_version,
+)
 from connect_harness.spec import contracts
 from connect_harness.wire.request import DEFAULT_URL
 
@@ -34,6 +40,7 @@ _SETTINGS_KEY = pytest.StashKey[Settings]()
 _RUN_KEY: pytest.StashKey[ContractRun] = pytest.StashKey()
 _SKIPPED_KEY = pytest.StashKey[list[str]]()
 _SETUP_ERRORS_KEY = pytest.StashKey[set[str]]()
+_OUTER_VERSION_KEY = pytest.StashKey[str | None]()
 _MARKER = "connect_matrix"
 _MARKER_KWARGS = ("endpoint_type", "mode", "account", "api_version")
 _HOW_TO_OVERRIDE = (
@@ -93,6 +100,15 @@ def pytest_configure(config: pytest.Config) -> None:
     elif values["seed"] is None:
         values["seed"], sources["seed"] = secrets.randbelow(1_000_000), "random"
     config.stash[_SETTINGS_KEY] = Settings(values=values, sources=sources)
+    # for strategies.events() given no api_version; the one before is put back at unconfigure
+    config.stash[_OUTER_VERSION_KEY] = session_api_version()
+    set_session_api_version(values["api_version"])
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Put back the API version of the session around this one (an in-process pytester run)."""
+    if _OUTER_VERSION_KEY in config.stash:
+        set_session_api_version(config.stash[_OUTER_VERSION_KEY])
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -186,13 +202,24 @@ def connect_secret(connect_settings: Settings) -> str:
 
 
 @pytest.fixture(scope="session")
-def connect_target(connect_settings: Settings, pytestconfig: pytest.Config) -> Iterator[Target]:
-    """The endpoint under test: ``--connect-url`` or ``--connect-app``. Override it to return your app."""
+def connect_target(
+    connect_settings: Settings, pytestconfig: pytest.Config, request: pytest.FixtureRequest
+) -> Iterator[Target]:
+    """The endpoint under test: ``--connect-url`` or ``--connect-app``. Override it to return your app.
+
+    With ``--connect-serve`` the command is started first, so its URL answers before it is checked.
+    """
     from connect_harness.delivery import load_app, target_from
 
     url, app = connect_settings["url"], connect_settings["app"]
     if url and app:
-        pytest.fail("connect_harness: give --connect-url or --connect-app, not both", pytrace=False)
+        pytest.fail(
+            f"connect_harness: give --connect-url or --connect-app, not both (url from "
+            f"{connect_settings.sources.get('url')}, app from {connect_settings.sources.get('app')})",
+            pytrace=False,
+        )
+    if connect_settings["serve"]:
+        request.getfixturevalue("_connect_served_process")
     if not url and not app:
         pytest.fail(
             "connect_harness: no endpoint to test; pass --connect-url http://127.0.0.1:PORT/webhook or "
@@ -217,6 +244,85 @@ def connect_target(connect_settings: Settings, pytestconfig: pytest.Config) -> I
 
 
 @pytest.fixture(scope="session")
+def _connect_served_process(
+    connect_settings: Settings,
+    connect_secret: str,
+    connect_url: str,
+    _connect_stripe_api_session: FakeStripeAPI,
+    request: pytest.FixtureRequest,
+) -> Iterator[Any]:
+    """The ``--connect-serve`` process, started once and stopped at the session's end.
+
+    Under pytest-xdist one worker launches it (the first to claim it in the session's share
+    folder); the others wait until its URL answers and use it, with None here (the process is
+    watched, for ``stays-alive`` and ``never-logs-secrets``, by the worker that launched it).
+    """
+    from connect_harness.delivery.process import ServedProcess, ServeSecrets
+
+    if not connect_settings["url"]:
+        pytest.fail(
+            "connect_harness: --connect-serve needs --connect-url, the URL the command listens at",
+            pytrace=False,
+        )
+    if not _claim_served_process(request.config):
+        problem = _wait_until_answering(connect_url, timeout=60.0)
+        if problem is not None:
+            pytest.fail(f"connect_harness: --connect-serve: {problem}", pytrace=False)
+        yield None
+        return
+    process = ServedProcess(
+        connect_settings["serve"],
+        connect_url,
+        api_base=_connect_stripe_api_session.url,
+        given=ServeSecrets.fresh(connect_secret),
+    )
+    problem = None
+    try:
+        process.start()
+    except HarnessError as err:  # a busy port, a command that exits or never listens
+        problem = f"connect_harness: --connect-serve: {err}"
+    if problem is not None:
+        process.stop()
+        pytest.fail(problem, pytrace=False)
+    yield process
+    process.stop()
+
+
+def _claim_served_process(config: pytest.Config) -> bool:
+    """True when this process launches ``--connect-serve``: always without xdist; under xdist, the
+    first worker to create the claim file in the session's share folder."""
+    from connect_harness.xdist_shares import SHARES_KEY
+
+    workerinput: dict[str, Any] = getattr(config, "workerinput", {})
+    folder = workerinput.get(SHARES_KEY)
+    if folder is None or int(workerinput.get("workercount", 1)) < 2:
+        return True
+    try:
+        os.close(os.open(os.path.join(folder, "served-process.claim"), os.O_CREAT | os.O_EXCL))
+    except FileExistsError:
+        return False
+    return True
+
+
+def _wait_until_answering(url: str, *, timeout: float) -> str | None:
+    """Wait for another worker's launched endpoint to answer at ``url``; the problem, or None."""
+    import time
+
+    from connect_harness.delivery.url import check_reachable
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            check_reachable(url)
+        except UsageError as err:
+            if time.monotonic() > deadline:
+                return f"another xdist worker launched the endpoint, and {err}"
+            time.sleep(0.1)
+        else:
+            return None
+
+
+@pytest.fixture(scope="session")
 def connect_url(connect_settings: Settings) -> str:
     """The request URL of deliveries: ``--connect-url``, or the default host with ``--connect-path``."""
     url: str | None = connect_settings["url"]
@@ -228,11 +334,18 @@ def connect_url(connect_settings: Settings) -> str:
 
 @pytest.fixture(scope="session")
 def _connect_stripe_api_session(connect_settings: Settings) -> Iterator[FakeStripeAPI]:
+    from connect_harness.stripe_api.command import start_fake
     from connect_harness.stripe_api.fake import FakeStripeAPI
 
-    api = FakeStripeAPI(
-        port=connect_settings["fake_stripe_port"] or 0, api_version=connect_settings["api_version"]
-    )
+    port = connect_settings["fake_stripe_port"] or 0
+    api = FakeStripeAPI(port=port, api_version=connect_settings["api_version"])
+    problem = None
+    try:
+        start_fake(api, port, "--connect-fake-stripe-port")
+    except UsageError as err:
+        problem = f"connect_harness: {err}"
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)
     with api:
         yield api
 
@@ -354,21 +467,7 @@ def connect_contract(
     )
     process = None
     if connect_settings["serve"]:
-        from connect_harness.delivery.process import ServedProcess, ServeSecrets
-
-        if not connect_settings["url"]:
-            pytest.fail(
-                "connect_harness: --connect-serve needs --connect-url, the URL the command listens at",
-                pytrace=False,
-            )
-        process = ServedProcess(
-            connect_settings["serve"],
-            connect_url,
-            api_base=_connect_stripe_api_session.url,
-            given=ServeSecrets.fresh(connect_secret),
-        )
-        process.start()
-        request.addfinalizer(process.stop)
+        process = request.getfixturevalue("_connect_served_process")
     from connect_harness.xdist_shares import contract_run, splits
 
     run = None
@@ -498,7 +597,9 @@ def _note_skipped(config: pytest.Config, lines: list[str]) -> None:
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     """Name every contract check that was skipped, and why (also when all others passed)."""
-    lines = config.stash.get(_SKIPPED_KEY, [])
+    from connect_harness.plugin_report import grouped
+
+    lines = grouped(config.stash.get(_SKIPPED_KEY, []))
     if lines:
         terminalreporter.write_sep("-", "connect_harness: skipped contract checks")
         for line in lines:

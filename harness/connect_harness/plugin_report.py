@@ -14,7 +14,7 @@ from connect_harness.checks.run import ContractRun
 from connect_harness.errors import UsageError
 from connect_harness.settings import Settings
 
-__all__ = ["skipped_lines", "write_report"]
+__all__ = ["grouped", "skipped_lines", "write_report"]
 
 
 def skipped_lines(run: ContractRun) -> list[str]:
@@ -24,6 +24,23 @@ def skipped_lines(run: ContractRun) -> list[str]:
         for result in run.completed()
         if result.status == "skip"
     ]
+
+
+def grouped(lines: list[str]) -> list[str]:
+    """The ``SKIP check-id: why`` lines (from every xdist worker) with one line per reason: checks
+    skipped for one reason (a root cause skips most of the catalogue) share it,
+    ``SKIP 19 checks (a, b, ...): why``."""
+    by_reason: dict[str, list[str]] = {}
+    for line in lines:
+        check, _, reason = line.removeprefix("SKIP ").partition(": ")
+        ids = by_reason.setdefault(reason, [])
+        if check not in ids:
+            ids.append(check)
+    found = []
+    for reason, ids in by_reason.items():
+        which = ids[0] if len(ids) == 1 else f"{len(ids)} checks ({', '.join(ids)})"
+        found.append(f"SKIP {which}: {reason}")
+    return found
 
 
 def write_report(run: ContractRun, path: str, *, settings: Settings) -> None:

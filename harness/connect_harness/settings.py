@@ -17,7 +17,15 @@ from connect_harness.errors import UsageError
 from connect_harness.events.examples import DEFAULT_EXAMPLES, MAX_EXAMPLES
 from connect_harness.spec import contracts
 
-__all__ = ["SETTINGS", "Secret", "SettingSpec", "Settings", "resolve_settings"]
+__all__ = [
+    "SETTINGS",
+    "Secret",
+    "SettingSpec",
+    "Settings",
+    "resolve_settings",
+    "session_api_version",
+    "set_session_api_version",
+]
 
 
 class Secret(str):
@@ -295,6 +303,9 @@ def resolve_settings(
 ) -> Settings:
     """Resolve every setting: command-line option, then environment, then ini, then default.
 
+    The endpoint is one setting given two ways (``url`` or ``app``): the one from the higher source
+    wins, so ``--connect-url`` overrides an ini ``connect_app``.
+
     ``option(name)`` and ``ini(key)`` return the already-given value or None/empty. Option values are
     already parsed (argparse ran the validator); environment and ini text are parsed here, and a bad
     value raises ``argparse.ArgumentTypeError`` naming where it came from.
@@ -320,4 +331,43 @@ def resolve_settings(
                 break
         else:
             values[spec.name] = spec.default
+    _one_endpoint(values, sources)
     return Settings(values=values, sources=sources)
+
+
+def _rank(source: str | None) -> int:
+    """How a source ranks: an option before the environment before the ini file."""
+    if source is None:
+        return 3
+    return 0 if source.startswith("--") else 1 if source.startswith("env ") else 2
+
+
+def _one_endpoint(values: dict[str, Any], sources: dict[str, str]) -> None:
+    """``url`` and ``app`` name the same thing, the endpoint, so the precedence holds between them
+    too: ``--connect-url`` on the command line wins over ``connect_app`` in the ini file (and the
+    ``serve`` command that belongs to the URL goes with it). Given at the same level, both stay, and
+    the plugin says to give one."""
+    url, app = sources.get("url"), sources.get("app")
+    if url is None or app is None or _rank(url) == _rank(app):
+        return
+    loser = "app" if _rank(url) < _rank(app) else "url"
+    values[loser] = None
+    del sources[loser]
+    if loser == "url" and values.get("serve") and _rank(sources.get("serve")) > _rank(app):
+        values["serve"] = None
+        del sources["serve"]
+
+
+#: The API version of the pytest run the plugin configured (None: none, or the newest set).
+_SESSION_API_VERSION: list[str | None] = [None]
+
+
+def set_session_api_version(version: str | None) -> None:
+    """Called by the plugin at configure (the resolved ``api_version``) and unconfigure (None)."""
+    _SESSION_API_VERSION[0] = version
+
+
+def session_api_version() -> str | None:
+    """The running pytest session's ``--connect-api-version`` (None outside one, or when unset):
+    what :func:`connect_harness.strategies.events` uses when it is given no ``api_version``."""
+    return _SESSION_API_VERSION[0]

@@ -203,6 +203,7 @@ def run_verify(args: argparse.Namespace) -> int:
         thin_check_ids,
     )
     from connect_harness.delivery import UrlTarget
+    from connect_harness.stripe_api.command import start_fake
     from connect_harness.stripe_api.fake import FakeStripeAPI
 
     secret = _secret(args.secret)
@@ -251,6 +252,7 @@ def run_verify(args: argparse.Namespace) -> int:
     url = None if isinstance(target, UrlTarget) else urljoin(DEFAULT_URL, args.path)
     fake = FakeStripeAPI(port=args.fake_stripe_port or 0, api_version=args.api_version)
     with contextlib.ExitStack() as stack:
+        start_fake(fake, args.fake_stripe_port or 0, "--fake-stripe-port")  # a clash in CLI words
         stack.enter_context(fake)
         process = _served(args, target, fake.url, secret)
         if process is not None:
@@ -284,6 +286,9 @@ def run_verify(args: argparse.Namespace) -> int:
                 timeout=args.timeout,
                 types=thin_types or THIN_TYPES,
             )
+            # an in-process app's stripe-python calls the fake, as under the plugin's thin payload
+            if not isinstance(target, UrlTarget):
+                stack.enter_context(fake.patch_stripe())
             results += run_thin_checks(target, fake, thin_config, only=thin_only or None)
     gaps = _gaps(fake.calls)
     if stopped:

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import stripe  # noqa: F401  (one copy of stripe for inline runs, as in test_plugin)
 
+from connect_harness.checks.thin import THIN_CATALOGUE
+
 SECRET = "whsec_trust_test_secret"
 
 # Deduplicates on the event id like a real handler, and logs every delivery (id, type, signature)
@@ -175,7 +177,7 @@ def test_conftest_overrides_reach_the_shipped_suite(pytester: pytest.Pytester) -
     result = pytester.runpytest(
         "-p", "connect_harness", "--connect-events", "payout.failed", "-k", "rejects-wrong-secret"
     )
-    result.assert_outcomes(passed=1, deselected=22)
+    result.assert_outcomes(passed=1, deselected=22 + len(THIN_CATALOGUE))
 
 
 def test_missing_secret_names_the_way_that_works_for_the_suite(pytester: pytest.Pytester) -> None:
@@ -270,7 +272,7 @@ def test_skipped_checks_are_named_and_strict_makes_them_fail(
     args = (*ARGS, "--connect-events", "payout.failed", "-k", "account-context or rejects-wrong")
     report = tmp_path / "report.json"
     lax = pytester.runpytest(*args, f"--connect-report={report}")
-    lax.assert_outcomes(passed=1, skipped=1, deselected=21)
+    lax.assert_outcomes(passed=1, skipped=1, deselected=21 + len(THIN_CATALOGUE))
     lax.stdout.fnmatch_lines(
         [
             "*connect_harness: skipped contract checks*",
@@ -282,7 +284,7 @@ def test_skipped_checks_are_named_and_strict_makes_them_fail(
     assert statuses["rejects-wrong-secret"] == "pass"
     assert statuses["uses-connected-account-context"] == "skip"
     strict = pytester.runpytest(*args, "--connect-strict")
-    strict.assert_outcomes(passed=1, failed=1, deselected=21)
+    strict.assert_outcomes(passed=1, failed=1, deselected=21 + len(THIN_CATALOGUE))
     strict.stdout.fnmatch_lines(
         ["*skipped under --connect-strict: uses-connected-account-context*"]
     )
@@ -333,7 +335,7 @@ def test_an_unreachable_url_is_one_line_shown_once(pytester: pytest.Pytester) ->
         "-p", "connect_harness", "--connect-url", f"http://127.0.0.1:{port}/webhook",
         "--connect-secret", SECRET, "-k", "rejects",
     )  # fmt: skip
-    result.assert_outcomes(errors=7, deselected=16)
+    result.assert_outcomes(errors=7, deselected=16 + len(THIN_CATALOGUE))
     out = result.stdout.str()
     errors = out.split("short test summary info")[0]  # the summary's lines are cut to the width
     assert errors.count(f"nothing answers at http://127.0.0.1:{port}/webhook") == 1

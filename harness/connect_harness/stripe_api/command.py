@@ -14,9 +14,24 @@ from typing import IO, Any
 
 from connect_harness.errors import UsageError
 
-__all__ = ["add_stripe_api_command", "call_line", "parse_fault"]
+__all__ = ["DEFAULT_PORT", "add_stripe_api_command", "call_line", "parse_fault", "start_fake"]
 
-DEFAULT_PORT = 12111
+#: Not stripe-mock's 12111 (nor its HTTPS 12112): both can run side by side.
+DEFAULT_PORT = 12121
+
+
+def start_fake(fake: Any, port: int, option: str) -> None:
+    """Start ``fake``; a port in use is a :class:`UsageError` in the words of the command line
+    (``option`` is the flag that chose the port), not the Python API's ``port=0``."""
+    try:
+        fake.start()
+    except UsageError as err:
+        if "port=0" not in str(err):
+            raise
+        raise UsageError(
+            f"cannot start the fake Stripe API on 127.0.0.1:{port}: the port is in use (or not "
+            f"available here); give {option} another port, or {option} 0 for any free port"
+        ) from None
 
 
 def add_stripe_api_command(commands: Any) -> None:
@@ -105,6 +120,7 @@ def run_stripe_api(args: argparse.Namespace) -> int:
     try:
         for pattern, status, reset in args.fail:
             fake.fail(pattern, status=status if status else 500, times=None, reset=reset)
+        start_fake(fake, args.port, "--port")
         with fake:
             print(
                 f"fake Stripe API serving {fake.url} (API version {fake.api_version}; platform "

@@ -44,7 +44,12 @@ def _judge(result: Any, check_id: str, request: pytest.FixtureRequest) -> None:
                 f"connect_harness: skipped under --connect-strict: {message}", pytrace=False
             )
         pytest.skip(message)
+    # pytest.fail outside the except block: inside it, the report repeats the findings through the
+    # exception chain ("During handling of the above exception, another exception occurred").
+    problem = None
     try:
         assert_passes(result)
     except ContractFailure as failure:  # the findings, not the harness's own source lines
-        pytest.fail(str(failure), pytrace=False)
+        problem = str(failure)
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)
