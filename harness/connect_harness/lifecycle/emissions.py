@@ -15,11 +15,13 @@ Each event carries the object of its type's ``data.object`` (a ``charge.*`` even
 
 from __future__ import annotations
 
+import functools
+import importlib
 from dataclasses import dataclass
 
 from connect_harness.errors import HarnessError
 
-__all__ = ["EMISSIONS", "Emission", "emission"]
+__all__ = ["EMISSIONS", "Emission", "all_rows", "emission"]
 
 _PI_EVENTS = "https://docs.stripe.com/payments/payment-intents/verifying-status"
 _PI_LIFECYCLE = "https://docs.stripe.com/payments/paymentintents/lifecycle"
@@ -153,7 +155,7 @@ EMISSIONS: tuple[Emission, ...] = (
 
 def emission(object_type: str, action: str, outcome: str = "ok") -> Emission:
     """The row for ``outcome`` of ``action`` on ``object_type``; a missing row is a harness bug."""
-    row = _BY_KEY.get((object_type, action, outcome))
+    row = _index().get((object_type, action, outcome))
     if row is None:
         raise HarnessError(
             f"lifecycle/emissions.py has no row for {object_type} {action} {outcome}; add one "
@@ -162,14 +164,31 @@ def emission(object_type: str, action: str, outcome: str = "ok") -> Emission:
     return row
 
 
+# The lifecycles' other tables (billing, Connect) live beside this one, each a module with its
+# own ``EMISSIONS``: they join this table, so a row is found wherever it is kept.
+_OTHER_TABLES = ("billing", "connect")
+
+
+def all_rows() -> tuple[Emission, ...]:
+    """This module's rows, then those of :data:`_OTHER_TABLES` that exist."""
+    rows = list(EMISSIONS)
+    for module_name in _OTHER_TABLES:
+        try:
+            module = importlib.import_module(f"connect_harness.lifecycle.{module_name}")
+        except ModuleNotFoundError as err:
+            if err.name != f"connect_harness.lifecycle.{module_name}":
+                raise
+            continue
+        rows.extend(getattr(module, "EMISSIONS", ()))
+    return tuple(rows)
+
+
+@functools.cache
 def _index() -> dict[tuple[str, str, str], Emission]:
     found: dict[tuple[str, str, str], Emission] = {}
-    for row in EMISSIONS:
+    for row in all_rows():
         key = (row.object_type, row.action, row.outcome)
         if key in found:
-            raise HarnessError(f"lifecycle/emissions.py lists {key} twice")
+            raise HarnessError(f"the lifecycle tables list {key} twice")
         found[key] = row
     return found
-
-
-_BY_KEY = _index()

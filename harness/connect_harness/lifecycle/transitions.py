@@ -14,11 +14,13 @@ dispute's ``status``); for boolean fields the states are ``"true"``/``"false"``.
 
 from __future__ import annotations
 
+import functools
+import importlib
 from dataclasses import dataclass
 
 from connect_harness.errors import HarnessError
 
-__all__ = ["TRANSITIONS", "Transition", "transition"]
+__all__ = ["TRANSITIONS", "Transition", "all_rows", "transition"]
 
 _PI_STATE_ERROR = "https://docs.stripe.com/error-codes/payment-intent-unexpected-state"
 _SI_STATE_ERROR = "https://docs.stripe.com/error-codes/setup-intent-unexpected-state"
@@ -113,17 +115,34 @@ TRANSITIONS: tuple[Transition, ...] = (
 
 def transition(object_type: str, action: str) -> Transition | None:
     """The row for ``action`` on ``object_type``, or None when the fake keeps no rule for it."""
-    return _BY_KEY.get((object_type, action))
+    return _index().get((object_type, action))
 
 
+# The lifecycles' other tables (billing, Connect) live beside this one, each a module with its
+# own ``TRANSITIONS``: they join this table, so a row is found wherever it is kept.
+_OTHER_TABLES = ("billing", "connect")
+
+
+def all_rows() -> tuple[Transition, ...]:
+    """This module's rows, then those of :data:`_OTHER_TABLES` that exist."""
+    rows = list(TRANSITIONS)
+    for module_name in _OTHER_TABLES:
+        try:
+            module = importlib.import_module(f"connect_harness.lifecycle.{module_name}")
+        except ModuleNotFoundError as err:
+            if err.name != f"connect_harness.lifecycle.{module_name}":
+                raise
+            continue
+        rows.extend(getattr(module, "TRANSITIONS", ()))
+    return tuple(rows)
+
+
+@functools.cache
 def _index() -> dict[tuple[str, str], Transition]:
     found: dict[tuple[str, str], Transition] = {}
-    for row in TRANSITIONS:
+    for row in all_rows():
         key = (row.object_type, row.action)
         if key in found:
-            raise HarnessError(f"lifecycle/transitions.py lists {key} twice")
+            raise HarnessError(f"the lifecycle tables list {key} twice")
         found[key] = row
     return found
-
-
-_BY_KEY = _index()
