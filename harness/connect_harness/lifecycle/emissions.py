@@ -76,6 +76,16 @@ EMISSIONS: tuple[Emission, ...] = (
     Emission(
         "payment_intent",
         "confirm",
+        "processing",
+        ("charge.pending", "payment_intent.processing"),
+        "https://docs.stripe.com/payments/sepa-debit/accept-a-payment (a debit is processing "
+        "until it succeeds or fails days later); charge.pending: 'Occurs whenever a pending "
+        "charge is created'",
+        "the success or failure that follows is asynchronous: not emitted",
+    ),
+    Emission(
+        "payment_intent",
+        "confirm",
         "declined",
         ("charge.failed", "payment_intent.payment_failed"),
         _PI_EVENTS + " (payment_intent.payment_failed; the failed attempt is a charge: "

@@ -18,6 +18,14 @@ from connect_harness.stripe_api.actions import ActionContext, ActionError
 
 ERROR_DOCS = "https://stripe.com/docs/error-codes/"
 
+#: Payment method types whose payments are not confirmed at once: a payment intent confirmed with
+#: one is ``processing`` until the bank answers, days later (e.g.
+#: https://docs.stripe.com/payments/sepa-debit/accept-a-payment, "Confirm the PaymentIntent":
+#: processing, then succeeded or payment_failed asynchronously).
+DELAYED_TYPES = frozenset(
+    {"sepa_debit", "us_bank_account", "bacs_debit", "au_becs_debit", "acss_debit"}
+)
+
 # A payment method created from a test card's name renders the card as Stripe's Testing page
 # lists it; the cards by last four digits, for payment methods the fake did not make itself.
 _CARDS_BY_LAST4: dict[str, TestCard] = {}

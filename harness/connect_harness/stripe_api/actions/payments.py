@@ -22,6 +22,7 @@ from connect_harness.stripe_api.actions import (
     previous_attributes,
 )
 from connect_harness.stripe_api.actions.cards import (
+    DELAYED_TYPES,
     ERROR_DOCS,
     balance_transaction,
     card_error,
@@ -144,6 +145,15 @@ def _confirm(ctx: ActionContext, pi: dict[str, Any], pm: dict[str, Any] | None) 
     )
     _list_charge(pi, charge)
     named = link_ids(charge=charge["id"])
+    if pm.get("type") in DELAYED_TYPES:
+        apply_state(charge, "charge", "pending", at=now, link=named)
+        details = charge.get("payment_method_details")
+        if isinstance(details, dict):
+            details["type"] = pm["type"]
+        ctx.set(charge, {"captured": True, "balance_transaction": None})
+        apply_state(pi, "payment_intent", "processing", at=now, link=named)
+        ctx.emit_outcome("processing", charge, pi, verb="confirm")
+        return
     if card.outcome == "declined":
         apply_state(pi, "payment_intent", "payment_failed", at=now, link=named)
         error = card_error(card, charge=charge, pm=pm)
