@@ -242,3 +242,10 @@ def card_error(
         error["payment_method"] = copy.deepcopy(dict(pm))
     error["type"] = "card_error"
     return error
+
+
+def brand_name(brand: str) -> str:
+    """A card object spells the brand as a name (``Visa``), a payment method in lower case."""
+    return {"amex": "American Express", "diners": "Diners Club", "unionpay": "UnionPay"}.get(
+        brand, brand.capitalize() if brand != "jcb" else "JCB"
+    )

@@ -21,6 +21,7 @@ from connect_harness.stripe_api.actions import (
 )
 from connect_harness.stripe_api.actions.cards import (
     ERROR_DOCS,
+    brand_name,
     card_error,
     card_of,
     card_payment_method,
@@ -185,7 +186,7 @@ def create_source(ctx: ActionContext, _: dict[str, Any] | None) -> dict[str, Any
     customer = ctx.require(customer_id, "customer", "customer")
     obj = ctx.create(
         "card",
-        {"brand": _brand_name(card.brand), "last4": card.last4, "funding": card.funding},
+        {"brand": brand_name(card.brand), "last4": card.last4, "funding": card.funding},
     )
     obj["customer"] = customer["id"]
     if "account" in obj:
@@ -194,13 +195,6 @@ def create_source(ctx: ActionContext, _: dict[str, Any] | None) -> dict[str, Any
         customer["default_source"] = obj["id"]
     ctx.emit_outcome("ok", obj)
     return obj
-
-
-def _brand_name(brand: str) -> str:
-    """A card object spells the brand as a name (``Visa``), a payment method in lower case."""
-    return {"amex": "American Express", "diners": "Diners Club", "unionpay": "UnionPay"}.get(
-        brand, brand.capitalize() if brand != "jcb" else "JCB"
-    )
 
 
 @action("card", "update")

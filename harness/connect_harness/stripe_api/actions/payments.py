@@ -9,6 +9,7 @@ implies: :func:`connect_harness.lifecycle.states.apply_state`. What a test card 
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,11 +26,11 @@ from connect_harness.stripe_api.actions.cards import (
     DELAYED_TYPES,
     ERROR_DOCS,
     balance_transaction,
+    brand_name,
     card_error,
     card_of,
     link_ids,
     new_charge,
-    ordinary_card,
     payment_method,
     truthy,
     whole_amount,
@@ -152,6 +153,7 @@ def _confirm(ctx: ActionContext, pi: dict[str, Any], pm: dict[str, Any] | None) 
             details["type"] = pm["type"]
         ctx.set(charge, {"captured": True, "balance_transaction": None})
         apply_state(pi, "payment_intent", "processing", at=now, link=named)
+        ctx.set(pi, {"latest_charge": charge["id"]})
         ctx.emit_outcome("processing", charge, pi, verb="confirm")
         return
     if card.outcome == "declined":
@@ -286,14 +288,33 @@ def create_charge(ctx: ActionContext, _: dict[str, Any] | None) -> dict[str, Any
     if customer is not None:
         found = ctx.require(customer, "customer", "customer")
         source = source or found.get("default_source")
-    card: TestCard | None = None
-    if isinstance(source, str):
-        card = card_for(source)
-        if card is None:
-            card_obj = ctx.find(source)
-            card = card_of({"card": card_obj}) if card_obj is not None else ordinary_card()
-    if card is None:
+    if not isinstance(source, str) or not source:
         return ctx.generic()
+    card = card_for(source)
+    if card is not None:  # a token makes a card, as on Stripe
+        card_obj = ctx.create(
+            "card",
+            {"brand": brand_name(card.brand), "last4": card.last4, "funding": card.funding},
+        )
+        ctx.set(card_obj, {"customer": None, "account": None})
+    else:
+        found_card = ctx.find(source)
+        if found_card is None:
+            body = bodies.no_such("source", source)
+            body["error"]["param"] = "source"
+            raise ActionError(404, body)
+        card_obj = found_card
+        card = card_of({"card": card_obj})
+    if card.outcome == "requires_action":
+        # A charge cannot authenticate: the card's issuer declines it. Decline codes:
+        # https://docs.stripe.com/declines/codes (authentication_required).
+        card = dataclasses.replace(
+            card,
+            outcome="declined",
+            code="card_declined",
+            decline_code="authentication_required",
+            message="Your card was declined. This transaction requires authentication.",
+        )
     amount = whole_amount(params.get("amount")) or 0
     charge = new_charge(
         ctx,
@@ -307,6 +328,7 @@ def create_charge(ctx: ActionContext, _: dict[str, Any] | None) -> dict[str, Any
         description=params.get("description") or None,
         metadata=params.get("metadata") if isinstance(params.get("metadata"), dict) else {},
     )
+    ctx.set(charge, {"payment_method": card_obj.get("id"), "source": copy.deepcopy(card_obj)})
     if card.outcome == "declined":
         ctx.emit_outcome("declined", charge)
         raise ActionError(402, {"error": card_error(card, charge=charge, pm=None)})
