@@ -259,6 +259,15 @@ def test_an_open_intents_amount_and_metadata_update_without_an_event(
     assert types(fake) == ["payment_intent.created"]
 
 
+def test_giving_an_open_intent_a_payment_method_makes_it_ready_to_confirm(
+    client: stripe.StripeClient,
+) -> None:
+    pi = client.v1.payment_intents.create(params={"amount": 2000, "currency": "usd"})
+    pi = client.v1.payment_intents.update(pi.id, params={"payment_method": "pm_card_visa"})
+    assert pi.status == "requires_confirmation"
+    assert client.v1.payment_intents.confirm(pi.id).status == "succeeded"
+
+
 def test_a_succeeded_intents_metadata_still_updates(client: stripe.StripeClient) -> None:
     pi = client.v1.payment_intents.update(paid(client).id, params={"metadata": {"k": "v"}})
     assert pi.metadata.to_dict() == {"k": "v"} and pi.status == "succeeded"
