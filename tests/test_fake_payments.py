@@ -968,3 +968,15 @@ def test_a_new_payment_method_on_an_intent_awaiting_action_needs_confirming_agai
     pi = paid(client, "pm_card_authenticationRequired")
     pi = client.v1.payment_intents.update(pi.id, params={"payment_method": "pm_card_visa"})
     assert pi.status == "requires_confirmation" and pi.next_action is None
+
+
+def test_removing_a_customers_card_emits_source_deleted(
+    fake: FakeStripeAPI, client: stripe.StripeClient
+) -> None:
+    customer = client.v1.customers.create()
+    card = client.v1.customers.payment_sources.create(customer.id, params={"source": "tok_visa"})
+    removed = client.v1.customers.payment_sources.delete(customer.id, card.id)
+    assert removed.deleted is True
+    assert client.v1.customers.retrieve(customer.id).default_source is None
+    event = fake.emitted_events()[-1]
+    assert event.type == "customer.source.deleted" and event.data_object["id"] == card.id

@@ -212,6 +212,16 @@ EMISSIONS: tuple[Emission, ...] = (
         _CATALOGUE + " (customer.source.updated: 'Occurs whenever a source's details are changed')",
     ),
     Emission(
+        "card",
+        "delete",
+        "ok",
+        ("customer.source.deleted",),
+        _CATALOGUE + " (customer.source.deleted: 'Occurs whenever a source is removed from a "
+        "customer')",
+        "the customer's default_source is cleared when it named the card; whether Stripe "
+        "picks another source as default is not documented",
+    ),
+    Emission(
         "charge",
         "create",
         "succeeded",

@@ -201,6 +201,21 @@ def create_source(ctx: ActionContext, _: dict[str, Any] | None) -> dict[str, Any
     return obj
 
 
+@action("card", "delete")
+def delete_source(ctx: ActionContext, card: dict[str, Any] | None) -> dict[str, Any]:
+    """A customer's card removed: the customer's default source no longer names it."""
+    assert card is not None
+    snapshot = copy.deepcopy(card)
+    answer = ctx.generic()
+    customer = ctx.find(snapshot.get("customer"), "customer")
+    if customer is None:
+        return answer
+    if customer.get("default_source") == snapshot.get("id"):
+        customer["default_source"] = None
+    ctx.emit_outcome("ok", snapshot)
+    return answer
+
+
 @action("card", "update")
 def update_source(ctx: ActionContext, card: dict[str, Any] | None) -> dict[str, Any]:
     assert card is not None
