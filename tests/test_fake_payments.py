@@ -981,3 +981,13 @@ def test_removing_a_customers_card_emits_source_deleted(
     assert client.v1.customers.retrieve(customer.id).default_source is None
     event = fake.emitted_events()[-1]
     assert event.type == "customer.source.deleted" and event.data_object["id"] == card.id
+
+
+def test_fresh_objects_carry_nothing_of_a_later_state(client: stripe.StripeClient) -> None:
+    pi = client.v1.payment_intents.create(
+        params={"amount": 100, "currency": "usd", "payment_method_types": ["card"]}
+    )
+    assert pi.client_secret.startswith(pi.id + "_secret_")
+    assert pi.automatic_payment_methods is None and pi.payment_method_types == ["card"]
+    session = _session(client)
+    assert session.customer_details is None and session.payment_intent is None

@@ -86,6 +86,8 @@ def _fresh_payment_intent(ctx: ActionContext, pi: dict[str, Any]) -> None:
     types = params.get("payment_method_types")
     if isinstance(types, list) and "payment_method_types" in pi:
         pi["payment_method_types"] = [str(item) for item in types]
+        if "automatic_payment_methods" not in params:  # the types were chosen, not automatic
+            ctx.set(pi, {"automatic_payment_methods": None})
     if "charges" in pi:
         pi["charges"] = {
             "object": "list",
