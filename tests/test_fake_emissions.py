@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -305,3 +308,28 @@ def test_emitted_events_are_valid_events_of_the_endpoints_version(api_version: s
     for event in events:
         assert event.payload["api_version"] == api_version
         assert contracts.validate_event(event.payload, version=api_version) == [], event.type
+
+
+def test_the_stripe_api_command_prints_each_calls_events_under_it() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "connect_harness", "stripe-api", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().split("serving ", 1)[1].split(" ", 1)[0]
+        stripe_client = stripe.StripeClient("sk_test_cli", base_addresses={"api": url})
+        customer = stripe_client.v1.customers.create()
+        lines = [process.stdout.readline() for _ in range(2)]
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+    assert lines[0] == "POST /v1/customers Stripe-Account=- key=test 200\n"
+    assert re.fullmatch(r"  event customer\.created evt_\w+ account=-\n", lines[1])
+    assert customer.id.startswith("cus_")
