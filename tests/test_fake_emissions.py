@@ -333,3 +333,31 @@ def test_the_stripe_api_command_prints_each_calls_events_under_it() -> None:
     assert lines[0] == "POST /v1/customers Stripe-Account=- key=test 200\n"
     assert re.fullmatch(r"  event customer\.created evt_\w+ account=-\n", lines[1])
     assert customer.id.startswith("cus_")
+
+
+def test_a_verify_run_does_not_deliver_what_the_endpoints_own_calls_emit() -> None:
+    from connect_harness.checks.run import VerifyConfig, run_checks
+
+    secret = "whsec_test_emitted"
+    received: list[str] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        try:
+            event = stripe.Webhook.construct_event(
+                body, environ.get("HTTP_STRIPE_SIGNATURE"), secret
+            )
+        except (stripe.SignatureVerificationError, ValueError):
+            start_response("400 Bad Request", [])
+            return [b""]
+        received.append(event.id)
+        stripe.Customer.create(api_key="sk_live_x" if event.livemode else "sk_test_x")
+        start_response("200 OK", [])
+        return [b""]
+
+    with FakeStripeAPI() as fake:
+        config = VerifyConfig(secret=secret, events=("customer.created",))
+        run_checks(app, config, fake_api=fake, only=["accepts-valid-events"])
+        emitted = {event.id for event in fake.emitted_events()}
+    assert emitted and received
+    assert not emitted & set(received)
