@@ -27,6 +27,11 @@ _PI_EVENTS = "https://docs.stripe.com/payments/payment-intents/verifying-status"
 _PI_LIFECYCLE = "https://docs.stripe.com/payments/paymentintents/lifecycle"
 _HOLD = "https://docs.stripe.com/payments/place-a-hold-on-a-payment-method"
 _CATALOGUE = "https://docs.stripe.com/api/events/types"
+_PARTIAL = (
+    "a partial capture releases the rest (the capture endpoint's final_capture: 'release the "
+    "remaining uncaptured funds'); the reference does not say which field shows the released "
+    "amount: the fake shows it in the charge's amount_refunded, without a refund object or event"
+)
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,7 @@ EMISSIONS: tuple[Emission, ...] = (
         ("charge.captured", "payment_intent.succeeded"),
         _HOLD + " (capturing the held funds; charge.captured 'Occurs whenever a previously "
         "uncaptured charge is captured')",
+        _PARTIAL,
     ),
     Emission(
         "payment_intent",
@@ -244,6 +250,7 @@ EMISSIONS: tuple[Emission, ...] = (
         ("charge.captured",),
         _CATALOGUE + " (charge.captured: 'Occurs whenever a previously uncaptured charge is "
         "captured')",
+        _PARTIAL,
     ),
     Emission(
         "charge",
