@@ -660,7 +660,7 @@ def test_a_customer_source_is_a_card_of_the_customer(
     assert (card.object, card.brand, card.last4, card.customer) == (
         "card",
         "American Express",
-        "8431",
+        "0005",
         customer.id,
     )
     client.v1.customers.payment_sources.update(
