@@ -259,8 +259,18 @@ def test_the_docs_state_tables_are_the_transition_rows() -> None:
 
 def test_the_docs_test_card_table_is_the_test_values_table() -> None:
     documented = [
-        (_code(pm), _code(token), brand, last4, funding, outcome.split(" (")[0], code, decline)
-        for pm, token, brand, last4, funding, outcome, code, decline, _ in _tables(
+        (
+            _code(pm),
+            _code(token),
+            brand,
+            last4,
+            funding,
+            outcome.split(" (")[0],
+            code,
+            decline,
+            attach == "yes",
+        )
+        for pm, token, brand, last4, funding, outcome, code, decline, attach, _ in _tables(
             "| payment method | token |"
         )
     ]
@@ -274,6 +284,7 @@ def test_the_docs_test_card_table_is_the_test_values_table() -> None:
             card.outcome,
             card.code or "",
             card.decline_code or "",
+            card.attach_declined,
         )
         for card in TEST_CARDS
     ]

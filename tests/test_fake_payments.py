@@ -660,7 +660,7 @@ def test_a_customer_source_is_a_card_of_the_customer(
     assert (card.object, card.brand, card.last4, card.customer) == (
         "card",
         "American Express",
-        "0005",
+        "8431",
         customer.id,
     )
     client.v1.customers.payment_sources.update(
@@ -991,3 +991,40 @@ def test_fresh_objects_carry_nothing_of_a_later_state(client: stripe.StripeClien
     assert pi.automatic_payment_methods is None and pi.payment_method_types == ["card"]
     session = _session(client)
     assert session.customer_details is None and session.payment_intent is None
+
+
+@pytest.mark.parametrize("card", TEST_CARDS, ids=lambda card: card.token)
+def test_a_card_declined_on_attach_is_refused_as_a_customers_source(
+    fake: FakeStripeAPI, client: stripe.StripeClient, card: TestCard
+) -> None:
+    customer = client.v1.customers.create()
+    before = len(fake.emitted_events())
+    if not card.attach_declined:
+        source = client.v1.customers.payment_sources.create(
+            customer.id, params={"source": card.token}
+        )
+        assert source.last4 == card.last4
+        return
+    with pytest.raises(stripe.CardError) as caught:
+        client.v1.customers.payment_sources.create(customer.id, params={"source": card.token})
+    assert (caught.value.code, caught.value.error.decline_code) == (card.code, card.decline_code)
+    assert len(fake.emitted_events()) == before
+    assert client.v1.customers.retrieve(customer.id).default_source is None
+
+
+def test_a_card_declined_on_attach_is_refused_as_a_payment_method_and_at_customer_creation(
+    fake: FakeStripeAPI, client: stripe.StripeClient
+) -> None:
+    customer = client.v1.customers.create()
+    with pytest.raises(stripe.CardError):
+        client.v1.payment_methods.attach(
+            "pm_card_chargeDeclinedExpiredCard", params={"customer": customer.id}
+        )
+    with pytest.raises(stripe.CardError):
+        client.v1.customers.create(params={"payment_method": "pm_card_chargeDeclined"})
+    assert types(fake) == ["customer.created"]
+    pm = client.v1.payment_methods.attach(
+        "pm_card_chargeCustomerFail", params={"customer": customer.id}
+    )
+    with pytest.raises(stripe.CardError):
+        paid(client, pm.id, customer=customer.id)
