@@ -1028,3 +1028,27 @@ def test_a_card_declined_on_attach_is_refused_as_a_payment_method_and_at_custome
     )
     with pytest.raises(stripe.CardError):
         paid(client, pm.id, customer=customer.id)
+
+
+def test_a_customer_made_with_a_source_token_gets_no_card(client: stripe.StripeClient) -> None:
+    """docs/fake-api.md says so: the token is not turned into a card."""
+    customer = client.v1.customers.create(params={"source": "tok_visa"})
+    assert customer.default_source is None
+
+
+def test_an_intents_connect_parameters_are_kept_as_given(
+    fake: FakeStripeAPI, client: stripe.StripeClient
+) -> None:
+    fake.register_event(build_event("account.updated", account=ACCOUNT))
+    pi = client.v1.payment_intents.create(
+        params={
+            "amount": 1000,
+            "currency": "usd",
+            "transfer_data": {"destination": ACCOUNT, "amount": 800},
+            "on_behalf_of": ACCOUNT,
+        }
+    )
+    assert pi.transfer_data.destination == ACCOUNT and pi.transfer_data.amount == 800
+    assert pi.on_behalf_of == ACCOUNT
+    plain = client.v1.payment_intents.create(params={"amount": 1, "currency": "usd"})
+    assert plain.transfer_data is None and plain.on_behalf_of is None

@@ -78,11 +78,17 @@ def _fresh_payment_intent(ctx: ActionContext, pi: dict[str, Any]) -> None:
             "capture_method": params.get("capture_method") or "automatic",
             "confirmation_method": params.get("confirmation_method") or "automatic",
             "description": params.get("description") or None,
-            "transfer_data": None,
             "canceled_at": None,
             "cancellation_reason": None,
         },
     )
+    transfer = params.get("transfer_data")
+    if "transfer_data" in pi:
+        given: dict[str, Any] | None = None
+        if isinstance(transfer, Mapping) and transfer:
+            given = {"amount": whole_amount(transfer.get("amount")), **transfer}
+            given["amount"] = whole_amount(transfer.get("amount"))
+        pi["transfer_data"] = given
     types = params.get("payment_method_types")
     if isinstance(types, list) and "payment_method_types" in pi:
         pi["payment_method_types"] = [str(item) for item in types]
