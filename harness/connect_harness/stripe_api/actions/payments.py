@@ -86,7 +86,7 @@ def _fresh_payment_intent(ctx: ActionContext, pi: dict[str, Any]) -> None:
     if "transfer_data" in pi:
         given: dict[str, Any] | None = None
         if isinstance(transfer, Mapping) and transfer:
-            given = {"amount": whole_amount(transfer.get("amount")), **transfer}
+            given = {"amount": None, **transfer}  # Stripe's key order: amount, destination
             given["amount"] = whole_amount(transfer.get("amount"))
         pi["transfer_data"] = given
     types = params.get("payment_method_types")
