@@ -12,6 +12,7 @@ import pytest
 import stripe
 
 from connect_harness.events.build import build_event
+from connect_harness.lifecycle.state_checks import object_contradictions
 from connect_harness.lifecycle.test_values import TEST_CARDS, TestCard
 from connect_harness.lifecycle.transitions import TRANSITIONS
 from connect_harness.stripe_api.fake import FakeStripeAPI
@@ -207,7 +208,7 @@ def test_a_partial_capture_receives_part_and_releases_the_rest(
     pi = client.v1.payment_intents.capture(held(client).id, params={"amount_to_capture": 1500})
     assert pi.amount_received == 1500
     charge = client.v1.charges.retrieve(pi.latest_charge)
-    assert (charge.amount_captured, charge.amount_refunded) == (1500, 500)
+    assert (charge.amount_captured, charge.amount_refunded) == (1500, 0)
 
 
 def test_capturing_more_than_capturable_is_refused(client: stripe.StripeClient) -> None:
@@ -475,7 +476,7 @@ def test_an_uncaptured_charge_is_captured_in_part(client: stripe.StripeClient) -
     )
     assert charge.captured is False and charge.status == "succeeded"
     charge = client.v1.charges.capture(charge.id, params={"amount": 600})
-    assert (charge.captured, charge.amount_captured, charge.amount_refunded) == (True, 600, 400)
+    assert (charge.captured, charge.amount_captured, charge.amount_refunded) == (True, 600, 0)
 
 
 def test_a_customers_default_source_is_charged(client: stripe.StripeClient) -> None:
@@ -1052,3 +1053,15 @@ def test_an_intents_connect_parameters_are_kept_as_given(
     assert pi.on_behalf_of == ACCOUNT
     plain = client.v1.payment_intents.create(params={"amount": 1, "currency": "usd"})
     assert plain.transfer_data is None and plain.on_behalf_of is None
+
+
+def test_partial_capture_and_refunds_keep_the_charge_consistent(
+    fake: FakeStripeAPI, client: stripe.StripeClient
+) -> None:
+    pi = client.v1.payment_intents.capture(held(client).id, params={"amount_to_capture": 1200})
+    refund = client.v1.refunds.create(params={"payment_intent": pi.id})
+    assert refund.amount == 1200  # what was captured, not the released rest
+    charge = client.v1.charges.retrieve(pi.latest_charge)
+    assert (charge.amount_captured, charge.amount_refunded, charge.refunded) == (1200, 1200, False)
+    for event in fake.emitted_events():
+        assert object_contradictions(event.data_object, at=event.payload["created"]) == []

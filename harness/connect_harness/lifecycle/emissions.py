@@ -30,7 +30,8 @@ _CATALOGUE = "https://docs.stripe.com/api/events/types"
 _PARTIAL = (
     "a partial capture releases the rest (the capture endpoint's final_capture: 'release the "
     "remaining uncaptured funds'); the reference does not say which field shows the released "
-    "amount: the fake shows it in the charge's amount_refunded, without a refund object or event"
+    "amount: the fake changes only amount_captured (amount_refunded counts refunds of captured "
+    "money), with no refund object or event"
 )
 
 
@@ -136,7 +137,8 @@ EMISSIONS: tuple[Emission, ...] = (
         ("charge.refunded", "payment_intent.canceled"),
         "https://docs.stripe.com/api/payment_intents/cancel ('For PaymentIntents with a status "
         "of requires_capture, the remaining amount_capturable is automatically refunded'); "
-        "charge.refunded: 'Occurs whenever a charge is refunded'",
+        "https://docs.stripe.com/api/charges/capture (uncaptured payments that expire 'are marked "
+        "as refunded'); charge.refunded: 'Occurs whenever a charge is refunded'",
         "the docs do not order the two events or say whether a refund object is made; none is",
     ),
     Emission(

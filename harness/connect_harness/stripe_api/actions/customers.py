@@ -256,6 +256,9 @@ def create_setup_intent(ctx: ActionContext, _: dict[str, Any] | None) -> dict[st
             "on_behalf_of": params.get("on_behalf_of") or None,
             "application": None,
             "usage": params.get("usage") or "off_session",
+            "last_setup_error": None,
+            "next_action": None,
+            "cancellation_reason": None,
         },
     )
     types = params.get("payment_method_types")
