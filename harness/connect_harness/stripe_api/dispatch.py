@@ -9,19 +9,21 @@ the path is the owner, as on Stripe.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from connect_harness.stripe_api import bodies, listing
+from connect_harness.stripe_api.acting import Acting, Target
 from connect_harness.stripe_api.routes import Route, RouteTable
 from connect_harness.stripe_api.scoping import Context
 from connect_harness.stripe_api.store import Store, Stored, balance_key, capability_key
 
 __all__ = ["Answer", "Dispatcher"]
 
-# POST /v1/<collection>/{id}/<action>: the fields the action sets when the object has them. The
-# routes come from the description; what an action does to an object's status is not in it.
+# POST /v1/<collection>/{id}/<action>: the fields the action sets when the object has them, for
+# actions no handler of connect_harness.stripe_api.actions carries out. The routes come from the
+# description; what an action does to an object's status is not in it.
 _ACTIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("charge", "capture"): {"captured": True},
     ("checkout.session", "expire"): {"status": "expired"},
@@ -71,6 +73,8 @@ class Dispatcher:
     def __init__(self, store: Store, platform: str) -> None:
         self.store = store
         self.platform = platform
+        #: The handlers of connect_harness.stripe_api.actions, for the request being served.
+        self.acting = Acting(store, platform)
 
     def run(
         self,
@@ -104,25 +108,114 @@ class Dispatcher:
         if kind == "singleton":
             return self._singleton(table, route, values, context, owner)
         if kind == "create":
-            return self._create(table, route, values, params, context, owner)
+            return self._create_acting(table, route, values, params, context, owner)
         object_id = values[route.names[-1]] if route.names else ""
+        named = self._named(types, object_id, values, context, owner)
+        if named is not None:
+            object_id, values = named, {**values, route.names[-1]: named}
         if kind == "action":
             answer = self._find(route.names, values, object_id, None, context, owner)
             if answer.stored is None:
                 return answer
             if answer.stored.type not in types:
-                return self._create(table, route, values, params, context, owner)
-            action = _ACTIONS.get((answer.stored.type, route.template.rsplit("/", 1)[-1]), {})
-            return self._update(answer, params, action)
+                return self._create_acting(table, route, values, params, context, owner)
+            verb = route.template.rsplit("/", 1)[-1]
+            action = _ACTIONS.get((answer.stored.type, verb), {})
+            answer.schemas = route.types
+            found = answer
+            return self._acting(
+                verb, answer, params, values, context, lambda: self._update(found, params, action)
+            )
         answer = self._find(route.names, values, object_id, types, context, owner)
         answer.schemas = route.types
         if kind == "retrieve":
             if answer.stored is not None and answer.stored.deleted:
                 answer.body = _deleted_stub(answer.stored)
             return answer
+        found = answer
         if kind == "update":
-            return self._update(answer, params, {})
-        return self._delete(answer, route, table)
+            return self._acting(
+                "update", answer, params, values, context, lambda: self._update(found, params, {})
+            )
+        return self._acting(
+            "delete", answer, params, values, context, lambda: self._delete(found, route, table)
+        )
+
+    # --- actions ---------------------------------------------------------------------------------
+
+    def _named(
+        self,
+        types: frozenset[str],
+        object_id: str,
+        values: Mapping[str, str],
+        context: Context,
+        owner: str | None,
+    ) -> str | None:
+        """The id of the object a test name in the path stands for (``pm_card_visa`` makes a new
+        payment method, as on Stripe); None: not such a name."""
+        if not object_id or object_id in self.store.objects:
+            return None
+        return self.acting.named(types, object_id, values, owner, context.live)
+
+    def _create_acting(
+        self,
+        table: RouteTable,
+        route: Route,
+        values: Mapping[str, str],
+        params: dict[str, Any],
+        context: Context,
+        owner: str | None,
+    ) -> Answer:
+        """A create, carried out by the type's ``create`` handler when it has one."""
+        schemas = [name for name in route.types if not name.startswith("deleted_")]
+        # A route that makes one of several types (a customer's source) is the first's that
+        # has a handler.
+        handled = [
+            (table.object_name(name), handler)
+            for name in schemas
+            if (handler := self.acting.handler(table.object_name(name), "create")) is not None
+        ]
+        if not handled:
+            return self._create(table, route, values, params, context, owner)
+        for index, name in enumerate(route.names):  # the parents must exist first
+            if index == 0 and route.template.startswith("/v1/accounts/{"):
+                continue
+            parent = self._find(
+                route.names[: index + 1], values, values[name], None, context, owner
+            )
+            if parent.status != 200:
+                return parent
+        object_type, handler = handled[0]
+        answer = Answer(200, {}, object_type=object_type, schemas=tuple(schemas))
+        return self.acting.run(
+            handler,
+            Target(object_type, "create", None, owner, context.live),
+            answer,
+            params,
+            values,
+            lambda: self._create(table, route, values, params, context, owner),
+        )
+
+    def _acting(
+        self,
+        verb: str,
+        answer: Answer,
+        params: dict[str, Any],
+        values: Mapping[str, str],
+        context: Context,
+        generic: Callable[[], Answer],
+    ) -> Answer:
+        """``verb`` on the object ``answer`` found, by its type's handler when it has one."""
+        stored = answer.stored
+        handler = None
+        if stored is not None and not stored.deleted:
+            handler = self.acting.handler(stored.type, verb)
+        if stored is None or handler is None:
+            return generic()
+        target = Target(
+            stored.type, verb, self.store.materialize(stored), stored.owner, context.live
+        )
+        return self.acting.run(handler, target, answer, params, values, generic)
 
     # --- finding -----------------------------------------------------------------------------------
 

@@ -39,8 +39,10 @@ from connect_harness import arguments
 from connect_harness.errors import HarnessError, UsageError
 from connect_harness.events.build import Event
 from connect_harness.stripe_api import bodies
+from connect_harness.stripe_api.actions import Request
 from connect_harness.stripe_api.calls import ApiCall, bare_call, error_message
 from connect_harness.stripe_api.dispatch import Answer, Dispatcher
+from connect_harness.stripe_api.emitted import Emissions
 from connect_harness.stripe_api.faults import Fault, fault_body, parse_pattern
 from connect_harness.stripe_api.objects import (
     build_object,
@@ -108,6 +110,7 @@ class FakeStripeAPI:
         api_version: str | None = None,
         platform_account: str | None = None,
         on_call: Callable[[ApiCall], None] | None = None,
+        on_event: Callable[[Event], None] | None = None,
     ) -> None:
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise UsageError(f"port must be a TCP port 0-65535 (0: a free one), not {port!r}")
@@ -115,6 +118,7 @@ class FakeStripeAPI:
         arguments.text("api_version", api_version, example="2026-10-28.endive", optional=True)
         arguments.text("platform_account", platform_account, example="acct_1Plat", optional=True)
         arguments.callable_or_none("on_call", on_call)
+        arguments.callable_or_none("on_event", on_event)
         self._host = host
         self._port = port
         self._server: Any = None
@@ -135,6 +139,9 @@ class FakeStripeAPI:
         self._last_activity = time.monotonic()
         self._request_count = 0
         self._on_call = on_call
+        self._emissions = Emissions(self._store)
+        if on_event is not None:
+            self._emissions.subscribe(on_event)
         self._v2 = V2Objects()
         self._router = Router(self._store, self._dispatcher, self._v2, lambda: self.api_version)
 
@@ -206,6 +213,7 @@ class FakeStripeAPI:
             self._replays.clear()
             self._faults.clear()
             self._calls.clear()
+            self._emissions.clear()
             self._label = None
 
     @contextlib.contextmanager
@@ -331,6 +339,31 @@ class FakeStripeAPI:
             if stored is None:
                 return None
             return copy.deepcopy(self._store.materialize(stored))
+
+    # --- what the fake emitted ----------------------------------------------------------------------
+
+    def on_event(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        """Call ``callback`` with each event the fake's actions emit; returns an unsubscribe.
+
+        A request that creates, updates or acts on an object emits Stripe's events for it (see
+        docs/fake-api.md). Each callback gets them after the request's answer is computed, outside
+        the store's lock, in the thread serving the request, in emission order, before the answer
+        is sent: when the client's call returns, its events have been handed over. A callback may
+        call the fake itself. An exception in a callback does not change the answer: it is kept
+        in :attr:`sink_errors`.
+        """
+        if not callable(callback):
+            raise UsageError(f"on_event needs a function that takes an Event, not {callback!r:.80}")
+        return self._emissions.subscribe(callback)
+
+    def emitted_events(self) -> list[Event]:
+        """Every event the fake's actions emitted so far, oldest first (a snapshot)."""
+        return self._emissions.events()
+
+    @property
+    def sink_errors(self) -> list[str]:
+        """What :meth:`on_event` callbacks raised: ``evt_...: ErrorType: message``, oldest first."""
+        return self._emissions.errors()
 
     # --- what Stripe knows --------------------------------------------------------------------------
 
@@ -488,6 +521,7 @@ class FakeStripeAPI:
         mode, key, auth_error = authenticate(request.headers.get("Authorization"))
         replayed = False
         unserved = False
+        emitted: list[Event] = []
         fault = self._fault_for(method, path)
         if fault is not None and fault.delay:
             time.sleep(fault.delay)
@@ -525,9 +559,13 @@ class FakeStripeAPI:
                     text = bodies.render(answer.body)
                 else:
                     version = request.headers.get("Stripe-Version") or None
+                    self._dispatcher.acting.begin(
+                        Request(request_id, idempotency_key, self.api_version, int(time.time()))
+                    )
                     answer, unserved = self._router.route(
                         method, path, query_pairs, form_pairs, context, version
                     )
+                    emitted = self._emissions.store(self._dispatcher.acting.take_emitted())
                     text = bodies.render(answer.body)
                     if (
                         idempotency_key is not None
@@ -536,6 +574,7 @@ class FakeStripeAPI:
                         and answer.status < 500
                     ):
                         self._replays[replay_key] = _Replay(fingerprint, answer, text, request_id)
+            self._emissions.hand_over(emitted)
         call = ApiCall(
             method=method,
             path=path,

@@ -1,0 +1,429 @@
+"""Which events an API action emits, in which order: one row per (object type, action, outcome).
+
+The outcome names what the action did when one action can end several ways (a confirm that
+succeeds, waits for capture, needs authentication, or is declined); ``"ok"`` is the only outcome of
+an action that ends one way. The events are the ones Stripe sends in answer to that request; events
+Stripe raises later on its own (``balance.available`` when funds settle, ``charge.updated`` when the
+balance transaction is attached after the fact) are not the request's and are not listed. Each row
+names its source: the page of Stripe's documentation, or an event's own description in Stripe's API
+description ("Occurs when ..."); ``note`` says what the documentation leaves open (the order of two
+events it names without ordering them).
+
+Each event carries the object of its type's ``data.object`` (a ``charge.*`` event the charge, a
+``payment_intent.*`` event the payment intent): the action hands over the objects it touched.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from dataclasses import dataclass
+
+from connect_harness.errors import HarnessError
+
+__all__ = ["EMISSIONS", "Emission", "all_rows", "emission"]
+
+_PI_EVENTS = "https://docs.stripe.com/payments/payment-intents/verifying-status"
+_PI_LIFECYCLE = "https://docs.stripe.com/payments/paymentintents/lifecycle"
+_HOLD = "https://docs.stripe.com/payments/place-a-hold-on-a-payment-method"
+_CATALOGUE = "https://docs.stripe.com/api/events/types"
+_PARTIAL = (
+    "a partial capture releases the rest (the capture endpoint's final_capture: 'release the "
+    "remaining uncaptured funds'); the reference does not say which field shows the released "
+    "amount: the fake changes only amount_captured (amount_refunded counts refunds of captured "
+    "money), with no refund object or event"
+)
+
+
+@dataclass(frozen=True)
+class Emission:
+    """What one outcome of one action sends, in order."""
+
+    object_type: str
+    action: str
+    outcome: str
+    events: tuple[str, ...]
+    source: str
+    note: str = ""
+
+
+EMISSIONS: tuple[Emission, ...] = (
+    Emission(
+        "payment_intent",
+        "create",
+        "ok",
+        ("payment_intent.created",),
+        _CATALOGUE + " (payment_intent.created: 'Occurs when a new PaymentIntent is created')",
+    ),
+    Emission(
+        "payment_intent",
+        "confirm",
+        "succeeded",
+        ("charge.succeeded", "payment_intent.succeeded"),
+        _PI_EVENTS + " (a PaymentIntent creates its charge; charge.succeeded, "
+        "payment_intent.succeeded)",
+        "charge.updated follows when the balance transaction is attached: asynchronous, not "
+        "emitted by the call",
+    ),
+    Emission(
+        "payment_intent",
+        "confirm",
+        "requires_capture",
+        ("charge.succeeded", "payment_intent.amount_capturable_updated"),
+        _HOLD + " (an authorized, uncaptured charge; the PaymentIntent has amount_capturable)",
+    ),
+    Emission(
+        "payment_intent",
+        "confirm",
+        "requires_action",
+        ("payment_intent.requires_action",),
+        _PI_LIFECYCLE + " (requires_action: the customer must authenticate; no charge yet)",
+    ),
+    Emission(
+        "payment_intent",
+        "confirm",
+        "processing",
+        ("charge.pending", "payment_intent.processing"),
+        "https://docs.stripe.com/payments/sepa-debit/accept-a-payment (a debit is processing "
+        "until it succeeds or fails days later); charge.pending: 'Occurs whenever a pending "
+        "charge is created'",
+        "the success or failure that follows is asynchronous: not emitted",
+    ),
+    Emission(
+        "payment_intent",
+        "confirm",
+        "declined",
+        ("charge.failed", "payment_intent.payment_failed"),
+        _PI_EVENTS + " (payment_intent.payment_failed; the failed attempt is a charge: "
+        "charge.failed 'Occurs whenever a failed charge attempt occurs')",
+    ),
+    Emission(
+        "payment_intent",
+        "confirm",
+        "disputed",
+        ("charge.succeeded", "payment_intent.succeeded", "charge.dispute.created"),
+        "https://docs.stripe.com/testing#disputes (the charge succeeds, then is disputed); "
+        "the Stripe CLI's charge.dispute.created fixture is this one request",
+        "charge.dispute.funds_withdrawn follows when Stripe debits the balance: not emitted",
+    ),
+    Emission(
+        "payment_intent",
+        "confirm",
+        "inquiry",
+        ("charge.succeeded", "payment_intent.succeeded", "charge.dispute.created"),
+        "https://docs.stripe.com/testing#disputes (4000000000001976: disputed as an inquiry, "
+        "status warning_needs_response; no funds are withdrawn for an inquiry)",
+    ),
+    Emission(
+        "payment_intent",
+        "capture",
+        "ok",
+        ("charge.captured", "payment_intent.succeeded"),
+        _HOLD + " (capturing the held funds; charge.captured 'Occurs whenever a previously "
+        "uncaptured charge is captured')",
+        _PARTIAL,
+    ),
+    Emission(
+        "payment_intent",
+        "cancel",
+        "ok",
+        ("payment_intent.canceled",),
+        _CATALOGUE + " (payment_intent.canceled: 'Occurs when a PaymentIntent is canceled')",
+    ),
+    Emission(
+        "payment_intent",
+        "cancel",
+        "released",
+        ("charge.refunded", "payment_intent.canceled"),
+        "https://docs.stripe.com/api/payment_intents/cancel ('For PaymentIntents with a status "
+        "of requires_capture, the remaining amount_capturable is automatically refunded'); "
+        "https://docs.stripe.com/api/charges/capture (uncaptured payments that expire 'are marked "
+        "as refunded'); charge.refunded: 'Occurs whenever a charge is refunded'",
+        "the docs do not order the two events or say whether a refund object is made; none is",
+    ),
+    Emission(
+        "payment_intent",
+        "update",
+        "ok",
+        (),
+        _CATALOGUE + " (Stripe has no payment_intent.updated event type)",
+    ),
+    Emission(
+        "customer",
+        "create",
+        "ok",
+        ("customer.created",),
+        _CATALOGUE + " (customer.created: 'Occurs whenever a new customer is created')",
+    ),
+    Emission(
+        "customer",
+        "update",
+        "ok",
+        ("customer.updated",),
+        _CATALOGUE + " (customer.updated: 'Occurs whenever any property of a customer changes')",
+        "nothing is emitted when the update changes nothing",
+    ),
+    Emission(
+        "customer",
+        "delete",
+        "ok",
+        ("customer.deleted",),
+        _CATALOGUE + " (customer.deleted: 'Occurs whenever a customer is deleted')",
+    ),
+    Emission(
+        "payment_method",
+        "create",
+        "ok",
+        (),
+        _CATALOGUE + " (Stripe has no payment_method.created event type)",
+    ),
+    Emission(
+        "payment_method",
+        "attach",
+        "ok",
+        ("payment_method.attached",),
+        _CATALOGUE + " (payment_method.attached: 'Occurs whenever a new payment method is "
+        "attached to a customer')",
+    ),
+    Emission(
+        "payment_method",
+        "detach",
+        "ok",
+        ("payment_method.detached",),
+        _CATALOGUE + " (payment_method.detached: 'Occurs whenever a payment method is detached "
+        "from a customer')",
+    ),
+    Emission(
+        "payment_method",
+        "update",
+        "ok",
+        ("payment_method.updated",),
+        _CATALOGUE + " (payment_method.updated: 'Occurs whenever a payment method is updated "
+        "via the PaymentMethod update API')",
+        "nothing is emitted when the update changes nothing",
+    ),
+    Emission(
+        "card",
+        "create",
+        "ok",
+        ("customer.source.created",),
+        _CATALOGUE + " (customer.source.created: 'Occurs whenever a new source is created for a "
+        "customer')",
+        "the customer's default_source is set when it had none; Stripe's docs do not say "
+        "whether a customer.updated follows, so none is emitted",
+    ),
+    Emission(
+        "card",
+        "update",
+        "ok",
+        ("customer.source.updated",),
+        _CATALOGUE + " (customer.source.updated: 'Occurs whenever a source's details are changed')",
+    ),
+    Emission(
+        "card",
+        "delete",
+        "ok",
+        ("customer.source.deleted",),
+        _CATALOGUE + " (customer.source.deleted: 'Occurs whenever a source is removed from a "
+        "customer')",
+        "the customer's default_source is cleared when it named the card; whether Stripe "
+        "picks another source as default is not documented",
+    ),
+    Emission(
+        "charge",
+        "create",
+        "succeeded",
+        ("charge.succeeded",),
+        _CATALOGUE + " (charge.succeeded: 'Occurs whenever a charge is successful'; an "
+        "uncaptured charge (capture=false) succeeds too)",
+    ),
+    Emission(
+        "charge",
+        "create",
+        "declined",
+        ("charge.failed",),
+        _CATALOGUE + " (charge.failed: 'Occurs whenever a failed charge attempt occurs'); "
+        "https://docs.stripe.com/testing#declined-payments",
+    ),
+    Emission(
+        "charge",
+        "capture",
+        "ok",
+        ("charge.captured",),
+        _CATALOGUE + " (charge.captured: 'Occurs whenever a previously uncaptured charge is "
+        "captured')",
+        _PARTIAL,
+    ),
+    Emission(
+        "charge",
+        "update",
+        "ok",
+        ("charge.updated",),
+        _CATALOGUE + " (charge.updated: 'Occurs whenever a charge description or metadata is "
+        "updated')",
+        "nothing is emitted when the update changes nothing",
+    ),
+    Emission(
+        "refund",
+        "create",
+        "ok",
+        ("charge.refunded", "refund.created"),
+        _CATALOGUE + " (charge.refunded: 'Occurs whenever a charge is refunded, including "
+        "partial refunds. Listen to refund.created for information about the refund')",
+        "the docs name both events without ordering them",
+    ),
+    Emission(
+        "refund",
+        "update",
+        "ok",
+        ("charge.refund.updated", "refund.updated"),
+        _CATALOGUE + " (refund.updated: 'Occurs whenever a refund is updated'); the Stripe "
+        "CLI's charge.refund.updated fixture updates a card refund's metadata",
+        "the docs name both events without ordering them",
+    ),
+    Emission(
+        "refund",
+        "cancel",
+        "ok",
+        ("charge.refund.updated", "refund.updated"),
+        _CATALOGUE + " (refund.updated: 'Occurs whenever a refund is updated')",
+        "the docs name both events without ordering them",
+    ),
+    Emission(
+        "dispute",
+        "update",
+        "ok",
+        ("charge.dispute.updated",),
+        _CATALOGUE + " (charge.dispute.updated: 'Occurs when the dispute is updated (usually "
+        "with evidence)')",
+    ),
+    Emission(
+        "dispute",
+        "test_evidence",
+        "won",
+        ("charge.dispute.closed",),
+        "https://docs.stripe.com/testing#disputes (evidence 'winning_evidence' closes the "
+        "dispute as won); charge.dispute.closed: 'status changes to lost, warning_closed, or won'",
+        "follows the update's charge.dispute.updated; charge.dispute.funds_reinstated follows "
+        "when Stripe credits the balance: not emitted",
+    ),
+    Emission(
+        "dispute",
+        "test_evidence",
+        "lost",
+        ("charge.dispute.closed",),
+        "https://docs.stripe.com/testing#disputes (evidence 'losing_evidence' closes the "
+        "dispute as lost)",
+        "follows the update's charge.dispute.updated",
+    ),
+    Emission(
+        "dispute",
+        "close",
+        "ok",
+        ("charge.dispute.closed",),
+        "https://docs.stripe.com/api/disputes/close; charge.dispute.closed: 'Occurs when a "
+        "dispute is closed and the dispute status changes to lost, warning_closed, or won'",
+    ),
+    Emission(
+        "setup_intent",
+        "create",
+        "ok",
+        ("setup_intent.created",),
+        _CATALOGUE + " (setup_intent.created: 'Occurs when a new SetupIntent is created')",
+    ),
+    Emission(
+        "setup_intent",
+        "confirm",
+        "succeeded",
+        ("setup_intent.succeeded",),
+        _CATALOGUE + " (setup_intent.succeeded: 'Occurs when a SetupIntent has successfully "
+        "setup a payment method')",
+    ),
+    Emission(
+        "setup_intent",
+        "confirm",
+        "attached",
+        ("payment_method.attached", "setup_intent.succeeded"),
+        "https://docs.stripe.com/payments/save-and-reuse (a SetupIntent with a customer "
+        "attaches the payment method to it); payment_method.attached",
+        "the docs name both events without ordering them",
+    ),
+    Emission(
+        "setup_intent",
+        "confirm",
+        "requires_action",
+        ("setup_intent.requires_action",),
+        _CATALOGUE + " (setup_intent.requires_action: 'Occurs when a SetupIntent is in "
+        "requires_action state')",
+    ),
+    Emission(
+        "setup_intent",
+        "confirm",
+        "declined",
+        ("setup_intent.setup_failed",),
+        _CATALOGUE + " (setup_intent.setup_failed: 'Occurs when a SetupIntent has failed the "
+        "attempt to setup a payment method'); https://docs.stripe.com/testing#declined-payments",
+    ),
+    Emission(
+        "setup_intent",
+        "cancel",
+        "ok",
+        ("setup_intent.canceled",),
+        _CATALOGUE + " (setup_intent.canceled: 'Occurs when a SetupIntent is canceled')",
+    ),
+    Emission(
+        "checkout.session",
+        "create",
+        "ok",
+        (),
+        _CATALOGUE + " (Stripe has no checkout.session.created event type)",
+    ),
+    Emission(
+        "checkout.session",
+        "expire",
+        "ok",
+        ("checkout.session.expired",),
+        _CATALOGUE + " (checkout.session.expired: 'Occurs when a Checkout Session is expired')",
+    ),
+)
+
+
+def emission(object_type: str, action: str, outcome: str = "ok") -> Emission:
+    """The row for ``outcome`` of ``action`` on ``object_type``; a missing row is a harness bug."""
+    row = _index().get((object_type, action, outcome))
+    if row is None:
+        raise HarnessError(
+            f"lifecycle/emissions.py has no row for {object_type} {action} {outcome}; add one "
+            "(with its Stripe docs source) before an action emits it"
+        )
+    return row
+
+
+# The lifecycles' other tables (billing, Connect) live beside this one, each a module with its
+# own ``EMISSIONS``: they join this table, so a row is found wherever it is kept.
+_OTHER_TABLES = ("billing", "connect")
+
+
+def all_rows() -> tuple[Emission, ...]:
+    """This module's rows, then those of :data:`_OTHER_TABLES` that exist."""
+    rows = list(EMISSIONS)
+    for module_name in _OTHER_TABLES:
+        try:
+            module = importlib.import_module(f"connect_harness.lifecycle.{module_name}")
+        except ModuleNotFoundError as err:
+            if err.name != f"connect_harness.lifecycle.{module_name}":
+                raise
+            continue
+        rows.extend(getattr(module, "EMISSIONS", ()))
+    return tuple(rows)
+
+
+@functools.cache
+def _index() -> dict[tuple[str, str, str], Emission]:
+    found: dict[tuple[str, str, str], Emission] = {}
+    for row in all_rows():
+        key = (row.object_type, row.action, row.outcome)
+        if key in found:
+            raise HarnessError(f"the lifecycle tables list {key} twice")
+        found[key] = row
+    return found
