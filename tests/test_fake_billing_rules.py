@@ -74,7 +74,7 @@ def test_a_rule_that_refuses_some_states_says_why_and_every_rule_names_its_sourc
     assert rule.source.strip()
     if rule.from_states is not None and rule.outcome_of is None:
         assert rule.error is not None and "{id}" in rule.error, _ids(rule)
-        assert rule.error.format(id="x_1", state="void").endswith(".")
+        assert rule.error.format(id="x_1", status="void").endswith(".")
 
 
 def test_rules_are_unique_per_object_and_action() -> None:
@@ -160,3 +160,21 @@ def test_reject_reasons_and_capability_statuses_are_stripes_values() -> None:
     reasons = set(account.get("enum", ())) or set(connect.REJECT_REASONS.values())
     assert set(connect.REJECT_REASONS.values()) <= reasons
     assert set(connect.CAPABILITY_STATUS.values()) <= capability
+
+
+def test_the_rules_join_the_frameworks_tables() -> None:
+    """lifecycle/transitions.py and emissions.py read billing's and Connect's rows."""
+    from connect_harness.lifecycle.emissions import emission
+    from connect_harness.lifecycle.transitions import transition
+
+    finalize = transition("invoice", "finalize")
+    assert finalize is not None and finalize.allowed == ("draft",) and finalize.status == 400
+    assert finalize.refusal(object_id="in_1", state="paid") == (
+        "Invoice in_1 is already finalized (paid); only a draft invoice can be finalized."
+    )
+    assert transition("payout", "cancel") is not None
+    assert emission("invoice", "pay", "failed").events[-1] == "invoice.payment_failed"
+    assert emission("subscription", "create", "incomplete").events[0] == (
+        "customer.subscription.created"
+    )
+    assert emission("payout", "create", "fail").events == ("payout.created", "payout.failed")

@@ -24,7 +24,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["BILLING_RULES", "CREDITABLE_INVOICE_STATES", "Rule", "rule_for", "rules_by_key"]
+from connect_harness.lifecycle.emissions import Emission
+from connect_harness.lifecycle.transitions import Transition
+
+__all__ = [
+    "BILLING_RULES",
+    "CREDITABLE_INVOICE_STATES",
+    "EMISSIONS",
+    "TRANSITIONS",
+    "Rule",
+    "emissions",
+    "rule_for",
+    "rules_by_key",
+    "transitions",
+]
 
 
 @dataclass(frozen=True)
@@ -40,7 +53,7 @@ class Rule:
     #: Event types Stripe emits, in its order; another object's events name it first
     #: (``payment_intent.created`` on ``invoice.pay``) and the handler says which object.
     emits: tuple[str, ...]
-    #: Our message when the object's state is not in ``from_states``; ``{id}`` and ``{state}``
+    #: Our message when the object's state is not in ``from_states``; ``{id}`` and ``{status}``
     #: are filled in.
     error: str | None
     #: Where the rule comes from.
@@ -56,6 +69,13 @@ class Rule:
 
     def allows(self, state: object) -> bool:
         return self.from_states is None or state in self.from_states
+
+    @property
+    def outcome(self) -> str:
+        """The outcome's name among its action's (``ok`` for an action that ends one way)."""
+        if self.outcome_of is None:
+            return "ok"
+        return self.action.removeprefix(f"{self.outcome_of}_")
 
 
 def _states(*names: str) -> frozenset[str]:
@@ -120,17 +140,17 @@ BILLING_RULES: tuple[Rule, ...] = (
          "api: POST /v1/invoices/{invoice} (drafts fully editable, finalized ones partly); "
          "catalogue invoice.updated"),
     Rule("invoice", "delete", _states("draft"), None, ("invoice.deleted",),
-         "You can only delete draft invoices; invoice {id} is {state}: void it instead.",
+         "You can only delete draft invoices; invoice {id} is {status}: void it instead.",
          "api: DELETE /v1/invoices/{invoice}: 'Attempts to delete invoices that are no longer "
          "in a draft state will fail'; catalogue invoice.deleted"),
     Rule("invoice", "finalize", _states("draft"), "open", ("invoice.finalized",),
-         "Invoice {id} is already finalized ({state}); only a draft invoice can be finalized.",
+         "Invoice {id} is already finalized ({status}); only a draft invoice can be finalized.",
          "catalogue invoice.finalized: 'Occurs whenever a draft invoice is finalized and updated "
          "to be an open invoice.'; docs.stripe.com/invoicing/overview (draft -> open)"),
     Rule("invoice", "pay", _states("draft", "open", "uncollectible"), "paid",
          ("payment_intent.created", "payment_intent.succeeded", "charge.succeeded",
           "invoice.paid", "invoice.payment_succeeded"),
-         "Invoice {id} is {state} and cannot be paid.",
+         "Invoice {id} is {status} and cannot be paid.",
          "api: POST /v1/invoices/{invoice}/finalize: 'Stripe automatically finalizes drafts "
          "before sending and attempting payment' (a draft emits invoice.finalized first); "
          "catalogue invoice.paid, invoice.payment_succeeded: 'Occurs whenever an invoice payment "
@@ -149,13 +169,13 @@ BILLING_RULES: tuple[Rule, ...] = (
          error_code="invoice_payment_intent_requires_action", outcome_of="pay"),
     Rule("invoice", "void", _states("open", "uncollectible"), "void", ("invoice.voided",),
          "You can only void a finalized invoice that is open or uncollectible; invoice {id} is "
-         "{state}.",
+         "{status}.",
          "api: POST /v1/invoices/{invoice}/void: 'Mark a finalized invoice as void ... only "
          "applies to finalized invoices'; docs.stripe.com/invoicing/overview; "
          "catalogue invoice.voided"),
     Rule("invoice", "mark_uncollectible", _states("open"), "uncollectible",
          ("invoice.marked_uncollectible",),
-         "Only an open invoice can be marked uncollectible; invoice {id} is {state}.",
+         "Only an open invoice can be marked uncollectible; invoice {id} is {status}.",
          "docs.stripe.com/invoicing/overview (open -> uncollectible); "
          "catalogue invoice.marked_uncollectible"),
     Rule("invoice", "send", _states("draft", "open", "paid", "uncollectible"), None,
@@ -186,7 +206,7 @@ BILLING_RULES: tuple[Rule, ...] = (
     Rule("subscription", "update",
          _states("trialing", "active", "past_due", "unpaid", "incomplete", "paused"), None,
          ("customer.subscription.updated",),
-         "Subscription {id} is {state}: a canceled subscription can only update its metadata "
+         "Subscription {id} is {status}: a canceled subscription can only update its metadata "
          "and cancellation_details.",
          "catalogue customer.subscription.updated; api: DELETE /v1/subscriptions/{id}: 'After "
          "it's canceled, the subscription is largely immutable. You can still update its "
@@ -205,7 +225,7 @@ BILLING_RULES: tuple[Rule, ...] = (
          "docs.stripe.com/billing/subscriptions/trials (trial_settings.end_behavior."
          "missing_payment_method=pause: a trial ending without a payment method pauses); "
          "catalogue customer.subscription.paused", outcome_of="update"),
-    Rule("subscription", "cancel",
+    Rule("subscription", "delete",
          _states("trialing", "active", "past_due", "unpaid", "incomplete", "paused"), "canceled",
          ("customer.subscription.deleted",),
          "Subscription {id} is already canceled.",
@@ -214,7 +234,7 @@ BILLING_RULES: tuple[Rule, ...] = (
          "ends.'"),
     Rule("subscription", "resume", _states("paused"), "active",
          ("customer.subscription.resumed", "customer.subscription.updated"),
-         "Subscription {id} is {state}; only a paused subscription can be resumed.",
+         "Subscription {id} is {status}; only a paused subscription can be resumed.",
          "api: POST /v1/subscriptions/{subscription}/resume; catalogue "
          "customer.subscription.resumed: 'Only applies when a status=paused subscription is "
          "resumed'"),
@@ -229,19 +249,19 @@ BILLING_RULES: tuple[Rule, ...] = (
          outcome_of="create"),
     Rule("subscription_schedule", "update", _states("not_started", "active"), None,
          ("subscription_schedule.updated",),
-         "Subscription schedule {id} is {state} and can no longer be updated.",
+         "Subscription schedule {id} is {status} and can no longer be updated.",
          "catalogue subscription_schedule.updated; docs.stripe.com/billing/subscriptions/"
          "subscription-schedules (released, canceled and completed schedules are final)"),
     Rule("subscription_schedule", "cancel", _states("not_started", "active"), "canceled",
          ("subscription_schedule.canceled",),
-         "Subscription schedule {id} is {state}; only a not_started or active schedule can be "
+         "Subscription schedule {id} is {status}; only a not_started or active schedule can be "
          "canceled.",
          "api: POST /v1/subscription_schedules/{schedule}/cancel: 'Cancels a subscription "
          "schedule and its associated subscription immediately ... can only be canceled if its "
          "status is not_started or active.'"),
     Rule("subscription_schedule", "release", _states("not_started", "active"), "released",
          ("subscription_schedule.released",),
-         "Subscription schedule {id} is {state}; only a not_started or active schedule can be "
+         "Subscription schedule {id} is {status}; only a not_started or active schedule can be "
          "released.",
          "api: POST /v1/subscription_schedules/{schedule}/release: '... leave any existing "
          "subscription in place ... set the subscription's ID to the released_subscription "
@@ -250,21 +270,21 @@ BILLING_RULES: tuple[Rule, ...] = (
     Rule("quote", "create", None, "draft", ("quote.created",), None,
          "catalogue quote.created; docs.stripe.com/quotes/overview (a new quote is a draft)"),
     Rule("quote", "update", _states("draft"), None, (),
-         "Quote {id} is {state}; only a draft quote can be updated.",
+         "Quote {id} is {status}; only a draft quote can be updated.",
          "docs.stripe.com/quotes/overview (finalized quotes cannot be edited); the catalogue has "
          "no quote.updated"),
     Rule("quote", "finalize", _states("draft"), "open", ("quote.finalized",),
-         "Quote {id} is {state}; only a draft quote can be finalized.",
+         "Quote {id} is {status}; only a draft quote can be finalized.",
          "catalogue quote.finalized; docs.stripe.com/quotes/overview (draft -> open)"),
     Rule("quote", "accept", _states("open"), "accepted", ("quote.accepted",),
-         "Quote {id} is {state}; only an open (finalized) quote can be accepted.",
+         "Quote {id} is {status}; only an open (finalized) quote can be accepted.",
          "catalogue quote.accepted; docs.stripe.com/quotes/overview (open -> accepted)"),
     Rule("quote", "cancel", _states("draft", "open"), "canceled", ("quote.canceled",),
-         "Quote {id} is {state}; only a draft or open quote can be canceled.",
+         "Quote {id} is {status}; only a draft or open quote can be canceled.",
          "catalogue quote.canceled; docs.stripe.com/quotes/overview"),
     # --- credit notes ---------------------------------------------------------------------------------
     Rule("credit_note", "create", None, "issued", ("credit_note.created",),
-         "Invoice {id} is {state}; a credit note needs a finalized invoice (open or paid).",
+         "Invoice {id} is {status}; a credit note needs a finalized invoice (open or paid).",
          "api: POST /v1/credit_notes: 'Issue a credit note to adjust the amount of a finalized "
          "invoice.'; catalogue credit_note.created"),
     Rule("credit_note", "update", None, None, ("credit_note.updated",), None,
@@ -290,6 +310,43 @@ def rules_by_key(rules: Iterable[Rule]) -> dict[tuple[str, str], Rule]:
 
 
 _BY_KEY = rules_by_key(BILLING_RULES)
+
+
+def transitions(rules: Iterable[Rule]) -> tuple[Transition, ...]:
+    """The rules that refuse some states, as rows of :mod:`connect_harness.lifecycle.transitions`.
+
+    Stripe answers such a refusal with HTTP 400 and ``invalid_request_error``.
+    """
+    return tuple(
+        Transition(
+            rule.object_type,
+            rule.action,
+            tuple(sorted(rule.from_states)),
+            rule.to_state,
+            400,
+            rule.error_code,
+            rule.error or "",
+            rule.source,
+            field=rule.state_field,
+        )
+        for rule in rules
+        if rule.from_states is not None and rule.outcome_of is None and rule.error
+    )
+
+
+def emissions(rules: Iterable[Rule]) -> tuple[Emission, ...]:
+    """Every rule's events, as rows of :mod:`connect_harness.lifecycle.emissions`."""
+    return tuple(
+        Emission(
+            rule.object_type, rule.outcome_of or rule.action, rule.outcome, rule.emits, rule.source
+        )
+        for rule in rules
+    )
+
+
+#: The billing rows that join the payments tables (``transitions.all_rows``, ``emissions.all_rows``).
+TRANSITIONS = transitions(BILLING_RULES)
+EMISSIONS = emissions(BILLING_RULES)
 
 
 def rule_for(object_type: str, action: str) -> Rule | None:

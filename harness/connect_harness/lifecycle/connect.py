@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from connect_harness.lifecycle.billing import Rule, rules_by_key
+from connect_harness.lifecycle.billing import Rule, emissions, rules_by_key, transitions
 
 __all__ = [
     "CAPABILITY_STATUS",
     "CONNECT_RULES",
+    "EMISSIONS",
     "FAILING_BANK_ACCOUNTS",
     "REJECT_REASONS",
     "TEST_ROUTING_NUMBER",
+    "TRANSITIONS",
     "PayoutTestAccount",
     "payout_failure",
     "rule_for",
@@ -81,7 +83,7 @@ CONNECT_RULES: tuple[Rule, ...] = (
     Rule("payout", "update", None, None, ("payout.updated",), None,
          "catalogue payout.updated; api: POST /v1/payouts/{payout} (metadata only)"),
     Rule("payout", "cancel", _PENDING, "canceled", ("payout.canceled",),
-         "Payout {id} is {state}; only a pending payout can be canceled.",
+         "Payout {id} is {status}; only a pending payout can be canceled.",
          "api: POST /v1/payouts/{payout}/cancel: 'You can cancel a previously created payout if "
          "its status is pending.'; catalogue payout.canceled"),
     # --- application fees ------------------------------------------------------------------------------
@@ -97,13 +99,17 @@ CONNECT_RULES: tuple[Rule, ...] = (
     Rule("topup", "update", None, None, (), None,
          "api: POST /v1/topups/{topup} (metadata only); the catalogue has no topup.updated"),
     Rule("topup", "cancel", _PENDING, "canceled", ("topup.canceled",),
-         "Top-up {id} is {state}; only a pending top-up can be canceled.",
+         "Top-up {id} is {status}; only a pending top-up can be canceled.",
          "api: POST /v1/topups/{topup}/cancel: 'Only pending top-ups can be canceled.'; "
          "catalogue topup.canceled"),
 )
 # fmt: on
 
 _BY_KEY = rules_by_key(CONNECT_RULES)
+
+#: The Connect rows that join the payments tables (``transitions.all_rows``, ``emissions.all_rows``).
+TRANSITIONS = transitions(CONNECT_RULES)
+EMISSIONS = emissions(CONNECT_RULES)
 
 
 def rule_for(object_type: str, action: str) -> Rule | None:

@@ -17,7 +17,13 @@ from connect_harness.lifecycle.billing import CREDITABLE_INVOICE_STATES, Rule, r
 from connect_harness.lifecycle.states import StateError, apply_state
 from connect_harness.lifecycle.test_values import TestCard
 from connect_harness.stripe_api import bodies
-from connect_harness.stripe_api.actions import ActionContext, ActionError, Pending, action
+from connect_harness.stripe_api.actions import (
+    ActionContext,
+    ActionError,
+    Pending,
+    action,
+    state_error,
+)
 from connect_harness.stripe_api.actions.payments import card_of, payment_method
 
 __all__ = [
@@ -47,18 +53,11 @@ def _rule(object_type: str, verb: str) -> Rule:
     return found
 
 
-def refuse_unless(rule: Rule, obj: Mapping[str, Any], *, object_id: Any = None) -> None:
-    """Stripe's 400 when ``obj``'s state does not allow ``rule``'s action."""
-    state = obj.get(rule.state_field)
-    if rule.allows(state):
-        return
-    message = (rule.error or "This action is not allowed for {id} in state {state}.").format(
-        id=object_id if object_id is not None else obj.get("id", ""), state=state
-    )
-    extra: dict[str, Any] = {}
-    if rule.error_code is not None:
-        extra = {"code": rule.error_code, "doc_url": _doc_url(rule.error_code)}
-    raise ActionError(400, bodies.error("invalid_request_error", message, **extra))
+def refuse_unless(rule: Rule, obj: Mapping[str, Any]) -> None:
+    """Stripe's 400 when ``obj``'s state does not allow ``rule``'s action (the framework's error)."""
+    error = state_error(rule.object_type, rule.action, obj)
+    if error is not None:
+        raise error
 
 
 def _doc_url(code: str) -> str:
@@ -966,7 +965,7 @@ def _param_end_behavior(params: Mapping[str, Any]) -> Any:
 @action("subscription", "delete")
 def cancel_subscription(ctx: ActionContext, subscription: Obj | None) -> Obj:
     assert subscription is not None
-    rule = _rule("subscription", "cancel")
+    rule = _rule("subscription", "delete")
     refuse_unless(rule, subscription)
     _enter(ctx, subscription, "subscription", "canceled")
     ctx.set(subscription, {"canceled_at": ctx.request.now, "ended_at": ctx.request.now})
@@ -1123,7 +1122,7 @@ def create_credit_note(ctx: ActionContext, _: Obj | None) -> Obj:
     rule = _rule("credit_note", "create")
     if invoice.get("status") not in CREDITABLE_INVOICE_STATES:
         assert rule.error is not None
-        message = rule.error.format(id=invoice["id"], state=invoice.get("status"))
+        message = rule.error.format(id=invoice["id"], status=invoice.get("status"))
         raise ActionError(400, bodies.error("invalid_request_error", message, param="invoice"))
     lines = ctx.params.get("lines")
     entries = (
