@@ -118,7 +118,8 @@ def test_finalizing_opens_a_draft_once_and_refuses_a_second_time(api: Api) -> No
 
 
 def test_paying_a_draft_finalizes_it_then_charges_the_customers_card(api: Api) -> None:
-    invoice = draft_invoice(api, customer(api))
+    cus = customer(api)
+    invoice = draft_invoice(api, cus)
     paid = api("post", f"/v1/invoices/{invoice['id']}/pay")
     assert (paid["status"], paid["amount_paid"], paid["amount_remaining"]) == ("paid", 2000, 0)
     assert paid["status_transitions"]["paid_at"] is not None
@@ -133,6 +134,8 @@ def test_paying_a_draft_finalizes_it_then_charges_the_customers_card(api: Api) -
     if "payments" in paid:
         assert paid["payments"]["data"][0]["payment"]["payment_intent"] == payment
     assert by_type["payment_intent.succeeded"]["amount_received"] == 2000
+    assert by_type["payment_intent.succeeded"]["customer"] == cus
+    assert by_type["charge.succeeded"]["customer"] == cus
     assert by_type["payment_intent.succeeded"]["status"] == "succeeded"
     assert by_type["charge.succeeded"]["payment_intent"] == payment
     assert by_type["invoice.paid"]["status"] == "paid"
@@ -453,3 +456,30 @@ def test_emitted_events_name_the_request_and_its_idempotency_key(api: Api) -> No
     assert event["request"]["idempotency_key"] == "coupon-1"
     assert event["request"]["id"].startswith("req_")
     assert "account" not in event
+
+
+def test_ending_a_trial_with_a_payment_method_makes_the_subscription_active(api: Api) -> None:
+    sub = api(
+        "post",
+        "/v1/subscriptions",
+        customer=customer(api),
+        items=[{"price": price(api)}],
+        trial_period_days=7,
+    )
+    api.events()
+    ended = api("post", f"/v1/subscriptions/{sub['id']}", trial_end="now")
+    assert ended["status"] == "active" and ended["trial_end"] <= ended["created"] + 5
+    rule = rule_for("subscription", "end_trial")
+    assert rule is not None and api.types() == list(rule.emits)
+
+
+def test_a_schedule_starting_later_is_not_started_and_has_no_subscription(api: Api) -> None:
+    schedule = api(
+        "post",
+        "/v1/subscription_schedules",
+        customer=customer(api),
+        start_date=4102444800,  # 2100-01-01
+        phases=[{"items": [{"price": price(api)}]}],
+    )
+    assert (schedule["status"], schedule["subscription"]) == ("not_started", None)
+    assert api.types()[-1:] == ["subscription_schedule.created"]

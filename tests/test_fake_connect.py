@@ -244,3 +244,10 @@ def test_a_top_up_is_pending_and_only_a_pending_one_can_be_canceled(api: Api) ->
     error = api.refused("post", f"/v1/topups/{topup['id']}/cancel")
     assert isinstance(error, stripe.InvalidRequestError)
     assert "only a pending top-up can be canceled" in str(error.user_message)
+
+
+def test_the_fake_never_refuses_a_transfer_or_payout_for_funds(api: Api) -> None:
+    acct = account(api)
+    transfer = api("post", "/v1/transfers", amount=10**9, currency="usd", destination=acct)
+    payout = api("post", "/v1/payouts", amount=10**9, currency="usd")
+    assert (transfer["amount"], payout["amount"], payout["status"]) == (10**9, 10**9, "pending")
