@@ -483,3 +483,23 @@ def test_a_schedule_starting_later_is_not_started_and_has_no_subscription(api: A
     )
     assert (schedule["status"], schedule["subscription"]) == ("not_started", None)
     assert api.types()[-1:] == ["subscription_schedule.created"]
+
+
+@pytest.mark.parametrize(
+    ("card", "outcome"),
+    [
+        ("pm_card_chargeDeclined", "create_declined"),
+        ("pm_card_threeDSecure2Required", "create_requires_action"),
+    ],
+)
+def test_a_first_payment_that_fails_or_needs_action_leaves_the_subscription_incomplete(
+    api: Api, card: str, outcome: str
+) -> None:
+    cus, plan = customer(api, card=card), price(api)
+    api.events()
+    sub = api("post", "/v1/subscriptions", customer=cus, items=[{"price": plan}])
+    assert sub["status"] == "incomplete"
+    invoice = api("get", f"/v1/invoices/{sub['latest_invoice']}")
+    assert (invoice["status"], invoice["attempted"], invoice["amount_paid"]) == ("open", True, 0)
+    rule = rule_for("subscription", outcome)
+    assert rule is not None and api.types() == list(rule.emits)

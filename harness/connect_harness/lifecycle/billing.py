@@ -198,6 +198,20 @@ BILLING_RULES: tuple[Rule, ...] = (
          "the default: an unpaid first invoice leaves the subscription incomplete); catalogue "
          "invoice.payment_failed ('... or to the lack of a stored payment method')",
          outcome_of="create"),
+    Rule("subscription", "create_declined", None, "incomplete",
+         ("customer.subscription.created", "invoice.created", "invoice.finalized",
+          "payment_intent.created", "payment_intent.payment_failed", "charge.failed",
+          "invoice.payment_failed"), None,
+         "docs.stripe.com/billing/subscriptions/overview (a first payment that fails leaves the "
+         "subscription incomplete); catalogue invoice.payment_failed ('due to ... a declined "
+         "payment')", outcome_of="create"),
+    Rule("subscription", "create_requires_action", None, "incomplete",
+         ("customer.subscription.created", "invoice.created", "invoice.finalized",
+          "payment_intent.created", "payment_intent.requires_action",
+          "invoice.payment_action_required"), None,
+         "docs.stripe.com/billing/subscriptions/overview (a first payment that needs "
+         "authentication leaves the subscription incomplete); catalogue "
+         "invoice.payment_action_required", outcome_of="create"),
     Rule("subscription", "create_trialing", None, "trialing",
          ("customer.subscription.created", "invoice.created", "invoice.finalized",
           "invoice.paid", "invoice.payment_succeeded"), None,

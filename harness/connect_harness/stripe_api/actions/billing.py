@@ -180,7 +180,7 @@ def _plain(object_type: str, *verbs: str) -> None:
             rule = _rule(ctx.object_type, verb)
             if obj is None:  # create
                 created = ctx.generic()
-                created["created"] = ctx.request.now
+                ctx.set(created, {"created": ctx.request.now})
                 return carry_out(ctx, created, rule)
             refuse_unless(rule, obj)
             before = copy.deepcopy(obj)
@@ -514,17 +514,14 @@ def _collect(ctx: ActionContext, invoice: Obj, pm: Obj | None) -> ActionError | 
     card = card_of(pm)
     pi, charge = _payment(ctx, invoice, pm, card, amount)
     objects = [invoice, pi] + ([charge] if charge is not None else [])
-    if card.outcome in ("succeeded", "dispute", "refund_fail", "bypass_pending") or (
-        card.outcome not in ("declined", "requires_action", "authentication_required")
-        and card.code is None
-    ):
+    if card.outcome not in _UNPAID:
         _mark_paid(ctx, invoice, pi, charge)
         emit_rule(ctx, _rule("invoice", "pay"), objects)
         return None
     ctx.set(
         invoice, {"attempted": True, "attempt_count": (_int(invoice.get("attempt_count")) or 0) + 1}
     )
-    if card.outcome in ("requires_action", "authentication_required"):
+    if card.outcome == "requires_action":
         rule = _rule("invoice", "pay_requires_action")
         emit_rule(ctx, rule, objects)
         message = "This payment requires additional user action before it can be completed."
@@ -571,7 +568,7 @@ def _payment(
     )
     links = {"customer": customer, "payment_intent": pi.get("id")}
     charge: Obj | None = None
-    if card.outcome in ("requires_action", "authentication_required"):
+    if card.outcome == "requires_action":
         _state(pi, "payment_intent", "requires_action", ctx, links)
         return pi, None
     charge = ctx.create(
@@ -677,6 +674,8 @@ def send_invoice(ctx: ActionContext, invoice: Obj | None) -> Obj:
 
 
 _MONTH = 30 * 86400
+#: Test card outcomes that leave an invoice unpaid (lifecycle/test_values.py).
+_UNPAID = frozenset({"declined", "requires_action"})
 
 # --- subscriptions ------------------------------------------------------------------------------------
 
@@ -825,18 +824,26 @@ def start_subscription(
         if trial_end - now <= 3 * 86400:
             emit(ctx, "customer.subscription.trial_will_end", subscription)
         return subscription
-    if amount == 0 or (
-        pm is not None and card_of(pm).outcome not in ("declined",) and card_of(pm).code is None
-    ):
-        if amount and pm is not None:
-            pi, charge = _payment(ctx, invoice, pm, card_of(pm), amount)
+    card = card_of(pm) if pm is not None else None
+    if amount == 0 or (card is not None and card.outcome not in _UNPAID):
+        objects: list[Mapping[str, Any]] = [subscription, invoice]
+        if amount and pm is not None and card is not None:
+            pi, charge = _payment(ctx, invoice, pm, card, amount)
             _mark_paid(ctx, invoice, pi, charge)
-            objects = [subscription, invoice, pi, charge or {}]
+            objects += [pi, *([charge] if charge else [])]
         else:
             _mark_paid(ctx, invoice, None, None)
-            objects = [subscription, invoice]
         _enter(ctx, subscription, "subscription", "active")
         emit_rule(ctx, _rule("subscription", "create"), objects)
+        return subscription
+    if pm is not None and card is not None:
+        # A declined or unauthenticated first payment: incomplete, the invoice open and attempted.
+        pi, charge = _payment(ctx, invoice, pm, card, amount)
+        _enter(ctx, subscription, "subscription", "incomplete")
+        ctx.set(invoice, {"attempted": True, "attempt_count": 1})
+        verb = "create_declined" if card.outcome == "declined" else "create_requires_action"
+        paid = [subscription, invoice, pi, *([charge] if charge else [])]
+        emit_rule(ctx, _rule("subscription", verb), paid)
         return subscription
     _enter(ctx, subscription, "subscription", "incomplete")
     pi = ctx.create(

@@ -59,7 +59,7 @@ def _refuse(message: str, *, param: str | None = None, code: str | None = None) 
 @action("account", "create")
 def create_account(ctx: ActionContext, _: Obj | None) -> Obj:
     account = ctx.generic()
-    account["created"] = ctx.request.now
+    ctx.set(account, {"created": ctx.request.now})
     kind = ctx.params.get("type")
     if isinstance(kind, str) and "type" in account:
         account["type"] = kind
@@ -153,6 +153,8 @@ def _owned(object_type: str, verbs: tuple[str, ...], rule_type: str | None = Non
     for verb in verbs:
 
         def handler(ctx: ActionContext, obj: Obj | None, verb: str = verb) -> Obj:
+            if "account" not in ctx.path_values:
+                return ctx.generic()  # a customer's bank account: not an external account
             rule = _rule(rule_type or object_type, verb)
             if obj is None:
                 created = ctx.generic()
