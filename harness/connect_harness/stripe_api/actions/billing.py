@@ -86,18 +86,20 @@ def emit_rule(
     previous: Mapping[str, Any] | None = None,
     owner: Any = ACTING,
     skip: Iterable[str] = (),
+    snapshots: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> None:
     """Emit ``rule``'s events in order, each with the one of ``objects`` it carries.
 
     ``owner`` (default: the acting context's) is the account the events belong to: a connected
-    account's events carry it as ``account``.
+    account's events carry it as ``account``. ``snapshots`` gives an event the object as it was
+    at that step (``invoice.created`` a draft, though the request ends with it paid).
     """
     by_type = {str(obj.get("object")): obj for obj in objects}
     skipped = set(skip)
     for event_type in rule.emits:
         if event_type in skipped:
             continue
-        obj = by_type.get(_carried(event_type))
+        obj = (snapshots or {}).get(event_type) or by_type.get(_carried(event_type))
         if obj is None:
             continue
         emit(ctx, event_type, obj, previous if event_type.endswith(".updated") else None, owner)
@@ -512,18 +514,19 @@ def _collect(ctx: ActionContext, invoice: Obj, pm: Obj | None) -> ActionError | 
             ),
         )
     card = card_of(pm)
-    pi, charge = _payment(ctx, invoice, pm, card, amount)
+    snapshots: dict[str, Obj] = {}
+    pi, charge = _payment(ctx, invoice, pm, card, amount, snapshots)
     objects = [invoice, pi] + ([charge] if charge is not None else [])
     if card.outcome not in _UNPAID:
         _mark_paid(ctx, invoice, pi, charge)
-        emit_rule(ctx, _rule("invoice", "pay"), objects)
+        emit_rule(ctx, _rule("invoice", "pay"), objects, snapshots=snapshots)
         return None
     ctx.set(
         invoice, {"attempted": True, "attempt_count": (_int(invoice.get("attempt_count")) or 0) + 1}
     )
     if card.outcome == "requires_action":
         rule = _rule("invoice", "pay_requires_action")
-        emit_rule(ctx, rule, objects)
+        emit_rule(ctx, rule, objects, snapshots=snapshots)
         message = "This payment requires additional user action before it can be completed."
         body = bodies.error(
             "invalid_request_error",
@@ -534,7 +537,7 @@ def _collect(ctx: ActionContext, invoice: Obj, pm: Obj | None) -> ActionError | 
         body["error"]["payment_intent"] = copy.deepcopy(pi)
         return ActionError(402, body)
     rule = _rule("invoice", "pay_failed")
-    emit_rule(ctx, rule, objects)
+    emit_rule(ctx, rule, objects, snapshots=snapshots)
     body = bodies.error(
         "card_error",
         card.message or "Your card was declined.",
@@ -547,9 +550,18 @@ def _collect(ctx: ActionContext, invoice: Obj, pm: Obj | None) -> ActionError | 
 
 
 def _payment(
-    ctx: ActionContext, invoice: Obj, pm: Obj, card: TestCard, amount: int
+    ctx: ActionContext,
+    invoice: Obj,
+    pm: Obj,
+    card: TestCard,
+    amount: int,
+    snapshots: dict[str, Obj],
 ) -> tuple[Obj, Obj | None]:
-    """The invoice's payment intent and its charge, in the state ``card`` leads to."""
+    """The invoice's payment intent and its charge, in the state ``card`` leads to.
+
+    ``snapshots`` gets the intent as ``payment_intent.created`` shows it: created with its
+    payment method, before it is confirmed.
+    """
     currency = invoice.get("currency")
     customer = _id(invoice.get("customer"))
     pi = ctx.create(
@@ -567,6 +579,8 @@ def _payment(
         },
     )
     links = {"customer": customer, "payment_intent": pi.get("id")}
+    _state(pi, "payment_intent", "requires_confirmation", ctx, links)
+    snapshots["payment_intent.created"] = copy.deepcopy(pi)
     charge: Obj | None = None
     if card.outcome == "requires_action":
         _state(pi, "payment_intent", "requires_action", ctx, links)
@@ -814,13 +828,15 @@ def start_subscription(
     _subscription_parent(invoice, subscription)
     _total_invoice(ctx, invoice, amount)
     subscription["latest_invoice"] = invoice["id"]
+    snapshots: dict[str, Obj] = {"invoice.created": copy.deepcopy(invoice)}
     _finalize_quietly(ctx, invoice)
+    snapshots["invoice.finalized"] = copy.deepcopy(invoice)
     if trial_end:
         rule = _rule("subscription", "create_trialing")
         _enter(ctx, subscription, "subscription", "trialing")
         subscription["trial_end"], subscription["trial_start"] = trial_end, now
         _mark_paid(ctx, invoice, None, None)
-        emit_rule(ctx, rule, [subscription, invoice])
+        emit_rule(ctx, rule, [subscription, invoice], snapshots=snapshots)
         if trial_end - now <= 3 * 86400:
             emit(ctx, "customer.subscription.trial_will_end", subscription)
         return subscription
@@ -828,22 +844,22 @@ def start_subscription(
     if amount == 0 or (card is not None and card.outcome not in _UNPAID):
         objects: list[Mapping[str, Any]] = [subscription, invoice]
         if amount and pm is not None and card is not None:
-            pi, charge = _payment(ctx, invoice, pm, card, amount)
+            pi, charge = _payment(ctx, invoice, pm, card, amount, snapshots)
             _mark_paid(ctx, invoice, pi, charge)
             objects += [pi, *([charge] if charge else [])]
         else:
             _mark_paid(ctx, invoice, None, None)
         _enter(ctx, subscription, "subscription", "active")
-        emit_rule(ctx, _rule("subscription", "create"), objects)
+        emit_rule(ctx, _rule("subscription", "create"), objects, snapshots=snapshots)
         return subscription
     if pm is not None and card is not None:
         # A declined or unauthenticated first payment: incomplete, the invoice open and attempted.
-        pi, charge = _payment(ctx, invoice, pm, card, amount)
+        pi, charge = _payment(ctx, invoice, pm, card, amount, snapshots)
         _enter(ctx, subscription, "subscription", "incomplete")
         ctx.set(invoice, {"attempted": True, "attempt_count": 1})
         verb = "create_declined" if card.outcome == "declined" else "create_requires_action"
         paid = [subscription, invoice, pi, *([charge] if charge else [])]
-        emit_rule(ctx, _rule("subscription", verb), paid)
+        emit_rule(ctx, _rule("subscription", verb), paid, snapshots=snapshots)
         return subscription
     _enter(ctx, subscription, "subscription", "incomplete")
     pi = ctx.create(
@@ -860,7 +876,13 @@ def start_subscription(
     )
     _state(pi, "payment_intent", "requires_payment_method", ctx, {"customer": customer["id"]})
     ctx.set(invoice, {"attempted": True, "attempt_count": 1, "payment_intent": pi.get("id")})
-    emit_rule(ctx, _rule("subscription", "create_incomplete"), [subscription, invoice, pi])
+    snapshots["payment_intent.created"] = copy.deepcopy(pi)
+    emit_rule(
+        ctx,
+        _rule("subscription", "create_incomplete"),
+        [subscription, invoice, pi],
+        snapshots=snapshots,
+    )
     return subscription
 
 
