@@ -10,6 +10,7 @@ account as ``account``; a platform's transfer, payout or top-up carries none.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,7 +22,7 @@ from connect_harness.lifecycle.connect import (
 )
 from connect_harness.lifecycle.states import apply_state
 from connect_harness.stripe_api import bodies
-from connect_harness.stripe_api.actions import ActionContext, ActionError, action
+from connect_harness.stripe_api.actions import ActionContext, ActionError, action, handler_for
 from connect_harness.stripe_api.actions.rules import (
     Obj,
     carry_out,
@@ -47,16 +48,6 @@ def _refuse(message: str, *, param: str | None = None, code: str | None = None) 
 
 
 # --- accounts -------------------------------------------------------------------------------------
-
-
-@action("account", "create")
-def create_account(ctx: ActionContext, _: Obj | None) -> Obj:
-    account = ctx.generic()
-    ctx.set(account, {"created": ctx.request.now})
-    kind = ctx.params.get("type")
-    if isinstance(kind, str) and "type" in account:
-        account["type"] = kind
-    return account
 
 
 @action("account", "update")
@@ -147,7 +138,7 @@ def _owned(object_type: str, verbs: tuple[str, ...], rule_type: str | None = Non
 
         def handler(ctx: ActionContext, obj: Obj | None, verb: str = verb) -> Obj:
             if "account" not in ctx.path_values:
-                return ctx.generic()  # a customer's bank account: not an external account
+                return _customers_source(ctx, obj, verb)
             rule = rule_of(rule_type or object_type, verb)
             if obj is None:
                 created = ctx.generic()
@@ -161,6 +152,18 @@ def _owned(object_type: str, verbs: tuple[str, ...], rule_type: str | None = Non
             return answer
 
         action(object_type, verb)(handler)
+
+
+def _customers_source(ctx: ActionContext, obj: Obj | None, verb: str) -> Obj:
+    """A customer's source is not an external account: the card handler's, else the generic.
+
+    ``POST /v1/customers/{customer}/sources`` makes a bank account or a card, and the dispatcher
+    gives it to the first of those types with a handler: a card token goes to the payments fake.
+    """
+    card = handler_for("card", verb) if verb == "create" else None
+    if card is None:
+        return ctx.generic()
+    return card(dataclasses.replace(ctx, object_type="card"), obj)
 
 
 _owned("person", ("create", "update", "delete"))
