@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import stripe
 
+from connect_harness.spec import contracts
 from connect_harness.stripe_api.fake import FakeStripeAPI
 
 REPO = Path(__file__).resolve().parents[1]
@@ -137,3 +138,23 @@ def test_every_call_of_the_clis_fixtures_runs_and_emits_its_event(
     if name in NOT_EMITTED and NOT_EMITTED[name] != "emitted":
         return
     assert name in emitted, f"{path.name} emitted {emitted}"
+
+
+@pytest.mark.exhaustive
+@pytest.mark.skipif(not FIXTURES, reason=f"the Stripe CLI's fixtures are not at {TRIGGERS}")
+@pytest.mark.parametrize("api_version", ["2023-08-16", "2026-05-27.dahlia", "2026-10-28.endive"])
+def test_every_event_the_fixtures_emit_is_valid_in_the_endpoints_version(api_version: str) -> None:
+    """What billing and Connect emit is what Stripe's description says an event of that version
+    holds, field by field (the contracts validate each payload)."""
+    problems: list[tuple[str, str, list[str]]] = []
+    checked = 0
+    with FakeStripeAPI(api_version=api_version) as fake:
+        for path in FIXTURES:
+            run_fixture(fake, path)
+            for event in fake.emitted_events():
+                checked += 1
+                found = contracts.validate_event(event.payload, version=api_version)
+                if found:
+                    problems.append((path.stem, event.type, [str(p) for p in found[:2]]))
+    assert problems == []
+    assert checked >= 3 * len(FIXTURES)  # every fixture emits, most several events
