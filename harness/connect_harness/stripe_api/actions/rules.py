@@ -30,6 +30,7 @@ __all__ = [
     "emit_rule",
     "enter",
     "id_of",
+    "keep",
     "refuse_unless",
     "rule_of",
     "set_state",
@@ -176,6 +177,18 @@ def set_state(
     except StateError:
         if "status" in obj:
             obj["status"] = state
+
+
+def keep(obj: Obj, fields: Mapping[str, Any]) -> None:
+    """Set ``fields`` whether or not ``obj``'s shape has them: facts other versions render.
+
+    The store keeps one state per object and each answer and event is rendered in its version
+    (:mod:`connect_harness.stripe_api.rendering`), leaving out the fields that version lacks: an
+    invoice paid at 2026-10-28 says ``paid: true`` and names its ``payment_intent`` when read at
+    2023-08-16, though the newest shape has neither.
+    """
+    for name, value in fields.items():
+        obj[name] = copy.deepcopy(value)
 
 
 # --- reading the store and the request ------------------------------------------------------------------------------------------
