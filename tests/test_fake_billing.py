@@ -359,6 +359,9 @@ def test_canceling_ends_a_subscription_once(api: Api) -> None:
     assert again.user_message == f"Subscription {sub['id']} is already canceled."
     update = api.refused("post", f"/v1/subscriptions/{sub['id']}", cancel_at_period_end="true")
     assert "can only update its metadata" in str(update.user_message)
+    noted = api("post", f"/v1/subscriptions/{sub['id']}", metadata={"reason": "moved"})
+    assert noted["metadata"] == {"reason": "moved"} and noted["status"] == "canceled"
+    assert api.types() == ["customer.subscription.updated"]
 
 
 # --- schedules, quotes, credit notes, products --------------------------------------------------
@@ -419,6 +422,11 @@ def test_a_quote_goes_draft_open_accepted_and_refuses_out_of_order(api: Api) -> 
     assert api("post", f"/v1/quotes/{quote['id']}/accept")["status"] == "accepted"
     late = api.refused("post", f"/v1/quotes/{quote['id']}/cancel")
     assert "only a draft or open quote can be canceled" in str(late.user_message)
+    edit = api.refused("post", f"/v1/quotes/{quote['id']}", description="new terms")
+    assert "only a draft quote can be updated" in str(edit.user_message)
+    assert api("post", f"/v1/quotes/{quote['id']}", metadata={"crm": "7"})["metadata"] == {
+        "crm": "7"
+    }
     assert api.types()[-3:] == ["quote.created", "quote.finalized", "quote.accepted"]
 
 

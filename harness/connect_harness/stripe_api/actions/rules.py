@@ -31,6 +31,7 @@ __all__ = [
     "enter",
     "id_of",
     "keep",
+    "metadata_only",
     "refuse_unless",
     "rule_of",
     "set_state",
@@ -177,6 +178,18 @@ def set_state(
     except StateError:
         if "status" in obj:
             obj["status"] = state
+
+
+#: Parameters any update may carry whatever the object's state: Stripe lets a closed object's
+#: metadata change (api: DELETE /v1/subscriptions/{id}: "You can still update its metadata and
+#: cancellation_details"); where the docs are silent on a state, refusing a metadata update would
+#: blame a correct endpoint.
+_ALWAYS = frozenset({"metadata", "expand", "cancellation_details"})
+
+
+def metadata_only(params: Mapping[str, Any]) -> bool:
+    """The update changes only metadata (and cancellation details): no state forbids that."""
+    return set(params) <= _ALWAYS
 
 
 def keep(obj: Obj, fields: Mapping[str, Any]) -> None:

@@ -29,6 +29,7 @@ from connect_harness.stripe_api.actions.rules import (
     enter,
     id_of,
     keep,
+    metadata_only,
     refuse_unless,
     rule_of,
     set_state,
@@ -308,7 +309,8 @@ def create_subscription(ctx: ActionContext, _: Obj | None) -> Obj:
 def update_subscription(ctx: ActionContext, subscription: Obj | None) -> Obj:
     assert subscription is not None
     rule = rule_of("subscription", "update")
-    refuse_unless(rule, subscription)
+    if not metadata_only(ctx.params):
+        refuse_unless(rule, subscription)
     before = copy.deepcopy(subscription)
     trial_end = subscription.get("trial_end")
     subscription = ctx.generic()
@@ -426,7 +428,8 @@ def create_subscription_schedule(ctx: ActionContext, _: Obj | None) -> Obj:
 def update_subscription_schedule(ctx: ActionContext, schedule: Obj | None) -> Obj:
     assert schedule is not None
     rule = rule_of("subscription_schedule", "update")
-    refuse_unless(rule, schedule)
+    if not metadata_only(ctx.params):
+        refuse_unless(rule, schedule)
     before = copy.deepcopy(schedule)
     after = ctx.generic()
     emit_rule(ctx, rule, [after], previous=changes(before, after))
