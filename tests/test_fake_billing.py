@@ -11,6 +11,7 @@ import pytest
 import stripe
 
 from connect_harness.lifecycle.billing import rule_for
+from connect_harness.spec import contracts
 from connect_harness.stripe_api.fake import FakeStripeAPI
 
 
@@ -44,9 +45,12 @@ class Api:
         return caught.value
 
     def events(self) -> list[dict[str, Any]]:
-        """The events emitted since the last look."""
+        """The events emitted since the last look, each valid in the fake's API version."""
         emitted = self.fake.emitted_events()
         new, self.seen = emitted[self.seen :], len(emitted)
+        for event in new:
+            problems = contracts.validate_event(event.payload, version=self.fake.api_version)
+            assert problems == [], (event.type, problems[:3])
         return [event.payload for event in new]
 
     def types(self) -> list[str]:
