@@ -557,3 +557,16 @@ def test_every_version_reads_the_same_paid_subscription_invoice(api: Api) -> Non
     new_line = new["lines"]["data"][0]
     assert new_line["pricing"]["price_details"]["price"] == plan
     assert new_line["parent"]["subscription_item_details"]["subscription"] == sub["id"]
+
+
+def test_changing_a_subscriptions_price_is_an_update_naming_the_old_items(api: Api) -> None:
+    cus, first, second = customer(api), price(api, 1500), price(api, 3000)
+    sub = api("post", "/v1/subscriptions", customer=cus, items=[{"price": first}])
+    api.events()
+    item = sub["items"]["data"][0]["id"]
+    updated = api("post", f"/v1/subscriptions/{sub['id']}", items=[{"id": item, "price": second}])
+    assert [i["price"]["id"] for i in updated["items"]["data"]] == [second]
+    (event,) = api.events()
+    assert event["type"] == "customer.subscription.updated"
+    old_items = event["data"]["previous_attributes"]["items"]["data"]
+    assert [i["price"]["id"] for i in old_items] == [first]
