@@ -570,3 +570,13 @@ def test_changing_a_subscriptions_price_is_an_update_naming_the_old_items(api: A
     assert event["type"] == "customer.subscription.updated"
     old_items = event["data"]["previous_attributes"]["items"]["data"]
     assert [i["price"]["id"] for i in old_items] == [first]
+
+
+def test_an_invoice_without_a_customer_is_a_draft_and_an_unknown_customer_is_404(
+    api: Api,
+) -> None:
+    """No parameter of POST /v1/invoices is required (newer versions take customer_account)."""
+    invoice = api("post", "/v1/invoices")
+    assert (invoice["status"], invoice["customer"], invoice["amount_due"]) == ("draft", None, 0)
+    error = api.refused("post", "/v1/invoices", customer="cus_1NoSuchCustomer01")
+    assert (error.http_status, error.code) == (404, "resource_missing")

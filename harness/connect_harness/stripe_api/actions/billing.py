@@ -20,6 +20,7 @@ from connect_harness.stripe_api.actions.rules import (
     Obj,
     carry_out,
     changes,
+    customer_of,
     emit_rule,
     enter,
     id_of,
@@ -130,7 +131,7 @@ def create_price(ctx: ActionContext, _: Obj | None) -> Obj:
 
 @action("invoiceitem", "create")
 def create_invoiceitem(ctx: ActionContext, _: Obj | None) -> Obj:
-    customer = ctx.require(ctx.params.get("customer"), "customer", "customer")
+    customer = customer_of(ctx)
     invoice_id = ctx.params.get("invoice")
     if isinstance(invoice_id, str):
         invoice = ctx.require(invoice_id, "invoice", "invoice")
@@ -153,7 +154,7 @@ def create_invoiceitem(ctx: ActionContext, _: Obj | None) -> Obj:
     ctx.set(
         item,
         {
-            "customer": customer["id"],
+            "customer": customer.get("id"),
             "amount": amount,
             "quantity": whole(ctx.params.get("quantity")) or 1,
             "invoice": invoice_id if isinstance(invoice_id, str) else None,

@@ -25,6 +25,7 @@ __all__ = [
     "Obj",
     "carry_out",
     "changes",
+    "customer_of",
     "doc_url",
     "emit",
     "emit_rule",
@@ -190,6 +191,16 @@ _ALWAYS = frozenset({"metadata", "expand", "cancellation_details"})
 def metadata_only(params: Mapping[str, Any]) -> bool:
     """The update changes only metadata (and cancellation details): no state forbids that."""
     return set(params) <= _ALWAYS
+
+
+def customer_of(ctx: ActionContext) -> Obj:
+    """The request's ``customer`` (Stripe's 404 when it names none the context sees), or ``{}``.
+
+    Newer versions let invoices, invoice items and subscriptions name a ``customer_account``
+    instead, so no ``customer`` is not an error the fake can claim.
+    """
+    named = ctx.params.get("customer")
+    return {} if named is None else ctx.require(named, "customer", "customer")
 
 
 def keep(obj: Obj, fields: Mapping[str, Any]) -> None:
