@@ -580,3 +580,12 @@ def test_an_invoice_without_a_customer_is_a_draft_and_an_unknown_customer_is_404
     assert (invoice["status"], invoice["amount_due"], invoice["lines"]["data"]) == ("draft", 0, [])
     error = api.refused("post", "/v1/invoices", customer="cus_1NoSuchCustomer01")
     assert (error.http_status, error.code) == (404, "resource_missing")
+
+
+def test_previous_attributes_name_a_removed_metadata_key_with_its_old_value(api: Api) -> None:
+    product = api("post", "/v1/products", name="p", metadata={"a": "1", "b": "2"})
+    api.events()
+    api("post", f"/v1/products/{product['id']}", metadata={"a": ""})
+    (event,) = api.events()
+    assert event["data"]["object"]["metadata"] == {"b": "2"}
+    assert event["data"]["previous_attributes"]["metadata"] == {"a": "1"}

@@ -70,14 +70,14 @@ def doc_url(code: str) -> str:
 def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
     """``previous_attributes``: the old values of what changed (hashes: only their changed keys)."""
     previous: dict[str, Any] = {}
-    for name, value in after.items():
-        old = before.get(name)
+    for name in [*after, *(name for name in before if name not in after)]:
+        old, value = before.get(name), after.get(name)
         if old == value:
             continue
         if isinstance(old, dict) and isinstance(value, dict) and name != "items":
-            previous[name] = changes(old, value) | {k: None for k in value if k not in old}
+            previous[name] = changes(old, value)  # a hash: its changed keys (added ones: null)
         else:
-            previous[name] = copy.deepcopy(old)
+            previous[name] = copy.deepcopy(old)  # a list (an object's items) is given whole
     return previous
 
 
@@ -104,7 +104,7 @@ def emit_rule(
             continue
         obj = (snapshots or {}).get(event_type) or by_type.get(_carried(event_type))
         if obj is None:
-            continue
+            continue  # an outcome without that object (no charge when no card was tried)
         emit(ctx, event_type, obj, previous if event_type.endswith(".updated") else None, owner)
 
 
@@ -115,6 +115,7 @@ def emit(
     previous: Mapping[str, Any] | None = None,
     owner: Any = ACTING,
 ) -> None:
+    """Emit ``event_type`` with a snapshot of ``obj``, for ``owner``'s account (default: acting)."""
     if owner is ACTING:
         ctx.emit(event_type, obj, previous)
         return
