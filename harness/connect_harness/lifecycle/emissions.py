@@ -27,6 +27,11 @@ _PI_EVENTS = "https://docs.stripe.com/payments/payment-intents/verifying-status"
 _PI_LIFECYCLE = "https://docs.stripe.com/payments/paymentintents/lifecycle"
 _HOLD = "https://docs.stripe.com/payments/place-a-hold-on-a-payment-method"
 _CATALOGUE = "https://docs.stripe.com/api/events/types"
+_PARTIAL = (
+    "a partial capture releases the rest (the capture endpoint's final_capture: 'release the "
+    "remaining uncaptured funds'); the reference does not say which field shows the released "
+    "amount: the fake shows it in the charge's amount_refunded, without a refund object or event"
+)
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,7 @@ EMISSIONS: tuple[Emission, ...] = (
         ("charge.captured", "payment_intent.succeeded"),
         _HOLD + " (capturing the held funds; charge.captured 'Occurs whenever a previously "
         "uncaptured charge is captured')",
+        _PARTIAL,
     ),
     Emission(
         "payment_intent",
@@ -122,6 +128,16 @@ EMISSIONS: tuple[Emission, ...] = (
         "ok",
         ("payment_intent.canceled",),
         _CATALOGUE + " (payment_intent.canceled: 'Occurs when a PaymentIntent is canceled')",
+    ),
+    Emission(
+        "payment_intent",
+        "cancel",
+        "released",
+        ("charge.refunded", "payment_intent.canceled"),
+        "https://docs.stripe.com/api/payment_intents/cancel ('For PaymentIntents with a status "
+        "of requires_capture, the remaining amount_capturable is automatically refunded'); "
+        "charge.refunded: 'Occurs whenever a charge is refunded'",
+        "the docs do not order the two events or say whether a refund object is made; none is",
     ),
     Emission(
         "payment_intent",
@@ -202,6 +218,16 @@ EMISSIONS: tuple[Emission, ...] = (
         _CATALOGUE + " (customer.source.updated: 'Occurs whenever a source's details are changed')",
     ),
     Emission(
+        "card",
+        "delete",
+        "ok",
+        ("customer.source.deleted",),
+        _CATALOGUE + " (customer.source.deleted: 'Occurs whenever a source is removed from a "
+        "customer')",
+        "the customer's default_source is cleared when it named the card; whether Stripe "
+        "picks another source as default is not documented",
+    ),
+    Emission(
         "charge",
         "create",
         "succeeded",
@@ -224,6 +250,7 @@ EMISSIONS: tuple[Emission, ...] = (
         ("charge.captured",),
         _CATALOGUE + " (charge.captured: 'Occurs whenever a previously uncaptured charge is "
         "captured')",
+        _PARTIAL,
     ),
     Emission(
         "charge",

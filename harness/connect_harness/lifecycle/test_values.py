@@ -55,7 +55,7 @@ TEST_CARDS: tuple[TestCard, ...] = (
     TestCard(
         "pm_card_mastercard_prepaid", "tok_mastercard_prepaid", "mastercard", "5100", "prepaid"
     ),
-    TestCard("pm_card_amex", "tok_amex", "amex", "8431"),
+    TestCard("pm_card_amex", "tok_amex", "amex", "0005"),
     TestCard("pm_card_discover", "tok_discover", "discover", "1117"),
     TestCard("pm_card_diners", "tok_diners", "diners", "0004"),
     TestCard("pm_card_jcb", "tok_jcb", "jcb", "0505"),
