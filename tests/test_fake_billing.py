@@ -431,7 +431,8 @@ def test_a_quote_goes_draft_open_accepted_and_refuses_out_of_order(api: Api) -> 
     assert api("post", f"/v1/quotes/{quote['id']}", metadata={"crm": "7"})["metadata"] == {
         "crm": "7"
     }
-    assert api.types()[-3:] == ["quote.created", "quote.finalized", "quote.accepted"]
+    quoted = [name for name in api.types() if name.startswith("quote.")]
+    assert quoted == ["quote.created", "quote.finalized", "quote.accepted"]
 
 
 def test_credit_notes_need_a_finalized_invoice_and_void_once(api: Api) -> None:
@@ -589,3 +590,31 @@ def test_previous_attributes_name_a_removed_metadata_key_with_its_old_value(api:
     (event,) = api.events()
     assert event["data"]["object"]["metadata"] == {"b": "2"}
     assert event["data"]["previous_attributes"]["metadata"] == {"a": "1"}
+
+
+def test_accepting_a_quote_makes_a_subscription_or_a_draft_invoice_of_its_lines(api: Api) -> None:
+    cus, monthly = customer(api), price(api, 1500)
+    product = api("post", "/v1/products", name="setup")["id"]
+    once = api("post", "/v1/prices", product=product, unit_amount=700, currency="usd")["id"]
+    recurring = api("post", "/v1/quotes", customer=cus, line_items=[{"price": monthly}])
+    one_time = api("post", "/v1/quotes", customer=cus, line_items=[{"price": once, "quantity": 3}])
+    lines = api("get", f"/v1/quotes/{one_time['id']}/line_items")["data"]
+    assert [(line["price"]["id"], line["quantity"]) for line in lines] == [(once, 3)]
+    for quote in (recurring, one_time):
+        api("post", f"/v1/quotes/{quote['id']}/finalize")
+    api.events()
+    accepted = api("post", f"/v1/quotes/{recurring['id']}/accept")
+    assert accepted["status"] == "accepted" and accepted["subscription"]
+    types = api.types()
+    assert types[:2] == ["quote.accepted", "customer.subscription.created"]
+    sub = api("get", f"/v1/subscriptions/{accepted['subscription']}")
+    assert sub["items"]["data"][0]["price"]["id"] == monthly
+    invoiced = api("post", f"/v1/quotes/{one_time['id']}/accept")
+    assert api.types() == ["quote.accepted", "invoice.created"]
+    invoice = api("get", f"/v1/invoices/{invoiced['invoice']}")
+    assert (invoice["status"], invoice["amount_due"], invoice["billing_reason"]) == (
+        "draft",
+        2100,
+        "quote_accept",
+    )
+    assert invoice["parent"]["quote_details"]["quote"] == one_time["id"]
