@@ -64,6 +64,9 @@ def _fixtures() -> list[Path]:
 
 
 FIXTURES = _fixtures()
+needs_fixtures = pytest.mark.skipif(
+    not FIXTURES, reason=f"Stripe's data (the Stripe CLI's fixtures) is not at {TRIGGERS}"
+)
 
 
 @pytest.fixture(scope="module")
