@@ -618,3 +618,12 @@ def test_accepting_a_quote_makes_a_subscription_or_a_draft_invoice_of_its_lines(
         "quote_accept",
     )
     assert invoice["parent"]["quote_details"]["quote"] == one_time["id"]
+
+
+def test_an_update_that_changes_nothing_emits_nothing(api: Api) -> None:
+    product = api("post", "/v1/products", name="same")
+    api.events()
+    api("post", f"/v1/products/{product['id']}", name="same")
+    assert api.types() == []
+    api("post", f"/v1/products/{product['id']}", name="other")
+    assert api.types() == ["product.updated"]

@@ -88,7 +88,8 @@ def update_product(ctx: ActionContext, product: Obj | None) -> Obj:
     assert product is not None
     before = copy.deepcopy(product)
     after = ctx.generic()
-    ctx.set(after, {"updated": ctx.request.now})
+    if changes(before, after):  # ``updated`` moves only when something else did
+        ctx.set(after, {"updated": ctx.request.now})
     emit_rule(ctx, rule_of("product", "update"), [after], previous=changes(before, after))
     return after
 

@@ -105,6 +105,8 @@ def emit_rule(
         obj = (snapshots or {}).get(event_type) or by_type.get(_carried(event_type))
         if obj is None:
             continue  # an outcome without that object (no charge when no card was tried)
+        if event_type.endswith(".updated") and not previous:
+            continue  # "Occurs whenever ... changes": an update that changed nothing emits none
         emit(ctx, event_type, obj, previous if event_type.endswith(".updated") else None, owner)
 
 
