@@ -50,6 +50,14 @@ NOT_EMITTED = {
     "balance.available": "funds becoming available happens later, not in answer to a call",
     "invoice.updated": "emitted",
 }
+# Fixtures that stop at a call outside billing and Connect, and where: each entry must still stop
+# (so the list shrinks as the fake grows), and no other fixture may.
+STOPS_OUTSIDE = {
+    "checkout.session.async_payment_failed": "GET /v1/payment_pages/",
+    "checkout.session.async_payment_succeeded": "GET /v1/payment_pages/",
+    "checkout.session.completed": "GET /v1/payment_pages/",
+    "customer.discount.deleted": "POST /v1/customers/",
+}
 
 
 def _fixtures() -> list[Path]:
@@ -135,8 +143,12 @@ def test_every_call_of_the_clis_fixtures_runs_and_emits_its_event(
 ) -> None:
     emitted, stopped = run_fixture(fake, path)
     name = path.stem
-    if stopped is not None:
-        pytest.xfail(f"stopped at a call outside billing and Connect: {stopped}")
+    if name in STOPS_OUTSIDE or stopped is not None:
+        # Not a skip: under CONNECT_HARNESS_REQUIRE a skip or xfail fails the run.
+        assert stopped is not None and stopped.startswith(STOPS_OUTSIDE.get(name, "?")), (
+            f"{path.name} stopped at {stopped!r}; STOPS_OUTSIDE says {STOPS_OUTSIDE.get(name)!r}"
+        )
+        return
     if not OURS_EVENTS.match(name):
         return  # a fixture of another object that creates ours on the way (checkout, links)
     if name in NOT_EMITTED and NOT_EMITTED[name] != "emitted":
