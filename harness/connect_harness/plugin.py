@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # imported where used: an autoloaded plugin must not slow eve
 _SETTINGS_KEY = pytest.StashKey[Settings]()
 _RUN_KEY: pytest.StashKey[ContractRun] = pytest.StashKey()
 _SKIPPED_KEY = pytest.StashKey[list[str]]()
+_HTML_KEY = pytest.StashKey[str]()
 _SETUP_ERRORS_KEY = pytest.StashKey[set[str]]()
 _MARKER = "connect_matrix"
 _MARKER_KWARGS = ("endpoint_type", "mode", "account", "api_version")
@@ -66,6 +67,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="FILE.json",
         default=None,
         help="write the contract checks' results as JSON, like verify --report",
+    )
+    group.addoption(
+        "--connect-html",
+        metavar="FILE.html",
+        default=None,
+        help="write the contract checks' results as one self-contained HTML page, like verify --html",
     )
 
 
@@ -483,6 +490,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     path = config.getoption("connect_report")
     if path:
         write_report(run, path, settings=config.stash[_SETTINGS_KEY])
+    html = config.getoption("connect_html")
+    if html:
+        from connect_harness.plugin_report import write_html_report
+
+        write_html_report(run, html, settings=config.stash[_SETTINGS_KEY])
+        config.stash[_HTML_KEY] = os.path.abspath(html)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -507,3 +520,6 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             terminalreporter.write_line(
                 "connect_harness: --connect-strict makes a skipped contract check fail"
             )
+    html = config.stash.get(_HTML_KEY, None)
+    if html:
+        terminalreporter.write_line(f"connect_harness: HTML report: {html}")

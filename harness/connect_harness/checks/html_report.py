@@ -29,14 +29,22 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from connect_harness.checks.findings import CheckResult, Finding
+from connect_harness.checks.findings import CheckResult
 from connect_harness.checks.grouping import Headline
 from connect_harness.checks.masking import mask_secrets
 from connect_harness.checks.records import DeliveryRecord
 from connect_harness.checks.report import overall_status, summary_counts
 from connect_harness.errors import UsageError
 
-__all__ = ["MAX_BODY", "MAX_DETAILED", "html_page", "page_data", "write_html"]
+__all__ = [
+    "MAX_BODY",
+    "MAX_DETAILED",
+    "check_writable",
+    "html_page",
+    "page_data",
+    "visible",
+    "write_html",
+]
 
 #: Characters of a request or answer body kept on the page.
 MAX_BODY = 2000
@@ -131,7 +139,7 @@ def page_data(
     data: dict[str, Any] = {
         "summary": {"status": overall_status(results), **summary_counts(results)},
         "meta": _meta(meta or {}, records),
-        "headlines": [headline.to_json() for headline in headlines],
+        "headlines": [_visible_all(headline.to_json()) for headline in headlines],
         "checks": [
             {
                 "id": result.id,
@@ -236,7 +244,18 @@ def _meta(meta: Mapping[str, Any], records: Sequence[DeliveryRecord]) -> dict[st
         )
         slowest = max(sent, key=lambda r: r.response.elapsed)
         out.setdefault("slowest_answer_s", round(slowest.response.elapsed, 3))
-    return json.loads(json.dumps(out, default=str))  # type: ignore[no-any-return]
+    return _visible_all(json.loads(json.dumps(out, default=str)))  # type: ignore[no-any-return]
+
+
+def _visible_all(value: Any) -> Any:
+    """``value`` (JSON data) with :func:`visible` applied to every string in it."""
+    if isinstance(value, str):
+        return visible(value)
+    if isinstance(value, dict):
+        return {key: _visible_all(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_visible_all(item) for item in value]
+    return value
 
 
 def _body(data: bytes) -> dict[str, Any]:
@@ -282,8 +301,3 @@ def _delivery(record: DeliveryRecord) -> dict[str, Any]:
             for call in record.calls[:50]
         ],
     }
-
-
-def finding_rows(results: Sequence[CheckResult]) -> list[Finding]:
-    """Every finding of ``results`` in the page's order (the order of :func:`page_data`'s findings)."""
-    return [finding for result in results for finding in result.findings]
