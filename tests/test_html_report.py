@@ -10,6 +10,7 @@ import html.parser
 import json
 import re
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,10 @@ import pytest
 from connect_harness.checks.findings import CheckResult, Finding
 from connect_harness.checks.grouping import Headline
 from connect_harness.checks.html_report import (
+    CELL_OUTCOMES,
     MAX_BODY,
     html_page,
+    matrix,
     page_data,
     write_html,
 )
@@ -197,8 +200,47 @@ def test_findings_link_to_their_deliveries_and_bodies_are_cut() -> None:
     assert data["matrix"] == {
         "rows": [["account.updated", "connect-live"]],
         "columns": ["accepts-valid-events"],
+        "cells": ["F"],
     }
     assert data["meta"]["duration_s"] == pytest.approx(1.01)
+
+
+def test_matrix_cells_are_coloured_only_by_the_findings_about_them() -> None:
+    sent = [
+        replace(record(n, check=check), event_type=event_type, permutation=permutation)
+        for n, (check, event_type, permutation) in enumerate(
+            [
+                ("accepts-valid-events", "account.updated", "connect-live"),
+                ("accepts-valid-events", "account.updated", "platform-live"),
+                ("accepts-valid-events", "payout.paid", "connect-live"),
+                ("no-server-errors", "payout.paid", "connect-live"),
+                ("idempotent-redelivery", "payout.paid", "connect-live"),
+            ]
+        )
+    ]
+    results = [
+        # One finding per type, about all its permutations (as accepts-valid-events writes them).
+        CheckResult(
+            "accepts-valid-events",
+            "a",
+            (
+                finding(1, event_type="account.updated", permutation=None),
+                finding(2, status="pass", event_type="payout.paid", permutation=None),
+            ),
+        ),
+        # A run-wide finding: the cells it judged are "sent", not pinned as failures.
+        CheckResult("no-server-errors", "n", (finding(3, event_type=None, permutation=None),)),
+        # A passing check with no finding about the cell: the cell passed with the check.
+        CheckResult("idempotent-redelivery", "i", (finding(4, status="pass", event_type=None),)),
+    ]
+    rows, cells = matrix(results, sent)
+    assert rows == [
+        ("account.updated", "connect-live"),
+        ("account.updated", "platform-live"),
+        ("payout.paid", "connect-live"),
+    ]
+    assert cells == ["F--", "F--", "PsP"]
+    assert CELL_OUTCOMES["s"] == "sent" and CELL_OUTCOMES["-"] == "none"
 
 
 def test_5000_deliveries_stay_under_5_mb() -> None:
@@ -222,7 +264,13 @@ def test_5000_deliveries_stay_under_5_mb() -> None:
                     reason=f"answered 500 to {event_type}",
                 )
             )
-            records.append(record(k, check=check, body=body, answer=body))
+            records.append(
+                replace(
+                    record(k, check=check, body=body, answer=body),
+                    event_type=event_type,
+                    permutation=permutation,
+                )
+            )
         results.append(CheckResult(check, check, tuple(found)))
     assert len(records) == 5000
     page = html_page(results, records=records)

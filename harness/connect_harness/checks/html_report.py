@@ -37,10 +37,12 @@ from connect_harness.checks.report import overall_status, summary_counts
 from connect_harness.errors import UsageError
 
 __all__ = [
+    "CELL_OUTCOMES",
     "MAX_BODY",
     "MAX_DETAILED",
     "check_writable",
     "html_page",
+    "matrix",
     "page_data",
     "visible",
     "write_html",
@@ -128,14 +130,7 @@ def page_data(
         for result in results
         for finding in result.findings
     ]
-    rows = sorted(
-        {
-            (finding.event_type, finding.permutation or "")
-            for result in results
-            for finding in result.findings
-            if finding.event_type
-        }
-    )
+    rows, cells = matrix(results, records)
     data: dict[str, Any] = {
         "summary": {"status": overall_status(results), **summary_counts(results)},
         "meta": _meta(meta or {}, records),
@@ -150,7 +145,11 @@ def page_data(
             }
             for result in results
         ],
-        "matrix": {"rows": [list(row) for row in rows], "columns": [r.id for r in results]},
+        "matrix": {
+            "rows": [list(row) for row in rows],
+            "columns": [r.id for r in results],
+            "cells": cells,
+        },
         "fields": list(_FINDING_FIELDS),
         "strings": strings,
         "findings": findings,
@@ -158,6 +157,70 @@ def page_data(
         "deliveries_total": len(records),
     }
     return data
+
+
+#: A matrix cell's outcome, one letter each: a failing finding is about it; every finding about it
+#: passed; none was judged (skipped); it was sent by a failing check that judged its deliveries
+#: together (no finding about this cell alone); the check sent nothing of this type and permutation.
+CELL_OUTCOMES = {"F": "fail", "P": "pass", "S": "skip", "s": "sent", "-": "none"}
+
+
+def matrix(
+    results: Sequence[CheckResult], records: Sequence[DeliveryRecord]
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """The event type x permutation rows and, per row, one :data:`CELL_OUTCOMES` letter per check.
+
+    A finding with a permutation is about that row; one without (``accepts-valid-events`` sums up
+    a type's permutations) is about every row of its type. A cell with deliveries but no finding of
+    its own takes its check's outcome when the check passed or was skipped, and is ``sent`` when
+    the check failed: whatever failed it is named by its findings, not pinned on this cell.
+    """
+    sent: set[tuple[str, str, str]] = set()
+    row_set: set[tuple[str, str]] = set()
+    for record in records:
+        if record.event_type:
+            row = (record.event_type, record.permutation or "")
+            row_set.add(row)
+            sent.add((*row, record.check))
+    for result in results:
+        for finding in result.findings:
+            if finding.event_type and finding.permutation:
+                row_set.add((finding.event_type, finding.permutation))
+    types_with_rows = {event_type for event_type, _ in row_set}
+    for result in results:
+        for finding in result.findings:
+            if finding.event_type and finding.event_type not in types_with_rows:
+                row_set.add((finding.event_type, ""))
+    rows = sorted(row_set)
+    by_type: dict[str, list[tuple[str, str]]] = {}
+    for row in rows:
+        by_type.setdefault(row[0], []).append(row)
+    statuses: dict[tuple[str, str, str], set[str]] = {}
+    for result in results:
+        for finding in result.findings:
+            if not finding.event_type:
+                continue
+            about = (
+                [(finding.event_type, finding.permutation)]
+                if finding.permutation
+                else by_type.get(finding.event_type, [])
+            )
+            for row in about:
+                statuses.setdefault((*row, result.id), set()).add(finding.status)
+    cells = []
+    for row in rows:
+        letters = []
+        for result in results:
+            found = statuses.get((*row, result.id))
+            if found:
+                letter = "F" if "fail" in found else "P" if "pass" in found else "S"
+            elif (*row, result.id) in sent:
+                letter = {"pass": "P", "skip": "S", "fail": "s"}[result.status]
+            else:
+                letter = "-"
+            letters.append(letter)
+        cells.append("".join(letters))
+    return rows, cells
 
 
 def html_page(

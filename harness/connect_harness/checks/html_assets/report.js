@@ -69,29 +69,24 @@
   var fOutcome = document.getElementById("filter-outcome");
   data.checks.forEach(function (c) { fCheck.appendChild(el("option", {value: c.id, text: c.id})); });
   var types = [];
-  data.matrix.rows.forEach(function (r) { if (types.indexOf(r[0]) < 0) types.push(r[0]); });
+  data.matrix.rows.forEach(function (r, i) { if (types.indexOf(r[0]) < 0) types.push(r[0]); });
   types.forEach(function (t) { fType.appendChild(el("option", {value: t, text: t})); });
 
   // --- the matrix: one row per event type x permutation, one column per check ---
-  var cells = {};
-  findings.forEach(function (f) {
-    if (!f.event_type) return;
-    var key = f.event_type + "\u0000" + (f.permutation || "") + "\u0000" + f.check;
-    var now = cells[key];
-    if (f.status === "fail" || !now) cells[key] = f.status;
-    else if (now === "skip" && f.status === "pass") cells[key] = "pass";
-  });
+  var OUTCOMES = {F: "fail", P: "pass", S: "skip", s: "sent", "-": "none"};
+  var TITLES = {fail: "fail", pass: "pass", skip: "skip (not judged)",
+    sent: "sent; judged with the check's other deliveries", none: "not sent by this check"};
   var head = el("tr", {}, [el("th", {text: ""})]);
   data.matrix.columns.forEach(function (c) { head.appendChild(el("th", {"data-check": c, title: c, text: c})); });
   document.querySelector("#matrix thead").appendChild(head);
   var matrixBody = document.querySelector("#matrix tbody");
-  data.matrix.rows.forEach(function (r) {
+  data.matrix.rows.forEach(function (r, i) {
     var label = r[0] + (r[1] ? " (" + r[1] + ")" : "");
     var tr = el("tr", {"data-type": r[0], "data-permutation": r[1]}, [el("th", {text: label})]);
-    data.matrix.columns.forEach(function (c) {
-      var outcome = cells[r[0] + "\u0000" + r[1] + "\u0000" + c] || "none";
+    data.matrix.columns.forEach(function (c, j) {
+      var outcome = OUTCOMES[data.matrix.cells[i].charAt(j)];
       var td = el("td", {cls: "cell " + outcome, "data-check": c, "data-outcome": outcome,
-        title: label + " / " + c + ": " + (outcome === "none" ? "not sent" : outcome)});
+        title: label + " / " + c + ": " + TITLES[outcome]});
       if (outcome !== "none") {
         td.addEventListener("click", function () {
           picked = picked && picked[0] === r[0] && picked[1] === r[1] && picked[2] === c ? null : [r[0], r[1], c];
@@ -200,7 +195,8 @@
       if (check && f.check !== check) return false;
       if (type && f.event_type !== type) return false;
       if (outcome && f.status !== outcome) return false;
-      if (picked && (f.event_type !== picked[0] || (f.permutation || "") !== picked[1] || f.check !== picked[2])) return false;
+      if (picked && (f.check !== picked[2] || (f.event_type && (f.event_type !== picked[0] ||
+          (f.permutation && f.permutation !== picked[1]))))) return false;
       return true;
     });
     matching.sort(function (a, b) { return (a.status !== "fail") - (b.status !== "fail"); });
