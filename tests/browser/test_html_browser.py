@@ -110,6 +110,8 @@ def test_filters_hide_what_they_should(driver: Any, page: tuple[Path, str]) -> N
 def test_copy_puts_the_text_reports_reproduction_on_the_clipboard(
     driver: Any, page: tuple[Path, str]
 ) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
     path, text = page
     printed = re.search(r"^  reproduce: (.*)$", text, re.M)
     assert printed
@@ -120,7 +122,8 @@ def test_copy_puts_the_text_reports_reproduction_on_the_clipboard(
     )
     [button] = visible(driver, ".finding.fail button.copy")
     button.click()
-    assert button.text == "copied"
+    # The clipboard is written asynchronously; the button says so when it is done.
+    WebDriverWait(driver, 10).until(lambda _: button.text == "copied")
     copied = driver.execute_async_script(
         "var done = arguments[0]; navigator.clipboard.readText().then(done, function (e) "
         "{ done('clipboard: ' + e); });"
