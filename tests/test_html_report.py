@@ -21,6 +21,8 @@ from connect_harness.checks.grouping import Headline
 from connect_harness.checks.html_report import (
     CELL_OUTCOMES,
     MAX_BODY,
+    MAX_DETAILED,
+    MAX_HEADERS,
     html_page,
     matrix,
     page_data,
@@ -243,11 +245,13 @@ def test_matrix_cells_are_coloured_only_by_the_findings_about_them() -> None:
     assert CELL_OUTCOMES["s"] == "sent" and CELL_OUTCOMES["-"] == "none"
 
 
-def test_5000_deliveries_stay_under_5_mb() -> None:
+def five_thousand() -> tuple[list[CheckResult], list[DeliveryRecord]]:
+    """A run of 5,000 deliveries: 125 types x 4 permutations x 10 checks, every 7th failing."""
     types = [f"type{n}.updated" for n in range(125)]
     permutations = ["connect-live", "connect-test", "platform-live", "platform-test"]
     checks = [f"check-{n}" for n in range(10)]
-    records, results = [], []
+    records: list[DeliveryRecord] = []
+    results: list[CheckResult] = []
     body = json.dumps({"id": "evt_x", "data": {"object": {"k": "v" * 3000}}}).encode()
     for c, check in enumerate(checks):
         found = []
@@ -272,6 +276,11 @@ def test_5000_deliveries_stay_under_5_mb() -> None:
                 )
             )
         results.append(CheckResult(check, check, tuple(found)))
+    return results, records
+
+
+def test_5000_deliveries_stay_under_5_mb() -> None:
+    results, records = five_thousand()
     assert len(records) == 5000
     page = html_page(results, records=records)
     assert len(page.encode()) < 5_000_000
@@ -384,3 +393,17 @@ def test_the_wheel_ships_the_page_template_style_and_script() -> None:
     assert {
         f"connect_harness/checks/html_assets/report.{ext}" for ext in ("html", "css", "js")
     } <= names
+
+
+def test_the_docs_figures_are_the_codes() -> None:
+    doc = ROOT / "docs" / "report.md"
+    if not doc.is_file():
+        pytest.skip("not run from a source checkout")
+    text = " ".join(doc.read_text().split())
+    assert f"the first {MAX_DETAILED} of them" in text
+    assert f"cut to {MAX_BODY:,} characters" in text
+    assert f"and {MAX_HEADERS} headers" in text
+    script = (ROOT / "harness/connect_harness/checks/html_assets/report.js").read_text()
+    [page] = re.findall(r"var PAGE = (\d+);", script)
+    assert f"failing first, {page} at a time" in text
+    assert (ROOT / "docs" / "report.png").stat().st_size < 300_000  # a small screenshot

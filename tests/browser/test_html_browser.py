@@ -99,12 +99,47 @@ def test_filters_hide_what_they_should(driver: Any, page: tuple[Path, str]) -> N
     rows = visible(driver, "#matrix tbody tr")
     assert len(rows) == 1 and rows[0].get_attribute("data-type") == "customer.created"
     Select(driver.find_element("id", "filter-outcome")).select_by_value("")
+    assert visible(driver, "#findings .finding")[0].get_attribute("data-status") == "fail"
     Select(driver.find_element("id", "filter-check")).select_by_value("no-redirects")
     shown = visible(driver, "#findings .finding")
     assert shown and {node.get_attribute("data-check") for node in shown} == {"no-redirects"}
     assert [th.text for th in visible(driver, "#matrix thead th[data-check]")] == ["no-redirects"]
     driver.find_element("id", "filter-clear").click()
     assert len(visible(driver, "#findings .finding")) == len(everything)
+
+
+def test_clicking_a_cell_lists_its_findings(driver: Any, page: tuple[Path, str]) -> None:
+    opened(driver, page[0])
+    everything = len(visible(driver, "#findings .finding"))
+    [cell] = driver.find_elements("css selector", "#matrix td[data-outcome=fail]")
+    cell.click()
+    shown = visible(driver, "#findings .finding")
+    # Its two findings (rotated-old-first failed, rotated-new-first passed), the failure first.
+    assert [(n.get_attribute("data-check"), n.get_attribute("data-status")) for n in shown] == [
+        ("accepts-rotated-secret", "fail"),
+        ("accepts-rotated-secret", "pass"),
+    ]
+    cell.click()  # again: everything
+    assert len(visible(driver, "#findings .finding")) == everything
+
+
+def test_a_5000_delivery_page_opens_and_lists_200_findings_at_a_time(
+    driver: Any, tmp_path: Path
+) -> None:
+    from connect_harness.checks.html_report import write_html
+    from test_html_report import five_thousand
+
+    results, records = five_thousand()
+    path = tmp_path / "large.html"
+    write_html(path, results, records=records)
+    opened(driver, path)
+    assert driver.get_log("browser") == []
+    assert len(driver.find_elements("css selector", "#findings .finding")) == 200
+    assert len(driver.find_elements("css selector", "#matrix tbody td.cell")) == 500 * 10
+    more = driver.find_element("id", "more")
+    assert more.text == "show more (4800 left)"
+    more.click()
+    assert len(driver.find_elements("css selector", "#findings .finding")) == 400
 
 
 def test_copy_puts_the_text_reports_reproduction_on_the_clipboard(
