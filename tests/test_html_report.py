@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html.parser
 import json
+import os
 import re
 import zipfile
 from dataclasses import replace
@@ -375,6 +376,26 @@ def test_plugin_connect_html_writes_the_page_and_names_it(
     assert failing["reproduce"] and "--format curl" in failing["reproduce"]
     assert failing["reproduce"] in result.stdout.str()
     assert data["deliveries"][failing["deliveries"][0]]["response"]["status"] == 200
+
+
+def test_plugin_connect_html_under_xdist_is_the_whole_run_and_named_once(
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(lax_app=APP)
+    pytester.makepyfile(test_contract_suite="from connect_harness.suite import *\n")
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path), prepend=os.pathsep)
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # when this suite runs under xdist
+    page = tmp_path / "contract.html"
+    result = pytester.runpytest_subprocess(
+        "-p", "connect_harness", "--connect-app", "lax_app:app", "--connect-secret", TEST_SECRET,
+        "--connect-events", "payout.failed", "-k", "rejects-wrong or accepts-valid", "-n", "2",
+        f"--connect-html={page}",
+    )  # fmt: skip
+    result.assert_outcomes(passed=1, failed=1)
+    assert result.stdout.str().count(f"connect_harness: HTML report: {page}") == 1
+    statuses = {c["id"]: c["status"] for c in embedded(page.read_text())["checks"]}
+    assert statuses == {"accepts-valid-events": "pass", "rejects-wrong-secret": "fail"}
+    assert [p.name for p in tmp_path.iterdir()] == ["contract.html"]
 
 
 @pytest.mark.exhaustive

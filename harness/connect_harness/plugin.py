@@ -496,12 +496,17 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
         write_html_report(run, html, settings=config.stash[_SETTINGS_KEY])
         config.stash[_HTML_KEY] = os.path.abspath(html)
+        if workeroutput is not None:  # each worker has the merged results; the controller names it
+            workeroutput["connect_harness_html"] = config.stash[_HTML_KEY]
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
     """Collect an xdist worker's skipped contract checks for the controller's summary."""
     _note_skipped(node.config, getattr(node, "workeroutput", {}).get("connect_harness_skipped", []))
+    html = getattr(node, "workeroutput", {}).get("connect_harness_html")
+    if html:
+        node.config.stash[_HTML_KEY] = html
 
 
 def _note_skipped(config: pytest.Config, lines: list[str]) -> None:
