@@ -399,18 +399,12 @@ def test_plugin_connect_html_under_xdist_is_the_whole_run_and_named_once(
 
 
 @pytest.mark.exhaustive
-def test_the_wheel_ships_the_page_template_style_and_script() -> None:
+def test_the_wheel_ships_the_page_template_style_and_script(tmp_path: Path) -> None:
     builders = pytest.importorskip("hatchling.builders.wheel", reason="hatchling builds the wheel")
     if not (ROOT / "pyproject.toml").is_file():
         pytest.skip("not run from a source checkout")
-    out = ROOT / "build-html-test"
-    try:
-        [path] = builders.WheelBuilder(str(ROOT)).build(directory=str(out), versions=["standard"])
-        names = set(zipfile.ZipFile(path).namelist())
-    finally:
-        import shutil
-
-        shutil.rmtree(out, ignore_errors=True)
+    [path] = builders.WheelBuilder(str(ROOT)).build(directory=str(tmp_path), versions=["standard"])
+    names = set(zipfile.ZipFile(path).namelist())
     assert {
         f"connect_harness/checks/html_assets/report.{ext}" for ext in ("html", "css", "js")
     } <= names

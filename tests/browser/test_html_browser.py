@@ -13,6 +13,7 @@ import io
 import os
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +141,37 @@ def test_a_5000_delivery_page_opens_and_lists_200_findings_at_a_time(
     assert more.text == "show more (4800 left)"
     more.click()
     assert len(driver.find_elements("css selector", "#findings .finding")) == 400
+
+
+def test_what_the_endpoint_sent_is_shown_as_text_and_never_runs(
+    driver: Any, tmp_path: Path
+) -> None:
+    from connect_harness.checks.findings import CheckResult, Finding
+    from connect_harness.checks.html_report import write_html
+    from test_html_report import record
+
+    attack = '</script><script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">'
+    finding = Finding(
+        check="no-server-errors",
+        status="fail",
+        reason="answered 500",
+        event_type="account.updated",
+        permutation="connect-live",
+        actual=attack,
+        reproduce=record(1).reproduce,
+    )
+    path = tmp_path / "hostile.html"
+    write_html(
+        path,
+        [CheckResult("no-server-errors", "No server errors", (finding,))],
+        records=[replace(record(1, answer=attack.encode()), check="no-server-errors")],
+    )
+    opened(driver, path)
+    assert driver.execute_script("return window.pwned === undefined")
+    assert driver.find_element("css selector", ".finding dd.actual").text == attack
+    driver.find_element("css selector", ".finding details summary").click()
+    assert attack in driver.find_element("css selector", ".finding pre.response").text
+    assert driver.get_log("browser") == []
 
 
 def test_copy_puts_the_text_reports_reproduction_on_the_clipboard(
