@@ -193,17 +193,20 @@ def test_findings_link_to_their_deliveries_and_bodies_are_cut() -> None:
             (finding(1), finding(2, status="pass"), finding(3, reproduce=None)),
         )
     ]
+    # A run-wide check's finding shows the delivery another check made of its command.
+    results.append(CheckResult("no-server-errors", "n", (finding(2, check="no-server-errors"),)))
     data = page_data(results, records=records)
     shown = findings_of(data)
-    assert [len(f["deliveries"]) for f in shown] == [1, 1, 0]
+    assert [len(f["deliveries"]) for f in shown] == [1, 1, 0, 1]
+    assert shown[3]["deliveries"] == shown[1]["deliveries"]
     first = data["deliveries"][shown[0]["deliveries"][0]]
     assert first["label"] == "accepts-valid-events#1"
     assert first["request"]["body"] == {"text": "x" * MAX_BODY, "size": MAX_BODY + 10, "cut": True}
     assert first["response"]["status"] == 500
     assert data["matrix"] == {
         "rows": [["account.updated", "connect-live"]],
-        "columns": ["accepts-valid-events"],
-        "cells": ["F"],
+        "columns": ["accepts-valid-events", "no-server-errors"],
+        "cells": ["FF"],
     }
     assert data["meta"]["duration_s"] == pytest.approx(1.01)
 

@@ -88,7 +88,7 @@ def page_data(
 
     ``findings`` are arrays of indexes into ``strings`` (one per field of :data:`_FINDING_FIELDS`,
     -1 for null) followed by the indexes of their ``deliveries``; ``matrix`` lists the event type x
-    permutation rows and the check columns.
+    permutation rows, the check columns and each row's cells (:func:`matrix`).
     """
     strings: list[str] = []
     index: dict[str, int] = {}
@@ -104,8 +104,10 @@ def page_data(
         return found
 
     by_key: dict[tuple[str, str], list[int]] = {}
+    by_command: dict[str, list[int]] = {}
     for position, record in enumerate(records):
         by_key.setdefault((record.check, record.reproduce), []).append(position)
+        by_command.setdefault(record.reproduce, []).append(position)
 
     linked: dict[int, int] = {}  # record position -> index in deliveries
     deliveries: list[dict[str, Any]] = []
@@ -115,7 +117,10 @@ def page_data(
     )
     links: dict[int, list[int]] = {}
     for result, finding in ordered:
-        positions = by_key.get((result.id, finding.reproduce or ""), [])[:MAX_LINKS]
+        # Its own check's deliveries of that command, else another's: no-server-errors and
+        # responds-in-time judge the deliveries every other check made.
+        command = finding.reproduce or ""
+        positions = (by_key.get((result.id, command)) or by_command.get(command, []))[:MAX_LINKS]
         for position in positions:
             if position not in linked and len(deliveries) < MAX_DETAILED:
                 linked[position] = len(deliveries)
