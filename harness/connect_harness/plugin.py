@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # imported where used: an autoloaded plugin must not slow eve
 _SETTINGS_KEY = pytest.StashKey[Settings]()
 _RUN_KEY: pytest.StashKey[ContractRun] = pytest.StashKey()
 _SKIPPED_KEY = pytest.StashKey[list[str]]()
+_HTML_KEY = pytest.StashKey[str]()
 _SETUP_ERRORS_KEY = pytest.StashKey[set[str]]()
 _OUTER_VERSION_KEY = pytest.StashKey[str | None]()
 _MARKER = "connect_matrix"
@@ -73,6 +74,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="FILE.json",
         default=None,
         help="write the contract checks' results as JSON, like verify --report",
+    )
+    group.addoption(
+        "--connect-html",
+        metavar="FILE.html",
+        default=None,
+        help="write the contract checks' results as one self-contained HTML page, like verify --html",
     )
 
 
@@ -582,12 +589,23 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     path = config.getoption("connect_report")
     if path:
         write_report(run, path, settings=config.stash[_SETTINGS_KEY])
+    html = config.getoption("connect_html")
+    if html:
+        from connect_harness.plugin_report import write_html_report
+
+        write_html_report(run, html, settings=config.stash[_SETTINGS_KEY])
+        config.stash[_HTML_KEY] = os.path.abspath(html)
+        if workeroutput is not None:  # each worker has the merged results; the controller names it
+            workeroutput["connect_harness_html"] = config.stash[_HTML_KEY]
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
     """Collect an xdist worker's skipped contract checks for the controller's summary."""
     _note_skipped(node.config, getattr(node, "workeroutput", {}).get("connect_harness_skipped", []))
+    html = getattr(node, "workeroutput", {}).get("connect_harness_html")
+    if html:
+        node.config.stash[_HTML_KEY] = html
 
 
 def _note_skipped(config: pytest.Config, lines: list[str]) -> None:
@@ -608,3 +626,6 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             terminalreporter.write_line(
                 "connect_harness: --connect-strict makes a skipped contract check fail"
             )
+    html = config.stash.get(_HTML_KEY, None)
+    if html:
+        terminalreporter.write_line(f"connect_harness: HTML report: {html}")

@@ -14,7 +14,7 @@ from connect_harness.checks.run import ContractRun
 from connect_harness.errors import UsageError
 from connect_harness.settings import Settings
 
-__all__ = ["grouped", "skipped_lines", "write_report"]
+__all__ = ["grouped", "skipped_lines", "write_html_report", "write_report"]
 
 
 def skipped_lines(run: ContractRun) -> list[str]:
@@ -45,8 +45,32 @@ def grouped(lines: list[str]) -> list[str]:
 
 def write_report(run: ContractRun, path: str, *, settings: Settings) -> None:
     """Write the results of the checks ``run`` ran as ``verify --report`` does."""
+    text = json.dumps(to_json(run.completed(), meta=_meta(run, settings)), indent=2) + "\n"
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise UsageError(
+            f"cannot write --connect-report {path!r}: {err.strerror}; give a writable path"
+        ) from err
+
+
+def write_html_report(run: ContractRun, path: str, *, settings: Settings) -> None:
+    """Write the results of the checks ``run`` ran as the page ``verify --html`` writes."""
+    from connect_harness.checks.html_report import write_html
+
+    write_html(
+        path,
+        run.completed(),
+        meta=_meta(run, settings),
+        headlines=run.headlines(),
+        records=run.records,
+        flag="--connect-html",
+    )
+
+
+def _meta(run: ContractRun, settings: Settings) -> dict[str, object]:
     config = run.config
-    meta = {
+    return {
         "deliveries": run.deliveries,
         "seed": config.seed,
         "target": run.target.describe(),
@@ -56,10 +80,3 @@ def write_report(run: ContractRun, path: str, *, settings: Settings) -> None:
         "max_response_time": config.max_response_time,
         "api_version": settings["api_version"],
     }
-    text = json.dumps(to_json(run.completed(), meta=meta), indent=2) + "\n"
-    try:
-        Path(path).write_text(text, encoding="utf-8")
-    except OSError as err:
-        raise UsageError(
-            f"cannot write --connect-report {path!r}: {err.strerror}; give a writable path"
-        ) from err

@@ -139,6 +139,11 @@ def add_verify_command(subparsers: Any) -> None:
     parser.add_argument("--report", metavar="FILE.json", help="write the JSON report here")
     parser.add_argument("--junitxml", metavar="FILE", help="write JUnit XML here")
     parser.add_argument(
+        "--html",
+        metavar="FILE.html",
+        help="write a self-contained HTML report here (a matrix of the results, every finding)",
+    )
+    parser.add_argument(
         "--seed",
         type=parse_seed,
         metavar="N",
@@ -243,6 +248,10 @@ def run_verify(args: argparse.Namespace) -> int:
     junit = _open_for_writing(args.junitxml, "--junitxml")
     if junit is not None:
         junit.close()
+    if args.html:
+        from connect_harness.checks.html_report import check_writable
+
+        check_writable(args.html)
     note = contracts.resolve_version(args.api_version).note
     if note:
         print(f"connect-harness: note: {note}", file=sys.stderr)
@@ -304,24 +313,29 @@ def run_verify(args: argparse.Namespace) -> int:
             print(f"  {gap}")
     skipped = [result.id for result in results if result.status == "skip"]
     failed = any(result.status == "fail" for result in results) or bool(args.strict and skipped)
+    records = run.records
+    meta = {
+        "deliveries": deliveries,
+        "seed": seed,
+        "target": target.describe(),
+        "endpoint_type": config.endpoint_type,
+        "mode": config.mode,
+        "events": len(config.event_types),
+        "max_response_time": config.max_response_time,
+        "api_version": config.api_version or contracts.api_version(),
+        "fake_stripe_api": fake_url,
+        "headlines": [cause.to_json() for cause in causes],
+        "fake_stripe_api_gaps": gaps,
+        "stopped": stopped,
+        "sent": sent,
+    }
     if report is not None:
-        meta = {
-            "deliveries": deliveries,
-            "seed": seed,
-            "target": target.describe(),
-            "endpoint_type": config.endpoint_type,
-            "mode": config.mode,
-            "events": len(config.event_types),
-            "max_response_time": config.max_response_time,
-            "api_version": config.api_version or contracts.api_version(),
-            "fake_stripe_api": fake_url,
-            "headlines": [cause.to_json() for cause in causes],
-            "fake_stripe_api_gaps": gaps,
-            "stopped": stopped,
-            "sent": sent,
-        }
         with report:
             report.write(json.dumps(to_json(results, meta=meta), indent=2) + "\n")
+    if args.html:
+        from connect_harness.checks.html_report import write_html
+
+        write_html(args.html, results, meta=meta, headlines=causes, records=records)
     if args.junitxml:
         try:
             write_junit(results, args.junitxml)
@@ -334,6 +348,7 @@ def run_verify(args: argparse.Namespace) -> int:
             f"connect-harness: interrupted; reported the {sent} deliveries made",
             file=sys.stderr,
         )
+        _name_html(args.html)
         return 130
     if failed and args.strict and skipped:
         print(f"\n--strict: {len(skipped)} skipped check(s) count as failed: {', '.join(skipped)}")
@@ -344,7 +359,14 @@ def run_verify(args: argparse.Namespace) -> int:
         )
     elif not failed:
         print(f"\nAll checks passed (seed {seed}).")
+    _name_html(args.html)
     return 1 if failed else 0
+
+
+def _name_html(path: str | None) -> None:
+    """The text report's last line names the HTML report, when one was written."""
+    if path:
+        print(f"\nHTML report: {os.path.abspath(path)}")
 
 
 def _open_for_writing(path: str | None, flag: str) -> TextIO | None:
