@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,11 @@ REPO = Path(__file__).resolve().parents[1]
 STRIPE_SPEC = Path(
     os.environ.get("CONNECT_HARNESS_STRIPE_SPEC") or REPO.parent / "shared" / "stripe-spec"
 )
-OLDEST, DAHLIA, NEWEST = "2023-08-16", "2026-05-27.dahlia", "2026-10-28.endive"
+OLDEST, DAHLIA, NEWEST = "2023-08-16", "2026-05-27.dahlia", "2026-11-18.endive"
+ENDIVE_OCT = "2026-10-28.endive"
+
+
+BASIL, CLOVER = "2025-03-31.basil", "2025-09-30.clover"
 
 
 @pytest.mark.parametrize(
@@ -29,34 +34,55 @@ OLDEST, DAHLIA, NEWEST = "2023-08-16", "2026-05-27.dahlia", "2026-10-28.endive"
         (None, NEWEST, NEWEST, None),
         (OLDEST, OLDEST, OLDEST, None),
         (DAHLIA, DAHLIA, DAHLIA, None),
+        (BASIL, BASIL, BASIL, None),
+        (ENDIVE_OCT, ENDIVE_OCT, ENDIVE_OCT, None),
         (NEWEST, NEWEST, NEWEST, None),
         (
-            "2025-03-31.basil",
+            # stripe-python 14.2.0's version: the clover set, not 2023's shapes
+            "2025-12-15.clover",
+            CLOVER,
+            "2025-12-15.clover",
+            "API version 2025-12-15.clover: events use the shapes of 2025-09-30.clover (the set "
+            "of the clover release, whose later versions only add fields), stamped "
+            "2025-12-15.clover",
+        ),
+        (
+            "2025-08-27.basil",
+            BASIL,
+            "2025-08-27.basil",
+            "API version 2025-08-27.basil: events use the shapes of 2025-03-31.basil (the set of "
+            "the basil release, whose later versions only add fields), stamped 2025-08-27.basil",
+        ),
+        (
+            "2026-04-22.dahlia",
+            "2026-03-25.dahlia",
+            "2026-04-22.dahlia",
+            "API version 2026-04-22.dahlia: events use the shapes of 2026-03-25.dahlia (the set "
+            "of the dahlia release, whose later versions only add fields), stamped "
+            "2026-04-22.dahlia",
+        ),
+        (
+            "2024-06-20",
             OLDEST,
-            "2025-03-31.basil",
-            "API version 2025-03-31.basil: events use the shapes of 2023-08-16 (the newest "
-            "contract set not newer than 2025-03-31.basil), stamped 2025-03-31.basil",
+            "2024-06-20",
+            "API version 2024-06-20: events use the shapes of 2023-08-16 (the newest contract set "
+            "not newer than 2024-06-20), stamped 2024-06-20",
         ),
         (
             "2026-05-27",
             DAHLIA,
             "2026-05-27",
-            "API version 2026-05-27: events use the shapes of 2026-05-27.dahlia (the newest "
-            "contract set not newer than 2026-05-27), stamped 2026-05-27",
+            "API version 2026-05-27: events use the shapes of 2026-05-27.dahlia (the set of the "
+            "dahlia release, whose later versions only add fields), stamped 2026-05-27",
         ),
         (
-            "2026-09-30.clover",
-            DAHLIA,
-            "2026-09-30.clover",
-            "API version 2026-09-30.clover: events use the shapes of 2026-05-27.dahlia (the "
-            "newest contract set not newer than 2026-09-30.clover), stamped 2026-09-30.clover",
-        ),
-        (
-            "2027-01-01.fig",
+            "2026-12-16.endive",
             NEWEST,
-            "2027-01-01.fig",
-            "API version 2027-01-01.fig: events use the shapes of 2026-10-28.endive (the newest "
-            "contract set not newer than 2027-01-01.fig), stamped 2027-01-01.fig",
+            "2026-12-16.endive",
+            "API version 2026-12-16.endive: events use the shapes of 2026-11-18.endive (the set "
+            "of the endive release: 2026-12-16.endive is newer than 2026-11-18.endive, the newest "
+            "version this connect-harness knows, and a release only adds fields), stamped "
+            "2026-12-16.endive",
         ),
         (
             "2020-08-27",
@@ -70,6 +96,56 @@ OLDEST, DAHLIA, NEWEST = "2023-08-16", "2026-05-27.dahlia", "2026-10-28.endive"
 def test_resolve_version(requested: str | None, shapes: str, stamp: str, note: str | None) -> None:
     choice = contracts.resolve_version(requested)
     assert (choice.shapes, choice.stamp, choice.note) == (shapes, stamp, note)
+
+
+@pytest.mark.parametrize(
+    ("requested", "message"),
+    [
+        (
+            "2025-03-15.basil",
+            "API version 2025-03-15.basil is not one Stripe released; the nearest are "
+            "2025-02-24.acacia and 2025-03-31.basil: give the version your endpoint is pinned to "
+            "(its Stripe dashboard or SDK names it)",
+        ),
+        (
+            "2024-05-01",
+            "API version 2024-05-01 is not one Stripe released; the nearest are 2024-04-10 and "
+            "2024-06-20: give the version your endpoint is pinned to (its Stripe dashboard or SDK "
+            "names it)",
+        ),
+        (
+            # a real date of another release: clover's versions are not basil's
+            "2025-12-15.basil",
+            "API version 2025-12-15.basil is not one Stripe released; the nearest are "
+            "2025-11-17.clover and 2026-01-28.clover: give the version your endpoint is pinned to "
+            "(its Stripe dashboard or SDK names it)",
+        ),
+        (
+            "2027-01-01.fig",
+            "API version 2027-01-01.fig is newer than every Stripe API version this "
+            "connect-harness knows (the newest is 2026-11-18.endive); if Stripe has released it, "
+            "add its contracts with `connect-harness contracts add 2027-01-01.fig`, else give "
+            "2026-11-18.endive",
+        ),
+    ],
+)
+def test_resolve_version_refuses_a_version_stripe_never_released(
+    requested: str, message: str
+) -> None:
+    with pytest.raises(UsageError) as excinfo:
+        contracts.resolve_version(requested)
+    assert str(excinfo.value) == message
+
+
+def test_every_release_since_2023_gets_the_set_of_its_own_major() -> None:
+    from connect_harness.spec.versions import RELEASED, major_of
+
+    since = [name for name in RELEASED if name >= OLDEST]
+    assert len(since) == 31  # 2023-08-16 to 2026-11-18, as the issue counted them
+    for name in since:
+        shapes = contracts.resolve_version(name).shapes
+        assert shapes[:10] <= name[:10]
+        assert major_of(shapes) == major_of(name), name
 
 
 @pytest.mark.parametrize("bad", ["", "latest", "2024-6-20", "2024-06-20.Basil", "2024-13-01", "x"])
@@ -93,7 +169,7 @@ def test_settings_parse_api_version_refuses_impossible_dates() -> None:
 def test_every_public_function_takes_a_version() -> None:
     assert contracts.object_types(version=OLDEST) != contracts.object_types()
     assert "reserve.hold" in contracts.object_types()
-    assert "reserve.hold" not in contracts.object_types(version="2024-01-01")
+    assert "reserve.hold" not in contracts.object_types(version="2024-04-10")
     old = contracts.object_schema("invoice", version=OLDEST)["properties"]
     new = contracts.object_schema("invoice")["properties"]
     assert "subscription" in old and "subscription" not in new and "parent" in new
@@ -158,16 +234,41 @@ def test_validate_event_picks_the_set_from_the_events_own_api_version() -> None:
     assert contracts.validate_event({**old, "api_version": "2023-02-30"}) == problems
 
 
-def test_the_pinned_stripe_python_is_not_newer_than_the_newest_contract_set() -> None:
-    # A stripe-python bump that moves its API version past our newest set must come with a new set
-    # (connect-harness contracts build --spec-dir ../shared/stripe-spec after adding its spec).
-    pinned = str(stripe.api_version)
-    newest = contracts.contract_versions()[-1]
-    assert pinned[:10] <= newest[:10], (
-        f"stripe-python is pinned at API {pinned}, newer than the newest contract set {newest}: "
-        "add that version's OpenAPI description and rebuild the contracts"
+def _pinned_stripe_node() -> str | None:
+    api_version = REPO / "tests" / "node" / "node_modules" / "stripe" / "cjs" / "apiVersion.js"
+    if not api_version.is_file():
+        return None
+    found = re.search(r"ApiVersion = '([^']+)'", api_version.read_text(encoding="utf-8"))
+    return found[1] if found else None
+
+
+def _guard(sdk: str, pinned: str) -> None:
+    # An SDK bump that moves its API version past what we know, or into a release without a set,
+    # must come with a new set: `connect-harness contracts add VERSION` (docs/versions.md).
+    from connect_harness.spec.versions import RELEASED
+
+    assert pinned in RELEASED, (
+        f"{sdk} is pinned at API {pinned}, a version connect_harness.spec.versions does not list: "
+        f"add it there and run `connect-harness contracts add {pinned}`"
     )
-    assert pinned == NEWEST
+    choice = contracts.resolve_version(pinned)  # raises when its release has no set
+    assert choice.shapes[:10] <= pinned[:10]
+
+
+def test_the_pinned_stripe_python_has_a_contract_set_of_its_release() -> None:
+    _guard("stripe-python", str(stripe.api_version))
+
+
+def test_the_pinned_stripe_node_has_a_contract_set_of_its_release() -> None:
+    pinned = _pinned_stripe_node()
+    if pinned is None:
+        pytest.skip("the stripe npm package is not installed (npm ci --prefix tests/node)")
+    _guard("stripe-node", pinned)
+
+
+def test_the_guard_refuses_an_sdk_pinned_past_what_we_know() -> None:
+    with pytest.raises(AssertionError, match="add it there and run `connect-harness contracts add"):
+        _guard("stripe-node", "2027-01-27.fig")
 
 
 # --- Stripe's own fixtures against the 2026 sets ------------------------------------------------
@@ -201,9 +302,7 @@ def _fixture_results(version: str) -> tuple[list[str], dict[str, list[str]]]:
         (STRIPE_SPEC / "event_catalogue.2026-10-28.json").read_text(encoding="utf-8")
     )
     event_objects = {name for entry in catalogue["events"].values() for name in entry["objects"]}
-    objects = json.loads(
-        (REPO / "contracts" / version / "objects.json").read_text(encoding="utf-8")
-    )
+    objects = json.loads(contracts.contract_text(version, "objects.json"))
     described = set(contracts.object_types(version=version))
     valid, invalid = [], {}
     for name in sorted(event_objects & set(fixtures["resources"])):
@@ -220,7 +319,7 @@ def _fixture_results(version: str) -> tuple[list[str], dict[str, list[str]]]:
 
 
 @pytest.mark.skipif(not STRIPE_SPEC.is_dir(), reason=f"Stripe's data is not at {STRIPE_SPEC}")
-@pytest.mark.parametrize(("version", "at_least"), [(NEWEST, 82), (DAHLIA, 76)])
+@pytest.mark.parametrize(("version", "at_least"), [(NEWEST, 82), (DAHLIA, 81)])
 def test_stripes_fixtures_of_event_objects_validate_against_the_2026_sets(
     version: str, at_least: int
 ) -> None:
@@ -311,27 +410,51 @@ def test_verify_with_api_version_notes_the_shapes_and_sends_that_sets_types(
     assert err == "" and "| 275 event types |" in out.splitlines()[0]
 
 
+def _pinned_cell(shapes: str) -> str:
+    from connect_harness.spec.versions import RELEASED
+
+    pinned = [name for name in RELEASED if contracts.resolve_version(name).shapes == shapes]
+    if len(pinned) == 1:
+        return f"`{pinned[0]}` (1 version)"
+    return f"`{pinned[0]}` to `{pinned[-1]}` ({len(pinned)} versions)"
+
+
 def test_readme_version_table_and_fixture_figures_match_the_contracts() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     section = readme.split("### API versions", 1)[1]
-    for version in contracts.contract_versions():
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    expected = []
+    for version in reversed(contracts.contract_versions()):
         covered = len(contracts.supported_event_types(version=version))
-        row = next(line for line in section.splitlines() if line.startswith(f"| `{version}`"))
-        manifest = json.loads(
-            (REPO / "contracts" / version / "manifest.json").read_text(encoding="utf-8")
+        spec = json.loads((REPO / "contracts" / version / "manifest.json").read_text())["source"][
+            "spec"
+        ]
+        source = "derived" if ".derived." in spec else "real"
+        default = " (default)" if version == NEWEST else ""
+        expected.append(
+            f"| `{version}`{default} | {source}: `{spec}` | {covered} of 275 | "
+            f"{_pinned_cell(version)} |"
         )
-        assert f"`{manifest['source']['spec']}`" in row
-        assert row.endswith(f"| {covered} of 275 |"), row
-    assert "| `2026-10-28.endive` (default) |" in section
+    assert rows[: len(expected)] == expected
     relaxed = json.loads(
         (REPO / "contracts" / NEWEST / "manifest.json").read_text(encoding="utf-8")
     )["relaxed_required"]
     assert f"do not require the {len(relaxed)}\nproperties" in section
-    assert "all 82 validate against the 2026-10-28.endive set" in " ".join(section.split())
-    assert "all 76 that\n2026-05-27.dahlia describes" in section
-    assert len(contracts.object_types(version=DAHLIA)) == 76
+    flat = " ".join(section.split())
+    assert f"all 82 validate against the {NEWEST} set" in flat
+    valid, invalid = _fixture_results(DAHLIA) if STRIPE_SPEC.is_dir() else ([], {})
+    if STRIPE_SPEC.is_dir():
+        assert len(valid) == 81 and list(invalid.values()) == [["no schema at this version"]]
+    assert "all 81 that 2026-05-27.dahlia describes validate against it" in flat
+    assert len(contracts.object_types(version=DAHLIA)) == 81
     note = contracts.resolve_version("2024-06-20").note
     assert f"connect-harness: note: {note}\n" in section
+    for claim in ("2025-12-15.clover", "2025-03-15.basil", "2026-12-16.endive"):
+        assert f"`{claim}`" in flat
+    assert contracts.resolve_version("2025-12-15.clover").shapes == "2025-09-30.clover"
+    with pytest.raises(UsageError, match="is not one Stripe released"):
+        contracts.resolve_version("2025-03-15.basil")
+    assert contracts.resolve_version("2026-12-16.endive").shapes == NEWEST
 
 
 def test_the_fake_api_knows_what_an_older_versions_event_references() -> None:

@@ -38,7 +38,7 @@ def test_wheel_contains_every_contract_file(wheel: zipfile.ZipFile) -> None:
     routes = {name for name in names if name.endswith("/api/routes.json")}
     assert routes == {
         f"connect_harness/contracts/{version}/api/routes.json"
-        for version in ("2023-08-16", "2026-05-27.dahlia", "2026-10-28.endive")
+        for version in contracts.contract_versions()
     }
     assert "connect_harness/py.typed" in names
     assert "connect_harness/suite/test_catalogue.py" in names
