@@ -478,3 +478,72 @@ def test_the_fake_api_knows_what_an_older_versions_event_references() -> None:
             "subscription": subscription}}})
     )  # fmt: skip
     assert newer.current_object(subscription) is None  # not a field of today's invoice
+
+
+# --- what each major release changed in webhook objects, at its first version and the one before --
+# Sources: docs.stripe.com/changelog (basil: "Adds parent to Invoice", "Removes subscription,
+# paid, payment_intent, charge... from Invoice", "Moves current_period_start/end to subscription
+# items"; clover: "Replaces Discount.coupon with Discount.source"); endive's enum values as the
+# types of stripe npm 23.0.1 (which pins 2026-09-30.endive) list them against 22.2.0's
+# (2026-05-27.dahlia), the release notes' "Add support for new value" lines.
+
+
+def _object(event_type: str, version: str) -> dict[str, Any]:
+    return build_event(event_type, account="acct_1Majors", api_version=version).data_object
+
+
+@pytest.mark.parametrize(
+    ("before", "first"), [("2025-02-24.acacia", BASIL), ("2024-12-18.acacia", "2025-04-30.basil")]
+)
+def test_basil_moves_invoice_links_into_parent_and_periods_onto_items(
+    before: str, first: str
+) -> None:
+    old, new = _object("invoice.paid", before), _object("invoice.paid", first)
+    for gone in ("subscription", "paid", "payment_intent", "charge"):
+        assert gone in old and gone not in new, gone
+    assert "parent" not in old and "parent" in new
+    assert "payments" in contracts.object_schema("invoice", version=first)["properties"]
+    assert "payments" not in contracts.object_schema("invoice", version=before)["properties"]
+    old_sub = _object("customer.subscription.updated", before)
+    new_sub = _object("customer.subscription.updated", first)
+    assert "current_period_end" in old_sub and "current_period_end" not in new_sub
+    assert "current_period_end" not in old_sub["items"]["data"][0]
+    assert {"current_period_start", "current_period_end"} <= set(new_sub["items"]["data"][0])
+    assert "invoice" in _object("payment_intent.succeeded", before)
+    assert "invoice" not in _object("payment_intent.succeeded", first)
+    assert "invoice" in _object("charge.succeeded", before)
+    assert "invoice" not in _object("charge.succeeded", first)
+    for version in (before, first):
+        for event_type in ("invoice.paid", "customer.subscription.updated"):
+            event = build_event(event_type, api_version=version)
+            assert contracts.validate_event(event.payload) == [], (event_type, version)
+
+
+def test_clover_replaces_the_discounts_coupon_with_its_source() -> None:
+    old = _object("customer.discount.created", "2025-08-27.basil")
+    new = _object("customer.discount.created", CLOVER)
+    assert "coupon" in old and "source" not in old
+    assert "coupon" not in new and new["source"]["type"] == "coupon"
+    # a basil event judged by its own stamp keeps its coupon; clover's contract requires source
+    basil_event = build_event("customer.discount.created", api_version="2025-08-27.basil")
+    assert contracts.validate_event(basil_event.payload) == []
+    problems = contracts.validate_event({**basil_event.payload, "api_version": CLOVER})
+    assert "$.data.object: 'source' is a required property" in problems
+
+
+@pytest.mark.parametrize(
+    ("path", "object_type", "value"),
+    [
+        (("tax_type",), "tax_rate", "digital_excise_tax"),
+        (("type",), "tax_id", "ic_nif"),
+    ],
+)
+def test_endive_adds_enum_values_dahlia_refuses(
+    path: tuple[str, ...], object_type: str, value: str
+) -> None:
+    example = contracts.object_example(object_type, version="2026-09-30.endive")
+    example[path[-1]] = value
+    assert contracts.validate_object(object_type, example, version="2026-09-30.endive") == []
+    assert contracts.validate_object(object_type, example, version="2026-11-18.endive") == []
+    problems = contracts.validate_object(object_type, example, version="2026-08-26.dahlia")
+    assert problems and problems[0].startswith(f"$.{path[-1]}: '{value}' is not one of"), problems
