@@ -124,8 +124,8 @@ def test_resolve_version(requested: str | None, shapes: str, stamp: str, note: s
             "2027-01-01.fig",
             "API version 2027-01-01.fig is newer than every Stripe API version this "
             "connect-harness knows (the newest is 2026-11-18.endive); if Stripe has released it, "
-            "add its contracts with `connect-harness contracts add 2027-01-01.fig`, else give "
-            "2026-11-18.endive",
+            "upgrade connect-harness or, in a checkout, run `python scripts/add_version.py "
+            "2027-01-01.fig`; else give 2026-11-18.endive",
         ),
     ],
 )
@@ -244,12 +244,12 @@ def _pinned_stripe_node() -> str | None:
 
 def _guard(sdk: str, pinned: str) -> None:
     # An SDK bump that moves its API version past what we know, or into a release without a set,
-    # must come with a new set: `connect-harness contracts add VERSION` (docs/versions.md).
+    # must come with a new set: `python scripts/add_version.py VERSION` (docs/versions.md).
     from connect_harness.spec.versions import RELEASED
 
     assert pinned in RELEASED, (
         f"{sdk} is pinned at API {pinned}, a version connect_harness.spec.versions does not list: "
-        f"add it there and run `connect-harness contracts add {pinned}`"
+        f"run `python scripts/add_version.py {pinned}` (docs/versions.md)"
     )
     choice = contracts.resolve_version(pinned)  # raises when its release has no set
     assert choice.shapes[:10] <= pinned[:10]
@@ -267,7 +267,9 @@ def test_the_pinned_stripe_node_has_a_contract_set_of_its_release() -> None:
 
 
 def test_the_guard_refuses_an_sdk_pinned_past_what_we_know() -> None:
-    with pytest.raises(AssertionError, match="add it there and run `connect-harness contracts add"):
+    with pytest.raises(
+        AssertionError, match=re.escape("run `python scripts/add_version.py 2027-01-27.fig`")
+    ):
         _guard("stripe-node", "2027-01-27.fig")
 
 

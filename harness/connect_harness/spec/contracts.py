@@ -164,7 +164,7 @@ def resolve_version(requested: str | None) -> VersionChoice:
             raise UsageError(
                 f"API version {value} belongs to the {major} release, which has no contract set "
                 f"(the newest set not newer is {shapes}, of another release whose shapes differ); "
-                f"add one with `connect-harness contracts add {value}`, or give a version of a "
+                f"add one with `python scripts/add_version.py {value}` in a checkout, or give a version of a "
                 "release that has one"
             )
         if release is None:
@@ -199,8 +199,9 @@ def _released(value: str) -> str | None:
     if _date(value) > _date(RELEASED[-1]):
         raise UsageError(
             f"API version {value} is newer than every Stripe API version this connect-harness "
-            f"knows (the newest is {RELEASED[-1]}); if Stripe has released it, add its contracts "
-            f"with `connect-harness contracts add {value}`, else give {RELEASED[-1]}"
+            f"knows (the newest is {RELEASED[-1]}); if Stripe has released it, upgrade "
+            f"connect-harness or, in a checkout, run `python scripts/add_version.py {value}`; "
+            f"else give {RELEASED[-1]}"
         )
     raise UsageError(
         f"API version {value} is not one Stripe released; the nearest are {nearest}: give the "
