@@ -549,3 +549,24 @@ def test_endive_adds_enum_values_dahlia_refuses(
     assert contracts.validate_object(object_type, example, version="2026-11-18.endive") == []
     problems = contracts.validate_object(object_type, example, version="2026-08-26.dahlia")
     assert problems and problems[0].startswith(f"$.{path[-1]}: '{value}' is not one of"), problems
+
+
+def test_docs_versions_table_examples_resolve_as_documented() -> None:
+    from connect_harness.spec.versions import RELEASED
+
+    docs = (REPO / "docs" / "versions.md").read_text(encoding="utf-8")
+    flat = " ".join(docs.split())
+    for example in ("2025-12-15.clover", "2025-09-30.clover", "2025-03-15.basil"):
+        assert f"`{example}`" in flat
+    clover = contracts.resolve_version("2025-12-15.clover")
+    assert clover.shapes == "2025-09-30.clover" and clover.note is not None
+    with pytest.raises(UsageError, match="the nearest are 2025-02-24.acacia and 2025-03-31.basil"):
+        contracts.resolve_version("2025-03-15.basil")
+    assert "`2026-12-16.endive`" in flat and "`2027-03-31.fig`" in flat
+    assert contracts.resolve_version("2026-12-16.endive").shapes == NEWEST
+    with pytest.raises(UsageError, match="upgrade connect-harness"):
+        contracts.resolve_version("2027-03-31.fig")
+    assert "`2025-03-01.dashboard` is left out" in flat and "2025-03-01.dashboard" not in RELEASED
+    assert contracts.resolve_version("2024-06-20").shapes == OLDEST
+    assert "python scripts/add_version.py 2026-12-16.endive" in docs
+    assert (REPO / "scripts" / "add_version.py").is_file()
