@@ -560,7 +560,9 @@ def test_docs_versions_table_examples_resolve_as_documented() -> None:
         assert f"`{example}`" in flat
     clover = contracts.resolve_version("2025-12-15.clover")
     assert clover.shapes == "2025-09-30.clover" and clover.note is not None
-    with pytest.raises(UsageError, match="the nearest are 2025-02-24.acacia and 2025-03-31.basil"):
+    with pytest.raises(
+        UsageError, match=re.escape("the nearest are 2025-02-24.acacia and 2025-03-31.basil")
+    ):
         contracts.resolve_version("2025-03-15.basil")
     assert "`2026-12-16.endive`" in flat and "`2027-03-31.fig`" in flat
     assert contracts.resolve_version("2026-12-16.endive").shapes == NEWEST

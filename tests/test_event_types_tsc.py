@@ -58,10 +58,12 @@ def test_events_type_check_against_the_sdk_of_their_version(version: str, tmp_pa
 def test_the_rejection_parser_maps_lines_to_event_types() -> None:
     output = (
         "events.ts(3,5): error TS2322: Type 'string' is not assignable to type 'number'.\n"
-        "  deeper context\n"
+        "  Property 'plan' is missing.\n"
         "error TS5058: The specified path does not exist.\n"
     )
     assert tsc_events.rejections(output, ["(import)", "a.created", "b.updated"]) == {
-        "b.updated": ["Type 'string' is not assignable to type 'number'."],
+        "b.updated": [
+            "Type 'string' is not assignable to type 'number'. | Property 'plan' is missing."
+        ],
         "(tsc)": ["error TS5058: The specified path does not exist."],
     }

@@ -122,15 +122,20 @@ _DIAGNOSTIC = re.compile(r"^(?P<file>[^(]+)\((?P<line>\d+),(?P<col>\d+)\): error
 
 
 def rejections(output: str, types: list[str]) -> dict[str, list[str]]:
-    """tsc's output -> event type -> its error lines (the first line of each diagnostic)."""
+    """tsc's output -> event type -> its diagnostics, each one line (its context lines joined)."""
     found: dict[str, list[str]] = {}
+    last: list[str] | None = None
     for line in output.splitlines():
         match = _DIAGNOSTIC.match(line)
-        if match is None and line.startswith("error TS"):
-            found.setdefault("(tsc)", []).append(line)
         if match is None:
+            if line.startswith("error TS"):
+                found.setdefault("(tsc)", []).append(line)
+                last = None
+            elif line.startswith(" ") and last is not None:
+                last[-1] += " | " + line.strip()
             continue
         number = int(match["line"])
         event_type = types[number - 1] if number - 1 < len(types) else "(beyond the file)"
-        found.setdefault(event_type, []).append(line[match.end() :])
+        last = found.setdefault(event_type, [])
+        last.append(line[match.end() :])
     return found

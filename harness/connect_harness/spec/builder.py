@@ -16,7 +16,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -55,6 +55,7 @@ __all__ = [
     "build_from_spec_dir",
     "carry_forward",
     "convert_schema",
+    "described_properties",
     "share_identical",
     "write_contracts",
 ]
@@ -179,12 +180,15 @@ def build_contracts(
     sources: SourceNames | None = None,
     open_enum_paths: Mapping[str, Sequence[str]] | None = None,
     relax: bool = False,
+    described: Mapping[str, Collection[str]] | None = None,
 ) -> dict[str, str]:
     """Turn one of Stripe's OpenAPI descriptions into one contract set: relative path -> exact text.
 
     Deterministic: the same inputs give the same bytes. ``sources`` only names the inputs in
     ``manifest.json``. ``open_enum_paths`` (object type -> open enum paths) makes those enums
     open; ``relax`` drops from ``required`` what the fixtures of event objects leave out.
+    ``described`` (schema name -> every property any description has, see :func:`build_all`)
+    lets examples keep fixture keys that no description describes.
     """
     api_version, spec_schemas = _check_spec(spec)
     catalogue = _check_catalogue(event_types)
@@ -233,7 +237,13 @@ def build_contracts(
             "account_types": list(account_types) if account_types else None,
         }
 
-    maker = ExampleMaker(objects_doc, resources, prefixes, example_time=_example_time(api_version))
+    maker = ExampleMaker(
+        objects_doc,
+        resources,
+        prefixes,
+        example_time=_example_time(api_version),
+        described=described,
+    )
     for name in event_objects:
         files[f"examples/{name}.json"] = _dump_example(maker.example(name))
     # Every API resource events carry or embed gets an id prefix, derived from its name where no
@@ -298,6 +308,7 @@ def build_all(
     files: dict[str, str] = {}
     rows: list[dict[str, Any]] = []
     carried_specs = carry_forward(specs, event_types)
+    described = described_properties(specs)
     for (spec, carried), contract_set in zip(carried_specs, sets, strict=True):
         built = build_contracts(
             spec,
@@ -311,6 +322,7 @@ def build_all(
             ),
             open_enum_paths=open_paths,
             relax=contract_set.relax_required,
+            described=described,
         )
         manifest = json.loads(built["manifest.json"])
         if carried is not None:
@@ -344,6 +356,27 @@ def _refs(node: Any) -> list[str]:
     if isinstance(node, list):
         return [name for item in node for name in _refs(item)]
     return []
+
+
+def described_properties(specs: Sequence[Mapping[str, Any]]) -> dict[str, frozenset[str]]:
+    """Per component schema name, the properties any of ``specs`` gives it.
+
+    Stripe's fixtures carry a few keys that no public description has and Stripe's SDKs type as
+    always present (``charge.source``, ``price.recurring.trial_period_days``): examples keep those.
+    A key some description has is left to that description, so a set never gets a field a later
+    major release added in place of another (``invoice.parent`` stays out of 2023's invoices).
+    Only schemas the newest description names are listed.
+    """
+    found: dict[str, set[str]] = {}
+    for spec in specs:
+        _, schemas = _check_spec(spec)
+        for name, schema in schemas.items():
+            properties = schema.get("properties") if isinstance(schema, Mapping) else None
+            found.setdefault(name, set()).update(properties or ())
+    # Only schemas the newest description names: the fixtures are of its time, and an older
+    # schema of another name (2023's invoice settings) is not the one a fixture key belongs to.
+    _, newest = _check_spec(specs[-1]) if specs else ("", {})
+    return {name: frozenset(keys) for name, keys in found.items() if name in newest}
 
 
 def carry_forward(

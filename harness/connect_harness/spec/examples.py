@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Final
 
 from jsonschema import Draft202012Validator
@@ -170,8 +170,13 @@ class ExampleMaker:
         prefixes: Mapping[str, str],
         *,
         example_time: int,
+        described: Mapping[str, Collection[str]] | None = None,
     ) -> None:
         self._defs: Mapping[str, Any] = objects_doc["$defs"]
+        # Per schema name, every property any description of any version has: a fixture key
+        # outside it is one Stripe renders but no public description describes (charge.source,
+        # price.recurring.trial_period_days, which stripe-node types as always present).
+        self._described = described
         self._resources = resources
         self._prefixes = prefixes
         self._time = example_time
@@ -278,7 +283,18 @@ class ExampleMaker:
                 or (value is not _MISSING and value is not None and self._plausible(value, sub))
             ):
                 out[prop] = self._value(prop, sub, value, stack)
-        return out
+        described = self._described.get(def_name) if self._described and def_name else None
+        if described is None:
+            return out
+        # Filler (an expanded object of placeholders) says nothing of the real value: left out.
+        extra = {
+            key: value
+            for key, value in source.items()
+            if key not in described and isinstance(key, str) and not _placeholder(value, key)
+        }
+        if not extra:
+            return out
+        return dict(_stripe_order({**out, **extra}))
 
     def prefix(self, object_type: str) -> str | None:
         """The id prefix of ``object_type``: known, else derived from its name; None for names."""
