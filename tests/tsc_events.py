@@ -30,8 +30,14 @@ def package(version: str) -> str:
     return "stripe" if version == "2026-10-28.endive" else f"stripe-{version}"
 
 
+#: Object types whose stripe-node name does not follow from the object's name.
+_RESOURCE_NAMES = {"invoiceitem": "InvoiceItem", "scheduled_query_run": "Sigma.ScheduledQueryRun"}
+
+
 def resource_type(object_type: str) -> str:
     """``billing.credit_grant`` -> ``Stripe.Billing.CreditGrant`` (stripe-node's naming)."""
+    if object_type in _RESOURCE_NAMES:
+        return f"Stripe.{_RESOURCE_NAMES[object_type]}"
     parts = [
         "".join(word[:1].upper() + word[1:] for word in segment.split("_"))
         for segment in object_type.split(".")
