@@ -572,3 +572,44 @@ def test_docs_versions_table_examples_resolve_as_documented() -> None:
     assert contracts.resolve_version("2024-06-20").shapes == OLDEST
     assert "python scripts/add_version.py 2026-12-16.endive" in docs
     assert (REPO / "scripts" / "add_version.py").is_file()
+
+
+@pytest.mark.parametrize(
+    "command", [["event", "invoice.paid"], ["events"], ["schema", "invoice.paid"]]
+)
+def test_cli_refuses_a_version_stripe_never_released_in_one_line(
+    capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    from connect_harness.cli import main
+
+    try:
+        code = main([*command, "--api-version", "2025-03-15.basil"])
+    except SystemExit as exit_:  # argparse refuses a bad option value by exiting
+        code = exit_.code
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.endswith(
+        "API version 2025-03-15.basil is not one Stripe released; the nearest are "
+        "2025-02-24.acacia and 2025-03-31.basil: give the version your endpoint is pinned to (its "
+        "Stripe dashboard or SDK names it)\n"
+    )
+
+
+def test_cli_schema_and_events_follow_a_pinned_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from connect_harness.cli import main
+
+    assert main(["schema", "invoice.paid", "--api-version", "2025-04-30.basil"]) == 0
+    out, err = capsys.readouterr()
+    schema = json.loads(out)
+    invoice = schema["$defs"]["invoice"]["properties"]
+    assert "parent" in invoice and "subscription" not in invoice
+    assert err == (
+        "connect-harness: note: API version 2025-04-30.basil: events use the shapes of "
+        "2025-03-31.basil (the set of the basil release, whose later versions only add fields), "
+        "stamped 2025-04-30.basil\n"
+    )
+    assert main(["event", "invoice.paid", "--api-version", "2025-02-24.acacia"]) == 0
+    out, _ = capsys.readouterr()
+    event = json.loads(out)
+    assert event["api_version"] == "2025-02-24.acacia" and "subscription" in event["data"]["object"]
