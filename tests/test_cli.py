@@ -396,7 +396,7 @@ def test_contracts_build_reproduces_the_committed_contracts(
     assert out == (
         # what the nine sets do not share, each set's api/routes.json and api/objects.json for
         # the fake API, thin.json and README.md
-        f"wrote 544 files to {out_dir} (event contracts per API version: 2023-08-16: 232, "
+        f"wrote 548 files to {out_dir} (event contracts per API version: 2023-08-16: 232, "
         "2024-09-30.acacia: 254, 2025-03-31.basil: 255, 2025-09-30.clover: 256, "
         "2026-03-25.dahlia: 263, 2026-05-27.dahlia: 263, 2026-09-30.endive: 275, "
         "2026-10-28.endive: 275, 2026-11-18.endive: 275)\n"

@@ -433,6 +433,15 @@ def test_relax_drops_required_properties_the_fixture_leaves_out() -> None:
         "widget.owner",
         "widget.size.width",
     ]
+    # limited to what the description of the fixtures' time also requires (FIXTURES_ERA_SPEC)
+    only = build_contracts(
+        spec, event_types=_catalogue(), fixtures=fixtures, relax=True, relax_only={"widget.owner"}
+    )
+    assert json.loads(only["objects.json"])["$defs"]["widget"]["required"] == [
+        "id", "object", "size"
+    ]  # fmt: skip
+    assert json.loads(only["objects.json"])["$defs"]["size"]["required"] == ["width"]
+    assert json.loads(only["manifest.json"])["relaxed_required"] == ["widget.owner"]
 
 
 def test_build_all_puts_each_set_in_its_version_folder_with_one_readme() -> None:
