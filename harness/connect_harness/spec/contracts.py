@@ -521,8 +521,12 @@ def _payload_shapes(payload: Mapping[str, Any]) -> str:
     if isinstance(stamped, str) and _API_VERSION.fullmatch(stamped.strip()):
         try:
             return _shapes(stamped)
-        except UsageError:  # a well-formed but impossible date: the newest set judges it
-            pass
+        except UsageError:
+            # A version Stripe never released (or an impossible date) still says when the
+            # payload was shaped: the newest set not newer judges it, else the newest.
+            older = [name for name in contract_versions() if _date(name) <= stamped.strip()[:10]]
+            if older:
+                return older[-1]
     return contract_versions()[-1]
 
 
