@@ -514,8 +514,9 @@ def test_examples_keep_fields_stripe_renders_that_no_description_has(version: st
     assert price["recurring"]["trial_period_days"] is None
     assert "source" in contracts.object_example("payment_intent", version=version)
     assert contracts.object_example("product", version=version)["type"] == "good"
+    assert contracts.object_example("charge", version=version)["source"] is None
     # a key some description has stays with it: 2023's invoices get no basil `parent`
     assert "parent" not in contracts.object_example("invoice", version="2023-08-16")
-    for name in ("price", "payment_intent", "product"):
+    for name in ("price", "payment_intent", "product", "charge"):
         example = contracts.object_example(name, version=version)
         assert contracts.validate_object(name, example, version=version) == []

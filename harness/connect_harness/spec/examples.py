@@ -45,6 +45,12 @@ _NULL_IN_EXAMPLES: Final[Mapping[str, tuple[str, ...]]] = {
     "payment_intent": ("canceled_at", "last_payment_error", "processing", "shipping"),
 }
 
+# Fields no description has whose fixture value is filler, where Stripe's own types say the field
+# may be null: rendered as null (as nullable hashes are). charge.source: stripe-node types it
+# `source: CustomerSource | null` (Charges.d.ts); a charge made through a PaymentIntent carries its
+# payment method in payment_method_details, not a source.
+_NULL_WHEN_FILLER: Final[Mapping[str, frozenset[str]]] = {"charge": frozenset({"source"})}
+
 # Realistic values for string properties the fixtures do not cover, by property name.
 _STRING_BY_NAME: Final[Mapping[str, str]] = {
     "currency": "usd",
@@ -286,11 +292,15 @@ class ExampleMaker:
         described = self._described.get(def_name) if self._described and def_name else None
         if described is None:
             return out
-        # Filler (an expanded object of placeholders) says nothing of the real value: left out.
+        # Filler (an expanded object of placeholders) says nothing of the real value: left out,
+        # or null where Stripe's types say the field may be null.
+        nullable = _NULL_WHEN_FILLER.get(def_name or "", frozenset())
         extra = {
-            key: value
+            key: None if _placeholder(value, key) else value
             for key, value in source.items()
-            if key not in described and isinstance(key, str) and not _placeholder(value, key)
+            if key not in described
+            and isinstance(key, str)
+            and (key in nullable or not _placeholder(value, key))
         }
         if not extra:
             return out
