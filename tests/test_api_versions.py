@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,11 @@ REPO = Path(__file__).resolve().parents[1]
 STRIPE_SPEC = Path(
     os.environ.get("CONNECT_HARNESS_STRIPE_SPEC") or REPO.parent / "shared" / "stripe-spec"
 )
-OLDEST, DAHLIA, NEWEST = "2023-08-16", "2026-05-27.dahlia", "2026-10-28.endive"
+OLDEST, DAHLIA, NEWEST = "2023-08-16", "2026-05-27.dahlia", "2026-11-18.endive"
+ENDIVE_OCT = "2026-10-28.endive"
+
+
+BASIL, CLOVER = "2025-03-31.basil", "2025-09-30.clover"
 
 
 @pytest.mark.parametrize(
@@ -29,34 +34,55 @@ OLDEST, DAHLIA, NEWEST = "2023-08-16", "2026-05-27.dahlia", "2026-10-28.endive"
         (None, NEWEST, NEWEST, None),
         (OLDEST, OLDEST, OLDEST, None),
         (DAHLIA, DAHLIA, DAHLIA, None),
+        (BASIL, BASIL, BASIL, None),
+        (ENDIVE_OCT, ENDIVE_OCT, ENDIVE_OCT, None),
         (NEWEST, NEWEST, NEWEST, None),
         (
-            "2025-03-31.basil",
+            # stripe-python 14.2.0's version: the clover set, not 2023's shapes
+            "2025-12-15.clover",
+            CLOVER,
+            "2025-12-15.clover",
+            "API version 2025-12-15.clover: events use the shapes of 2025-09-30.clover (the set "
+            "of the clover release, whose later versions only add fields), stamped "
+            "2025-12-15.clover",
+        ),
+        (
+            "2025-08-27.basil",
+            BASIL,
+            "2025-08-27.basil",
+            "API version 2025-08-27.basil: events use the shapes of 2025-03-31.basil (the set of "
+            "the basil release, whose later versions only add fields), stamped 2025-08-27.basil",
+        ),
+        (
+            "2026-04-22.dahlia",
+            "2026-03-25.dahlia",
+            "2026-04-22.dahlia",
+            "API version 2026-04-22.dahlia: events use the shapes of 2026-03-25.dahlia (the set "
+            "of the dahlia release, whose later versions only add fields), stamped "
+            "2026-04-22.dahlia",
+        ),
+        (
+            "2024-06-20",
             OLDEST,
-            "2025-03-31.basil",
-            "API version 2025-03-31.basil: events use the shapes of 2023-08-16 (the newest "
-            "contract set not newer than 2025-03-31.basil), stamped 2025-03-31.basil",
+            "2024-06-20",
+            "API version 2024-06-20: events use the shapes of 2023-08-16 (the newest contract set "
+            "not newer than 2024-06-20), stamped 2024-06-20",
         ),
         (
             "2026-05-27",
             DAHLIA,
             "2026-05-27",
-            "API version 2026-05-27: events use the shapes of 2026-05-27.dahlia (the newest "
-            "contract set not newer than 2026-05-27), stamped 2026-05-27",
+            "API version 2026-05-27: events use the shapes of 2026-05-27.dahlia (the set of the "
+            "dahlia release, whose later versions only add fields), stamped 2026-05-27",
         ),
         (
-            "2026-09-30.clover",
-            DAHLIA,
-            "2026-09-30.clover",
-            "API version 2026-09-30.clover: events use the shapes of 2026-05-27.dahlia (the "
-            "newest contract set not newer than 2026-09-30.clover), stamped 2026-09-30.clover",
-        ),
-        (
-            "2027-01-01.fig",
+            "2026-12-16.endive",
             NEWEST,
-            "2027-01-01.fig",
-            "API version 2027-01-01.fig: events use the shapes of 2026-10-28.endive (the newest "
-            "contract set not newer than 2027-01-01.fig), stamped 2027-01-01.fig",
+            "2026-12-16.endive",
+            "API version 2026-12-16.endive: events use the shapes of 2026-11-18.endive (the set "
+            "of the endive release: 2026-12-16.endive is newer than 2026-11-18.endive, the newest "
+            "version this connect-harness knows, and a release only adds fields), stamped "
+            "2026-12-16.endive",
         ),
         (
             "2020-08-27",
@@ -70,6 +96,56 @@ OLDEST, DAHLIA, NEWEST = "2023-08-16", "2026-05-27.dahlia", "2026-10-28.endive"
 def test_resolve_version(requested: str | None, shapes: str, stamp: str, note: str | None) -> None:
     choice = contracts.resolve_version(requested)
     assert (choice.shapes, choice.stamp, choice.note) == (shapes, stamp, note)
+
+
+@pytest.mark.parametrize(
+    ("requested", "message"),
+    [
+        (
+            "2025-03-15.basil",
+            "API version 2025-03-15.basil is not one Stripe released; the nearest are "
+            "2025-02-24.acacia and 2025-03-31.basil: give the version your endpoint is pinned to "
+            "(its Stripe dashboard or SDK names it)",
+        ),
+        (
+            "2024-05-01",
+            "API version 2024-05-01 is not one Stripe released; the nearest are 2024-04-10 and "
+            "2024-06-20: give the version your endpoint is pinned to (its Stripe dashboard or SDK "
+            "names it)",
+        ),
+        (
+            # a real date of another release: clover's versions are not basil's
+            "2025-12-15.basil",
+            "API version 2025-12-15.basil is not one Stripe released; the nearest are "
+            "2025-11-17.clover and 2026-01-28.clover: give the version your endpoint is pinned to "
+            "(its Stripe dashboard or SDK names it)",
+        ),
+        (
+            "2027-01-01.fig",
+            "API version 2027-01-01.fig is newer than every Stripe API version this "
+            "connect-harness knows (the newest is 2026-11-18.endive); if Stripe has released it, "
+            "upgrade connect-harness or, in a checkout, run `python scripts/add_version.py "
+            "2027-01-01.fig`; else give 2026-11-18.endive",
+        ),
+    ],
+)
+def test_resolve_version_refuses_a_version_stripe_never_released(
+    requested: str, message: str
+) -> None:
+    with pytest.raises(UsageError) as excinfo:
+        contracts.resolve_version(requested)
+    assert str(excinfo.value) == message
+
+
+def test_every_release_since_2023_gets_the_set_of_its_own_major() -> None:
+    from connect_harness.spec.versions import RELEASED, major_of
+
+    since = [name for name in RELEASED if name >= OLDEST]
+    assert len(since) == 31  # 2023-08-16 to 2026-11-18, as the issue counted them
+    for name in since:
+        shapes = contracts.resolve_version(name).shapes
+        assert shapes[:10] <= name[:10]
+        assert major_of(shapes) == major_of(name), name
 
 
 @pytest.mark.parametrize("bad", ["", "latest", "2024-6-20", "2024-06-20.Basil", "2024-13-01", "x"])
@@ -93,7 +169,7 @@ def test_settings_parse_api_version_refuses_impossible_dates() -> None:
 def test_every_public_function_takes_a_version() -> None:
     assert contracts.object_types(version=OLDEST) != contracts.object_types()
     assert "reserve.hold" in contracts.object_types()
-    assert "reserve.hold" not in contracts.object_types(version="2024-01-01")
+    assert "reserve.hold" not in contracts.object_types(version="2024-04-10")
     old = contracts.object_schema("invoice", version=OLDEST)["properties"]
     new = contracts.object_schema("invoice")["properties"]
     assert "subscription" in old and "subscription" not in new and "parent" in new
@@ -156,18 +232,47 @@ def test_validate_event_picks_the_set_from_the_events_own_api_version() -> None:
     assert contracts.validate_event(restamped, version=OLDEST) == []
     assert contracts.validate_event({**old, "api_version": None}) == problems
     assert contracts.validate_event({**old, "api_version": "2023-02-30"}) == problems
+    # a version Stripe never released still dates the payload: the newest set not newer judges it
+    assert contracts.validate_event({**old, "api_version": "2024-05-01"}) == []
 
 
-def test_the_pinned_stripe_python_is_not_newer_than_the_newest_contract_set() -> None:
-    # A stripe-python bump that moves its API version past our newest set must come with a new set
-    # (connect-harness contracts build --spec-dir ../shared/stripe-spec after adding its spec).
-    pinned = str(stripe.api_version)
-    newest = contracts.contract_versions()[-1]
-    assert pinned[:10] <= newest[:10], (
-        f"stripe-python is pinned at API {pinned}, newer than the newest contract set {newest}: "
-        "add that version's OpenAPI description and rebuild the contracts"
+def _pinned_stripe_node() -> str | None:
+    api_version = REPO / "tests" / "node" / "node_modules" / "stripe" / "cjs" / "apiVersion.js"
+    if not api_version.is_file():
+        return None
+    found = re.search(r"ApiVersion = '([^']+)'", api_version.read_text(encoding="utf-8"))
+    return found[1] if found else None
+
+
+def _guard(sdk: str, pinned: str) -> None:
+    # An SDK bump that moves its API version past what we know, or into a release without a set,
+    # must come with a new set: `python scripts/add_version.py VERSION` (docs/versions.md).
+    from connect_harness.spec.versions import RELEASED
+
+    assert pinned in RELEASED, (
+        f"{sdk} is pinned at API {pinned}, a version connect_harness.spec.versions does not list: "
+        f"run `python scripts/add_version.py {pinned}` (docs/versions.md)"
     )
-    assert pinned == NEWEST
+    choice = contracts.resolve_version(pinned)  # raises when its release has no set
+    assert choice.shapes[:10] <= pinned[:10]
+
+
+def test_the_pinned_stripe_python_has_a_contract_set_of_its_release() -> None:
+    _guard("stripe-python", str(stripe.api_version))
+
+
+def test_the_pinned_stripe_node_has_a_contract_set_of_its_release() -> None:
+    pinned = _pinned_stripe_node()
+    if pinned is None:
+        pytest.skip("the stripe npm package is not installed (npm ci --prefix tests/node)")
+    _guard("stripe-node", pinned)
+
+
+def test_the_guard_refuses_an_sdk_pinned_past_what_we_know() -> None:
+    with pytest.raises(
+        AssertionError, match=re.escape("run `python scripts/add_version.py 2027-01-27.fig`")
+    ):
+        _guard("stripe-node", "2027-01-27.fig")
 
 
 # --- Stripe's own fixtures against the 2026 sets ------------------------------------------------
@@ -201,9 +306,7 @@ def _fixture_results(version: str) -> tuple[list[str], dict[str, list[str]]]:
         (STRIPE_SPEC / "event_catalogue.2026-10-28.json").read_text(encoding="utf-8")
     )
     event_objects = {name for entry in catalogue["events"].values() for name in entry["objects"]}
-    objects = json.loads(
-        (REPO / "contracts" / version / "objects.json").read_text(encoding="utf-8")
-    )
+    objects = json.loads(contracts.contract_text(version, "objects.json"))
     described = set(contracts.object_types(version=version))
     valid, invalid = [], {}
     for name in sorted(event_objects & set(fixtures["resources"])):
@@ -220,7 +323,7 @@ def _fixture_results(version: str) -> tuple[list[str], dict[str, list[str]]]:
 
 
 @pytest.mark.skipif(not STRIPE_SPEC.is_dir(), reason=f"Stripe's data is not at {STRIPE_SPEC}")
-@pytest.mark.parametrize(("version", "at_least"), [(NEWEST, 82), (DAHLIA, 76)])
+@pytest.mark.parametrize(("version", "at_least"), [(NEWEST, 76), (DAHLIA, 81)])
 def test_stripes_fixtures_of_event_objects_validate_against_the_2026_sets(
     version: str, at_least: int
 ) -> None:
@@ -311,27 +414,56 @@ def test_verify_with_api_version_notes_the_shapes_and_sends_that_sets_types(
     assert err == "" and "| 275 event types |" in out.splitlines()[0]
 
 
+def _pinned_cell(shapes: str) -> str:
+    from connect_harness.spec.versions import RELEASED
+
+    pinned = [name for name in RELEASED if contracts.resolve_version(name).shapes == shapes]
+    if len(pinned) == 1:
+        return f"`{pinned[0]}` (1 version)"
+    return f"`{pinned[0]}` to `{pinned[-1]}` ({len(pinned)} versions)"
+
+
 def test_readme_version_table_and_fixture_figures_match_the_contracts() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     section = readme.split("### API versions", 1)[1]
-    for version in contracts.contract_versions():
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    expected = []
+    for version in reversed(contracts.contract_versions()):
         covered = len(contracts.supported_event_types(version=version))
-        row = next(line for line in section.splitlines() if line.startswith(f"| `{version}`"))
-        manifest = json.loads(
-            (REPO / "contracts" / version / "manifest.json").read_text(encoding="utf-8")
+        spec = json.loads((REPO / "contracts" / version / "manifest.json").read_text())["source"][
+            "spec"
+        ]
+        source = "derived" if ".derived." in spec else "real"
+        default = " (default)" if version == NEWEST else ""
+        expected.append(
+            f"| `{version}`{default} | {source}: `{spec}` | {covered} of 275 | "
+            f"{_pinned_cell(version)} |"
         )
-        assert f"`{manifest['source']['spec']}`" in row
-        assert row.endswith(f"| {covered} of 275 |"), row
-    assert "| `2026-10-28.endive` (default) |" in section
+    assert rows[: len(expected)] == expected
     relaxed = json.loads(
         (REPO / "contracts" / NEWEST / "manifest.json").read_text(encoding="utf-8")
     )["relaxed_required"]
-    assert f"do not require the {len(relaxed)}\nproperties" in section
-    assert "all 82 validate against the 2026-10-28.endive set" in " ".join(section.split())
-    assert "all 76 that\n2026-05-27.dahlia describes" in section
-    assert len(contracts.object_types(version=DAHLIA)) == 76
+    flat = " ".join(section.split())
+    assert f"{len(relaxed)} property at {NEWEST}" in flat and relaxed == [
+        "invoice.amount_paid_off_stripe"
+    ]
+    assert f"76 of the 82 validate against the {NEWEST} set" in flat
+    if STRIPE_SPEC.is_dir():
+        newest_valid, newest_invalid = _fixture_results(NEWEST)
+        assert len(newest_valid) == 76 and len(newest_invalid) == 6
+    valid, invalid = _fixture_results(DAHLIA) if STRIPE_SPEC.is_dir() else ([], {})
+    if STRIPE_SPEC.is_dir():
+        assert len(valid) == 81 and list(invalid.values()) == [["no schema at this version"]]
+    assert "all 81 that 2026-05-27.dahlia describes validate against it" in flat
+    assert len(contracts.object_types(version=DAHLIA)) == 81
     note = contracts.resolve_version("2024-06-20").note
     assert f"connect-harness: note: {note}\n" in section
+    for claim in ("2025-12-15.clover", "2025-03-15.basil", "2026-12-16.endive"):
+        assert f"`{claim}`" in flat
+    assert contracts.resolve_version("2025-12-15.clover").shapes == "2025-09-30.clover"
+    with pytest.raises(UsageError, match="is not one Stripe released"):
+        contracts.resolve_version("2025-03-15.basil")
+    assert contracts.resolve_version("2026-12-16.endive").shapes == NEWEST
 
 
 def test_the_fake_api_knows_what_an_older_versions_event_references() -> None:
@@ -355,3 +487,136 @@ def test_the_fake_api_knows_what_an_older_versions_event_references() -> None:
             "subscription": subscription}}})
     )  # fmt: skip
     assert newer.current_object(subscription) is None  # not a field of today's invoice
+
+
+# --- what each major release changed in webhook objects, at its first version and the one before --
+# Sources: docs.stripe.com/changelog (basil: "Adds parent to Invoice", "Removes subscription,
+# paid, payment_intent, charge... from Invoice", "Moves current_period_start/end to subscription
+# items"; clover: "Replaces Discount.coupon with Discount.source"); endive's enum values as the
+# types of stripe npm 23.0.1 (which pins 2026-09-30.endive) list them against 22.2.0's
+# (2026-05-27.dahlia), the release notes' "Add support for new value" lines.
+
+
+def _object(event_type: str, version: str) -> dict[str, Any]:
+    return build_event(event_type, account="acct_1Majors", api_version=version).data_object
+
+
+@pytest.mark.parametrize(
+    ("before", "first"), [("2025-02-24.acacia", BASIL), ("2024-12-18.acacia", "2025-04-30.basil")]
+)
+def test_basil_moves_invoice_links_into_parent_and_periods_onto_items(
+    before: str, first: str
+) -> None:
+    old, new = _object("invoice.paid", before), _object("invoice.paid", first)
+    for gone in ("subscription", "paid", "payment_intent", "charge"):
+        assert gone in old and gone not in new, gone
+    assert "parent" not in old and "parent" in new
+    assert "payments" in contracts.object_schema("invoice", version=first)["properties"]
+    assert "payments" not in contracts.object_schema("invoice", version=before)["properties"]
+    old_sub = _object("customer.subscription.updated", before)
+    new_sub = _object("customer.subscription.updated", first)
+    assert "current_period_end" in old_sub and "current_period_end" not in new_sub
+    assert "current_period_end" not in old_sub["items"]["data"][0]
+    assert {"current_period_start", "current_period_end"} <= set(new_sub["items"]["data"][0])
+    assert "invoice" in _object("payment_intent.succeeded", before)
+    assert "invoice" not in _object("payment_intent.succeeded", first)
+    assert "invoice" in _object("charge.succeeded", before)
+    assert "invoice" not in _object("charge.succeeded", first)
+    for version in (before, first):
+        for event_type in ("invoice.paid", "customer.subscription.updated"):
+            event = build_event(event_type, api_version=version)
+            assert contracts.validate_event(event.payload) == [], (event_type, version)
+
+
+def test_clover_replaces_the_discounts_coupon_with_its_source() -> None:
+    old = _object("customer.discount.created", "2025-08-27.basil")
+    new = _object("customer.discount.created", CLOVER)
+    assert "coupon" in old and "source" not in old
+    assert "coupon" not in new and new["source"]["type"] == "coupon"
+    # a basil event judged by its own stamp keeps its coupon; clover's contract requires source
+    basil_event = build_event("customer.discount.created", api_version="2025-08-27.basil")
+    assert contracts.validate_event(basil_event.payload) == []
+    problems = contracts.validate_event({**basil_event.payload, "api_version": CLOVER})
+    assert "$.data.object: 'source' is a required property" in problems
+
+
+@pytest.mark.parametrize(
+    ("path", "object_type", "value"),
+    [
+        (("tax_type",), "tax_rate", "digital_excise_tax"),
+        (("type",), "tax_id", "ic_nif"),
+    ],
+)
+def test_endive_adds_enum_values_dahlia_refuses(
+    path: tuple[str, ...], object_type: str, value: str
+) -> None:
+    example = contracts.object_example(object_type, version="2026-09-30.endive")
+    example[path[-1]] = value
+    assert contracts.validate_object(object_type, example, version="2026-09-30.endive") == []
+    assert contracts.validate_object(object_type, example, version="2026-11-18.endive") == []
+    problems = contracts.validate_object(object_type, example, version="2026-08-26.dahlia")
+    assert problems and problems[0].startswith(f"$.{path[-1]}: '{value}' is not one of"), problems
+
+
+def test_docs_versions_table_examples_resolve_as_documented() -> None:
+    from connect_harness.spec.versions import RELEASED
+
+    docs = (REPO / "docs" / "versions.md").read_text(encoding="utf-8")
+    flat = " ".join(docs.split())
+    for example in ("2025-12-15.clover", "2025-09-30.clover", "2025-03-15.basil"):
+        assert f"`{example}`" in flat
+    clover = contracts.resolve_version("2025-12-15.clover")
+    assert clover.shapes == "2025-09-30.clover" and clover.note is not None
+    with pytest.raises(
+        UsageError, match=re.escape("the nearest are 2025-02-24.acacia and 2025-03-31.basil")
+    ):
+        contracts.resolve_version("2025-03-15.basil")
+    assert "`2026-12-16.endive`" in flat and "`2027-03-31.fig`" in flat
+    assert contracts.resolve_version("2026-12-16.endive").shapes == NEWEST
+    with pytest.raises(UsageError, match="upgrade connect-harness"):
+        contracts.resolve_version("2027-03-31.fig")
+    assert "`2025-03-01.dashboard` is left out" in flat and "2025-03-01.dashboard" not in RELEASED
+    assert contracts.resolve_version("2024-06-20").shapes == OLDEST
+    assert "python scripts/add_version.py 2026-12-16.endive" in docs
+    assert (REPO / "scripts" / "add_version.py").is_file()
+
+
+@pytest.mark.parametrize(
+    "command", [["event", "invoice.paid"], ["events"], ["schema", "invoice.paid"]]
+)
+def test_cli_refuses_a_version_stripe_never_released_in_one_line(
+    capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    from connect_harness.cli import main
+
+    try:
+        code = main([*command, "--api-version", "2025-03-15.basil"])
+    except SystemExit as exit_:  # argparse refuses a bad option value by exiting
+        code = exit_.code
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.endswith(
+        "API version 2025-03-15.basil is not one Stripe released; the nearest are "
+        "2025-02-24.acacia and 2025-03-31.basil: give the version your endpoint is pinned to (its "
+        "Stripe dashboard or SDK names it)\n"
+    )
+
+
+def test_cli_schema_and_events_follow_a_pinned_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from connect_harness.cli import main
+
+    assert main(["schema", "invoice.paid", "--api-version", "2025-04-30.basil"]) == 0
+    out, err = capsys.readouterr()
+    schema = json.loads(out)
+    invoice = schema["$defs"]["invoice"]["properties"]
+    assert "parent" in invoice and "subscription" not in invoice
+    assert err == (
+        "connect-harness: note: API version 2025-04-30.basil: events use the shapes of "
+        "2025-03-31.basil (the set of the basil release, whose later versions only add fields), "
+        "stamped 2025-04-30.basil\n"
+    )
+    assert main(["event", "invoice.paid", "--api-version", "2025-02-24.acacia"]) == 0
+    out, _ = capsys.readouterr()
+    event = json.loads(out)
+    assert event["api_version"] == "2025-02-24.acacia" and "subscription" in event["data"]["object"]

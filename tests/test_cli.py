@@ -25,7 +25,7 @@ SHARED_SPEC = Path(
     os.environ.get("CONNECT_HARNESS_STRIPE_SPEC")
     or Path(__file__).resolve().parents[1].parent / "shared" / "stripe-spec"
 )
-NEWEST = "2026-10-28.endive"
+NEWEST = "2026-11-18.endive"
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -45,7 +45,7 @@ def test_events_lists_every_supported_type_with_its_connect_note(
     payout_failed = next(line for line in lines if line.startswith("payout.failed "))
     assert "payout" in payout_failed and "connect + account" in payout_failed
     assert out.endswith(
-        "\n275 supported event types (contracts of Stripe API 2026-10-28.endive).\n"
+        "\n275 supported event types (contracts of Stripe API 2026-11-18.endive).\n"
     )
 
 
@@ -54,7 +54,8 @@ def test_events_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     data = json.loads(out)
     assert data["api_version"] == contracts.api_version() == NEWEST
-    assert data["contract_versions"] == ["2023-08-16", "2026-05-27.dahlia", NEWEST]
+    assert data["contract_versions"] == list(contracts.contract_versions())
+    assert data["contract_versions"][0] == "2023-08-16" and data["contract_versions"][-1] == NEWEST
     assert data["unsupported"] == {}
     rows = {row["type"]: row for row in data["events"]}
     assert len(rows) == 275
@@ -93,8 +94,8 @@ def test_events_with_api_version_lists_that_sets_types_and_notes_the_stand_in(
     code, out, err = run(capsys, "events", "--json", "--api-version", "2026-05-27.dahlia")
     assert code == 0 and err == ""
     data = json.loads(out)
-    assert data["api_version"] == "2026-05-27.dahlia" and len(data["events"]) == 254
-    assert len(data["unsupported"]) == 21
+    assert data["api_version"] == "2026-05-27.dahlia" and len(data["events"]) == 263
+    assert len(data["unsupported"]) == 12
 
 
 def test_schema_with_api_version_uses_that_sets_shapes(capsys: pytest.CaptureFixture[str]) -> None:
@@ -393,9 +394,12 @@ def test_contracts_build_reproduces_the_committed_contracts(
     )
     assert code == 0, err
     assert out == (
-        # 995 contract files, each set's api/routes.json and api/objects.json for the fake API, thin.json
-        f"wrote 1002 files to {out_dir} (event contracts per API version: 2023-08-16: 232, "
-        "2026-05-27.dahlia: 254, 2026-10-28.endive: 275)\n"
+        # what the nine sets do not share, each set's api/routes.json and api/objects.json for
+        # the fake API, thin.json and README.md
+        f"wrote 548 files to {out_dir} (event contracts per API version: 2023-08-16: 232, "
+        "2024-09-30.acacia: 254, 2025-03-31.basil: 255, 2025-09-30.clover: 256, "
+        "2026-03-25.dahlia: 263, 2026-05-27.dahlia: 263, 2026-09-30.endive: 275, "
+        "2026-10-28.endive: 275, 2026-11-18.endive: 275)\n"
     )
     committed = contracts.contracts_dir()
     built = sorted(p.relative_to(out_dir) for p in out_dir.rglob("*") if p.is_file())

@@ -433,6 +433,15 @@ def test_relax_drops_required_properties_the_fixture_leaves_out() -> None:
         "widget.owner",
         "widget.size.width",
     ]
+    # limited to what the description of the fixtures' time also requires (FIXTURES_ERA_SPEC)
+    only = build_contracts(
+        spec, event_types=_catalogue(), fixtures=fixtures, relax=True, relax_only={"widget.owner"}
+    )
+    assert json.loads(only["objects.json"])["$defs"]["widget"]["required"] == [
+        "id", "object", "size"
+    ]  # fmt: skip
+    assert json.loads(only["objects.json"])["$defs"]["size"]["required"] == ["width"]
+    assert json.loads(only["manifest.json"])["relaxed_required"] == ["widget.owner"]
 
 
 def test_build_all_puts_each_set_in_its_version_folder_with_one_readme() -> None:
@@ -452,12 +461,38 @@ def test_build_all_puts_each_set_in_its_version_folder_with_one_readme() -> None
     assert manifest["source"]["spec"] == CONTRACT_SETS[1].spec
     assert manifest["source"]["open_enums"] == "open_enums.2026-10-28.json"
     assert (
-        "| `2100-01-01.zeta` | `openapi.spec3.2026-05-27.json` | 2 of 4 | 2 | 1 |"
+        f"| `2100-01-01.zeta` | `{CONTRACT_SETS[1].spec}` | 2 of 4 | 2 | 1 |"
         in (files["README.md"])
     )
     objects = json.loads(files["2099-01-01/objects.json"])
     assert objects["$id"] == "https://connect-harness.invalid/contracts/2099-01-01/objects.json"
-    assert json.loads(files["2099-01-01/examples/widget.json"])["created"] == 1700000000
+    # the same example at both versions: stored once, in the newer set (see the next test)
+    assert json.loads(files["2100-01-01.zeta/examples/widget.json"])["created"] == 1700000000
+
+
+def test_build_all_stores_what_two_sets_share_once_in_the_newer() -> None:
+    # One description at two versions: identical schemas and examples, event contracts that
+    # differ only by their $id.
+    files = build_all(
+        [_enum_spec("2099-01-01"), _enum_spec("2100-01-01.zeta")],
+        event_types=_catalogue(),
+        fixtures=FIXTURES,
+        open_enums_doc=None,
+        sets=CONTRACT_SETS[:2],
+    )
+    old_objects = json.loads(files["2099-01-01/objects.json"])
+    new_objects = json.loads(files["2100-01-01.zeta/objects.json"])
+    assert old_objects["$defs"] == {}
+    assert old_objects["x-shared-defs"] == {"2100-01-01.zeta": sorted(new_objects["$defs"])}
+    assert "x-shared-defs" not in new_objects
+    manifest = json.loads(files["2099-01-01/manifest.json"])
+    events = sorted(f"events/{name}.json" for name in manifest["events"])
+    assert manifest["shared_files"] == {"2100-01-01.zeta": [*events, "examples/widget.json"]}
+    assert json.loads(files["2100-01-01.zeta/manifest.json"])["shared_files"] == {}
+    assert sorted(name for name in files if name.startswith("2099-01-01/")) == [
+        "2099-01-01/manifest.json",
+        "2099-01-01/objects.json",
+    ]
 
 
 def test_build_all_refuses_two_sets_of_one_version_and_a_bad_open_enum_list() -> None:

@@ -468,9 +468,9 @@ def _cmd_contracts_build(args: argparse.Namespace) -> int:
             f"cannot write the contracts to --out {args.out!r}: {err.strerror or err}; give a "
             "writable folder"
         ) from err
-    versions = sorted({name.split("/", 1)[0] for name in files if "/" in name})
+    versions = sorted(name.split("/", 1)[0] for name in files if name.endswith("/manifest.json"))
     counts = ", ".join(
-        f"{version}: {sum(1 for n in files if n.startswith(f'{version}/events/'))}"
+        f"{version}: {json.loads(files[f'{version}/manifest.json'])['counts']['supported']}"
         for version in versions
     )
     print(f"wrote {len(files)} files to {out} (event contracts per API version: {counts})")

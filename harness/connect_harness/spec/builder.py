@@ -16,7 +16,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -44,6 +44,7 @@ __all__ = [
     "CATALOGUE_FILE",
     "CONTRACTS_BASE_URI",
     "CONTRACT_SETS",
+    "FIXTURES_ERA_SPEC",
     "FIXTURES_FILE",
     "ID_OF",
     "OPEN_ENUMS_FILE",
@@ -53,7 +54,10 @@ __all__ = [
     "build_contracts",
     "build_from_files",
     "build_from_spec_dir",
+    "carry_forward",
     "convert_schema",
+    "described_properties",
+    "share_identical",
     "write_contracts",
 ]
 
@@ -66,17 +70,29 @@ class ContractSet:
 
     #: File name of the OpenAPI description in the spec folder.
     spec: str
-    #: Drop from ``required`` what Stripe's own fixtures leave out. Off for the 2023 set: the
-    #: fixtures are three years newer, so what they lack may simply have been removed since.
+    #: Drop from ``required`` what Stripe's own fixtures leave out. Off for the sets of a major
+    #: release before the fixtures' (2026-07-29.dahlia): what the fixtures lack may have been
+    #: removed since (``discount.coupon`` at clover, ``invoice.paid`` at basil).
     relax_required: bool
 
 
 #: Every contract set, oldest first; its folder is the description's ``info.version``.
 CONTRACT_SETS: Final = (
     ContractSet("openapi.spec3.2023-08-16.json", relax_required=False),
+    ContractSet("openapi.spec3.2024-09-30.acacia.derived.json", relax_required=False),
+    ContractSet("openapi.spec3.2025-03-31.basil.derived.json", relax_required=False),
+    ContractSet("openapi.spec3.2025-09-30.clover.derived.json", relax_required=False),
+    ContractSet("openapi.spec3.2026-03-25.dahlia.derived.json", relax_required=True),
     ContractSet("openapi.spec3.2026-05-27.json", relax_required=True),
+    ContractSet("openapi.spec3.2026-09-30.endive.derived.json", relax_required=True),
     ContractSet("openapi.spec3.2026-10-28.derived.json", relax_required=True),
+    ContractSet("openapi.spec3.2026-11-18.endive.derived.json", relax_required=True),
 )
+#: The real description of the fixtures' time (2026-07-29): where it requires what the fixtures
+#: leave out, the two disagree and a set may drop the requirement; a property required only in a
+#: later description (stripe-node 23 types ``dispute.evidence_details.submission_method`` as always
+#: present) postdates the fixtures, which then say nothing about it.
+FIXTURES_ERA_SPEC: Final = "openapi.spec3.2026-05-27.json"
 #: The other inputs, read from the same folder.
 CATALOGUE_FILE: Final = "event_catalogue.2026-10-28.json"
 FIXTURES_FILE: Final = "fixtures3.2026-07-29.json"
@@ -170,12 +186,17 @@ def build_contracts(
     sources: SourceNames | None = None,
     open_enum_paths: Mapping[str, Sequence[str]] | None = None,
     relax: bool = False,
+    described: Mapping[str, Collection[str]] | None = None,
+    relax_only: Collection[str] | None = None,
 ) -> dict[str, str]:
     """Turn one of Stripe's OpenAPI descriptions into one contract set: relative path -> exact text.
 
     Deterministic: the same inputs give the same bytes. ``sources`` only names the inputs in
     ``manifest.json``. ``open_enum_paths`` (object type -> open enum paths) makes those enums
     open; ``relax`` drops from ``required`` what the fixtures of event objects leave out.
+    ``described`` (schema name -> every property any description has, see :func:`build_all`)
+    lets examples keep fixture keys that no description describes. ``relax_only`` limits what
+    ``relax`` may drop to those paths (``invoice.amount_paid_off_stripe``).
     """
     api_version, spec_schemas = _check_spec(spec)
     catalogue = _check_catalogue(event_types)
@@ -199,7 +220,7 @@ def build_contracts(
     if relax:
         for name in event_objects:
             if isinstance(resources.get(name), Mapping):
-                relaxed.extend(relax_required(defs, name, resources[name]))
+                relaxed.extend(relax_required(defs, name, resources[name], only=relax_only))
     objects_doc = {
         "$schema": SCHEMA_DIALECT,
         "$id": f"{base}objects.json",
@@ -224,7 +245,13 @@ def build_contracts(
             "account_types": list(account_types) if account_types else None,
         }
 
-    maker = ExampleMaker(objects_doc, resources, prefixes, example_time=_example_time(api_version))
+    maker = ExampleMaker(
+        objects_doc,
+        resources,
+        prefixes,
+        example_time=_example_time(api_version),
+        described=described,
+    )
     for name in event_objects:
         files[f"examples/{name}.json"] = _dump_example(maker.example(name))
     # Every API resource events carry or embed gets an id prefix, derived from its name where no
@@ -288,7 +315,13 @@ def build_all(
     open_paths = _check_open_enums(open_enums_doc) if open_enums_doc is not None else None
     files: dict[str, str] = {}
     rows: list[dict[str, Any]] = []
-    for spec, contract_set in zip(specs, sets, strict=True):
+    carried_specs = carry_forward(specs, event_types)
+    described = described_properties(specs)
+    relax_only = None
+    for (spec, _), contract_set in zip(carried_specs, sets, strict=True):
+        if contract_set.spec == FIXTURES_ERA_SPEC and fixtures is not None:
+            relax_only = _relaxable(spec, event_types, fixtures)
+    for (spec, carried), contract_set in zip(carried_specs, sets, strict=True):
         built = build_contracts(
             spec,
             event_types=event_types,
@@ -301,13 +334,19 @@ def build_all(
             ),
             open_enum_paths=open_paths,
             relax=contract_set.relax_required,
+            described=described,
+            relax_only=relax_only,
         )
         manifest = json.loads(built["manifest.json"])
+        if carried is not None:
+            manifest["carried_forward"] = carried
+            built["manifest.json"] = _dump(manifest)
         version = manifest["api_version"]
         if any(row["version"] == version for row in rows):
             raise UsageError(f"two OpenAPI descriptions have API version {version!r}; keep one")
         rows.append({"version": version, "spec": contract_set.spec, **manifest["counts"]})
         files.update({f"{version}/{name}": text for name, text in built.items()})
+    files = share_identical(files, [row["version"] for row in rows])
     files["README.md"] = contracts_readme(rows, base=CONTRACTS_BASE_URI)
     if v2_spec is not None:
         from connect_harness.spec.thin import THIN_FILE, build_thin_catalogue, dump_thin_catalogue
@@ -316,6 +355,177 @@ def build_all(
             build_thin_catalogue(v2_spec, specs[-1], event_catalogue=event_types)
         )
     return dict(sorted(files.items()))
+
+
+def _refs(node: Any) -> list[str]:
+    if isinstance(node, Mapping):
+        found = []
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+            found.append(ref.rsplit("/", 1)[1])
+        for value in node.values():
+            found.extend(_refs(value))
+        return found
+    if isinstance(node, list):
+        return [name for item in node for name in _refs(item)]
+    return []
+
+
+def _relaxable(
+    spec: Mapping[str, Any], event_types: Mapping[str, Any], fixtures: Mapping[str, Any]
+) -> frozenset[str]:
+    """The ``required`` paths of ``spec``'s event objects that Stripe's fixtures leave out."""
+    _, schemas = _check_spec(spec)
+    resources = fixtures.get("resources")
+    if not isinstance(resources, Mapping):
+        return frozenset()
+    supported, _ = split_catalogue(_check_catalogue(event_types), schemas)
+    converted = {name: convert_schema(schemas[name]) for name in schemas}
+    paths: list[str] = []
+    for name in sorted({name for objects in supported.values() for name in objects}):
+        if isinstance(resources.get(name), Mapping):
+            paths.extend(relax_required(converted, name, resources[name]))
+    return frozenset(paths)
+
+
+def described_properties(specs: Sequence[Mapping[str, Any]]) -> dict[str, frozenset[str]]:
+    """Per component schema name, the properties any of ``specs`` gives it.
+
+    Stripe's fixtures carry a few keys that no public description has and Stripe's SDKs type as
+    always present (``charge.source``, ``price.recurring.trial_period_days``): examples keep those.
+    A key some description has is left to that description, so a set never gets a field a later
+    major release added in place of another (``invoice.parent`` stays out of 2023's invoices).
+    Only schemas the newest description names are listed.
+    """
+    found: dict[str, set[str]] = {}
+    for spec in specs:
+        _, schemas = _check_spec(spec)
+        for name, schema in schemas.items():
+            properties = schema.get("properties") if isinstance(schema, Mapping) else None
+            found.setdefault(name, set()).update(properties or ())
+    # Only schemas the newest description names: the fixtures are of its time, and an older
+    # schema of another name (2023's invoice settings) is not the one a fixture key belongs to.
+    _, newest = _check_spec(specs[-1]) if specs else ("", {})
+    return {name: frozenset(keys) for name, keys in found.items() if name in newest}
+
+
+def carry_forward(
+    specs: Sequence[Mapping[str, Any]], event_types: Mapping[str, Any]
+) -> list[tuple[Mapping[str, Any], dict[str, Any] | None]]:
+    """Each description with the event objects an older one of its major release has and it lacks.
+
+    Within a major release Stripe only adds (docs.stripe.com/upgrades: breaking changes come with a
+    new major release), so an event object that 2026-03-25.dahlia describes exists at
+    2026-05-27.dahlia too, although Stripe's public description of that version leaves out the
+    reserve, billing-alert and entitlement-summary objects that the SDKs of both versions type.
+    Such a schema is copied, with every component it names that the newer description lacks,
+    from the newest older description of the same major. Returns (description, record) pairs:
+    the record (``{"from": version, "objects": [...]}``) goes into the manifest, None when
+    nothing was carried.
+    """
+    from connect_harness.spec.versions import major_of
+
+    catalogue = _check_catalogue(event_types)
+    event_objects = sorted(
+        {str(name) for entry in catalogue.values() for name in entry.get("objects", ())}
+    )
+    out: list[tuple[Mapping[str, Any], dict[str, Any] | None]] = []
+    newest_of_major: dict[str, Mapping[str, Any]] = {}
+    for spec in specs:
+        version, schemas = _check_spec(spec)
+        major = major_of(version)
+        older = newest_of_major.get(major) if major is not None else None
+        record = None
+        if older is not None:
+            older_version, older_schemas = _check_spec(older)
+            missing = [n for n in event_objects if n in older_schemas and n not in schemas]
+            if missing:
+                added: dict[str, Any] = {}
+                queue = list(missing)
+                while queue:
+                    name = queue.pop()
+                    if name in schemas or name in added or name not in older_schemas:
+                        continue
+                    added[name] = older_schemas[name]
+                    queue.extend(_refs(older_schemas[name]))
+                spec = {
+                    **spec,
+                    "components": {
+                        **spec["components"],
+                        "schemas": {**schemas, **dict(sorted(added.items()))},
+                    },
+                }
+                record = {"from": older_version, "objects": missing}
+        if major is not None:
+            newest_of_major[major] = spec
+        out.append((spec, record))
+    return out
+
+
+#: Keys of the sharing records (see :func:`share_identical`).
+SHARED_DEFS_KEY: Final = "x-shared-defs"
+SHARED_FILES_KEY: Final = "shared_files"
+#: Files never shared: the manifest says what is shared, and the fake API reads ``api/`` itself.
+_UNSHARED: Final = ("manifest.json", "objects.json", "api/")
+
+
+def share_identical(files: Mapping[str, str], versions: Sequence[str]) -> dict[str, str]:
+    """Store what several sets have identically once, in the newest set that has it.
+
+    Within a major release Stripe only adds, so neighbouring sets repeat most schemas. An object
+    schema (a ``$defs`` entry) that a newer set has with the same content is left out of an older
+    set's ``objects.json``, which lists it under ``x-shared-defs`` (owner set -> names); a file
+    (event schema, example) equal to a newer set's once the set's own URI is written as the
+    other's is left out, and the set's ``manifest.json`` lists it under ``shared_files`` (owner
+    set -> paths). :mod:`connect_harness.spec.contracts` puts both back when it loads a set.
+    """
+    out = dict(files)
+    defs_of: dict[str, dict[str, Any]] = {
+        version: json.loads(files[f"{version}/objects.json"])["$defs"] for version in versions
+    }
+    def_owner: dict[tuple[str, str], str] = {}
+    file_owner: dict[tuple[str, str], str] = {}
+    for version in reversed(versions):  # newest first: the newest holder owns the content
+        own_uri = f"{CONTRACTS_BASE_URI}{version}/"
+        for name, schema in defs_of[version].items():
+            def_owner.setdefault((name, _dump(schema)), version)
+        prefix = f"{version}/"
+        for path, text in files.items():
+            relative = path[len(prefix) :]
+            if not path.startswith(prefix) or relative.startswith(_UNSHARED):
+                continue
+            file_owner.setdefault((relative, text.replace(own_uri, CONTRACTS_BASE_URI)), version)
+    for version in versions:
+        own_uri = f"{CONTRACTS_BASE_URI}{version}/"
+        objects = json.loads(files[f"{version}/objects.json"])
+        kept: dict[str, Any] = {}
+        shared_defs: dict[str, list[str]] = {}
+        for name, schema in objects["$defs"].items():
+            owner = def_owner[(name, _dump(schema))]
+            if owner == version:
+                kept[name] = schema
+            else:
+                shared_defs.setdefault(owner, []).append(name)
+        objects["$defs"] = kept
+        if shared_defs:
+            objects[SHARED_DEFS_KEY] = {
+                owner: sorted(names) for owner, names in shared_defs.items()
+            }
+        out[f"{version}/objects.json"] = _dump(objects)
+        shared_files: dict[str, list[str]] = {}
+        prefix = f"{version}/"
+        for path, text in files.items():
+            relative = path[len(prefix) :]
+            if not path.startswith(prefix) or relative.startswith(_UNSHARED):
+                continue
+            owner = file_owner[(relative, text.replace(own_uri, CONTRACTS_BASE_URI))]
+            if owner != version:
+                del out[path]
+                shared_files.setdefault(owner, []).append(relative)
+        manifest = json.loads(files[f"{version}/manifest.json"])
+        manifest[SHARED_FILES_KEY] = {owner: sorted(names) for owner, names in shared_files.items()}
+        out[f"{version}/manifest.json"] = _dump(manifest)
+    return dict(sorted(out.items()))
 
 
 # --------------------------------------------------------------------------------------------------

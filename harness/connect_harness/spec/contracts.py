@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from connect_harness.errors import ContractError, UsageError
 from connect_harness.spec.fastcheck import Check, FastCompiler, NoFastPath
+from connect_harness.spec.versions import RELEASED, major_of, nearest_released
 
 if TYPE_CHECKING:  # jsonschema is imported where first needed: the CLI and plugin start faster
     from jsonschema import Draft202012Validator
@@ -35,6 +36,7 @@ __all__ = [
     "EventInfo",
     "VersionChoice",
     "api_version",
+    "contract_text",
     "contract_versions",
     "contracts_dir",
     "event_info",
@@ -137,9 +139,12 @@ def _check_version(requested: str) -> str:
 def resolve_version(requested: str | None) -> VersionChoice:
     """The contract set for API version ``requested`` (None: the newest set, stamped as itself).
 
-    An exact set if there is one; else the newest set not newer than ``requested`` (by date),
-    stamping ``requested``; a version older than every set gets the oldest set. ``note`` then says
-    which shapes were used. A malformed version raises :class:`UsageError`.
+    An exact set if there is one; else the set of the requested version's major release (the
+    newest set not newer than it, which is never one of an older major), stamping ``requested``;
+    ``note`` then says which shapes stand in. Versions before every set get the oldest set. A
+    malformed version, and one Stripe never released (see :mod:`connect_harness.spec.versions`),
+    raise :class:`UsageError`; a version newer than every release known here is taken as a later
+    release of the newest set's major when it names that major, and refused otherwise.
     """
     versions = contract_versions()
     if requested is None:
@@ -147,15 +152,61 @@ def resolve_version(requested: str | None) -> VersionChoice:
     value = _check_version(requested)
     if value in versions:
         return VersionChoice(shapes=value, stamp=value, note=None)
+    release = _released(value)
     older = [name for name in versions if _date(name) <= _date(value)]
-    if older:
-        shapes = older[-1]
-        why = f"the newest contract set not newer than {value}"
-    else:
+    if not older:
         shapes = versions[0]
         why = f"the oldest contract set: {value} is older than every set"
+    else:
+        shapes = older[-1]
+        major = major_of(release) if release else major_of(value)
+        if major is not None and major_of(shapes) != major:
+            raise UsageError(
+                f"API version {value} belongs to the {major} release, which has no contract set "
+                f"(the newest set not newer is {shapes}, of another release whose shapes differ); "
+                f"add one with `python scripts/add_version.py {value}` in a checkout, or give a version of a "
+                "release that has one"
+            )
+        if release is None:
+            why = (
+                f"the set of the {major} release: {value} is newer than {RELEASED[-1]}, the "
+                "newest version this connect-harness knows, and a release only adds fields"
+            )
+        elif major is not None:
+            why = f"the set of the {major} release, whose later versions only add fields"
+        else:
+            why = f"the newest contract set not newer than {value}"
     note = f"API version {value}: events use the shapes of {shapes} ({why}), stamped {value}"
     return VersionChoice(shapes=shapes, stamp=value, note=note)
+
+
+def _released(value: str) -> str | None:
+    """The released version ``value`` names (a bare date names the version of that date).
+
+    None for a version newer than every known release that names the newest set's major;
+    :class:`UsageError` for any other version Stripe never released.
+    """
+    if value in RELEASED:
+        return value
+    if "." not in value:
+        same_day = [name for name in RELEASED if _date(name) == value]
+        if same_day:
+            return same_day[-1]
+    newest_set = contract_versions()[-1]
+    if _date(value) > _date(RELEASED[-1]) and major_of(value) == major_of(newest_set):
+        return None
+    nearest = " and ".join(nearest_released(value))
+    if _date(value) > _date(RELEASED[-1]):
+        raise UsageError(
+            f"API version {value} is newer than every Stripe API version this connect-harness "
+            f"knows (the newest is {RELEASED[-1]}); if Stripe has released it, upgrade "
+            f"connect-harness or, in a checkout, run `python scripts/add_version.py {value}`; "
+            f"else give {RELEASED[-1]}"
+        )
+    raise UsageError(
+        f"API version {value} is not one Stripe released; the nearest are {nearest}: give the "
+        "version your endpoint is pinned to (its Stripe dashboard or SDK names it)"
+    )
 
 
 def _shapes(version: str | None) -> str:
@@ -166,7 +217,29 @@ def _shapes(version: str | None) -> str:
 # Files of one set
 
 
+#: Where the builder records what a set shares with newer sets (builder.share_identical).
+_SHARED_FILES: Final = "shared_files"
+_SHARED_DEFS: Final = "x-shared-defs"
+_BASE_URI: Final = "https://connect-harness.invalid/contracts/"
+
+
+@functools.cache
+def _file_owners(shapes: str) -> Mapping[str, str]:
+    """Relative path -> the newer set that holds this set's copy of the file."""
+    shared = _manifest(shapes).get(_SHARED_FILES) or {}
+    return {relative: owner for owner, paths in shared.items() for relative in paths}
+
+
 def _read_text(shapes: str, relative: str) -> str:
+    if relative != _MANIFEST:
+        owner = _file_owners(shapes).get(relative)
+        if owner is not None:  # the same file as the owner's, but for its own URI
+            text = _read_own_text(owner, relative)
+            return text.replace(f"{_BASE_URI}{owner}/", f"{_BASE_URI}{shapes}/")
+    return _read_own_text(shapes, relative)
+
+
+def _read_own_text(shapes: str, relative: str) -> str:
     path = contracts_dir() / shapes / relative
     try:
         return path.read_text(encoding="utf-8")
@@ -194,9 +267,33 @@ def _manifest(shapes: str) -> Mapping[str, Any]:
     return manifest
 
 
+@functools.cache
 def _objects(shapes: str) -> Mapping[str, Any]:
-    objects: Mapping[str, Any] = _load(shapes, "objects.json")
+    """The set's ``objects.json`` with the schemas it shares with newer sets put back."""
+    stored: Mapping[str, Any] = _load(shapes, "objects.json")
+    shared = stored.get(_SHARED_DEFS)
+    if not shared:
+        return stored
+    defs = dict(stored["$defs"])
+    for owner, names in shared.items():
+        owner_defs = _load(owner, "objects.json")["$defs"]
+        defs.update({name: owner_defs[name] for name in names})
+    objects = {key: value for key, value in stored.items() if key != _SHARED_DEFS}
+    objects["$defs"] = dict(sorted(defs.items()))
     return objects
+
+
+def contract_text(version: str, relative: str) -> str:
+    """The text of file ``relative`` (``events/invoice.paid.json``) of contract set ``version``.
+
+    What a set shares with a newer one is stored once (``contracts/README.md``, "Shared
+    content"); this gives the set's own copy back. ``objects.json`` comes with every schema the
+    set has, shared ones included.
+    """
+    shapes = _shapes(version)
+    if relative == "objects.json":
+        return json.dumps(_objects(shapes), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return _read_text(shapes, relative)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -424,8 +521,12 @@ def _payload_shapes(payload: Mapping[str, Any]) -> str:
     if isinstance(stamped, str) and _API_VERSION.fullmatch(stamped.strip()):
         try:
             return _shapes(stamped)
-        except UsageError:  # a well-formed but impossible date: the newest set judges it
-            pass
+        except UsageError:
+            # A version Stripe never released (or an impossible date) still says when the
+            # payload was shaped: the newest set not newer judges it, else the newest.
+            older = [name for name in contract_versions() if _date(name) <= stamped.strip()[:10]]
+            if older:
+                return older[-1]
     return contract_versions()[-1]
 
 

@@ -5,7 +5,7 @@ Pure functions over plain JSON data: :mod:`connect_harness.spec.builder` calls t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from connect_harness.errors import UsageError
@@ -193,18 +193,27 @@ def open_enums(defs: Mapping[str, Any], open_paths: Mapping[str, Sequence[str]])
     return changed
 
 
-def relax_required(defs: Mapping[str, Any], name: str, fixture: Any) -> list[str]:
+def relax_required(
+    defs: Mapping[str, Any], name: str, fixture: Any, only: Collection[str] | None = None
+) -> list[str]:
     """Drop from ``required`` what Stripe's own fixture of ``name`` leaves out, at every depth.
 
-    Returns the paths dropped (``invoice.amount_paid_off_stripe``). Edits ``defs``.
+    Returns the paths dropped (``invoice.amount_paid_off_stripe``). Edits ``defs``. With
+    ``only``, just those paths may be dropped.
     """
     dropped: list[str] = []
-    _relax(defs, defs.get(name), fixture, name, dropped, depth=0)
+    _relax(defs, defs.get(name), fixture, name, dropped, depth=0, only=only)
     return dropped
 
 
 def _relax(
-    defs: Mapping[str, Any], node: Any, value: Any, where: str, dropped: list[str], depth: int
+    defs: Mapping[str, Any],
+    node: Any,
+    value: Any,
+    where: str,
+    dropped: list[str],
+    depth: int,
+    only: Collection[str] | None = None,
 ) -> None:
     resolved = _resolve(defs, node)
     if len(resolved) != 1 or not isinstance(value, dict) or depth > 12:
@@ -212,13 +221,17 @@ def _relax(
     node = resolved[0]
     required = node.get("required")
     if isinstance(required, list):
-        missing = [key for key in required if key not in value]
+        missing = [
+            key
+            for key in required
+            if key not in value and (only is None or f"{where}.{key}" in only)
+        ]
         if missing:
-            node["required"] = [key for key in required if key in value]
+            node["required"] = [key for key in required if key not in missing]
             if not node["required"]:
                 del node["required"]
             dropped.extend(f"{where}.{key}" for key in missing)
     properties = node.get("properties", {})
     for key, sub in value.items():
         if key in properties:
-            _relax(defs, properties[key], sub, f"{where}.{key}", dropped, depth + 1)
+            _relax(defs, properties[key], sub, f"{where}.{key}", dropped, depth + 1, only)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Final
 
 from jsonschema import Draft202012Validator
@@ -44,6 +44,12 @@ _PREFIX_OVERRIDES: Final[Mapping[str, str | None]] = {
 _NULL_IN_EXAMPLES: Final[Mapping[str, tuple[str, ...]]] = {
     "payment_intent": ("canceled_at", "last_payment_error", "processing", "shipping"),
 }
+
+# Fields no description has whose fixture value is filler, where Stripe's own types say the field
+# may be null: rendered as null (as nullable hashes are). charge.source: stripe-node types it
+# `source: CustomerSource | null` (Charges.d.ts); a charge made through a PaymentIntent carries its
+# payment method in payment_method_details, not a source.
+_NULL_WHEN_FILLER: Final[Mapping[str, frozenset[str]]] = {"charge": frozenset({"source"})}
 
 # Realistic values for string properties the fixtures do not cover, by property name.
 _STRING_BY_NAME: Final[Mapping[str, str]] = {
@@ -170,8 +176,13 @@ class ExampleMaker:
         prefixes: Mapping[str, str],
         *,
         example_time: int,
+        described: Mapping[str, Collection[str]] | None = None,
     ) -> None:
         self._defs: Mapping[str, Any] = objects_doc["$defs"]
+        # Per schema name, every property any description of any version has: a fixture key
+        # outside it is one Stripe renders but no public description describes (charge.source,
+        # price.recurring.trial_period_days, which stripe-node types as always present).
+        self._described = described
         self._resources = resources
         self._prefixes = prefixes
         self._time = example_time
@@ -278,7 +289,22 @@ class ExampleMaker:
                 or (value is not _MISSING and value is not None and self._plausible(value, sub))
             ):
                 out[prop] = self._value(prop, sub, value, stack)
-        return out
+        described = self._described.get(def_name) if self._described and def_name else None
+        if described is None:
+            return out
+        # Filler (an expanded object of placeholders) says nothing of the real value: left out,
+        # or null where Stripe's types say the field may be null.
+        nullable = _NULL_WHEN_FILLER.get(def_name or "", frozenset())
+        extra = {
+            key: None if _placeholder(value, key) else value
+            for key, value in source.items()
+            if key not in described
+            and isinstance(key, str)
+            and (key in nullable or not _placeholder(value, key))
+        }
+        if not extra:
+            return out
+        return dict(_stripe_order({**out, **extra}))
 
     def prefix(self, object_type: str) -> str | None:
         """The id prefix of ``object_type``: known, else derived from its name; None for names."""

@@ -32,8 +32,23 @@ writes them.
 
 Every set uses the same catalogue of 275 event types (`event_catalogue.2026-10-28.json`, from
 stripe-node 23.1.0), Stripe's fixtures (`fixtures3.2026-07-29.json`) and the open-enum list
-(`open_enums.2026-10-28.json`). The newest set is the default everywhere; an older API version
-picks the newest set not newer than it (see the top-level README).
+(`open_enums.2026-10-28.json`). The newest set is the default everywhere; another API version
+uses the set of its own major release, the newest set not newer than it (see the top-level
+README and docs/versions.md). Files named `*.derived.json` are descriptions brought to their
+version from the nearest real one with the drift of Stripe's SDK types (`../shared/stripe-spec`).
+
+Within a major release Stripe only adds, so an event object that an older set of the same major
+describes and a newer description leaves out is carried into the newer set (the manifest's
+`carried_forward` says from where).
+
+## Shared content
+
+Neighbouring sets repeat most schemas, so what a newer set has identically is stored once, in
+the newest set that has it: an object schema is left out of an older set's `objects.json`, whose
+`x-shared-defs` lists it under its owner set; a file (event schema, example) equal to a newer
+set's but for the set's own URI is left out, and the set's `manifest.json` lists it under
+`shared_files`. `connect_harness.spec.contracts` puts both back when it loads a set
+(`contract_text(version, path)` gives any file of a set as if stored in full).
 
 ## Rebuild
 
@@ -98,8 +113,9 @@ column counts them).
 
 Strict on types, lenient on presence. A property's type, closed enum and nullability are
 enforced, and so is the presence of the properties the description lists as `required` (a list
-that under-states what Stripe renders), except, in the 2026 sets, those Stripe's own fixtures
-leave out (listed in `relaxed_required`). Unknown properties are allowed everywhere
+that under-states what Stripe renders), except, in the sets of the fixtures' major release
+(dahlia) and later, those Stripe's own fixtures leave out (listed in `relaxed_required`): an
+older set keeps what was removed after it (`discount.coupon` at basil). Unknown properties are allowed everywhere
 (`additionalProperties` is never `false`), because newer API versions add fields.
 
 The envelope requires `id` (`evt_...`), `object` (`"event"`), `api_version` (string or null),
