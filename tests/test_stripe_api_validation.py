@@ -348,3 +348,24 @@ def test_a_required_parameter_left_out_is_parameter_missing(fake: FakeStripeAPI)
         fake, "POST", "/v1/payment_intents", [("currency", "usd"), ("amount", "1200")]
     )
     assert (created, intent["amount"], intent["currency"]) == (200, 1200, "usd")
+
+
+def test_a_parameter_stripe_does_not_validate_takes_what_stripe_takes(fake: FakeStripeAPI) -> None:
+    """The description types ``external_account`` as a string (a token) but marks it
+    ``x-stripeBypassValidation``: Stripe also takes the account's details as a hash, so a correct
+    endpoint that sends them must not get a 400 from the fake."""
+    fake.register_object({"id": ACCOUNT, "object": "account"}, account=ACCOUNT)
+    params = [
+        ("external_account[object]", "bank_account"),
+        ("external_account[country]", "US"),
+        ("external_account[currency]", "usd"),
+        ("external_account[routing_number]", "110000000"),
+        ("external_account[account_number]", "000123456789"),
+    ]
+    status, body = raw(fake, "POST", f"/v1/accounts/{ACCOUNT}/external_accounts", params)
+    assert status == 200, body
+    # Its neighbours without the mark are still validated as typed.
+    status, body = raw(
+        fake, "POST", f"/v1/accounts/{ACCOUNT}/external_accounts", [*params, ("nope", "1")]
+    )
+    assert status == 400 and body["error"]["code"] == "parameter_unknown"

@@ -370,6 +370,10 @@ class _Interner:
             if name in stack or name not in self._schemas:
                 return {}
             return self._compact(self._schemas[name], (*stack, name))
+        if schema.get("x-stripeBypassValidation"):
+            # Stripe takes more than the description types here (an external account's details
+            # as a hash where it says string): no constraint, so a correct request is never refused.
+            return {}
         branches = schema.get("anyOf") or schema.get("oneOf")
         if branches:
             return self._merge([self._compact(branch, stack) for branch in branches])
