@@ -87,7 +87,13 @@ class _Walk:
             broken_before = self.broken
             out: dict[str, Any] = {}
             for name in [*ref, *value]:
-                if name in out or name not in properties:
+                if name in out:
+                    continue
+                if name not in properties:
+                    # A field this version's objects carry beyond the description (Stripe's
+                    # fixtures render a payment intent's `source`): kept as the state has it.
+                    if name in ref:
+                        out[name] = copy.deepcopy(value[name] if name in value else ref[name])
                     continue
                 if name in value:
                     below = _UNKNOWN if unknown else ref.get(name, _ABSENT)
@@ -203,6 +209,20 @@ def render_in_version(obj: dict[str, Any], shapes: str, build: Builder) -> dict[
         rendered = _Walk(shapes).node(obj, schema, reference)
     if not isinstance(rendered, dict):
         return obj
+    properties = schema.get("properties", {})
+    extras = {
+        name
+        for name in _default_fields(object_type, shapes)
+        if name in obj and name not in rendered and name not in properties
+    }
+    if extras:
+        # Fields this version's objects carry beyond the description (Stripe's fixtures render a
+        # payment intent's `source`), in the stored state's order.
+        rendered = {
+            name: rendered[name] if name in rendered else copy.deepcopy(obj[name])
+            for name in dict.fromkeys([*obj, *rendered])
+            if name in rendered or name in extras
+        }
     _carry_moves(obj, rendered, object_type)
     return rendered
 
