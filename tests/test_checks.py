@@ -170,10 +170,10 @@ def test_checks_that_need_api_calls_skip_with_the_reason_when_there_are_none() -
     assert (skipped.pop("stays-alive") or "").startswith(served_only)
     assert (skipped.pop("never-logs-secrets") or "").startswith(served_only)
     assert (skipped.pop("survives-api-errors") or "").startswith(
-        "payment_intent.succeeded without faults made no mutating API call that succeeded"
+        "payment_intent.succeeded without faults made no API call for its object that succeeded"
     )
     assert (skipped.pop("retries") or "").startswith(
-        "payment_intent.succeeded without faults made no mutating API call that succeeded"
+        "payment_intent.succeeded without faults made no API call for its object that succeeded"
     )
     assert skipped == {
         "idempotent-redelivery": "no mutating API calls observed; side effects outside the Stripe API "

@@ -110,3 +110,59 @@ def test_the_table_shows_the_headline_first(cause: str) -> None:
     results, causes = _run(app, secret=secret)
     table = render_table(results, headlines=causes)
     assert table.splitlines()[0] == f"ROOT CAUSE: {causes[0].text}"
+
+
+def _failing(app: WsgiApp, event_type: str, status: int = 500) -> WsgiApp:
+    """``app`` answering ``status`` to every event of ``event_type`` (a crash on that type)."""
+    refusing = _refusing(app, event_type)
+
+    def wrapper(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        def start(line: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
+            if line.startswith("400"):
+                line = f"{status} Internal Server Error"
+            return start_response(line, headers, *rest)
+
+        return refusing(environ, start)
+
+    return wrapper
+
+
+def test_a_type_that_fails_upstream_is_not_blamed_on_raw_body_or_rotation() -> None:
+    """customer.created (the signature checks' event) gets 500 whatever is sent: the raw-body and
+    rotation findings point to accepts-valid-events instead of advising on the raw bytes."""
+    results, causes = _run(_failing(flask_endpoint.create_app(SECRET), "customer.created"))
+    assert causes == []  # a 5xx is not a refused type
+    by_id = {r.id: r for r in results}
+    assert by_id["accepts-valid-events"].status == "fail"
+    for check in ("verifies-raw-body", "accepts-rotated-secret"):
+        result = by_id[check]
+        assert result.status == "skip", [f.reason for f in result.failures()]
+        for finding in result.findings:
+            assert finding.reason.startswith(
+                "not judged: a correctly signed customer.created (connect-test) already fails "
+                "in accepts-valid-events (got 500)"
+            ), finding.reason
+            assert "raw request bytes" not in finding.reason
+
+
+def test_an_event_that_fails_in_every_order_is_not_blamed_on_order() -> None:
+    config = VerifyConfig(secret=SECRET, events=("customer.created",), seed=3)
+    app = _failing(flask_endpoint.create_app(SECRET), "invoice.paid")
+    with ContractRun(app, config) as run:
+        result = run.result("order-independent")
+    reasons = [f.reason for f in result.findings if f.event_type == "invoice.paid"]
+    assert reasons and all(
+        r.startswith("not judged: invoice.paid got 500 in every order, so the order is not the cause")
+        for r in reasons
+    ), reasons
+    assert not any("Stripe does not promise order" in f.reason for f in result.findings)
+    assert result.status != "fail"
+
+
+def test_an_order_dependent_endpoint_is_still_told_about_order() -> None:
+    config = VerifyConfig(secret=SECRET, events=("customer.created",), seed=3)
+    with ContractRun(flask_endpoint.create_app(SECRET, bug="order-dependent"), config) as run:
+        result = run.result("order-independent")
+    assert result.status == "fail"
+    assert any("Stripe does not promise order" in f.reason for f in result.failures())
+    assert not any("in every order" in f.reason for f in result.findings)

@@ -3,16 +3,24 @@ endpoint can know."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from connect_harness.checks.common import UNKNOWN_EVENT_TYPE, _finding_for, _is_2xx, _perm_label
+from connect_harness.checks.common import (
+    UNKNOWN_EVENT_TYPE,
+    _finding_for,
+    _is_2xx,
+    _perm_label,
+    _short,
+)
 from connect_harness.checks.examples import _extra_examples, _send_example
 from connect_harness.checks.findings import (
     Finding,
 )
 from connect_harness.checks.sdk_parsing import python_sdk_failure
+from connect_harness.events.examples import Example
 from connect_harness.spec import contracts
 
 if TYPE_CHECKING:
@@ -75,7 +83,7 @@ def _check_accepts_valid_events(run: ContractRun) -> Iterator[Finding]:
                     finding = replace(
                         finding,
                         reason=f"{finding.reason}; the canonical {event_type} got 2xx, so a "
-                        "branch taken on these values fails",
+                        f"branch taken on these values fails: {_differences(example)}",
                     )
                 yield finding
         if not failed:
@@ -88,6 +96,24 @@ def _check_accepts_valid_events(run: ContractRun) -> Iterator[Finding]:
                 expected="2xx",
                 actual="2xx",
             )
+
+
+#: How many changed fields a finding names before it says how many more there are.
+SHOWN_CHANGES = 6
+
+
+def _differences(example: Example) -> str:
+    """What differs in ``example`` from the canonical event: its fields, or else its world."""
+    if not example.changes:
+        return (
+            f"no field was set; it is the canonical event of another seed "
+            f"({example.event.seed}), so its ids and generated values differ "
+            f"(event {example.event.id}, object {example.event.object_id})"
+        )
+    shown = [f"{path}={_short(json.dumps(value), 60)}" for path, value in example.changes]
+    more = len(shown) - SHOWN_CHANGES
+    text = ", ".join(shown[:SHOWN_CHANGES]) + (f" and {more} more" if more > 0 else "")
+    return f"{len(shown)} field(s) differ from the canonical event: {text}"
 
 
 def _acceptance_finding(record: DeliveryRecord, what: str, *, passed: str, advice: str) -> Finding:

@@ -10,6 +10,7 @@ from connect_harness.checks.common import _call_text, _finding_for
 from connect_harness.checks.findings import (
     Finding,
 )
+from connect_harness.checks.sdk_spelling import sdk_of_call
 from connect_harness.stripe_api.fake import ApiCall
 
 if TYPE_CHECKING:
@@ -79,10 +80,17 @@ def _check_uses_connected_account_context(run: ContractRun) -> Iterator[Finding]
     if failures:
         return
     if judged == 0:
+        observed = len(run.observed_calls())
         yield Finding(
             check=check,
             status="skip",
-            reason="no API calls observed while handling Connect events",
+            reason="no API calls observed while handling Connect events"
+            + (
+                f" ({observed} call(s) observed in the run, none for a connected account's "
+                "event or object)"
+                if observed
+                else ""
+            ),
         )
         return
     yield Finding(
@@ -103,12 +111,12 @@ def _account_context_problem(
     acting_as = call.stripe_account
     owner = call.object_owner
     misplaced = next((name for name in _ACCOUNT_AS_PARAMETER if name in call.query), None)
+    spelling = sdk_of_call(call).spelling
     if misplaced is not None and acting_as is None:
         return (
             f"{_call_text(call)} sent the account as the parameter {misplaced} instead of the "
             f"Stripe-Account header, so Stripe answers 400 'Received unknown parameter: "
-            f"{misplaced}' and the call has platform auth; stripe-node takes request options as "
-            "the third argument: retrieve(id, {}, {stripeAccount})",
+            f"{misplaced}' and the call has platform auth; pass {spelling.account}",
             f"Stripe-Account: {record.account}" if record.account else "no Stripe-Account",
         )
     if owner is not None and acting_as != owner:
@@ -117,7 +125,7 @@ def _account_context_problem(
         what = f"as {acting_as}" if acting_as else "with platform auth (no Stripe-Account)"
         return (
             f"{_call_text(call)} requested an object of connected account {owner} {what}; "
-            "Stripe answers 'No such ...': pass stripe_account=event.account",
+            f"Stripe answers 'No such ...': pass {spelling.account}",
             f"Stripe-Account: {owner}",
         )
     if acting_as is not None and owner is None and not certain:
@@ -187,7 +195,15 @@ def _check_separates_livemode(run: ContractRun) -> Iterator[Finding]:
     if failures:
         return
     if judged == 0:
-        yield Finding(check=check, status="skip", reason="no API calls observed")
+        observed = len(run.observed_calls())
+        yield Finding(
+            check=check,
+            status="skip",
+            reason="no API calls observed"
+            if not observed
+            else f"none of the {observed} API call(s) observed could be judged: none named an "
+            "object of a known mode or used a key the fake could tell the mode of",
+        )
         return
     yield Finding(
         check=check,

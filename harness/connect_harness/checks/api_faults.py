@@ -211,7 +211,8 @@ def _under_fault(
             last,
             status="fail",
             reason=f"after {name} and Stripe's retry, the work was done {done} times "
-            f"(without faults: {expected}); deduplicate on event.id and use idempotency keys",
+            f"(without faults: {expected}); deduplicate on event.id and use idempotency keys "
+            f"({run.sdk().spelling.idempotency})",
             expected=f"{expected} successful mutating call(s)",
             actual=f"{done}",
         )

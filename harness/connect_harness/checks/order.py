@@ -30,12 +30,13 @@ from connect_harness.checks.scenario_runs import (
     deliver_scenario,
     scenario_account,
 )
+from connect_harness.checks.sdk_spelling import sdk_of_call
 from connect_harness.delivery import WsgiTarget
 from connect_harness.events.scenarios import scenario
 from connect_harness.stripe_api.fake import ApiCall
 
 if TYPE_CHECKING:
-    from connect_harness.checks.run import ContractRun
+    from connect_harness.checks.run import ContractRun, DeliveryRecord
 
 CHECK = "order-independent"
 
@@ -86,9 +87,10 @@ def _check_order_independent(run: ContractRun) -> Iterator[Finding]:
             )
         delivered_any = True
         baseline = Counter(_shape(c) for c in runs["stripe"].calls(run) if c.mutating)
+        failing = {order: _failing_types(run, delivered) for order, delivered in runs.items()}
         for order in runs:
             if order != "stripe":
-                findings.extend(_judge(run, runs[order], baseline))
+                findings.extend(_judge(run, runs[order], baseline, failing))
     if not delivered_any:
         yield Finding(
             check=CHECK,
@@ -107,8 +109,53 @@ def _repeats(run: ContractRun, name: str) -> tuple[str, ...]:
     return REPEATS
 
 
+def _failing_types(run: ContractRun, delivered: Delivered) -> set[str]:
+    """The event types of ``delivered`` that got a 5xx or no answer."""
+    records = run._judged_records()
+    return {
+        record.event_type
+        for record in (records[sent.sequence] for sent in delivered.records)
+        if record.event_type and (record.response.status == 0 or record.response.status >= 500)
+    }
+
+
+def _not_about_order(record: DeliveryRecord, failing: dict[str, set[str]]) -> Finding | None:
+    """A not-judged finding when ``record``'s type failed in Stripe's own order too: whatever the
+    cause, it is not the order (its own failed Stripe call is named when there is one)."""
+    event_type = record.event_type
+    if event_type is None or event_type not in failing.get("stripe", set()):
+        return None
+    every = all(event_type in types for types in failing.values())
+    where = "in every order" if every else "in Stripe's own order too"
+    failed_call = next((c for c in record.calls if c.status >= 400), None)
+    cause = ""
+    if failed_call is not None:
+        cause = f"; its Stripe call {_call_text(failed_call)} got {failed_call.status}"
+        if failed_call.error:
+            cause += f" ({failed_call.error})"
+        owner = failed_call.object_owner
+        if owner is not None and failed_call.stripe_account != owner:
+            cause += (
+                f": the call did not act as the object's account {owner} "
+                f"(see uses-connected-account-context; pass "
+                f"{sdk_of_call(failed_call).spelling.account})"
+            )
+    return Finding(
+        check=CHECK,
+        status="skip",
+        reason=f"not judged: {event_type} got {record.response.status or 'no answer'} {where}, "
+        f"so the order is not the cause (no-server-errors reports the failure){cause}",
+        event_type=event_type,
+        permutation=record.permutation,
+        variant=record.variant,
+    )
+
+
 def _judge(
-    run: ContractRun, delivered: Delivered, baseline: Counter[tuple[str, str]]
+    run: ContractRun,
+    delivered: Delivered,
+    baseline: Counter[tuple[str, str]],
+    failing: dict[str, set[str]],
 ) -> Iterator[Finding]:
     records = run._judged_records()
     failed = False
@@ -119,6 +166,11 @@ def _judge(
         status = record.response.status
         if 300 <= status < 500 and not (delivered.order == CONCURRENT and status == 409):
             refused.append(record)
+        upstream = _not_about_order(record, failing) if status == 0 or status >= 500 else None
+        if upstream is not None:
+            failed = True  # not a pass either
+            yield upstream
+            continue
         if status == 0 or status >= 500:
             failed = True
             advice = (

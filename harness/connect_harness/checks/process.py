@@ -1,5 +1,6 @@
-"""Checks only a launched endpoint allows (``verify --serve``): its process stays alive, and its output
-never holds a secret it was given."""
+"""Checks of the endpoint's server: it stays alive (a launched endpoint, ``verify --serve``, is
+watched; one at a URL is judged by its connections), and a launched endpoint's output never holds a
+secret it was given."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import TYPE_CHECKING
 
 from connect_harness.checks.common import _finding_for, _short
 from connect_harness.checks.findings import Finding
+from connect_harness.checks.stopping import gone
+from connect_harness.delivery import UrlTarget
 
 if TYPE_CHECKING:
     from connect_harness.checks.run import ContractRun
@@ -21,6 +24,9 @@ _ONLY_SERVED = (
 def _check_stays_alive(run: ContractRun) -> Iterator[Finding]:
     check = "stays-alive"
     process = run.process
+    if process is None and isinstance(run.target, UrlTarget):
+        yield from _judge_url_target(run)
+        return
     if process is None:
         yield Finding(check=check, status="skip", reason=_ONLY_SERVED)
         return
@@ -45,6 +51,34 @@ def _check_stays_alive(run: ContractRun) -> Iterator[Finding]:
         f"never end the process. Its last output: {_short(process.last_lines(5), 400) or '(none)'}",
         expected="the process keeps running",
         actual=f"exited with code {process.returncode}",
+    )
+
+
+def _judge_url_target(run: ContractRun) -> Iterator[Finding]:
+    """An endpoint the run did not launch: alive while it answers; dead once its connections are
+    refused or reset for good after it had answered (:meth:`ContractRun.silent_after`)."""
+    silent = run.silent_after()
+    if silent is None:
+        answered = sum(1 for record in run.records if record.response.status != 0)
+        yield Finding(
+            check="stays-alive",
+            status="pass",
+            reason=f"the endpoint's server answered until the end ({answered} of "
+            f"{run.deliveries} deliveries answered; no connection refused or reset after that)",
+        )
+        return
+    later = [r for r in run.records if r.sequence > silent.sequence and gone(r.response)]
+    yield _finding_for(
+        silent,
+        check="stays-alive",
+        status="fail",
+        reason=f"the endpoint stopped answering after delivery {silent.label} "
+        f"({silent.event_type or silent.variant or 'a request'}): {len(later)} later "
+        f"deliveries had their connection refused or reset (the first: "
+        f"{_short(later[0].response.error or '', 160)}), as when its server died; a handler's "
+        "error (an unhandled rejection, an exception in a worker) must never end the server",
+        expected="the server keeps answering",
+        actual=f"refused or reset from {later[0].label} on",
     )
 
 

@@ -11,6 +11,7 @@ from connect_harness.checks.examples import _extra_examples, _send_example
 from connect_harness.checks.findings import (
     Finding,
 )
+from connect_harness.checks.sdk_spelling import sdk_of_call
 from connect_harness.delivery import UrlTarget
 from connect_harness.events.build import Event
 from connect_harness.events.examples import Example
@@ -85,7 +86,8 @@ def _check_idempotent_redelivery(run: ContractRun) -> Iterator[Finding]:
                     status="fail",
                     reason=f"the redelivery repeated a side effect: {_call_text(repeated[0])} "
                     "without an Idempotency-Key already used for the first copy; deduplicate on "
-                    "event.id or send an idempotency key derived from it",
+                    "event.id or send an idempotency key derived from it: "
+                    f"{sdk_of_call(repeated[0]).spelling.idempotency}",
                     expected="no new mutating API calls (or the same Idempotency-Key)",
                     actual=f"{len(repeated)} new mutating call(s), e.g. {_call_text(repeated[0])}",
                 )

@@ -147,7 +147,8 @@ def _check_retries(run: ContractRun) -> Iterator[Finding]:
             status="fail",
             reason=f"across {len(attempts)} attempts ({answers}) the work was done {done} times "
             f"(without faults: {expected}); a retry must not repeat what a failed attempt "
-            "already did: deduplicate on event.id and use idempotency keys",
+            "already did: deduplicate on event.id and use idempotency keys "
+            f"({run.sdk().spelling.idempotency})",
             expected=f"{expected} successful mutating call(s)",
             actual=f"{done}",
         )

@@ -36,15 +36,17 @@ from connect_harness.checks.common import (
 )
 from connect_harness.checks.findings import (
     CheckResult,
+    Finding,
     check_ids,
     check_spec,
     validate_check_ids,
 )
 from connect_harness.checks.gaps import excuse_our_gaps
-from connect_harness.checks.grouping import Headline, headlines, regroup
+from connect_harness.checks.grouping import Headline, headlines, point_upstream, regroup
 from connect_harness.checks.records import DeliveryRecord, VerifyConfig
 from connect_harness.checks.registry import _CHECKS
-from connect_harness.checks.stopping import Breaker
+from connect_harness.checks.sdk_spelling import Sdk, sdk_of
+from connect_harness.checks.stopping import Breaker, gone
 from connect_harness.delivery import AsgiTarget, Target, UrlTarget, WsgiTarget, deliver
 from connect_harness.delivery import target_from as _target_from
 from connect_harness.delivery.process import ServedProcess
@@ -198,21 +200,60 @@ class ContractRun:
             for other in check_ids():
                 if other not in _GLOBAL_CHECKS:
                     self.result(other)
+        first = len(self._log.records)
         with contextlib.ExitStack() as stack:
             if not isinstance(self.target, UrlTarget):
                 stack.enter_context(self.fake_api.patch_stripe())
             findings = excuse_our_gaps(self, tuple(_CHECKS[spec.id](self)))
+        if self.breaker.interrupted and any(
+            record.response is self.breaker.NOT_SENT for record in self._log.records[first:]
+        ):
+            # The user stopped the run while this check was delivering: what it could not send
+            # says nothing about the endpoint.
+            findings = (
+                Finding(
+                    check=spec.id,
+                    status="skip",
+                    reason=f"interrupted: {self.breaker.stopped} (Ctrl-C), before this check "
+                    "had sent its deliveries; not judged",
+                ),
+            )
         raw = CheckResult(id=spec.id, title=spec.title, findings=findings)
         self._raw[spec.id] = raw
-        result = regroup(raw, self.headlines())
+        result = point_upstream(
+            regroup(raw, self.headlines()), self._raw.get("accepts-valid-events")
+        )
         self._results[spec.id] = result
         return result
 
     def headlines(self) -> list[Headline]:
         """The root causes the run has shown so far (:mod:`connect_harness.checks.grouping`)."""
         return headlines(
-            self._log.records, self._raw.get("accepts-valid-events"), died_after=self.died_after
+            self._log.records,
+            self._raw.get("accepts-valid-events"),
+            died_after=self.died_after,
+            silent_after=None if self.died_after is not None else self.silent_after(),
         )
+
+    def silent_after(self) -> DeliveryRecord | None:
+        """The last delivery answered before the endpoint stopped answering for good: every
+        delivery after it that was sent got no answer, two or more (or one, and then the run
+        stopped) because the connection was refused or reset. None while the endpoint answers (a
+        timeout is ``responds-in-time``'s, not this)."""
+        records = self._log.records
+        last = next(
+            (i for i in range(len(records) - 1, -1, -1) if records[i].response.status != 0), None
+        )
+        if last is None:
+            return None
+        after = records[last + 1 :]
+        refused = sum(1 for record in after if gone(record.response))
+        stopped = self.breaker.stopped is not None and not self.breaker.interrupted
+        # Twice, or once and then the run stopped sending: a server that drops one odd request
+        # and answers the next is not dead.
+        if refused >= 2 or (refused and stopped):
+            return records[last]
+        return None
 
     def completed(self) -> list[CheckResult]:
         """The results of the checks run so far, in catalogue order (none is run by asking)."""
@@ -517,6 +558,10 @@ class ContractRun:
             self.fake_api, self._log.records, quiet=quiet, first=first, bound=max(2.0, 4 * quiet)
         )
         self._settled = self._settled or any(c.delivery for c in self.fake_api.calls)
+
+    def sdk(self) -> Sdk:
+        """The Stripe library the endpoint's calls came from so far (advice is spelled in it)."""
+        return sdk_of(self.fake_api.calls)
 
     def observed_calls(self) -> tuple[ApiCall, ...]:
         """Every API call the endpoint made to the fake during the run."""

@@ -32,7 +32,7 @@ from connect_harness.checks.findings import (
     validate_check_ids,
 )
 from connect_harness.checks.gaps import excuse_our_gaps
-from connect_harness.checks.grouping import headlines, regroup
+from connect_harness.checks.grouping import headlines, point_upstream, regroup
 from connect_harness.checks.registry import _CHECKS
 from connect_harness.checks.run import _GLOBAL_CHECKS, ContractRun, DeliveryRecord, VerifyConfig
 from connect_harness.checks.share_exchange import ShareExchange
@@ -311,5 +311,7 @@ class ShardedRun(ContractRun):
             )
             # The headlines one process would have drawn when it judged this check.
             causes = headlines(so_far, self._raw.get(ACCEPTS))
-            self._results[check] = regroup(self._raw[check], causes)
+            self._results[check] = point_upstream(
+                regroup(self._raw[check], causes), self._raw.get(ACCEPTS)
+            )
         self._merged = True

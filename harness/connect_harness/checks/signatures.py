@@ -199,6 +199,14 @@ def _check_accepts_rotated_secret(run: ContractRun) -> Iterator[Finding]:
         )
 
 
+def _verify_spelling(run: ContractRun) -> str:
+    """How the endpoint's Stripe library verifies (the HTTP recipe when no library was seen)."""
+    sdk = run.sdk()
+    if sdk.key is None:
+        return f"compute {sdk.spelling.verify}"
+    return f"with {sdk.label}, {sdk.spelling.verify}"
+
+
 def _check_verifies_raw_body(run: ContractRun) -> Iterator[Finding]:
     check = "verifies-raw-body"
     seed = run._seed(check)
@@ -216,7 +224,7 @@ def _check_verifies_raw_body(run: ContractRun) -> Iterator[Finding]:
             f"a correctly signed event body with {name.replace('-', ' ')}",
             passed=f"accepted the {name} body",
             advice="verify the signature over the raw request bytes, before any JSON parsing "
-            "(a re-serialized body no longer matches)",
+            f"(a re-serialized body no longer matches): {_verify_spelling(run)}",
         )
 
 
