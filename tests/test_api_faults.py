@@ -29,9 +29,7 @@ def _reader(framework: str, **core: Any) -> object:
     """An endpoint that only reads (retrieves data.object) and writes its own store."""
     create = flask_endpoint.create_app if framework == "flask" else starlette_endpoint.create_app
     app: Any = create(SECRET, **{k: v for k, v in core.items() if k in ("bug", "defer")})
-    webhook = (
-        app.extensions["webhook_core"] if framework == "flask" else app.state.webhook_core
-    )
+    webhook = app.extensions["webhook_core"] if framework == "flask" else app.state.webhook_core
     webhook.reads_only = True
     for name, value in core.items():
         if name not in ("bug", "defer"):

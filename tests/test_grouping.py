@@ -152,7 +152,9 @@ def test_an_event_that_fails_in_every_order_is_not_blamed_on_order() -> None:
         result = run.result("order-independent")
     reasons = [f.reason for f in result.findings if f.event_type == "invoice.paid"]
     assert reasons and all(
-        r.startswith("not judged: invoice.paid got 500 in every order, so the order is not the cause")
+        r.startswith(
+            "not judged: invoice.paid got 500 in every order, so the order is not the cause"
+        )
         for r in reasons
     ), reasons
     assert not any("Stripe does not promise order" in f.reason for f in result.findings)

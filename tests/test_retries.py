@@ -7,7 +7,6 @@ import json
 import threading
 
 import pytest
-
 from flask import Flask, jsonify, request
 from flask.typing import ResponseReturnValue
 
