@@ -214,8 +214,8 @@ class ContractRun:
                 Finding(
                     check=spec.id,
                     status="skip",
-                    reason=f"interrupted: {self.breaker.stopped} (Ctrl-C), before this check "
-                    "had sent its deliveries; not judged",
+                    reason="interrupted by the user (Ctrl-C) while this check was delivering "
+                    f"({self.breaker.stopped}); not judged",
                 ),
             )
         raw = CheckResult(id=spec.id, title=spec.title, findings=findings)
