@@ -85,6 +85,9 @@ class WebhookCore:
     handles_403: bool = False
     #: Only read from Stripe (retrieve data.object) and write the endpoint's own store.
     reads_only: bool = False
+    #: Answer 500 to every later delivery of an event whose work failed once (it stored the event
+    #: before the work, and storing it again violates a unique constraint): Stripe's retries fail.
+    refuses_retries: bool = False
     #: What ``reads_only`` stored: object id -> the status Stripe returned.
     store: dict[str, str] = field(default_factory=dict)
     #: How many objects following references fetched.
@@ -113,6 +116,8 @@ class WebhookCore:
         if self.bug == "400-unknown-types" and event.get("type") not in _KNOWN_TYPES:
             return 400, {"error": f"unhandled event type {event.get('type')}"}
         event_id = str(event.get("id"))
+        if self.refuses_retries and event_id in self._failed:
+            return 500, {"error": "UNIQUE constraint failed: events.id"}
         if self.bug != "no-idempotency":
             with self._lock:
                 if event_id in self.seen:
