@@ -84,14 +84,16 @@ def express_command(port: int, options: dict[str, Any]) -> str:
     return f"PORT={port} exec {shlex.quote(node)} {shlex.quote(str(EXPRESS))} " + " ".join(args)
 
 
-def express_run(options: dict[str, Any], checks: list[str]) -> dict[str, CheckResult]:
+def express_run(
+    options: dict[str, Any], checks: list[str], config: VerifyConfig | None = None
+) -> dict[str, CheckResult]:
     port = free_port()
     url = f"http://127.0.0.1:{port}/webhook"
     with FakeStripeAPI() as fake:
         process = ServedProcess(
             express_command(port, options), url, api_base=fake.url, given=ServeSecrets.fresh(SECRET)
         )
-        with process, ContractRun(url, _config(), fake_api=fake, process=process) as run:
+        with process, ContractRun(url, config or _config(), fake_api=fake, process=process) as run:
             return {r.id: r for r in run.run(checks)}
 
 

@@ -207,7 +207,8 @@ def _judge(
         made_for = f" for {', '.join(types)}" if types else ""
         advice = (
             "deduplicate on event.id (claimed atomically, as copies may arrive together) before "
-            "acting, or send an Idempotency-Key derived from it"
+            "acting, or send an Idempotency-Key derived from it: "
+            f"{sdk_of_call(duplicated).spelling.idempotency}"
             if repeated
             else "act on each object once whatever order its events arrive in (upsert on the "
             "object id)"

@@ -169,7 +169,7 @@ def _repeated_on_objects(
                 status="fail",
                 reason=f"{_call_text(duplicated)} was made again for the redelivered event without "
                 "the Idempotency-Key of the first time; deduplicate on event.id or derive the key "
-                "from it",
+                f"from it: {sdk_of_call(duplicated).spelling.idempotency}",
                 expected="each side effect once (or the same Idempotency-Key)",
                 actual=f"{_call_text(duplicated)} made more than once",
             )

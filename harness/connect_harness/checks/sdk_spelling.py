@@ -113,7 +113,7 @@ _BINDINGS = {
     ".net": "dotnet",
     "dotnet": "dotnet",
 }
-_USER_AGENT = re.compile(r"([A-Za-z.]+)Bindings/([0-9][\w.\-+]*)")
+_USER_AGENT = re.compile(r"([A-Za-z.]+)Bindings/(v?[0-9][\w.\-+]*)")
 
 
 @dataclass(frozen=True)
