@@ -11,7 +11,7 @@ from flask import Flask, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from connect_harness.checks.findings import CheckResult
-from connect_harness.checks.responses import _under_api_fault
+from connect_harness.checks.responses import under_api_fault
 from connect_harness.checks.retries import FAILING_ATTEMPTS, RETRY_DELAYS
 from connect_harness.checks.run import ContractRun, VerifyConfig
 from endpoints import flask_endpoint, starlette_endpoint
@@ -26,7 +26,7 @@ def _retries(app: object) -> tuple[CheckResult, list[str]]:
         (result,) = run.run(only=["retries"])
         records = [r for r in run.records if r.check == "retries"]
     # no-server-errors does not count a 500 answered while the API failed on purpose.
-    assert [_under_api_fault(r) for r in records] == [
+    assert [under_api_fault(r) for r in records] == [
         (r.variant or "").startswith("during ") for r in records
     ]
     return result, [r.variant or "" for r in records]

@@ -21,13 +21,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from connect_harness.checks.common import _call_text, _finding_for, _is_2xx
+from connect_harness.checks.common import call_text, finding_for, is_2xx
 from connect_harness.checks.findings import Finding
 from connect_harness.events.build import Event
 from connect_harness.stripe_api.fake import ApiCall
 
 if TYPE_CHECKING:
-    from connect_harness.checks.run import ContractRun, DeliveryRecord
+    from connect_harness.checks.interface import CheckRun
+    from connect_harness.checks.records import DeliveryRecord
 
 CHECK = "survives-api-errors"
 EVENT_TYPE = "payment_intent.succeeded"
@@ -62,7 +63,7 @@ def _for_object(call: ApiCall, event: Event) -> bool:
     )
 
 
-def _work(run: ContractRun, event: Event, *, mutating: bool = True) -> list[ApiCall]:
+def _work(run: CheckRun, event: Event, *, mutating: bool = True) -> list[ApiCall]:
     """Calls on the event's object that succeeded: the mutating ones, or (``mutating=False``) every
     one, reads included."""
     return [
@@ -72,7 +73,7 @@ def _work(run: ContractRun, event: Event, *, mutating: bool = True) -> list[ApiC
     ]
 
 
-def _failed_calls(run: ContractRun, event: Event) -> list[ApiCall]:
+def _failed_calls(run: CheckRun, event: Event) -> list[ApiCall]:
     """Calls about the event's object that failed."""
     return [c for c in run.fake_api.calls if not 200 <= c.status < 300 and _for_object(c, event)]
 
@@ -89,7 +90,7 @@ class Baseline:
     expected: int
     reads: int = 0
 
-    def done(self, run: ContractRun, event: Event) -> int:
+    def done(self, run: CheckRun, event: Event) -> int:
         """How much of ``event``'s work succeeded: its mutating calls, or for an endpoint that only
         reads, its successful reads."""
         return len(_work(run, event, mutating=self.expected > 0))
@@ -101,14 +102,14 @@ class Baseline:
         return f"a successful call for {event.object_id} once the API answers again"
 
 
-def baseline(run: ContractRun, check: str, loses: str) -> Baseline | Finding:
+def baseline(run: CheckRun, check: str, loses: str) -> Baseline | Finding:
     """The event delivered once without faults; a skip (naming ``loses``, what a fault could do to
     the work) when it was not accepted or made no API call for the event's object."""
-    perms = run._permutations(EVENT_TYPE)
+    perms = run.permutations(EVENT_TYPE)
     account, livemode = next(((a, live) for a, live in perms if a and not live), perms[0])
-    base_seed = run._seed(check)
-    baseline_event = run._event(EVENT_TYPE, account, livemode, base_seed)
-    record = run._send_event(check, baseline_event, seed=base_seed, variant="no-fault")
+    base_seed = run.seed(check)
+    baseline_event = run.event(EVENT_TYPE, account, livemode, base_seed)
+    record = run.send_event(check, baseline_event, seed=base_seed, variant="no-fault")
     run.settle()
     deadline = time.monotonic() + BASELINE_GRACE
     while not _work(run, baseline_event, mutating=False) and time.monotonic() < deadline:
@@ -116,7 +117,7 @@ def baseline(run: ContractRun, check: str, loses: str) -> Baseline | Finding:
     run.settle()
     expected = len(_work(run, baseline_event))
     reads = len(_work(run, baseline_event, mutating=False))
-    if not _is_2xx(record.response.status) or reads == 0:
+    if not is_2xx(record.response.status) or reads == 0:
         return Finding(
             check=check,
             status="skip",
@@ -127,7 +128,7 @@ def baseline(run: ContractRun, check: str, loses: str) -> Baseline | Finding:
     return Baseline(account, livemode, expected, reads)
 
 
-def _check_survives_api_errors(run: ContractRun) -> Iterator[Finding]:
+def check_survives_api_errors(run: CheckRun) -> Iterator[Finding]:
     found = baseline(run, CHECK, "an API error could lose")
     if isinstance(found, Finding):
         yield found
@@ -137,7 +138,7 @@ def _check_survives_api_errors(run: ContractRun) -> Iterator[Finding]:
 
 
 def _under_fault(
-    run: ContractRun,
+    run: CheckRun,
     index: int,
     name: str,
     fault: dict[str, object],
@@ -145,19 +146,19 @@ def _under_fault(
 ) -> Iterator[Finding]:
     account, livemode, expected = found.account, found.livemode, found.expected
     # Seeds of their own: each fault gets a fresh event (and object), none shared with other checks.
-    seed = run._scenario_seed(12 + index)
-    event = run._event(EVENT_TYPE, account, livemode, seed)
-    probe_event = run._event(PROBE_TYPE, account, livemode, seed)
+    seed = run.scenario_seed(12 + index)
+    event = run.event(EVENT_TYPE, account, livemode, seed)
+    probe_event = run.event(PROBE_TYPE, account, livemode, seed)
     run.fake_api.fail("*", times=None, **fault)  # type: ignore[arg-type]
     try:
-        first = run._send_event(CHECK, event, seed=seed, variant=f"during {name}")
-        probe = run._send_event(CHECK, probe_event, seed=seed, variant=f"probe after {name}")
+        first = run.send_event(CHECK, event, seed=seed, variant=f"during {name}")
+        probe = run.send_event(CHECK, probe_event, seed=seed, variant=f"probe after {name}")
         run.settle()
     finally:
         run.fake_api.clear_faults()
     records = [first]
     if probe.response.status == 0:
-        yield _finding_for(
+        yield finding_for(
             probe,
             status="fail",
             reason=f"after its Stripe calls failed with {name}, the endpoint stopped answering "
@@ -166,8 +167,8 @@ def _under_fault(
         )
         return
     retry: DeliveryRecord | None = None
-    if not _is_2xx(first.response.status):
-        retry = run._send_event(
+    if not is_2xx(first.response.status):
+        retry = run.send_event(
             CHECK, event, seed=seed, variant=f"retry after {name}", note="run it again: the retry"
         )
         records.append(retry)
@@ -183,8 +184,8 @@ def _under_fault(
         done = found.done(run, event)
     last = retry or first
     failed = _failed_calls(run, event)
-    if retry is not None and not _is_2xx(retry.response.status):
-        yield _finding_for(
+    if retry is not None and not is_2xx(retry.response.status):
+        yield finding_for(
             retry,
             status="fail",
             reason=f"once {name} cleared, Stripe's retry of the event still got "
@@ -192,19 +193,19 @@ def _under_fault(
             expected="2xx once the API answers again",
         )
     elif done == 0 and retry is None and failed:
-        yield _finding_for(
+        yield finding_for(
             last,
             status="fail",
             reason=f"acknowledged ({first.response.status}) while its Stripe calls failed with "
             f"{name} and never made them again ({len(failed)} failed call(s), e.g. "
-            f"{_call_text(failed[0])}; none succeeded within {SELF_RETRY_SECONDS:g} s after the "
+            f"{call_text(failed[0])}; none succeeded within {SELF_RETRY_SECONDS:g} s after the "
             "fault cleared): the event's work may be lost, as Stripe does not retry a 2xx; "
             "answer 5xx when the work fails, or retry it in a job",
             expected=found.what(event),
             actual="none",
         )
     elif done == 0 and retry is not None:
-        yield _finding_for(
+        yield finding_for(
             last,
             status="fail",
             reason=f"once {name} cleared, Stripe's retry got {retry.response.status} but no call "
@@ -215,7 +216,7 @@ def _under_fault(
             actual="none",
         )
     elif expected and done > expected:
-        yield _finding_for(
+        yield finding_for(
             last,
             status="fail",
             reason=f"after {name} and Stripe's retry, the work was done {done} times "

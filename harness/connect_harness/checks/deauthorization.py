@@ -24,21 +24,22 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from connect_harness.checks.common import _call_text, _finding_for, _is_2xx
+from connect_harness.checks.common import call_text, finding_for, is_2xx
 from connect_harness.checks.findings import Finding
 from connect_harness.checks.scenario_runs import Delivered, deliver_scenario, scenario_account
 from connect_harness.stripe_api.fake import ApiCall
 
 if TYPE_CHECKING:
-    from connect_harness.checks.run import ContractRun, DeliveryRecord
+    from connect_harness.checks.interface import CheckRun
+    from connect_harness.checks.records import DeliveryRecord
 
 CHECK = "after-deauthorization"
 SCENARIO = "install-uninstall"
 DEAUTHORIZED = "account.application.deauthorized"
 
 
-def _check_after_deauthorization(run: ContractRun) -> Iterator[Finding]:
-    connect = [(a, live) for a, live in run._permutations() if a is not None]
+def check_after_deauthorization(run: CheckRun) -> Iterator[Finding]:
+    connect = [(a, live) for a, live in run.permutations() if a is not None]
     if not connect:
         yield Finding(
             check=CHECK,
@@ -55,21 +56,21 @@ def _check_after_deauthorization(run: ContractRun) -> Iterator[Finding]:
         order="stripe",
         account=account,
         livemode=livemode,
-        seed=run._seed(CHECK),
+        seed=run.seed(CHECK),
         settle_before=frozenset({DEAUTHORIZED}),
     )
     yield from _judge(run, delivered, account)
 
 
-def _judge(run: ContractRun, delivered: Delivered, account: str) -> list[Finding]:
+def _judge(run: CheckRun, delivered: Delivered, account: str) -> list[Finding]:
     """The findings of one delivery of the scenario."""
-    records = run._judged_records()
+    records = run.judged_records()
     position = next(i for i, e in enumerate(delivered.events) if e.type == DEAUTHORIZED)
     late = [records[r.sequence] for r in delivered.records[position + 1 :]]
     deauthorized = records[delivered.records[position].sequence]
-    if not _is_2xx(deauthorized.response.status):
+    if not is_2xx(deauthorized.response.status):
         return [
-            _finding_for(
+            finding_for(
                 deauthorized,
                 status="fail" if deauthorized.response.status >= 500 else "skip",
                 reason="account.application.deauthorized was not accepted; answer 2xx and stop "
@@ -78,7 +79,7 @@ def _judge(run: ContractRun, delivered: Delivered, account: str) -> list[Finding
             )
         ]
     findings = [
-        _finding_for(
+        finding_for(
             record,
             status="fail",
             reason=f"{record.event_type} for an account that had deauthorized the platform got "
@@ -89,20 +90,20 @@ def _judge(run: ContractRun, delivered: Delivered, account: str) -> list[Finding
             expected="2xx",
         )
         for record in late
-        if not _is_2xx(record.response.status)
+        if not is_2xx(record.response.status)
     ]
     calls = _acting(run.fake_api.calls, late, account)
-    acting = [call for call in calls if _is_2xx(call.status)]
+    acting = [call for call in calls if is_2xx(call.status)]
     if acting:
         findings.append(
-            _finding_for(
+            finding_for(
                 late[0],
                 status="fail",
                 reason=f"after {account} deauthorized the platform, a call as it succeeded: "
-                f"{_call_text(acting[0])}; mark the account disconnected on "
+                f"{call_text(acting[0])}; mark the account disconnected on "
                 "account.application.deauthorized and skip its later events",
                 expected="no successful API call as the disconnected account",
-                actual=f"{len(acting)} call(s), e.g. {_call_text(acting[0])} -> {acting[0].status}",
+                actual=f"{len(acting)} call(s), e.g. {call_text(acting[0])} -> {acting[0].status}",
             )
         )
     if findings:
@@ -110,7 +111,7 @@ def _judge(run: ContractRun, delivered: Delivered, account: str) -> list[Finding
     refused = [call for call in calls if call.status == 403]
     note = (
         f"; {len(refused)} call(s) as the disconnected account got Stripe's 403 and the endpoint "
-        f"handled it (e.g. {_call_text(refused[0])}): correct, as the deauthorization may arrive "
+        f"handled it (e.g. {call_text(refused[0])}): correct, as the deauthorization may arrive "
         "after the late events"
         if refused
         else " and the endpoint made no call as the disconnected account"

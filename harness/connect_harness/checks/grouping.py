@@ -30,7 +30,7 @@ from connect_harness.checks.findings import CheckResult, Finding
 from connect_harness.checks.sdk_parsing import MARK as SDK_MARK
 
 if TYPE_CHECKING:
-    from connect_harness.checks.run import DeliveryRecord
+    from connect_harness.checks.records import DeliveryRecord
 
 __all__ = ["ROOT_CHECKS", "Headline", "headlines", "point_upstream", "regroup"]
 

@@ -21,9 +21,9 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from connect_harness.checks.common import _call_text, _finding_for
+from connect_harness.checks.common import call_text, finding_for
 from connect_harness.checks.findings import Finding
-from connect_harness.checks.redelivery import _duplicated_mutations
+from connect_harness.checks.redelivery import duplicated_mutations
 from connect_harness.checks.scenario_runs import (
     CONCURRENT,
     Delivered,
@@ -36,7 +36,8 @@ from connect_harness.events.scenarios import scenario
 from connect_harness.stripe_api.fake import ApiCall
 
 if TYPE_CHECKING:
-    from connect_harness.checks.run import ContractRun, DeliveryRecord
+    from connect_harness.checks.interface import CheckRun
+    from connect_harness.checks.records import DeliveryRecord
 
 CHECK = "order-independent"
 
@@ -64,8 +65,8 @@ def _shape(call: ApiCall) -> tuple[str, str]:
     return call.method, path
 
 
-def _check_order_independent(run: ContractRun) -> Iterator[Finding]:
-    perms = run._permutations()
+def check_order_independent(run: CheckRun) -> Iterator[Finding]:
+    perms = run.permutations()
     connect = [(a, live) for a, live in perms if a is not None]
     platform = [(a, live) for a, live in perms if a is None]
     pool = connect or platform
@@ -81,7 +82,7 @@ def _check_order_independent(run: ContractRun) -> Iterator[Finding]:
                 scenario_account(CHECK, name, order, run.config.seed) if account_kind else None
             )
             # Platform scenarios share the platform: a seed of their own keeps their objects apart.
-            seed = run._seed(CHECK) if account_kind else run._scenario_seed(offset * 8 + sub)
+            seed = run.seed(CHECK) if account_kind else run.scenario_seed(offset * 8 + sub)
             runs[order] = deliver_scenario(
                 run, CHECK, name, order=order, account=account, livemode=livemode, seed=seed
             )
@@ -101,7 +102,7 @@ def _check_order_independent(run: ContractRun) -> Iterator[Finding]:
     yield from findings
 
 
-def _repeats(run: ContractRun, name: str) -> tuple[str, ...]:
+def _repeats(run: CheckRun, name: str) -> tuple[str, ...]:
     if name not in REPEAT_SCENARIOS:
         return ()
     if isinstance(run.target, WsgiTarget):
@@ -109,9 +110,9 @@ def _repeats(run: ContractRun, name: str) -> tuple[str, ...]:
     return REPEATS
 
 
-def _failing_types(run: ContractRun, delivered: Delivered) -> set[str]:
+def _failing_types(run: CheckRun, delivered: Delivered) -> set[str]:
     """The event types of ``delivered`` that got a 5xx or no answer."""
-    records = run._judged_records()
+    records = run.judged_records()
     return {
         record.event_type
         for record in (records[sent.sequence] for sent in delivered.records)
@@ -130,7 +131,7 @@ def _not_about_order(record: DeliveryRecord, failing: dict[str, set[str]]) -> Fi
     failed_call = next((c for c in record.calls if c.status >= 400), None)
     cause = ""
     if failed_call is not None:
-        cause = f"; its Stripe call {_call_text(failed_call)} got {failed_call.status}"
+        cause = f"; its Stripe call {call_text(failed_call)} got {failed_call.status}"
         if failed_call.error:
             cause += f" ({failed_call.error})"
         owner = failed_call.object_owner
@@ -152,12 +153,12 @@ def _not_about_order(record: DeliveryRecord, failing: dict[str, set[str]]) -> Fi
 
 
 def _judge(
-    run: ContractRun,
+    run: CheckRun,
     delivered: Delivered,
     baseline: Counter[tuple[str, str]],
     failing: dict[str, set[str]],
 ) -> Iterator[Finding]:
-    records = run._judged_records()
+    records = run.judged_records()
     failed = False
     refused = []
     repeated = delivered.order in REPEATS
@@ -180,7 +181,7 @@ def _judge(
                 else "Stripe does not promise order, so handle an event whose predecessors have "
                 "not arrived yet (fetch the object, or store it and answer 2xx)"
             )
-            yield _finding_for(
+            yield finding_for(
                 record,
                 status="fail",
                 reason=f"{delivered.what}: {record.event_type} got {status or 'no answer'}; "
@@ -193,7 +194,7 @@ def _judge(
         if count <= baseline.get(shape, 0):
             continue
         same = [c for c in mutations if _shape(c) == shape]
-        duplicated = _duplicated_mutations(same)
+        duplicated = duplicated_mutations(same)
         if duplicated is None:
             continue
         failed = True
@@ -213,10 +214,10 @@ def _judge(
             else "act on each object once whatever order its events arrive in (upsert on the "
             "object id)"
         )
-        yield _finding_for(
+        yield finding_for(
             at,
             status="fail",
-            reason=f"{delivered.what}, the endpoint made {_call_text(duplicated)}{made_for} "
+            reason=f"{delivered.what}, the endpoint made {call_text(duplicated)}{made_for} "
             f"{count} times (in Stripe's order: {baseline.get(shape, 0)}), without one "
             f"Idempotency-Key between the copies; {advice}",
             expected=f"{shape[0]} {shape[1]} at most {baseline.get(shape, 0)} time(s)",

@@ -25,11 +25,12 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from connect_harness.checks.api_faults import EVENT_TYPE, SELF_RETRY_SECONDS, baseline
-from connect_harness.checks.common import _finding_for, _is_2xx
+from connect_harness.checks.common import finding_for, is_2xx
 from connect_harness.checks.findings import Finding
 
 if TYPE_CHECKING:
-    from connect_harness.checks.run import ContractRun, DeliveryRecord
+    from connect_harness.checks.interface import CheckRun
+    from connect_harness.checks.records import DeliveryRecord
 
 CHECK = "retries"
 
@@ -49,7 +50,7 @@ KEEPS_FAILING = (
 )
 
 
-def _check_retries(run: ContractRun) -> Iterator[Finding]:
+def check_retries(run: CheckRun) -> Iterator[Finding]:
     found = baseline(run, CHECK, "a failed attempt could lose or repeat")
     if isinstance(found, Finding):
         yield found
@@ -57,8 +58,8 @@ def _check_retries(run: ContractRun) -> Iterator[Finding]:
     account, livemode, expected = found.account, found.livemode, found.expected
     # An endpoint that only reads: a successful read is its work, and repeating it is harmless.
     work = found.what
-    seed = run._seed(CHECK, 1)
-    event = run._event(EVENT_TYPE, account, livemode, seed)
+    seed = run.seed(CHECK, 1)
+    event = run.event(EVENT_TYPE, account, livemode, seed)
     attempts: list[DeliveryRecord] = []
     run.fake_api.fail("*", times=None, status=429)
     try:
@@ -71,9 +72,9 @@ def _check_retries(run: ContractRun) -> Iterator[Finding]:
                 run.fake_api.clear_faults()
             variant = f"during {FAULT}: attempt {number}" if faulty else f"retry {number - 1}"
             note = None if number == 1 else f"run it {number} times: attempt {number} is this one"
-            record = run._send_event(CHECK, event, seed=seed, variant=variant, note=note)
+            record = run.send_event(CHECK, event, seed=seed, variant=variant, note=note)
             attempts.append(record)
-            if _is_2xx(record.response.status):
+            if is_2xx(record.response.status):
                 break
     finally:
         run.settle()
@@ -81,8 +82,8 @@ def _check_retries(run: ContractRun) -> Iterator[Finding]:
     done = found.done(run, event)
     last = attempts[-1]
     answers = ", ".join(str(r.response.status or "no answer") for r in attempts)
-    if not _is_2xx(last.response.status):
-        yield _finding_for(
+    if not is_2xx(last.response.status):
+        yield finding_for(
             last,
             status="fail",
             reason=f"the {len(attempts)} attempts got {answers}: once the Stripe API answered "
@@ -133,7 +134,7 @@ def _check_retries(run: ContractRun) -> Iterator[Finding]:
                 "the work was never done: the event id was probably recorded as processed before "
                 "the work failed, so the retry looked like a duplicate"
             )
-        yield _finding_for(
+        yield finding_for(
             last,
             status="fail",
             reason=f"{why}; Stripe stops retrying after a 2xx, so the event is lost: record an "
@@ -142,7 +143,7 @@ def _check_retries(run: ContractRun) -> Iterator[Finding]:
             actual="none",
         )
     elif expected and done > expected:
-        yield _finding_for(
+        yield finding_for(
             last,
             status="fail",
             reason=f"across {len(attempts)} attempts ({answers}) the work was done {done} times "

@@ -19,7 +19,8 @@ from connect_harness.events.scenarios import build_scenario
 from connect_harness.stripe_api.fake import ApiCall
 
 if TYPE_CHECKING:
-    from connect_harness.checks.run import ContractRun, DeliveryRecord
+    from connect_harness.checks.interface import CheckRun
+    from connect_harness.checks.records import DeliveryRecord
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class Delivered:
     started: float
     ended: float
 
-    def calls(self, run: ContractRun) -> list[ApiCall]:
+    def calls(self, run: CheckRun) -> list[ApiCall]:
         """The API calls made while this scenario was under way (the run settles after each one)."""
         return [call for call in run.fake_api.calls if self.started <= call.at <= self.ended]
 
@@ -64,7 +65,7 @@ def scenario_account(check: str, name: str, order: str, seed: int) -> str:
 
 
 def deliver_scenario(
-    run: ContractRun,
+    run: CheckRun,
     check: str,
     name: str,
     *,
@@ -105,7 +106,7 @@ def deliver_scenario(
         if index and events[index - step].type in settle_after:
             run.settle()
             time.sleep(max(0.0, records[-1].finished + grace - time.monotonic()))
-        run._register(event)
+        run.register(event)
         reproduce = _reproduce(
             run,
             event,
@@ -121,8 +122,8 @@ def deliver_scenario(
         if concurrent:
             records.extend(_send_twice_at_once(run, check, event, variant, reproduce))
             continue
-        request = run._signed(event.body, livemode=event.livemode)
-        records.append(run._send(check, request, event=event, variant=variant, reproduce=reproduce))
+        request = run.signed(event.body, livemode=event.livemode)
+        records.append(run.send(check, request, event=event, variant=variant, reproduce=reproduce))
     run.settle()
     return Delivered(
         name=name,
@@ -136,18 +137,18 @@ def deliver_scenario(
 
 
 def _send_twice_at_once(
-    run: ContractRun, check: str, event: Event, variant: str, reproduce: str
+    run: CheckRun, check: str, event: Event, variant: str, reproduce: str
 ) -> list[DeliveryRecord]:
     """Two copies of ``event`` released together; one label, as the fake cannot tell them apart."""
-    label = run._next_label(check)
-    requests = [run._signed(event.body, livemode=event.livemode) for _ in range(2)]
+    label = run.next_label(check)
+    requests = [run.signed(event.body, livemode=event.livemode) for _ in range(2)]
     out: list[DeliveryRecord] = []
     barrier = threading.Barrier(2)
     lock = threading.Lock()
 
     def send(index: int) -> None:
         barrier.wait()
-        record = run._send(
+        record = run.send(
             check,
             requests[index],
             event=event,
@@ -167,7 +168,7 @@ def _send_twice_at_once(
 
 
 def _reproduce(
-    run: ContractRun,
+    run: CheckRun,
     event: Event,
     *,
     name: str,
@@ -188,7 +189,7 @@ def _reproduce(
     parts = ["connect-harness", "sign", "--body-file", "-"]
     if livemode:
         parts.append("--live")
-    command = run._finish_command(
+    command = run.finish_command(
         parts,
         secrets=(SECRET_PLACEHOLDER,),
         timestamp=None,
