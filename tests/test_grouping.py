@@ -168,3 +168,41 @@ def test_an_order_dependent_endpoint_is_still_told_about_order() -> None:
     assert result.status == "fail"
     assert any("Stripe does not promise order" in f.reason for f in result.failures())
     assert not any("in every order" in f.reason for f in result.findings)
+
+
+def _fetches_invoices_without_the_account() -> object:
+    """Retrieves every invoice.paid's invoice with platform auth (no Stripe-Account) and lets the
+    'No such invoice' escape: a 500 in every order, caused by the missing account, not by order."""
+    import stripe
+    from flask import Flask, jsonify, request
+
+    app = Flask("invoices_without_account")
+
+    @app.post("/webhook")
+    def receive() -> Any:
+        payload = request.get_data()
+        try:
+            event = stripe.Webhook.construct_event(
+                payload, request.headers.get("Stripe-Signature", ""), SECRET
+            )
+        except (ValueError, stripe.SignatureVerificationError):
+            return jsonify({"error": "bad signature"}), 400
+        if event["type"] == "invoice.paid":
+            stripe.Invoice.retrieve(event["data"]["object"]["id"], api_key="sk_test_fake")
+        return jsonify({"received": True})
+
+    return app
+
+
+def test_a_missing_stripe_account_is_named_instead_of_order() -> None:
+    config = VerifyConfig(secret=SECRET, events=("customer.created",), seed=3)
+    with ContractRun(_fetches_invoices_without_the_account(), config) as run:
+        result = run.result("order-independent")
+    reasons = [f.reason for f in result.findings if f.event_type == "invoice.paid"]
+    assert reasons, [f.reason for f in result.findings]
+    for reason in reasons:
+        assert reason.startswith("not judged: invoice.paid got 500 in every order"), reason
+        assert "its Stripe call GET /v1/invoices/in_" in reason
+        assert "did not act as the object's account acct_" in reason
+        assert "pass stripe_account=event.account" in reason
+    assert result.status != "fail"
