@@ -252,3 +252,27 @@ def test_records_carry_the_api_calls_they_caused() -> None:
         methods = [call.method for call in record.calls]
         assert methods == ["GET", "POST"]
         assert {call.stripe_account for call in record.calls} == {record.account}
+
+
+def test_a_skip_counts_the_calls_it_saw() -> None:
+    """Calls made with a key the fake cannot tell the mode of cannot be judged by
+    separates-livemode: the skip says how many there were instead of 'no API calls observed'."""
+    verify = quiet_app(SECRET)
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        answer = verify(environ, start_response)
+        try:
+            stripe.Customer.list(api_key="rk_not_a_secret_key")
+        except stripe.StripeError:
+            pass  # a 401: the key is not a secret key
+        return answer
+
+    with ContractRun(app, VerifyConfig(secret=SECRET, events=EVENTS)) as run:
+        (accepted, livemode) = run.run(["accepts-valid-events", "separates-livemode"])
+        observed = len(run.observed_calls())
+    assert accepted.status == "pass" and observed > 0
+    assert livemode.status == "skip"
+    assert livemode.skip_reason == (
+        f"none of the {observed} API call(s) observed could be judged: none named an object of "
+        "a known mode or used a key the fake could tell the mode of"
+    )
