@@ -276,3 +276,16 @@ def test_a_skip_counts_the_calls_it_saw() -> None:
         f"none of the {observed} API call(s) observed could be judged: none named an object of "
         "a known mode or used a key the fake could tell the mode of"
     )
+
+
+def test_an_example_finding_names_the_fields_that_differ() -> None:
+    from endpoints import value_branch
+    from test_examples import _accepts, _seed_sending
+
+    seed = _seed_sending("subscription_create")
+    status, _, failures = _accepts(value_branch.create_app(SECRET), seed=seed)
+    assert status == "fail"
+    (failure,) = failures
+    assert "so a branch taken on these values fails: " in failure.reason
+    assert "field(s) differ from the canonical event: " in failure.reason
+    assert 'data.object.billing_reason="subscription_create"' in failure.reason
