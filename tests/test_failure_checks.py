@@ -182,3 +182,26 @@ def test_an_endpoint_whose_403_escapes_fails_after_deauthorization(framework: st
         "payment_intent.succeeded for an account that had deauthorized the platform got 500" in r
         for r in reasons
     ), reasons
+
+
+def test_an_express_server_that_dies_without_serve_fails_stays_alive() -> None:
+    """Launched by the test, judged as any URL (no ``process=``): the run sees only its refused
+    connections."""
+    from connect_harness.delivery.process import ServedProcess, ServeSecrets
+    from connect_harness.stripe_api.fake import FakeStripeAPI
+    from endpoints.serving import free_port
+    from test_endpoint_shapes import express_command
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/webhook"
+    config = VerifyConfig(secret=SECRET, events=("customer.created",), seed=1)
+    with FakeStripeAPI() as fake:
+        command = express_command(port, {"bug": "exits-after-answering"})
+        process = ServedProcess(command, url, api_base=fake.url, given=ServeSecrets.fresh(SECRET))
+        with process, ContractRun(url, config, fake_api=fake) as run:
+            results = {r.id: r for r in run.run()}
+            causes = [c.cause for c in run.headlines()]
+    (finding,) = results["stays-alive"].failures()
+    assert finding.reason.startswith("the endpoint stopped answering after delivery ")
+    assert causes == ["stopped-answering"]
+    assert run.breaker.stopped is not None  # the run stopped sending instead of blaming each check

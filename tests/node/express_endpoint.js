@@ -6,7 +6,8 @@
 // Bugs: platform-auth (no stripeAccount), no-idempotency (no dedupe, no idempotencyKey),
 // reserialized (verifies JSON.stringify(req.body)), swallows-api-errors (200 when its calls fail),
 // crashes-on-deauthorized-403 (500 when Stripe answers 403 for a disconnected account),
-// refuses-retries (500 to every delivery of an event whose work failed once).
+// refuses-retries (500 to every delivery of an event whose work failed once), exits-after-answering
+// (the process ends right after its 5th answer, as an unhandled error in a worker would end it).
 // Environment: PORT, STRIPE_WEBHOOK_SECRET, STRIPE_API_BASE, STRIPE_SECRET_KEY_TEST/LIVE.
 "use strict";
 
@@ -83,6 +84,15 @@ async function actUntilDone(event) {
 
 const app = express();
 const body = bug === "reserialized" ? express.json() : express.raw({ type: "*/*" });
+
+let answered = 0;
+app.use((req, res, next) => {
+  res.on("finish", () => {
+    answered += 1;
+    if (bug === "exits-after-answering" && answered === 5) setTimeout(() => process.exit(3), 10);
+  });
+  next();
+});
 
 app.post("/webhook", body, (req, res) => {
   let event;
