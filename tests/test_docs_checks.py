@@ -53,6 +53,6 @@ def test_the_figures_are_the_codes() -> None:
     ]
     assert "in turn with a\n`429 rate_limit`, a `500 api_error` and a dropped connection" in DOC
     assert api_faults.SELF_RETRY_SECONDS == 5 and "succeeded within 5 s" in DOC
-    assert api_faults.BASELINE_GRACE == 1 and "waits up to 1 s" in DOC
+    assert api_faults.BASELINE_GRACE == 1 and "gets up to 1 s after the answer" in DOC
     assert retries.FAILING_ATTEMPTS == 2 and "keeps the `429` for two attempts" in DOC
     assert DEFAULT_STOP_AFTER == 5 and "`--stop-after` (default 5)" in DOC
