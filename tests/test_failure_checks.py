@@ -205,3 +205,56 @@ def test_an_express_server_that_dies_without_serve_fails_stays_alive() -> None:
     assert finding.reason.startswith("the endpoint stopped answering after delivery ")
     assert causes == ["stopped-answering"]
     assert run.breaker.stopped is not None  # the run stopped sending instead of blaming each check
+
+
+def test_ctrl_c_during_verify_reports_the_check_interrupted_not_failed(tmp_path: Any) -> None:
+    """The user's Ctrl-C while accepts-valid-events delivers: verify exits 130 and its partial
+    report marks that check skipped as interrupted; no check fails for what was not sent."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    verify = quiet_app(SECRET)
+    answered = threading.Event()
+    count = [0]
+
+    def slow(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        time.sleep(0.1)
+        count[0] += 1
+        if count[0] >= 3:
+            answered.set()
+        return verify(environ, start_response)
+
+    server = make_server("127.0.0.1", 0, slow, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    report = Path(tmp_path) / "partial.json"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(Path(__file__).resolve().parents[1] / "harness"), env.get("PYTHONPATH")])
+    )
+    url = f"http://127.0.0.1:{server.server_port}/webhook"
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "connect_harness", "verify", url, "--secret", SECRET,
+             "--seed", "1", "--report", str(report)],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert answered.wait(timeout=60)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=120)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+    assert process.returncode == 130, err
+    checks = {check["id"]: check for check in json.loads(report.read_text())["checks"]}
+    accepts = checks["accepts-valid-events"]
+    assert accepts["status"] == "skip"
+    assert accepts["findings"][0]["reason"].startswith(
+        "interrupted by the user (Ctrl-C) while this check was delivering"
+    )
+    assert [c for c, check in checks.items() if check["status"] == "fail"] == []
