@@ -220,7 +220,9 @@ def point_upstream(result: CheckResult, accepts: CheckResult | None) -> CheckRes
     upstream: dict[tuple[str | None, str | None], Finding] = {
         (f.event_type, f.permutation): f
         for f in accepts.findings
-        if f.status == "fail" and f.event_type and f.permutation
+        # The canonical event's failure only: an example failing on its own values says nothing
+        # about the other checks' deliveries of that type.
+        if f.status == "fail" and f.event_type and f.permutation and f.variant is None
     }
     if not upstream:
         return result
