@@ -131,3 +131,13 @@ def test_each_check_advises_in_the_endpoints_own_sdk(bug: str, language: str) ->
     advising = [f.reason for f in failures if "concurrent copies" not in f.reason]
     assert advising and all(words in reason for reason in advising), advising
     assert not any(other in f.reason for f in failures)
+
+
+@pytest.mark.exhaustive
+def test_rotation_advice_names_the_endpoints_verification() -> None:
+    app = flask_endpoint.create_app(SECRET, bug="first-v1-only")
+    with ContractRun(app, _config()) as run:
+        results = {r.id: r for r in run.run(["accepts-valid-events", "accepts-rotated-secret"])}
+    (failure,) = results["accepts-rotated-secret"].failures()
+    assert "with stripe-python 16.1.0, stripe.Webhook.construct_event(" in failure.reason
+    assert failure.reason.endswith("(it tries every v1)")

@@ -196,7 +196,7 @@ def check_accepts_rotated_secret(run: CheckRun) -> Iterator[Finding]:
             f"an event signed during a secret rotation ({variant.name})",
             passed=f"accepted {variant.name}",
             advice="during a rotation Stripe sends one v1 per active secret and any one that "
-            "matches must be accepted",
+            f"matches must be accepted; {_verify_spelling(run)} (it tries every v1)",
         )
 
 
