@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import stripe
 
-from connect_harness.checks.api_calls import _check_separates_livemode
+from connect_harness.checks.api_calls import check_separates_livemode
 from connect_harness.checks.attribution import attribute
 from connect_harness.checks.findings import CheckResult
 from connect_harness.checks.run import ContractRun, VerifyConfig
@@ -121,16 +121,16 @@ def test_a_worker_lagging_into_the_next_delivery_is_tied_to_its_own_event() -> N
     app = flask_endpoint.create_app(SECRET, defer=0.3)
     config = VerifyConfig(secret=SECRET, seed=3)
     with ContractRun(app, config) as run, run.fake_api.patch_stripe():
-        intent = run._event("payment_intent.succeeded", ACCOUNT, False, 3)
-        first = run._send_event("probe", intent, seed=3)
+        intent = run.event("payment_intent.succeeded", ACCOUNT, False, 3)
+        first = run.send_event("probe", intent, seed=3)
         others = []
         # Keep delivering other events until the worker's two calls arrived (0.3 s on).
         deadline = time.monotonic() + 10
         while len(run.fake_api.calls) < 2 and time.monotonic() < deadline:
-            event = run._event("customer.created", ACCOUNT, False, len(others) + 4)
-            others.append(run._send_event("probe", event, seed=len(others) + 4))
+            event = run.event("customer.created", ACCOUNT, False, len(others) + 4)
+            others.append(run.send_event("probe", event, seed=len(others) + 4))
             time.sleep(0.02)
-        records = {record.label: record for record in run._judged_records()}
+        records = {record.label: record for record in run.judged_records()}
         labels_at_call_time = {call.delivery for call in run.fake_api.calls}
     assert labels_at_call_time - {first.label}, "the calls did not land during a later delivery"
     paths = [call.path for call in records[first.label].calls]
@@ -210,11 +210,11 @@ def test_one_late_call_landing_in_the_next_delivery_is_not_blamed_on_it(
     config = VerifyConfig(secret=SECRET, seed=8)
     with ContractRun(_OneLateCall(bug=bug), config) as run, run.fake_api.patch_stripe():
         for seed, livemode in ((8, True), (9, False)):
-            event = run._event("payment_intent.succeeded", ACCOUNT, livemode, seed)
-            run._send_event("probe", event, seed=seed)
-        findings = list(_check_separates_livemode(run))
+            event = run.event("payment_intent.succeeded", ACCOUNT, livemode, seed)
+            run.send_event("probe", event, seed=seed)
+        findings = list(check_separates_livemode(run))
         assert run.fake_api.calls  # one call (stripe-python may retry it on a busy machine)
-        (record,) = [r for r in run._judged_records() if r.calls]
+        (record,) = [r for r in run.judged_records() if r.calls]
         assert record.livemode is False  # timing put the call(s) in the test-mode delivery
     assert {f.status for f in findings} == {status}, findings
     if bug:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -170,10 +171,10 @@ def test_checks_that_need_api_calls_skip_with_the_reason_when_there_are_none() -
     assert (skipped.pop("stays-alive") or "").startswith(served_only)
     assert (skipped.pop("never-logs-secrets") or "").startswith(served_only)
     assert (skipped.pop("survives-api-errors") or "").startswith(
-        "payment_intent.succeeded without faults made no mutating API call that succeeded"
+        "payment_intent.succeeded without faults made no API call for its object that succeeded"
     )
     assert (skipped.pop("retries") or "").startswith(
-        "payment_intent.succeeded without faults made no mutating API call that succeeded"
+        "payment_intent.succeeded without faults made no API call for its object that succeeded"
     )
     assert skipped == {
         "idempotent-redelivery": "no mutating API calls observed; side effects outside the Stripe API "
@@ -252,3 +253,38 @@ def test_records_carry_the_api_calls_they_caused() -> None:
         methods = [call.method for call in record.calls]
         assert methods == ["GET", "POST"]
         assert {call.stripe_account for call in record.calls} == {record.account}
+
+
+def test_a_skip_counts_the_calls_it_saw() -> None:
+    """Calls made with a key the fake cannot tell the mode of cannot be judged by
+    separates-livemode: the skip says how many there were instead of 'no API calls observed'."""
+    verify = quiet_app(SECRET)
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        answer = verify(environ, start_response)
+        with contextlib.suppress(stripe.StripeError):  # a 401: the key is not a secret key
+            stripe.Customer.list(api_key="rk_not_a_secret_key")
+        return answer
+
+    with ContractRun(app, VerifyConfig(secret=SECRET, events=EVENTS)) as run:
+        (accepted, livemode) = run.run(["accepts-valid-events", "separates-livemode"])
+        observed = len(run.observed_calls())
+    assert accepted.status == "pass" and observed > 0
+    assert livemode.status == "skip"
+    assert livemode.skip_reason == (
+        f"none of the {observed} API call(s) observed could be judged: none named an object of "
+        "a known mode or used a key the fake could tell the mode of"
+    )
+
+
+def test_an_example_finding_names_the_fields_that_differ() -> None:
+    from endpoints import value_branch
+    from test_examples import _accepts, _seed_sending
+
+    seed = _seed_sending("subscription_create")
+    status, _, failures = _accepts(value_branch.create_app(SECRET), seed=seed)
+    assert status == "fail"
+    (failure,) = failures
+    assert "so a branch taken on these values fails: " in failure.reason
+    assert "field(s) differ from the canonical event: " in failure.reason
+    assert 'data.object.billing_reason="subscription_create"' in failure.reason

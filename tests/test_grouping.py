@@ -110,3 +110,99 @@ def test_the_table_shows_the_headline_first(cause: str) -> None:
     results, causes = _run(app, secret=secret)
     table = render_table(results, headlines=causes)
     assert table.splitlines()[0] == f"ROOT CAUSE: {causes[0].text}"
+
+
+def _failing(app: WsgiApp, event_type: str, status: int = 500) -> WsgiApp:
+    """``app`` answering ``status`` to every event of ``event_type`` (a crash on that type)."""
+    refusing = _refusing(app, event_type)
+
+    def wrapper(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        def start(line: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
+            if line.startswith("400"):
+                line = f"{status} Internal Server Error"
+            return start_response(line, headers, *rest)
+
+        return refusing(environ, start)
+
+    return wrapper
+
+
+def test_a_type_that_fails_upstream_is_not_blamed_on_raw_body_or_rotation() -> None:
+    """customer.created (the signature checks' event) gets 500 whatever is sent: the raw-body and
+    rotation findings point to accepts-valid-events instead of advising on the raw bytes."""
+    results, causes = _run(_failing(flask_endpoint.create_app(SECRET), "customer.created"))
+    assert causes == []  # a 5xx is not a refused type
+    by_id = {r.id: r for r in results}
+    assert by_id["accepts-valid-events"].status == "fail"
+    for check in ("verifies-raw-body", "accepts-rotated-secret"):
+        result = by_id[check]
+        assert result.status == "skip", [f.reason for f in result.failures()]
+        for finding in result.findings:
+            assert finding.reason.startswith(
+                "not judged: a correctly signed customer.created (connect-test) already fails "
+                "in accepts-valid-events (got 500)"
+            ), finding.reason
+            assert "raw request bytes" not in finding.reason
+
+
+def test_an_event_that_fails_in_every_order_is_not_blamed_on_order() -> None:
+    config = VerifyConfig(secret=SECRET, events=("customer.created",), seed=3)
+    app = _failing(flask_endpoint.create_app(SECRET), "invoice.paid")
+    with ContractRun(app, config) as run:
+        result = run.result("order-independent")
+    reasons = [f.reason for f in result.findings if f.event_type == "invoice.paid"]
+    assert reasons and all(
+        r.startswith(
+            "not judged: invoice.paid got 500 in every order, so the order is not the cause"
+        )
+        for r in reasons
+    ), reasons
+    assert not any("Stripe does not promise order" in f.reason for f in result.findings)
+    assert result.status != "fail"
+
+
+def test_an_order_dependent_endpoint_is_still_told_about_order() -> None:
+    config = VerifyConfig(secret=SECRET, events=("customer.created",), seed=3)
+    with ContractRun(flask_endpoint.create_app(SECRET, bug="order-dependent"), config) as run:
+        result = run.result("order-independent")
+    assert result.status == "fail"
+    assert any("Stripe does not promise order" in f.reason for f in result.failures())
+    assert not any("in every order" in f.reason for f in result.findings)
+
+
+def _fetches_invoices_without_the_account() -> object:
+    """Retrieves every invoice.paid's invoice with platform auth (no Stripe-Account) and lets the
+    'No such invoice' escape: a 500 in every order, caused by the missing account, not by order."""
+    import stripe
+    from flask import Flask, jsonify, request
+
+    app = Flask("invoices_without_account")
+
+    @app.post("/webhook")
+    def receive() -> Any:
+        payload = request.get_data()
+        try:
+            event = stripe.Webhook.construct_event(
+                payload, request.headers.get("Stripe-Signature", ""), SECRET
+            )
+        except (ValueError, stripe.SignatureVerificationError):
+            return jsonify({"error": "bad signature"}), 400
+        if event["type"] == "invoice.paid":
+            stripe.Invoice.retrieve(event["data"]["object"]["id"], api_key="sk_test_fake")
+        return jsonify({"received": True})
+
+    return app
+
+
+def test_a_missing_stripe_account_is_named_instead_of_order() -> None:
+    config = VerifyConfig(secret=SECRET, events=("customer.created",), seed=3)
+    with ContractRun(_fetches_invoices_without_the_account(), config) as run:
+        result = run.result("order-independent")
+    reasons = [f.reason for f in result.findings if f.event_type == "invoice.paid"]
+    assert reasons, [f.reason for f in result.findings]
+    for reason in reasons:
+        assert reason.startswith("not judged: invoice.paid got 500 in every order"), reason
+        assert "its Stripe call GET /v1/invoices/in_" in reason
+        assert "did not act as the object's account acct_" in reason
+        assert "pass stripe_account=event.account" in reason
+    assert result.status != "fail"

@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import threading
 
+import pytest
 from flask import Flask, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from connect_harness.checks.findings import CheckResult
-from connect_harness.checks.responses import _under_api_fault
+from connect_harness.checks.responses import under_api_fault
 from connect_harness.checks.retries import FAILING_ATTEMPTS, RETRY_DELAYS
 from connect_harness.checks.run import ContractRun, VerifyConfig
 from endpoints import flask_endpoint, starlette_endpoint
@@ -25,7 +26,7 @@ def _retries(app: object) -> tuple[CheckResult, list[str]]:
         (result,) = run.run(only=["retries"])
         records = [r for r in run.records if r.check == "retries"]
     # no-server-errors does not count a 500 answered while the API failed on purpose.
-    assert [_under_api_fault(r) for r in records] == [
+    assert [under_api_fault(r) for r in records] == [
         (r.variant or "").startswith("during ") for r in records
     ]
     return result, [r.variant or "" for r in records]
@@ -63,10 +64,11 @@ def _event_id(body: bytes) -> str:
         return ""
 
 
-def _refusing_retries_app() -> Flask:
+def _refusing_retries_app(*, reads_only: bool = False) -> Flask:
     """Correct until its work fails once; from then on it errs on its own stored state (it stored
-    the event before the work, and storing it again violates a unique constraint)."""
-    core = WebhookCore(SECRET)
+    the event before the work, and storing it again violates a unique constraint). ``reads_only``:
+    its work is a read of the event's object, written to its own store."""
+    core = WebhookCore(SECRET, reads_only=reads_only)
     stored: set[str] = set()
     lock = threading.Lock()
     app = Flask("endpoint_refusing_retries")
@@ -94,8 +96,11 @@ def _refusing_retries_app() -> Flask:
     return app
 
 
-def test_an_endpoint_that_keeps_refusing_the_retries_is_told_what_stripe_does() -> None:
-    result, variants = _retries(_refusing_retries_app())
+@pytest.mark.parametrize("reads_only", [False, True])
+def test_an_endpoint_that_keeps_refusing_the_retries_is_told_what_stripe_does(
+    reads_only: bool,
+) -> None:
+    result, variants = _retries(_refusing_retries_app(reads_only=reads_only))
     assert result.status == "fail"
     (finding,) = result.failures()
     assert "the 4 attempts got 500, 500, 500, 500" in finding.reason

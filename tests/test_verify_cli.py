@@ -206,7 +206,8 @@ def test_url_target_with_a_fixed_fake_stripe_port(
     out = capsys.readouterr().out
     assert out.splitlines()[0].startswith(f"connect-harness verify: {url} |")
     assert f"| fake Stripe API http://127.0.0.1:{port}" in out
-    assert "23 checks: 21 passed, 0 failed, 2 skipped" in out
+    # At a URL stays-alive judges the server's connections; never-logs-secrets needs --serve.
+    assert "23 checks: 22 passed, 0 failed, 1 skipped" in out
 
 
 def test_api_version_is_stamped_on_events_and_reproductions(

@@ -47,8 +47,8 @@ BUGS: dict[str, str] = {
     "one seen for the same object",
     "swallows-api-errors": "answers 200 when its Stripe calls fail (429, 500, connection), so the "
     "event is lost",
-    "acts-after-deauthorization": "forgets account.application.deauthorized and keeps calling the "
-    "API as the disconnected account",
+    "crashes-on-deauthorized-403": "forgets account.application.deauthorized, keeps calling the "
+    "API as the disconnected account and lets Stripe's 403 escape: 500 to the late events",
     "dedupes-failed-attempts": "records the event id as processed before its work and keeps it "
     "when the work fails, so Stripe's retry is answered as a duplicate and the work is lost",
     "acknowledges-second-failure": "acknowledges an event whose work failed again on a retry (to "
@@ -72,11 +72,24 @@ class WebhookCore:
     bug: str | None = None
     #: Answer first and act this many seconds later in a worker thread, as Stripe advises.
     defer: float | None = None
+    #: With ``defer``: how many times the worker tries its work (1: it gives up on the first
+    #: failure, and the event is lost).
+    job_attempts: int = 20
     #: With ``defer``: the worker also waits until this is set (a test decides when work happens).
     gate: threading.Event | None = None
     #: Also fetch data.object and every object it names: with stripe-python (``"sdk"``) or plain
     #: HTTP (``"http"``, an empty ``Stripe-Account`` header on platform events).
     follow: str | None = None
+    #: Keep no list of disconnected accounts: act for every event, and take Stripe's 403 for a
+    #: disconnected account as the permanent error it is (log it, answer 2xx).
+    handles_403: bool = False
+    #: Only read from Stripe (retrieve data.object) and write the endpoint's own store.
+    reads_only: bool = False
+    #: Answer 500 to every later delivery of an event whose work failed once (it stored the event
+    #: before the work, and storing it again violates a unique constraint): Stripe's retries fail.
+    refuses_retries: bool = False
+    #: What ``reads_only`` stored: object id -> the status Stripe returned.
+    store: dict[str, str] = field(default_factory=dict)
     #: How many objects following references fetched.
     followed: int = 0
     _revoked: set[str] = field(default_factory=set)
@@ -103,6 +116,8 @@ class WebhookCore:
         if self.bug == "400-unknown-types" and event.get("type") not in _KNOWN_TYPES:
             return 400, {"error": f"unhandled event type {event.get('type')}"}
         event_id = str(event.get("id"))
+        if self.refuses_retries and event_id in self._failed:
+            return 500, {"error": "UNIQUE constraint failed: events.id"}
         if self.bug != "no-idempotency":
             with self._lock:
                 if event_id in self.seen:
@@ -192,7 +207,7 @@ class WebhookCore:
         """Work after answering: Stripe will not retry a 2xx, so retry transient API errors here."""
         if self.gate is not None:
             self.gate.wait()
-        for _ in range(20):
+        for _ in range(self.job_attempts):
             try:
                 self._act(event)
                 return
@@ -219,7 +234,7 @@ class WebhookCore:
             account = event.get("account")
         event_type = event.get("type")
         if event_type == "account.application.deauthorized" and account:
-            if self.bug != "acts-after-deauthorization":
+            if self.bug != "crashes-on-deauthorized-403" and not self.handles_403:
                 with self._lock:  # the platform may no longer act as that account
                     self._revoked.add(account)
             return
@@ -237,7 +252,11 @@ class WebhookCore:
         intent_id = event["data"]["object"]["id"]
         options: dict[str, Any] = {"api_key": key, "stripe_account": as_account}
         try:
-            stripe.PaymentIntent.retrieve(intent_id, **options)
+            intent = stripe.PaymentIntent.retrieve(intent_id, **options)
+            if self.reads_only:
+                with self._lock:
+                    self.store[intent_id] = str(intent.status)
+                return
             if self.bug != "no-idempotency":
                 options["idempotency_key"] = f"{event['id']}:mark-handled"
             stripe.PaymentIntent.modify(intent_id, metadata={"webhook_handled": "true"}, **options)
@@ -247,6 +266,8 @@ class WebhookCore:
                 status is None or status == 429 or status >= 500
             ):
                 raise  # transient: answer 5xx, so that Stripe retries the event later
+            if self.bug == "crashes-on-deauthorized-403" and status == 403:
+                raise
             # Permanent (the object is gone, access was revoked): log it; the event was received.
             self.api_errors.append(f"{type(err).__name__}: {err.user_message}")
 

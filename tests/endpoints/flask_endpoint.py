@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, jsonify, redirect, request
 from flask.typing import ResponseReturnValue
 
@@ -14,11 +16,13 @@ def create_app(
     bug: str | None = None,
     defer: float | None = None,
     follow: str | None = None,
+    **options: Any,
 ) -> Flask:
     """A Flask app serving POST /webhook with :class:`WebhookCore` (``bug``: one of ``core.BUGS``;
     ``defer``: answer first, act that many seconds later; ``follow``: fetch every object an event
-    names, ``"sdk"`` or ``"http"``)."""
-    core = WebhookCore(secret, bug=bug, defer=defer, follow=follow)
+    names, ``"sdk"`` or ``"http"``; ``options``: other :class:`WebhookCore` fields, e.g.
+    ``reads_only=True``)."""
+    core = WebhookCore(secret, bug=bug, defer=defer, follow=follow, **options)
     app = Flask(f"endpoint_{bug or 'correct'}")
     app.extensions["webhook_core"] = core
 

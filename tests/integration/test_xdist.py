@@ -19,7 +19,7 @@ import pytest
 
 from connect_harness.checks import shards
 from connect_harness.checks.findings import CheckResult, check_ids
-from connect_harness.checks.run import _GLOBAL_CHECKS, ContractRun, VerifyConfig
+from connect_harness.checks.run import GLOBAL_CHECKS, ContractRun, VerifyConfig
 from connect_harness.checks.shards import ShardedRun, split_work
 from connect_harness.checks.share_exchange import ShareExchange
 from connect_harness.checks.thin import THIN_CATALOGUE
@@ -28,7 +28,7 @@ from endpoints import flask_endpoint
 from endpoints.core import TEST_SECRET
 
 EVENTS = ("customer.created", "payment_intent.succeeded", "account.updated", "payout.failed")
-DELIVERING = [check for check in check_ids() if check not in _GLOBAL_CHECKS]
+DELIVERING = [check for check in check_ids() if check not in GLOBAL_CHECKS]
 WEIGHTS = [(f"type.{n}", n % 4 + 1) for n in range(40)]
 
 
@@ -235,7 +235,7 @@ def test_a_share_that_failed_fails_every_worker_instead_of_hanging(
     def broken(run: ContractRun) -> list[Any]:
         raise HarnessError("the endpoint went away")
 
-    monkeypatch.setitem(shards._CHECKS, "order-independent", broken)
+    monkeypatch.setitem(shards.CHECKS, "order-independent", broken)
     plan = ["rejects-wrong-secret", "order-independent"]
     runs = [
         ShardedRun(

@@ -3,26 +3,35 @@ endpoint can know."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from connect_harness.checks.common import UNKNOWN_EVENT_TYPE, _finding_for, _is_2xx, _perm_label
-from connect_harness.checks.examples import _extra_examples, _send_example
+from connect_harness.checks.common import (
+    UNKNOWN_EVENT_TYPE,
+    finding_for,
+    is_2xx,
+    perm_label,
+    short,
+)
+from connect_harness.checks.examples import extra_examples, send_example
 from connect_harness.checks.findings import (
     Finding,
 )
 from connect_harness.checks.sdk_parsing import python_sdk_failure
+from connect_harness.events.examples import Example
 from connect_harness.spec import contracts
 
 if TYPE_CHECKING:
-    from connect_harness.checks.run import ContractRun, DeliveryRecord
+    from connect_harness.checks.interface import CheckRun
+    from connect_harness.checks.records import DeliveryRecord
 
 
 def _judge_acceptance(record: DeliveryRecord, what: str) -> Finding | None:
     """A fail finding if ``record`` did not get 2xx, else None."""
     response = record.response
-    if _is_2xx(response.status):
+    if is_2xx(response.status):
         return None
     if response.status == 0:
         why = f"{what} got no answer: Stripe counts that as a failed delivery and retries"
@@ -35,14 +44,14 @@ def _judge_acceptance(record: DeliveryRecord, what: str) -> Finding | None:
     if response.status >= 400:
         sdk = python_sdk_failure(record.request.body)
         why = why if sdk is None else f"{why}; {sdk}"
-    return _finding_for(record, status="fail", reason=why, expected="2xx")
+    return finding_for(record, status="fail", reason=why, expected="2xx")
 
 
-def _check_accepts_valid_events(run: ContractRun) -> Iterator[Finding]:
+def check_accepts_valid_events(run: CheckRun) -> Iterator[Finding]:
     check = "accepts-valid-events"
-    seed = run._seed(check)
+    seed = run.seed(check)
     for event_type in run.config.event_types:
-        perms = run._permutations(event_type)
+        perms = run.permutations(event_type)
         if not perms:
             receivable = " and ".join(contracts.event_info(event_type).receivable_by)
             yield Finding(
@@ -56,16 +65,16 @@ def _check_accepts_valid_events(run: ContractRun) -> Iterator[Finding]:
             continue
         failed = False
         for account, live in perms:
-            event = run._event(event_type, account, live, seed)
-            record = run._send_event(check, event, seed=seed)
+            event = run.event(event_type, account, live, seed)
+            record = run.send_event(check, event, seed=seed)
             finding = _judge_acceptance(record, f"a correctly signed {event_type} event")
             if finding is not None:
                 failed = True
                 yield finding
-        extras = _extra_examples(run, event_type, seed)
+        extras = extra_examples(run, event_type, seed)
         canonical_failed = failed
         for example in extras:
-            record = _send_example(run, check, example, seed=seed)
+            record = send_example(run, check, example, seed=seed)
             finding = _judge_acceptance(
                 record, f"a correctly signed {event_type} event with other field values"
             )
@@ -75,7 +84,7 @@ def _check_accepts_valid_events(run: ContractRun) -> Iterator[Finding]:
                     finding = replace(
                         finding,
                         reason=f"{finding.reason}; the canonical {event_type} got 2xx, so a "
-                        "branch taken on these values fails",
+                        f"branch taken on these values fails: {_differences(example)}",
                     )
                 yield finding
         if not failed:
@@ -83,34 +92,52 @@ def _check_accepts_valid_events(run: ContractRun) -> Iterator[Finding]:
             yield Finding(
                 check=check,
                 status="pass",
-                reason=f"every permutation got 2xx ({', '.join(_perm_label(a, live) for a, live in perms)}){more}",
+                reason=f"every permutation got 2xx ({', '.join(perm_label(a, live) for a, live in perms)}){more}",
                 event_type=event_type,
                 expected="2xx",
                 actual="2xx",
             )
 
 
-def _acceptance_finding(record: DeliveryRecord, what: str, *, passed: str, advice: str) -> Finding:
+#: How many changed fields a finding names before it says how many more there are.
+SHOWN_CHANGES = 6
+
+
+def _differences(example: Example) -> str:
+    """What differs in ``example`` from the canonical event: its fields, or else its world."""
+    if not example.changes:
+        return (
+            f"no field was set; it is the canonical event of another seed "
+            f"({example.event.seed}), so its ids and generated values differ "
+            f"(event {example.event.id}, object {example.event.object_id})"
+        )
+    shown = [f"{path}={short(json.dumps(value), 60)}" for path, value in example.changes]
+    more = len(shown) - SHOWN_CHANGES
+    text = ", ".join(shown[:SHOWN_CHANGES]) + (f" and {more} more" if more > 0 else "")
+    return f"{len(shown)} field(s) differ from the canonical event: {text}"
+
+
+def acceptance_finding(record: DeliveryRecord, what: str, *, passed: str, advice: str) -> Finding:
     """Pass if ``record`` got 2xx, else the failure with ``advice`` on how to fix it."""
     finding = _judge_acceptance(record, what)
     if finding is None:
-        return _finding_for(record, status="pass", reason=passed, expected="2xx")
+        return finding_for(record, status="pass", reason=passed, expected="2xx")
     return replace(finding, reason=f"{finding.reason}; {advice}")
 
 
-def _check_acknowledges_unknown_events(run: ContractRun) -> Iterator[Finding]:
+def check_acknowledges_unknown_events(run: CheckRun) -> Iterator[Finding]:
     check = "acknowledges-unknown-events"
-    seed = run._seed(check)
+    seed = run.seed(check)
     overrides = {"type": UNKNOWN_EVENT_TYPE}
-    for account, live in run._permutations("customer.created"):
-        event = run._event("customer.created", account, live, seed, overrides=overrides)
-        record = run._send_event(check, event, seed=seed, overrides=overrides)
+    for account, live in run.permutations("customer.created"):
+        event = run.event("customer.created", account, live, seed, overrides=overrides)
+        record = run.send_event(check, event, seed=seed, overrides=overrides)
         record = replace(record, event_type=UNKNOWN_EVENT_TYPE)
         finding = _judge_acceptance(
             record, f"a correctly signed event of the unknown type {UNKNOWN_EVENT_TYPE}"
         )
         if finding is None:
-            yield _finding_for(
+            yield finding_for(
                 record,
                 status="pass",
                 reason="acknowledged the unknown type with 2xx",

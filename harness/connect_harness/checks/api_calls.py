@@ -6,23 +6,25 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from connect_harness.checks.common import _call_text, _finding_for
+from connect_harness.checks.common import call_text, finding_for
 from connect_harness.checks.findings import (
     Finding,
 )
+from connect_harness.checks.sdk_spelling import sdk_of_call
 from connect_harness.stripe_api.fake import ApiCall
 
 if TYPE_CHECKING:
-    from connect_harness.checks.run import ContractRun, DeliveryRecord
+    from connect_harness.checks.interface import CheckRun
+    from connect_harness.checks.records import DeliveryRecord
 
 
 #: Request options passed where the parameters go (stripe-node's second argument).
 _ACCOUNT_AS_PARAMETER = ("stripeAccount", "stripe_account")
 
 
-def _check_uses_connected_account_context(run: ContractRun) -> Iterator[Finding]:
+def check_uses_connected_account_context(run: CheckRun) -> Iterator[Finding]:
     check = "uses-connected-account-context"
-    records = run._judged_records()
+    records = run.judged_records()
     connect_records = [r for r in records if r.account is not None]
     if not connect_records:
         yield Finding(
@@ -47,12 +49,12 @@ def _check_uses_connected_account_context(run: ContractRun) -> Iterator[Finding]
             judged += 1
             problem, expected = verdict
             failures.append(
-                _finding_for(
+                finding_for(
                     record,
                     status="fail",
                     reason=problem,
                     expected=expected,
-                    actual=_call_text(call),
+                    actual=call_text(call),
                     check=check,
                 )
             )
@@ -69,20 +71,27 @@ def _check_uses_connected_account_context(run: ContractRun) -> Iterator[Finding]
                 Finding(
                     check=check,
                     status="fail",
-                    reason=f"{_call_text(call)} touched an object of connected account {owner} "
+                    reason=f"{call_text(call)} touched an object of connected account {owner} "
                     f"without acting as it ({_where(call, ambiguous)})",
                     expected=f"Stripe-Account: {owner}",
-                    actual=_call_text(call),
+                    actual=call_text(call),
                 )
             )
     yield from failures
     if failures:
         return
     if judged == 0:
+        observed = len(run.observed_calls())
         yield Finding(
             check=check,
             status="skip",
-            reason="no API calls observed while handling Connect events",
+            reason="no API calls observed while handling Connect events"
+            + (
+                f" ({observed} call(s) observed in the run, none for a connected account's "
+                "event or object)"
+                if observed
+                else ""
+            ),
         )
         return
     yield Finding(
@@ -103,12 +112,12 @@ def _account_context_problem(
     acting_as = call.stripe_account
     owner = call.object_owner
     misplaced = next((name for name in _ACCOUNT_AS_PARAMETER if name in call.query), None)
+    spelling = sdk_of_call(call).spelling
     if misplaced is not None and acting_as is None:
         return (
-            f"{_call_text(call)} sent the account as the parameter {misplaced} instead of the "
+            f"{call_text(call)} sent the account as the parameter {misplaced} instead of the "
             f"Stripe-Account header, so Stripe answers 400 'Received unknown parameter: "
-            f"{misplaced}' and the call has platform auth; stripe-node takes request options as "
-            "the third argument: retrieve(id, {}, {stripeAccount})",
+            f"{misplaced}' and the call has platform auth; pass {spelling.account}",
             f"Stripe-Account: {record.account}" if record.account else "no Stripe-Account",
         )
     if owner is not None and acting_as != owner:
@@ -116,8 +125,8 @@ def _account_context_problem(
             return None  # the platform may read and manage its connected accounts directly
         what = f"as {acting_as}" if acting_as else "with platform auth (no Stripe-Account)"
         return (
-            f"{_call_text(call)} requested an object of connected account {owner} {what}; "
-            "Stripe answers 'No such ...': pass stripe_account=event.account",
+            f"{call_text(call)} requested an object of connected account {owner} {what}; "
+            f"Stripe answers 'No such ...': pass {spelling.account}",
             f"Stripe-Account: {owner}",
         )
     if acting_as is not None and owner is None and not certain:
@@ -125,17 +134,17 @@ def _account_context_problem(
     if acting_as is not None and acting_as not in (record.account, owner):
         handling = f"connected account {record.account}" if record.account else "the platform"
         return (
-            f"{_call_text(call)} acted as {acting_as} while handling an event of {handling}",
+            f"{call_text(call)} acted as {acting_as} while handling an event of {handling}",
             f"Stripe-Account: {record.account}" if record.account else "no Stripe-Account",
         )
     return None
 
 
-def _check_separates_livemode(run: ContractRun) -> Iterator[Finding]:
+def check_separates_livemode(run: CheckRun) -> Iterator[Finding]:
     check = "separates-livemode"
     judged = 0
     failures: list[Finding] = []
-    for record in run._judged_records():
+    for record in run.judged_records():
         for call in record.calls:
             if call.unserved:
                 continue  # what Stripe would have answered is unknown: not judged
@@ -153,14 +162,14 @@ def _check_separates_livemode(run: ContractRun) -> Iterator[Finding]:
             expected_mode = "live" if wrong[0] else "test"
             what = "event" if event_live == wrong[0] else "object"
             failures.append(
-                _finding_for(
+                finding_for(
                     record,
                     status="fail",
-                    reason=f"{_call_text(call)} used a {key_mode}-mode key for a {expected_mode}-mode "
+                    reason=f"{call_text(call)} used a {key_mode}-mode key for a {expected_mode}-mode "
                     f"{what}; choose the API key by event.livemode (a {key_mode} key cannot see "
                     f"{expected_mode} objects)",
                     expected=f"a {expected_mode}-mode key (sk_{expected_mode}_...)",
-                    actual=f"{key_mode}-mode key: {_call_text(call)}",
+                    actual=f"{key_mode}-mode key: {call_text(call)}",
                     check=check,
                 )
             )
@@ -177,7 +186,7 @@ def _check_separates_livemode(run: ContractRun) -> Iterator[Finding]:
                 Finding(
                     check=check,
                     status="fail",
-                    reason=f"{_call_text(call)} used a {key_mode}-mode key for a {expected_mode}-mode "
+                    reason=f"{call_text(call)} used a {key_mode}-mode key for a {expected_mode}-mode "
                     f"object ({_where(call, ambiguous)})",
                     expected=f"a {expected_mode}-mode key",
                     actual=f"{key_mode}-mode key",
@@ -187,7 +196,15 @@ def _check_separates_livemode(run: ContractRun) -> Iterator[Finding]:
     if failures:
         return
     if judged == 0:
-        yield Finding(check=check, status="skip", reason="no API calls observed")
+        observed = len(run.observed_calls())
+        yield Finding(
+            check=check,
+            status="skip",
+            reason="no API calls observed"
+            if not observed
+            else f"none of the {observed} API call(s) observed could be judged: none named an "
+            "object of a known mode or used a key the fake could tell the mode of",
+        )
         return
     yield Finding(
         check=check,

@@ -15,7 +15,7 @@ from connect_harness.delivery import Response
 from connect_harness.stripe_api.fake import ApiCall
 
 if TYPE_CHECKING:
-    from connect_harness.checks.run import DeliveryRecord
+    from connect_harness.checks.records import DeliveryRecord
 
 
 #: What reproductions write instead of the secret: the secret never appears in any output.
@@ -48,12 +48,12 @@ DISCONNECTED_ACCOUNT = "acct_1HarnessDisconnect"
 
 
 # Events after which a correct endpoint stops acting for the account they name.
-_ACCOUNT_ENDING_EVENTS = frozenset({"account.application.deauthorized"})
+ACCOUNT_ENDING_EVENTS = frozenset({"account.application.deauthorized"})
 
 
 # Which bad-variant names (connect_harness.wire.variants) each rejects-* check sends. Variants matched by no
 # check (a future timestamp, a duplicated t=) describe SDK differences, not endpoint bugs.
-_REJECTION_VARIANTS: dict[str, Callable[[str], bool]] = {
+REJECTION_VARIANTS: dict[str, Callable[[str], bool]] = {
     "rejects-missing-signature": lambda name: name == "missing-signature",
     "rejects-malformed-signature": lambda name: (
         name in {"malformed-garbage", "malformed-no-timestamp", "malformed-non-numeric-timestamp"}
@@ -65,11 +65,11 @@ _REJECTION_VARIANTS: dict[str, Callable[[str], bool]] = {
 }
 
 
-def _is_2xx(status: int) -> bool:
+def is_2xx(status: int) -> bool:
     return 200 <= status < 300
 
 
-def _describe_response(response: Response) -> str:
+def describe_response(response: Response) -> str:
     if response.status == 0:
         return f"no HTTP answer ({response.error or 'no response'})"
     text = str(response.status)
@@ -77,16 +77,16 @@ def _describe_response(response: Response) -> str:
     if 300 <= response.status < 400 and location:
         text += f" (Location: {location})"
     if response.error and response.status >= 500:
-        text += f" ({_short(response.error)})"
+        text += f" ({short(response.error)})"
     return text
 
 
-def _short(text: str, limit: int = 160) -> str:
+def short(text: str, limit: int = 160) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _finding_for(
+def finding_for(
     record: DeliveryRecord,
     *,
     status: Status,
@@ -109,31 +109,31 @@ def _finding_for(
         permutation=record.permutation,
         variant=record.variant,
         expected=expected,
-        actual=actual if actual is not None else _describe_response(record.response),
+        actual=actual if actual is not None else describe_response(record.response),
         reproduce=record.reproduce if status == "fail" else None,
     )
 
 
-def _perm_label(account: str | None, livemode: bool) -> str:
+def perm_label(account: str | None, livemode: bool) -> str:
     return f"{'connect' if account else 'platform'}-{'live' if livemode else 'test'}"
 
 
-def _call_text(call: ApiCall) -> str:
+def call_text(call: ApiCall) -> str:
     text = f"{call.method} {call.path}"
     account = call.stripe_account
     if account:
         text += f" [Stripe-Account: {account}]"
     key = call.idempotency_key
     if key and call.mutating:
-        text += f" [Idempotency-Key: {_short(key, 40)}]"
+        text += f" [Idempotency-Key: {short(key, 40)}]"
     return text
 
 
-def _json_text(value: Any) -> str:
+def json_text(value: Any) -> str:
     return json.dumps(value) if not isinstance(value, str) else value
 
 
-def _utf8(body: bytes) -> str | None:
+def utf8(body: bytes) -> str | None:
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError:

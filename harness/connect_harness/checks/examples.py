@@ -11,16 +11,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from connect_harness.checks.common import _ACCOUNT_ENDING_EVENTS, DISCONNECTED_ACCOUNT
+from connect_harness.checks.common import ACCOUNT_ENDING_EVENTS, DISCONNECTED_ACCOUNT
 from connect_harness.events.examples import Example, build_example, example_seed, overrides_as_text
 
 if TYPE_CHECKING:
-    from connect_harness.checks.run import ContractRun, DeliveryRecord
+    from connect_harness.checks.interface import CheckRun
+    from connect_harness.checks.records import DeliveryRecord
 
 
-def _extra_examples(run: ContractRun, event_type: str, seed: int) -> list[Example]:
+def extra_examples(run: CheckRun, event_type: str, seed: int) -> list[Example]:
     """Examples 2 to ``config.examples`` of ``event_type``, registered with the fake API."""
-    perms = run._permutations(event_type)
+    perms = run.permutations(event_type)
     if not perms:
         return []  # this endpoint never receives the type
     # One permutation for all of them (test mode where the endpoint gets it): a second event of
@@ -28,8 +29,8 @@ def _extra_examples(run: ContractRun, event_type: str, seed: int) -> list[Exampl
     account, livemode = next(((a, live) for a, live in perms if not live), perms[0])
     found = []
     for index in range(2, run.config.examples + 1):
-        if account is not None and event_type in _ACCOUNT_ENDING_EVENTS:
-            account = DISCONNECTED_ACCOUNT  # as ContractRun._event does
+        if account is not None and event_type in ACCOUNT_ENDING_EVENTS:
+            account = DISCONNECTED_ACCOUNT  # as CheckRun.event does
         example = build_example(
             event_type,
             index,
@@ -38,13 +39,13 @@ def _extra_examples(run: ContractRun, event_type: str, seed: int) -> list[Exampl
             seed=seed,
             api_version=run.config.api_version,
         )
-        run._register(example.event)
+        run.register(example.event)
         found.append(example)
     return found
 
 
-def _send_example(
-    run: ContractRun,
+def send_example(
+    run: CheckRun,
     check: str,
     example: Example,
     *,
@@ -54,15 +55,15 @@ def _send_example(
 ) -> DeliveryRecord:
     """Deliver ``example``; its record's variant names it and its reproduction rebuilds it."""
     event = example.event
-    request = run._signed(event.body, livemode=event.livemode)
-    reproduce = run._reproduce_event(
+    request = run.signed(event.body, livemode=event.livemode)
+    reproduce = run.reproduce_event(
         event,
         seed=example_seed(seed, example.index),
         overrides=overrides_as_text(example.overrides),
         note=note,
     )
     described = example.describe()
-    return run._send(
+    return run.send(
         check,
         request,
         event=event,

@@ -201,14 +201,15 @@ CATALOGUE: tuple[CheckSpec, ...] = (
     CheckSpec(
         "after-deauthorization",
         "Stops after deauthorization",
-        "events arriving after account.application.deauthorized get 2xx, and no API call acts "
-        "as the disconnected account",
+        "events arriving after account.application.deauthorized get 2xx (a call for them that "
+        "gets Stripe's 403 may be handled), and no API call as the disconnected account succeeds",
     ),
     CheckSpec(
         "survives-api-errors",
         "Survives API errors",
-        "with its Stripe calls failing (429, 500, a dropped connection) it keeps answering, and "
-        "after Stripe's retry does the work exactly once",
+        "with its Stripe calls failing (429, 500, a dropped connection) it keeps answering, never "
+        "acknowledges an event whose calls all failed without making them again, and after "
+        "Stripe's retry does the work (a read, for an endpoint that only reads) exactly once",
     ),
     CheckSpec(
         "retries",
@@ -240,7 +241,8 @@ CATALOGUE: tuple[CheckSpec, ...] = (
     CheckSpec(
         "stays-alive",
         "Stays alive",
-        "with --serve: the endpoint's process never exits during the run",
+        "the endpoint keeps answering: with --serve its process never exits; at a URL its "
+        "connections are never refused or reset for good after it answered",
     ),
     CheckSpec(
         "never-logs-secrets",

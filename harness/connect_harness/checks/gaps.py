@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from connect_harness.checks.common import _call_text
+from connect_harness.checks.common import call_text
 from connect_harness.checks.findings import Finding
 from connect_harness.stripe_api.fake import ApiCall
 
 if TYPE_CHECKING:
-    from connect_harness.checks.run import ContractRun
+    from connect_harness.checks.interface import CheckRun
 
 
 def unserved_text(call: ApiCall) -> str:
@@ -25,7 +25,7 @@ def unserved_text(call: ApiCall) -> str:
     )
 
 
-def excuse_our_gaps(run: ContractRun, findings: tuple[Finding, ...]) -> tuple[Finding, ...]:
+def excuse_our_gaps(run: CheckRun, findings: tuple[Finding, ...]) -> tuple[Finding, ...]:
     """Failures of deliveries during which the endpoint met a route the fake does not serve are
     not judged: the endpoint may have failed only because our stand-in answered 'Unrecognized
     request URL' where Stripe would have answered. Other failures name the API call Stripe
@@ -37,7 +37,7 @@ def excuse_our_gaps(run: ContractRun, findings: tuple[Finding, ...]) -> tuple[Fi
     # A failing finding carries its delivery's reproduction command: that names the delivery.
     gaps: dict[str, ApiCall] = {}
     refused: dict[str, ApiCall] = {}
-    for record in run._judged_records():
+    for record in run.judged_records():
         for call in record.calls:
             if call.unserved:
                 gaps.setdefault(record.reproduce, call)
@@ -57,11 +57,11 @@ def excuse_our_gaps(run: ContractRun, findings: tuple[Finding, ...]) -> tuple[Fi
         elif (
             finding.status == "fail"
             and refusal is not None
-            and _call_text(refusal) not in finding.reason
+            and call_text(refusal) not in finding.reason
         ):
             finding = replace(
                 finding,
-                reason=f"{finding.reason}; while handling it, {_call_text(refusal)} was refused "
+                reason=f"{finding.reason}; while handling it, {call_text(refusal)} was refused "
                 f"by Stripe with {refusal.status}: {refusal.error}",
             )
         excused.append(finding)

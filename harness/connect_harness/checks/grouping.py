@@ -13,6 +13,11 @@ Rules, most general first (a run gets at most one of the first two):
 * a launched endpoint's process exited: findings about deliveries that got no answer are not judged;
 * every delivery of an event type in ``accepts-valid-events`` got a 4xx: findings about that type in
   other checks are not judged.
+
+Below the headlines, :func:`point_upstream`: a failing finding of another check about an event type
+and permutation that ``accepts-valid-events`` already fails (a 500 to the plain event, say) is not
+judged there, and points to that finding, instead of giving its own check's advice for what is
+not its cause.
 """
 
 from __future__ import annotations
@@ -25,13 +30,13 @@ from connect_harness.checks.findings import CheckResult, Finding
 from connect_harness.checks.sdk_parsing import MARK as SDK_MARK
 
 if TYPE_CHECKING:
-    from connect_harness.checks.run import DeliveryRecord
+    from connect_harness.checks.records import DeliveryRecord
 
-__all__ = ["ROOT_CHECKS", "Headline", "headlines", "regroup"]
+__all__ = ["ROOT_CHECKS", "Headline", "headlines", "point_upstream", "regroup"]
 
 #: Checks that observe a root cause themselves: their findings are never rewritten.
 ROOT_CHECKS = frozenset(
-    {"accepts-valid-events", "no-redirects", "no-server-errors", "responds-in-time"}
+    {"accepts-valid-events", "no-redirects", "no-server-errors", "responds-in-time", "stays-alive"}
 )
 
 #: Checks whose deliveries are all correctly signed events (rotated secrets included).
@@ -71,11 +76,13 @@ def headlines(
     accepts: CheckResult | None = None,
     *,
     died_after: DeliveryRecord | None = None,
+    silent_after: DeliveryRecord | None = None,
 ) -> list[Headline]:
     """The root causes the deliveries so far (and ``accepts-valid-events``' result) show.
 
     ``died_after``: the delivery after which a launched endpoint's process exited; every later
-    delivery got no answer, and findings about those are not judged.
+    delivery got no answer, and findings about those are not judged. ``silent_after``: the same
+    for an endpoint not launched by the run, whose connections were refused or reset from then on.
     """
     if died_after is not None:
         return [
@@ -83,6 +90,15 @@ def headlines(
                 "process-exited",
                 f"the endpoint's process exited after delivery {died_after.label}: every later "
                 "delivery got no answer (see stays-alive)",
+            )
+        ]
+    if silent_after is not None:
+        return [
+            Headline(
+                "stopped-answering",
+                f"the endpoint stopped answering after delivery {silent_after.label}: every later "
+                "delivery was refused or reset, as when its server died (see stays-alive); "
+                "the checks after that were not judged",
             )
         ]
     if len(records) >= MIN_DELIVERIES:
@@ -168,7 +184,7 @@ def regroup(result: CheckResult, causes: Iterable[Headline]) -> CheckResult:
         return result
     causes = list(causes)
     for cause in causes:
-        if cause.cause == "process-exited":
+        if cause.cause in ("process-exited", "stopped-answering"):
             return replace(result, findings=tuple(_unanswered_not_judged(result.findings, cause)))
         if cause.cause in ("redirect", "wrong-secret"):
             return replace(
@@ -194,3 +210,41 @@ def regroup(result: CheckResult, causes: Iterable[Headline]) -> CheckResult:
         for f in result.findings
     )
     return replace(result, findings=findings)
+
+
+def point_upstream(result: CheckResult, accepts: CheckResult | None) -> CheckResult:
+    """``result`` with each failing finding about an event type and permutation that already fails
+    in ``accepts-valid-events`` turned into a not-judged skip pointing to that finding."""
+    if accepts is None or result.id in ROOT_CHECKS:
+        return result
+    upstream: dict[tuple[str | None, str | None], Finding] = {
+        (f.event_type, f.permutation): f
+        for f in accepts.findings
+        # The canonical event's failure only: an example failing on its own values says nothing
+        # about the other checks' deliveries of that type.
+        if f.status == "fail" and f.event_type and f.permutation and f.variant is None
+    }
+    if not upstream:
+        return result
+    findings = []
+    for finding in result.findings:
+        cause = upstream.get((finding.event_type, finding.permutation))
+        if finding.status != "fail" or cause is None:
+            findings.append(finding)
+            continue
+        findings.append(
+            Finding(
+                check=finding.check,
+                status="skip",
+                reason=f"not judged: a correctly signed {finding.event_type} "
+                f"({finding.permutation}) already fails in accepts-valid-events (got "
+                f"{cause.actual}); fix that first, this finding follows from it (here: "
+                f"{finding.actual})",
+                event_type=finding.event_type,
+                permutation=finding.permutation,
+                variant=finding.variant,
+                expected=finding.expected,
+                actual=finding.actual,
+            )
+        )
+    return replace(result, findings=tuple(findings))

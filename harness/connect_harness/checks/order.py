@@ -21,21 +21,23 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from connect_harness.checks.common import _call_text, _finding_for
+from connect_harness.checks.common import call_text, finding_for
 from connect_harness.checks.findings import Finding
-from connect_harness.checks.redelivery import _duplicated_mutations
+from connect_harness.checks.redelivery import duplicated_mutations
 from connect_harness.checks.scenario_runs import (
     CONCURRENT,
     Delivered,
     deliver_scenario,
     scenario_account,
 )
+from connect_harness.checks.sdk_spelling import sdk_of_call
 from connect_harness.delivery import WsgiTarget
 from connect_harness.events.scenarios import scenario
 from connect_harness.stripe_api.fake import ApiCall
 
 if TYPE_CHECKING:
-    from connect_harness.checks.run import ContractRun
+    from connect_harness.checks.interface import CheckRun
+    from connect_harness.checks.records import DeliveryRecord
 
 CHECK = "order-independent"
 
@@ -63,8 +65,8 @@ def _shape(call: ApiCall) -> tuple[str, str]:
     return call.method, path
 
 
-def _check_order_independent(run: ContractRun) -> Iterator[Finding]:
-    perms = run._permutations()
+def check_order_independent(run: CheckRun) -> Iterator[Finding]:
+    perms = run.permutations()
     connect = [(a, live) for a, live in perms if a is not None]
     platform = [(a, live) for a, live in perms if a is None]
     pool = connect or platform
@@ -80,15 +82,16 @@ def _check_order_independent(run: ContractRun) -> Iterator[Finding]:
                 scenario_account(CHECK, name, order, run.config.seed) if account_kind else None
             )
             # Platform scenarios share the platform: a seed of their own keeps their objects apart.
-            seed = run._seed(CHECK) if account_kind else run._scenario_seed(offset * 8 + sub)
+            seed = run.seed(CHECK) if account_kind else run.scenario_seed(offset * 8 + sub)
             runs[order] = deliver_scenario(
                 run, CHECK, name, order=order, account=account, livemode=livemode, seed=seed
             )
         delivered_any = True
         baseline = Counter(_shape(c) for c in runs["stripe"].calls(run) if c.mutating)
+        failing = {order: _failing_types(run, delivered) for order, delivered in runs.items()}
         for order in runs:
             if order != "stripe":
-                findings.extend(_judge(run, runs[order], baseline))
+                findings.extend(_judge(run, runs[order], baseline, failing))
     if not delivered_any:
         yield Finding(
             check=CHECK,
@@ -99,7 +102,7 @@ def _check_order_independent(run: ContractRun) -> Iterator[Finding]:
     yield from findings
 
 
-def _repeats(run: ContractRun, name: str) -> tuple[str, ...]:
+def _repeats(run: CheckRun, name: str) -> tuple[str, ...]:
     if name not in REPEAT_SCENARIOS:
         return ()
     if isinstance(run.target, WsgiTarget):
@@ -107,10 +110,55 @@ def _repeats(run: ContractRun, name: str) -> tuple[str, ...]:
     return REPEATS
 
 
+def _failing_types(run: CheckRun, delivered: Delivered) -> set[str]:
+    """The event types of ``delivered`` that got a 5xx or no answer."""
+    records = run.judged_records()
+    return {
+        record.event_type
+        for record in (records[sent.sequence] for sent in delivered.records)
+        if record.event_type and (record.response.status == 0 or record.response.status >= 500)
+    }
+
+
+def _not_about_order(record: DeliveryRecord, failing: dict[str, set[str]]) -> Finding | None:
+    """A not-judged finding when ``record``'s type failed in Stripe's own order too: whatever the
+    cause, it is not the order (its own failed Stripe call is named when there is one)."""
+    event_type = record.event_type
+    if event_type is None or event_type not in failing.get("stripe", set()):
+        return None
+    every = all(event_type in types for types in failing.values())
+    where = "in every order" if every else "in Stripe's own order too"
+    failed_call = next((c for c in record.calls if c.status >= 400), None)
+    cause = ""
+    if failed_call is not None:
+        cause = f"; its Stripe call {call_text(failed_call)} got {failed_call.status}"
+        if failed_call.error:
+            cause += f" ({failed_call.error})"
+        owner = failed_call.object_owner
+        if owner is not None and failed_call.stripe_account != owner:
+            cause += (
+                f": the call did not act as the object's account {owner} "
+                f"(see uses-connected-account-context; pass "
+                f"{sdk_of_call(failed_call).spelling.account})"
+            )
+    return Finding(
+        check=CHECK,
+        status="skip",
+        reason=f"not judged: {event_type} got {record.response.status or 'no answer'} {where}, "
+        f"so the order is not the cause (no-server-errors reports the failure){cause}",
+        event_type=event_type,
+        permutation=record.permutation,
+        variant=record.variant,
+    )
+
+
 def _judge(
-    run: ContractRun, delivered: Delivered, baseline: Counter[tuple[str, str]]
+    run: CheckRun,
+    delivered: Delivered,
+    baseline: Counter[tuple[str, str]],
+    failing: dict[str, set[str]],
 ) -> Iterator[Finding]:
-    records = run._judged_records()
+    records = run.judged_records()
     failed = False
     refused = []
     repeated = delivered.order in REPEATS
@@ -119,6 +167,11 @@ def _judge(
         status = record.response.status
         if 300 <= status < 500 and not (delivered.order == CONCURRENT and status == 409):
             refused.append(record)
+        upstream = _not_about_order(record, failing) if status == 0 or status >= 500 else None
+        if upstream is not None:
+            failed = True  # not a pass either
+            yield upstream
+            continue
         if status == 0 or status >= 500:
             failed = True
             advice = (
@@ -128,7 +181,7 @@ def _judge(
                 else "Stripe does not promise order, so handle an event whose predecessors have "
                 "not arrived yet (fetch the object, or store it and answer 2xx)"
             )
-            yield _finding_for(
+            yield finding_for(
                 record,
                 status="fail",
                 reason=f"{delivered.what}: {record.event_type} got {status or 'no answer'}; "
@@ -141,7 +194,7 @@ def _judge(
         if count <= baseline.get(shape, 0):
             continue
         same = [c for c in mutations if _shape(c) == shape]
-        duplicated = _duplicated_mutations(same)
+        duplicated = duplicated_mutations(same)
         if duplicated is None:
             continue
         failed = True
@@ -155,15 +208,16 @@ def _judge(
         made_for = f" for {', '.join(types)}" if types else ""
         advice = (
             "deduplicate on event.id (claimed atomically, as copies may arrive together) before "
-            "acting, or send an Idempotency-Key derived from it"
+            "acting, or send an Idempotency-Key derived from it: "
+            f"{sdk_of_call(duplicated).spelling.idempotency}"
             if repeated
             else "act on each object once whatever order its events arrive in (upsert on the "
             "object id)"
         )
-        yield _finding_for(
+        yield finding_for(
             at,
             status="fail",
-            reason=f"{delivered.what}, the endpoint made {_call_text(duplicated)}{made_for} "
+            reason=f"{delivered.what}, the endpoint made {call_text(duplicated)}{made_for} "
             f"{count} times (in Stripe's order: {baseline.get(shape, 0)}), without one "
             f"Idempotency-Key between the copies; {advice}",
             expected=f"{shape[0]} {shape[1]} at most {baseline.get(shape, 0)} time(s)",

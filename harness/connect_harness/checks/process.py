@@ -1,16 +1,19 @@
-"""Checks only a launched endpoint allows (``verify --serve``): its process stays alive, and its output
-never holds a secret it was given."""
+"""Checks of the endpoint's server: it stays alive (a launched endpoint, ``verify --serve``, is
+watched; one at a URL is judged by its connections), and a launched endpoint's output never holds a
+secret it was given."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from connect_harness.checks.common import _finding_for, _short
+from connect_harness.checks.common import finding_for, short
 from connect_harness.checks.findings import Finding
+from connect_harness.checks.stopping import gone
+from connect_harness.delivery import UrlTarget
 
 if TYPE_CHECKING:
-    from connect_harness.checks.run import ContractRun
+    from connect_harness.checks.interface import CheckRun
 
 _ONLY_SERVED = (
     'only a launched endpoint can be watched: run verify --serve "CMD" URL '
@@ -18,15 +21,18 @@ _ONLY_SERVED = (
 )
 
 
-def _check_stays_alive(run: ContractRun) -> Iterator[Finding]:
+def check_stays_alive(run: CheckRun) -> Iterator[Finding]:
     check = "stays-alive"
     process = run.process
+    if process is None and isinstance(run.target, UrlTarget):
+        yield from _judge_url_target(run)
+        return
     if process is None:
         yield Finding(check=check, status="skip", reason=_ONLY_SERVED)
         return
     run.settle()
     if run.died_after is None and not process.alive and run.records:
-        run.died_after = run._last_answered()
+        run.died_after = run.last_answered()
     died = run.died_after
     if died is None:
         yield Finding(
@@ -35,20 +41,48 @@ def _check_stays_alive(run: ContractRun) -> Iterator[Finding]:
             reason=f"the process ran through all {run.deliveries} deliveries",
         )
         return
-    yield _finding_for(
+    yield finding_for(
         died,
         check=check,
         status="fail",
         reason=f"the endpoint's process exited (code {process.returncode}) after delivery "
         f"{died.label} ({died.event_type or died.variant or 'a request'}), so every later delivery "
         "got no answer; a handler's error (an unhandled rejection, an exception in a worker) must "
-        f"never end the process. Its last output: {_short(process.last_lines(5), 400) or '(none)'}",
+        f"never end the process. Its last output: {short(process.last_lines(5), 400) or '(none)'}",
         expected="the process keeps running",
         actual=f"exited with code {process.returncode}",
     )
 
 
-def _check_never_logs_secrets(run: ContractRun) -> Iterator[Finding]:
+def _judge_url_target(run: CheckRun) -> Iterator[Finding]:
+    """An endpoint the run did not launch: alive while it answers; dead once its connections are
+    refused or reset for good after it had answered (:meth:`CheckRun.silent_after`)."""
+    silent = run.silent_after()
+    if silent is None:
+        answered = sum(1 for record in run.records if record.response.status != 0)
+        yield Finding(
+            check="stays-alive",
+            status="pass",
+            reason=f"the endpoint's server answered until the end ({answered} of "
+            f"{run.deliveries} deliveries answered; no connection refused or reset after that)",
+        )
+        return
+    later = [r for r in run.records if r.sequence > silent.sequence and gone(r.response)]
+    yield finding_for(
+        silent,
+        check="stays-alive",
+        status="fail",
+        reason=f"the endpoint stopped answering after delivery {silent.label} "
+        f"({silent.event_type or silent.variant or 'a request'}): {len(later)} later "
+        f"deliveries had their connection refused or reset (the first: "
+        f"{short(later[0].response.error or '', 160)}), as when its server died; a handler's "
+        "error (an unhandled rejection, an exception in a worker) must never end the server",
+        expected="the server keeps answering",
+        actual=f"refused or reset from {later[0].label} on",
+    )
+
+
+def check_never_logs_secrets(run: CheckRun) -> Iterator[Finding]:
     check = "never-logs-secrets"
     process = run.process
     if process is None:
@@ -68,7 +102,7 @@ def _check_never_logs_secrets(run: ContractRun) -> Iterator[Finding]:
             reason=f"the endpoint printed {what} to its output ({output.count(value)} time(s)); "
             "logs are read by many and kept long: log that verification failed, never the secret",
             expected="no secret in stdout/stderr",
-            actual=_short(line.replace(value, f"<{what}>"), 300),
+            actual=short(line.replace(value, f"<{what}>"), 300),
         )
     if not leaked:
         yield Finding(

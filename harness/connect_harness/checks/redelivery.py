@@ -6,37 +6,39 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from connect_harness.checks.common import IDEMPOTENCY_EVENTS, _call_text, _finding_for, _is_2xx
-from connect_harness.checks.examples import _extra_examples, _send_example
+from connect_harness.checks.common import IDEMPOTENCY_EVENTS, call_text, finding_for, is_2xx
+from connect_harness.checks.examples import extra_examples, send_example
 from connect_harness.checks.findings import (
     Finding,
 )
+from connect_harness.checks.sdk_spelling import sdk_of_call
 from connect_harness.delivery import UrlTarget
 from connect_harness.events.build import Event
 from connect_harness.events.examples import Example
 from connect_harness.stripe_api.fake import ApiCall
 
 if TYPE_CHECKING:
-    from connect_harness.checks.run import ContractRun, DeliveryRecord
+    from connect_harness.checks.interface import CheckRun
+    from connect_harness.checks.records import DeliveryRecord
 
 
-def _check_idempotent_redelivery(run: ContractRun) -> Iterator[Finding]:
+def check_idempotent_redelivery(run: CheckRun) -> Iterator[Finding]:
     check = "idempotent-redelivery"
-    seed = run._seed(check)
+    seed = run.seed(check)
     # The canonical events in every permutation, then the other examples of each type.
     sent: list[Event | Example] = [
-        run._event(event_type, account, live, seed)
+        run.event(event_type, account, live, seed)
         for event_type in IDEMPOTENCY_EVENTS
-        for account, live in run._permutations(event_type)
+        for account, live in run.permutations(event_type)
     ]
     for event_type in IDEMPOTENCY_EVENTS:
-        sent.extend(_extra_examples(run, event_type, seed))
+        sent.extend(extra_examples(run, event_type, seed))
     events = [item.event if isinstance(item, Example) else item for item in sent]
 
     def send(item: Event | Example, variant: str, note: str | None = None) -> DeliveryRecord:
         if isinstance(item, Example):
-            return _send_example(run, check, item, seed=seed, variant=variant, note=note)
-        return run._send_event(check, item, seed=seed, variant=variant, note=note)
+            return send_example(run, check, item, seed=seed, variant=variant, note=note)
+        return run.send_event(check, item, seed=seed, variant=variant, note=note)
 
     firsts = [send(item, "first-delivery") for item in sent]
     run.settle()
@@ -44,13 +46,13 @@ def _check_idempotent_redelivery(run: ContractRun) -> Iterator[Finding]:
     seconds = [send(item, "redelivery", again) for item in sent]
     concurrent: tuple[DeliveryRecord, DeliveryRecord] | None = None
     if isinstance(run.target, UrlTarget):
-        event = run._event(
+        event = run.event(
             "payment_intent.succeeded",
-            *run._permutations("payment_intent.succeeded")[0],
-            run._seed(check, 1),
+            *run.permutations("payment_intent.succeeded")[0],
+            run.seed(check, 1),
         )
-        concurrent = _deliver_twice_concurrently(run, check, event, seed=run._seed(check, 1))
-    records = run._judged_records()
+        concurrent = _deliver_twice_concurrently(run, check, event, seed=run.seed(check, 1))
+    records = run.judged_records()
 
     mutating_seen = False
     findings: list[Finding] = []
@@ -66,9 +68,9 @@ def _check_idempotent_redelivery(run: ContractRun) -> Iterator[Finding]:
         first, second = records[first_sent.sequence], records[second_sent.sequence]
         first_mutations = [c for c in first.calls if c.mutating]
         mutating_seen = mutating_seen or bool(first_mutations)
-        if not _is_2xx(second.response.status):
+        if not is_2xx(second.response.status):
             findings.append(
-                _finding_for(
+                finding_for(
                     second,
                     status="fail",
                     reason="a redelivery of an event already received was refused; answer 2xx "
@@ -80,19 +82,20 @@ def _check_idempotent_redelivery(run: ContractRun) -> Iterator[Finding]:
         repeated = [c for c in second.calls if c.mutating and c.idempotency_key not in keys]
         if repeated:
             findings.append(
-                _finding_for(
+                finding_for(
                     second,
                     status="fail",
-                    reason=f"the redelivery repeated a side effect: {_call_text(repeated[0])} "
+                    reason=f"the redelivery repeated a side effect: {call_text(repeated[0])} "
                     "without an Idempotency-Key already used for the first copy; deduplicate on "
-                    "event.id or send an idempotency key derived from it",
+                    "event.id or send an idempotency key derived from it: "
+                    f"{sdk_of_call(repeated[0]).spelling.idempotency}",
                     expected="no new mutating API calls (or the same Idempotency-Key)",
-                    actual=f"{len(repeated)} new mutating call(s), e.g. {_call_text(repeated[0])}",
+                    actual=f"{len(repeated)} new mutating call(s), e.g. {call_text(repeated[0])}",
                 )
             )
         elif first_mutations:
             findings.append(
-                _finding_for(
+                finding_for(
                     second,
                     status="pass",
                     reason=f"redelivery answered 2xx and repeated none of the {len(first_mutations)} "
@@ -106,9 +109,9 @@ def _check_idempotent_redelivery(run: ContractRun) -> Iterator[Finding]:
         calls = [c for c in (*a.calls, *b.calls) if c.mutating]
         mutating_seen = mutating_seen or bool(calls)
         for record in (a, b):
-            if not _is_2xx(record.response.status) and record.response.status != 409:
+            if not is_2xx(record.response.status) and record.response.status != 409:
                 findings.append(
-                    _finding_for(
+                    finding_for(
                         record,
                         status="fail",
                         reason="one of two concurrent copies of the same event was refused; "
@@ -116,17 +119,17 @@ def _check_idempotent_redelivery(run: ContractRun) -> Iterator[Finding]:
                         expected="2xx",
                     )
                 )
-        duplicated = _duplicated_mutations(calls)
+        duplicated = duplicated_mutations(calls)
         if duplicated is not None:
             findings.append(
-                _finding_for(
+                finding_for(
                     b,
                     status="fail",
-                    reason=f"two concurrent copies of one event both made {_call_text(duplicated)} "
+                    reason=f"two concurrent copies of one event both made {call_text(duplicated)} "
                     "without sharing one Idempotency-Key; claim the event id atomically (a unique "
                     "constraint) before acting",
                     expected="each side effect once",
-                    actual=f"{_call_text(duplicated)} made twice",
+                    actual=f"{call_text(duplicated)} made twice",
                 )
             )
     if not mutating_seen and not any(f.status == "fail" for f in findings):
@@ -160,25 +163,25 @@ def _repeated_on_objects(
     ]
     for event, second in zip(events, seconds, strict=True):
         own = [call for call in mutations if event.object_id and call.object_id == event.object_id]
-        duplicated = _duplicated_mutations(own)
+        duplicated = duplicated_mutations(own)
         if duplicated is not None:
-            yield _finding_for(
+            yield finding_for(
                 records[second.sequence],
                 status="fail",
-                reason=f"{_call_text(duplicated)} was made again for the redelivered event without "
+                reason=f"{call_text(duplicated)} was made again for the redelivered event without "
                 "the Idempotency-Key of the first time; deduplicate on event.id or derive the key "
-                "from it",
+                f"from it: {sdk_of_call(duplicated).spelling.idempotency}",
                 expected="each side effect once (or the same Idempotency-Key)",
-                actual=f"{_call_text(duplicated)} made more than once",
+                actual=f"{call_text(duplicated)} made more than once",
             )
 
 
 def _deliver_twice_concurrently(
-    run: ContractRun, check: str, event: Event, *, seed: int
+    run: CheckRun, check: str, event: Event, *, seed: int
 ) -> tuple[DeliveryRecord, DeliveryRecord]:
-    label = run._next_label(check)
-    requests = [run._signed(event.body, livemode=event.livemode) for _ in range(2)]
-    reproduce = run._reproduce_event(
+    label = run.next_label(check)
+    requests = [run.signed(event.body, livemode=event.livemode) for _ in range(2)]
+    reproduce = run.reproduce_event(
         event, seed=seed, note="run this command twice at the same time"
     )
     out: list[DeliveryRecord | None] = [None, None]
@@ -186,7 +189,7 @@ def _deliver_twice_concurrently(
 
     def send(index: int) -> None:
         barrier.wait()
-        out[index] = run._send(
+        out[index] = run.send(
             check,
             requests[index],
             event=event,
@@ -205,7 +208,7 @@ def _deliver_twice_concurrently(
     return first, second
 
 
-def _duplicated_mutations(calls: Sequence[ApiCall]) -> ApiCall | None:
+def duplicated_mutations(calls: Sequence[ApiCall]) -> ApiCall | None:
     groups: dict[tuple[str, str], list[ApiCall]] = {}
     for call in calls:
         groups.setdefault((call.method, call.path), []).append(call)

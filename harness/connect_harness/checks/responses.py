@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from connect_harness.checks.common import _describe_response, _short
+from connect_harness.checks.common import describe_response, short
 from connect_harness.checks.findings import (
     Finding,
 )
 
 if TYPE_CHECKING:
-    from connect_harness.checks.run import ContractRun, DeliveryRecord
+    from connect_harness.checks.interface import CheckRun
+    from connect_harness.checks.records import DeliveryRecord
 
 
 def _over_all_deliveries(
@@ -19,8 +20,8 @@ def _over_all_deliveries(
     bad: Callable[[DeliveryRecord], str | None],
     expected: str,
     summary: str,
-) -> Callable[[ContractRun], Iterator[Finding]]:
-    def run_check(run: ContractRun) -> Iterator[Finding]:
+) -> Callable[[CheckRun], Iterator[Finding]]:
+    def run_check(run: CheckRun) -> Iterator[Finding]:
         records = run.records
         failing = 0
         for record in records:
@@ -36,7 +37,7 @@ def _over_all_deliveries(
                 permutation=record.permutation,
                 variant=record.variant,
                 expected=expected,
-                actual=_describe_response(record.response)
+                actual=describe_response(record.response)
                 + f" after {record.response.elapsed:.3f} s",
                 reproduce=record.reproduce,
             )
@@ -91,24 +92,24 @@ def _too_slow(limit: float) -> Callable[[DeliveryRecord], str | None]:
     return judge
 
 
-def _check_no_redirects(run: ContractRun) -> Iterator[Finding]:
+def check_no_redirects(run: CheckRun) -> Iterator[Finding]:
     return _over_all_deliveries(
         "no-redirects", _redirected, "no 3xx", "none of {n} deliveries was redirected"
     )(run)
 
 
-def _check_no_server_errors(run: ContractRun) -> Iterator[Finding]:
+def check_no_server_errors(run: CheckRun) -> Iterator[Finding]:
     """Each distinct failure (status and error) once, with how many deliveries got it.
 
     A 5xx while the fake Stripe API failed on purpose (survives-api-errors' event and probe, the
     failing attempts of retries) is the right answer: Stripe retries it, so it is not counted.
     """
     check = "no-server-errors"
-    records = [r for r in run.records if not _under_api_fault(r)]
+    records = [r for r in run.records if not under_api_fault(r)]
     groups: dict[tuple[int, str], list[DeliveryRecord]] = {}
     for record in records:
         if _server_error(record) is not None:
-            key = (record.response.status, _short(record.response.error or "", 120))
+            key = (record.response.status, short(record.response.error or "", 120))
             groups.setdefault(key, []).append(record)
     for group in groups.values():
         first = group[0]
@@ -121,7 +122,7 @@ def _check_no_server_errors(run: ContractRun) -> Iterator[Finding]:
             permutation=first.permutation,
             variant=first.variant,
             expected="no 5xx",
-            actual=_describe_response(first.response) + f" after {first.response.elapsed:.3f} s",
+            actual=describe_response(first.response) + f" after {first.response.elapsed:.3f} s",
             reproduce=first.reproduce,
         )
     if not records:
@@ -136,13 +137,13 @@ def _check_no_server_errors(run: ContractRun) -> Iterator[Finding]:
         )
 
 
-def _under_api_fault(record: DeliveryRecord) -> bool:
+def under_api_fault(record: DeliveryRecord) -> bool:
     variant = record.variant or ""
     faulting = record.check in {"survives-api-errors", "retries"}
     return faulting and variant.startswith(("during ", "probe after "))
 
 
-def _check_responds_in_time(run: ContractRun) -> Iterator[Finding]:
+def check_responds_in_time(run: CheckRun) -> Iterator[Finding]:
     limit = run.config.max_response_time
     return _over_all_deliveries(
         "responds-in-time",

@@ -24,12 +24,13 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from connect_harness.checks.api_faults import EVENT_TYPE, SELF_RETRY_SECONDS, _work, baseline
-from connect_harness.checks.common import _finding_for, _is_2xx
+from connect_harness.checks.api_faults import EVENT_TYPE, SELF_RETRY_SECONDS, baseline
+from connect_harness.checks.common import finding_for, is_2xx
 from connect_harness.checks.findings import Finding
 
 if TYPE_CHECKING:
-    from connect_harness.checks.run import ContractRun, DeliveryRecord
+    from connect_harness.checks.interface import CheckRun
+    from connect_harness.checks.records import DeliveryRecord
 
 CHECK = "retries"
 
@@ -49,14 +50,16 @@ KEEPS_FAILING = (
 )
 
 
-def _check_retries(run: ContractRun) -> Iterator[Finding]:
+def check_retries(run: CheckRun) -> Iterator[Finding]:
     found = baseline(run, CHECK, "a failed attempt could lose or repeat")
     if isinstance(found, Finding):
         yield found
         return
     account, livemode, expected = found.account, found.livemode, found.expected
-    seed = run._seed(CHECK, 1)
-    event = run._event(EVENT_TYPE, account, livemode, seed)
+    # An endpoint that only reads: a successful read is its work, and repeating it is harmless.
+    work = found.what
+    seed = run.seed(CHECK, 1)
+    event = run.event(EVENT_TYPE, account, livemode, seed)
     attempts: list[DeliveryRecord] = []
     run.fake_api.fail("*", times=None, status=429)
     try:
@@ -69,18 +72,18 @@ def _check_retries(run: ContractRun) -> Iterator[Finding]:
                 run.fake_api.clear_faults()
             variant = f"during {FAULT}: attempt {number}" if faulty else f"retry {number - 1}"
             note = None if number == 1 else f"run it {number} times: attempt {number} is this one"
-            record = run._send_event(CHECK, event, seed=seed, variant=variant, note=note)
+            record = run.send_event(CHECK, event, seed=seed, variant=variant, note=note)
             attempts.append(record)
-            if _is_2xx(record.response.status):
+            if is_2xx(record.response.status):
                 break
     finally:
         run.settle()
         run.fake_api.clear_faults()
-    done = len(_work(run, event))
+    done = found.done(run, event)
     last = attempts[-1]
     answers = ", ".join(str(r.response.status or "no answer") for r in attempts)
-    if not _is_2xx(last.response.status):
-        yield _finding_for(
+    if not is_2xx(last.response.status):
+        yield finding_for(
             last,
             status="fail",
             reason=f"the {len(attempts)} attempts got {answers}: once the Stripe API answered "
@@ -94,11 +97,11 @@ def _check_retries(run: ContractRun) -> Iterator[Finding]:
         deadline = time.monotonic() + SELF_RETRY_SECONDS
         while done == 0 and time.monotonic() < deadline:
             time.sleep(0.1)
-            done = len(_work(run, event))
+            done = found.done(run, event)
         run.settle()
-        done = len(_work(run, event))
+        done = found.done(run, event)
     if len(attempts) == 1:
-        if done == expected:
+        if done == expected or (not expected and done):
             yield Finding(
                 check=CHECK,
                 status="pass",
@@ -131,21 +134,22 @@ def _check_retries(run: ContractRun) -> Iterator[Finding]:
                 "the work was never done: the event id was probably recorded as processed before "
                 "the work failed, so the retry looked like a duplicate"
             )
-        yield _finding_for(
+        yield finding_for(
             last,
             status="fail",
             reason=f"{why}; Stripe stops retrying after a 2xx, so the event is lost: record an "
             "event as processed only once its work succeeded (or release it when the work fails)",
-            expected=f"{expected} successful mutating call(s) on {event.object_id}",
+            expected=work(event),
             actual="none",
         )
-    elif done > expected:
-        yield _finding_for(
+    elif expected and done > expected:
+        yield finding_for(
             last,
             status="fail",
             reason=f"across {len(attempts)} attempts ({answers}) the work was done {done} times "
             f"(without faults: {expected}); a retry must not repeat what a failed attempt "
-            "already did: deduplicate on event.id and use idempotency keys",
+            "already did: deduplicate on event.id and use idempotency keys "
+            f"({run.sdk().spelling.idempotency})",
             expected=f"{expected} successful mutating call(s)",
             actual=f"{done}",
         )
@@ -154,8 +158,9 @@ def _check_retries(run: ContractRun) -> Iterator[Finding]:
             check=CHECK,
             status="pass",
             reason=f"attempts got {answers} ({FAULT} on its Stripe calls during the first "
-            f"{FAILING_ATTEMPTS}); Stripe's retry was accepted and the work done exactly once. "
-            f"Had it kept failing, {KEEPS_FAILING}",
+            f"{FAILING_ATTEMPTS}); Stripe's retry was accepted and "
+            + ("the work done exactly once. " if expected else "its read succeeded. ")
+            + f"Had it kept failing, {KEEPS_FAILING}",
             event_type=EVENT_TYPE,
             variant=last.variant,
         )

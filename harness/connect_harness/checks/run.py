@@ -28,23 +28,25 @@ from connect_harness import arguments
 from connect_harness.checks import settling
 from connect_harness.checks.attribution import Attribution, attribute, names_its_event
 from connect_harness.checks.common import (
-    _ACCOUNT_ENDING_EVENTS,
+    ACCOUNT_ENDING_EVENTS,
     DISCONNECTED_ACCOUNT,
     SECRET_PLACEHOLDER,
-    _json_text,
-    _utf8,
+    json_text,
+    utf8,
 )
 from connect_harness.checks.findings import (
     CheckResult,
+    Finding,
     check_ids,
     check_spec,
     validate_check_ids,
 )
 from connect_harness.checks.gaps import excuse_our_gaps
-from connect_harness.checks.grouping import Headline, headlines, regroup
+from connect_harness.checks.grouping import Headline, headlines, point_upstream, regroup
 from connect_harness.checks.records import DeliveryRecord, VerifyConfig
-from connect_harness.checks.registry import _CHECKS
-from connect_harness.checks.stopping import Breaker
+from connect_harness.checks.registry import CHECKS
+from connect_harness.checks.sdk_spelling import Sdk, sdk_of
+from connect_harness.checks.stopping import Breaker, gone
 from connect_harness.delivery import AsgiTarget, Target, UrlTarget, WsgiTarget, deliver
 from connect_harness.delivery import target_from as _target_from
 from connect_harness.delivery.process import ServedProcess
@@ -66,7 +68,7 @@ __all__ = [
 PROCESS_EXIT_GRACE = 1.0
 
 # Checks judged over the deliveries of every other check: they run last.
-_GLOBAL_CHECKS = frozenset(
+GLOBAL_CHECKS = frozenset(
     {
         "uses-connected-account-context",
         "separates-livemode",
@@ -194,25 +196,64 @@ class ContractRun:
         if cached is not None:
             return cached
         self._start()
-        if spec.id in _GLOBAL_CHECKS:
+        if spec.id in GLOBAL_CHECKS:
             for other in check_ids():
-                if other not in _GLOBAL_CHECKS:
+                if other not in GLOBAL_CHECKS:
                     self.result(other)
+        first = len(self._log.records)
         with contextlib.ExitStack() as stack:
             if not isinstance(self.target, UrlTarget):
                 stack.enter_context(self.fake_api.patch_stripe())
-            findings = excuse_our_gaps(self, tuple(_CHECKS[spec.id](self)))
+            findings = excuse_our_gaps(self, tuple(CHECKS[spec.id](self)))
+        if self.breaker.interrupted and any(
+            record.response is self.breaker.NOT_SENT for record in self._log.records[first:]
+        ):
+            # The user stopped the run while this check was delivering: what it could not send
+            # says nothing about the endpoint.
+            findings = (
+                Finding(
+                    check=spec.id,
+                    status="skip",
+                    reason="interrupted by the user (Ctrl-C) while this check was delivering "
+                    f"({self.breaker.stopped}); not judged",
+                ),
+            )
         raw = CheckResult(id=spec.id, title=spec.title, findings=findings)
         self._raw[spec.id] = raw
-        result = regroup(raw, self.headlines())
+        result = point_upstream(
+            regroup(raw, self.headlines()), self._raw.get("accepts-valid-events")
+        )
         self._results[spec.id] = result
         return result
 
     def headlines(self) -> list[Headline]:
         """The root causes the run has shown so far (:mod:`connect_harness.checks.grouping`)."""
         return headlines(
-            self._log.records, self._raw.get("accepts-valid-events"), died_after=self.died_after
+            self._log.records,
+            self._raw.get("accepts-valid-events"),
+            died_after=self.died_after,
+            silent_after=None if self.died_after is not None else self.silent_after(),
         )
+
+    def silent_after(self) -> DeliveryRecord | None:
+        """The last delivery answered before the endpoint stopped answering for good: every
+        delivery after it that was sent got no answer, two or more (or one, and then the run
+        stopped) because the connection was refused or reset. None while the endpoint answers (a
+        timeout is ``responds-in-time``'s, not this)."""
+        records = self._log.records
+        last = next(
+            (i for i in range(len(records) - 1, -1, -1) if records[i].response.status != 0), None
+        )
+        if last is None:
+            return None
+        after = records[last + 1 :]
+        refused = sum(1 for record in after if gone(record.response))
+        stopped = self.breaker.stopped is not None and not self.breaker.interrupted
+        # Twice, or once and then the run stopped sending: a server that drops one odd request
+        # and answers the next is not dead.
+        if refused >= 2 or (refused and stopped):
+            return records[last]
+        return None
 
     def completed(self) -> list[CheckResult]:
         """The results of the checks run so far, in catalogue order (none is run by asking)."""
@@ -228,24 +269,24 @@ class ContractRun:
                 self._start()
                 stack.enter_context(self.fake_api.patch_stripe())
             # Delivering checks first, so the checks judged over all deliveries see every one.
-            for check_id in sorted(wanted, key=lambda c: c in _GLOBAL_CHECKS):
+            for check_id in sorted(wanted, key=lambda c: c in GLOBAL_CHECKS):
                 self.result(check_id)
         return [self._results[check_id] for check_id in wanted]
 
     # --- sending ---------------------------------------------------------------------------------
 
-    def _seed(self, check_id: str, sub: int = 0) -> int:
+    def seed(self, check_id: str, sub: int = 0) -> int:
         """A seed per check (and sub-case), so no two checks deliver the same event id."""
         index = check_ids().index(check_id)
         return self.config.seed * 64 + 2 * index + sub
 
-    def _scenario_seed(self, k: int) -> int:
+    def scenario_seed(self, k: int) -> int:
         """Seeds for platform scenarios (which cannot be kept apart by a connected account of their
         own): the top 16 of the run's 64, above every check's two (see :meth:`_seed`)."""
         assert 0 <= k < 16 and 2 * len(check_ids()) <= 48
         return self.config.seed * 64 + 48 + k
 
-    def _permutations(self, event_type: str | None = None) -> list[tuple[str | None, bool]]:
+    def permutations(self, event_type: str | None = None) -> list[tuple[str | None, bool]]:
         perms = _event_permutations(endpoint_type=self.config.endpoint_type, mode=self.config.mode)
         if event_type is None:
             return list(perms)
@@ -256,18 +297,18 @@ class ContractRun:
             if ("connect" if account else "account") in receivable
         ]
 
-    def _representative(self) -> tuple[str | None, bool]:
+    def representative(self) -> tuple[str | None, bool]:
         """The permutation signature checks use: a Connect test event where the endpoint gets those,
         else the first permutation it gets (a production account endpoint gets live events only)."""
-        perms = self._permutations("customer.created")
+        perms = self.permutations("customer.created")
         return next(((a, live) for a, live in perms if not live), perms[0])
 
-    def _representative_event(self, check_id: str, sub: int = 0) -> Event:
+    def representative_event(self, check_id: str, sub: int = 0) -> Event:
         """customer.created in the representative permutation (see :meth:`_representative`)."""
-        account, livemode = self._representative()
-        return self._event("customer.created", account, livemode, self._seed(check_id, sub))
+        account, livemode = self.representative()
+        return self.event("customer.created", account, livemode, self.seed(check_id, sub))
 
-    def _event(
+    def event(
         self,
         event_type: str,
         account: str | None,
@@ -275,7 +316,7 @@ class ContractRun:
         seed: int,
         overrides: Mapping[str, Any] | None = None,
     ) -> Event:
-        if account is not None and event_type in _ACCOUNT_ENDING_EVENTS:
+        if account is not None and event_type in ACCOUNT_ENDING_EVENTS:
             # Disconnecting is final: a correct endpoint stops acting for that account, so the
             # disconnect goes to an account of its own and the others' events stay observable.
             account = DISCONNECTED_ACCOUNT
@@ -287,14 +328,14 @@ class ContractRun:
             overrides=overrides,
             api_version=self.config.api_version,
         )
-        self._register(event)
+        self.register(event)
         return event
 
-    def _register(self, event: Event) -> None:
+    def register(self, event: Event) -> None:
         """Make the event's objects exist in the fake API (owned by its account, in its mode)."""
         self.fake_api.register_event(event)
 
-    def _signed(
+    def signed(
         self, body: bytes, *, livemode: bool, secrets: Sequence[str] | None = None
     ) -> DeliveryRequest:
         return delivery_request(
@@ -305,12 +346,12 @@ class ContractRun:
             url=self.url,
         )
 
-    def _next_label(self, check_id: str) -> str:
+    def next_label(self, check_id: str) -> str:
         with self._lock:
             self._log.counter += 1
             return f"{check_id}#{self._log.counter}"
 
-    def _send(
+    def send(
         self,
         check_id: str,
         request: DeliveryRequest,
@@ -321,7 +362,7 @@ class ContractRun:
         reproduce: str,
         label: str | None = None,
     ) -> DeliveryRecord:
-        label = label or self._next_label(check_id)
+        label = label or self.next_label(check_id)
         with self.fake_api.delivery(label):
             started = time.monotonic()
             response = self.breaker.not_sent()
@@ -348,7 +389,7 @@ class ContractRun:
             record = replace(record, sequence=len(self._log.records))
             self._log.records.append(record)
             if died and self.died_after is None:
-                self.died_after = self._last_answered()
+                self.died_after = self.last_answered()
         return record
 
     def _process_died(self, record: DeliveryRecord) -> bool:
@@ -358,12 +399,12 @@ class ContractRun:
             return True
         return record.response.status == 0 and self.process.exits_within(PROCESS_EXIT_GRACE)
 
-    def _last_answered(self) -> DeliveryRecord:
+    def last_answered(self) -> DeliveryRecord:
         """The last delivery that got an HTTP answer (the one after which the process died)."""
         answered = [r for r in self._log.records if r.response.status != 0]
         return answered[-1] if answered else self._log.records[-1]
 
-    def _send_event(
+    def send_event(
         self,
         check_id: str,
         event: Event,
@@ -374,15 +415,15 @@ class ContractRun:
         label: str | None = None,
         note: str | None = None,
     ) -> DeliveryRecord:
-        request = self._signed(event.body, livemode=event.livemode)
-        reproduce = self._reproduce_event(event, seed=seed, overrides=overrides, note=note)
-        return self._send(
+        request = self.signed(event.body, livemode=event.livemode)
+        reproduce = self.reproduce_event(event, seed=seed, overrides=overrides, note=note)
+        return self.send(
             check_id, request, event=event, variant=variant, reproduce=reproduce, label=label
         )
 
     # --- reproductions ---------------------------------------------------------------------------
 
-    def _reproduce_event(
+    def reproduce_event(
         self,
         event: Event,
         *,
@@ -404,12 +445,12 @@ class ContractRun:
         if self.config.api_version:
             parts += ["--api-version", self.config.api_version]
         for path, value in (overrides or {}).items():
-            parts += ["--set", shlex.quote(f"{path}={_json_text(value)}")]
-        return self._finish_command(parts, secrets=secrets, timestamp=timestamp, note=note)
+            parts += ["--set", shlex.quote(f"{path}={json_text(value)}")]
+        return self.finish_command(parts, secrets=secrets, timestamp=timestamp, note=note)
 
-    def _reproduce_body(self, body: bytes, *, livemode: bool, note: str | None = None) -> str:
+    def reproduce_body(self, body: bytes, *, livemode: bool, note: str | None = None) -> str:
         """``... | connect-harness sign --body-file - ...`` for a body the builder does not make."""
-        text = _utf8(body)
+        text = utf8(body)
         if text is not None and "\n" not in text and len(text) <= 120:
             source = f"printf '%s' {shlex.quote(text)}"
         else:
@@ -417,12 +458,12 @@ class ContractRun:
         parts = ["connect-harness", "sign", "--body-file", "-"]
         if livemode:
             parts.append("--live")
-        command = self._finish_command(
+        command = self.finish_command(
             parts, secrets=(SECRET_PLACEHOLDER,), timestamp=None, note=note
         )
         return f"{source} | {command}"
 
-    def _reproduce_raw_body(self, event: Event, name: str, *, seed: int) -> str:
+    def reproduce_raw_body(self, event: Event, name: str, *, seed: int) -> str:
         """Rebuild one body of ``raw_body_variants`` with Python, then sign those exact bytes."""
         account = json.dumps(event.account) if event.account else "None"
         program = (
@@ -435,12 +476,12 @@ class ContractRun:
         parts = ["connect-harness", "sign", "--body-file", "-"]
         if event.livemode:
             parts.append("--live")
-        command = self._finish_command(
+        command = self.finish_command(
             parts, secrets=(SECRET_PLACEHOLDER,), timestamp=None, note=None
         )
         return f"python -c {shlex.quote(program)} | {command}"
 
-    def _finish_command(
+    def finish_command(
         self,
         parts: list[str],
         *,
@@ -460,7 +501,7 @@ class ContractRun:
 
     # --- judging API calls -----------------------------------------------------------------------
 
-    def _judged_records(self) -> tuple[DeliveryRecord, ...]:
+    def judged_records(self) -> tuple[DeliveryRecord, ...]:
         """Every record with the API calls attributed to it, after the fake API went quiet."""
         if self._judged_calls is not None and len(self._judged_calls) == len(self._log.records):
             return self._judged_calls
@@ -501,7 +542,7 @@ class ContractRun:
         )
 
     def _works_after_answering(self) -> bool:
-        self._judged_records()
+        self.judged_records()
         return self._attribution.after_answering
 
     def settle(self) -> None:
@@ -518,6 +559,10 @@ class ContractRun:
         )
         self._settled = self._settled or any(c.delivery for c in self.fake_api.calls)
 
+    def sdk(self) -> Sdk:
+        """The Stripe library the endpoint's calls came from so far (advice is spelled in it)."""
+        return sdk_of(self.fake_api.calls)
+
     def observed_calls(self) -> tuple[ApiCall, ...]:
         """Every API call the endpoint made to the fake during the run."""
         return tuple(self.fake_api.calls)
@@ -525,13 +570,13 @@ class ContractRun:
     def unattributed_calls(self) -> list[ApiCall]:
         """API calls tied to no delivery of this run: made outside every delivery, or after an
         answer with nothing observable tying them to one (:meth:`ambiguous_calls`)."""
-        self._judged_records()
+        self.judged_records()
         return [*self._attribution.outside, *self._attribution.ambiguous]
 
     def ambiguous_calls(self) -> list[ApiCall]:
         """Calls made after an answer that no observable fact ties to exactly one delivered event
         (:mod:`connect_harness.checks.attribution`)."""
-        self._judged_records()
+        self.judged_records()
         return list(self._attribution.ambiguous)
 
 

@@ -19,7 +19,8 @@ from connect_harness.events.scenarios import build_scenario
 from connect_harness.stripe_api.fake import ApiCall
 
 if TYPE_CHECKING:
-    from connect_harness.checks.run import ContractRun, DeliveryRecord
+    from connect_harness.checks.interface import CheckRun
+    from connect_harness.checks.records import DeliveryRecord
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class Delivered:
     started: float
     ended: float
 
-    def calls(self, run: ContractRun) -> list[ApiCall]:
+    def calls(self, run: CheckRun) -> list[ApiCall]:
         """The API calls made while this scenario was under way (the run settles after each one)."""
         return [call for call in run.fake_api.calls if self.started <= call.at <= self.ended]
 
@@ -51,12 +52,6 @@ class Delivered:
 #: The way of delivering a scenario that is not an order: each event's two copies at once.
 CONCURRENT = "concurrent"
 
-#: Seconds between an event named in ``settle_after`` and the next one, at least (by default).
-SETTLE_AFTER_GRACE = 0.5
-#: The longer pause a check may try once :data:`SETTLE_AFTER_GRACE` was not enough: a correct
-#: endpoint's job can lag that much behind its answer on a loaded machine (a CI runner).
-SETTLE_AFTER_LONG_GRACE = 2.0
-
 
 def scenario_account(check: str, name: str, order: str, seed: int) -> str:
     """A connected account of its own for one check's scenario in one order: no state is shared."""
@@ -64,7 +59,7 @@ def scenario_account(check: str, name: str, order: str, seed: int) -> str:
 
 
 def deliver_scenario(
-    run: ContractRun,
+    run: CheckRun,
     check: str,
     name: str,
     *,
@@ -73,18 +68,12 @@ def deliver_scenario(
     livemode: bool,
     seed: int,
     settle_before: frozenset[str] = frozenset(),
-    settle_after: frozenset[str] = frozenset(),
-    grace: float = SETTLE_AFTER_GRACE,
 ) -> Delivered:
     """Send scenario ``name`` in ``order`` (or :data:`CONCURRENT`), one event at a time, then wait
     until the endpoint is quiet.
 
     ``settle_before``: event types before which the run waits for the endpoint to go quiet (so the
-    work of earlier events is done before, e.g., a deauthorization); ``settle_after``: event types
-    after which it waits, at least ``grace`` seconds after that event's answer (so an
-    endpoint that works after answering has taken in, e.g., the deauthorization before the late
-    events come: its work there makes no API call a settle could wait for, and Stripe's late events
-    are not milliseconds behind).
+    work of earlier events is done before, e.g., a deauthorization).
     """
     concurrent = order == CONCURRENT
     events = build_scenario(
@@ -102,10 +91,7 @@ def deliver_scenario(
         event = events[index]
         if event.type in settle_before:
             run.settle()
-        if index and events[index - step].type in settle_after:
-            run.settle()
-            time.sleep(max(0.0, records[-1].finished + grace - time.monotonic()))
-        run._register(event)
+        run.register(event)
         reproduce = _reproduce(
             run,
             event,
@@ -121,8 +107,8 @@ def deliver_scenario(
         if concurrent:
             records.extend(_send_twice_at_once(run, check, event, variant, reproduce))
             continue
-        request = run._signed(event.body, livemode=event.livemode)
-        records.append(run._send(check, request, event=event, variant=variant, reproduce=reproduce))
+        request = run.signed(event.body, livemode=event.livemode)
+        records.append(run.send(check, request, event=event, variant=variant, reproduce=reproduce))
     run.settle()
     return Delivered(
         name=name,
@@ -136,18 +122,18 @@ def deliver_scenario(
 
 
 def _send_twice_at_once(
-    run: ContractRun, check: str, event: Event, variant: str, reproduce: str
+    run: CheckRun, check: str, event: Event, variant: str, reproduce: str
 ) -> list[DeliveryRecord]:
     """Two copies of ``event`` released together; one label, as the fake cannot tell them apart."""
-    label = run._next_label(check)
-    requests = [run._signed(event.body, livemode=event.livemode) for _ in range(2)]
+    label = run.next_label(check)
+    requests = [run.signed(event.body, livemode=event.livemode) for _ in range(2)]
     out: list[DeliveryRecord] = []
     barrier = threading.Barrier(2)
     lock = threading.Lock()
 
     def send(index: int) -> None:
         barrier.wait()
-        record = run._send(
+        record = run.send(
             check,
             requests[index],
             event=event,
@@ -167,7 +153,7 @@ def _send_twice_at_once(
 
 
 def _reproduce(
-    run: ContractRun,
+    run: CheckRun,
     event: Event,
     *,
     name: str,
@@ -188,7 +174,7 @@ def _reproduce(
     parts = ["connect-harness", "sign", "--body-file", "-"]
     if livemode:
         parts.append("--live")
-    command = run._finish_command(
+    command = run.finish_command(
         parts,
         secrets=(SECRET_PLACEHOLDER,),
         timestamp=None,

@@ -32,9 +32,9 @@ from connect_harness.checks.findings import (
     validate_check_ids,
 )
 from connect_harness.checks.gaps import excuse_our_gaps
-from connect_harness.checks.grouping import headlines, regroup
-from connect_harness.checks.registry import _CHECKS
-from connect_harness.checks.run import _GLOBAL_CHECKS, ContractRun, DeliveryRecord, VerifyConfig
+from connect_harness.checks.grouping import headlines, point_upstream, regroup
+from connect_harness.checks.registry import CHECKS
+from connect_harness.checks.run import GLOBAL_CHECKS, ContractRun, DeliveryRecord, VerifyConfig
 from connect_harness.checks.share_exchange import ShareExchange
 from connect_harness.delivery import Target, UrlTarget
 from connect_harness.errors import HarnessError, UsageError
@@ -105,8 +105,8 @@ def _one_process_order(plan: Iterable[str]) -> tuple[str, ...]:
     order: list[str] = []
     for check in plan:
         check = check_spec(check).id  # a UsageError naming the closest ids
-        if check in _GLOBAL_CHECKS:
-            order += [c for c in check_ids() if c not in _GLOBAL_CHECKS and c not in order]
+        if check in GLOBAL_CHECKS:
+            order += [c for c in check_ids() if c not in GLOBAL_CHECKS and c not in order]
         if check not in order:
             order.append(check)
     return tuple(order)
@@ -136,11 +136,11 @@ class ShardedRun(ContractRun):
         super().__init__(target, config, fake_api=fake_api, url=url)
         #: Every check this run judges, in the order one process would run them.
         self.plan = _one_process_order(plan)
-        delivering = [check for check in self.plan if check not in _GLOBAL_CHECKS]
+        delivering = [check for check in self.plan if check not in GLOBAL_CHECKS]
         extra = config.examples - 1  # further examples of each type the endpoint receives
         weights = [
             (t, len(perms) + extra if perms else 0)
-            for t, perms in ((t, self._permutations(t)) for t in config.event_types)
+            for t, perms in ((t, self.permutations(t)) for t in config.event_types)
         ]
         self.shares = split_work(delivering, weights, exchange.count)
         self.exchange = exchange
@@ -195,8 +195,8 @@ class ShardedRun(ContractRun):
             self._own = ContractRun(self.target, self.config, fake_api=self.fake_api, url=self.url)
         return self._own
 
-    def _next_label(self, check_id: str) -> str:
-        label = super()._next_label(check_id)
+    def next_label(self, check_id: str) -> str:
+        label = super().next_label(check_id)
         return label if self._share is None else f"{label}@{self._share}"  # unique across shares
 
     # --- delivering a share ----------------------------------------------------------------------
@@ -242,11 +242,11 @@ class ShardedRun(ContractRun):
                     if check == ACCEPTS:
                         findings = self._accepts(share.event_types)
                     else:
-                        findings = tuple(_CHECKS[check](self))
+                        findings = tuple(CHECKS[check](self))
                     raw[check] = excuse_our_gaps(self, findings)
             finally:
                 self._share = None
-            records = self._judged_records()[first_record:]
+            records = self.judged_records()[first_record:]
         calls = tuple(self.fake_api.calls)[first_call:]
         mine = {id(call) for call in calls}
         tied = self._attribution
@@ -266,7 +266,7 @@ class ShardedRun(ContractRun):
         whole = self.config
         self.config = replace(whole, events=event_types)
         try:
-            return tuple(_CHECKS[ACCEPTS](self))
+            return tuple(CHECKS[ACCEPTS](self))
         finally:
             self.config = whole
 
@@ -300,8 +300,8 @@ class ShardedRun(ContractRun):
         if ACCEPTS in raw:
             raw[ACCEPTS].sort(key=lambda f: type_position.get(f.event_type or "", 0))
         for check in self.plan:
-            if check in _GLOBAL_CHECKS:
-                findings = excuse_our_gaps(self, tuple(_CHECKS[check](self)))
+            if check in GLOBAL_CHECKS:
+                findings = excuse_our_gaps(self, tuple(CHECKS[check](self)))
                 so_far = merged
             else:
                 findings = tuple(raw.get(check, ()))
@@ -311,5 +311,7 @@ class ShardedRun(ContractRun):
             )
             # The headlines one process would have drawn when it judged this check.
             causes = headlines(so_far, self._raw.get(ACCEPTS))
-            self._results[check] = regroup(self._raw[check], causes)
+            self._results[check] = point_upstream(
+                regroup(self._raw[check], causes), self._raw.get(ACCEPTS)
+            )
         self._merged = True

@@ -7,14 +7,14 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from connect_harness.checks.acceptance import _acceptance_finding
+from connect_harness.checks.acceptance import acceptance_finding
 from connect_harness.checks.common import (
-    _REJECTION_VARIANTS,
     INVALID_JSON_BODIES,
+    REJECTION_VARIANTS,
     SECRET_PLACEHOLDER,
-    _finding_for,
-    _is_2xx,
-    _short,
+    finding_for,
+    is_2xx,
+    short,
 )
 from connect_harness.checks.findings import (
     Finding,
@@ -25,25 +25,26 @@ from connect_harness.wire.signing import parse_signature_header
 from connect_harness.wire.variants import bad_variants, rotated_variants
 
 if TYPE_CHECKING:
-    from connect_harness.checks.run import ContractRun, DeliveryRecord
+    from connect_harness.checks.interface import CheckRun
+    from connect_harness.checks.records import DeliveryRecord
 
 
 def _judge_rejection(record: DeliveryRecord, description: str) -> Finding:
     status = record.response.status
     expected = "400 (any 4xx passes)"
     if status == 400:
-        return _finding_for(
+        return finding_for(
             record, status="pass", reason=f"rejected {description} with 400", expected=expected
         )
     if 400 <= status < 500:
-        return _finding_for(
+        return finding_for(
             record,
             status="pass",
             reason=f"rejected {description} with {status}, not the usual 400; any 4xx tells Stripe "
             "the delivery failed, so this passes",
             expected=expected,
         )
-    if _is_2xx(status):
+    if is_2xx(status):
         why = f"accepted {description}: {_ACCEPTED_CONSEQUENCE.get(record.variant or '', _FORGERY)}"
     elif 300 <= status < 400:
         why = f"redirected {description} instead of rejecting it with 400"
@@ -54,15 +55,15 @@ def _judge_rejection(record: DeliveryRecord, description: str) -> Finding:
         )
     else:
         why = f"gave no answer to {description}; it should be rejected with 400"
-    return _finding_for(record, status="fail", reason=why, expected=expected)
+    return finding_for(record, status="fail", reason=why, expected=expected)
 
 
-def _rejection_check(check: str) -> Callable[[ContractRun], Iterator[Finding]]:
-    wants = _REJECTION_VARIANTS[check]
+def rejection_check(check: str) -> Callable[[CheckRun], Iterator[Finding]]:
+    wants = REJECTION_VARIANTS[check]
 
-    def run_check(run: ContractRun) -> Iterator[Finding]:
-        seed = run._seed(check)
-        event = run._representative_event(check)
+    def run_check(run: CheckRun) -> Iterator[Finding]:
+        seed = run.seed(check)
+        event = run.representative_event(check)
         now = int(time.time())
         variants = [
             v
@@ -87,7 +88,7 @@ def _rejection_check(check: str) -> Callable[[ContractRun], Iterator[Finding]]:
             return
         for variant in variants:
             parsed_t = _signature_timestamp(variant.request)
-            reproduce = run._reproduce_event(
+            reproduce = run.reproduce_event(
                 event,
                 seed=seed,
                 timestamp=parsed_t if variant.name.startswith("stale") else None,
@@ -96,7 +97,7 @@ def _rejection_check(check: str) -> Callable[[ContractRun], Iterator[Finding]]:
                 else (SECRET_PLACEHOLDER,),
                 note=_variant_note(variant.name, variant.description),
             )
-            record = run._send(
+            record = run.send(
                 check, variant.request, event=event, variant=variant.name, reproduce=reproduce
             )
             yield _judge_rejection(record, _variant_phrase(variant.name, variant.description))
@@ -160,22 +161,22 @@ _VARIANT_WORDS: dict[str, tuple[str, str | None]] = {
 
 def _variant_phrase(name: str, description: str) -> str:
     words = _VARIANT_WORDS.get(name)
-    return words[0] if words else f"the {name} request ({_short(description, 100)})"
+    return words[0] if words else f"the {name} request ({short(description, 100)})"
 
 
 def _variant_note(name: str, description: str) -> str | None:
     words = _VARIANT_WORDS.get(name)
-    return words[1] if words else _short(description, 100)
+    return words[1] if words else short(description, 100)
 
 
 def _signature_timestamp(request: DeliveryRequest) -> int | None:
     return parse_signature_header(request.header("Stripe-Signature")).timestamp
 
 
-def _check_accepts_rotated_secret(run: ContractRun) -> Iterator[Finding]:
+def check_accepts_rotated_secret(run: CheckRun) -> Iterator[Finding]:
     check = "accepts-rotated-secret"
-    seed = run._seed(check)
-    event = run._representative_event(check)
+    seed = run.seed(check)
+    event = run.representative_event(check)
     now = int(time.time())
     variants = rotated_variants(
         event.body, secret=run.config.secret, timestamp=now, livemode=event.livemode, url=run.url
@@ -186,49 +187,57 @@ def _check_accepts_rotated_secret(run: ContractRun) -> Iterator[Finding]:
             if variant.name == "rotated-new-first"
             else (_ROTATED_OUT_SECRET, SECRET_PLACEHOLDER)
         )
-        reproduce = run._reproduce_event(event, seed=seed, secrets=order)
-        record = run._send(
+        reproduce = run.reproduce_event(event, seed=seed, secrets=order)
+        record = run.send(
             check, variant.request, event=event, variant=variant.name, reproduce=reproduce
         )
-        yield _acceptance_finding(
+        yield acceptance_finding(
             record,
             f"an event signed during a secret rotation ({variant.name})",
             passed=f"accepted {variant.name}",
             advice="during a rotation Stripe sends one v1 per active secret and any one that "
-            "matches must be accepted",
+            f"matches must be accepted; {_verify_spelling(run)} (it tries every v1)",
         )
 
 
-def _check_verifies_raw_body(run: ContractRun) -> Iterator[Finding]:
+def _verify_spelling(run: CheckRun) -> str:
+    """How the endpoint's Stripe library verifies (the HTTP recipe when no library was seen)."""
+    sdk = run.sdk()
+    if sdk.key is None:
+        return f"compute {sdk.spelling.verify}"
+    return f"with {sdk.label}, {sdk.spelling.verify}"
+
+
+def check_verifies_raw_body(run: CheckRun) -> Iterator[Finding]:
     check = "verifies-raw-body"
-    seed = run._seed(check)
-    base = run._representative_event(check)
+    seed = run.seed(check)
+    base = run.representative_event(check)
     for name, body in _raw_body_variants(base):
-        record = run._send(
+        record = run.send(
             check,
-            run._signed(body, livemode=base.livemode),
+            run.signed(body, livemode=base.livemode),
             event=base,
             variant=name,
-            reproduce=run._reproduce_raw_body(base, name, seed=seed),
+            reproduce=run.reproduce_raw_body(base, name, seed=seed),
         )
-        yield _acceptance_finding(
+        yield acceptance_finding(
             record,
             f"a correctly signed event body with {name.replace('-', ' ')}",
             passed=f"accepted the {name} body",
             advice="verify the signature over the raw request bytes, before any JSON parsing "
-            "(a re-serialized body no longer matches)",
+            f"(a re-serialized body no longer matches): {_verify_spelling(run)}",
         )
 
 
-def _check_rejects_invalid_json(run: ContractRun) -> Iterator[Finding]:
+def check_rejects_invalid_json(run: CheckRun) -> Iterator[Finding]:
     check = "rejects-invalid-json"
-    livemode = run._representative()[1]
+    livemode = run.representative()[1]
     for name, body in INVALID_JSON_BODIES:
-        record = run._send(
+        record = run.send(
             check,
-            run._signed(body, livemode=livemode),
+            run.signed(body, livemode=livemode),
             event_type=None,
             variant=name,
-            reproduce=run._reproduce_body(body, livemode=livemode),
+            reproduce=run.reproduce_body(body, livemode=livemode),
         )
         yield _judge_rejection(record, f"a correctly signed body that is not JSON ({body!r})")

@@ -12,10 +12,22 @@ import threading
 from connect_harness.delivery import Response
 from connect_harness.errors import UsageError
 
-__all__ = ["DEFAULT_STOP_AFTER", "Breaker"]
+__all__ = ["DEFAULT_STOP_AFTER", "Breaker", "gone"]
 
 #: Consecutive deliveries without an answer (refused, reset, timed out) before a run stops.
 DEFAULT_STOP_AFTER = 5
+
+
+#: How a delivery's error reads when nothing listens any more, or the server dropped the connection
+#: without an answer (:func:`connect_harness.delivery.url.deliver_url`'s wording).
+_GONE = ("connection refused", "ConnectionResetError", "RemoteDisconnected", "BrokenPipeError")
+
+
+def gone(response: Response) -> bool:
+    """True if ``response`` is no answer because the endpoint's server refused or dropped the
+    connection (not a timeout, and not a delivery the run did not send)."""
+    error = response.error or ""
+    return response.status == 0 and any(word in error for word in _GONE)
 
 
 class Breaker:
@@ -36,6 +48,8 @@ class Breaker:
         self._sent = 0
         self._last_answered = 0
         self.stopped: str | None = None
+        #: True once the user stopped the run (Ctrl-C): what was not sent is theirs, not the endpoint's.
+        self.interrupted = False
 
     def not_sent(self) -> Response | None:
         """The response to record instead of delivering once stopped; None while running."""
@@ -60,5 +74,6 @@ class Breaker:
     def interrupt(self) -> None:
         """Stop sending because the user asked (Ctrl-C)."""
         with self._lock:
+            self.interrupted = True
             if self.stopped is None:
                 self.stopped = f"interrupted after delivery {self._sent}"

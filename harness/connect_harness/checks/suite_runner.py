@@ -53,7 +53,7 @@ class _ProvideRun:
     def pytest_collection_modifyitems(
         self, config: pytest.Config, items: list[pytest.Item]
     ) -> None:
-        keep = [item for item in items if _check_id(item) in self.only]
+        keep = [item for item in items if check_id(item) in self.only]
         config.hook.pytest_deselected(items=[item for item in items if item not in keep])
         items[:] = keep
 
@@ -62,7 +62,7 @@ class _ProvideRun:
             self.ran.append(report.nodeid)
 
 
-def _check_id(item: pytest.Item) -> str | None:
+def check_id(item: pytest.Item) -> str | None:
     callspec = getattr(item, "callspec", None)
     return None if callspec is None else callspec.params.get("check_id")
 

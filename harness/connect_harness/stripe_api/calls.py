@@ -26,7 +26,8 @@ class ApiCall:
     ``unserved`` is True when the fake does not serve the route (not in that API version's
     description, or a v2 write): Stripe might have answered it. ``fault`` names the
     :meth:`FakeStripeAPI.fail` rule that answered instead of the route. ``error`` is the message
-    of an error answer (``Received unknown parameter: stripeAccount``).
+    of an error answer (``Received unknown parameter: stripeAccount``). ``user_agent`` and
+    ``client_user_agent`` are the headers Stripe's SDKs name themselves in.
     """
 
     method: str
@@ -49,6 +50,9 @@ class ApiCall:
     stripe_account_header: str | None = None
     fault: str | None = None
     error: str | None = None
+    #: The request's ``User-Agent`` and ``X-Stripe-Client-User-Agent``: which SDK made it.
+    user_agent: str | None = None
+    client_user_agent: str | None = None
 
     def named_ids(self) -> frozenset[str]:
         """The Stripe ids the request names: in its path, query and form values, and its
@@ -93,4 +97,6 @@ def bare_call(request: Any, status: int, label: str | None, arrived: float) -> A
         mutating=method in ("POST", "DELETE"),
         at=arrived,
         stripe_account_header=header,
+        user_agent=request.headers.get("User-Agent") or None,
+        client_user_agent=request.headers.get("X-Stripe-Client-User-Agent") or None,
     )

@@ -596,5 +596,7 @@ class FakeStripeAPI:
             stripe_account_header=header_account,
             fault=fault_name,
             error=error_message(answer.body),
+            user_agent=request.headers.get("User-Agent") or None,
+            client_user_agent=request.headers.get("X-Stripe-Client-User-Agent") or None,
         )
         return call, answer.status, text, headers
