@@ -15,6 +15,7 @@ import stripe  # noqa: F401  (imported once here: pytester drops modules first i
 
 from connect_harness.checks.findings import CATALOGUE
 from connect_harness.checks.thin import THIN_CATALOGUE
+from connect_harness.spec.contracts import api_version
 from endpoints.serving import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -139,8 +140,8 @@ def test_the_ini_api_version_reaches_the_strategies(pytester: pytest.Pytester) -
         @settings(max_examples=2, deadline=None, database=None)
         @given(event=events("invoice.paid", api_version=None))
         def test_none_is_still_the_newest_set(event):
-            assert event.payload["api_version"] == "2026-10-28.endive"
-        """
+            assert event.payload["api_version"] == "NEWEST"
+        """.replace("NEWEST", api_version())
     )
     result = pytester.runpytest("-p", "connect_harness")
     result.assert_outcomes(passed=2)
