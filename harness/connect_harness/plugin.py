@@ -7,11 +7,14 @@ Every fixture can be overridden by defining one of the same name in a ``conftest
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import os
 import secrets
 import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
@@ -292,7 +295,41 @@ def _connect_served_process(
         process.stop()
         pytest.fail(problem, pytrace=False)
     yield process
+    _wait_for_other_workers(request.config)
     process.stop()
+
+
+#: How long the worker that launched ``--connect-serve`` waits for the others to finish delivering.
+_OTHER_WORKERS_TIMEOUT = 600.0
+
+
+def _served_process_done(config: pytest.Config) -> None:
+    """Under xdist, say in the share folder that this worker no longer needs the endpoint."""
+    from connect_harness.xdist_shares import SHARES_KEY
+
+    workerinput: dict[str, Any] = getattr(config, "workerinput", {})
+    folder = workerinput.get(SHARES_KEY)
+    if folder is not None:
+        worker = str(workerinput.get("workerid", "gw0"))
+        with contextlib.suppress(OSError):
+            Path(folder, f"served-process.done.{worker}").touch()
+
+
+def _wait_for_other_workers(config: pytest.Config) -> None:
+    """Keep the launched endpoint up until every other xdist worker is done with it: stopped at the
+    launcher's own end, it refused the deliveries of workers still running (a false alarm)."""
+    from connect_harness.xdist_shares import SHARES_KEY
+
+    workerinput: dict[str, Any] = getattr(config, "workerinput", {})
+    folder = workerinput.get(SHARES_KEY)
+    others = int(workerinput.get("workercount", 1)) - 1
+    if folder is None or others < 1:
+        return
+    deadline = time.monotonic() + _OTHER_WORKERS_TIMEOUT
+    while time.monotonic() < deadline:
+        if len(list(Path(folder).glob("served-process.done.*"))) >= others:
+            return
+        time.sleep(0.1)
 
 
 def _claim_served_process(config: pytest.Config) -> bool:
@@ -576,6 +613,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Note the skipped contract checks (for the summary) and write ``--connect-report``."""
     config = session.config
+    _served_process_done(config)
     run = config.stash.get(_RUN_KEY, None)
     if run is None:
         return
