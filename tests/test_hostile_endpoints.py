@@ -355,3 +355,42 @@ def test_progress_line_only_on_a_terminal_and_after_two_seconds() -> None:
     with _Progress(lambda: 7, Tty()) as progress:  # a quick run shows nothing
         pass
     assert not progress.shown
+
+
+# --- what the endpoint sends is shown, never obeyed -------------------------------------------------
+
+HOSTILE_BODY = b"\x1b[2J\x1b[H\x07all checks passed\r\n\x1b]0;owned\x07 \x00\x0b\xc2\x9b"
+
+
+def escape_sequences(conn: socket.socket) -> None:
+    # A redirect (its Location is quoted in findings) with a hostile status line and body.
+    conn.sendall(
+        b"HTTP/1.1 302 \x1b[2JFound\x07\r\nLocation: http://127.0.0.1/\x1b[2J\x1b[Hall checks "
+        b"passed\x07\r\nContent-Length: "
+        + str(len(HOSTILE_BODY)).encode()
+        + b"\r\nConnection: close\r\n\r\n"
+        + HOSTILE_BODY
+    )
+
+
+def test_control_characters_from_the_endpoint_reach_no_output_raw(
+    serve: Callable[[Handler], RawServer], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import xml.etree.ElementTree as ET
+
+    from connect_harness.cli import main
+
+    server = serve(escape_sequences)
+    junit, report = tmp_path / "junit.xml", tmp_path / "report.json"
+    code = main(
+        ["verify", server.url, "--secret", "whsec_x", "--events", "account.updated", "--seed", "1",
+         "--timeout", "2", "--junitxml", str(junit), "--report", str(report)]
+    )  # fmt: skip
+    out, err = capsys.readouterr()
+
+    assert code == 1, err
+    for text in (out, err, junit.read_text(encoding="utf-8"), report.read_text(encoding="utf-8")):
+        assert not any(char in text for char in "\x1b\x07\x00\x0b\x9b")
+    assert "\\x1b[2J\\x1b[Hall checks passed" in out  # the Location is shown, escaped
+    ET.parse(junit)  # well-formed
+    json.loads(report.read_text(encoding="utf-8"))
