@@ -394,3 +394,55 @@ def test_control_characters_from_the_endpoint_reach_no_output_raw(
     assert "\\x1b[2J\\x1b[Hall checks passed" in out  # the Location is shown, escaped
     ET.parse(junit)  # well-formed
     json.loads(report.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--report", ""], "--report is empty"),
+        (["--report", "{tmp}/same", "--junitxml", "{tmp}/same"], "both name"),
+    ],
+)
+def test_report_flags_that_cannot_work_are_exit_2_before_any_delivery(
+    flags: list[str],
+    message: str,
+    serve: Callable[[Handler], RawServer],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from connect_harness.cli import main
+
+    server = serve(ok)
+    argv = ["verify", server.url, "--secret", "whsec_x", "--events", "account.updated"]
+    code = main([*argv, *(flag.format(tmp=tmp_path) for flag in flags)])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and message in err
+    assert server.connections <= 1  # the reachability probe at most: no delivery
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_a_report_lost_after_the_run_is_saved_elsewhere_and_the_junit_still_written(
+    serve: Callable[[Handler], RawServer], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from connect_harness.cli import main
+
+    server = serve(ok)
+    junit = tmp_path / "junit.xml"
+    code = main(
+        ["verify", server.url, "--secret", "whsec_x", "--events", "account.updated", "--seed", "1",
+         "--timeout", "2", "--report", "/dev/full", "--junitxml", str(junit)]
+    )  # fmt: skip
+
+    err = capsys.readouterr().err
+    assert code == 2
+    line = next(line for line in err.splitlines() if "--report" in line)
+    assert "No space left on device; the report is saved at " in line
+    saved = Path(line.rpartition("saved at ")[2].removesuffix(" instead"))
+    try:
+        assert "summary" in json.loads(saved.read_text(encoding="utf-8"))
+    finally:
+        saved.unlink()
+    assert junit.read_text(encoding="utf-8").startswith("<?xml")
+    assert "Traceback" not in err

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urljoin
 
 from connect_harness.checks.findings import check_ids, validate_check_ids
+from connect_harness.checks.report_files import ReportFile, ReportLost, check_distinct
 from connect_harness.checks.stopping import DEFAULT_STOP_AFTER
 from connect_harness.errors import UsageError
 from connect_harness.events.examples import DEFAULT_EXAMPLES
@@ -240,8 +241,7 @@ def run_verify(args: argparse.Namespace) -> int:
     )
     report = _open_for_writing(args.report, "--report")
     junit = _open_for_writing(args.junitxml, "--junitxml")
-    if junit is not None:
-        junit.close()
+    check_distinct([report, junit])
     note = contracts.resolve_version(args.api_version).note
     if note:
         print(f"connect-harness: note: {note}", file=sys.stderr)
@@ -299,6 +299,7 @@ def run_verify(args: argparse.Namespace) -> int:
             print(f"  {gap}")
     skipped = [result.id for result in results if result.status == "skip"]
     failed = any(result.status == "fail" for result in results) or bool(args.strict and skipped)
+    lost: list[str] = []
     if report is not None:
         meta = {
             "deliveries": deliveries,
@@ -315,15 +316,11 @@ def run_verify(args: argparse.Namespace) -> int:
             "stopped": stopped,
             "sent": sent,
         }
-        with report:
-            report.write(json.dumps(to_json(results, meta=meta), indent=2) + "\n")
-    if args.junitxml:
-        try:
-            write_junit(results, args.junitxml)
-        except OSError as err:
-            raise UsageError(
-                f"cannot write --junitxml {args.junitxml!r}: {err.strerror}; give a writable path"
-            ) from err
+        lost += _written(report, json.dumps(to_json(results, meta=meta), indent=2) + "\n")
+    if junit is not None:
+        lost += _written(junit, lambda path: write_junit(results, path))
+    for line in lost:
+        print(f"connect-harness: error: {line}", file=sys.stderr)
     if interrupted.is_set():
         print(
             f"connect-harness: interrupted; reported the {sent} deliveries made",
@@ -339,18 +336,27 @@ def run_verify(args: argparse.Namespace) -> int:
         )
     elif not failed:
         print(f"\nAll checks passed (seed {seed}).")
+    if lost:
+        return 2
     return 1 if failed else 0
 
 
-def _open_for_writing(path: str | None, flag: str) -> TextIO | None:
-    """Open a report file now, so a bad path is found before the first delivery, not after."""
-    if not path:
-        return None
+def _open_for_writing(path: str | None, flag: str) -> ReportFile | None:
+    """Check a report path now, so a bad one is found before the first delivery, not after."""
+    suffix = ".xml" if flag == "--junitxml" else ".json"
+    return None if path is None else ReportFile(path, flag, suffix=suffix)
+
+
+def _written(report: ReportFile, content: str | Callable[[str], None]) -> list[str]:
+    """Write a report; the error line (naming where it was saved instead) when that failed."""
     try:
-        return open(path, "w", encoding="utf-8")
-    except (OSError, ValueError) as err:
-        reason = getattr(err, "strerror", None) or str(err)
-        raise UsageError(f"cannot write {flag} {path!r}: {reason}; give a writable path") from err
+        if isinstance(content, str):
+            report.write(content)
+        else:
+            report.write_with(content)
+    except ReportLost as err:
+        return [str(err)]
+    return []
 
 
 @contextlib.contextmanager
