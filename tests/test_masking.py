@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from connect_harness import WebhookClient, target_from
@@ -79,3 +81,25 @@ def test_the_cli_never_prints_a_secret_with_stray_bytes(capsys: pytest.CaptureFi
     err = capsys.readouterr().err
     assert "topsecret" not in err and "rest" not in err
     assert "whsec_****" in err
+
+
+def test_url_credentials_reach_neither_stdout_nor_the_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from test_hostile_endpoints import RawServer, ok
+
+    server = RawServer(ok)
+    try:
+        url = server.url.replace("http://", "http://user:pa55word@")
+        report = tmp_path / "r.json"
+        main(
+            ["verify", url, "--secret", "whsec_x", "--events", "account.updated", "--seed", "1",
+             "--timeout", "2", "--report", str(report)]
+        )  # fmt: skip
+    finally:
+        server.close()
+    out, err = capsys.readouterr()
+
+    for text in (out, err, report.read_text(encoding="utf-8")):
+        assert "pa55word" not in text
+    assert "http://****@127.0.0.1" in out

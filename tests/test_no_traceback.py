@@ -107,6 +107,14 @@ def _cases(tmp: Path) -> dict[str, tuple[list[str], str]]:
             ["event", "payout.failed", "--merge", '{"a": {"b": [1e99999]}}'],
             "a.b[0] is inf, which JSON cannot hold",
         ),
+        "CRLF in the verify URL": (
+            ["verify", "http://127.0.0.1:9/hook\r\nX-Evil: 1", "--secret", "whsec_x"],
+            "contains '\\r'; a URL has no spaces or control characters",
+        ),
+        "CRLF in sign --url": (
+            ["sign", "payout.failed", "--secret", "whsec_x", "--url", "http://127.0.0.1/a\nb"],
+            "contains '\\n'; a URL has no spaces or control characters",
+        ),
         "stripe-api --api-version bad": (
             ["stripe-api", "--port", "0", "--api-version", "bad"],
             "'bad' is not a Stripe API version",
@@ -120,7 +128,7 @@ CASE_NAMES = [
     "--timeout 1e10", "contracts build --out /proc/x", "--body-file /dev/zero",
     "account with a newline", "NaN via --set", "Infinity via --set", "port 99999",
     "--body-file with event options", "lone surrogate in --merge", "1e99999 in --merge",
-    "stripe-api --api-version bad",
+    "CRLF in the verify URL", "CRLF in sign --url", "stripe-api --api-version bad",
 ]  # fmt: skip
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["MASK", "redact_credentials"]
+__all__ = ["MASK", "redact_credentials", "redact_userinfo"]
 
 MASK = "****"
 
@@ -24,7 +24,11 @@ _USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^/\s@'\"]+@")
 
 def redact_credentials(text: str) -> str:
     """``text`` with every Stripe key, ``whsec_`` secret and URL userinfo replaced by ``****``."""
-    text = _CREDENTIAL.sub(_masked, text)
+    return redact_userinfo(_CREDENTIAL.sub(_masked, text))
+
+
+def redact_userinfo(text: str) -> str:
+    """``text`` with the ``user:password@`` of every URL in it replaced by ``****@``."""
     return _USERINFO.sub(lambda match: match.group(1) + MASK + "@", text)
 
 

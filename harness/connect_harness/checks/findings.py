@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from connect_harness.checks.masking import mask_secrets
 from connect_harness.errors import UsageError
+from connect_harness.redaction import redact_userinfo
 from connect_harness.wire.text_safety import safe_lines, safe_text
 
 __all__ = [
@@ -60,6 +61,8 @@ class Finding:
             if isinstance(text, str):
                 shown = safe_text(text) if name == "reason" else safe_lines(text)
                 object.__setattr__(self, name, mask_secrets(shown))
+        if self.reproduce is not None:  # a URL's user:password@ stays out of the command
+            object.__setattr__(self, "reproduce", redact_userinfo(self.reproduce))
 
     def to_json(self) -> dict[str, Any]:
         """Every field, by name (absent values as null), ready for ``json.dumps``."""

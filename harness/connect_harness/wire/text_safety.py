@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["safe_lines", "safe_text", "xml_text"]
+from connect_harness.errors import UsageError
+from connect_harness.redaction import redact_credentials
+
+__all__ = ["refuse_unsafe_url", "safe_lines", "safe_text", "xml_text"]
 
 # C0 controls, DEL, C1 controls, and the Unicode format characters that reorder or hide text (bidi
 # embeddings/overrides/isolates, zero-width joiners), and lone surrogates (not encodable as UTF-8).
@@ -49,3 +52,16 @@ def xml_text(text: str) -> str:
     """``text`` with the characters XML 1.0 cannot contain shown escaped (the rest is for the XML
     writer to quote)."""
     return _NOT_XML.sub(_escape, text)
+
+
+def refuse_unsafe_url(url: str) -> None:
+    """A URL with a space or a control character (CR/LF would split the request line) is a
+    :class:`UsageError`: Python's URL parser drops CR, LF and TAB silently, so the run went to
+    another URL than the one typed and blamed the endpoint."""
+    bad = next((char for char in url if char <= " " or "\x7f" <= char <= "\x9f"), None)
+    if bad is not None:
+        shown = safe_text(redact_credentials(url))
+        raise UsageError(
+            f"the URL '{shown}' contains '{safe_text(bad)}'; a URL has no spaces or control "
+            "characters (percent-encode them, e.g. %20)"
+        )
