@@ -155,10 +155,19 @@ def json_value(name: str, value: Any, *, _path: str = "") -> Any:
         for key, item in value.items():
             if isinstance(key, str):
                 _utf8(name, f"a key in {where}", key)
+            elif key is not None and not isinstance(key, (bool, int, float)):
+                raise UsageError(
+                    f"{name}: a key in {where} is a {type(key).__name__}; JSON keys are strings"
+                )
             json_value(name, item, _path=f"{_path}.{key}" if _path else str(key))
     elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
             json_value(name, item, _path=f"{_path}[{index}]")
+    elif value is not None and not isinstance(value, (bool, int, float)):
+        raise UsageError(
+            f"{name}: {where} is a {type(value).__name__}, which JSON cannot hold; give a string, "
+            "number, boolean, None, list or dict"
+        )
     return value
 
 

@@ -61,6 +61,7 @@ _DEFAULT_API_VERSION = "2023-08-16"
 _NO_PROXY_VARIABLES = ("NO_PROXY", "no_proxy")
 _MAX_IDEMPOTENCY_KEY = 255
 _KEPT_REPLAYS = 5000
+_MOST_CALLS = 100_000_000
 
 
 class _EventLike(Protocol):
@@ -121,6 +122,11 @@ class FakeStripeAPI:
         arguments.text("platform_account", platform_account, example="acct_1Plat", optional=True)
         arguments.callable_or_none("on_call", on_call)
         arguments.whole_number("max_calls", max_calls, minimum=1, optional=True)
+        if max_calls is not None and max_calls > _MOST_CALLS:
+            raise UsageError(
+                f"max_calls={max_calls} is more than memory holds; pass at most {_MOST_CALLS}, or "
+                "None to keep every call"
+            )
         self._host = host
         self._port = port
         self._server: Any = None
