@@ -134,6 +134,12 @@ def test_max_calls_must_be_a_positive_count(bad: object) -> None:
         FakeStripeAPI(max_calls=bad)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("bad", ["bad", "2026-13-01", ""])
+def test_the_fake_refuses_a_malformed_api_version(bad: str) -> None:
+    with pytest.raises(UsageError, match="is not a Stripe API version"):
+        FakeStripeAPI(api_version=bad)
+
+
 def test_stripe_api_refuses_a_malformed_api_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["stripe-api", "--port", "0", "--api-version", "bad"]) == 2
 

@@ -50,7 +50,7 @@ from connect_harness.stripe_api.objects import (
 )
 from connect_harness.stripe_api.router import Router
 from connect_harness.stripe_api.routes import routes_for_version
-from connect_harness.stripe_api.scoping import Context, authenticate
+from connect_harness.stripe_api.scoping import Context, authenticate, check_api_version
 from connect_harness.stripe_api.store import Store
 from connect_harness.stripe_api.transport import quiet_handler, reset_connection, server_class
 from connect_harness.stripe_api.v2 import V2Objects
@@ -119,6 +119,11 @@ class FakeStripeAPI:
             raise UsageError(f"port must be a TCP port 0-65535 (0: a free one), not {port!r}")
         arguments.text("host", host, example="127.0.0.1")
         arguments.text("api_version", api_version, example="2026-10-28.endive", optional=True)
+        if api_version is not None and check_api_version(api_version) is not None:
+            raise UsageError(
+                f"api_version {api_version!r} is not a Stripe API version; pass a date and "
+                "release name such as '2026-10-28.endive', or None for the contracts' version"
+            )
         arguments.text("platform_account", platform_account, example="acct_1Plat", optional=True)
         arguments.callable_or_none("on_call", on_call)
         arguments.whole_number("max_calls", max_calls, minimum=1, optional=True)
