@@ -22,11 +22,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from connect_harness.cli.history import History
 from connect_harness.cli.session import (
     TOKEN_HEADER,
     Delivered,
     ListenSession,
     SessionInfo,
+    history_file,
     read_session,
     session_file,
     session_secret,
@@ -196,6 +198,7 @@ def _cmd_listen(args: argparse.Namespace) -> int:
         register_thin=fake.register_event,
         on_event=_print_event,
         on_delivery=_print_delivery,
+        history=History(history_file()),
     )
     path = None
     stop = threading.Event()
