@@ -84,3 +84,24 @@ def test_resend_after_listen_was_killed_and_started_again(tmp_path: Path) -> Non
     assert resent.returncode == 0, resent.stderr
     assert [r["payload"]["id"] for r in endpoint.received] == [event_id, event_id]
     assert endpoint.received[1]["payload"] == endpoint.received[0]["payload"]
+
+
+def test_listen_warns_that_an_api_key_is_not_a_signing_secret(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    endpoint = Endpoint("sk_test_notasecret")
+    listen = subprocess.Popen(
+        [sys.executable, "-m", "connect_harness", "listen", "--forward-to", f"{endpoint.url}/hook",
+         "--secret", "sk_test_notasecret"],
+        env=cli_env(cache), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert listen.stdout is not None and listen.stderr is not None
+        assert listen.stdout.readline().startswith("> Ready!")
+        warning = listen.stderr.readline()
+    finally:
+        listen.terminate()
+        _ended(listen)
+        endpoint.close()
+
+    assert warning.startswith("connect-harness: warning: the secret starts with 'sk_'")
+    assert "notasecret" not in warning
