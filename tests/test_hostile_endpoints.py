@@ -446,3 +446,25 @@ def test_a_report_lost_after_the_run_is_saved_elsewhere_and_the_junit_still_writ
         saved.unlink()
     assert junit.read_text(encoding="utf-8").startswith("<?xml")
     assert "Traceback" not in err
+
+
+def not_http(conn: socket.socket) -> None:
+    conn.sendall(b"SSH-2.0-OpenSSH\x1b[2J\r\nmore garbage\x07\r\n\r\n")
+
+
+def test_an_answer_that_is_not_http_is_one_escaped_line(
+    serve: Callable[[Handler], RawServer], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from connect_harness.cli import main
+
+    server = serve(not_http)
+    code = main(
+        ["verify", server.url, "--secret", "whsec_x", "--events", "account.updated", "--seed", "1",
+         "--timeout", "2", "--stop-after", "2"]
+    )  # fmt: skip
+    out, err = capsys.readouterr()
+
+    assert code == 1, err
+    assert "\x1b" not in out and "\x07" not in out and "\r" not in out
+    headline = next(line for line in out.splitlines() if "stopped answering" in line)
+    assert "SSH-2.0-OpenSSH\\x1b[2J" in headline
