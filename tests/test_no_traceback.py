@@ -115,6 +115,19 @@ def _cases(tmp: Path) -> dict[str, tuple[list[str], str]]:
             ["sign", "payout.failed", "--secret", "whsec_x", "--url", "http://127.0.0.1/a\nb"],
             "contains '\\n'; a URL has no spaces or control characters",
         ),
+        "trigger --remove id": (
+            [
+                "trigger",
+                "payout.failed",
+                "--remove",
+                "id",
+                "--forward-to",
+                "http://127.0.0.1:9/x",
+                "--secret",
+                "whsec_x",
+            ],
+            "--remove id: an event cannot be sent without its id",
+        ),
         "stripe-api --api-version bad": (
             ["stripe-api", "--port", "0", "--api-version", "bad"],
             "'bad' is not a Stripe API version",
@@ -128,7 +141,8 @@ CASE_NAMES = [
     "--timeout 1e10", "contracts build --out /proc/x", "--body-file /dev/zero",
     "account with a newline", "NaN via --set", "Infinity via --set", "port 99999",
     "--body-file with event options", "lone surrogate in --merge", "1e99999 in --merge",
-    "CRLF in the verify URL", "CRLF in sign --url", "stripe-api --api-version bad",
+    "CRLF in the verify URL", "CRLF in sign --url", "trigger --remove id",
+    "stripe-api --api-version bad",
 ]  # fmt: skip
 
 
