@@ -103,3 +103,19 @@ def test_url_credentials_reach_neither_stdout_nor_the_report(
     for text in (out, err, report.read_text(encoding="utf-8")):
         assert "pa55word" not in text
     assert "http://****@127.0.0.1" in out
+
+
+def test_a_non_utf8_secret_from_the_environment_is_refused_before_the_run_without_showing_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "whsec_topsecret\udcffrest")
+
+    code = main(["verify", "http://127.0.0.1:9/hook", "--events", "account.updated"])
+
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert err == (
+        "connect-harness: error: $STRIPE_WEBHOOK_SECRET holds bytes that are not UTF-8 text; copy "
+        "the secret again from the Dashboard (it starts with 'whsec_')\n"
+    )
+    assert "topsecret" not in out + err

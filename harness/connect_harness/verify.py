@@ -453,6 +453,14 @@ def _secret(given: str | None) -> str:
             f'{where}; pass the endpoint\'s signing secret, e.g. --secret "${SECRET_ENV}" '
             "(it starts with 'whsec_')"
         )
+    try:
+        secret.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that are not UTF-8 in $STRIPE_WEBHOOK_SECRET: before the run
+        source = "--secret" if given is not None else f"${SECRET_ENV}"
+        raise UsageError(
+            f"{source} holds bytes that are not UTF-8 text; copy the secret again from the "
+            "Dashboard (it starts with 'whsec_')"
+        ) from None
     return secret
 
 
