@@ -17,6 +17,8 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
+from sample_app.liveness import owner_is_dead
+
 PLATFORM = "platform"
 """The accounts row of the platform itself (events without a top-level `account`)."""
 
@@ -31,6 +33,7 @@ CREATE TABLE IF NOT EXISTS events (
     status       TEXT NOT NULL CHECK (status IN ('processing', 'failed', 'done')),
     attempts     INTEGER NOT NULL DEFAULT 1,
     claimed_at   REAL NOT NULL,
+    owner        TEXT,                       -- the worker processing it (sample_app/liveness.py)
     processed_at REAL,
     note         TEXT,                       -- why an event was recorded without acting
     error        TEXT                        -- why the last attempt failed
@@ -90,6 +93,11 @@ class Store:
         with closing(sqlite3.connect(self.path, timeout=self._busy_timeout)) as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(_SCHEMA)
+            # A ledger created before claims named their worker gains the column; old rows keep
+            # NULL and the fixed lease.
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(events)")}
+            if "owner" not in columns:
+                conn.execute("ALTER TABLE events ADD COLUMN owner TEXT")
 
     @contextmanager
     def connect(self) -> Iterator[StoreConnection]:
@@ -120,6 +128,7 @@ class Store:
             self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
         )
         conn.row_factory = sqlite3.Row
+        conn.create_function("owner_is_dead", 1, owner_is_dead)
         # The 2xx is sent after COMMIT, so the commit must survive a power cut: FULL, not the
         # NORMAL that WAL would allow.
         conn.execute("PRAGMA synchronous=FULL")
@@ -173,24 +182,38 @@ class StoreConnection:
         payload: str,
         now: float,
         stale_before: float,
+        owner: str | None = None,
     ) -> Claim:
         """Insert the event as 'processing', or take over a failed or abandoned attempt.
 
         One statement, so it is atomic: of two concurrent deliveries of one event exactly one
-        gets CLAIMED. A 'processing' row whose claim is older than `stale_before` belongs to a
-        process that died mid-request and is taken over.
+        gets CLAIMED. A 'processing' row is taken over when its worker (`owner`, a
+        :func:`sample_app.liveness.worker_token`) is known dead, or when its claim is older than
+        `stale_before` (a worker on another host, or one whose liveness cannot be read).
         """
         cursor = self._conn.execute(
             """
-            INSERT INTO events (id, type, account, livemode, created, payload, status, claimed_at)
-            VALUES (?, ?, ?, ?, ?, ?, 'processing', ?)
+            INSERT INTO events
+                (id, type, account, livemode, created, payload, status, claimed_at, owner)
+            VALUES (?, ?, ?, ?, ?, ?, 'processing', ?, ?)
             ON CONFLICT (id) DO UPDATE SET
                 status = 'processing', claimed_at = excluded.claimed_at,
-                attempts = events.attempts + 1
+                owner = excluded.owner, attempts = events.attempts + 1
             WHERE events.status = 'failed'
-               OR (events.status = 'processing' AND events.claimed_at < ?)
+               OR (events.status = 'processing'
+                   AND (events.claimed_at < ? OR owner_is_dead(events.owner)))
             """,
-            (event_id, event_type, account, int(livemode), created, payload, now, stale_before),
+            (
+                event_id,
+                event_type,
+                account,
+                int(livemode),
+                created,
+                payload,
+                now,
+                owner,
+                stale_before,
+            ),
         )
         if cursor.rowcount == 1:
             return Claim.CLAIMED

@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from sample_app.config import Settings, load_settings
 from sample_app.handlers import Context, Envelope, InvalidEvent, RetryLater, process
+from sample_app.liveness import worker_token
 from sample_app.store import Claim, Store, StoreConnection
 
 logger = logging.getLogger("sample_app")
@@ -27,9 +28,10 @@ _TOLERANCE = 300
 """Seconds a signature's timestamp may lag behind: stripe-python's default, Stripe's advice."""
 
 _ABANDONED_AFTER = 600.0
-"""Seconds after which a 'processing' claim is taken to belong to a dead process: longer than any
-request can run (stripe-python: 80 s timeout, 2 retries), far shorter than Stripe's retry
-schedule."""
+"""Seconds after which a 'processing' claim is taken to belong to a dead process when its worker's
+liveness cannot be read (another host): longer than any request can run (stripe-python: 80 s
+timeout, 2 retries), far shorter than Stripe's retry schedule. A claim whose worker is known dead
+on this host is taken over at once (sample_app/liveness.py)."""
 
 
 @dataclass(frozen=True)
@@ -211,6 +213,7 @@ def _claim(db: StoreConnection, envelope: Envelope, payload: str, wait: float) -
             payload=payload,
             now=now,
             stale_before=now - _ABANDONED_AFTER,
+            owner=worker_token(),
         )
         if claim is not Claim.IN_FLIGHT or time.monotonic() >= deadline:
             return claim

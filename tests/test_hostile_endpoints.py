@@ -355,3 +355,116 @@ def test_progress_line_only_on_a_terminal_and_after_two_seconds() -> None:
     with _Progress(lambda: 7, Tty()) as progress:  # a quick run shows nothing
         pass
     assert not progress.shown
+
+
+# --- what the endpoint sends is shown, never obeyed -------------------------------------------------
+
+HOSTILE_BODY = b"\x1b[2J\x1b[H\x07all checks passed\r\n\x1b]0;owned\x07 \x00\x0b\xc2\x9b"
+
+
+def escape_sequences(conn: socket.socket) -> None:
+    # A redirect (its Location is quoted in findings) with a hostile status line and body.
+    conn.sendall(
+        b"HTTP/1.1 302 \x1b[2JFound\x07\r\nLocation: http://127.0.0.1/\x1b[2J\x1b[Hall checks "
+        b"passed\x07\r\nContent-Length: "
+        + str(len(HOSTILE_BODY)).encode()
+        + b"\r\nConnection: close\r\n\r\n"
+        + HOSTILE_BODY
+    )
+
+
+def test_control_characters_from_the_endpoint_reach_no_output_raw(
+    serve: Callable[[Handler], RawServer], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import xml.etree.ElementTree as ET
+
+    from connect_harness.cli import main
+
+    server = serve(escape_sequences)
+    junit, report = tmp_path / "junit.xml", tmp_path / "report.json"
+    code = main(
+        ["verify", server.url, "--secret", "whsec_x", "--events", "account.updated", "--seed", "1",
+         "--timeout", "2", "--junitxml", str(junit), "--report", str(report)]
+    )  # fmt: skip
+    out, err = capsys.readouterr()
+
+    assert code == 1, err
+    for text in (out, err, junit.read_text(encoding="utf-8"), report.read_text(encoding="utf-8")):
+        assert not any(char in text for char in "\x1b\x07\x00\x0b\x9b")
+    assert "\\x1b[2J\\x1b[Hall checks passed" in out  # the Location is shown, escaped
+    ET.parse(junit)  # well-formed
+    json.loads(report.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--report", ""], "--report is empty"),
+        (["--report", "{tmp}/same", "--junitxml", "{tmp}/same"], "both name"),
+    ],
+)
+def test_report_flags_that_cannot_work_are_exit_2_before_any_delivery(
+    flags: list[str],
+    message: str,
+    serve: Callable[[Handler], RawServer],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from connect_harness.cli import main
+
+    server = serve(ok)
+    argv = ["verify", server.url, "--secret", "whsec_x", "--events", "account.updated"]
+    code = main([*argv, *(flag.format(tmp=tmp_path) for flag in flags)])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and message in err
+    assert server.connections <= 1  # the reachability probe at most: no delivery
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_a_report_lost_after_the_run_is_saved_elsewhere_and_the_junit_still_written(
+    serve: Callable[[Handler], RawServer], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from connect_harness.cli import main
+
+    server = serve(ok)
+    junit = tmp_path / "junit.xml"
+    code = main(
+        ["verify", server.url, "--secret", "whsec_x", "--events", "account.updated", "--seed", "1",
+         "--timeout", "2", "--report", "/dev/full", "--junitxml", str(junit)]
+    )  # fmt: skip
+
+    err = capsys.readouterr().err
+    assert code == 2
+    line = next(line for line in err.splitlines() if "--report" in line)
+    assert "No space left on device; the report is saved at " in line
+    saved = Path(line.rpartition("saved at ")[2].removesuffix(" instead"))
+    try:
+        assert "summary" in json.loads(saved.read_text(encoding="utf-8"))
+    finally:
+        saved.unlink()
+    assert junit.read_text(encoding="utf-8").startswith("<?xml")
+    assert "Traceback" not in err
+
+
+def not_http(conn: socket.socket) -> None:
+    conn.sendall(b"SSH-2.0-OpenSSH\x1b[2J\r\nmore garbage\x07\r\n\r\n")
+
+
+def test_an_answer_that_is_not_http_is_one_escaped_line(
+    serve: Callable[[Handler], RawServer], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from connect_harness.cli import main
+
+    server = serve(not_http)
+    code = main(
+        ["verify", server.url, "--secret", "whsec_x", "--events", "account.updated", "--seed", "1",
+         "--timeout", "2", "--stop-after", "2"]
+    )  # fmt: skip
+    out, err = capsys.readouterr()
+
+    assert code == 1, err
+    assert "\x1b" not in out and "\x07" not in out and "\r" not in out
+    headline = next(line for line in out.splitlines() if "stopped answering" in line)
+    assert "SSH-2.0-OpenSSH\\x1b[2J" in headline

@@ -99,6 +99,39 @@ def _cases(tmp: Path) -> dict[str, tuple[list[str], str]]:
             ],
             "--set, --seed shape a built event",
         ),
+        "lone surrogate in --merge": (
+            ["event", "payout.failed", "--merge", '{"\\ud800": 1}'],
+            "half of a surrogate pair",
+        ),
+        "1e99999 in --merge": (
+            ["event", "payout.failed", "--merge", '{"a": {"b": [1e99999]}}'],
+            "a.b[0] is inf, which JSON cannot hold",
+        ),
+        "CRLF in the verify URL": (
+            ["verify", "http://127.0.0.1:9/hook\r\nX-Evil: 1", "--secret", "whsec_x"],
+            "contains '\\r'; a URL has no spaces or control characters",
+        ),
+        "CRLF in sign --url": (
+            ["sign", "payout.failed", "--secret", "whsec_x", "--url", "http://127.0.0.1/a\nb"],
+            "contains '\\n'; a URL has no spaces or control characters",
+        ),
+        "trigger --remove id": (
+            [
+                "trigger",
+                "payout.failed",
+                "--remove",
+                "id",
+                "--forward-to",
+                "http://127.0.0.1:9/x",
+                "--secret",
+                "whsec_x",
+            ],
+            "--remove id: an event cannot be sent without its id",
+        ),
+        "stripe-api --api-version bad": (
+            ["stripe-api", "--port", "0", "--api-version", "bad"],
+            "'bad' is not a Stripe API version",
+        ),
     }
 
 
@@ -107,7 +140,9 @@ CASE_NAMES = [
     "non-UTF-8 --secret", "bracketed IPv4", "empty DNS label", "64-character label",
     "--timeout 1e10", "contracts build --out /proc/x", "--body-file /dev/zero",
     "account with a newline", "NaN via --set", "Infinity via --set", "port 99999",
-    "--body-file with event options",
+    "--body-file with event options", "lone surrogate in --merge", "1e99999 in --merge",
+    "CRLF in the verify URL", "CRLF in sign --url", "trigger --remove id",
+    "stripe-api --api-version bad",
 ]  # fmt: skip
 
 

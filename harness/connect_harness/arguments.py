@@ -14,12 +14,14 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from connect_harness.errors import UsageError
+from connect_harness.redaction import redact_credentials
 
 __all__ = [
     "boolean",
     "callable_or_none",
     "has_attributes",
     "instance",
+    "json_value",
     "mapping",
     "number",
     "seconds",
@@ -35,7 +37,8 @@ MAX_SECONDS = 86_400.0
 
 
 def _fail(name: str, what: str, value: object, hint: str = "") -> UsageError:
-    shown = repr(value)
+    # The value may be (or hold) a secret: the message shows its kind, never the secret.
+    shown = redact_credentials(repr(value))
     if len(shown) > 80:
         shown = f"{shown[:77]}..."
     return UsageError(f"{name} must be {what}, not {shown}{f'; {hint}' if hint else ''}")
@@ -136,3 +139,43 @@ def has_attributes(name: str, value: object, attributes: Sequence[str], *, what:
     """``value`` has every one of ``attributes`` (a duck-typed argument); ``what`` names the kind."""
     if not all(hasattr(value, attribute) for attribute in attributes):
         raise _fail(name, what, value)
+
+
+def json_value(name: str, value: Any, *, _path: str = "") -> Any:
+    """``value`` if it can be sent as JSON: no NaN or infinite number (``1e99999`` reads as one),
+    no lone surrogate in a string or key (it cannot be encoded as UTF-8)."""
+    where = _path or "the value"
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UsageError(
+            f"{name}: {where} is {value}, which JSON cannot hold; give a finite number or a string"
+        )
+    if isinstance(value, str):
+        _utf8(name, where, value)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            if isinstance(key, str):
+                _utf8(name, f"a key in {where}", key)
+            elif key is not None and not isinstance(key, (bool, int, float)):
+                raise UsageError(
+                    f"{name}: a key in {where} is a {type(key).__name__}; JSON keys are strings"
+                )
+            json_value(name, item, _path=f"{_path}.{key}" if _path else str(key))
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            json_value(name, item, _path=f"{_path}[{index}]")
+    elif value is not None and not isinstance(value, (bool, int, float)):
+        raise UsageError(
+            f"{name}: {where} is a {type(value).__name__}, which JSON cannot hold; give a string, "
+            "number, boolean, None, list or dict"
+        )
+    return value
+
+
+def _utf8(name: str, where: str, text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise UsageError(
+            f"{name}: {where} holds {text[err.start]!r}, half of a surrogate pair, which is not "
+            "text; write the character itself or its full pair (\\ud83d\\ude00)"
+        ) from None

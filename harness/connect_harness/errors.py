@@ -8,11 +8,23 @@ exit code 2. Messages are full sentences that say what was wrong, which value, a
 
 from __future__ import annotations
 
+from connect_harness.redaction import redact_credentials
+
 __all__ = ["ContractError", "ContractFailure", "HarnessError", "UsageError"]
 
 
 class HarnessError(Exception):
-    """Base class of every error connect_harness raises on purpose."""
+    """Base class of every error connect_harness raises on purpose.
+
+    Its message never carries a credential: a Stripe key, a ``whsec_`` secret or a URL's
+    ``user:password@`` quoted in it (the value a check refused may be the secret) shows only its
+    kind (``whsec_****``).
+    """
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(
+            *(redact_credentials(arg) if isinstance(arg, str) else arg for arg in args)
+        )
 
 
 class UsageError(HarnessError, ValueError):

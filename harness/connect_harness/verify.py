@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urljoin
 
 from connect_harness.checks.findings import check_ids, validate_check_ids
+from connect_harness.checks.report_files import ReportFile, ReportLost, check_distinct
 from connect_harness.checks.stopping import DEFAULT_STOP_AFTER
 from connect_harness.errors import UsageError
 from connect_harness.events.examples import DEFAULT_EXAMPLES
@@ -246,8 +247,7 @@ def run_verify(args: argparse.Namespace) -> int:
     )
     report = _open_for_writing(args.report, "--report")
     junit = _open_for_writing(args.junitxml, "--junitxml")
-    if junit is not None:
-        junit.close()
+    check_distinct([report, junit])
     if args.html:
         from connect_harness.checks.html_report import check_writable
 
@@ -313,6 +313,7 @@ def run_verify(args: argparse.Namespace) -> int:
             print(f"  {gap}")
     skipped = [result.id for result in results if result.status == "skip"]
     failed = any(result.status == "fail" for result in results) or bool(args.strict and skipped)
+    lost: list[str] = []
     records = run.records
     meta = {
         "deliveries": deliveries,
@@ -330,19 +331,15 @@ def run_verify(args: argparse.Namespace) -> int:
         "sent": sent,
     }
     if report is not None:
-        with report:
-            report.write(json.dumps(to_json(results, meta=meta), indent=2) + "\n")
+        lost += _written(report, json.dumps(to_json(results, meta=meta), indent=2) + "\n")
     if args.html:
         from connect_harness.checks.html_report import write_html
 
         write_html(args.html, results, meta=meta, headlines=causes, records=records)
-    if args.junitxml:
-        try:
-            write_junit(results, args.junitxml)
-        except OSError as err:
-            raise UsageError(
-                f"cannot write --junitxml {args.junitxml!r}: {err.strerror}; give a writable path"
-            ) from err
+    if junit is not None:
+        lost += _written(junit, lambda path: write_junit(results, path))
+    for line in lost:
+        print(f"connect-harness: error: {line}", file=sys.stderr)
     if interrupted.is_set():
         print(
             f"connect-harness: interrupted; reported the {sent} deliveries made",
@@ -360,6 +357,8 @@ def run_verify(args: argparse.Namespace) -> int:
     elif not failed:
         print(f"\nAll checks passed (seed {seed}).")
     _name_html(args.html)
+    if lost:
+        return 2
     return 1 if failed else 0
 
 
@@ -369,15 +368,22 @@ def _name_html(path: str | None) -> None:
         print(f"\nHTML report: {os.path.abspath(path)}")
 
 
-def _open_for_writing(path: str | None, flag: str) -> TextIO | None:
-    """Open a report file now, so a bad path is found before the first delivery, not after."""
-    if not path:
-        return None
+def _open_for_writing(path: str | None, flag: str) -> ReportFile | None:
+    """Check a report path now, so a bad one is found before the first delivery, not after."""
+    suffix = ".xml" if flag == "--junitxml" else ".json"
+    return None if path is None else ReportFile(path, flag, suffix=suffix)
+
+
+def _written(report: ReportFile, content: str | Callable[[str], None]) -> list[str]:
+    """Write a report; the error line (naming where it was saved instead) when that failed."""
     try:
-        return open(path, "w", encoding="utf-8")
-    except (OSError, ValueError) as err:
-        reason = getattr(err, "strerror", None) or str(err)
-        raise UsageError(f"cannot write {flag} {path!r}: {reason}; give a writable path") from err
+        if isinstance(content, str):
+            report.write(content)
+        else:
+            report.write_with(content)
+    except ReportLost as err:
+        return [str(err)]
+    return []
 
 
 @contextlib.contextmanager
@@ -474,6 +480,14 @@ def _secret(given: str | None) -> str:
             f'{where}; pass the endpoint\'s signing secret, e.g. --secret "${SECRET_ENV}" '
             "(it starts with 'whsec_')"
         )
+    try:
+        secret.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that are not UTF-8 in $STRIPE_WEBHOOK_SECRET: before the run
+        source = "--secret" if given is not None else f"${SECRET_ENV}"
+        raise UsageError(
+            f"{source} holds bytes that are not UTF-8 text; copy the secret again from the "
+            "Dashboard (it starts with 'whsec_')"
+        ) from None
     return secret
 
 

@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from connect_harness.checks.masking import mask_secrets
 from connect_harness.errors import UsageError
+from connect_harness.redaction import redact_userinfo
+from connect_harness.wire.text_safety import safe_lines, safe_text
 
 __all__ = [
     "CATALOGUE",
@@ -52,11 +54,15 @@ class Finding:
     reproduce: str | None = None
 
     def __post_init__(self) -> None:
-        # Reason and actual quote the endpoint's own answers, which may echo its keys.
-        for name in ("reason", "actual"):
+        # Reason and actual quote the endpoint's own answers, which may echo its keys and hold
+        # control characters (ESC, BEL) that a terminal would obey and XML cannot hold.
+        for name in ("reason", "actual", "expected"):
             text = getattr(self, name)
             if isinstance(text, str):
-                object.__setattr__(self, name, mask_secrets(text))
+                shown = safe_text(text) if name == "reason" else safe_lines(text)
+                object.__setattr__(self, name, mask_secrets(shown))
+        if self.reproduce is not None:  # a URL's user:password@ stays out of the command
+            object.__setattr__(self, "reproduce", redact_userinfo(self.reproduce))
 
     def to_json(self) -> dict[str, Any]:
         """Every field, by name (absent values as null), ready for ``json.dumps``."""

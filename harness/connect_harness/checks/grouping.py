@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from connect_harness.checks.findings import CheckResult, Finding
 from connect_harness.checks.sdk_parsing import MARK as SDK_MARK
+from connect_harness.wire.text_safety import safe_text
 
 if TYPE_CHECKING:
     from connect_harness.checks.records import DeliveryRecord
@@ -66,6 +67,10 @@ class Headline:
     cause: str
     text: str
     event_type: str | None = None
+
+    def __post_init__(self) -> None:
+        # The text may quote the endpoint (a Location): shown escaped, never obeyed.
+        object.__setattr__(self, "text", safe_text(self.text))
 
     def to_json(self) -> dict[str, str | None]:
         return {"cause": self.cause, "text": self.text, "event_type": self.event_type}

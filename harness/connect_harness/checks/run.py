@@ -397,6 +397,8 @@ class ContractRun:
         assert self.process is not None
         if not self.process.alive:
             return True
+        if record.response is self.breaker.NOT_SENT:
+            return False  # nothing was sent: waiting the grace per unsent delivery cost minutes
         return record.response.status == 0 and self.process.exits_within(PROCESS_EXIT_GRACE)
 
     def last_answered(self) -> DeliveryRecord:

@@ -15,13 +15,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from connect_harness import arguments
 from connect_harness.cli.listen import add_listen_commands
 from connect_harness.cli.trigger import add_trigger_commands
 from connect_harness.errors import HarnessError, UsageError
 from connect_harness.events.build import Event, build_event, loads_json, parse_assignment
 from connect_harness.events.thin import ThinEvent
+from connect_harness.redaction import redact_credentials
 from connect_harness.settings import parse_whole_number
 from connect_harness.spec import contracts
+from connect_harness.wire.text_safety import safe_text
 
 __all__ = ["main"]
 
@@ -109,7 +112,10 @@ def _json_object(text: str) -> dict[str, Any]:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a JSON object like '{{\"data\": {{...}}}}'"
         )
-    return value
+    try:
+        return arguments.json_value("JSON", value)  # type: ignore[no-any-return]
+    except UsageError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -478,8 +484,9 @@ def _cmd_contracts_build(args: argparse.Namespace) -> int:
 
 
 def _one_line(text: str) -> str:
-    """An error is one line: line breaks a user typed into a value are shown escaped."""
-    return text.replace("\r", "\\r").replace("\n", "\\n")
+    """An error is one line: line breaks and control characters a user typed into a value are shown
+    escaped, and a secret or URL credential in it is masked."""
+    return safe_text(redact_credentials(text))
 
 
 def _check_text(argv: Sequence[str]) -> None:

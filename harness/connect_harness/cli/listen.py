@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -22,11 +23,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from connect_harness.cli.history import History
 from connect_harness.cli.session import (
     TOKEN_HEADER,
     Delivered,
     ListenSession,
     SessionInfo,
+    history_file,
     read_session,
     session_file,
     session_secret,
@@ -35,6 +38,7 @@ from connect_harness.delivery import target_from
 from connect_harness.errors import UsageError
 from connect_harness.settings import parse_port, parse_seconds
 from connect_harness.spec import contracts
+from connect_harness.wire.signing import secret_warning
 
 __all__ = ["add_listen_commands"]
 
@@ -154,6 +158,9 @@ def _cmd_listen(args: argparse.Namespace) -> int:
     secret = args.secret if args.secret is not None else session_secret()
     if not secret.strip():
         raise UsageError("--secret is empty; give the endpoint's secret whsec_... or leave it out")
+    warning = secret_warning(secret)  # as sign and verify say it: an API key is not a secret
+    if warning:
+        print(f"connect-harness: warning: {warning}", file=sys.stderr)
     existing = _live_session()
     if existing is not None:
         raise UsageError(
@@ -196,6 +203,7 @@ def _cmd_listen(args: argparse.Namespace) -> int:
         register_thin=fake.register_event,
         on_event=_print_event,
         on_delivery=_print_delivery,
+        history=History(history_file()),
     )
     path = None
     stop = threading.Event()

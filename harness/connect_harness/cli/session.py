@@ -22,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from connect_harness.cli.history import History, SentEvent
 from connect_harness.delivery import Response, UrlTarget, deliver
 from connect_harness.errors import UsageError
 from connect_harness.events.thin import ThinEvent, build_thin_event
@@ -31,6 +32,7 @@ __all__ = [
     "Delivered",
     "ListenSession",
     "cache_dir",
+    "history_file",
     "read_session",
     "session_file",
     "session_secret",
@@ -58,6 +60,11 @@ def session_file() -> Path:
     return cache_dir() / "listen.json"
 
 
+def history_file() -> Path:
+    """Where ``listen`` keeps every event its sessions sent, for ``resend`` after a restart."""
+    return cache_dir() / "listen-history.jsonl"
+
+
 def session_secret() -> str:
     """This user's stable session secret (made once, kept in the cache folder, mode 0600).
 
@@ -79,9 +86,15 @@ def session_secret() -> str:
 def _write_private(path: Path, text: str) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # A temporary file renamed into place: a reader (or a kill -9 mid-write) never sees a
+        # truncated file.
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
     except OSError as err:
         raise UsageError(
             f"cannot write {str(path)!r}: {err.strerror}; set XDG_CACHE_HOME to a writable folder"
@@ -212,9 +225,25 @@ class ListenSession:
     on_event: Callable[[Mapping[str, Any]], None] = lambda payload: None
     on_delivery: Callable[[Mapping[str, Any], Delivered], None] = lambda payload, sent: None
     token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    history: History | None = None
     _sent: dict[str, _SentEvent] = field(default_factory=dict)
+    _restored: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
+
+    def __post_init__(self) -> None:
+        # What an earlier session sent (before a restart, or a kill -9) can be resent.
+        if self.history is not None:
+            for event_id, old in self.history.load().items():
+                self._sent[event_id] = _SentEvent(dict(old.payload), old.body, old.seed)
+                self._restored.add(event_id)
+
+    def _remember(self, payload: Mapping[str, Any], body: bytes, seed: int, thin: bool) -> None:
+        with self._lock:
+            self._sent[str(payload["id"])] = _SentEvent(dict(payload), body, seed)
+            self._restored.discard(str(payload["id"]))
+        if self.history is not None:
+            self.history.append(SentEvent(payload, body, seed, thin))
 
     def route(self, payload: Mapping[str, Any]) -> str:
         """Thin notifications go to ``forward_thin_to``, Connect events (with ``account``) to
@@ -237,8 +266,7 @@ class ListenSession:
                 "skipped": f"listen forwards only --events {','.join(sorted(self.events))}, "
                 f"not {event_type}"
             }
-        with self._lock:
-            self._sent[payload["id"]] = _SentEvent(payload, body, seed)
+        self._remember(payload, body, seed, thin=False)
         self.register(payload, seed)
         return self._deliver(payload, body).to_json()
 
@@ -261,8 +289,7 @@ class ListenSession:
             )
         except (ValueError, KeyError, TypeError) as err:
             raise UsageError(f"the thin notification to send is not understood ({err})") from err
-        with self._lock:
-            self._sent[thin.id] = _SentEvent(thin.payload, thin.body, thin.seed)
+        self._remember(thin.payload, thin.body, thin.seed, thin=True)
         self.register_thin(thin)
         return self._deliver(thin.payload, thin.body).to_json()
 
@@ -270,6 +297,9 @@ class ListenSession:
         """Deliver an event this session sent before again, signed anew."""
         with self._lock:
             sent = self._sent.get(event_id)
+            restored = event_id in self._restored
+        if sent is not None and restored and sent.payload.get("object") == "event":
+            self.register(sent.payload, sent.seed)  # this session's fake has not seen its objects
         if sent is None:
             known = ", ".join(list(self._sent)[-3:]) or "none yet"
             raise LookupError(

@@ -131,6 +131,11 @@ def _set_nested(target: dict[str, Any], path: str, value: Any) -> None:
 
 
 def _remove(payload: dict[str, Any], path: str) -> None:
+    if path.strip() == "id":
+        raise UsageError(
+            "--remove id: an event cannot be sent without its id (deliveries, the session and "
+            "resend name it); remove a key inside it instead, e.g. data.object.metadata"
+        )
     parts = path.split(".")
     node: Any = payload
     for part in parts[:-1]:

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import SplitResult, urlsplit
 
+from connect_harness.wire.text_safety import safe_text
+
 # The address in-process apps see as the server and as the client: Stripe's deliveries come from
 # outside, but an in-process call has no peer, and loopback is the honest answer.
 _LOOPBACK = "127.0.0.1"
@@ -55,6 +57,10 @@ class Response:
     def __post_init__(self) -> None:
         if self.size < len(self.body):
             object.__setattr__(self, "size", len(self.body))
+        if self.error is not None:
+            # The error may quote the endpoint's bytes (a status line that is not HTTP): one line,
+            # its control characters shown, never obeyed, wherever it is printed.
+            object.__setattr__(self, "error", safe_text(self.error))
 
     @property
     def truncated(self) -> bool:

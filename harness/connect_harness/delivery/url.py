@@ -21,7 +21,9 @@ from connect_harness.delivery.base import (
     _timed_out,
 )
 from connect_harness.errors import UsageError
+from connect_harness.redaction import redact_credentials
 from connect_harness.wire.request import check_host
+from connect_harness.wire.text_safety import refuse_unsafe_url
 
 
 @dataclass(frozen=True)
@@ -31,14 +33,15 @@ class UrlTarget:
     url: str
 
     def describe(self) -> str:
-        """A one-line description for reports."""
-        return self.url
+        """A one-line description for reports (credentials in the URL masked)."""
+        return redact_credentials(self.url)
 
     def close(self) -> None:
         """Nothing to release: every delivery opens and closes its own connection."""
 
 
 def _check_url(url: str, *, allow_remote: bool) -> SplitResult:
+    refuse_unsafe_url(url)
     try:
         parts = urlsplit(url)
         port = parts.port

@@ -382,7 +382,10 @@ def _check_build_arguments(
         ("created", created),
         ("pending_webhooks", pending_webhooks),
     ):
-        if (number is None and name == "created") or (isinstance(number, str) and name == "seed"):
+        if isinstance(number, str) and name == "seed":
+            arguments.json_value("seed", number)  # a seed string is hashed as UTF-8
+            continue
+        if number is None and name == "created":
             continue
         if isinstance(number, bool) or not isinstance(number, int) or number < 0:
             raise UsageError(f"{name} must be a whole number, 0 or more, not {number!r}")
@@ -393,6 +396,9 @@ def _check_build_parts(account: object, overrides: object, merge: object, id: ob
     arguments.text("account", account, example=DEFAULT_CONNECTED_ACCOUNT, optional=True)
     arguments.mapping("overrides", overrides, example="{'data.object.amount': 500}")
     arguments.mapping("merge", merge, example="{'data': {'object': {'metadata': {'k': 'v'}}}}")
+    # What is sent must be JSON: a NaN, an infinity or a lone surrogate in a value is refused here.
+    arguments.json_value("overrides", overrides)
+    arguments.json_value("merge", merge)
     arguments.text("id", id, example="evt_1Abc", optional=True)
 
 

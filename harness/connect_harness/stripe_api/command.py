@@ -14,6 +14,8 @@ import threading
 from typing import IO, Any
 
 from connect_harness.errors import UsageError
+from connect_harness.stripe_api.call_log import CallPrinter
+from connect_harness.wire.text_safety import safe_text
 
 __all__ = [
     "DEFAULT_PORT",
@@ -42,6 +44,10 @@ def start_fake(fake: Any, port: int, option: str) -> None:
         ) from None
 
 
+KEPT_CALLS = 1000
+"""Calls a ``stripe-api`` server keeps in memory; it reads none of them, its lines are the output."""
+
+
 def add_stripe_api_command(commands: Any) -> None:
     """Add the ``stripe-api`` subcommand to the CLI's subparsers."""
     parser = commands.add_parser(
@@ -51,9 +57,17 @@ def add_stripe_api_command(commands: Any) -> None:
         "--port", type=_port, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT} (0: any free)"
     )
     parser.add_argument(
-        "--api-version", metavar="V", help="API version served when a request names none"
+        "--api-version",
+        metavar="V",
+        type=_api_version,
+        help="API version served when a request names none",
     )
-    parser.add_argument("--log", metavar="FILE", help="also append each call's line to FILE")
+    parser.add_argument(
+        "--log",
+        metavar="FILE",
+        help="also append each call's line to FILE (every call; memory keeps the latest "
+        f"{KEPT_CALLS})",
+    )
     parser.add_argument(
         "--fail",
         action="append",
@@ -73,6 +87,17 @@ def _port(text: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port; pass a number from 0 to 65535")
     return port
+
+
+def _api_version(text: str) -> str:
+    from connect_harness.stripe_api.scoping import check_api_version
+
+    if check_api_version(text) is not None:
+        raise argparse.ArgumentTypeError(
+            f"{safe_text(text)!r} is not a Stripe API version; pass a date and release name "
+            "such as 2026-10-28.endive"
+        )
+    return text
 
 
 def parse_fault(text: str) -> tuple[str, int | None, bool]:
@@ -104,7 +129,8 @@ def call_line(call: Any) -> str:
     extra = " (not served by the fake)" if call.unserved else ""
     if call.fault:
         extra += f" (fault {call.fault})"
-    return f"{call.method} {call.path} Stripe-Account={account} key={mode} {status}{extra}"
+    line = f"{call.method} {call.path} Stripe-Account={account} key={mode} {status}{extra}"
+    return safe_text(line)
 
 
 def run_stripe_api(args: argparse.Namespace) -> int:
@@ -119,7 +145,7 @@ def run_stripe_api(args: argparse.Namespace) -> int:
             raise UsageError(
                 f"cannot open --log {args.log!r}: {err.strerror}; give a writable path"
             ) from err
-    lock = threading.Lock()
+    printer = CallPrinter(lambda line: print(line, flush=True), log)
     # A call's events are handed over in the thread serving it, before the call is recorded:
     # they wait there to be printed under their call's line.
     waiting = threading.local()
@@ -128,17 +154,16 @@ def run_stripe_api(args: argparse.Namespace) -> int:
         waiting.events = [*getattr(waiting, "events", []), event]
 
     def printed(call: Any) -> None:
-        lines = [call_line(call)] + [event_line(e) for e in getattr(waiting, "events", [])]
+        for line in [call_line(call)] + [event_line(e) for e in getattr(waiting, "events", [])]:
+            printer.put(line)
         waiting.events = []
-        with lock:
-            for line in lines:
-                print(line, flush=True)
-                if log is not None:
-                    log.write(line + "\n")
-                    log.flush()
 
     fake = FakeStripeAPI(
-        port=args.port, api_version=args.api_version, on_call=printed, on_event=held
+        port=args.port,
+        api_version=args.api_version,
+        on_call=printed,
+        on_event=held,
+        max_calls=KEPT_CALLS,
     )
     try:
         for pattern, status, reset in args.fail:
@@ -158,5 +183,16 @@ def run_stripe_api(args: argparse.Namespace) -> int:
                 print("stopped", file=sys.stderr)
         return 0
     finally:
+        printer.close()
+        if printer.dropped:
+            print(
+                f"{printer.dropped} call lines were not printed: stdout was not read fast enough"
+                + (
+                    f" ({args.log} has every call)"
+                    if args.log
+                    else " (--log FILE keeps every call)"
+                ),
+                file=sys.stderr,
+            )
         if log is not None:
             log.close()

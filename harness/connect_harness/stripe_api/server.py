@@ -23,6 +23,7 @@ as the fake's possible gap, never as the endpoint's failure.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import copy
 import io
@@ -38,7 +39,7 @@ from urllib.parse import parse_qsl
 from connect_harness import arguments
 from connect_harness.errors import HarnessError, UsageError
 from connect_harness.events.build import Event
-from connect_harness.stripe_api import bodies
+from connect_harness.stripe_api import bodies, limits
 from connect_harness.stripe_api.actions import Request
 from connect_harness.stripe_api.calls import ApiCall, bare_call, error_message
 from connect_harness.stripe_api.dispatch import Answer, Dispatcher
@@ -51,7 +52,7 @@ from connect_harness.stripe_api.objects import (
 )
 from connect_harness.stripe_api.router import Router
 from connect_harness.stripe_api.routes import routes_for_version
-from connect_harness.stripe_api.scoping import Context, authenticate
+from connect_harness.stripe_api.scoping import Context, authenticate, check_api_version
 from connect_harness.stripe_api.store import Store
 from connect_harness.stripe_api.transport import quiet_handler, reset_connection, server_class
 from connect_harness.stripe_api.v2 import V2Objects
@@ -61,6 +62,8 @@ __all__ = ["ApiCall", "FakeStripeAPI", "platform_account_id"]
 _DEFAULT_API_VERSION = "2023-08-16"
 _NO_PROXY_VARIABLES = ("NO_PROXY", "no_proxy")
 _MAX_IDEMPOTENCY_KEY = 255
+_KEPT_REPLAYS = 5000
+_MOST_CALLS = 100_000_000
 
 
 class _EventLike(Protocol):
@@ -99,7 +102,9 @@ class FakeStripeAPI:
     ``api_version`` picks the description whose routes and parameters are served to requests that
     send no ``Stripe-Version`` (default: the contracts' version); a request's own ``Stripe-Version``
     picks the description of that version. The fake's own 500s (a harness bug) carry
-    ``Stripe-Should-Retry: false``.
+    ``Stripe-Should-Retry: false``. ``max_calls`` keeps only that many latest calls in
+    :attr:`calls` (None, the default: all of them), and the latest 5000 idempotency keys (or
+    ``max_calls``, if more), for a fake that serves for hours.
     """
 
     def __init__(
@@ -111,14 +116,26 @@ class FakeStripeAPI:
         platform_account: str | None = None,
         on_call: Callable[[ApiCall], None] | None = None,
         on_event: Callable[[Event], None] | None = None,
+        max_calls: int | None = None,
     ) -> None:
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise UsageError(f"port must be a TCP port 0-65535 (0: a free one), not {port!r}")
         arguments.text("host", host, example="127.0.0.1")
         arguments.text("api_version", api_version, example="2026-10-28.endive", optional=True)
+        if api_version is not None and check_api_version(api_version) is not None:
+            raise UsageError(
+                f"api_version {api_version!r} is not a Stripe API version; pass a date and "
+                "release name such as '2026-10-28.endive', or None for the contracts' version"
+            )
         arguments.text("platform_account", platform_account, example="acct_1Plat", optional=True)
         arguments.callable_or_none("on_call", on_call)
         arguments.callable_or_none("on_event", on_event)
+        arguments.whole_number("max_calls", max_calls, minimum=1, optional=True)
+        if max_calls is not None and max_calls > _MOST_CALLS:
+            raise UsageError(
+                f"max_calls={max_calls} is more than memory holds; pass at most {_MOST_CALLS}, or "
+                "None to keep every call"
+            )
         self._host = host
         self._port = port
         self._server: Any = None
@@ -131,9 +148,17 @@ class FakeStripeAPI:
         self.platform_account = platform_account or platform_account_id()
         self._store = Store(self._build_object, object_type_for_id)
         self._dispatcher = Dispatcher(self._store, self.platform_account)
-        self._replays: dict[tuple[str, str | None, str], _Replay] = {}
+        self._replays: collections.OrderedDict[tuple[str, str | None, str], _Replay] = (
+            collections.OrderedDict()
+        )
+        # Stripe keeps an idempotency key at least 24 hours (docs.stripe.com/api/idempotent_requests);
+        # a fake bounded by max_calls keeps the latest KEPT_REPLAYS keys instead, far more than any
+        # client's retries reach back.
+        self._max_replays = None if max_calls is None else max(max_calls, _KEPT_REPLAYS)
         self._faults: list[Fault] = []
-        self._calls: list[ApiCall] = []
+        # A long-lived fake (`connect-harness stripe-api`) keeps only the latest calls in memory;
+        # its --log file has every one. A harness run keeps them all: its checks read them.
+        self._calls: collections.deque[ApiCall] = collections.deque(maxlen=max_calls)
         self._label: str | None = None
         self._in_flight = 0
         self._last_activity = time.monotonic()
@@ -460,7 +485,13 @@ class FakeStripeAPI:
             self._request_count += 1
             request_id = f"req_{self._request_count:014d}"
         try:
-            call, status, text, headers = self._handle(request, request_id, label, arrived)
+            refused = limits.refusal(request)
+            if refused is not None:
+                status, headers = refused.status, {"Connection": "close"}
+                text = bodies.render(refused.body)
+                call = bare_call(request, status, label, arrived)
+            else:
+                call, status, text, headers = self._handle(request, request_id, label, arrived)
         except Exception as err:  # a bug in the fake must not look like one of Stripe's answers
             status, headers = 500, {"Stripe-Should-Retry": "false"}
             text = bodies.render(
@@ -505,7 +536,11 @@ class FakeStripeAPI:
         content_type = request.headers.get("Content-Type", "")
         form_pairs: list[tuple[str, str]] = []
         if content_type.startswith("application/x-www-form-urlencoded"):
-            form_pairs = parse_qsl(request.get_data().decode("utf-8"), keep_blank_values=True)
+            form = limits.form_text(request.get_data())
+            if isinstance(form, limits.Refusal):
+                call = bare_call(request, form.status, label, arrived)
+                return call, form.status, bodies.render(form.body), {}
+            form_pairs = parse_qsl(form, keep_blank_values=True)
         # Thin events' fetch_related_object() sends the account as Stripe-Context instead.
         header_account = (
             request.headers.get("Stripe-Account") or request.headers.get("Stripe-Context") or None
@@ -574,6 +609,8 @@ class FakeStripeAPI:
                         and answer.status < 500
                     ):
                         self._replays[replay_key] = _Replay(fingerprint, answer, text, request_id)
+                        if self._max_replays is not None and len(self._replays) > self._max_replays:
+                            self._replays.popitem(last=False)
             self._emissions.hand_over(emitted)
         call = ApiCall(
             method=method,

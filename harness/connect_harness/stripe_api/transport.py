@@ -16,6 +16,15 @@ def server_class() -> type[Any]:
     from pytest_httpserver import HTTPServer
 
     class Server(HTTPServer):
+        def application(self, request: Any) -> Any:
+            # pytest-httpserver keeps every request and response it served in `self.log` and reads
+            # each body first: a long-lived fake grew by kilobytes a request and held any body
+            # whole. The fake records its own bounded call log and checks the length itself.
+            from connect_harness.stripe_api.limits import MAX_BODY_BYTES
+
+            request.max_content_length = MAX_BODY_BYTES
+            return self.dispatch(request)
+
         def thread_target(self) -> None:
             # werkzeug polls for shutdown every 0.5 s by default: every stop() would cost that.
             assert self.server is not None

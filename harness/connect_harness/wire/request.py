@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from connect_harness import arguments
 from connect_harness.errors import UsageError
 from connect_harness.wire.signing import sign_payload
+from connect_harness.wire.text_safety import refuse_unsafe_url
 
 __all__ = [
     "DEFAULT_URL",
@@ -265,6 +266,7 @@ def _check_url(url: str) -> None:
         raise UsageError(
             f"url must be a string such as 'http://127.0.0.1:4242/webhook', not {url!r}"
         )
+    refuse_unsafe_url(url)
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 (a port out of 0-65535 raises here)

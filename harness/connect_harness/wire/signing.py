@@ -241,6 +241,16 @@ def _check_secret(secret: object, label: str) -> None:
             f"{label} is empty; pass the endpoint's signing secret (it starts with 'whsec_'). "
             "An empty secret would make the Stripe SDKs refuse to verify anything."
         )
+    try:
+        secret.encode("utf-8")
+    except UnicodeEncodeError:
+        # Never the secret itself: only where the stray character is.
+        raise UsageError(
+            f"{label} holds a character that is not text (a lone surrogate, or a byte that is "
+            "not UTF-8, at its position "
+            f"{next(i for i, c in enumerate(secret) if 0xD800 <= ord(c) <= 0xDFFF) + 1}); "
+            "copy the secret again from the Dashboard"
+        ) from None
 
 
 def _check_timestamp(timestamp: object) -> None:
