@@ -10,19 +10,28 @@ the path is the owner, as on Stripe.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from connect_harness.stripe_api import bodies
+from connect_harness.stripe_api.actions import (
+    ActionContext,
+    ActionError,
+    Handler,
+    Pending,
+    Request,
+    handler_for,
+)
 from connect_harness.stripe_api.routes import Route, RouteTable
 from connect_harness.stripe_api.scoping import Context
 from connect_harness.stripe_api.store import Store, Stored, balance_key, capability_key
 
 __all__ = ["Answer", "Dispatcher"]
 
-# POST /v1/<collection>/{id}/<action>: the fields the action sets when the object has them. The
-# routes come from the description; what an action does to an object's status is not in it.
+# POST /v1/<collection>/{id}/<action>: the fields the action sets when the object has them, for
+# actions no handler of connect_harness.stripe_api.actions carries out. The routes come from the
+# description; what an action does to an object's status is not in it.
 _ACTIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("charge", "capture"): {"captured": True},
     ("checkout.session", "expire"): {"status": "expired"},
@@ -72,6 +81,18 @@ class Dispatcher:
     def __init__(self, store: Store, platform: str) -> None:
         self.store = store
         self.platform = platform
+        self._request: Request | None = None
+        self._emitted: list[Pending] = []
+
+    def begin(self, request: Request) -> None:
+        """The request the next :meth:`run` serves (its id, idempotency key, version, time)."""
+        self._request = request
+        self._emitted = []
+
+    def take_emitted(self) -> list[Pending]:
+        """The events the request's actions emitted, in order, and forget them."""
+        emitted, self._emitted = self._emitted, []
+        return emitted
 
     def run(
         self,
@@ -105,25 +126,154 @@ class Dispatcher:
         if kind == "singleton":
             return self._singleton(table, route, values, context, owner)
         if kind == "create":
-            return self._create(table, route, values, params, context, owner)
+            return self._create_acting(table, route, values, params, context, owner)
         object_id = values[route.names[-1]] if route.names else ""
         if kind == "action":
             answer = self._find(route.names, values, object_id, None, context, owner)
             if answer.stored is None:
                 return answer
             if answer.stored.type not in types:
-                return self._create(table, route, values, params, context, owner)
-            action = _ACTIONS.get((answer.stored.type, route.template.rsplit("/", 1)[-1]), {})
-            return self._update(answer, params, action)
+                return self._create_acting(table, route, values, params, context, owner)
+            verb = route.template.rsplit("/", 1)[-1]
+            action = _ACTIONS.get((answer.stored.type, verb), {})
+            answer.schemas = route.types
+            found = answer
+            return self._acting(
+                verb, answer, params, values, context, lambda: self._update(found, params, action)
+            )
         answer = self._find(route.names, values, object_id, types, context, owner)
         answer.schemas = route.types
         if kind == "retrieve":
             if answer.stored is not None and answer.stored.deleted:
                 answer.body = _deleted_stub(answer.stored)
             return answer
+        found = answer
         if kind == "update":
-            return self._update(answer, params, {})
-        return self._delete(answer, route, table)
+            return self._acting(
+                "update", answer, params, values, context, lambda: self._update(found, params, {})
+            )
+        return self._acting(
+            "delete", answer, params, values, context, lambda: self._delete(found, route, table)
+        )
+
+    # --- actions ---------------------------------------------------------------------------------
+
+    def _create_acting(
+        self,
+        table: RouteTable,
+        route: Route,
+        values: Mapping[str, str],
+        params: dict[str, Any],
+        context: Context,
+        owner: str | None,
+    ) -> Answer:
+        """A create, carried out by the type's ``create`` handler when it has one."""
+        schemas = [name for name in route.types if not name.startswith("deleted_")]
+        object_type = table.object_name(schemas[0]) if schemas else "unknown"
+        handler = handler_for(object_type, "create")
+        if handler is None or self._request is None:
+            return self._create(table, route, values, params, context, owner)
+        for index, name in enumerate(route.names):  # the parents must exist first
+            if index == 0 and route.template.startswith("/v1/accounts/{"):
+                continue
+            parent = self._find(
+                route.names[: index + 1], values, values[name], None, context, owner
+            )
+            if parent.status != 200:
+                return parent
+        answer = Answer(200, {}, object_type=object_type, schemas=tuple(schemas))
+        return self._run_handler(
+            handler,
+            object_type,
+            "create",
+            None,
+            answer,
+            params,
+            values,
+            owner,
+            context.live,
+            lambda: self._create(table, route, values, params, context, owner),
+        )
+
+    def _acting(
+        self,
+        verb: str,
+        answer: Answer,
+        params: dict[str, Any],
+        values: Mapping[str, str],
+        context: Context,
+        generic: Callable[[], Answer],
+    ) -> Answer:
+        """``verb`` on the object ``answer`` found, by its type's handler when it has one."""
+        stored = answer.stored
+        if stored is None or stored.deleted or self._request is None:
+            return generic()
+        handler = handler_for(stored.type, verb)
+        if handler is None:
+            return generic()
+        return self._run_handler(
+            handler,
+            stored.type,
+            verb,
+            self.store.materialize(stored),
+            answer,
+            params,
+            values,
+            stored.owner,
+            context.live,
+            generic,
+        )
+
+    def _run_handler(
+        self,
+        handler: Handler,
+        object_type: str,
+        verb: str,
+        target: dict[str, Any] | None,
+        answer: Answer,
+        params: dict[str, Any],
+        values: Mapping[str, str],
+        owner: str | None,
+        live: bool,
+        generic: Callable[[], Answer],
+    ) -> Answer:
+        assert self._request is not None
+        ran: list[Answer] = []
+
+        def run_generic() -> dict[str, Any]:
+            done = generic()
+            ran.append(done)
+            if done.status != 200:
+                raise ActionError(done.status, done.body)
+            return done.body
+
+        context = ActionContext(
+            store=self.store,
+            platform=self.platform,
+            owner=owner,
+            live=live,
+            object_type=object_type,
+            verb=verb,
+            params=params,
+            path_values=values,
+            request=self._request,
+            generic=run_generic,
+            emitted=self._emitted,
+        )
+        try:
+            obj = handler(context, target)
+        except ActionError as err:
+            answer.status, answer.body, answer.stored = err.status, err.body, None
+            return answer
+        if ran and ran[-1].body is obj:
+            return ran[-1]
+        stored = self.store.objects.get(str(obj.get("id"))) if obj.get("id") else None
+        answer.status, answer.body, answer.stored = 200, obj, stored
+        answer.object_type = str(obj.get("object", object_type))
+        if stored is not None:
+            answer.object_id, answer.object_owner = stored.object_id, stored.owner
+            answer.object_livemode = stored.livemode
+        return answer
 
     # --- finding -----------------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+import json
 import os
 import re
 import threading
@@ -39,8 +40,10 @@ from connect_harness import arguments
 from connect_harness.errors import HarnessError, UsageError
 from connect_harness.events.build import Event
 from connect_harness.stripe_api import bodies
+from connect_harness.stripe_api.actions import Request
 from connect_harness.stripe_api.calls import ApiCall, bare_call, error_message
 from connect_harness.stripe_api.dispatch import Answer, Dispatcher
+from connect_harness.stripe_api.emitted import render_emitted
 from connect_harness.stripe_api.faults import Fault, fault_body, parse_pattern
 from connect_harness.stripe_api.objects import (
     build_object,
@@ -50,7 +53,7 @@ from connect_harness.stripe_api.objects import (
 from connect_harness.stripe_api.router import Router
 from connect_harness.stripe_api.routes import routes_for_version
 from connect_harness.stripe_api.scoping import Context, authenticate
-from connect_harness.stripe_api.store import Store
+from connect_harness.stripe_api.store import Store, Stored
 from connect_harness.stripe_api.transport import quiet_handler, reset_connection, server_class
 from connect_harness.stripe_api.v2 import V2Objects
 
@@ -108,6 +111,7 @@ class FakeStripeAPI:
         api_version: str | None = None,
         platform_account: str | None = None,
         on_call: Callable[[ApiCall], None] | None = None,
+        on_event: Callable[[Event], None] | None = None,
     ) -> None:
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise UsageError(f"port must be a TCP port 0-65535 (0: a free one), not {port!r}")
@@ -115,6 +119,7 @@ class FakeStripeAPI:
         arguments.text("api_version", api_version, example="2026-10-28.endive", optional=True)
         arguments.text("platform_account", platform_account, example="acct_1Plat", optional=True)
         arguments.callable_or_none("on_call", on_call)
+        arguments.callable_or_none("on_event", on_event)
         self._host = host
         self._port = port
         self._server: Any = None
@@ -135,6 +140,9 @@ class FakeStripeAPI:
         self._last_activity = time.monotonic()
         self._request_count = 0
         self._on_call = on_call
+        self._emitted: list[Event] = []
+        self._sink_errors: list[str] = []
+        self._sinks: list[Callable[[Event], None]] = [] if on_event is None else [on_event]
         self._v2 = V2Objects()
         self._router = Router(self._store, self._dispatcher, self._v2, lambda: self.api_version)
 
@@ -206,6 +214,8 @@ class FakeStripeAPI:
             self._replays.clear()
             self._faults.clear()
             self._calls.clear()
+            self._emitted.clear()
+            self._sink_errors.clear()
             self._label = None
 
     @contextlib.contextmanager
@@ -331,6 +341,66 @@ class FakeStripeAPI:
             if stored is None:
                 return None
             return copy.deepcopy(self._store.materialize(stored))
+
+    # --- what the fake emitted ----------------------------------------------------------------------
+
+    def on_event(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        """Call ``callback`` with each event the fake's actions emit; returns an unsubscribe.
+
+        A request that creates, updates or acts on an object emits Stripe's events for it (see
+        docs/fake-api.md). Each callback gets them after the request's answer is computed, outside
+        the store's lock, in the thread serving the request, in emission order, before the answer
+        is sent: when the client's call returns, its events have been handed over. A callback may
+        call the fake itself. An exception in a callback does not change the answer: it is kept
+        in :attr:`sink_errors`.
+        """
+        if not callable(callback):
+            raise UsageError(f"on_event needs a function that takes an Event, not {callback!r:.80}")
+        with self._activity:
+            self._sinks.append(callback)
+
+        def unsubscribe() -> None:
+            with self._activity:
+                if callback in self._sinks:
+                    self._sinks.remove(callback)
+
+        return unsubscribe
+
+    def emitted_events(self) -> list[Event]:
+        """Every event the fake's actions emitted so far, oldest first (a snapshot)."""
+        with self._activity:
+            return list(self._emitted)
+
+    @property
+    def sink_errors(self) -> list[str]:
+        """What :meth:`on_event` callbacks raised: ``evt_...: ErrorType: message``, oldest first."""
+        with self._activity:
+            return list(self._sink_errors)
+
+    def _emit(self, pending: list[Any]) -> list[Event]:
+        """Render and store the events a request emitted (under the store lock)."""
+        events = []
+        for item in pending:
+            with self._activity:
+                sequence = len(self._emitted)
+                event = render_emitted(item, sequence=sequence)
+                self._emitted.append(event)
+            self._store.events[event.id] = Stored(
+                "event", event.id, item.owner, item.livemode, json.loads(event.body)
+            )
+            events.append(event)
+        return events
+
+    def _hand_over(self, events: list[Event]) -> None:
+        with self._activity:
+            sinks = list(self._sinks)
+        for event in events:
+            for sink in sinks:
+                try:
+                    sink(event)
+                except Exception as err:  # a listener's bug must not change Stripe's answer
+                    with self._activity:
+                        self._sink_errors.append(f"{event.id}: {type(err).__name__}: {err}")
 
     # --- what Stripe knows --------------------------------------------------------------------------
 
@@ -488,6 +558,7 @@ class FakeStripeAPI:
         mode, key, auth_error = authenticate(request.headers.get("Authorization"))
         replayed = False
         unserved = False
+        emitted: list[Event] = []
         fault = self._fault_for(method, path)
         if fault is not None and fault.delay:
             time.sleep(fault.delay)
@@ -525,9 +596,13 @@ class FakeStripeAPI:
                     text = bodies.render(answer.body)
                 else:
                     version = request.headers.get("Stripe-Version") or None
+                    self._dispatcher.begin(
+                        Request(request_id, idempotency_key, self.api_version, int(time.time()))
+                    )
                     answer, unserved = self._router.route(
                         method, path, query_pairs, form_pairs, context, version
                     )
+                    emitted = self._emit(self._dispatcher.take_emitted())
                     text = bodies.render(answer.body)
                     if (
                         idempotency_key is not None
@@ -536,6 +611,7 @@ class FakeStripeAPI:
                         and answer.status < 500
                     ):
                         self._replays[replay_key] = _Replay(fingerprint, answer, text, request_id)
+            self._hand_over(emitted)
         call = ApiCall(
             method=method,
             path=path,

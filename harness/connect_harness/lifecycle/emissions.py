@@ -1,0 +1,194 @@
+"""Which events an API action emits, in which order: one row per (object type, action, outcome).
+
+The outcome names what the action did when one action can end several ways (a confirm that
+succeeds, waits for capture, needs authentication, or is declined); ``"ok"`` is the only outcome of
+an action that ends one way. The events are the ones Stripe sends in answer to that request; events
+Stripe raises later on its own (``balance.available`` when funds settle, ``charge.updated`` when the
+balance transaction is attached after the fact) are not the request's and are not listed. Each row
+names its source: the page of Stripe's documentation, or an event's own description in Stripe's API
+description ("Occurs when ..."); ``note`` says what the documentation leaves open (the order of two
+events it names without ordering them).
+
+Each event carries the object of its type's ``data.object`` (a ``charge.*`` event the charge, a
+``payment_intent.*`` event the payment intent): the action hands over the objects it touched.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from dataclasses import dataclass
+
+from connect_harness.errors import HarnessError
+
+__all__ = ["EMISSIONS", "Emission", "all_rows", "emission"]
+
+_PI_EVENTS = "https://docs.stripe.com/payments/payment-intents/verifying-status"
+_PI_LIFECYCLE = "https://docs.stripe.com/payments/paymentintents/lifecycle"
+_HOLD = "https://docs.stripe.com/payments/place-a-hold-on-a-payment-method"
+_CATALOGUE = "https://docs.stripe.com/api/events/types"
+
+
+@dataclass(frozen=True)
+class Emission:
+    """What one outcome of one action sends, in order."""
+
+    object_type: str
+    action: str
+    outcome: str
+    events: tuple[str, ...]
+    source: str
+    note: str = ""
+
+
+EMISSIONS: tuple[Emission, ...] = (
+    Emission(
+        "payment_intent",
+        "create",
+        "ok",
+        ("payment_intent.created",),
+        _CATALOGUE + " (payment_intent.created: 'Occurs when a new PaymentIntent is created')",
+    ),
+    Emission(
+        "payment_intent",
+        "confirm",
+        "succeeded",
+        ("charge.succeeded", "payment_intent.succeeded"),
+        _PI_EVENTS + " (a PaymentIntent creates its charge; charge.succeeded, "
+        "payment_intent.succeeded)",
+        "charge.updated follows when the balance transaction is attached: asynchronous, not "
+        "emitted by the call",
+    ),
+    Emission(
+        "payment_intent",
+        "confirm",
+        "requires_capture",
+        ("charge.succeeded", "payment_intent.amount_capturable_updated"),
+        _HOLD + " (an authorized, uncaptured charge; the PaymentIntent has amount_capturable)",
+    ),
+    Emission(
+        "payment_intent",
+        "confirm",
+        "requires_action",
+        ("payment_intent.requires_action",),
+        _PI_LIFECYCLE + " (requires_action: the customer must authenticate; no charge yet)",
+    ),
+    Emission(
+        "payment_intent",
+        "confirm",
+        "declined",
+        ("charge.failed", "payment_intent.payment_failed"),
+        _PI_EVENTS + " (payment_intent.payment_failed; the failed attempt is a charge: "
+        "charge.failed 'Occurs whenever a failed charge attempt occurs')",
+    ),
+    Emission(
+        "payment_intent",
+        "confirm",
+        "disputed",
+        ("charge.succeeded", "payment_intent.succeeded", "charge.dispute.created"),
+        "https://docs.stripe.com/testing#disputes (the charge succeeds, then is disputed); "
+        "the Stripe CLI's charge.dispute.created fixture is this one request",
+        "charge.dispute.funds_withdrawn follows when Stripe debits the balance: not emitted",
+    ),
+    Emission(
+        "payment_intent",
+        "confirm",
+        "inquiry",
+        ("charge.succeeded", "payment_intent.succeeded", "charge.dispute.created"),
+        "https://docs.stripe.com/testing#disputes (4000000000001976: disputed as an inquiry, "
+        "status warning_needs_response; no funds are withdrawn for an inquiry)",
+    ),
+    Emission(
+        "payment_intent",
+        "capture",
+        "ok",
+        ("charge.captured", "payment_intent.succeeded"),
+        _HOLD + " (capturing the held funds; charge.captured 'Occurs whenever a previously "
+        "uncaptured charge is captured')",
+    ),
+    Emission(
+        "payment_intent",
+        "cancel",
+        "ok",
+        ("payment_intent.canceled",),
+        _CATALOGUE + " (payment_intent.canceled: 'Occurs when a PaymentIntent is canceled')",
+    ),
+    Emission(
+        "payment_intent",
+        "update",
+        "ok",
+        (),
+        _CATALOGUE + " (Stripe has no payment_intent.updated event type)",
+    ),
+    Emission(
+        "customer",
+        "create",
+        "ok",
+        ("customer.created",),
+        _CATALOGUE + " (customer.created: 'Occurs whenever a new customer is created')",
+    ),
+    Emission(
+        "customer",
+        "update",
+        "ok",
+        ("customer.updated",),
+        _CATALOGUE + " (customer.updated: 'Occurs whenever any property of a customer changes')",
+        "nothing is emitted when the update changes nothing",
+    ),
+    Emission(
+        "customer",
+        "delete",
+        "ok",
+        ("customer.deleted",),
+        _CATALOGUE + " (customer.deleted: 'Occurs whenever a customer is deleted')",
+    ),
+    Emission(
+        "payment_method",
+        "attach",
+        "ok",
+        ("payment_method.attached",),
+        _CATALOGUE + " (payment_method.attached: 'Occurs whenever a new payment method is "
+        "attached to a customer')",
+    ),
+)
+
+
+def emission(object_type: str, action: str, outcome: str = "ok") -> Emission:
+    """The row for ``outcome`` of ``action`` on ``object_type``; a missing row is a harness bug."""
+    row = _index().get((object_type, action, outcome))
+    if row is None:
+        raise HarnessError(
+            f"lifecycle/emissions.py has no row for {object_type} {action} {outcome}; add one "
+            "(with its Stripe docs source) before an action emits it"
+        )
+    return row
+
+
+# The lifecycles' other tables (billing, Connect) live beside this one, each a module with its
+# own ``EMISSIONS``: they join this table, so a row is found wherever it is kept.
+_OTHER_TABLES = ("billing", "connect")
+
+
+def all_rows() -> tuple[Emission, ...]:
+    """This module's rows, then those of :data:`_OTHER_TABLES` that exist."""
+    rows = list(EMISSIONS)
+    for module_name in _OTHER_TABLES:
+        try:
+            module = importlib.import_module(f"connect_harness.lifecycle.{module_name}")
+        except ModuleNotFoundError as err:
+            if err.name != f"connect_harness.lifecycle.{module_name}":
+                raise
+            continue
+        rows.extend(getattr(module, "EMISSIONS", ()))
+    return tuple(rows)
+
+
+@functools.cache
+def _index() -> dict[tuple[str, str, str], Emission]:
+    found: dict[tuple[str, str, str], Emission] = {}
+    for row in all_rows():
+        key = (row.object_type, row.action, row.outcome)
+        if key in found:
+            raise HarnessError(f"the lifecycle tables list {key} twice")
+        found[key] = row
+    return found

@@ -1,0 +1,237 @@
+"""Stripe's test payment methods and card tokens, and what each does when a payment uses it.
+
+Source of every row: Stripe's Testing page, https://docs.stripe.com/testing (cards by brand,
+"Declined payments", "Fraud prevention", "Disputes", "Refunds", "3D Secure authentication"). The
+``pm_card_*`` payment methods and ``tok_*`` tokens stand for the same test cards; a payment method
+or token not listed here is an ordinary card that succeeds, as the fake cannot tell more.
+
+``outcome`` is what a payment with the card does:
+
+* ``succeeded``: the charge succeeds;
+* ``declined``: the charge fails with a ``card_error`` (``code``, ``decline_code``, ``message``);
+* ``requires_action``: the payment needs 3D Secure authentication first (``requires_action``);
+* ``dispute``: the charge succeeds, then is disputed (``dispute_reason``; an inquiry starts in
+  ``warning_needs_response``);
+* ``refund_fail``: the charge succeeds; a refund of it starts ``succeeded`` and fails later
+  (asynchronously: not in answer to the refund's request).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["TEST_CARDS", "TestCard", "card_for"]
+
+TESTING = "https://docs.stripe.com/testing"
+
+
+@dataclass(frozen=True)
+class TestCard:
+    """One of Stripe's test cards, by its payment method and token names."""
+
+    __test__ = False  # not a pytest class
+
+    payment_method: str
+    token: str
+    brand: str
+    last4: str
+    funding: str = "credit"
+    outcome: str = "succeeded"
+    code: str | None = None
+    decline_code: str | None = None
+    message: str | None = None
+    dispute_reason: str | None = None
+    dispute_status: str = "needs_response"
+    source: str = TESTING
+
+
+_DECLINED = "Your card was declined."
+
+TEST_CARDS: tuple[TestCard, ...] = (
+    TestCard("pm_card_visa", "tok_visa", "visa", "4242"),
+    TestCard("pm_card_visa_debit", "tok_visa_debit", "visa", "5556", "debit"),
+    TestCard("pm_card_mastercard", "tok_mastercard", "mastercard", "4444"),
+    TestCard("pm_card_mastercard_debit", "tok_mastercard_debit", "mastercard", "8210", "debit"),
+    TestCard(
+        "pm_card_mastercard_prepaid", "tok_mastercard_prepaid", "mastercard", "5100", "prepaid"
+    ),
+    TestCard("pm_card_amex", "tok_amex", "amex", "8431"),
+    TestCard("pm_card_discover", "tok_discover", "discover", "1117"),
+    TestCard("pm_card_diners", "tok_diners", "diners", "0004"),
+    TestCard("pm_card_jcb", "tok_jcb", "jcb", "0505"),
+    TestCard("pm_card_unionpay", "tok_unionpay", "unionpay", "0005"),
+    # "Declined payments"
+    TestCard(
+        "pm_card_chargeDeclined",
+        "tok_chargeDeclined",
+        "visa",
+        "0002",
+        outcome="declined",
+        code="card_declined",
+        decline_code="generic_decline",
+        message=_DECLINED,
+        source=TESTING + "#declined-payments",
+    ),
+    TestCard(
+        "pm_card_visa_chargeDeclined",
+        "tok_visa_chargeDeclined",
+        "visa",
+        "0002",
+        outcome="declined",
+        code="card_declined",
+        decline_code="generic_decline",
+        message=_DECLINED,
+        source=TESTING + "#declined-payments (the Stripe CLI's charge.failed fixture uses it)",
+    ),
+    TestCard(
+        "pm_card_chargeDeclinedInsufficientFunds",
+        "tok_chargeDeclinedInsufficientFunds",
+        "visa",
+        "9995",
+        outcome="declined",
+        code="card_declined",
+        decline_code="insufficient_funds",
+        message="Your card has insufficient funds.",
+        source=TESTING + "#declined-payments",
+    ),
+    TestCard(
+        "pm_card_chargeDeclinedLostCard",
+        "tok_chargeDeclinedLostCard",
+        "visa",
+        "9987",
+        outcome="declined",
+        code="card_declined",
+        decline_code="lost_card",
+        message=_DECLINED,
+        source=TESTING + "#declined-payments",
+    ),
+    TestCard(
+        "pm_card_chargeDeclinedStolenCard",
+        "tok_chargeDeclinedStolenCard",
+        "visa",
+        "9979",
+        outcome="declined",
+        code="card_declined",
+        decline_code="stolen_card",
+        message=_DECLINED,
+        source=TESTING + "#declined-payments",
+    ),
+    TestCard(
+        "pm_card_chargeDeclinedExpiredCard",
+        "tok_chargeDeclinedExpiredCard",
+        "visa",
+        "0069",
+        outcome="declined",
+        code="expired_card",
+        decline_code="expired_card",
+        message="Your card has expired.",
+        source=TESTING + "#declined-payments",
+    ),
+    TestCard(
+        "pm_card_chargeDeclinedIncorrectCvc",
+        "tok_chargeDeclinedIncorrectCvc",
+        "visa",
+        "0127",
+        outcome="declined",
+        code="incorrect_cvc",
+        decline_code="incorrect_cvc",
+        message="Your card's security code is incorrect.",
+        source=TESTING + "#declined-payments",
+    ),
+    TestCard(
+        "pm_card_chargeDeclinedProcessingError",
+        "tok_chargeDeclinedProcessingError",
+        "visa",
+        "0119",
+        outcome="declined",
+        code="processing_error",
+        decline_code="processing_error",
+        message="An error occurred while processing your card. Try again in a little bit.",
+        source=TESTING + "#declined-payments",
+    ),
+    TestCard(
+        "pm_card_chargeDeclinedFraudulent",
+        "tok_chargeDeclinedFraudulent",
+        "visa",
+        "0019",
+        outcome="declined",
+        code="card_declined",
+        decline_code="fraudulent",
+        message=_DECLINED,
+        source=TESTING + "#fraud-prevention",
+    ),
+    TestCard(
+        "pm_card_chargeDeclinedVelocityLimitExceeded",
+        "tok_chargeDeclinedVelocityLimitExceeded",
+        "visa",
+        "6975",
+        outcome="declined",
+        code="card_declined",
+        decline_code="card_velocity_exceeded",
+        message=_DECLINED,
+        source=TESTING + "#declined-payments",
+    ),
+    # "3D Secure authentication": this card requires authentication on every payment.
+    TestCard(
+        "pm_card_authenticationRequired",
+        "tok_authenticationRequired",
+        "visa",
+        "3184",
+        outcome="requires_action",
+        source=TESTING + " (3D Secure authentication: 4000002760003184 always authenticates)",
+    ),
+    TestCard(
+        "pm_card_threeDSecure2Required",
+        "tok_threeDSecure2Required",
+        "visa",
+        "3220",
+        outcome="requires_action",
+        source=TESTING + " (3D Secure authentication: 4000000000003220 requires 3D Secure 2)",
+    ),
+    # "Disputes"
+    TestCard(
+        "pm_card_createDispute",
+        "tok_createDispute",
+        "visa",
+        "0259",
+        outcome="dispute",
+        dispute_reason="fraudulent",
+        source=TESTING + "#disputes (4000000000000259: disputed as fraudulent)",
+    ),
+    TestCard(
+        "pm_card_createDisputeProductNotReceived",
+        "tok_createDisputeProductNotReceived",
+        "visa",
+        "2685",
+        outcome="dispute",
+        dispute_reason="product_not_received",
+        source=TESTING + "#disputes (4000000000002685: disputed as product not received)",
+    ),
+    TestCard(
+        "pm_card_createDisputeInquiry",
+        "tok_createDisputeInquiry",
+        "visa",
+        "1976",
+        outcome="dispute",
+        dispute_reason="fraudulent",
+        dispute_status="warning_needs_response",
+        source=TESTING + "#disputes (4000000000001976: disputed as an inquiry)",
+    ),
+    # "Refunds"
+    TestCard(
+        "pm_card_refundFail",
+        "tok_refundFail",
+        "visa",
+        "5126",
+        outcome="refund_fail",
+        source=TESTING + "#refunds (4000000000005126: the refund succeeds, then fails "
+        "asynchronously)",
+    ),
+)
+
+_BY_NAME = {name: card for card in TEST_CARDS for name in (card.payment_method, card.token)}
+
+
+def card_for(name: str) -> TestCard | None:
+    """The test card a ``pm_card_*`` payment method or ``tok_*`` token names (None: not one)."""
+    return _BY_NAME.get(name)

@@ -1,0 +1,49 @@
+"""Events the fake's actions emitted, rendered as Stripe renders them.
+
+The envelope is :func:`connect_harness.events.build.build_event`'s (key order, 2-space JSON), with
+the action's own ``data.object``, the request's ``Request-Id`` and ``Idempotency-Key`` as
+``request.id`` / ``request.idempotency_key``, the acting account as ``account`` and the key's mode
+as ``livemode``. ``previous_attributes`` goes only with ``*.updated`` events: Stripe's description
+of ``data.previous_attributes`` says "only included in events of type ``*.updated``".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connect_harness.errors import HarnessError
+from connect_harness.events.build import Event, build_event, render_body
+from connect_harness.events.ids import stripe_id
+from connect_harness.stripe_api.actions import Pending
+
+__all__ = ["render_emitted"]
+
+
+def render_emitted(pending: Pending, *, sequence: int) -> Event:
+    """The event ``pending`` stands for; ``sequence`` (its place among the fake's emissions) and
+    its request id make its ``evt_`` id, so two fakes given the same requests emit the same ids."""
+    event_id = stripe_id("evt", "emitted", sequence, pending.request.request_id, pending.type)
+    overrides: dict[str, Any] = {
+        "data.object": pending.obj,
+        "request.id": pending.request.request_id,
+        "request.idempotency_key": pending.request.idempotency_key,
+    }
+    if pending.type.endswith(".updated"):
+        overrides["data.previous_attributes"] = pending.previous_attributes or {}
+    object_type = pending.obj.get("object")
+    arguments: dict[str, Any] = {
+        "account": pending.owner,
+        "livemode": pending.livemode,
+        "created": pending.request.now,
+        "overrides": overrides,
+        "object_type": object_type if isinstance(object_type, str) else None,
+        "id": event_id,
+    }
+    try:
+        return build_event(pending.type, api_version=pending.request.api_version, **arguments)
+    except HarnessError:
+        # A contract set older than the event type (an endpoint pinned to 2023-08-16 gets a type
+        # added later): the newest set knows it, and Stripe stamps the endpoint's version anyway.
+        event = build_event(pending.type, **arguments)
+        event.payload["api_version"] = pending.request.api_version
+        return Event(event.type, event.payload, render_body(event.payload), event.seed)

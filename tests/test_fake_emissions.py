@@ -1,0 +1,163 @@
+"""The fake Stripe API emits Stripe's events for what its actions do: the envelope, the sink."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import stripe
+
+from connect_harness.errors import UsageError
+from connect_harness.events.build import Event, build_event
+from connect_harness.stripe_api.fake import FakeStripeAPI
+
+ACCOUNT = "acct_1ConnectedAcct01"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeStripeAPI]:
+    with FakeStripeAPI() as api:
+        yield api
+
+
+def client(fake: FakeStripeAPI, key: str = "sk_test_fake", **options: Any) -> stripe.StripeClient:
+    return stripe.StripeClient(key, base_addresses={"api": fake.url}, **options)
+
+
+def succeeded_intent(fake: FakeStripeAPI, **options: Any) -> Any:
+    return client(fake).v1.payment_intents.create(
+        params={
+            "amount": 2000,
+            "currency": "usd",
+            "confirm": True,
+            "payment_method": "pm_card_visa",
+        },
+        options=options or None,
+    )
+
+
+def test_a_confirmed_intent_emits_created_charge_succeeded_and_succeeded_in_that_order(
+    fake: FakeStripeAPI,
+) -> None:
+    succeeded_intent(fake)
+    assert [event.type for event in fake.emitted_events()] == [
+        "payment_intent.created",
+        "charge.succeeded",
+        "payment_intent.succeeded",
+    ]
+
+
+def test_each_event_carries_its_object_as_it_was_when_emitted(fake: FakeStripeAPI) -> None:
+    pi = succeeded_intent(fake)
+    created, charge, succeeded = fake.emitted_events()
+    assert created.data_object["id"] == pi.id
+    assert created.data_object["status"] == "requires_confirmation"
+    assert succeeded.data_object["status"] == "succeeded"
+    assert succeeded.data_object["latest_charge"] == charge.data_object["id"]
+    assert charge.data_object["payment_intent"] == pi.id
+    assert charge.data_object["status"] == "succeeded"
+
+
+def test_the_envelope_is_build_events_with_the_requests_id_and_idempotency_key(
+    fake: FakeStripeAPI,
+) -> None:
+    pi = succeeded_intent(fake, idempotency_key="order-17")
+    request_id = pi.last_response.request_id
+    event = fake.emitted_events()[0]
+    assert event.payload["request"] == {"id": request_id, "idempotency_key": "order-17"}
+    assert event.payload["livemode"] is False
+    assert "account" not in event.payload
+    assert event.payload["api_version"] == fake.api_version
+    # The same key order and 2-space rendering as an event build_event makes.
+    built = build_event("payment_intent.created", api_version=fake.api_version)
+    assert list(event.payload) == list(built.payload)
+    assert event.body == json.dumps(event.payload, indent=2).encode()
+
+
+def test_a_connected_accounts_action_emits_events_for_that_account(fake: FakeStripeAPI) -> None:
+    fake.register_event(build_event("account.updated", account=ACCOUNT))
+    succeeded_intent(fake, stripe_account=ACCOUNT)
+    assert {event.payload["account"] for event in fake.emitted_events()} == {ACCOUNT}
+    # Its objects are that account's: the platform does not see them.
+    charge_id = fake.emitted_events()[1].data_object["id"]
+    with pytest.raises(stripe.InvalidRequestError):
+        client(fake).v1.charges.retrieve(charge_id)
+    assert client(fake).v1.charges.retrieve(charge_id, options={"stripe_account": ACCOUNT})
+
+
+def test_a_live_key_emits_live_events(fake: FakeStripeAPI) -> None:
+    client(fake, "sk_live_fake").v1.payment_intents.create(
+        params={"amount": 100, "currency": "usd"}
+    )
+    (event,) = fake.emitted_events()
+    assert event.payload["livemode"] is True
+    assert event.data_object["livemode"] is True
+
+
+def test_emitted_events_are_served_by_the_events_api(fake: FakeStripeAPI) -> None:
+    succeeded_intent(fake)
+    ids = [event.id for event in fake.emitted_events()]
+    stripe_client = client(fake)
+    assert stripe_client.v1.events.retrieve(ids[0]).type == "payment_intent.created"
+    listed = [event.id for event in stripe_client.v1.events.list()]
+    assert listed == list(reversed(ids))
+
+
+def test_the_sink_gets_each_event_in_order_before_the_call_returns(fake: FakeStripeAPI) -> None:
+    seen: list[Event] = []
+    unsubscribe = fake.on_event(seen.append)
+    succeeded_intent(fake)
+    assert [event.id for event in seen] == [event.id for event in fake.emitted_events()]
+    unsubscribe()
+    succeeded_intent(fake)
+    assert len(seen) == 3
+    assert len(fake.emitted_events()) == 6
+
+
+def test_the_constructor_takes_a_sink_too() -> None:
+    seen: list[str] = []
+    with FakeStripeAPI(on_event=lambda event: seen.append(event.type)) as fake:
+        client(fake).v1.customers.create()
+    assert seen == ["customer.created"]
+
+
+def test_a_sink_may_call_the_fake_and_its_error_does_not_change_the_answer(
+    fake: FakeStripeAPI,
+) -> None:
+    fetched: list[str] = []
+
+    def handler(event: Event) -> None:
+        if event.type == "payment_intent.succeeded":
+            fetched.append(client(fake).v1.payment_intents.retrieve(event.object_id or "").status)
+            raise RuntimeError("the listener broke")
+
+    fake.on_event(handler)
+    pi = succeeded_intent(fake)
+    assert pi.status == "succeeded"
+    assert fetched == ["succeeded"]
+    assert fake.sink_errors == [f"{fake.emitted_events()[2].id}: RuntimeError: the listener broke"]
+
+
+def test_a_sink_that_is_not_a_function_is_one_clear_error(fake: FakeStripeAPI) -> None:
+    with pytest.raises(UsageError, match="on_event needs a function that takes an Event"):
+        fake.on_event("print")  # type: ignore[arg-type]
+
+
+def test_an_idempotent_replay_emits_nothing_again(fake: FakeStripeAPI) -> None:
+    first = succeeded_intent(fake, idempotency_key="once")
+    again = succeeded_intent(fake, idempotency_key="once")
+    assert again.id == first.id
+    assert len(fake.emitted_events()) == 3
+
+
+def test_registered_events_are_not_emitted_events(fake: FakeStripeAPI) -> None:
+    fake.register_event(build_event("payment_intent.succeeded"))
+    assert fake.emitted_events() == []
+
+
+def test_reset_forgets_emitted_events(fake: FakeStripeAPI) -> None:
+    succeeded_intent(fake)
+    fake.reset()
+    assert fake.emitted_events() == []
