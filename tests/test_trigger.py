@@ -72,7 +72,7 @@ def test_a_failing_delivery_in_a_scenario_is_exit_1(
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["trigger"], "trigger takes an event TYPE or --scenario NAME, not both or neither"),
+        (["trigger"], "trigger takes a NAME, --fixture FILE or --scenario NAME, not both or neither"),
         (["trigger", "payout.failed", "--scenario", "subscription"], "not both or neither"),
         (["trigger", "payout.failed", "--order", "reversed"], "--order goes with --scenario"),
         (["trigger", "--scenario", "subscription", "--thin"], "--thin shapes one event"),

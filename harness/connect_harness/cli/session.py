@@ -13,9 +13,14 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import secrets
 import threading
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,13 +30,23 @@ from typing import Any
 from connect_harness.delivery import Response, UrlTarget, deliver
 from connect_harness.errors import UsageError
 from connect_harness.events.thin import ThinEvent, build_thin_event
+from connect_harness.lifecycle.fixtures import (
+    FixtureFile,
+    Reply,
+    Request,
+    StepResult,
+    encode_form,
+    run_fixture,
+)
 from connect_harness.wire.request import delivery_request
 
 __all__ = [
     "Delivered",
+    "FlowOptions",
     "ListenSession",
     "cache_dir",
     "read_session",
+    "run_flow",
     "session_file",
     "session_secret",
 ]
@@ -44,6 +59,11 @@ THIN_PATH = "/thin"
 HEAD_LINES = 5
 #: How many bytes of an answer a session keeps for ``trigger`` to show.
 HEAD_BYTES = 2048
+#: Where ``trigger NAME`` asks the session to run a flow against its fake Stripe API.
+FLOW_PATH = "/flows"
+#: The keys a flow authenticates with: fakes, never a real key.
+TEST_KEY = "sk_test_connect_harness_trigger"
+LIVE_KEY = "sk_live_connect_harness_trigger"
 
 
 def cache_dir() -> Path:
@@ -211,10 +231,19 @@ class ListenSession:
     register_thin: Callable[[ThinEvent], None] = lambda event: None
     on_event: Callable[[Mapping[str, Any]], None] = lambda payload: None
     on_delivery: Callable[[Mapping[str, Any], Delivered], None] = lambda payload, sent: None
+    #: Runs a flow against the session's fake (``listen`` sets it); its steps.
+    run_flow: Callable[[FixtureFile, FlowOptions], list[StepResult]] | None = None
     token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     _sent: dict[str, _SentEvent] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
+    _pending: queue.Queue[tuple[Mapping[str, Any], bytes] | None] = field(
+        default_factory=queue.Queue
+    )
+    _emitted: int = 0
+    _outcomes: list[dict[str, Any]] = field(default_factory=list)
+    _progress: threading.Condition = field(default_factory=threading.Condition)
+    _pump: threading.Thread | None = None
 
     def route(self, payload: Mapping[str, Any]) -> str:
         """Thin notifications go to ``forward_thin_to``, Connect events (with ``account``) to
@@ -265,6 +294,82 @@ class ListenSession:
             self._sent[thin.id] = _SentEvent(thin.payload, thin.body, thin.seed)
         self.register_thin(thin)
         return self._deliver(thin.payload, thin.body).to_json()
+
+    def emit(self, event: Any) -> None:
+        """The fake's sink: an event it emitted (an :class:`~connect_harness.events.build.Event`),
+        delivered by the session's pump in emission order.
+
+        The fake calls this while it answers a request, holding its store: delivering here would
+        deadlock an endpoint that calls the fake back, so the pump delivers from its own thread.
+        """
+        with self._progress:
+            self._emitted += 1
+        self._pending.put((event.payload, event.body))
+
+    def start_pump(self) -> None:
+        """Start delivering what the fake emits (``serve`` does this)."""
+        if self._pump is None:
+            self._pump = threading.Thread(target=self._run_pump, name="listen-pump", daemon=True)
+            self._pump.start()
+
+    def _run_pump(self) -> None:
+        while True:
+            item = self._pending.get()
+            if item is None:
+                return
+            payload, body = item
+            try:
+                outcome = self._deliver_emitted(payload, body)
+            except Exception as err:  # a delivery that breaks must not stop the pump
+                outcome = {"skipped": f"{payload.get('type')} not delivered: {err}"}
+            with self._progress:
+                self._outcomes.append(outcome)
+                self._progress.notify_all()
+
+    def _deliver_emitted(self, payload: Mapping[str, Any], body: bytes) -> dict[str, Any]:
+        event_type = str(payload.get("type"))
+        if self.events is not None and event_type not in self.events:
+            return {
+                "skipped": f"listen forwards only --events {','.join(sorted(self.events))}, "
+                f"not {event_type}"
+            }
+        with self._lock:
+            self._sent[str(payload.get("id"))] = _SentEvent(dict(payload), body, 0)
+        return self._deliver(payload, body).to_json()
+
+    def handle_flow(self, body: bytes) -> dict[str, Any]:
+        """Run the flow ``trigger NAME`` sends against the session's fake and answer with its
+        steps and the deliveries of the events the fake emitted meanwhile, in order."""
+        from connect_harness.lifecycle.fixtures import FlowRefused, load_fixture
+
+        if self.run_flow is None:
+            raise UsageError("this listen session runs no flows")
+        try:
+            spec = json.loads(body)
+            fixture = load_fixture(json.dumps(spec["fixture"]), str(spec["source"]))
+            options = FlowOptions.from_json(spec.get("options") or {})
+        except (ValueError, KeyError, TypeError) as err:
+            raise UsageError(f"the flow to run is not understood ({err})") from err
+        with self._progress:
+            start = self._emitted
+        try:
+            steps = self.run_flow(fixture, options)
+        except FlowRefused as err:
+            refused: str | None = str(err)
+            steps = []
+        else:
+            refused = None
+        with self._progress:
+            end = self._emitted
+            self._progress.wait_for(
+                lambda: len(self._outcomes) >= end, timeout=options.timeout * max(1, end - start)
+            )
+            outcomes = self._outcomes[start:end]
+        return {
+            "steps": [_step_json(step) for step in steps],
+            "delivered": outcomes,
+            "refused": refused,
+        }
 
     def handle_resend(self, event_id: str) -> dict[str, Any]:
         """Deliver an event this session sent before again, signed anew."""
@@ -344,6 +449,8 @@ class ListenSession:
                         self._answer(200, session.handle_event(body, seed))
                     elif self.path == THIN_PATH:
                         self._answer(200, session.handle_thin(body))
+                    elif self.path == FLOW_PATH:
+                        self._answer(200, session.handle_flow(body))
                     elif self.path == "/resend":
                         self._answer(200, session.handle_resend(json.loads(body)["id"]))
                     else:
@@ -357,6 +464,7 @@ class ListenSession:
         server.daemon_threads = True
         self._server = server
         threading.Thread(target=server.serve_forever, name="listen-control", daemon=True).start()
+        self.start_pump()
         return f"http://127.0.0.1:{server.server_address[1]}"
 
     def write_session_file(self, control_url: str) -> Path:
@@ -373,6 +481,10 @@ class ListenSession:
 
     def close(self, path: Path | None) -> None:
         """Stop the control server and remove the session file if it is still ours."""
+        if self._pump is not None:
+            self._pending.put(None)
+            self._pump.join(timeout=self.timeout)
+            self._pump = None
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -384,3 +496,125 @@ class ListenSession:
                 current = None
             if current is not None and current.token == self.token:
                 path.unlink(missing_ok=True)
+
+
+# --- flows: a fixture file's requests, over HTTP, to a fake Stripe API ----------------------------
+
+
+@dataclass(frozen=True)
+class FlowOptions:
+    """How ``trigger NAME`` / ``fixtures FILE`` talk to the API (the Stripe CLI's flags)."""
+
+    live: bool = False
+    account: str | None = None
+    api_version: str | None = None
+    timeout: float = 30.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "live": self.live,
+            "account": self.account,
+            "api_version": self.api_version,
+            "timeout": self.timeout,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> FlowOptions:
+        account, version = data.get("account"), data.get("api_version")
+        return cls(
+            live=data.get("live") is True,
+            account=str(account) if account else None,
+            api_version=str(version) if version else None,
+            timeout=float(data.get("timeout") or 30.0),
+        )
+
+
+def api_sender(base_url: str, options: FlowOptions) -> Callable[[Request], Reply]:
+    """Send a flow's requests to ``base_url`` as the Stripe CLI sends them: form-encoded, with a
+    test (``--live``: live) key, ``Stripe-Account`` and ``Stripe-Version`` when given.
+
+    A step's ``api_base`` is not followed: every step goes to ``base_url``, the fake.
+    """
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def send(request: Request) -> Reply:
+        headers = {"Authorization": f"Bearer {LIVE_KEY if options.live else TEST_KEY}"}
+        if options.account:
+            headers["Stripe-Account"] = options.account
+        if options.api_version:
+            headers["Stripe-Version"] = options.api_version
+        headers.update(request.headers)
+        url = base_url + request.path
+        data: bytes | None = None
+        if request.headers.get("Content-Type", "").startswith("application/json"):
+            data = json.dumps(request.params).encode("utf-8")
+        else:
+            form = urllib.parse.urlencode(encode_form(request.params))
+            if request.method == "post":
+                data = form.encode("utf-8")
+                headers["Content-Type"] = "application/x-www-form-urlencoded"
+            elif form:
+                url += ("&" if "?" in url else "?") + form
+        call = urllib.request.Request(
+            url, data=data, method=request.method.upper(), headers=headers
+        )
+        try:
+            with opener.open(call, timeout=options.timeout) as answer:
+                return Reply(answer.status, _json_body(answer.read()))
+        except urllib.error.HTTPError as err:
+            with err:
+                return Reply(err.code, _json_body(err.read()))
+        except OSError as err:
+            raise UsageError(
+                f"the fake Stripe API at {base_url} does not answer ({err}); is it running?"
+            ) from err
+
+    return send
+
+
+def _json_body(raw: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return {"error": {"type": "api_error", "message": raw[:200].decode("utf-8", "replace")}}
+    return body if isinstance(body, dict) else {"data": body}
+
+
+def _step_json(step: StepResult) -> dict[str, Any]:
+    return {
+        "step": step.step,
+        "method": step.method,
+        "path": step.path,
+        "status": step.status,
+        "id": step.object_id,
+    }
+
+
+def step_from_json(data: Mapping[str, Any]) -> StepResult:
+    """A step of a session's flow answer, read back (its body: only the id)."""
+    body = {"id": data["id"]} if data.get("id") else {}
+    return StepResult(
+        str(data["step"]), str(data["method"]), str(data["path"]), int(data["status"]), body
+    )
+
+
+def _rfc3339_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def run_flow(
+    fixture: FixtureFile,
+    base_url: str,
+    options: FlowOptions,
+    *,
+    on_step: Callable[[StepResult], None] = lambda result: None,
+) -> list[StepResult]:
+    """Run ``fixture`` against the fake at ``base_url``, with this process's environment."""
+    return run_fixture(
+        fixture,
+        api_sender(base_url, options),
+        env=dict(os.environ),
+        now=_rfc3339_now,
+        new_uuid=lambda: str(uuid.uuid4()),
+        on_step=on_step,
+    )
