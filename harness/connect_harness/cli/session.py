@@ -299,8 +299,9 @@ class ListenSession:
         """The fake's sink: an event it emitted (an :class:`~connect_harness.events.build.Event`),
         delivered by the session's pump in emission order.
 
-        The fake calls this while it answers a request, holding its store: delivering here would
-        deadlock an endpoint that calls the fake back, so the pump delivers from its own thread.
+        The fake calls this in the thread serving the request, before the answer goes out:
+        delivering here would hold every API answer (the flow's and the app's) until the endpoint
+        has answered, so the pump delivers from its own thread, one event at a time, in order.
         """
         with self._progress:
             self._emitted += 1
