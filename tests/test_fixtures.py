@@ -198,6 +198,10 @@ def test_override_add_remove_and_skip_change_the_file_as_the_cli_flags_do() -> N
     assert "state" not in params["shipping"]["address"]
     assert params["payment_method_types"] == ["link"]
     assert flow.steps[0].params["amount"] == 2000  # the flow itself is unchanged
+    named = apply_changes(
+        load_flow("customer.created"), [parse_change("--override", "customer:name=Zoë")]
+    )
+    assert named.steps[0].params["name"] == "Zoë"  # as the Stripe CLI: set even when absent
     skipped = apply_changes(load_flow("charge.dispute.updated"), [], ["disputes_update"])
     assert [step.name for step in skipped.steps] == ["payment_intent", "disputes_list"]
 
@@ -208,8 +212,7 @@ def test_override_add_remove_and_skip_change_the_file_as_the_cli_flags_do() -> N
         ("--override", "amount=5", [], "--override 'amount=5' is not STEP:PATH=VALUE; e.g."),
         ("--remove", "payment_intent:amount=5", [], "is not STEP:PATH; e.g. --remove customer:"),
         ("--override", "payment_intnt:amount=5", [], "no step named 'payment_intnt'; its steps"),
-        ("--override", "payment_intent:metadata=5", [],
-         "has no param 'metadata' to override; use --add"),
+        ("--add", "payment_intent:amount.cents=5", [], "has no hash or list at 'amount'"),
         ("--remove", "payment_intent:nope", [], "has no param 'nope'"),
         ("--override", "payment_intent:amount=5", ["payment_intent"], "--skip leaves no step"),
     ],

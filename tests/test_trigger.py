@@ -232,8 +232,9 @@ def test_a_flow_whose_fake_emits_nothing_says_so(
          "no step named 'pi'; its steps are payment_intent"),
         (["trigger", "payment_intent.succeeded", "--override", "amount=1"],
          "--override 'amount=1' is not STEP:PATH=VALUE; e.g. --override customer:name=Jenny"),
-        (["trigger", "payment_intent.succeeded", "--override", "payment_intent:colour=1"],
-         "has no param 'colour' to override; use --add to add one"),
+        (["trigger", "payment_intent.succeeded", "--remove", "payment_intent:colour"],
+         "--remove payment_intent:colour: flow 'payment_intent.succeeded' step 'payment_intent' "
+         "has no param 'colour'"),
         (["trigger", "payment_intent.succeeded", "--remove", "payment_intent"],
          "--remove 'payment_intent' is not STEP:PATH"),
         (["trigger", "charge.refunded", "--skip", "payment_intent"],

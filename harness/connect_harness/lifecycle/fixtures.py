@@ -330,7 +330,11 @@ class Change:
 
 
 def parse_change(flag: str, text: str) -> Change:
-    """``--override step:path=value``, ``--add step:path=value``, ``--remove step:path``."""
+    """``--override step:path=value``, ``--add step:path=value``, ``--remove step:path``.
+
+    As with the Stripe CLI, ``--override`` and ``--add`` both set the param, creating it (and the
+    hashes on its path) when the step has none; ``--remove`` needs the param to be there.
+    """
     example = "customer:name=Jenny" if flag != "--remove" else "customer:description"
     step, colon, rest = text.partition(":")
     if flag == "--remove":
@@ -380,12 +384,11 @@ def _change(params: dict[str, Any], change: Change, source: str) -> None:
     node: Any = params
     for part in change.path[:-1]:
         child = _child(node, part)
-        if child is None and change.flag == "--add" and isinstance(node, dict):
+        if child is None and change.flag != "--remove" and isinstance(node, dict):
             child = node[part] = {}
         if not isinstance(child, (dict, list)):
             raise FixtureError(
-                f"{where}: {source} step {change.step!r} has no hash or list at {part!r}; "
-                "use --add to create params"
+                f"{where}: {source} step {change.step!r} has no hash or list at {part!r}"
             )
         node = child
     last = change.path[-1]
@@ -398,11 +401,6 @@ def _change(params: dict[str, Any], change: Change, source: str) -> None:
         else:
             del node[last]
         return
-    if change.flag == "--override" and not exists:
-        raise FixtureError(
-            f"{where}: {source} step {change.step!r} has no param {dotted!r} to override; "
-            "use --add to add one"
-        )
     if isinstance(node, list):
         index = int(last) if last.isdigit() else -1
         if index == len(node):
