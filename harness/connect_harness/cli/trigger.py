@@ -455,7 +455,10 @@ def _run_flow_command(args: argparse.Namespace, fixture: FixtureFile) -> int:
         raise FlowRefused(str(answer["refused"]))
     for step in answer.get("steps", []):
         _print_step(step_from_json(step))
-    return _worst([_print_answer(item) for item in answer.get("delivered", [])])
+    delivered = answer.get("delivered", [])
+    if not delivered:
+        _no_event_note(fixture)
+    return _worst([_print_answer(item) for item in delivered])
 
 
 def _run_flow_directly(fixture: FixtureFile, options: FlowOptions, url: str, secret: str) -> int:
@@ -480,8 +483,12 @@ def _run_flow_directly(fixture: FixtureFile, options: FlowOptions, url: str, sec
             delivered += 1
             codes.append(_deliver_directly(event, secret, url, options.timeout))
     if not codes:
-        print(f"{PROG}: note: the fake emitted no event for {fixture.source}", file=sys.stderr)
+        _no_event_note(fixture)
     return _worst(codes)
+
+
+def _no_event_note(fixture: FixtureFile) -> None:
+    print(f"{PROG}: note: the fake emitted no event for {fixture.source}", file=sys.stderr)
 
 
 def _print_step(step: StepResult) -> None:
