@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +13,9 @@ import stripe
 
 from connect_harness.errors import UsageError
 from connect_harness.events.build import Event, build_event
+from connect_harness.lifecycle import emissions, transitions
+from connect_harness.lifecycle.test_values import TEST_CARDS
+from connect_harness.spec import contracts
 from connect_harness.stripe_api.fake import FakeStripeAPI
 
 ACCOUNT = "acct_1ConnectedAcct01"
@@ -161,3 +166,117 @@ def test_reset_forgets_emitted_events(fake: FakeStripeAPI) -> None:
     succeeded_intent(fake)
     fake.reset()
     assert fake.emitted_events() == []
+
+
+# --- docs/fake-api.md holds the lifecycle tables -------------------------------------------------
+
+_DOC = Path(__file__).resolve().parent.parent / "docs" / "fake-api.md"
+
+
+def _tables(header_start: str) -> list[list[str]]:
+    """The body rows of every table in docs/fake-api.md whose header starts with ``header_start``."""
+    rows: list[list[str]] = []
+    inside = False
+    for line in _DOC.read_text().splitlines():
+        if not line.startswith("|"):
+            inside = False
+            continue
+        cells = [cell.strip().replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", line)[1:-1]]
+        if line.startswith(header_start):
+            inside = True
+        elif inside and not set(line) <= {"|", "-"}:
+            rows.append(cells)
+    return rows
+
+
+def _code(cell: str) -> str:
+    return cell.strip("`")
+
+
+def test_the_docs_emission_tables_are_the_emission_rows() -> None:
+    documented = {
+        (
+            _code(object_type),
+            _code(action),
+            _code(outcome),
+            () if events == "none" else tuple(_code(item) for item in events.split(", ")),
+            source,
+            note,
+        )
+        for object_type, action, outcome, events, source, note in _tables(
+            "| object | action | outcome |"
+        )
+    }
+    rows = {
+        (row.object_type, row.action, row.outcome, row.events, row.source, row.note)
+        for row in emissions.all_rows()
+    }
+    assert documented == rows
+
+
+def test_the_docs_state_tables_are_the_transition_rows() -> None:
+    documented = set()
+    for object_type, action, allowed, result, otherwise, source, note in _tables(
+        "| object | action | allowed from |"
+    ):
+        field = re.search(r" \((\w+)\)$", allowed)
+        states = allowed.removesuffix(field.group(0)) if field else allowed
+        status, code, message = re.fullmatch(r'(\d+) (`\w+`|no code): "(.*)"', otherwise).groups()  # type: ignore[union-attr]
+        documented.add(
+            (
+                _code(object_type),
+                _code(action),
+                tuple(_code(state) for state in states.split(", ")),
+                None if result == "the outcome's state" else _code(result),
+                int(status),
+                None if code == "no code" else _code(code),
+                message,
+                source,
+                field.group(1) if field else "status",
+                note,
+            )
+        )
+    rows = {
+        (
+            row.object_type,
+            row.action,
+            row.allowed,
+            row.result,
+            row.status,
+            row.code,
+            row.message,
+            row.source,
+            row.field,
+            row.note,
+        )
+        for row in transitions.all_rows()
+    }
+    assert documented == rows
+
+
+def test_the_docs_test_card_table_is_the_test_values_table() -> None:
+    documented = [
+        (_code(pm), _code(token), brand, last4, funding, outcome.split(" (")[0], code, decline)
+        for pm, token, brand, last4, funding, outcome, code, decline, _ in _tables(
+            "| payment method | token |"
+        )
+    ]
+    assert documented == [
+        (
+            card.payment_method,
+            card.token,
+            card.brand,
+            card.last4,
+            card.funding,
+            card.outcome,
+            card.code or "",
+            card.decline_code or "",
+        )
+        for card in TEST_CARDS
+    ]
+
+
+def test_every_emitted_event_type_is_one_stripe_has() -> None:
+    known = set(contracts.supported_event_types())
+    for row in emissions.all_rows():
+        assert set(row.events) <= known, row

@@ -76,6 +76,16 @@ EMISSIONS: tuple[Emission, ...] = (
     Emission(
         "payment_intent",
         "confirm",
+        "processing",
+        ("charge.pending", "payment_intent.processing"),
+        "https://docs.stripe.com/payments/sepa-debit/accept-a-payment (a debit is processing "
+        "until it succeeds or fails days later); charge.pending: 'Occurs whenever a pending "
+        "charge is created'",
+        "the success or failure that follows is asynchronous: not emitted",
+    ),
+    Emission(
+        "payment_intent",
+        "confirm",
         "declined",
         ("charge.failed", "payment_intent.payment_failed"),
         _PI_EVENTS + " (payment_intent.payment_failed; the failed attempt is a charge: "
@@ -144,11 +154,207 @@ EMISSIONS: tuple[Emission, ...] = (
     ),
     Emission(
         "payment_method",
+        "create",
+        "ok",
+        (),
+        _CATALOGUE + " (Stripe has no payment_method.created event type)",
+    ),
+    Emission(
+        "payment_method",
         "attach",
         "ok",
         ("payment_method.attached",),
         _CATALOGUE + " (payment_method.attached: 'Occurs whenever a new payment method is "
         "attached to a customer')",
+    ),
+    Emission(
+        "payment_method",
+        "detach",
+        "ok",
+        ("payment_method.detached",),
+        _CATALOGUE + " (payment_method.detached: 'Occurs whenever a payment method is detached "
+        "from a customer')",
+    ),
+    Emission(
+        "payment_method",
+        "update",
+        "ok",
+        ("payment_method.updated",),
+        _CATALOGUE + " (payment_method.updated: 'Occurs whenever a payment method is updated "
+        "via the PaymentMethod update API')",
+        "nothing is emitted when the update changes nothing",
+    ),
+    Emission(
+        "card",
+        "create",
+        "ok",
+        ("customer.source.created",),
+        _CATALOGUE + " (customer.source.created: 'Occurs whenever a new source is created for a "
+        "customer')",
+        "the customer's default_source is set when it had none; Stripe's docs do not say "
+        "whether a customer.updated follows, so none is emitted",
+    ),
+    Emission(
+        "card",
+        "update",
+        "ok",
+        ("customer.source.updated",),
+        _CATALOGUE + " (customer.source.updated: 'Occurs whenever a source's details are changed')",
+    ),
+    Emission(
+        "charge",
+        "create",
+        "succeeded",
+        ("charge.succeeded",),
+        _CATALOGUE + " (charge.succeeded: 'Occurs whenever a charge is successful'; an "
+        "uncaptured charge (capture=false) succeeds too)",
+    ),
+    Emission(
+        "charge",
+        "create",
+        "declined",
+        ("charge.failed",),
+        _CATALOGUE + " (charge.failed: 'Occurs whenever a failed charge attempt occurs'); "
+        "https://docs.stripe.com/testing#declined-payments",
+    ),
+    Emission(
+        "charge",
+        "capture",
+        "ok",
+        ("charge.captured",),
+        _CATALOGUE + " (charge.captured: 'Occurs whenever a previously uncaptured charge is "
+        "captured')",
+    ),
+    Emission(
+        "charge",
+        "update",
+        "ok",
+        ("charge.updated",),
+        _CATALOGUE + " (charge.updated: 'Occurs whenever a charge description or metadata is "
+        "updated')",
+        "nothing is emitted when the update changes nothing",
+    ),
+    Emission(
+        "refund",
+        "create",
+        "ok",
+        ("charge.refunded", "refund.created"),
+        _CATALOGUE + " (charge.refunded: 'Occurs whenever a charge is refunded, including "
+        "partial refunds. Listen to refund.created for information about the refund')",
+        "the docs name both events without ordering them",
+    ),
+    Emission(
+        "refund",
+        "update",
+        "ok",
+        ("charge.refund.updated", "refund.updated"),
+        _CATALOGUE + " (refund.updated: 'Occurs whenever a refund is updated'); the Stripe "
+        "CLI's charge.refund.updated fixture updates a card refund's metadata",
+        "the docs name both events without ordering them",
+    ),
+    Emission(
+        "refund",
+        "cancel",
+        "ok",
+        ("charge.refund.updated", "refund.updated"),
+        _CATALOGUE + " (refund.updated: 'Occurs whenever a refund is updated')",
+        "the docs name both events without ordering them",
+    ),
+    Emission(
+        "dispute",
+        "update",
+        "ok",
+        ("charge.dispute.updated",),
+        _CATALOGUE + " (charge.dispute.updated: 'Occurs when the dispute is updated (usually "
+        "with evidence)')",
+    ),
+    Emission(
+        "dispute",
+        "test_evidence",
+        "won",
+        ("charge.dispute.closed",),
+        "https://docs.stripe.com/testing#disputes (evidence 'winning_evidence' closes the "
+        "dispute as won); charge.dispute.closed: 'status changes to lost, warning_closed, or won'",
+        "follows the update's charge.dispute.updated; charge.dispute.funds_reinstated follows "
+        "when Stripe credits the balance: not emitted",
+    ),
+    Emission(
+        "dispute",
+        "test_evidence",
+        "lost",
+        ("charge.dispute.closed",),
+        "https://docs.stripe.com/testing#disputes (evidence 'losing_evidence' closes the "
+        "dispute as lost)",
+        "follows the update's charge.dispute.updated",
+    ),
+    Emission(
+        "dispute",
+        "close",
+        "ok",
+        ("charge.dispute.closed",),
+        "https://docs.stripe.com/api/disputes/close; charge.dispute.closed: 'Occurs when a "
+        "dispute is closed and the dispute status changes to lost, warning_closed, or won'",
+    ),
+    Emission(
+        "setup_intent",
+        "create",
+        "ok",
+        ("setup_intent.created",),
+        _CATALOGUE + " (setup_intent.created: 'Occurs when a new SetupIntent is created')",
+    ),
+    Emission(
+        "setup_intent",
+        "confirm",
+        "succeeded",
+        ("setup_intent.succeeded",),
+        _CATALOGUE + " (setup_intent.succeeded: 'Occurs when a SetupIntent has successfully "
+        "setup a payment method')",
+    ),
+    Emission(
+        "setup_intent",
+        "confirm",
+        "attached",
+        ("payment_method.attached", "setup_intent.succeeded"),
+        "https://docs.stripe.com/payments/save-and-reuse (a SetupIntent with a customer "
+        "attaches the payment method to it); payment_method.attached",
+        "the docs name both events without ordering them",
+    ),
+    Emission(
+        "setup_intent",
+        "confirm",
+        "requires_action",
+        ("setup_intent.requires_action",),
+        _CATALOGUE + " (setup_intent.requires_action: 'Occurs when a SetupIntent is in "
+        "requires_action state')",
+    ),
+    Emission(
+        "setup_intent",
+        "confirm",
+        "declined",
+        ("setup_intent.setup_failed",),
+        _CATALOGUE + " (setup_intent.setup_failed: 'Occurs when a SetupIntent has failed the "
+        "attempt to setup a payment method'); https://docs.stripe.com/testing#declined-payments",
+    ),
+    Emission(
+        "setup_intent",
+        "cancel",
+        "ok",
+        ("setup_intent.canceled",),
+        _CATALOGUE + " (setup_intent.canceled: 'Occurs when a SetupIntent is canceled')",
+    ),
+    Emission(
+        "checkout.session",
+        "create",
+        "ok",
+        (),
+        _CATALOGUE + " (Stripe has no checkout.session.created event type)",
+    ),
+    Emission(
+        "checkout.session",
+        "expire",
+        "ok",
+        ("checkout.session.expired",),
+        _CATALOGUE + " (checkout.session.expired: 'Occurs when a Checkout Session is expired')",
     ),
 )
 

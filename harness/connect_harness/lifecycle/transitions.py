@@ -110,6 +110,127 @@ TRANSITIONS: tuple[Transition, ...] = (
         note="the page does not list the states that allow a new amount; these are the states "
         "before a payment is attempted (https://docs.stripe.com/payments/paymentintents/lifecycle)",
     ),
+    # SetupIntents: https://docs.stripe.com/payments/setupintents/lifecycle
+    Transition(
+        "setup_intent",
+        "confirm",
+        ("requires_payment_method", "requires_confirmation", "requires_action"),
+        None,
+        400,
+        "setup_intent_unexpected_state",
+        "You cannot confirm this SetupIntent because it has a status of {status}. Only a "
+        "SetupIntent with one of the following statuses may be confirmed: {allowed}.",
+        "https://docs.stripe.com/api/setup_intents/confirm; " + _SI_STATE_ERROR,
+    ),
+    Transition(
+        "setup_intent",
+        "cancel",
+        ("requires_payment_method", "requires_confirmation", "requires_action"),
+        "canceled",
+        400,
+        "setup_intent_unexpected_state",
+        "You cannot cancel this SetupIntent because it has a status of {status}. Only a "
+        "SetupIntent with one of the following statuses may be canceled: {allowed}.",
+        "https://docs.stripe.com/api/setup_intents/cancel ('You can cancel a SetupIntent object "
+        "when it's in one of these statuses: requires_payment_method, requires_confirmation, or "
+        "requires_action'); " + _SI_STATE_ERROR,
+    ),
+    # PaymentMethods: attached to a customer, or not.
+    Transition(
+        "payment_method",
+        "attach",
+        ("detached",),
+        "attached",
+        400,
+        None,
+        "The payment method you provided has already been attached to a customer.",
+        "https://docs.stripe.com/api/payment_methods/attach",
+        field="customer",
+        note="the page does not give the error's code or wording; the fake sends no code",
+    ),
+    Transition(
+        "payment_method",
+        "detach",
+        ("attached",),
+        "detached",
+        400,
+        None,
+        "The payment method you provided is not attached to a customer so detachment is "
+        "impossible.",
+        "https://docs.stripe.com/api/payment_methods/detach ('Detaches a PaymentMethod object "
+        "from a Customer')",
+        field="customer",
+        note="the page does not give the error's code; the fake sends no code",
+    ),
+    # Charges: https://docs.stripe.com/api/charges/capture, /api/refunds/create
+    Transition(
+        "charge",
+        "capture",
+        ("false",),
+        "true",
+        400,
+        "charge_already_captured",
+        "Charge {id} has already been captured.",
+        "https://docs.stripe.com/api/charges/capture ('Capture the payment of an existing, "
+        "uncaptured charge'); https://docs.stripe.com/error-codes/charge-already-captured",
+        field="captured",
+    ),
+    Transition(
+        "charge",
+        "refund",
+        ("refundable",),
+        None,
+        400,
+        "charge_already_refunded",
+        "Charge {id} has already been refunded.",
+        "https://docs.stripe.com/error-codes/charge-already-refunded ('The charge you're "
+        "attempting to refund has already been refunded')",
+        field="refunded",
+    ),
+    Transition(
+        "refund",
+        "cancel",
+        ("requires_action",),
+        "canceled",
+        400,
+        None,
+        "You can only cancel a refund with a status of requires_action; refund {id} has a "
+        "status of {status}.",
+        "https://docs.stripe.com/api/refunds/cancel ('You can't cancel refunds in other states. "
+        "Only refunds for payment methods that require customer action can be canceled', status "
+        "requires_action)",
+        note="the page gives neither the error's code nor its wording; the fake sends no code",
+    ),
+    # Disputes: https://docs.stripe.com/api/disputes/close
+    Transition(
+        "dispute",
+        "close",
+        ("needs_response", "warning_needs_response", "under_review", "warning_under_review"),
+        "lost",
+        400,
+        None,
+        "Dispute {id} has a status of {status}: it is closed, and closing is irreversible.",
+        "https://docs.stripe.com/api/disputes/close ('The status of the dispute will change "
+        "from needs_response to lost. Closing a dispute is irreversible'); an inquiry "
+        "(warning_needs_response) closes as warning_closed (charge.dispute.closed: 'lost, "
+        "warning_closed, or won')",
+        note="closing an already closed dispute is refused; the page gives neither the "
+        "error's code nor its wording",
+    ),
+    # Checkout Sessions: https://docs.stripe.com/api/checkout/sessions/expire
+    Transition(
+        "checkout.session",
+        "expire",
+        ("open",),
+        "expired",
+        400,
+        None,
+        "Only Checkout Sessions with a status of open can be expired; session {id} has a status "
+        "of {status}.",
+        "https://docs.stripe.com/api/checkout/sessions/expire ('A Checkout Session can be "
+        "expired when it is in one of these statuses: open')",
+        note="the page gives neither the error's code nor its wording; the fake sends no code",
+    ),
 )
 
 

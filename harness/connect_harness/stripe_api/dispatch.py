@@ -128,6 +128,9 @@ class Dispatcher:
         if kind == "create":
             return self._create_acting(table, route, values, params, context, owner)
         object_id = values[route.names[-1]] if route.names else ""
+        named = self._named(types, object_id, values, context, owner)
+        if named is not None:
+            object_id, values = named, {**values, route.names[-1]: named}
         if kind == "action":
             answer = self._find(route.names, values, object_id, None, context, owner)
             if answer.stored is None:
@@ -158,6 +161,39 @@ class Dispatcher:
 
     # --- actions ---------------------------------------------------------------------------------
 
+    def _named(
+        self,
+        types: frozenset[str],
+        object_id: str,
+        values: Mapping[str, str],
+        context: Context,
+        owner: str | None,
+    ) -> str | None:
+        """The id of the object a test name in the path stands for (``pm_card_visa`` makes a new
+        payment method, as on Stripe), by the type's ``name`` handler; None: not such a name."""
+        if not object_id or object_id in self.store.objects or self._request is None:
+            return None
+        for object_type in sorted(types):
+            handler = handler_for(object_type, "name")
+            if handler is None:
+                continue
+            answer = self._run_handler(
+                handler,
+                object_type,
+                "name",
+                None,
+                Answer(404, {}),
+                {"name": object_id},
+                values,
+                owner,
+                context.live,
+                lambda: Answer(404, {}),
+            )
+            found = answer.body.get("id") if answer.status == 200 else None
+            if isinstance(found, str):
+                return found
+        return None
+
     def _create_acting(
         self,
         table: RouteTable,
@@ -169,9 +205,14 @@ class Dispatcher:
     ) -> Answer:
         """A create, carried out by the type's ``create`` handler when it has one."""
         schemas = [name for name in route.types if not name.startswith("deleted_")]
-        object_type = table.object_name(schemas[0]) if schemas else "unknown"
-        handler = handler_for(object_type, "create")
-        if handler is None or self._request is None:
+        # A route that makes one of several types (a customer's source) is the first's that
+        # has a handler.
+        handled = [
+            (table.object_name(name), handler)
+            for name in schemas
+            if (handler := handler_for(table.object_name(name), "create")) is not None
+        ]
+        if not handled or self._request is None:
             return self._create(table, route, values, params, context, owner)
         for index, name in enumerate(route.names):  # the parents must exist first
             if index == 0 and route.template.startswith("/v1/accounts/{"):
@@ -181,6 +222,7 @@ class Dispatcher:
             )
             if parent.status != 200:
                 return parent
+        object_type, handler = handled[0]
         answer = Answer(200, {}, object_type=object_type, schemas=tuple(schemas))
         return self._run_handler(
             handler,

@@ -38,6 +38,7 @@ __all__ = [
     "Request",
     "action",
     "handler_for",
+    "previous_attributes",
     "state_error",
 ]
 
@@ -114,16 +115,21 @@ class ActionError(Exception):
         self.body = body
 
 
-def state_error(object_type: str, verb: str, obj: Mapping[str, Any]) -> ActionError | None:
+def state_error(
+    object_type: str, verb: str, obj: Mapping[str, Any], state: str | None = None
+) -> ActionError | None:
     """Stripe's error for ``verb`` on ``obj`` in its current state (None: the state allows it).
 
     The allowed states, the status and the error code come from
     :data:`connect_harness.lifecycle.transitions.TRANSITIONS`; a verb without a row is allowed.
+    ``state`` names the state where no one field holds it (a payment method is ``attached`` or
+    ``detached``); else the row's field is read.
     """
     row = transition(object_type, verb)
     if row is None:
         return None
-    state = _state_text(obj.get(row.field))
+    if state is None:
+        state = _state_text(obj.get(row.field))
     if row.allows(state):
         return None
     object_id = str(obj.get("id", ""))
@@ -136,6 +142,25 @@ def state_error(object_type: str, verb: str, obj: Mapping[str, Any]) -> ActionEr
     if object_type in ("payment_intent", "setup_intent"):
         body["error"][object_type] = copy.deepcopy(dict(obj))
     return ActionError(row.status, body)
+
+
+def previous_attributes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
+    """``previous_attributes``: each top-level field that changed, with its value before; a
+    changed hash gives only its changed keys (a removed metadata key's previous value, an added
+    one's ``null``), as Stripe's events do."""
+    previous: dict[str, Any] = {}
+    for name, value in before.items():
+        now = after.get(name)
+        if now == value:
+            continue
+        if isinstance(value, dict) and isinstance(now, dict):
+            inner = {
+                key: value.get(key) for key in {*value, *now} if value.get(key) != now.get(key)
+            }
+            previous[name] = dict(sorted(inner.items()))
+        else:
+            previous[name] = copy.deepcopy(value)
+    return previous
 
 
 def _state_text(value: Any) -> str:
@@ -237,9 +262,20 @@ class ActionContext:
 
     # --- refusing --------------------------------------------------------------------------------
 
-    def check_state(self, obj: Mapping[str, Any], verb: str | None = None) -> None:
-        """Raise Stripe's state error when ``obj``'s state does not allow the verb."""
-        error = state_error(self.object_type, verb or self.verb, obj)
+    def check_state(
+        self,
+        obj: Mapping[str, Any],
+        verb: str | None = None,
+        *,
+        state: str | None = None,
+        object_type: str | None = None,
+    ) -> None:
+        """Raise Stripe's state error when ``obj``'s state (or ``state``) does not allow the verb.
+
+        ``verb`` and ``object_type`` default to the request's; a refund checks its charge's state
+        with ``object_type="charge", verb="refund"``.
+        """
+        error = state_error(object_type or self.object_type, verb or self.verb, obj, state)
         if error is not None:
             raise error
 

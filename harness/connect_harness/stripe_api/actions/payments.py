@@ -1,5 +1,4 @@
-"""Payments on the fake: payment intents and the charges they make, refunds, disputes, customers,
-payment methods, setup intents and Checkout Sessions, with Stripe's test cards.
+"""Payments on the fake: payment intents and the charges they make, charges, refunds, disputes.
 
 What each action may start from and the error otherwise: :mod:`connect_harness.lifecycle.transitions`.
 Which events each outcome emits: :mod:`connect_harness.lifecycle.emissions`. The fields each state
@@ -10,234 +9,32 @@ implies: :func:`connect_harness.lifecycle.states.apply_state`. What a test card 
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
 from connect_harness.lifecycle.states import apply_state
 from connect_harness.lifecycle.test_values import TestCard, card_for
 from connect_harness.stripe_api import bodies
-from connect_harness.stripe_api.actions import ActionContext, ActionError, action
-
-_ERROR_DOCS = "https://stripe.com/docs/error-codes/"
-
-# A payment method created from a test card's name renders the card as Stripe's Testing page
-# lists it; the cards by last four digits, for payment methods the fake did not make itself.
-_CARDS_BY_LAST4: dict[str, TestCard] = {}
-
-
-def _truthy(value: Any) -> bool:
-    return value is True or (isinstance(value, str) and value.lower() == "true")
-
-
-def _amount(value: Any) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
-
-
-def _links(**ids: Any) -> Any:
-    """A ``link`` for :func:`apply_state`: the ids the state's fields name."""
-    return lambda object_type: ids.get(object_type)
-
-
-# --- payment methods and test cards -----------------------------------------------------------
-
-
-def _test_card(ctx: ActionContext, name: str) -> TestCard | None:
-    card = card_for(name)
-    if card is None and (name.startswith("pm_card_") or name.startswith("tok_")):
-        return card_for("pm_card_visa")  # a test card the table does not list: an ordinary card
-    return card
-
-
-def _card_payment_method(ctx: ActionContext, card: TestCard) -> dict[str, Any]:
-    """A new card payment method for a test card (Stripe makes one per use of its name)."""
-    pm = ctx.create("payment_method", {"type": "card", "customer": None})
-    pm["created"] = ctx.request.now
-    details = pm.get("card")
-    if isinstance(details, dict):
-        ctx.set(
-            details,
-            {"brand": card.brand, "last4": card.last4, "funding": card.funding, "wallet": None},
-        )
-        if "display_brand" in details:
-            details["display_brand"] = card.brand
-        networks = details.get("networks")
-        if isinstance(networks, dict):
-            networks["available"] = [card.brand]
-    _CARDS_BY_LAST4.setdefault(card.last4, card)
-    return pm
-
-
-def payment_method(ctx: ActionContext, value: Any, param: str) -> dict[str, Any]:
-    """The payment method ``value`` names: a test card's name makes a new one; an id is looked up
-    as the asking context sees it (Stripe's 404 naming ``param`` when it does not exist)."""
-    if isinstance(value, str):
-        card = _test_card(ctx, value)
-        if card is not None:
-            return _card_payment_method(ctx, card)
-    found = ctx.find(value, "payment_method")
-    if found is None:
-        body = bodies.no_such("PaymentMethod", str(value))
-        body["error"]["param"] = param
-        raise ActionError(404, body)
-    return found
-
-
-def card_of(pm: Mapping[str, Any]) -> TestCard:
-    """The test card behind a payment method (an unknown card is an ordinary one that succeeds)."""
-    details = pm.get("card")
-    last4 = details.get("last4") if isinstance(details, Mapping) else None
-    found = _CARDS_BY_LAST4.get(str(last4)) or _card_by_last4(str(last4))
-    return found or _visa()
-
-
-def _card_by_last4(last4: str) -> TestCard | None:
-    from connect_harness.lifecycle.test_values import TEST_CARDS
-
-    for card in TEST_CARDS:
-        if card.last4 == last4:
-            return card
-    return None
-
-
-def _visa() -> TestCard:
-    card = card_for("pm_card_visa")
-    assert card is not None
-    return card
-
-
-# --- charges ----------------------------------------------------------------------------------
-
-
-def _balance_transaction(ctx: ActionContext, charge: Mapping[str, Any], amount: int) -> str:
-    bt = ctx.create(
-        "balance_transaction",
-        {
-            "amount": amount,
-            "currency": charge.get("currency"),
-            "source": charge.get("id"),
-            "type": "charge",
-            "status": "pending",
-            "created": ctx.request.now,
-            "description": charge.get("description"),
-        },
-    )
-    if "net" in bt and isinstance(bt.get("fee"), int):
-        bt["net"] = amount - bt["fee"]
-    return str(bt["id"])
-
-
-def _new_charge(
-    ctx: ActionContext,
-    *,
-    amount: int,
-    currency: Any,
-    pm: Mapping[str, Any] | None,
-    card: TestCard,
-    captured: bool,
-    payment_intent: str | None,
-    customer: Any,
-    description: Any,
-    metadata: Any,
-) -> dict[str, Any]:
-    """A charge of a payment (its state: succeeded, uncaptured or failed by ``card``)."""
-    charge = ctx.create(
-        "charge",
-        {
-            "amount": amount,
-            "currency": currency,
-            "created": ctx.request.now,
-            "description": description,
-            "metadata": copy.deepcopy(metadata) if isinstance(metadata, dict) else {},
-            "payment_method": pm.get("id") if pm is not None else None,
-            "invoice": None,
-            "review": None,
-            "dispute": None,
-            "disputed": False,
-            "application_fee": None,
-            "application_fee_amount": None,
-            "transfer": None,
-            "balance_transaction": None,
-            "failure_balance_transaction": None,
-            "receipt_email": None,
-            "on_behalf_of": None,
-            "transfer_data": None,
-            "source_transfer": None,
-        },
-    )
-    charge["customer"] = customer
-    charge["payment_intent"] = payment_intent
-    details = charge.get("payment_method_details")
-    if isinstance(details, dict):
-        details["type"] = "card"
-        card_details = details.get("card")
-        if isinstance(card_details, dict):
-            ctx.set(
-                card_details,
-                {"brand": card.brand, "last4": card.last4, "funding": card.funding},
-            )
-    links = _links(payment_intent=payment_intent, customer=customer)
-    if card.outcome == "declined":
-        apply_state(charge, "charge", "failed", at=ctx.request.now, link=links)
-        ctx.set(charge, {"failure_code": card.code, "failure_message": card.message})
-        ctx.set(
-            charge,
-            {
-                "outcome": {
-                    "network_status": "declined_by_network",
-                    "reason": card.decline_code,
-                    "risk_level": "normal",
-                    "seller_message": "The bank did not return any further details with this "
-                    "decline.",
-                    "type": "issuer_declined",
-                }
-            },
-        )
-        return charge
-    apply_state(
-        charge, "charge", "succeeded" if captured else "uncaptured", at=ctx.request.now, link=links
-    )
-    charge["customer"], charge["payment_intent"] = customer, payment_intent
-    if captured and "balance_transaction" in charge:
-        charge["balance_transaction"] = _balance_transaction(ctx, charge, amount)
-    ctx.set(
-        charge,
-        {
-            "outcome": {
-                "network_status": "approved_by_network",
-                "reason": None,
-                "risk_level": "normal",
-                "seller_message": "Payment complete.",
-                "type": "authorized",
-            }
-        },
-    )
-    return charge
-
-
-def _card_error(
-    card: TestCard,
-    *,
-    charge: Mapping[str, Any] | None,
-    pm: Mapping[str, Any] | None,
-) -> dict[str, Any]:
-    """Stripe's ``card_error`` for a declined test card (``last_payment_error`` and the 402)."""
-    code = card.code or "card_declined"
-    error: dict[str, Any] = {}
-    if charge is not None:
-        error["charge"] = charge.get("id")
-    error["code"] = code
-    error["decline_code"] = card.decline_code
-    error["doc_url"] = _ERROR_DOCS + code.replace("_", "-")
-    error["message"] = card.message
-    if pm is not None:
-        error["payment_method"] = copy.deepcopy(dict(pm))
-    error["type"] = "card_error"
-    return error
-
+from connect_harness.stripe_api.actions import (
+    ActionContext,
+    ActionError,
+    action,
+    previous_attributes,
+)
+from connect_harness.stripe_api.actions.cards import (
+    DELAYED_TYPES,
+    ERROR_DOCS,
+    balance_transaction,
+    brand_name,
+    card_error,
+    card_of,
+    link_ids,
+    new_charge,
+    payment_method,
+    truthy,
+    whole_amount,
+)
 
 # --- payment intents ----------------------------------------------------------------------------
 
@@ -256,9 +53,9 @@ def create_payment_intent(ctx: ActionContext, _: dict[str, Any] | None) -> dict[
     if pm is not None:
         pi["payment_method"] = pm["id"]
     state = "requires_payment_method" if pm is None else "requires_confirmation"
-    apply_state(pi, "payment_intent", state, at=ctx.request.now, link=_links())
+    apply_state(pi, "payment_intent", state, at=ctx.request.now, link=link_ids())
     ctx.emit_outcome("ok", pi)
-    if _truthy(params.get("confirm")):
+    if truthy(params.get("confirm")):
         _confirm(ctx, pi, pm)
     return pi
 
@@ -322,7 +119,7 @@ def _confirm(ctx: ActionContext, pi: dict[str, Any], pm: dict[str, Any] | None) 
             "confirm the PaymentIntent, update it with a payment method or pass one when you "
             "confirm it.",
             code="payment_intent_unexpected_state",
-            doc_url=_ERROR_DOCS + "payment-intent-unexpected-state",
+            doc_url=ERROR_DOCS + "payment-intent-unexpected-state",
             param="payment_method",
         )
         body["error"]["payment_intent"] = copy.deepcopy(pi)
@@ -330,12 +127,12 @@ def _confirm(ctx: ActionContext, pi: dict[str, Any], pm: dict[str, Any] | None) 
     card = card_of(pm)
     now = ctx.request.now
     if card.outcome == "requires_action" and pi.get("status") != "requires_action":
-        apply_state(pi, "payment_intent", "requires_action", at=now, link=_links())
+        apply_state(pi, "payment_intent", "requires_action", at=now, link=link_ids())
         ctx.emit_outcome("requires_action", pi, verb="confirm")
         return
-    amount = _amount(pi.get("amount")) or 0
+    amount = whole_amount(pi.get("amount")) or 0
     manual = pi.get("capture_method") in ("manual", "manual_preferred")
-    charge = _new_charge(
+    charge = new_charge(
         ctx,
         amount=amount,
         currency=pi.get("currency"),
@@ -348,10 +145,20 @@ def _confirm(ctx: ActionContext, pi: dict[str, Any], pm: dict[str, Any] | None) 
         metadata=pi.get("metadata"),
     )
     _list_charge(pi, charge)
-    links = _links(charge=charge["id"])
+    named = link_ids(charge=charge["id"])
+    if pm.get("type") in DELAYED_TYPES:
+        apply_state(charge, "charge", "pending", at=now, link=named)
+        details = charge.get("payment_method_details")
+        if isinstance(details, dict):
+            details["type"] = pm["type"]
+        ctx.set(charge, {"captured": True, "balance_transaction": None})
+        apply_state(pi, "payment_intent", "processing", at=now, link=named)
+        ctx.set(pi, {"latest_charge": charge["id"]})
+        ctx.emit_outcome("processing", charge, pi, verb="confirm")
+        return
     if card.outcome == "declined":
-        apply_state(pi, "payment_intent", "payment_failed", at=now, link=links)
-        error = _card_error(card, charge=charge, pm=pm)
+        apply_state(pi, "payment_intent", "payment_failed", at=now, link=named)
+        error = card_error(card, charge=charge, pm=pm)
         pi["last_payment_error"] = error
         pi["payment_method"] = None
         ctx.emit_outcome("declined", charge, pi, verb="confirm")
@@ -359,10 +166,10 @@ def _confirm(ctx: ActionContext, pi: dict[str, Any], pm: dict[str, Any] | None) 
         body["error"] = dict(sorted(body["error"].items()))
         raise ActionError(402, body)
     if manual:
-        apply_state(pi, "payment_intent", "requires_capture", at=now, link=links)
+        apply_state(pi, "payment_intent", "requires_capture", at=now, link=named)
         ctx.emit_outcome("requires_capture", charge, pi, verb="confirm")
         return
-    apply_state(pi, "payment_intent", "succeeded", at=now, link=links)
+    apply_state(pi, "payment_intent", "succeeded", at=now, link=named)
     if card.outcome != "dispute":
         ctx.emit_outcome("succeeded", charge, pi, verb="confirm")
         return
@@ -393,7 +200,7 @@ def _new_dispute(ctx: ActionContext, charge: dict[str, Any], card: TestCard) -> 
             "balance_transactions": [],
         },
     )
-    apply_state(dispute, "dispute", card.dispute_status, at=ctx.request.now, link=_links())
+    apply_state(dispute, "dispute", card.dispute_status, at=ctx.request.now, link=link_ids())
     dispute["status"] = card.dispute_status
     ctx.set(dispute, {"is_charge_refundable": card.dispute_status == "warning_needs_response"})
     ctx.set(charge, {"disputed": True, "dispute": dispute["id"]})
@@ -404,9 +211,9 @@ def _new_dispute(ctx: ActionContext, charge: dict[str, Any], card: TestCard) -> 
 def capture_payment_intent(ctx: ActionContext, pi: dict[str, Any] | None) -> dict[str, Any]:
     assert pi is not None
     ctx.check_state(pi)
-    capturable = _amount(pi.get("amount_capturable")) or _amount(pi.get("amount")) or 0
+    capturable = whole_amount(pi.get("amount_capturable")) or whole_amount(pi.get("amount")) or 0
     wanted = ctx.params.get("amount_to_capture")
-    amount = capturable if wanted in (None, "") else _amount(wanted)
+    amount = capturable if wanted in (None, "") else whole_amount(wanted)
     if amount is None or amount > capturable:
         body = bodies.error(
             "invalid_request_error",
@@ -415,8 +222,8 @@ def capture_payment_intent(ctx: ActionContext, pi: dict[str, Any] | None) -> dic
         )
         raise ActionError(400, body)
     charge = ctx.find(pi.get("latest_charge"), "charge")
-    links = _links(charge=pi.get("latest_charge"))
-    apply_state(pi, "payment_intent", "succeeded", at=ctx.request.now, link=links)
+    named = link_ids(charge=pi.get("latest_charge"))
+    apply_state(pi, "payment_intent", "succeeded", at=ctx.request.now, link=named)
     pi["amount_received"] = amount
     if charge is None:  # its charge is not the fake's to see: the intent alone moves
         return pi
@@ -426,11 +233,11 @@ def capture_payment_intent(ctx: ActionContext, pi: dict[str, Any] | None) -> dic
             "captured": True,
             "amount_captured": amount,
             # The uncaptured rest is released: Stripe shows it as refunded on the charge.
-            "amount_refunded": (_amount(charge.get("amount")) or 0) - amount,
+            "amount_refunded": (whole_amount(charge.get("amount")) or 0) - amount,
         },
     )
     if "balance_transaction" in charge:
-        charge["balance_transaction"] = _balance_transaction(ctx, charge, amount)
+        charge["balance_transaction"] = balance_transaction(ctx, charge, amount)
     _list_charge(pi, charge)
     ctx.emit_outcome("ok", charge, pi)
     return pi
@@ -440,7 +247,7 @@ def capture_payment_intent(ctx: ActionContext, pi: dict[str, Any] | None) -> dic
 def cancel_payment_intent(ctx: ActionContext, pi: dict[str, Any] | None) -> dict[str, Any]:
     assert pi is not None
     ctx.check_state(pi)
-    apply_state(pi, "payment_intent", "canceled", at=ctx.request.now, link=_links())
+    apply_state(pi, "payment_intent", "canceled", at=ctx.request.now, link=link_ids())
     pi["cancellation_reason"] = ctx.params.get("cancellation_reason") or None
     ctx.emit_outcome("ok", pi)
     return pi
@@ -463,92 +270,267 @@ def update_payment_intent(ctx: ActionContext, pi: dict[str, Any] | None) -> dict
                 "payment_intent",
                 "requires_confirmation",
                 at=ctx.request.now,
-                link=_links(),
+                link=link_ids(),
             )
     ctx.emit_outcome("ok", updated)
     return updated
 
 
-# --- customers ----------------------------------------------------------------------------------
+# --- charges ------------------------------------------------------------------------------------
 
 
-@action("customer", "create")
-def create_customer(ctx: ActionContext, _: dict[str, Any] | None) -> dict[str, Any]:
-    """Create; a ``payment_method`` is attached to the new customer (its own event follows)."""
-    pm = None
-    if ctx.params.get("payment_method") not in (None, ""):
-        pm = payment_method(ctx, ctx.params["payment_method"], "payment_method")
-    customer = ctx.generic()
-    customer["created"] = ctx.request.now
-    ctx.set(
-        customer,
-        {
-            "default_source": None,
-            "invoice_settings": {
-                **(customer.get("invoice_settings") or {}),
-                "default_payment_method": None,
-            },
-            "test_clock": None,
-            "balance": 0,
-            "delinquent": False,
-            "discount": None,
-        },
+@action("charge", "create")
+def create_charge(ctx: ActionContext, _: dict[str, Any] | None) -> dict[str, Any]:
+    """A charge of a ``source`` (a ``tok_*``, a card) or of a customer's default source."""
+    params = ctx.params
+    source = params.get("source")
+    customer = params.get("customer") or None
+    if customer is not None:
+        found = ctx.require(customer, "customer", "customer")
+        source = source or found.get("default_source")
+    if not isinstance(source, str) or not source:
+        return ctx.generic()
+    card = card_for(source)
+    if card is not None:  # a token makes a card, as on Stripe
+        card_obj = ctx.create(
+            "card",
+            {"brand": brand_name(card.brand), "last4": card.last4, "funding": card.funding},
+        )
+        ctx.set(card_obj, {"customer": None, "account": None})
+    else:
+        found_card = ctx.find(source)
+        if found_card is None:
+            body = bodies.no_such("source", source)
+            body["error"]["param"] = "source"
+            raise ActionError(404, body)
+        card_obj = found_card
+        card = card_of({"card": card_obj})
+    if card.outcome == "requires_action":
+        # A charge cannot authenticate: the card's issuer declines it. Decline codes:
+        # https://docs.stripe.com/declines/codes (authentication_required).
+        card = dataclasses.replace(
+            card,
+            outcome="declined",
+            code="card_declined",
+            decline_code="authentication_required",
+            message="Your card was declined. This transaction requires authentication.",
+        )
+    amount = whole_amount(params.get("amount")) or 0
+    charge = new_charge(
+        ctx,
+        amount=amount,
+        currency=params.get("currency"),
+        pm=None,
+        card=card,
+        captured=params.get("capture") in (None, "", True, "true"),
+        payment_intent=None,
+        customer=customer,
+        description=params.get("description") or None,
+        metadata=params.get("metadata") if isinstance(params.get("metadata"), dict) else {},
     )
-    for name in ("email", "name", "description", "phone"):
-        if name in customer:
-            customer[name] = ctx.params.get(name) or None
-    _apply_nested(ctx, customer)
-    ctx.emit_outcome("ok", customer)
-    if pm is not None:
-        pm["customer"] = customer["id"]
-        ctx.emit_outcome("ok", pm, object_type="payment_method", verb="attach")
-    return customer
+    ctx.set(charge, {"payment_method": card_obj.get("id"), "source": copy.deepcopy(card_obj)})
+    if card.outcome == "declined":
+        ctx.emit_outcome("declined", charge)
+        raise ActionError(402, {"error": card_error(card, charge=charge, pm=None)})
+    ctx.emit_outcome("succeeded", charge)
+    return charge
 
 
-def _apply_nested(ctx: ActionContext, customer: dict[str, Any]) -> None:
-    """``invoice_settings[default_payment_method]`` names a payment method of the customer."""
-    settings = ctx.params.get("invoice_settings")
-    if isinstance(settings, Mapping) and "default_payment_method" in settings:
-        value = settings["default_payment_method"] or None
-        holder = customer.get("invoice_settings")
-        if isinstance(holder, dict):
-            holder["default_payment_method"] = value
+@action("charge", "capture")
+def capture_charge(ctx: ActionContext, charge: dict[str, Any] | None) -> dict[str, Any]:
+    assert charge is not None
+    ctx.check_state(charge)
+    whole = whole_amount(charge.get("amount")) or 0
+    wanted = ctx.params.get("amount")
+    amount = whole if wanted in (None, "") else (whole_amount(wanted) or 0)
+    ctx.set(
+        charge,
+        {"captured": True, "amount_captured": amount, "amount_refunded": whole - amount},
+    )
+    if "balance_transaction" in charge:
+        charge["balance_transaction"] = balance_transaction(ctx, charge, amount)
+    ctx.emit_outcome("ok", charge)
+    return charge
 
 
-@action("customer", "update")
-def update_customer(ctx: ActionContext, customer: dict[str, Any] | None) -> dict[str, Any]:
-    assert customer is not None
-    before = copy.deepcopy(customer)
+@action("charge", "update")
+def update_charge(ctx: ActionContext, charge: dict[str, Any] | None) -> dict[str, Any]:
+    assert charge is not None
+    before = copy.deepcopy(charge)
     updated = ctx.generic()
-    previous = _previous(before, updated)
+    previous = previous_attributes(before, updated)
     if previous:
         ctx.emit_outcome("ok", updated, previous_attributes=previous)
     return updated
 
 
-@action("customer", "delete")
-def delete_customer(ctx: ActionContext, customer: dict[str, Any] | None) -> dict[str, Any]:
-    assert customer is not None
-    snapshot = copy.deepcopy(customer)
-    answer = ctx.generic()
-    ctx.emit_outcome("ok", snapshot)
-    return answer
+@action("charge", "refund")
+def refund_charge(ctx: ActionContext, charge: dict[str, Any] | None) -> dict[str, Any]:
+    """The legacy ``POST /v1/charges/{charge}/refund``: a refund; the answer is the charge."""
+    assert charge is not None
+    _refund(ctx, charge, verb="create")
+    return charge
 
 
-def _previous(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
-    """``previous_attributes``: each top-level field that changed, with its value before; a
-    changed hash gives only its changed keys (a removed metadata key's previous value, an added
-    one's ``null``), as Stripe's events do."""
-    previous: dict[str, Any] = {}
-    for name, value in before.items():
-        now = after.get(name)
-        if now == value:
-            continue
-        if isinstance(value, dict) and isinstance(now, dict):
-            inner = {
-                key: value.get(key) for key in {*value, *now} if value.get(key) != now.get(key)
-            }
-            previous[name] = dict(sorted(inner.items()))
-        else:
-            previous[name] = copy.deepcopy(value)
-    return previous
+# --- refunds ------------------------------------------------------------------------------------
+
+
+@action("refund", "create")
+def create_refund(ctx: ActionContext, _: dict[str, Any] | None) -> dict[str, Any]:
+    """Refund a charge (``charge``, or a payment intent's latest charge), whole or in part."""
+    charge_id = ctx.params.get("charge") or ctx.path_values.get("charge")
+    if not charge_id and ctx.params.get("payment_intent"):
+        pi = ctx.require(ctx.params["payment_intent"], "payment_intent", "payment_intent")
+        charge_id = pi.get("latest_charge")
+        if not charge_id:
+            body = bodies.error(
+                "invalid_request_error",
+                f"This PaymentIntent ({pi['id']}) does not have a successful charge to refund.",
+                param="payment_intent",
+            )
+            raise ActionError(400, body)
+    if not charge_id:
+        return ctx.generic()
+    charge = ctx.require(charge_id, "charge", "charge")
+    return _refund(ctx, charge, verb="create")
+
+
+def _refund(ctx: ActionContext, charge: dict[str, Any], *, verb: str) -> dict[str, Any]:
+    ctx.check_state(
+        charge,
+        "refund",
+        state="refunded" if charge.get("refunded") else "refundable",
+        object_type="charge",
+    )
+    captured = charge.get("amount_captured")
+    whole = whole_amount(captured) if captured is not None else whole_amount(charge.get("amount"))
+    refundable = (whole or 0) - (whole_amount(charge.get("amount_refunded")) or 0)
+    wanted = ctx.params.get("amount")
+    amount = refundable if wanted in (None, "") else whole_amount(wanted)
+    if amount is None or amount > refundable:
+        body = bodies.error(
+            "invalid_request_error",
+            f"Refund amount ({wanted}) is greater than unrefunded amount on charge ({refundable}).",
+            param="amount",
+        )
+        raise ActionError(400, body)
+    refund = ctx.create(
+        "refund",
+        {
+            "amount": amount,
+            "charge": charge["id"],
+            "payment_intent": charge.get("payment_intent"),
+            "currency": charge.get("currency"),
+            "created": ctx.request.now,
+            "status": "succeeded",
+            "reason": ctx.params.get("reason") or None,
+            "metadata": copy.deepcopy(ctx.params.get("metadata"))
+            if isinstance(ctx.params.get("metadata"), dict)
+            else {},
+            "failure_reason": None,
+            "failure_balance_transaction": None,
+            "next_action": None,
+            "receipt_number": None,
+            "source_transfer_reversal": None,
+            "transfer_reversal": None,
+            "destination_details": None,
+            "instructions_email": None,
+        },
+    )
+    if "balance_transaction" in refund:
+        bt = ctx.create(
+            "balance_transaction",
+            {
+                "amount": -amount,
+                "currency": charge.get("currency"),
+                "source": refund["id"],
+                "type": "refund",
+                "status": "pending",
+                "created": ctx.request.now,
+                "fee": 0,
+                "net": -amount,
+            },
+        )
+        refund["balance_transaction"] = bt["id"]
+    refunded = (whole_amount(charge.get("amount_refunded")) or 0) + amount
+    ctx.set(charge, {"amount_refunded": refunded, "refunded": refunded >= (whole or 0)})
+    refunds = charge.get("refunds")
+    if isinstance(refunds, dict) and isinstance(refunds.get("data"), list):
+        refunds["data"] = [copy.deepcopy(refund), *refunds["data"]]
+        if isinstance(refunds.get("total_count"), int):
+            refunds["total_count"] = len(refunds["data"])
+    ctx.emit_outcome("ok", charge, refund, object_type="refund", verb=verb)
+    return refund
+
+
+@action("refund", "update")
+def update_refund(ctx: ActionContext, refund: dict[str, Any] | None) -> dict[str, Any]:
+    assert refund is not None
+    before = copy.deepcopy(refund)
+    updated = ctx.generic()
+    previous = previous_attributes(before, updated)
+    if previous:
+        ctx.emit_outcome("ok", updated, previous_attributes=previous)
+    return updated
+
+
+@action("refund", "cancel")
+def cancel_refund(ctx: ActionContext, refund: dict[str, Any] | None) -> dict[str, Any]:
+    assert refund is not None
+    ctx.check_state(refund)
+    previous = {"status": refund.get("status")}
+    refund["status"] = "canceled"
+    charge = ctx.find(refund.get("charge"), "charge")
+    if charge is not None:
+        refunded = max(
+            (whole_amount(charge.get("amount_refunded")) or 0) - (refund["amount"] or 0), 0
+        )
+        ctx.set(charge, {"amount_refunded": refunded, "refunded": False})
+    ctx.emit_outcome("ok", refund, previous_attributes=previous)
+    return refund
+
+
+# --- disputes -----------------------------------------------------------------------------------
+
+# Stripe's Testing page, "Disputes": evidence whose uncategorized_text is one of these closes the
+# dispute with that result.
+_TEST_EVIDENCE = {"winning_evidence": "won", "losing_evidence": "lost"}
+_CLOSED = {"won", "lost", "warning_closed"}
+
+
+@action("dispute", "update")
+def update_dispute(ctx: ActionContext, dispute: dict[str, Any] | None) -> dict[str, Any]:
+    assert dispute is not None
+    before = copy.deepcopy(dispute)
+    evidence = ctx.params.get("evidence")
+    updated = ctx.generic()
+    submitted = isinstance(evidence, Mapping) and ctx.params.get("submit") not in (False, "false")
+    inquiry = str(before.get("status", "")).startswith("warning_")
+    if submitted and before.get("status") not in _CLOSED:
+        details = updated.get("evidence_details")
+        if isinstance(details, dict):
+            count = details.get("submission_count")
+            details["has_evidence"] = True
+            details["submission_count"] = (count if isinstance(count, int) else 0) + 1
+        updated["status"] = "warning_under_review" if inquiry else "under_review"
+    previous = previous_attributes(before, updated)
+    if previous:
+        ctx.emit_outcome("ok", updated, previous_attributes=previous)
+    text = evidence.get("uncategorized_text") if isinstance(evidence, Mapping) else None
+    result = _TEST_EVIDENCE.get(str(text)) if submitted else None
+    if result is not None and before.get("status") not in _CLOSED:
+        updated["status"] = "warning_closed" if inquiry else result
+        ctx.set(updated, {"is_charge_refundable": False})
+        ctx.emit_outcome(result, updated, verb="test_evidence")
+    return updated
+
+
+@action("dispute", "close")
+def close_dispute(ctx: ActionContext, dispute: dict[str, Any] | None) -> dict[str, Any]:
+    assert dispute is not None
+    ctx.check_state(dispute)
+    inquiry = str(dispute.get("status", "")).startswith("warning_")
+    dispute["status"] = "warning_closed" if inquiry else "lost"
+    ctx.set(dispute, {"is_charge_refundable": False})
+    ctx.emit_outcome("ok", dispute)
+    return dispute

@@ -1,0 +1,306 @@
+"""Customers, their payment methods and legacy card sources, and setup intents on the fake.
+
+The tables the actions follow: :mod:`connect_harness.lifecycle.transitions` (allowed states, Stripe's
+errors), :mod:`connect_harness.lifecycle.emissions` (the events of each outcome).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from connect_harness.lifecycle.states import apply_state
+from connect_harness.lifecycle.test_values import card_for
+from connect_harness.stripe_api import bodies
+from connect_harness.stripe_api.actions import (
+    ActionContext,
+    ActionError,
+    action,
+    previous_attributes,
+)
+from connect_harness.stripe_api.actions.cards import (
+    ERROR_DOCS,
+    brand_name,
+    card_error,
+    card_of,
+    card_payment_method,
+    link_ids,
+    payment_method,
+    truthy,
+)
+
+# --- customers ----------------------------------------------------------------------------------
+
+
+@action("customer", "create")
+def create_customer(ctx: ActionContext, _: dict[str, Any] | None) -> dict[str, Any]:
+    """Create; a ``payment_method`` is attached to the new customer (its own event follows)."""
+    pm = None
+    if ctx.params.get("payment_method") not in (None, ""):
+        pm = payment_method(ctx, ctx.params["payment_method"], "payment_method")
+    customer = ctx.generic()
+    customer["created"] = ctx.request.now
+    ctx.set(
+        customer,
+        {
+            "default_source": None,
+            "invoice_settings": {
+                **(customer.get("invoice_settings") or {}),
+                "default_payment_method": None,
+            },
+            "test_clock": None,
+            "balance": 0,
+            "delinquent": False,
+            "discount": None,
+        },
+    )
+    for name in ("email", "name", "description", "phone"):
+        if name in customer:
+            customer[name] = ctx.params.get(name) or None
+    _apply_nested(ctx, customer)
+    ctx.emit_outcome("ok", customer)
+    if pm is not None:
+        pm["customer"] = customer["id"]
+        ctx.emit_outcome("ok", pm, object_type="payment_method", verb="attach")
+    return customer
+
+
+def _apply_nested(ctx: ActionContext, customer: dict[str, Any]) -> None:
+    """``invoice_settings[default_payment_method]`` names a payment method of the customer."""
+    settings = ctx.params.get("invoice_settings")
+    if isinstance(settings, Mapping) and "default_payment_method" in settings:
+        value = settings["default_payment_method"] or None
+        holder = customer.get("invoice_settings")
+        if isinstance(holder, dict):
+            holder["default_payment_method"] = value
+
+
+@action("customer", "update")
+def update_customer(ctx: ActionContext, customer: dict[str, Any] | None) -> dict[str, Any]:
+    assert customer is not None
+    before = copy.deepcopy(customer)
+    updated = ctx.generic()
+    previous = previous_attributes(before, updated)
+    if previous:
+        ctx.emit_outcome("ok", updated, previous_attributes=previous)
+    return updated
+
+
+@action("customer", "delete")
+def delete_customer(ctx: ActionContext, customer: dict[str, Any] | None) -> dict[str, Any]:
+    assert customer is not None
+    snapshot = copy.deepcopy(customer)
+    answer = ctx.generic()
+    ctx.emit_outcome("ok", snapshot)
+    return answer
+
+
+# --- payment methods ------------------------------------------------------------------------------
+
+
+@action("payment_method", "name")
+def payment_method_by_name(ctx: ActionContext, _: dict[str, Any] | None) -> dict[str, Any]:
+    """``/v1/payment_methods/pm_card_visa/...``: a test card's name makes a new payment method."""
+    card = card_for(str(ctx.params.get("name")))
+    if card is None or not str(ctx.params.get("name")).startswith("pm_"):
+        return {}
+    return card_payment_method(ctx, card)
+
+
+@action("payment_method", "create")
+def create_payment_method(ctx: ActionContext, _: dict[str, Any] | None) -> dict[str, Any]:
+    """Create; ``card[token]=tok_visa`` renders that test card (no event: Stripe has no
+    ``payment_method.created``)."""
+    details = ctx.params.get("card")
+    token = details.get("token") if isinstance(details, Mapping) else None
+    card = card_for(token) if isinstance(token, str) else None
+    if card is not None:
+        pm = card_payment_method(ctx, card)
+        _set_billing_details(ctx, pm)
+    else:
+        pm = ctx.generic()
+        pm["created"] = ctx.request.now
+        pm["customer"] = None
+    ctx.emit_outcome("ok", pm)
+    return pm
+
+
+def _set_billing_details(ctx: ActionContext, pm: dict[str, Any]) -> None:
+    given = ctx.params.get("billing_details")
+    holder = pm.get("billing_details")
+    if not isinstance(given, Mapping) or not isinstance(holder, dict):
+        return
+    for name, value in given.items():
+        if name == "address" and isinstance(value, Mapping):
+            address = holder.get("address")
+            if isinstance(address, dict):
+                for key, part in value.items():
+                    if key in address:
+                        address[key] = part
+        elif name in holder and isinstance(value, str):
+            holder[name] = value
+
+
+@action("payment_method", "attach")
+def attach_payment_method(ctx: ActionContext, pm: dict[str, Any] | None) -> dict[str, Any]:
+    assert pm is not None
+    ctx.check_state(pm, state="attached" if pm.get("customer") else "detached")
+    customer = ctx.require(ctx.params.get("customer"), "customer", "customer")
+    pm["customer"] = customer["id"]
+    ctx.emit_outcome("ok", pm)
+    return pm
+
+
+@action("payment_method", "detach")
+def detach_payment_method(ctx: ActionContext, pm: dict[str, Any] | None) -> dict[str, Any]:
+    assert pm is not None
+    ctx.check_state(pm, state="attached" if pm.get("customer") else "detached")
+    pm["customer"] = None
+    ctx.emit_outcome("ok", pm)
+    return pm
+
+
+@action("payment_method", "update")
+def update_payment_method(ctx: ActionContext, pm: dict[str, Any] | None) -> dict[str, Any]:
+    assert pm is not None
+    before = copy.deepcopy(pm)
+    updated = ctx.generic()
+    previous = previous_attributes(before, updated)
+    if previous:
+        ctx.emit_outcome("ok", updated, previous_attributes=previous)
+    return updated
+
+
+# --- customer sources (legacy cards) ---------------------------------------------------------------
+
+
+@action("card", "create")
+def create_source(ctx: ActionContext, _: dict[str, Any] | None) -> dict[str, Any]:
+    """``POST /v1/customers/{customer}/sources`` with a ``tok_*``: the card joins the customer."""
+    customer_id = ctx.path_values.get("customer")
+    source = ctx.params.get("source")
+    card = card_for(source) if isinstance(source, str) else None
+    if customer_id is None or card is None:
+        return ctx.generic()
+    customer = ctx.require(customer_id, "customer", "customer")
+    obj = ctx.create(
+        "card",
+        {"brand": brand_name(card.brand), "last4": card.last4, "funding": card.funding},
+    )
+    obj["customer"] = customer["id"]
+    if "account" in obj:
+        obj["account"] = None
+    if customer.get("default_source") is None and "default_source" in customer:
+        customer["default_source"] = obj["id"]
+    ctx.emit_outcome("ok", obj)
+    return obj
+
+
+@action("card", "update")
+def update_source(ctx: ActionContext, card: dict[str, Any] | None) -> dict[str, Any]:
+    assert card is not None
+    before = copy.deepcopy(card)
+    updated = ctx.generic()
+    previous = previous_attributes(before, updated)
+    if previous and updated.get("customer"):
+        ctx.emit_outcome("ok", updated, previous_attributes=previous)
+    return updated
+
+
+# --- setup intents ------------------------------------------------------------------------------
+
+
+@action("setup_intent", "create")
+def create_setup_intent(ctx: ActionContext, _: dict[str, Any] | None) -> dict[str, Any]:
+    params = ctx.params
+    pm = None
+    if params.get("payment_method") not in (None, ""):
+        pm = payment_method(ctx, params["payment_method"], "payment_method")
+    if params.get("customer") not in (None, ""):
+        ctx.require(params["customer"], "customer", "customer")
+    seti = ctx.generic()
+    seti["created"] = ctx.request.now
+    ctx.set(
+        seti,
+        {
+            "customer": params.get("customer") or None,
+            "description": params.get("description") or None,
+            "payment_method": pm["id"] if pm is not None else None,
+            "latest_attempt": None,
+            "mandate": None,
+            "single_use_mandate": None,
+            "on_behalf_of": params.get("on_behalf_of") or None,
+            "application": None,
+            "usage": params.get("usage") or "off_session",
+        },
+    )
+    types = params.get("payment_method_types")
+    if isinstance(types, list) and "payment_method_types" in seti:
+        seti["payment_method_types"] = [str(item) for item in types]
+    state = "requires_payment_method" if pm is None else "requires_confirmation"
+    apply_state(seti, "setup_intent", state, at=ctx.request.now, link=link_ids())
+    ctx.emit_outcome("ok", seti)
+    if truthy(params.get("confirm")):
+        _confirm_setup(ctx, seti, pm)
+    return seti
+
+
+@action("setup_intent", "confirm")
+def confirm_setup_intent(ctx: ActionContext, seti: dict[str, Any] | None) -> dict[str, Any]:
+    assert seti is not None
+    ctx.check_state(seti)
+    pm = None
+    if ctx.params.get("payment_method") not in (None, ""):
+        pm = payment_method(ctx, ctx.params["payment_method"], "payment_method")
+        seti["payment_method"] = pm["id"]
+    elif isinstance(seti.get("payment_method"), str):
+        pm = ctx.find(seti["payment_method"], "payment_method")
+    _confirm_setup(ctx, seti, pm)
+    return seti
+
+
+def _confirm_setup(ctx: ActionContext, seti: dict[str, Any], pm: dict[str, Any] | None) -> None:
+    if pm is None:
+        body = bodies.error(
+            "invalid_request_error",
+            "You cannot confirm this SetupIntent because it's missing a payment method. Update "
+            "it with a payment method or pass one when you confirm it.",
+            code="setup_intent_unexpected_state",
+            doc_url=ERROR_DOCS + "setup-intent-unexpected-state",
+            param="payment_method",
+        )
+        body["error"]["setup_intent"] = copy.deepcopy(seti)
+        raise ActionError(400, body)
+    card = card_of(pm)
+    now = ctx.request.now
+    if card.outcome == "requires_action" and seti.get("status") != "requires_action":
+        apply_state(seti, "setup_intent", "requires_action", at=now, link=link_ids())
+        ctx.emit_outcome("requires_action", seti, object_type="setup_intent", verb="confirm")
+        return
+    if card.outcome == "declined":
+        apply_state(seti, "setup_intent", "setup_failed", at=now, link=link_ids())
+        error = card_error(card, charge=None, pm=pm)
+        seti["last_setup_error"] = error
+        seti["payment_method"] = None
+        ctx.emit_outcome("declined", seti, object_type="setup_intent", verb="confirm")
+        body = {"error": {**error, "setup_intent": copy.deepcopy(seti)}}
+        body["error"] = dict(sorted(body["error"].items()))
+        raise ActionError(402, body)
+    apply_state(seti, "setup_intent", "succeeded", at=now, link=link_ids(payment_method=pm["id"]))
+    customer = seti.get("customer")
+    if isinstance(customer, str) and pm.get("customer") != customer:
+        pm["customer"] = customer
+        ctx.emit_outcome("attached", pm, seti, object_type="setup_intent", verb="confirm")
+        return
+    ctx.emit_outcome("succeeded", seti, object_type="setup_intent", verb="confirm")
+
+
+@action("setup_intent", "cancel")
+def cancel_setup_intent(ctx: ActionContext, seti: dict[str, Any] | None) -> dict[str, Any]:
+    assert seti is not None
+    ctx.check_state(seti)
+    apply_state(seti, "setup_intent", "canceled", at=ctx.request.now, link=link_ids())
+    seti["cancellation_reason"] = ctx.params.get("cancellation_reason") or None
+    ctx.emit_outcome("ok", seti)
+    return seti
