@@ -1,0 +1,505 @@
+"""Billing on the fake, driven by stripe-python: each lifecycle rule, state error and emission of
+``lifecycle/billing.py`` as a user meets it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import stripe
+
+from connect_harness.lifecycle.billing import rule_for
+from connect_harness.stripe_api.fake import FakeStripeAPI
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeStripeAPI]:
+    with FakeStripeAPI() as api:
+        yield api
+
+
+@pytest.fixture
+def fake(server: FakeStripeAPI) -> FakeStripeAPI:
+    server.reset()
+    return server
+
+
+class Api:
+    """stripe-python's raw requests against the fake, answering parsed JSON."""
+
+    def __init__(self, fake: FakeStripeAPI) -> None:
+        self.fake = fake
+        self.client = stripe.StripeClient("sk_test_fake", base_addresses={"api": fake.url})
+        self.seen = 0
+
+    def __call__(self, method: str, path: str, **params: Any) -> dict[str, Any]:
+        answer: dict[str, Any] = json.loads(self.client.raw_request(method, path, **params).body)
+        return answer
+
+    def refused(self, method: str, path: str, **params: Any) -> stripe.StripeError:
+        with pytest.raises(stripe.StripeError) as caught:
+            self(method, path, **params)
+        return caught.value
+
+    def events(self) -> list[dict[str, Any]]:
+        """The events emitted since the last look."""
+        emitted = self.fake.emitted_events()
+        new, self.seen = emitted[self.seen :], len(emitted)
+        return [event.payload for event in new]
+
+    def types(self) -> list[str]:
+        return [event["type"] for event in self.events()]
+
+
+@pytest.fixture
+def api(fake: FakeStripeAPI) -> Api:
+    return Api(fake)
+
+
+def customer(api: Api, *, card: str | None = "pm_card_visa") -> str:
+    params: dict[str, Any] = {"description": "test"}
+    if card is not None:
+        params["invoice_settings"] = {"default_payment_method": card}
+    return str(api("post", "/v1/customers", **params)["id"])
+
+
+def price(api: Api, amount: int = 1500) -> str:
+    product = api("post", "/v1/products", name="p")["id"]
+    return str(
+        api(
+            "post",
+            "/v1/prices",
+            product=product,
+            unit_amount=amount,
+            currency="usd",
+            recurring={"interval": "month"},
+        )["id"]
+    )
+
+
+def draft_invoice(api: Api, cus: str, amount: int = 2000) -> dict[str, Any]:
+    api("post", "/v1/invoiceitems", customer=cus, amount=amount, currency="usd")
+    invoice = api("post", "/v1/invoices", customer=cus, pending_invoice_items_behavior="include")
+    api.events()
+    return invoice
+
+
+# --- invoices -----------------------------------------------------------------------------------
+
+
+def test_a_new_invoice_is_a_draft_holding_the_customers_pending_items(api: Api) -> None:
+    cus = customer(api)
+    item = api("post", "/v1/invoiceitems", customer=cus, amount=2000, currency="usd")
+    invoice = api("post", "/v1/invoices", customer=cus, pending_invoice_items_behavior="include")
+    assert (invoice["status"], invoice["amount_due"], invoice["number"]) == ("draft", 2000, None)
+    assert api("get", f"/v1/invoiceitems/{item['id']}")["invoice"] == invoice["id"]
+    events = api.events()
+    assert [e["type"] for e in events][-2:] == ["invoiceitem.created", "invoice.created"]
+    assert events[-1]["data"]["object"]["id"] == invoice["id"]
+
+
+def test_finalizing_opens_a_draft_once_and_refuses_a_second_time(api: Api) -> None:
+    invoice = draft_invoice(api, customer(api))
+    opened = api("post", f"/v1/invoices/{invoice['id']}/finalize")
+    assert opened["status"] == "open" and opened["number"]
+    assert opened["status_transitions"]["finalized_at"] is not None
+    events = api.events()
+    assert [e["type"] for e in events] == ["invoice.finalized"]
+    assert events[0]["data"]["object"]["status"] == "open"
+    error = api.refused("post", f"/v1/invoices/{invoice['id']}/finalize")
+    assert error.http_status == 400
+    assert error.user_message == (
+        f"Invoice {invoice['id']} is already finalized (open); only a draft invoice can be "
+        "finalized."
+    )
+    assert api.types() == []  # a refused action emits nothing
+
+
+def test_paying_a_draft_finalizes_it_then_charges_the_customers_card(api: Api) -> None:
+    cus = customer(api)
+    invoice = draft_invoice(api, cus)
+    paid = api("post", f"/v1/invoices/{invoice['id']}/pay")
+    assert (paid["status"], paid["amount_paid"], paid["amount_remaining"]) == ("paid", 2000, 0)
+    assert paid["status_transitions"]["paid_at"] is not None
+    events = api.events()
+    rule = rule_for("invoice", "pay")
+    assert rule is not None
+    assert [e["type"] for e in events] == ["invoice.finalized", *rule.emits]
+    by_type = {e["type"]: e["data"]["object"] for e in events}
+    payment = by_type["payment_intent.succeeded"]["id"]
+    if "payment_intent" in paid:  # before 2025-03-31.basil
+        assert paid["payment_intent"] == payment
+    if "payments" in paid:
+        assert paid["payments"]["data"][0]["payment"]["payment_intent"] == payment
+    assert by_type["payment_intent.succeeded"]["amount_received"] == 2000
+    assert by_type["payment_intent.succeeded"]["customer"] == cus
+    assert by_type["charge.succeeded"]["customer"] == cus
+    assert by_type["payment_intent.succeeded"]["status"] == "succeeded"
+    assert by_type["charge.succeeded"]["payment_intent"] == payment
+    assert by_type["invoice.paid"]["status"] == "paid"
+    assert all(e["request"]["id"] for e in events)
+
+
+def test_paying_with_a_declined_card_fails_and_leaves_the_invoice_open(api: Api) -> None:
+    invoice = draft_invoice(api, customer(api))
+    error = api.refused(
+        "post", f"/v1/invoices/{invoice['id']}/pay", payment_method="pm_card_chargeDeclined"
+    )
+    assert isinstance(error, stripe.CardError) and error.code == "card_declined"
+    assert error.http_status == 402
+    after = api("get", f"/v1/invoices/{invoice['id']}")
+    assert (after["status"], after["attempted"], after["attempt_count"]) == ("open", True, 1)
+    rule = rule_for("invoice", "pay_failed")
+    assert rule is not None
+    assert api.types() == ["invoice.finalized", *rule.emits]
+
+
+def test_paying_with_a_card_needing_authentication_asks_for_action(api: Api) -> None:
+    invoice = draft_invoice(api, customer(api))
+    error = api.refused(
+        "post",
+        f"/v1/invoices/{invoice['id']}/pay",
+        payment_method="pm_card_threeDSecure2Required",
+    )
+    assert error.http_status == 402 and error.code == "invoice_payment_intent_requires_action"
+    types = api.types()
+    assert types[-1] == "invoice.payment_action_required"
+    assert "payment_intent.requires_action" in types
+
+
+def test_paying_without_any_payment_method_is_refused_and_reported(api: Api) -> None:
+    invoice = draft_invoice(api, customer(api, card=None))
+    error = api.refused("post", f"/v1/invoices/{invoice['id']}/pay")
+    assert error.http_status == 400 and "pass payment_method" in str(error.user_message)
+    assert api.types() == ["invoice.finalized", "invoice.payment_failed"]
+
+
+@pytest.mark.parametrize(
+    ("verb", "path", "message"),
+    [
+        (
+            "delete",
+            "",
+            "You can only delete draft invoices; invoice {id} is void: void it instead.",
+        ),
+        ("post", "/pay", "Invoice {id} is void and cannot be paid."),
+        (
+            "post",
+            "/void",
+            "You can only void a finalized invoice that is open or uncollectible; "
+            "invoice {id} is void.",
+        ),
+        (
+            "post",
+            "/mark_uncollectible",
+            "Only an open invoice can be marked uncollectible; invoice {id} is void.",
+        ),
+        ("post", "/send", "Invoice {id} is void and cannot be sent."),
+    ],
+)
+def test_a_void_invoice_refuses_every_further_action(
+    api: Api, verb: str, path: str, message: str
+) -> None:
+    invoice = draft_invoice(api, customer(api))
+    api("post", f"/v1/invoices/{invoice['id']}/finalize")
+    voided = api("post", f"/v1/invoices/{invoice['id']}/void")
+    assert voided["status"] == "void" and voided["status_transitions"]["voided_at"]
+    assert api.types() == ["invoice.finalized", "invoice.voided"]
+    error = api.refused(verb, f"/v1/invoices/{invoice['id']}{path}")
+    assert (error.http_status, error.user_message) == (400, message.format(id=invoice["id"]))
+
+
+def test_uncollectible_invoices_can_still_be_paid_or_voided(api: Api) -> None:
+    invoice = draft_invoice(api, customer(api))
+    refused = api.refused("post", f"/v1/invoices/{invoice['id']}/mark_uncollectible")
+    assert "is draft" in str(refused.user_message)
+    api("post", f"/v1/invoices/{invoice['id']}/finalize")
+    marked = api("post", f"/v1/invoices/{invoice['id']}/mark_uncollectible")
+    assert marked["status"] == "uncollectible"
+    assert marked["status_transitions"]["marked_uncollectible_at"] is not None
+    assert api("post", f"/v1/invoices/{invoice['id']}/pay")["status"] == "paid"
+    assert api.types()[1:2] == ["invoice.marked_uncollectible"]
+
+
+def test_sending_a_draft_finalizes_it_and_deleting_a_draft_emits_deleted(api: Api) -> None:
+    cus = customer(api)
+    invoice = draft_invoice(api, cus)
+    sent = api("post", f"/v1/invoices/{invoice['id']}/send")
+    assert sent["status"] == "open"
+    assert api.types() == ["invoice.finalized", "invoice.sent"]
+    other = draft_invoice(api, cus)
+    assert api("delete", f"/v1/invoices/{other['id']}")["deleted"] is True
+    events = api.events()
+    assert [e["type"] for e in events] == ["invoice.deleted"]
+    assert events[0]["data"]["object"]["id"] == other["id"]
+
+
+def test_an_invoice_update_carries_what_changed(api: Api) -> None:
+    invoice = draft_invoice(api, customer(api))
+    api("post", f"/v1/invoices/{invoice['id']}", metadata={"order": "42"})
+    (event,) = api.events()
+    assert event["type"] == "invoice.updated"
+    assert event["data"]["previous_attributes"] == {"metadata": {"order": None}}
+
+
+def test_invoice_items_on_a_finalized_invoice_cannot_be_deleted(api: Api) -> None:
+    cus = customer(api)
+    item = api("post", "/v1/invoiceitems", customer=cus, amount=500, currency="usd")
+    invoice = api("post", "/v1/invoices", customer=cus, pending_invoice_items_behavior="include")
+    api("post", f"/v1/invoices/{invoice['id']}/finalize")
+    error = api.refused("delete", f"/v1/invoiceitems/{item['id']}")
+    assert "no longer a draft" in str(error.user_message)
+    loose = api("post", "/v1/invoiceitems", customer=cus, amount=100, currency="usd")
+    api.events()
+    assert api("delete", f"/v1/invoiceitems/{loose['id']}")["deleted"] is True
+    assert api.types() == ["invoiceitem.deleted"]
+
+
+# --- subscriptions -------------------------------------------------------------------------------
+
+
+def test_a_subscription_with_a_default_payment_method_is_active_with_its_invoice_paid(
+    api: Api,
+) -> None:
+    cus, plan = customer(api), price(api, 1500)
+    api.events()
+    sub = api("post", "/v1/subscriptions", customer=cus, items=[{"price": plan}])
+    assert sub["status"] == "active"
+    assert sub["items"]["data"][0]["price"]["id"] == plan
+    invoice = api("get", f"/v1/invoices/{sub['latest_invoice']}")
+    assert (invoice["status"], invoice["amount_paid"]) == ("paid", 1500)
+    assert invoice["parent"]["subscription_details"]["subscription"] == sub["id"]
+    rule = rule_for("subscription", "create")
+    assert rule is not None
+    events = api.events()
+    assert [e["type"] for e in events] == list(rule.emits)
+    assert events[0]["data"]["object"]["status"] == "active"
+
+
+def test_a_subscription_without_a_payment_method_is_incomplete(api: Api) -> None:
+    cus, plan = customer(api, card=None), price(api)
+    api.events()
+    sub = api("post", "/v1/subscriptions", customer=cus, items=[{"price": plan}])
+    assert sub["status"] == "incomplete"
+    invoice = api("get", f"/v1/invoices/{sub['latest_invoice']}")
+    assert invoice["status"] == "open" and invoice["amount_paid"] == 0
+    rule = rule_for("subscription", "create_incomplete")
+    assert rule is not None and api.types() == list(rule.emits)
+
+
+@pytest.mark.parametrize(("days", "warned"), [(7, False), (3, True)])
+def test_a_trial_starts_trialing_and_warns_when_three_days_or_fewer_remain(
+    api: Api, days: int, warned: bool
+) -> None:
+    cus, plan = customer(api, card=None), price(api)
+    api.events()
+    sub = api(
+        "post", "/v1/subscriptions", customer=cus, items=[{"price": plan}], trial_period_days=days
+    )
+    assert sub["status"] == "trialing"
+    assert sub["trial_end"] - sub["trial_start"] == days * 86400
+    assert api("get", f"/v1/invoices/{sub['latest_invoice']}")["amount_due"] == 0
+    types = api.types()
+    assert types[0] == "customer.subscription.created"
+    assert ("customer.subscription.trial_will_end" in types) is warned
+
+
+def test_ending_a_trial_without_a_payment_method_pauses_when_asked_and_resume_reactivates(
+    api: Api,
+) -> None:
+    cus, plan = customer(api, card=None), price(api)
+    sub = api(
+        "post",
+        "/v1/subscriptions",
+        customer=cus,
+        items=[{"price": plan}],
+        trial_period_days=7,
+        trial_settings={"end_behavior": {"missing_payment_method": "pause"}},
+    )
+    api.events()
+    paused = api("post", f"/v1/subscriptions/{sub['id']}", trial_end="now")
+    assert paused["status"] == "paused"
+    rule = rule_for("subscription", "pause_at_trial_end")
+    assert rule is not None
+    events = api.events()
+    assert [e["type"] for e in events] == list(rule.emits)
+    assert events[-1]["data"]["previous_attributes"]["status"] == "trialing"
+    resumed = api("post", f"/v1/subscriptions/{sub['id']}/resume")
+    assert resumed["status"] == "active"
+    assert api.types() == ["customer.subscription.resumed", "customer.subscription.updated"]
+    error = api.refused("post", f"/v1/subscriptions/{sub['id']}/resume")
+    assert "only a paused subscription can be resumed" in str(error.user_message)
+
+
+def test_cancel_at_period_end_is_an_update_with_its_previous_value(api: Api) -> None:
+    sub = api("post", "/v1/subscriptions", customer=customer(api), items=[{"price": price(api)}])
+    api.events()
+    updated = api("post", f"/v1/subscriptions/{sub['id']}", cancel_at_period_end="true")
+    assert updated["cancel_at_period_end"] is True and updated["status"] == "active"
+    (event,) = api.events()
+    assert event["type"] == "customer.subscription.updated"
+    assert event["data"]["previous_attributes"]["cancel_at_period_end"] is False
+
+
+def test_canceling_ends_a_subscription_once(api: Api) -> None:
+    sub = api("post", "/v1/subscriptions", customer=customer(api), items=[{"price": price(api)}])
+    api.events()
+    canceled = api("delete", f"/v1/subscriptions/{sub['id']}")
+    assert canceled["status"] == "canceled"
+    assert canceled["canceled_at"] is not None and canceled["ended_at"] is not None
+    events = api.events()
+    assert [e["type"] for e in events] == ["customer.subscription.deleted"]
+    assert events[0]["data"]["object"]["status"] == "canceled"
+    again = api.refused("delete", f"/v1/subscriptions/{sub['id']}")
+    assert again.user_message == f"Subscription {sub['id']} is already canceled."
+    update = api.refused("post", f"/v1/subscriptions/{sub['id']}", cancel_at_period_end="true")
+    assert "can only update its metadata" in str(update.user_message)
+
+
+# --- schedules, quotes, credit notes, products --------------------------------------------------
+
+
+def test_a_schedule_starting_now_is_active_and_canceling_it_cancels_its_subscription(
+    api: Api,
+) -> None:
+    cus, plan = customer(api), price(api)
+    api.events()
+    schedule = api(
+        "post",
+        "/v1/subscription_schedules",
+        customer=cus,
+        start_date="now",
+        phases=[{"items": [{"price": plan}]}],
+    )
+    assert schedule["status"] == "active" and schedule["subscription"]
+    types = api.types()
+    assert types[:2] == ["subscription_schedule.created", "customer.subscription.created"]
+    canceled = api("post", f"/v1/subscription_schedules/{schedule['id']}/cancel")
+    assert canceled["status"] == "canceled" and canceled["canceled_at"] is not None
+    assert api("get", f"/v1/subscriptions/{schedule['subscription']}")["status"] == "canceled"
+    assert api.types() == ["subscription_schedule.canceled", "customer.subscription.deleted"]
+    error = api.refused("post", f"/v1/subscription_schedules/{schedule['id']}/release")
+    assert "only a not_started or active schedule can be released" in str(error.user_message)
+
+
+def test_releasing_a_schedule_keeps_its_subscription(api: Api) -> None:
+    schedule = api(
+        "post",
+        "/v1/subscription_schedules",
+        customer=customer(api),
+        start_date="now",
+        phases=[{"items": [{"price": price(api)}]}],
+    )
+    api.events()
+    released = api("post", f"/v1/subscription_schedules/{schedule['id']}/release")
+    assert released["status"] == "released" and released["subscription"] is None
+    assert released["released_subscription"] == schedule["subscription"]
+    assert api("get", f"/v1/subscriptions/{schedule['subscription']}")["status"] == "active"
+    assert api.types() == ["subscription_schedule.released"]
+
+
+def test_a_quote_goes_draft_open_accepted_and_refuses_out_of_order(api: Api) -> None:
+    quote = api(
+        "post",
+        "/v1/quotes",
+        customer=customer(api),
+        line_items=[{"price": price(api), "quantity": 2}],
+    )
+    assert quote["status"] == "draft" and quote["amount_total"] == 3000
+    early = api.refused("post", f"/v1/quotes/{quote['id']}/accept")
+    assert early.user_message == (
+        f"Quote {quote['id']} is draft; only an open (finalized) quote can be accepted."
+    )
+    assert api("post", f"/v1/quotes/{quote['id']}/finalize")["status"] == "open"
+    assert api("post", f"/v1/quotes/{quote['id']}/accept")["status"] == "accepted"
+    late = api.refused("post", f"/v1/quotes/{quote['id']}/cancel")
+    assert "only a draft or open quote can be canceled" in str(late.user_message)
+    assert api.types()[-3:] == ["quote.created", "quote.finalized", "quote.accepted"]
+
+
+def test_credit_notes_need_a_finalized_invoice_and_void_once(api: Api) -> None:
+    invoice = draft_invoice(api, customer(api))
+    lines = [{"type": "custom_line_item", "unit_amount": 1000, "quantity": 1, "description": "x"}]
+    error = api.refused("post", "/v1/credit_notes", invoice=invoice["id"], lines=lines)
+    assert "a credit note needs a finalized invoice" in str(error.user_message)
+    api("post", f"/v1/invoices/{invoice['id']}/finalize")
+    note = api("post", "/v1/credit_notes", invoice=invoice["id"], lines=lines)
+    assert (note["status"], note["amount"], note["invoice"]) == ("issued", 1000, invoice["id"])
+    voided = api("post", f"/v1/credit_notes/{note['id']}/void")
+    assert voided["status"] == "void" and voided["voided_at"] is not None
+    again = api.refused("post", f"/v1/credit_notes/{note['id']}/void")
+    assert again.user_message == f"Credit note {note['id']} is already void."
+    assert api.types() == ["invoice.finalized", "credit_note.created", "credit_note.voided"]
+
+
+def test_a_product_with_prices_cannot_be_deleted_but_can_be_archived(api: Api) -> None:
+    product = api("post", "/v1/products", name="p")
+    api("post", "/v1/prices", product=product["id"], unit_amount=100, currency="usd")
+    error = api.refused("delete", f"/v1/products/{product['id']}")
+    assert "has one or more prices" in str(error.user_message)
+    archived = api("post", f"/v1/products/{product['id']}", active="false")
+    assert archived["active"] is False
+    events = api.events()
+    assert [e["type"] for e in events] == ["product.created", "price.created", "product.updated"]
+    assert events[-1]["data"]["previous_attributes"]["active"] is True
+    bare = api("post", "/v1/products", name="q")
+    assert api("delete", f"/v1/products/{bare['id']}")["deleted"] is True
+    assert api.types() == ["product.created", "product.deleted"]
+
+
+def test_emitted_events_name_the_request_and_its_idempotency_key(api: Api) -> None:
+    api.client.raw_request("post", "/v1/coupons", percent_off=20, idempotency_key="coupon-1")
+    (event,) = api.events()
+    assert event["type"] == "coupon.created"
+    assert event["request"]["idempotency_key"] == "coupon-1"
+    assert event["request"]["id"].startswith("req_")
+    assert "account" not in event
+
+
+def test_ending_a_trial_with_a_payment_method_makes_the_subscription_active(api: Api) -> None:
+    sub = api(
+        "post",
+        "/v1/subscriptions",
+        customer=customer(api),
+        items=[{"price": price(api)}],
+        trial_period_days=7,
+    )
+    api.events()
+    ended = api("post", f"/v1/subscriptions/{sub['id']}", trial_end="now")
+    assert ended["status"] == "active" and ended["trial_end"] <= ended["created"] + 5
+    rule = rule_for("subscription", "end_trial")
+    assert rule is not None and api.types() == list(rule.emits)
+
+
+def test_a_schedule_starting_later_is_not_started_and_has_no_subscription(api: Api) -> None:
+    schedule = api(
+        "post",
+        "/v1/subscription_schedules",
+        customer=customer(api),
+        start_date=4102444800,  # 2100-01-01
+        phases=[{"items": [{"price": price(api)}]}],
+    )
+    assert (schedule["status"], schedule["subscription"]) == ("not_started", None)
+    assert api.types()[-1:] == ["subscription_schedule.created"]
+
+
+@pytest.mark.parametrize(
+    ("card", "outcome"),
+    [
+        ("pm_card_chargeDeclined", "create_declined"),
+        ("pm_card_threeDSecure2Required", "create_requires_action"),
+    ],
+)
+def test_a_first_payment_that_fails_or_needs_action_leaves_the_subscription_incomplete(
+    api: Api, card: str, outcome: str
+) -> None:
+    cus, plan = customer(api, card=card), price(api)
+    api.events()
+    sub = api("post", "/v1/subscriptions", customer=cus, items=[{"price": plan}])
+    assert sub["status"] == "incomplete"
+    invoice = api("get", f"/v1/invoices/{sub['latest_invoice']}")
+    assert (invoice["status"], invoice["attempted"], invoice["amount_paid"]) == ("open", True, 0)
+    rule = rule_for("subscription", outcome)
+    assert rule is not None and api.types() == list(rule.emits)
