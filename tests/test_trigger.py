@@ -305,3 +305,17 @@ def test_trigger_runs_as_a_real_process_against_a_local_server(tmp_path: Path) -
     assert result.returncode == 0, result.stderr
     assert [line.split()[0] for line in status_lines(result.stdout)] == FLOW
     assert [item["payload"]["type"] for item in served.received] == FLOW
+
+
+def test_a_flow_with_params_stripe_removed_says_which_version_takes_them(
+    endpoint: Endpoint, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(direct(endpoint, "customer.discount.created")) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert "Received unknown parameter: coupon (some of the Stripe CLI's flows send params " in err
+    assert "try --api-version 2023-08-16)" in err
+    assert main(direct(endpoint, "customer.discount.created", "--api-version", "2023-08-16")) == 0
+    assert [item["payload"]["type"] for item in endpoint.received][:2] == [
+        "coupon.created", "customer.created",
+    ]  # fmt: skip

@@ -433,6 +433,18 @@ def _run_flow_command(args: argparse.Namespace, fixture: FixtureFile) -> int:
         api_version=args.api_version,
         timeout=args.timeout,
     )
+    try:
+        return _run_flow(args, fixture, options)
+    except FlowRefused as err:
+        if "Received unknown parameter" in str(err) and options.api_version is None:
+            raise FlowRefused(
+                f"{err} (some of the Stripe CLI's flows send params Stripe has since removed: "
+                "try --api-version 2023-08-16)"
+            ) from err
+        raise
+
+
+def _run_flow(args: argparse.Namespace, fixture: FixtureFile, options: FlowOptions) -> int:
     if args.forward_to is not None:
         url, secret = _direct_target(args)
         return _run_flow_directly(fixture, options, url, secret)
