@@ -288,6 +288,9 @@ def test_trigger_name_runs_stripes_flow_against_the_session_fake_which_delivers_
     # each 200 above means the endpoint fetched the event back from the session's fake (a 404
     # raises in its handler): the fake serves what it emitted, as the connected account, live
     assert connect.stdout.count("/connect: 200") == len(flow)
+    resent = cli(cache, "resend", tail[0]["payload"]["id"])  # an emitted event resends too
+    assert resent.returncode == 0, resent.stderr
+    assert endpoint.received[-1] == tail[0]
 
     refused = cli(cache, "trigger", "payment_intent.succeeded", "--add",
                   "payment_intent:colour=blue")  # fmt: skip

@@ -19,6 +19,7 @@ Our own flows, one per ``stripe trigger`` name, are package data in ``flows/`` (
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -289,6 +290,11 @@ def _flows() -> Any:
 
 def flow_names() -> dict[str, str]:
     """Every trigger name we have a flow for -> the flow file's stem (aliases included)."""
+    return dict(_flow_names())
+
+
+@functools.lru_cache(maxsize=1)
+def _flow_names() -> tuple[tuple[str, str], ...]:
     names: dict[str, str] = {}
     for entry in _flows().iterdir():
         if not entry.name.endswith(".json"):
@@ -298,7 +304,7 @@ def flow_names() -> dict[str, str]:
         meta = json.loads(entry.read_text(encoding="utf-8")).get("_meta", {})
         for alias in meta.get("aliases", []):
             names[alias] = stem
-    return dict(sorted(names.items()))
+    return tuple(sorted(names.items()))
 
 
 def load_flow(name: str) -> FixtureFile:
