@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from connect_harness.cli import _build_parser, main
-from connect_harness.cli.session import LIVE_KEY, TEST_KEY, FlowOptions, run_flow
+from connect_harness.cli.flows import LIVE_KEY, TEST_KEY, FlowOptions, run_flow
 from connect_harness.lifecycle.fixtures import flow_names, load_fixture
 from test_listen import Endpoint
 

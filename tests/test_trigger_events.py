@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from connect_harness.cli.session import FlowOptions, run_flow
+from connect_harness.cli.flows import FlowOptions, run_flow
 from connect_harness.errors import HarnessError
 from connect_harness.events.build import Event
 from connect_harness.lifecycle.fixtures import flow_names, load_flow

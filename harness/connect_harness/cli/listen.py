@@ -23,14 +23,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from connect_harness.cli.flows import FlowOptions, run_flow
 from connect_harness.cli.session import (
     TOKEN_HEADER,
     Delivered,
-    FlowOptions,
     ListenSession,
     SessionInfo,
     read_session,
-    run_flow,
     session_file,
     session_secret,
 )

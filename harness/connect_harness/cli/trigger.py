@@ -23,19 +23,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+from connect_harness.cli.flows import FlowOptions, run_flow, step_from_json
 from connect_harness.cli.listen import PROG, _control, _loopback_url
 from connect_harness.cli.session import (
     FLOW_PATH,
     SEED_HEADER,
     THIN_PATH,
     Delivered,
-    FlowOptions,
     SessionInfo,
     deliver_signed,
     head_of,
     read_session,
-    run_flow,
-    step_from_json,
 )
 from connect_harness.errors import UsageError
 from connect_harness.events.build import (
