@@ -75,6 +75,7 @@ def test_there_is_a_flow_for_every_cli_trigger_name_and_no_other() -> None:
 
 
 @needs_cli
+@pytest.mark.exhaustive
 @pytest.mark.parametrize("name", cli_names())
 def test_our_flow_makes_the_clis_calls(name: str) -> None:
     stem = ALIASES.get(name, name)
@@ -104,6 +105,7 @@ def test_our_flow_makes_the_clis_calls(name: str) -> None:
 
 
 @needs_cli
+@pytest.mark.exhaustive
 @pytest.mark.parametrize("name", cli_names())
 def test_the_clis_own_file_loads_with_our_reader(name: str) -> None:
     """A user's fixture file in the CLI's format is one we run: each of the CLI's 121 loads."""
