@@ -150,7 +150,7 @@ def _add_flow_options(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="STEP:PATH=VALUE",
-        help="set a step's existing param, e.g. payment_intent:amount=5000 (dots for nested "
+        help="set a step's param, e.g. payment_intent:amount=5000 (dots for nested "
         "params); for one built event: PATH=VALUE into the event, VALUE JSON if it parses "
         "(repeatable)",
     )
@@ -171,7 +171,10 @@ def _add_flow_options(parser: argparse.ArgumentParser) -> None:
         "(repeatable)",
     )
     parser.add_argument(
-        "--api-version", metavar="V", help="send Stripe-Version V (the events' API version)"
+        "--api-version",
+        metavar="V",
+        help="a flow's requests carry Stripe-Version V (its events keep the account's version, "
+        "as on Stripe); one built event is rendered in V",
     )
     parser.add_argument(
         "--forward-to",
