@@ -319,3 +319,29 @@ def test_a_flow_with_params_stripe_removed_says_which_version_takes_them(
     assert [item["payload"]["type"] for item in endpoint.received][:2] == [
         "coupon.created", "customer.created",
     ]  # fmt: skip
+
+
+def test_hostile_fixture_files_are_one_line(
+    endpoint: Endpoint, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    deep = "[" * 100_000 + "]" * 100_000
+    spaced = {**CUSTOMER, "path": "/v1/customers/a b"}
+    resolved = {**CUSTOMER, "path": "/v1/customers/${.env:CUSTOMER_ID}", "params": {}}
+    monkeypatch.setenv("CUSTOMER_ID", "cus é")
+    cases = [
+        (deep, "the JSON is nested too deeply to be a fixture file"),
+        (json.dumps({"fixtures": [spaced]}), "(no spaces or control characters), not '/v1/cus"),
+        (
+            json.dumps({"fixtures": [resolved]}),
+            "step 'customer': cannot send POST '/v1/customers/cus é'",
+        ),
+    ]
+    for text, message in cases:
+        (tmp_path / "f.json").write_text(text, encoding="utf-8")
+        argv = ["fixtures", "f.json", "--forward-to", f"{endpoint.url}/h", "--secret", SECRET]
+        assert main(argv) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and err.count("\n") == 1 and message in err, err
+    assert endpoint.received == []

@@ -7,6 +7,7 @@ given; here is that ``send`` for a fake at a URL (form-encoded, a test or live k
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import time
@@ -109,6 +110,11 @@ def api_sender(base_url: str, options: FlowOptions) -> Callable[[Request], Reply
         except OSError as err:
             raise UsageError(
                 f"the fake Stripe API at {base_url} does not answer ({err}); is it running?"
+            ) from err
+        except (ValueError, http.client.InvalidURL) as err:  # not sendable on a request line
+            raise UsageError(
+                f"step {request.step!r}: cannot send {request.method.upper()} {request.path!r} "
+                f"({err}); an API path is ASCII without spaces"
             ) from err
 
     return send

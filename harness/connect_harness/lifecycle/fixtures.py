@@ -53,6 +53,7 @@ TEMPLATE_VERSIONS = (0,)
 METHODS = ("get", "post", "delete")
 _REFERENCE = re.compile(r"\$\{([^}]*)\}")
 _BUILTINS = ("generate-uuid", "time-now-RFC3339")
+_UNSENDABLE = re.compile(r"[\x00-\x20\x7f]")
 
 
 class FixtureError(UsageError):
@@ -138,6 +139,8 @@ def load_fixture(text: str | bytes, source: str) -> FixtureFile:
     """Read and check a fixture file; a :class:`FixtureError` before anything is sent."""
     try:
         document = json.loads(text)
+    except RecursionError as err:
+        raise FixtureError(f"{source}: the JSON is nested too deeply to be a fixture file") from err
     except ValueError as err:
         raise FixtureError(
             f"{source} is not JSON ({err}); a fixture file is a JSON object"
@@ -166,7 +169,10 @@ def load_fixture(text: str | bytes, source: str) -> FixtureFile:
         )
     steps = tuple(_step(source, index, item) for index, item in enumerate(fixtures))
     fixture = FixtureFile(source, steps, tuple(aliases))
-    check_references(fixture)
+    try:
+        check_references(fixture)
+    except RecursionError as err:
+        raise FixtureError(f"{source}: the params are nested too deeply to send") from err
     return fixture
 
 
@@ -179,8 +185,11 @@ def _step(source: str, index: int, item: Any) -> Step:
         raise FixtureError(f"{where}: expected 'name', a text without ':' (e.g. \"customer\")")
     where = f"{source}: step {name!r}"
     path = item.get("path")
-    if not isinstance(path, str) or not path.startswith("/"):
-        raise FixtureError(f"{where}: expected 'path', an API path like \"/v1/customers\"")
+    if not isinstance(path, str) or not path.startswith("/") or _UNSENDABLE.search(path):
+        raise FixtureError(
+            f"{where}: expected 'path', an API path like \"/v1/customers\" (no spaces or "
+            f"control characters), not {path!r:.60}"
+        )
     method = item.get("method")
     if not isinstance(method, str) or method.lower() not in METHODS:
         raise FixtureError(f"{where}: 'method' {method!r} is not one of {', '.join(METHODS)}")
