@@ -292,6 +292,21 @@ def test_trigger_name_runs_stripes_flow_against_the_session_fake_which_delivers_
     assert resent.returncode == 0, resent.stderr
     assert endpoint.received[-1] == tail[0]
 
+    # the app's own calls to the session's fake emit events, which the session delivers too
+    request = urllib.request.Request(
+        f"{endpoint.stripe_api}/v1/customers",
+        data=b"email=app%40example.com",
+        headers={"Authorization": "Bearer sk_test_listen"},
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(request, timeout=10) as answer:
+        customer = json.loads(answer.read())["id"]
+    deadline = time.monotonic() + 30
+    while endpoint.received[-1]["payload"]["type"] != "customer.created":
+        assert time.monotonic() < deadline, "the session never delivered the app's event"
+        time.sleep(0.05)
+    assert endpoint.received[-1]["payload"]["data"]["object"]["id"] == customer
+
     refused = cli(cache, "trigger", "payment_intent.succeeded", "--add",
                   "payment_intent:colour=blue")  # fmt: skip
     assert refused.returncode == 2 and refused.stdout == ""
