@@ -280,3 +280,28 @@ def test_every_emitted_event_type_is_one_stripe_has() -> None:
     known = set(contracts.supported_event_types())
     for row in emissions.all_rows():
         assert set(row.events) <= known, row
+
+
+@pytest.mark.parametrize("api_version", ["2023-08-16", "2026-10-28.endive"])
+def test_emitted_events_are_valid_events_of_the_endpoints_version(api_version: str) -> None:
+    with FakeStripeAPI(api_version=api_version) as fake:
+        stripe_client = client(fake)
+        customer = stripe_client.v1.customers.create(params={"payment_method": "pm_card_visa"})
+        pi = stripe_client.v1.payment_intents.create(
+            params={
+                "amount": 900,
+                "currency": "usd",
+                "customer": customer.id,
+                "confirm": True,
+                "payment_method": "pm_card_createDispute",
+                "capture_method": "manual",
+            }
+        )
+        stripe_client.v1.payment_intents.capture(pi.id)
+        stripe_client.v1.refunds.create(params={"payment_intent": pi.id, "amount": 100})
+        stripe_client.v1.customers.update(customer.id, params={"metadata": {"k": "v"}})
+        events = fake.emitted_events()
+    assert len(events) == 10
+    for event in events:
+        assert event.payload["api_version"] == api_version
+        assert contracts.validate_event(event.payload, version=api_version) == [], event.type

@@ -259,6 +259,15 @@ def test_an_open_intents_amount_and_metadata_update_without_an_event(
     assert types(fake) == ["payment_intent.created"]
 
 
+def test_giving_an_open_intent_a_payment_method_makes_it_ready_to_confirm(
+    client: stripe.StripeClient,
+) -> None:
+    pi = client.v1.payment_intents.create(params={"amount": 2000, "currency": "usd"})
+    pi = client.v1.payment_intents.update(pi.id, params={"payment_method": "pm_card_visa"})
+    assert pi.status == "requires_confirmation"
+    assert client.v1.payment_intents.confirm(pi.id).status == "succeeded"
+
+
 def test_a_succeeded_intents_metadata_still_updates(client: stripe.StripeClient) -> None:
     pi = client.v1.payment_intents.update(paid(client).id, params={"metadata": {"k": "v"}})
     assert pi.metadata.to_dict() == {"k": "v"} and pi.status == "succeeded"
@@ -722,3 +731,193 @@ def test_a_session_is_open_and_unpaid_with_its_line_items_total(
     expired = client.v1.checkout.sessions.expire(session.id)
     assert expired.status == "expired"
     assert types(fake) == ["checkout.session.expired"]
+
+
+# --- every allowed move of lifecycle/transitions.py ---------------------------------------------
+
+
+def _intent(client: stripe.StripeClient, method: Any = None) -> Any:
+    method = method if isinstance(method, str) else None
+    params: dict[str, Any] = {"amount": 2000, "currency": "usd"}
+    if method is not None:
+        params["payment_method"] = method
+    return client.v1.payment_intents.create(params=params)
+
+
+def _setup(client: stripe.StripeClient, method: str | None = None, **params: Any) -> Any:
+    if method is not None:
+        params["payment_method"] = method
+    return client.v1.setup_intents.create(params=params)
+
+
+def _processing(client: stripe.StripeClient) -> Any:
+    pm = client.v1.payment_methods.create(
+        params={"type": "sepa_debit", "sepa_debit": {"iban": "AT321904300235473204"}}
+    )
+    return paid(client, pm.id, currency="eur", payment_method_types=["sepa_debit"])
+
+
+def _refund_requiring_action(client: stripe.StripeClient, fake: FakeStripeAPI) -> Any:
+    """A refund Stripe made wait for the customer (not a card's): as an event brought it."""
+    event = build_event(
+        "charge.refund.updated", overrides={"data.object.status": "requires_action"}
+    )
+    fake.register_event(event)
+    return client.v1.refunds.retrieve(str(event.object_id))
+
+
+def _under_review(client: stripe.StripeClient, method: str = "pm_card_createDispute") -> Any:
+    return client.v1.disputes.update(
+        _dispute(client, method).id, params={"evidence": {"uncategorized_text": "receipt"}}
+    )
+
+
+def _confirm_pi(c: Any, o: Any) -> Any:
+    return c.v1.payment_intents.confirm(o.id, params={"payment_method": "pm_card_visa"})
+
+
+def _cancel_pi(c: Any, o: Any) -> Any:
+    return c.v1.payment_intents.cancel(o.id)
+
+
+def _amount_pi(c: Any, o: Any) -> Any:
+    return c.v1.payment_intents.update(o.id, params={"amount": 2100})
+
+
+def _confirm_si(c: Any, o: Any) -> Any:
+    return c.v1.setup_intents.confirm(o.id, params={"payment_method": "pm_card_visa"})
+
+
+def _cancel_si(c: Any, o: Any) -> Any:
+    return c.v1.setup_intents.cancel(o.id)
+
+
+def _close(c: Any, o: Any) -> Any:
+    return c.v1.disputes.close(o.id)
+
+
+# (object type, action, allowed state) -> (make an object in that state, the action).
+ALLOWED: dict[tuple[str, str, str], tuple[Callable[..., Any], Callable[..., Any]]] = {
+    ("payment_intent", "confirm", "requires_payment_method"): (_intent, _confirm_pi),
+    ("payment_intent", "confirm", "requires_confirmation"): (
+        lambda c, f: _intent(c, "pm_card_visa"),
+        _confirm_pi,
+    ),
+    ("payment_intent", "confirm", "requires_action"): (
+        lambda c, f: paid(c, "pm_card_authenticationRequired"),
+        lambda c, o: c.v1.payment_intents.confirm(o.id),
+    ),
+    ("payment_intent", "capture", "requires_capture"): (
+        lambda c, f: held(c),
+        lambda c, o: c.v1.payment_intents.capture(o.id),
+    ),
+    ("payment_intent", "cancel", "requires_payment_method"): (_intent, _cancel_pi),
+    ("payment_intent", "cancel", "requires_confirmation"): (
+        lambda c, f: _intent(c, "pm_card_visa"),
+        _cancel_pi,
+    ),
+    ("payment_intent", "cancel", "requires_action"): (
+        lambda c, f: paid(c, "pm_card_authenticationRequired"),
+        _cancel_pi,
+    ),
+    ("payment_intent", "cancel", "requires_capture"): (lambda c, f: held(c), _cancel_pi),
+    ("payment_intent", "cancel", "processing"): (lambda c, f: _processing(c), _cancel_pi),
+    ("payment_intent", "update_amount", "requires_payment_method"): (_intent, _amount_pi),
+    ("payment_intent", "update_amount", "requires_confirmation"): (
+        lambda c, f: _intent(c, "pm_card_visa"),
+        _amount_pi,
+    ),
+    ("payment_intent", "update_amount", "requires_action"): (
+        lambda c, f: paid(c, "pm_card_authenticationRequired"),
+        _amount_pi,
+    ),
+    ("setup_intent", "confirm", "requires_payment_method"): (
+        lambda c, f: _setup(c),
+        _confirm_si,
+    ),
+    ("setup_intent", "confirm", "requires_confirmation"): (
+        lambda c, f: _setup(c, "pm_card_visa"),
+        lambda c, o: c.v1.setup_intents.confirm(o.id),
+    ),
+    ("setup_intent", "confirm", "requires_action"): (
+        lambda c, f: _setup(c, "pm_card_authenticationRequired", confirm=True),
+        lambda c, o: c.v1.setup_intents.confirm(o.id),
+    ),
+    ("setup_intent", "cancel", "requires_payment_method"): (lambda c, f: _setup(c), _cancel_si),
+    ("setup_intent", "cancel", "requires_confirmation"): (
+        lambda c, f: _setup(c, "pm_card_visa"),
+        _cancel_si,
+    ),
+    ("setup_intent", "cancel", "requires_action"): (
+        lambda c, f: _setup(c, "pm_card_authenticationRequired", confirm=True),
+        _cancel_si,
+    ),
+    ("payment_method", "attach", "detached"): (
+        lambda c, f: c.v1.payment_methods.create(
+            params={"type": "card", "card": {"token": "tok_visa"}}
+        ),
+        lambda c, o: c.v1.payment_methods.attach(
+            o.id, params={"customer": c.v1.customers.create().id}
+        ),
+    ),
+    ("payment_method", "detach", "attached"): (
+        lambda c, f: _attached(c),
+        lambda c, o: c.v1.payment_methods.detach(o.id),
+    ),
+    ("charge", "capture", "false"): (
+        lambda c, f: c.v1.charges.create(
+            params={"amount": 100, "currency": "usd", "source": "tok_visa", "capture": False}
+        ),
+        lambda c, o: c.v1.charges.capture(o.id),
+    ),
+    ("charge", "refund", "refundable"): (
+        lambda c, f: c.v1.charges.retrieve(paid(c).latest_charge),
+        lambda c, o: c.v1.refunds.create(params={"charge": o.id}),
+    ),
+    ("refund", "cancel", "requires_action"): (
+        _refund_requiring_action,
+        lambda c, o: c.v1.refunds.cancel(o.id),
+    ),
+    ("dispute", "close", "needs_response"): (lambda c, f: _dispute(c), _close),
+    ("dispute", "close", "warning_needs_response"): (
+        lambda c, f: _dispute(c, "pm_card_createDisputeInquiry"),
+        _close,
+    ),
+    ("dispute", "close", "under_review"): (lambda c, f: _under_review(c), _close),
+    ("dispute", "close", "warning_under_review"): (
+        lambda c, f: _under_review(c, "pm_card_createDisputeInquiry"),
+        _close,
+    ),
+    ("checkout.session", "expire", "open"): (
+        lambda c, f: _session(c),
+        lambda c, o: c.v1.checkout.sessions.expire(o.id),
+    ),
+}
+
+
+def _state(row: Any, obj: Any) -> str:
+    if row.object_type == "payment_method":
+        return "attached" if obj.customer else "detached"
+    if row.action == "refund":
+        return "refunded" if obj.refunded else "refundable"
+    value = obj[row.field]
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def test_every_allowed_state_of_the_table_is_tested_here() -> None:
+    assert set(ALLOWED) == {
+        (row.object_type, row.action, state) for row in TRANSITIONS for state in row.allowed
+    }
+
+
+@pytest.mark.parametrize("key", sorted(ALLOWED), ids="-".join)
+def test_an_action_is_carried_out_from_each_state_the_table_allows(
+    fake: FakeStripeAPI, client: stripe.StripeClient, key: tuple[str, str, str]
+) -> None:
+    make, act = ALLOWED[key]
+    row = next(row for row in TRANSITIONS if (row.object_type, row.action) == key[:2])
+    obj = make(client, fake)
+    assert _state(row, obj) == key[2]
+    answer = act(client, obj)
+    if row.result is not None:
+        assert _state(row, answer) == row.result

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import stripe
 
+from connect_harness.spec import contracts
 from connect_harness.stripe_api.fake import FakeStripeAPI
 
 _ROOT = Path(__file__).resolve().parent.parent
@@ -222,3 +223,15 @@ def test_the_scene_setting_calls_answer_200(fake: FakeStripeAPI) -> None:
     replay(fake, "checkout.session.expired")
     assert {call.path for call in fake.calls if call.path in _SCENE} == _SCENE
     assert all(call.status == 200 for call in fake.calls)
+
+
+@pytest.mark.exhaustive
+@pytest.mark.parametrize("api_version", ["2023-08-16", "2026-05-27.dahlia", "2026-10-28.endive"])
+def test_every_event_the_fixtures_emit_is_valid_in_the_endpoints_version(api_version: str) -> None:
+    with FakeStripeAPI(api_version=api_version) as fake:
+        for event_type in sorted(FIXTURES):
+            fake.reset()
+            replay(fake, event_type)
+            for event in fake.emitted_events():
+                problems = contracts.validate_event(event.payload, version=api_version)
+                assert problems == [], (event_type, event.type, problems[:3])

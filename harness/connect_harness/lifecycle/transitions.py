@@ -206,7 +206,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         "dispute",
         "close",
         ("needs_response", "warning_needs_response", "under_review", "warning_under_review"),
-        "lost",
+        None,
         400,
         None,
         "Dispute {id} has a status of {status}: it is closed, and closing is irreversible.",

@@ -13,13 +13,19 @@ sub-hashes across hundreds of operations.
     {"api_version": "...",
      "routes": [[method, path template, kind, response types, list item types, params node], ...],
      "nodes": [param node, ...],
-     "shapes": {schema: {"x": {field: [types]}, "s": {field: schema}, "l": {field: [types]}}},
+     "shapes": {schema: {"x": {field: [types]}, "a": {field: [types]}, "n": {field: include},
+                         "s": {field: schema}, "l": {field: [types]}}},
      "names": {schema: object value, when they differ}}
 
 A param node is ``{"t": [json types], "e": [allowed strings], "u": 1 (the empty string unsets it),
 "p": {name: node index}, "a": node index (free keys), "i": node index (array items), "r": [required
 names] (on an operation's node)}``; missing keys mean "no constraint". ``kind`` is one of ``list``, ``search``, ``retrieve``, ``singleton``,
-``create``, ``update``, ``action``, ``delete``. ``api/objects.json`` holds one plain example per
+``create``, ``update``, ``action``, ``delete``. A shape's ``x`` fields hold an id or the object it
+names, ``a`` fields an array of them (``discounts``); ``n`` names the other ``x-expandableFields``,
+which Stripe accepts in ``expand[]`` without an id to replace: a sub-object with expandable fields
+inside (``parent``), or a field left out unless expanded, with what expanding it includes: ``{"list":
+[types]}`` (``line_items``), ``{"map": [fields]}`` (``currency_options``: the value schema's fields),
+``{"object": its plain example}`` (``applies_to``), or ``{}``. ``api/objects.json`` holds one plain example per
 object schema the routes answer with (the fake prefers the richer contract examples when they
 exist).
 """
@@ -243,18 +249,27 @@ def _shape(schema: Mapping[str, Any], schemas: Mapping[str, Any]) -> dict[str, A
     """What expansion needs of an object schema: expandable fields and the sub-objects to walk."""
     properties = schema.get("properties", {})
     expandable: dict[str, list[str]] = {}
+    arrays: dict[str, list[str]] = {}
+    other: dict[str, dict[str, Any]] = {}
     for field in schema.get("x-expandableFields", ()):
         prop = properties.get(field)
         if not isinstance(prop, Mapping):
             continue
-        branches = prop.get("anyOf", ())
-        targets = [name for branch in branches for name in _ref_names(branch, schemas)]
-        if targets and any(branch.get("type") == "string" for branch in branches):
+        targets = _id_or_object(prop, schemas)
+        if targets:
             expandable[field] = targets
+            continue
+        items = prop.get("items") if prop.get("type") == "array" else None
+        targets = _id_or_object(items, schemas) if isinstance(items, Mapping) else []
+        if targets:
+            arrays[field] = targets
+            continue
+        # A field the object always has needs nothing included when expanded.
+        other[field] = {} if field in schema.get("required", ()) else _include(prop, schemas)
     sub: dict[str, str] = {}
     lists: dict[str, list[str]] = {}
     for field, prop in properties.items():
-        if field in expandable or not isinstance(prop, Mapping):
+        if field in expandable or field in arrays or not isinstance(prop, Mapping):
             continue
         refs = _ref_names(prop, schemas)
         if len(refs) == 1 and "properties" in schemas.get(refs[0], {}):
@@ -270,11 +285,41 @@ def _shape(schema: Mapping[str, Any], schemas: Mapping[str, Any]) -> dict[str, A
     shape: dict[str, Any] = {}
     if expandable:
         shape["x"] = expandable
+    if arrays:
+        shape["a"] = arrays
+    if other:
+        shape["n"] = other
     if sub:
         shape["s"] = sub
     if lists:
         shape["l"] = lists
     return shape
+
+
+def _id_or_object(prop: Mapping[str, Any], schemas: Mapping[str, Any]) -> list[str]:
+    """The schemas a field that holds an id or the object it names may hold (else [])."""
+    branches = prop.get("anyOf", ())
+    targets = [name for branch in branches for name in _ref_names(branch, schemas)]
+    if targets and any(branch.get("type") == "string" for branch in branches):
+        return targets
+    return []
+
+
+def _include(prop: Mapping[str, Any], schemas: Mapping[str, Any]) -> dict[str, Any]:
+    """What expanding a field without an id includes, when the object leaves it out."""
+    kind = prop.get("properties", {}).get("object", {}).get("enum")
+    if kind == ["list"]:
+        return {"list": _ref_names(prop["properties"].get("data", {}).get("items", {}), schemas)}
+    extra = prop.get("additionalProperties")
+    if prop.get("type") == "object" and isinstance(extra, Mapping):
+        names = _ref_names(extra, schemas)
+        value = schemas.get(names[0], {}) if len(names) == 1 else {}
+        return {"map": sorted(value.get("properties", {}))}
+    refs = _ref_names(prop, schemas)
+    if len(refs) == 1 and "anyOf" not in prop and not prop.get("nullable"):
+        # The description's plain example of the sub-object (applies_to: {"products": []}).
+        return {"object": _Example(schemas).object(refs[0])}
+    return {}
 
 
 class _Interner:

@@ -9,12 +9,11 @@ the path is the owner, as on Stripe.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connect_harness.stripe_api import bodies
+from connect_harness.stripe_api import bodies, listing
 from connect_harness.stripe_api.actions import (
     ActionContext,
     ActionError,
@@ -483,15 +482,13 @@ class Dispatcher:
             ]
         if parent_id is not None:
             found = [obj for obj in found if parent_id in obj.values()]
-        body = _list_body(found, params, path)
-        if route.kind == "search":
-            body = {
-                "object": "search_result",
-                "data": body["data"],
-                "has_more": body["has_more"],
-                "next_page": None,
-                "url": path,
-            }
+        try:  # paging and search: connect_harness.stripe_api.listing
+            if route.kind == "search":
+                body = listing.search_page_of(found, params, path)
+            else:
+                body = listing.page_of(found, params, path, _noun(types, None))
+        except listing.ListProblem as problem:
+            return Answer(400, problem.body)
         return Answer(200, body, object_type=_first(types), schemas=route.items)
 
     def _create(
@@ -583,43 +580,6 @@ def _first(types: frozenset[str]) -> str:
 
 def _deleted_stub(stored: Stored) -> dict[str, Any]:
     return {"id": stored.object_id, "object": stored.type, "deleted": True}
-
-
-def _list_body(found: list[dict[str, Any]], params: Mapping[str, Any], path: str) -> dict[str, Any]:
-    filters = {
-        name: value
-        for name, value in params.items()
-        if isinstance(value, str)
-        and name not in ("limit", "starting_after", "ending_before", "expand")
-    }
-    matching = [
-        obj
-        for obj in found
-        if all(name not in obj or _form_text(obj[name]) == value for name, value in filters.items())
-    ]
-    after = params.get("starting_after")
-    if isinstance(after, str):
-        ids = [obj.get("id") for obj in matching]
-        if after in ids:
-            matching = matching[ids.index(after) + 1 :]
-    try:
-        limit = max(1, min(100, int(str(params.get("limit", "10")))))
-    except ValueError:
-        limit = 10
-    return {
-        "object": "list",
-        "data": copy.deepcopy(matching[:limit]),
-        "has_more": len(matching) > limit,
-        "url": path,
-    }
-
-
-def _form_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, Mapping):
-        return str(value.get("id", ""))
-    return "" if value is None else str(value)
 
 
 def _apply_form(obj: dict[str, Any], params: Mapping[str, Any]) -> None:

@@ -1,7 +1,9 @@
 """Events the fake's actions emitted, rendered as Stripe renders them.
 
 The envelope is :func:`connect_harness.events.build.build_event`'s (key order, 2-space JSON), with
-the action's own ``data.object``, the request's ``Request-Id`` and ``Idempotency-Key`` as
+the action's own ``data.object`` rendered in the endpoint's API version (the fake's
+``api_version``, as Stripe renders an event in the version of the endpoint it goes to:
+https://docs.stripe.com/webhooks/versioning), the request's ``Request-Id`` and ``Idempotency-Key`` as
 ``request.id`` / ``request.idempotency_key``, the acting account as ``account`` and the key's mode
 as ``livemode``. ``previous_attributes`` goes only with ``*.updated`` events: Stripe's description
 of ``data.previous_attributes`` says "only included in events of type ``*.updated``".
@@ -14,7 +16,10 @@ from typing import Any
 from connect_harness.errors import HarnessError
 from connect_harness.events.build import Event, build_event, render_body
 from connect_harness.events.ids import stripe_id
+from connect_harness.events.objects import build_object
 from connect_harness.stripe_api.actions import Pending
+from connect_harness.stripe_api.rendering import render_in_version
+from connect_harness.stripe_api.store import shapes_of
 
 __all__ = ["render_emitted"]
 
@@ -23,8 +28,10 @@ def render_emitted(pending: Pending, *, sequence: int) -> Event:
     """The event ``pending`` stands for; ``sequence`` (its place among the fake's emissions) and
     its request id make its ``evt_`` id, so two fakes given the same requests emit the same ids."""
     event_id = stripe_id("evt", "emitted", sequence, pending.request.request_id, pending.type)
+    shapes = shapes_of(pending.request.api_version)
+    obj = pending.obj if shapes is None else render_in_version(pending.obj, shapes, _reference)
     overrides: dict[str, Any] = {
-        "data.object": pending.obj,
+        "data.object": obj,
         "request.id": pending.request.request_id,
         "request.idempotency_key": pending.request.idempotency_key,
     }
@@ -47,3 +54,13 @@ def render_emitted(pending: Pending, *, sequence: int) -> Event:
         event = build_event(pending.type, **arguments)
         event.payload["api_version"] = pending.request.api_version
         return Event(event.type, event.payload, render_body(event.payload), event.seed)
+
+
+def _reference(
+    object_type: str, object_id: str | None, owner: str | None, livemode: bool, shapes: str
+) -> dict[str, Any]:
+    """What the contracts of ``shapes`` build for the object: the fields a version needs that the
+    stored state lacks come from it."""
+    return build_object(
+        object_type, object_id=object_id, account=owner, livemode=livemode, version=shapes
+    )

@@ -11,13 +11,17 @@ from __future__ import annotations
 import copy
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from connect_harness.errors import HarnessError
+from connect_harness.spec.contracts import resolve_version
 from connect_harness.stripe_api import bodies
 from connect_harness.stripe_api.dispatch import Answer, Dispatcher
 from connect_harness.stripe_api.expand import expand
+from connect_harness.stripe_api.listing import included_list
 from connect_harness.stripe_api.objects import object_type_for_id, schema_of
+from connect_harness.stripe_api.rendering import render_in_version
 from connect_harness.stripe_api.routes import RouteTable, routes_for_version
 from connect_harness.stripe_api.scoping import Context, check_api_version
 from connect_harness.stripe_api.store import Store
@@ -80,23 +84,79 @@ class Router:
         if problem is not None:
             return Answer(400, problem), False
         answer = self._dispatcher.run(table, route, values, params, context, path)
+        if answer.status != 200:
+            return answer, False
+        shapes = _shapes_for(version or self._default_version())
+        answer.body = self._render(answer.body, shapes)
         paths = expand_paths(params)
-        if answer.status == 200 and paths:
+        if paths:
             answer.body = copy.deepcopy(answer.body)
             problem = expand(
                 answer.body,
                 answer.schemas or route.types,
                 paths,
                 table.shapes,
-                functools.partial(self._resolve, context, table),
+                functools.partial(self._resolve, context, table, shapes),
                 lambda obj: schema_of(obj, table),
+                functools.partial(self._include, context, table, shapes),
             )
             if problem is not None:
                 return Answer(400, problem), False
         return answer, False
 
+    def _render(self, body: dict[str, Any], shapes: str) -> dict[str, Any]:
+        """An answer in the request's version: an object, or each object of a list's page."""
+        build = _build_in
+        if body.get("object") in ("list", "search_result") and isinstance(body.get("data"), list):
+            data = [
+                render_in_version(item, shapes, build) if isinstance(item, dict) else item
+                for item in body["data"]
+            ]
+            return {**body, "data": data}
+        return render_in_version(body, shapes, build)
+
+    def _include(
+        self,
+        context: Context,
+        table: RouteTable,
+        shapes: str,
+        obj: Mapping[str, Any],
+        field: str,
+        spec: Mapping[str, Any],
+    ) -> Any:
+        """What an expanded field Stripe leaves out by default holds (None: leave it out)."""
+        if "list" in spec:
+            object_id = obj.get("id")
+            if not isinstance(object_id, str):
+                return None
+            types = frozenset(table.object_name(name) for name in spec["list"])
+            owner = self._store.objects.get(object_id)
+            found = [
+                self._render(self._store.materialize(stored), shapes)
+                for stored in self._store.visible(
+                    types, owner.owner if owner else context.account, context.live
+                )
+                if stored.object_id != object_id
+                and object_id in self._store.materialize(stored).values()
+            ]
+            return included_list(found, _sub_url(table, obj, field, object_id))
+        if "map" in spec:
+            currency = obj.get("currency")
+            if not isinstance(currency, str):
+                return {}
+            return {currency: {name: obj[name] for name in spec["map"] if name in obj}}
+        if "object" in spec:
+            return copy.deepcopy(dict(spec["object"]))
+        return None
+
     def _resolve(
-        self, context: Context, table: RouteTable, object_id: str, schemas: Any, parent: Any
+        self,
+        context: Context,
+        table: RouteTable,
+        shapes: str,
+        object_id: str,
+        schemas: Any,
+        parent: Any,
     ) -> dict[str, Any] | None:
         """The object an expanded field names, as ``context`` sees it (None: leave the id)."""
         store = self._store
@@ -121,4 +181,44 @@ class Router:
             and not stored.shared
         ):
             return None
-        return copy.deepcopy(store.materialize(stored))
+        return copy.deepcopy(self._render(store.materialize(stored), shapes))
+
+
+def _shapes_for(version: str) -> str:
+    """The contract set a request's version renders in (``2024-06-20; x_beta=v1`` as 2024-06-20)."""
+    try:
+        return resolve_version(version.split(";", 1)[0].strip()).shapes
+    except HarnessError:
+        return resolve_version(None).shapes
+
+
+def _build_in(
+    object_type: str, object_id: str | None, owner: str | None, livemode: bool, shapes: str
+) -> dict[str, Any]:
+    """The object the contracts of ``shapes`` build with that id, owner and mode."""
+    from connect_harness.events.objects import build_object
+
+    return build_object(
+        object_type, object_id=object_id, account=owner, livemode=livemode, version=shapes
+    )
+
+
+def _sub_url(table: RouteTable, obj: Mapping[str, Any], field: str, object_id: str) -> str:
+    """The path of the list an included list field pages through (``/v1/customers/cus_1/sources``).
+
+    The description's list route ``.../{param}/<field>`` under the route that retrieves the
+    object's type; without one, the object's own path and the field.
+    """
+    object_type = obj.get("object")
+    for route in table.routes:
+        if route.kind != "list" or not route.template.endswith("}/" + field):
+            continue
+        parent = route.template[: -len(field) - 1]
+        owner, _, _ = table.match("GET", parent.replace("{", "").replace("}", ""))
+        if (
+            owner is not None
+            and owner.kind == "retrieve"
+            and any(table.object_name(name) == object_type for name in owner.types)
+        ):
+            return parent.rsplit("/", 1)[0] + "/" + object_id + "/" + field
+    return f"/v1/{object_type}s/{object_id}/{field}"

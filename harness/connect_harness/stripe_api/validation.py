@@ -20,6 +20,7 @@ __all__ = ["expand_paths", "parse_params", "validate_params"]
 _KEY = re.compile(r"^([^\[\]]*)((?:\[[^\[\]]*\])*)$")
 _PART = re.compile(r"\[([^\[\]]*)\]")
 _INTEGER = re.compile(r"^-?\d+$")
+_MAX_DEPTH = 32
 _NUMBER = re.compile(r"^-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
 
 
@@ -32,6 +33,11 @@ def parse_params(pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
             root[name] = value
             continue
         parts: list[str] = [match.group(1), *_PART.findall(match.group(2))]
+        if len(parts) > _MAX_DEPTH:
+            # No parameter of the description nests this deep (9 levels at most): the whole
+            # name is an unknown parameter, rather than a recursion the fake cannot finish.
+            root[name] = value
+            continue
         target: Any = root
         for index, part in enumerate(parts):
             last = index == len(parts) - 1
@@ -128,6 +134,10 @@ def _check(
             return bodies.invalid_value(name, types[0], value)
         properties: dict[str, int] | None = node.get("p")
         extra: int | None = node.get("a")
+        if extra is not None and (name == "metadata" or name.endswith("[metadata]")):
+            problem = _metadata_problem(name, value)
+            if problem is not None:
+                return problem
         for key, item in value.items():
             child = f"{name}[{key}]"
             if properties is not None and key in properties:
@@ -152,6 +162,42 @@ def _check(
             problem = _check(item, items, nodes, f"{name}[{position}]")
             if problem is not None:
                 return problem
+    return None
+
+
+# https://docs.stripe.com/metadata: "up to 50 keys, with key names up to 40 characters long and
+# values up to 500 characters long".
+_METADATA_KEYS, _METADATA_KEY_LENGTH, _METADATA_VALUE_LENGTH = 50, 40, 500
+
+
+def _invalid_request(message: str, param: str) -> dict[str, Any]:
+    body = bodies.error("invalid_request_error", message)
+    body["error"]["param"] = param
+    return body
+
+
+def _metadata_problem(name: str, value: dict[str, Any]) -> dict[str, Any] | None:
+    """Stripe's limits on a metadata hash (``""`` values remove keys and do not count)."""
+    kept = {key: item for key, item in value.items() if item != ""}
+    if len(kept) > _METADATA_KEYS:
+        return _invalid_request(
+            f"Invalid {name}: metadata can have at most {_METADATA_KEYS} keys; this request "
+            f"has {len(kept)}. Remove keys or keep the data elsewhere.",
+            name,
+        )
+    for key, item in value.items():
+        if len(key) > _METADATA_KEY_LENGTH:
+            return _invalid_request(
+                f"Invalid {name}: the key '{key}' is {len(key)} characters long; metadata keys "
+                f"can be at most {_METADATA_KEY_LENGTH} characters.",
+                f"{name}[{key}]",
+            )
+        if isinstance(item, str) and len(item) > _METADATA_VALUE_LENGTH:
+            return _invalid_request(
+                f"Invalid {name}[{key}]: the value is {len(item)} characters long; metadata "
+                f"values can be at most {_METADATA_VALUE_LENGTH} characters.",
+                f"{name}[{key}]",
+            )
     return None
 
 

@@ -433,7 +433,6 @@ def _refund(ctx: ActionContext, charge: dict[str, Any], *, verb: str) -> dict[st
             "receipt_number": None,
             "source_transfer_reversal": None,
             "transfer_reversal": None,
-            "destination_details": None,
             "instructions_email": None,
         },
     )

@@ -1,0 +1,244 @@
+"""One stored object, rendered in the API version a request asks for.
+
+The store keeps one state per object, in whatever shapes it was first made (the newest contract
+set for objects the fake creates, an event's own version for objects an event carried). Stripe
+renders every response in the request's API version (its ``Stripe-Version`` header, else the
+account's default: https://docs.stripe.com/api/versioning), so each answer is rendered here,
+walking the target version's contract schema down every sub-object and list: fields it does not
+have are left out; fields it needs that the stored state lacks, and values of a type it does not
+allow, are taken from the object the contracts build at that version with the same id, owner and
+mode (a sub-object that object leaves out or holds null is rendered so). A few fields Stripe moved
+between versions keep their meaning across the move (:data:`_MOVES`); events are never rendered
+again: they keep the version they were sent in.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from connect_harness.errors import HarnessError
+
+__all__ = ["render_in_version"]
+
+#: (object type, field at old versions, path in newer versions, the newer container when the old
+#: field holds a value): the same fact in both shapes. Stripe's 2025-03-31.basil changelog:
+#: "invoice.subscription" moved to "invoice.parent.subscription_details.subscription", with
+#: ``parent.type`` "subscription_details" (the parent schema of the description).
+_MOVES: tuple[tuple[str, str, tuple[str, ...], dict[str, Any]], ...] = (
+    (
+        "invoice",
+        "subscription",
+        ("parent", "subscription_details", "subscription"),
+        {
+            "quote_details": None,
+            "subscription_details": {"metadata": None, "subscription": None},
+            "type": "subscription_details",
+        },
+    ),
+)
+
+#: (type, id, owner, livemode, contract set) -> the object the contracts build in that set.
+Builder = Callable[[str, "str | None", "str | None", bool, str], "dict[str, Any]"]
+
+
+@functools.cache
+def _schema(name: str, shapes: str) -> Mapping[str, Any] | None:
+    """The contract schema ``name`` (an object or a sub-object's ``$defs`` entry) of ``shapes``."""
+    from connect_harness.spec.contracts import object_schema
+
+    try:
+        return object_schema(name, version=shapes)
+    except HarnessError:
+        return None
+
+
+@functools.cache
+def _default_fields(object_type: str, shapes: str) -> frozenset[str]:
+    """The fields the contracts' objects of ``object_type`` have by default."""
+    from connect_harness.spec.contracts import object_example
+
+    try:
+        return frozenset(object_example(object_type, version=shapes))
+    except HarnessError:
+        return frozenset()
+
+
+_ABSENT = object()  # the reference has no such field
+_UNKNOWN = object()  # no reference built (yet)
+
+
+class _Walk:
+    """One rendering: the contract set, and how often the state lacked what the set needs."""
+
+    def __init__(self, shapes: str) -> None:
+        self.shapes = shapes
+        #: Places the state could not be given this version's shape without a reference.
+        self.broken = 0
+
+    def node(self, value: Any, schema: Mapping[str, Any], reference: Any) -> Any:
+        schema = self._resolve(schema, value)
+        properties = schema.get("properties")
+        if isinstance(value, dict) and isinstance(properties, Mapping):
+            ref = reference if isinstance(reference, dict) else {}
+            unknown = reference is _UNKNOWN
+            broken_before = self.broken
+            out: dict[str, Any] = {}
+            for name in [*ref, *value]:
+                if name in out or name not in properties:
+                    continue
+                if name in value:
+                    below = _UNKNOWN if unknown else ref.get(name, _ABSENT)
+                    rendered = self.node(value[name], properties[name], below)
+                    if rendered is not _ABSENT:
+                        out[name] = rendered
+                elif name in ref:
+                    out[name] = copy.deepcopy(ref[name])
+            if any(name not in out for name in schema.get("required", ())):
+                self.broken += 1
+            if self.broken > broken_before and (reference is None or reference is _ABSENT):
+                # The version's object has none here (a valid null, or an optional field left
+                # out): a sub-object this version's shape cannot complete is rendered as that.
+                self.broken = broken_before
+                return reference
+            return out
+        items = schema.get("items")
+        if isinstance(value, list) and isinstance(items, Mapping):
+            first = reference[0] if isinstance(reference, list) and reference else _UNKNOWN
+            return [self.node(item, items, first) for item in value]
+        if not _fits(value, schema):
+            # A value this version does not allow here (a null where it has a string): the
+            # version's own value, when there is one.
+            if reference is _ABSENT:
+                return _ABSENT  # optional in this version: left out, as its objects leave it
+            if reference is not _UNKNOWN:
+                return copy.deepcopy(reference)
+            self.broken += 1
+        return value
+
+    def _resolve(self, schema: Mapping[str, Any], value: Any) -> Mapping[str, Any]:
+        """The schema ``value`` is an instance of: refs followed, the branch of an ``anyOf``."""
+        for _ in range(16):
+            ref = schema.get("$ref")
+            if isinstance(ref, str):
+                found = _schema(ref.rsplit("/", 1)[-1], self.shapes)
+                if found is None:
+                    return {}
+                schema = found
+                continue
+            branches = schema.get("anyOf")
+            if not isinstance(branches, list):
+                return schema
+            chosen = self._branch(branches, value)
+            if chosen is None:
+                return {}
+            schema = chosen
+        return schema
+
+    def _branch(self, branches: list[Any], value: Any) -> Mapping[str, Any] | None:
+        candidates = []
+        for branch in branches:
+            resolved = self._resolve(branch, None) if "$ref" in branch else branch
+            if (isinstance(value, dict) and isinstance(resolved.get("properties"), Mapping)) or (
+                isinstance(value, list) and "items" in resolved
+            ):
+                candidates.append(resolved)
+        kind = value.get("object") if isinstance(value, dict) else None
+        for candidate in candidates:
+            enum = candidate.get("properties", {}).get("object", {}).get("enum")
+            if isinstance(enum, list) and kind in enum:
+                return candidate
+        return candidates[0] if candidates else None
+
+
+_JSON_TYPES: Mapping[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "null": (type(None),),
+    "object": (dict,),
+    "array": (list,),
+}
+
+
+def _fits(value: Any, schema: Mapping[str, Any]) -> bool:
+    """Whether ``value``'s JSON type is one ``schema`` declares (no declaration: it fits)."""
+    declared = schema.get("type")
+    if declared is None:
+        return True
+    names = [declared] if isinstance(declared, str) else list(declared)
+    for name in names:
+        kinds = _JSON_TYPES.get(name, ())
+        if isinstance(value, bool) and name in ("integer", "number"):
+            continue
+        if isinstance(value, kinds):
+            return True
+    return False
+
+
+def render_in_version(obj: dict[str, Any], shapes: str, build: Builder) -> dict[str, Any]:
+    """``obj`` in the shapes of contract set ``shapes`` (a new dict; ``obj`` is not changed).
+
+    Objects of types the contracts of ``shapes`` do not describe, events and deleted objects'
+    stubs are returned as they are.
+    """
+    object_type = obj.get("object")
+    if not isinstance(object_type, str) or object_type == "event" or obj.get("deleted") is True:
+        return obj  # an event keeps its version; a deleted object's stub has no shape to render
+    schema = _schema(object_type, shapes)
+    if schema is None:
+        return obj
+    walk = _Walk(shapes)
+    rendered = walk.node(obj, schema, _UNKNOWN)
+    if walk.broken or any(name not in obj for name in _default_fields(object_type, shapes)):
+        object_id = obj.get("id") if isinstance(obj.get("id"), str) else None
+        owner = obj.get("account") if isinstance(obj.get("account"), str) else None
+        try:
+            reference = build(object_type, object_id, owner, obj.get("livemode") is True, shapes)
+        except HarnessError:
+            reference = None
+        rendered = _Walk(shapes).node(obj, schema, reference)
+    if not isinstance(rendered, dict):
+        return obj
+    _carry_moves(obj, rendered, object_type)
+    return rendered
+
+
+def _carry_moves(source: Mapping[str, Any], rendered: dict[str, Any], object_type: str) -> None:
+    for moved_type, old, path, container in _MOVES:
+        if moved_type != object_type:
+            continue
+        if old in rendered and old not in source:
+            # newer state, older version: the old field holds what the new path holds
+            rendered[old] = _at(source, path)
+        elif path[0] in rendered and path[0] not in source and old in source:
+            # older state, newer version: the new path holds the old field's value
+            value = source.get(old)
+            if isinstance(value, Mapping):
+                value = value.get("id")
+            if value is None:
+                rendered[path[0]] = None
+            else:
+                rendered[path[0]] = copy.deepcopy(container)
+                _put(rendered[path[0]], path[1:], value)
+
+
+def _at(value: Any, path: tuple[str, ...]) -> Any:
+    for part in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _put(target: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    for part in path[:-1]:
+        child = target.get(part)
+        if not isinstance(child, dict):
+            return
+        target = child
+    if path and path[-1] in target:
+        target[path[-1]] = value
