@@ -503,3 +503,20 @@ def test_a_first_payment_that_fails_or_needs_action_leaves_the_subscription_inco
     assert (invoice["status"], invoice["attempted"], invoice["amount_paid"]) == ("open", True, 0)
     rule = rule_for("subscription", outcome)
     assert rule is not None and api.types() == list(rule.emits)
+
+
+def test_each_event_carries_its_object_as_it_was_at_that_step(api: Api) -> None:
+    cus, plan = customer(api), price(api)
+    api.events()
+    api("post", "/v1/subscriptions", customer=cus, items=[{"price": plan}])
+    states = [(e["type"], e["data"]["object"]["status"]) for e in api.events()]
+    assert states == [
+        ("customer.subscription.created", "active"),
+        ("invoice.created", "draft"),
+        ("invoice.finalized", "open"),
+        ("payment_intent.created", "requires_confirmation"),
+        ("payment_intent.succeeded", "succeeded"),
+        ("charge.succeeded", "succeeded"),
+        ("invoice.paid", "paid"),
+        ("invoice.payment_succeeded", "paid"),
+    ]

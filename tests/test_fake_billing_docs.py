@@ -1,4 +1,5 @@
-"""docs/fake-api.md's billing and Connect tables are the lifecycle tables, row for row."""
+"""docs/fake-api.md's billing and Connect tables are the lifecycle tables, row for row, in the
+format of the payments tables (tests/test_fake_emissions.py reads every table of that format)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from connect_harness.lifecycle import billing, connect
-from connect_harness.lifecycle.billing import Rule
+from connect_harness.lifecycle.billing import Rule, emissions, transitions
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "fake-api.md"
 
@@ -17,29 +18,40 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def lifecycle_table(rules: Iterable[Rule]) -> str:
-    """The markdown table of ``rules``: action, allowed states, resulting state, events, source."""
+def _codes(names: Iterable[str]) -> str:
+    return ", ".join(f"`{name}`" for name in names)
+
+
+def emission_table(rules: Iterable[Rule]) -> str:
+    """The rules' events, in the payments tables' format (``lifecycle/emissions.py`` rows)."""
     lines = [
-        "| object | action (outcome) | allowed from | leaves it | emits, in order | source |",
+        "| object | action | outcome | events emitted, in order | source | left open |",
         "|---|---|---|---|---|---|",
     ]
-    for rule in rules:
-        allowed = ", ".join(sorted(rule.from_states)) if rule.from_states is not None else "any"
-        name = rule.action if rule.outcome_of is None else f"{rule.outcome_of} ({rule.outcome})"
-        events = ", ".join(rule.emits) or "nothing"
+    for row in emissions(rules):
+        events = _codes(row.events) or "none"
         lines.append(
-            f"| {rule.object_type} | {name} | {allowed} | {rule.to_state or '-'} | {events} "
-            f"| {_cell(rule.source)} |"
+            f"| `{row.object_type}` | `{row.action}` | `{row.outcome}` | {events} "
+            f"| {_cell(row.source)} | {_cell(row.note)} |"
         )
     return "\n".join(lines)
 
 
-def refusal_table(rules: Iterable[Rule]) -> str:
-    """The markdown table of the state errors: HTTP 400 ``invalid_request_error`` and our words."""
-    lines = ["| object | action | refused with (400, `invalid_request_error`) |", "|---|---|---|"]
-    for rule in rules:
-        if rule.error and rule.outcome_of is None:
-            lines.append(f"| {rule.object_type} | {rule.action} | {_cell(rule.error)} |")
+def state_table(rules: Iterable[Rule]) -> str:
+    """The rules' state errors, in the payments tables' format (``transitions.py`` rows)."""
+    lines = [
+        "| object | action | allowed from | leaves it | otherwise | source | left open |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in transitions(rules):
+        allowed = _codes(row.allowed) + ("" if row.field == "status" else f" ({row.field})")
+        result = f"`{row.result}`" if row.result is not None else "the outcome's state"
+        code = f"`{row.code}`" if row.code else "no code"
+        lines.append(
+            f"| `{row.object_type}` | `{row.action}` | {allowed} | {result} "
+            f'| {row.status} {code}: "{_cell(row.message)}" | {_cell(row.source)} '
+            f"| {_cell(row.note)} |"
+        )
     return "\n".join(lines)
 
 
@@ -57,10 +69,10 @@ def bank_table() -> str:
 
 
 TABLES = {
-    "billing lifecycles": lifecycle_table(billing.BILLING_RULES),
-    "billing refusals": refusal_table(billing.BILLING_RULES),
-    "Connect lifecycles": lifecycle_table(connect.CONNECT_RULES),
-    "Connect refusals": refusal_table(connect.CONNECT_RULES),
+    "billing emissions": emission_table(billing.BILLING_RULES),
+    "billing states": state_table(billing.BILLING_RULES),
+    "Connect emissions": emission_table(connect.CONNECT_RULES),
+    "Connect states": state_table(connect.CONNECT_RULES),
     "test bank accounts": bank_table(),
 }
 
@@ -76,6 +88,5 @@ def test_the_docs_table_is_the_lifecycle_table(name: str) -> None:
 def test_every_rule_is_in_the_docs() -> None:
     text = DOC.read_text("utf-8")
     for rule in (*billing.BILLING_RULES, *connect.CONNECT_RULES):
-        assert f"| {rule.object_type} | {rule.action}" in text or (
-            f"| {rule.object_type} | {rule.outcome_of} ({rule.outcome})" in text
-        )
+        row = f"| `{rule.object_type}` | `{rule.outcome_of or rule.action}` | `{rule.outcome}` |"
+        assert row in text, row

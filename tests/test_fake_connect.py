@@ -251,3 +251,12 @@ def test_the_fake_never_refuses_a_transfer_or_payout_for_funds(api: Api) -> None
     transfer = api("post", "/v1/transfers", amount=10**9, currency="usd", destination=acct)
     payout = api("post", "/v1/payouts", amount=10**9, currency="usd")
     assert (transfer["amount"], payout["amount"], payout["status"]) == (10**9, 10**9, "pending")
+
+
+def test_a_customers_source_is_not_an_external_account(api: Api) -> None:
+    """The sources route makes an account, bank account or card: a card token stays a card."""
+    customer = api("post", "/v1/customers", description="x")
+    api.events()
+    source = api("post", f"/v1/customers/{customer['id']}/sources", source="tok_visa")
+    assert (source["object"], source["customer"]) == ("card", customer["id"])
+    assert api.types() == ["customer.source.created"]

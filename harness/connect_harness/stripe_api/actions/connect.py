@@ -10,37 +10,31 @@ account as ``account``; a platform's transfer, payout or top-up carries none.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
 from connect_harness.events.ids import stripe_id
-from connect_harness.lifecycle.billing import Rule
 from connect_harness.lifecycle.connect import (
     CAPABILITY_STATUS,
     REJECT_REASONS,
     payout_failure,
-    rule_for,
 )
 from connect_harness.lifecycle.states import apply_state
 from connect_harness.stripe_api import bodies
-from connect_harness.stripe_api.actions import ActionContext, ActionError, action
-from connect_harness.stripe_api.actions.billing import (
+from connect_harness.stripe_api.actions import ActionContext, ActionError, action, handler_for
+from connect_harness.stripe_api.actions.rules import (
+    Obj,
     carry_out,
     changes,
     emit,
     emit_rule,
     refuse_unless,
+    rule_of,
+    whole,
 )
 
 __all__: list[str] = []
-
-Obj = dict[str, Any]
-
-
-def _rule(object_type: str, verb: str) -> Rule:
-    found = rule_for(object_type, verb)
-    assert found is not None, f"no Connect rule for {object_type} {verb}"
-    return found
 
 
 def _refuse(message: str, *, param: str | None = None, code: str | None = None) -> ActionError:
@@ -56,22 +50,12 @@ def _refuse(message: str, *, param: str | None = None, code: str | None = None) 
 # --- accounts -------------------------------------------------------------------------------------
 
 
-@action("account", "create")
-def create_account(ctx: ActionContext, _: Obj | None) -> Obj:
-    account = ctx.generic()
-    ctx.set(account, {"created": ctx.request.now})
-    kind = ctx.params.get("type")
-    if isinstance(kind, str) and "type" in account:
-        account["type"] = kind
-    return account
-
-
 @action("account", "update")
 def update_account(ctx: ActionContext, account: Obj | None) -> Obj:
     assert account is not None
     before = copy.deepcopy(account)
     after = ctx.generic()
-    emit_rule(ctx, _rule("account", "update"), [after], previous=changes(before, after))
+    emit_rule(ctx, rule_of("account", "update"), [after], previous=changes(before, after))
     return after
 
 
@@ -89,7 +73,7 @@ def reject_account(ctx: ActionContext, account: Obj | None) -> Obj:
     requirements = account.get("requirements")
     if isinstance(requirements, dict):
         requirements["disabled_reason"] = REJECT_REASONS[str(reason)]
-    emit_rule(ctx, _rule("account", "reject"), [account], previous=changes(before, account))
+    emit_rule(ctx, rule_of("account", "reject"), [account], previous=changes(before, account))
     return account
 
 
@@ -105,7 +89,7 @@ def delete_account(ctx: ActionContext, account: Obj | None) -> Obj:
         "object": "application",
         "name": None,
     }
-    emit_rule(ctx, _rule("account", "delete"), [application], owner=account_id)
+    emit_rule(ctx, rule_of("account", "delete"), [application], owner=account_id)
     return answer
 
 
@@ -154,8 +138,8 @@ def _owned(object_type: str, verbs: tuple[str, ...], rule_type: str | None = Non
 
         def handler(ctx: ActionContext, obj: Obj | None, verb: str = verb) -> Obj:
             if "account" not in ctx.path_values:
-                return ctx.generic()  # a customer's bank account: not an external account
-            rule = _rule(rule_type or object_type, verb)
+                return _customers_source(ctx, obj, verb)
+            rule = rule_of(rule_type or object_type, verb)
             if obj is None:
                 created = ctx.generic()
                 _external_account_details(ctx, created)
@@ -168,6 +152,18 @@ def _owned(object_type: str, verbs: tuple[str, ...], rule_type: str | None = Non
             return answer
 
         action(object_type, verb)(handler)
+
+
+def _customers_source(ctx: ActionContext, obj: Obj | None, verb: str) -> Obj:
+    """A customer's source is not an external account: the card handler's, else the generic.
+
+    ``POST /v1/customers/{customer}/sources`` makes a bank account or a card, and the dispatcher
+    gives it to the first of those types with a handler: a card token goes to the payments fake.
+    """
+    card = handler_for("card", verb) if verb == "create" else None
+    if card is None:
+        return ctx.generic()
+    return card(dataclasses.replace(ctx, object_type="card"), obj)
 
 
 _owned("person", ("create", "update", "delete"))
@@ -204,7 +200,7 @@ def create_transfer(ctx: ActionContext, _: Obj | None) -> Obj:
             param="destination",
         )
     transfer = ctx.generic()
-    amount = _int(ctx.params.get("amount")) or 0
+    amount = whole(ctx.params.get("amount")) or 0
     ctx.set(
         transfer,
         {
@@ -226,7 +222,7 @@ def create_transfer(ctx: ActionContext, _: Obj | None) -> Obj:
                 "url": f"/v1/transfers/{transfer['id']}/reversals",
             }
         )
-    return carry_out(ctx, transfer, _rule("transfer", "create"))
+    return carry_out(ctx, transfer, rule_of("transfer", "create"))
 
 
 @action("transfer", "update")
@@ -234,24 +230,24 @@ def update_transfer(ctx: ActionContext, transfer: Obj | None) -> Obj:
     assert transfer is not None
     before = copy.deepcopy(transfer)
     after = ctx.generic()
-    emit_rule(ctx, _rule("transfer", "update"), [after], previous=changes(before, after))
+    emit_rule(ctx, rule_of("transfer", "update"), [after], previous=changes(before, after))
     return after
 
 
 @action("transfer_reversal", "create")
 def reverse_transfer(ctx: ActionContext, _: Obj | None) -> Obj:
     transfer = ctx.require(ctx.path_values.get("id"), "transfer", "id")
-    rule = _rule("transfer", "reverse")
-    whole = _int(transfer.get("amount")) or 0
-    done = _int(transfer.get("amount_reversed")) or 0
-    if transfer.get("reversed") is True or done >= whole:
+    rule = rule_of("transfer", "reverse")
+    total = whole(transfer.get("amount")) or 0
+    done = whole(transfer.get("amount_reversed")) or 0
+    if transfer.get("reversed") is True or done >= total:
         assert rule.error is not None
         raise _refuse(rule.error.format(id=transfer["id"]))
-    amount = _int(ctx.params.get("amount"))
-    amount = whole - done if amount is None else amount
-    if amount <= 0 or amount > whole - done:
+    amount = whole(ctx.params.get("amount"))
+    amount = total - done if amount is None else amount
+    if amount <= 0 or amount > total - done:
         raise _refuse(
-            f"Reversal amount {amount} is more than the {whole - done} left to reverse on "
+            f"Reversal amount {amount} is more than the {total - done} left to reverse on "
             f"transfer {transfer['id']}.",
             param="amount",
         )
@@ -266,7 +262,7 @@ def reverse_transfer(ctx: ActionContext, _: Obj | None) -> Obj:
         },
     )
     transfer["amount_reversed"] = done + amount
-    transfer["reversed"] = done + amount == whole
+    transfer["reversed"] = done + amount == total
     reversals = transfer.get("reversals")
     if isinstance(reversals, dict) and isinstance(reversals.get("data"), list):
         reversals["data"].insert(0, copy.deepcopy(reversal))
@@ -287,7 +283,7 @@ def create_payout(ctx: ActionContext, _: Obj | None) -> Obj:
     ctx.set(
         payout,
         {
-            "amount": _int(ctx.params.get("amount")) or payout.get("amount"),
+            "amount": whole(ctx.params.get("amount")) or payout.get("amount"),
             "created": ctx.request.now,
             "automatic": False,
             "destination": destination.get("id") if destination else payout.get("destination"),
@@ -302,7 +298,7 @@ def create_payout(ctx: ActionContext, _: Obj | None) -> Obj:
         else None
     )
     if failure is None:
-        return carry_out(ctx, payout, _rule("payout", "create"), owner=ctx.owner)
+        return carry_out(ctx, payout, rule_of("payout", "create"), owner=ctx.owner)
     apply_state(payout, "payout", "failed", at=ctx.request.now)
     ctx.set(payout, {"failure_code": failure[0], "failure_message": failure[1]})
     created = copy.deepcopy(payout)
@@ -330,14 +326,14 @@ def update_payout(ctx: ActionContext, payout: Obj | None) -> Obj:
     assert payout is not None
     before = copy.deepcopy(payout)
     after = ctx.generic()
-    emit_rule(ctx, _rule("payout", "update"), [after], previous=changes(before, after))
+    emit_rule(ctx, rule_of("payout", "update"), [after], previous=changes(before, after))
     return after
 
 
 @action("payout", "cancel")
 def cancel_payout(ctx: ActionContext, payout: Obj | None) -> Obj:
     assert payout is not None
-    rule = _rule("payout", "cancel")
+    rule = rule_of("payout", "cancel")
     refuse_unless(rule, payout)
     apply_state(payout, "payout", "canceled", at=ctx.request.now)
     emit_rule(ctx, rule, [payout])
@@ -348,17 +344,17 @@ def cancel_payout(ctx: ActionContext, payout: Obj | None) -> Obj:
 
 
 def _refund_fee(ctx: ActionContext, fee: Obj) -> Obj:
-    rule = _rule("application_fee", "refund")
-    whole = _int(fee.get("amount")) or 0
-    done = _int(fee.get("amount_refunded")) or 0
-    if fee.get("refunded") is True or done >= whole:
+    rule = rule_of("application_fee", "refund")
+    total = whole(fee.get("amount")) or 0
+    done = whole(fee.get("amount_refunded")) or 0
+    if fee.get("refunded") is True or done >= total:
         assert rule.error is not None
         raise _refuse(rule.error.format(id=fee.get("id")))
-    amount = _int(ctx.params.get("amount"))
-    amount = whole - done if amount is None else amount
-    if amount <= 0 or amount > whole - done:
+    amount = whole(ctx.params.get("amount"))
+    amount = total - done if amount is None else amount
+    if amount <= 0 or amount > total - done:
         raise _refuse(
-            f"Refund amount {amount} is more than the {whole - done} left to refund on "
+            f"Refund amount {amount} is more than the {total - done} left to refund on "
             f"application fee {fee.get('id')}.",
             param="amount",
         )
@@ -373,7 +369,7 @@ def _refund_fee(ctx: ActionContext, fee: Obj) -> Obj:
         },
     )
     fee["amount_refunded"] = done + amount
-    fee["refunded"] = done + amount == whole
+    fee["refunded"] = done + amount == total
     refunds = fee.get("refunds")
     if isinstance(refunds, dict) and isinstance(refunds.get("data"), list):
         refunds["data"].insert(0, copy.deepcopy(refund))
@@ -407,25 +403,15 @@ def create_topup(ctx: ActionContext, _: Obj | None) -> Obj:
     ctx.set(
         topup,
         {
-            "amount": _int(ctx.params.get("amount")) or topup.get("amount"),
+            "amount": whole(ctx.params.get("amount")) or topup.get("amount"),
             "created": ctx.request.now,
         },
     )
     apply_state(topup, "topup", "pending", at=ctx.request.now)
-    return carry_out(ctx, topup, _rule("topup", "create"))
+    return carry_out(ctx, topup, rule_of("topup", "create"))
 
 
 @action("topup", "cancel")
 def cancel_topup(ctx: ActionContext, topup: Obj | None) -> Obj:
     assert topup is not None
-    return carry_out(ctx, topup, _rule("topup", "cancel"))
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
+    return carry_out(ctx, topup, rule_of("topup", "cancel"))
