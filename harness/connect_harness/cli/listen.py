@@ -50,7 +50,8 @@ def add_listen_commands(commands: Any) -> None:
         "listen",
         help="forward events you trigger to your local endpoint, as 'stripe listen' does",
         description="Hold a session: a signing secret, a fake Stripe API for your app to call, and "
-        "a local event bus that 'connect-harness trigger' and 'resend' hand events to. Platform "
+        "a local event bus that 'connect-harness trigger' and 'resend' hand events to; the events "
+        "the fake emits, for your app's calls and for 'trigger NAME' flows, go out too. Platform "
         "events go to --forward-to, Connect events to --forward-connect-to, thin notifications "
         "to --forward-thin-to. Loopback only.",
     )
