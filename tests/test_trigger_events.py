@@ -11,6 +11,8 @@ shrink to empty.
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
 
 import pytest
@@ -239,3 +241,32 @@ def test_the_fake_emits_what_stripe_emits_for_each_flow(name: str) -> None:
         )
     assert refused is None, refused
     assert got == want
+
+
+SPEC = Path(
+    os.environ.get("CONNECT_HARNESS_STRIPE_SPEC")
+    or Path(__file__).resolve().parents[2] / "shared" / "stripe-spec"
+)
+
+
+@pytest.mark.skipif(
+    not (SPEC / "event_catalogue.2026-10-28.json").is_file(),
+    reason=f"Stripe's data (the event catalogue) is not at {SPEC}",
+)
+def test_every_quoted_description_is_stripes_and_every_type_is_one_stripe_has() -> None:
+    """The table cites each event type's own 'Occurs when...' text: each quote is in Stripe's
+    description (markdown dropped), and each listed type is a v1 type or a thin one."""
+    catalogue = json.loads((SPEC / "event_catalogue.2026-10-28.json").read_text("utf-8"))["events"]
+    thin = (SPEC / "openapi.v2.preview.2025-12-15.json").read_text("utf-8")
+
+    def plain(text: str) -> str:
+        return re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text).replace("`", "").rstrip(".")
+
+    texts = [plain(entry["description"]) for entry in catalogue.values()]
+    for name, entry in TABLE.items():
+        for event_type in entry["events"]:
+            assert event_type in catalogue or f'"{event_type}"' in thin, (name, event_type)
+        for quote in re.findall(
+            r"'((?:Occurs|Represents)[^']*(?:'[a-z_]+'[^']*)*)'", entry["source"]
+        ):
+            assert any(quote.rstrip(".") in text for text in texts) or quote in thin, (name, quote)
