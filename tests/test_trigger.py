@@ -5,6 +5,7 @@ and which options go together, in process through ``main([...])``: no listen ses
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -345,3 +346,25 @@ def test_hostile_fixture_files_are_one_line(
         out, err = capsys.readouterr()
         assert out == "" and err.count("\n") == 1 and message in err, err
     assert endpoint.received == []
+
+
+def test_timeout_bounds_each_delivery_of_a_flow(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An endpoint that takes the connection and never answers: each event is 'no answer' after
+    --timeout, the flow still delivers the next, and the exit code is 1."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    url = f"http://127.0.0.1:{silent.getsockname()[1]}/hook"
+    try:
+        argv = ["trigger", "payment_intent.created", "--forward-to", url, "--secret", SECRET,
+                "--timeout", "0.3"]  # fmt: skip
+        assert main(argv) == 1
+    finally:
+        silent.close()
+    (line,) = status_lines(capsys.readouterr().out)
+    assert line.startswith("payment_intent.created [evt_") and ": no answer: " in line
+    assert main(["trigger", "payment_intent.created", "--timeout", "soon"]) == 2
+    assert "--timeout" in capsys.readouterr().err

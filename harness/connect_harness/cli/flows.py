@@ -42,6 +42,9 @@ __all__ = [
 #: The keys a flow authenticates with: fakes, never a real key.
 TEST_KEY = "sk_test_connect_harness_trigger"
 LIVE_KEY = "sk_live_connect_harness_trigger"
+#: How long a request to the fake may take: its first one loads the contracts, which a loaded
+#: machine can stretch past a short delivery ``--timeout``.
+API_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,7 @@ def api_sender(base_url: str, options: FlowOptions) -> Callable[[Request], Reply
             url, data=data, method=request.method.upper(), headers=headers
         )
         try:
-            with opener.open(call, timeout=options.timeout) as answer:
+            with opener.open(call, timeout=max(options.timeout, API_TIMEOUT)) as answer:
                 return Reply(answer.status, _json_body(answer.read()))
         except urllib.error.HTTPError as err:
             with err:
