@@ -250,3 +250,12 @@ def test_an_unknown_trigger_name_suggests_the_closest() -> None:
         "no trigger named 'payment_intent.succeded'; did you mean 'payment_intent.succeeded'"
         in (str(raised.value))
     )
+
+
+def test_a_value_added_with_a_reference_is_checked_like_the_files_own() -> None:
+    with pytest.raises(FixtureError) as raised:
+        apply_changes(
+            load_flow("customer.created"), [parse_change("--add", "customer:email=${nope:id}")]
+        )
+    assert "${nope:id} names no step 'nope'" in str(raised.value)
+    assert "--skip" not in str(raised.value)

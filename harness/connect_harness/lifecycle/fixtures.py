@@ -389,6 +389,8 @@ def apply_changes(
     try:
         check_references(changed)
     except FixtureError as err:
+        if not skip:
+            raise
         raise FixtureError(f"{err} (after --skip {', '.join(skip)})") from err
     return changed
 
