@@ -125,6 +125,16 @@ EMISSIONS: tuple[Emission, ...] = (
     ),
     Emission(
         "payment_intent",
+        "cancel",
+        "released",
+        ("charge.refunded", "payment_intent.canceled"),
+        "https://docs.stripe.com/api/payment_intents/cancel ('For PaymentIntents with a status "
+        "of requires_capture, the remaining amount_capturable is automatically refunded'); "
+        "charge.refunded: 'Occurs whenever a charge is refunded'",
+        "the docs do not order the two events or say whether a refund object is made; none is",
+    ),
+    Emission(
+        "payment_intent",
         "update",
         "ok",
         (),
@@ -200,6 +210,16 @@ EMISSIONS: tuple[Emission, ...] = (
         "ok",
         ("customer.source.updated",),
         _CATALOGUE + " (customer.source.updated: 'Occurs whenever a source's details are changed')",
+    ),
+    Emission(
+        "card",
+        "delete",
+        "ok",
+        ("customer.source.deleted",),
+        _CATALOGUE + " (customer.source.deleted: 'Occurs whenever a source is removed from a "
+        "customer')",
+        "the customer's default_source is cleared when it named the card; whether Stripe "
+        "picks another source as default is not documented",
     ),
     Emission(
         "charge",

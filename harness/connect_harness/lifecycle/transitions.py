@@ -138,8 +138,24 @@ TRANSITIONS: tuple[Transition, ...] = (
     # PaymentMethods: attached to a customer, or not.
     Transition(
         "payment_method",
+        "reuse",
+        ("unattached", "attached"),
+        None,
+        400,
+        None,
+        "This PaymentMethod was previously used without being attached to a Customer or was "
+        "detached from a Customer, and may not be used again.",
+        "https://docs.stripe.com/api/payment_methods/detach ('After a PaymentMethod is "
+        "detached, it can no longer be used for a payment or re-attached to a Customer')",
+        field="customer",
+        note="checked when a payment method is attached or named for a payment; the page gives "
+        "neither the error's code nor its wording; a payment method used once without a "
+        "customer is not refused (the page does not say so)",
+    ),
+    Transition(
+        "payment_method",
         "attach",
-        ("detached",),
+        ("unattached",),
         "attached",
         400,
         None,

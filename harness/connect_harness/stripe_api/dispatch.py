@@ -14,14 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connect_harness.stripe_api import bodies, listing
-from connect_harness.stripe_api.actions import (
-    ActionContext,
-    ActionError,
-    Handler,
-    Pending,
-    Request,
-    handler_for,
-)
+from connect_harness.stripe_api.acting import Acting, Target
 from connect_harness.stripe_api.routes import Route, RouteTable
 from connect_harness.stripe_api.scoping import Context
 from connect_harness.stripe_api.store import Store, Stored, balance_key, capability_key
@@ -80,18 +73,8 @@ class Dispatcher:
     def __init__(self, store: Store, platform: str) -> None:
         self.store = store
         self.platform = platform
-        self._request: Request | None = None
-        self._emitted: list[Pending] = []
-
-    def begin(self, request: Request) -> None:
-        """The request the next :meth:`run` serves (its id, idempotency key, version, time)."""
-        self._request = request
-        self._emitted = []
-
-    def take_emitted(self) -> list[Pending]:
-        """The events the request's actions emitted, in order, and forget them."""
-        emitted, self._emitted = self._emitted, []
-        return emitted
+        #: The handlers of connect_harness.stripe_api.actions, for the request being served.
+        self.acting = Acting(store, platform)
 
     def run(
         self,
@@ -169,29 +152,10 @@ class Dispatcher:
         owner: str | None,
     ) -> str | None:
         """The id of the object a test name in the path stands for (``pm_card_visa`` makes a new
-        payment method, as on Stripe), by the type's ``name`` handler; None: not such a name."""
-        if not object_id or object_id in self.store.objects or self._request is None:
+        payment method, as on Stripe); None: not such a name."""
+        if not object_id or object_id in self.store.objects:
             return None
-        for object_type in sorted(types):
-            handler = handler_for(object_type, "name")
-            if handler is None:
-                continue
-            answer = self._run_handler(
-                handler,
-                object_type,
-                "name",
-                None,
-                Answer(404, {}),
-                {"name": object_id},
-                values,
-                owner,
-                context.live,
-                lambda: Answer(404, {}),
-            )
-            found = answer.body.get("id") if answer.status == 200 else None
-            if isinstance(found, str):
-                return found
-        return None
+        return self.acting.named(types, object_id, values, owner, context.live)
 
     def _create_acting(
         self,
@@ -209,9 +173,9 @@ class Dispatcher:
         handled = [
             (table.object_name(name), handler)
             for name in schemas
-            if (handler := handler_for(table.object_name(name), "create")) is not None
+            if (handler := self.acting.handler(table.object_name(name), "create")) is not None
         ]
-        if not handled or self._request is None:
+        if not handled:
             return self._create(table, route, values, params, context, owner)
         for index, name in enumerate(route.names):  # the parents must exist first
             if index == 0 and route.template.startswith("/v1/accounts/{"):
@@ -223,16 +187,12 @@ class Dispatcher:
                 return parent
         object_type, handler = handled[0]
         answer = Answer(200, {}, object_type=object_type, schemas=tuple(schemas))
-        return self._run_handler(
+        return self.acting.run(
             handler,
-            object_type,
-            "create",
-            None,
+            Target(object_type, "create", None, owner, context.live),
             answer,
             params,
             values,
-            owner,
-            context.live,
             lambda: self._create(table, route, values, params, context, owner),
         )
 
@@ -247,74 +207,15 @@ class Dispatcher:
     ) -> Answer:
         """``verb`` on the object ``answer`` found, by its type's handler when it has one."""
         stored = answer.stored
-        if stored is None or stored.deleted or self._request is None:
+        handler = None
+        if stored is not None and not stored.deleted:
+            handler = self.acting.handler(stored.type, verb)
+        if stored is None or handler is None:
             return generic()
-        handler = handler_for(stored.type, verb)
-        if handler is None:
-            return generic()
-        return self._run_handler(
-            handler,
-            stored.type,
-            verb,
-            self.store.materialize(stored),
-            answer,
-            params,
-            values,
-            stored.owner,
-            context.live,
-            generic,
+        target = Target(
+            stored.type, verb, self.store.materialize(stored), stored.owner, context.live
         )
-
-    def _run_handler(
-        self,
-        handler: Handler,
-        object_type: str,
-        verb: str,
-        target: dict[str, Any] | None,
-        answer: Answer,
-        params: dict[str, Any],
-        values: Mapping[str, str],
-        owner: str | None,
-        live: bool,
-        generic: Callable[[], Answer],
-    ) -> Answer:
-        assert self._request is not None
-        ran: list[Answer] = []
-
-        def run_generic() -> dict[str, Any]:
-            done = generic()
-            ran.append(done)
-            if done.status != 200:
-                raise ActionError(done.status, done.body)
-            return done.body
-
-        context = ActionContext(
-            store=self.store,
-            platform=self.platform,
-            owner=owner,
-            live=live,
-            object_type=object_type,
-            verb=verb,
-            params=params,
-            path_values=values,
-            request=self._request,
-            generic=run_generic,
-            emitted=self._emitted,
-        )
-        try:
-            obj = handler(context, target)
-        except ActionError as err:
-            answer.status, answer.body, answer.stored = err.status, err.body, None
-            return answer
-        if ran and ran[-1].body is obj:
-            return ran[-1]
-        stored = self.store.objects.get(str(obj.get("id"))) if obj.get("id") else None
-        answer.status, answer.body, answer.stored = 200, obj, stored
-        answer.object_type = str(obj.get("object", object_type))
-        if stored is not None:
-            answer.object_id, answer.object_owner = stored.object_id, stored.owner
-            answer.object_livemode = stored.livemode
-        return answer
+        return self.acting.run(handler, target, answer, params, values, generic)
 
     # --- finding -----------------------------------------------------------------------------------
 

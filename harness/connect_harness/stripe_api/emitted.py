@@ -11,6 +11,9 @@ of ``data.previous_attributes`` says "only included in events of type ``*.update
 
 from __future__ import annotations
 
+import json
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from connect_harness.errors import HarnessError
@@ -19,9 +22,9 @@ from connect_harness.events.ids import stripe_id
 from connect_harness.events.objects import build_object
 from connect_harness.stripe_api.actions import Pending
 from connect_harness.stripe_api.rendering import render_in_version
-from connect_harness.stripe_api.store import shapes_of
+from connect_harness.stripe_api.store import Store, Stored, shapes_of
 
-__all__ = ["render_emitted"]
+__all__ = ["Emissions", "render_emitted"]
 
 
 def render_emitted(pending: Pending, *, sequence: int) -> Event:
@@ -64,3 +67,64 @@ def _reference(
     return build_object(
         object_type, object_id=object_id, account=owner, livemode=livemode, version=shapes
     )
+
+
+class Emissions:
+    """A fake's emitted events: rendered and stored (the events API serves them), kept in order
+    for :meth:`FakeStripeAPI.emitted_events`, and handed to the sinks callers registered."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._lock = threading.Lock()  # never held while a sink runs
+        self._events: list[Event] = []
+        self._sinks: list[Callable[[Event], None]] = []
+        self._errors: list[str] = []
+
+    def subscribe(self, sink: Callable[[Event], None]) -> Callable[[], None]:
+        with self._lock:
+            self._sinks.append(sink)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if sink in self._sinks:
+                    self._sinks.remove(sink)
+
+        return unsubscribe
+
+    def events(self) -> list[Event]:
+        with self._lock:
+            return list(self._events)
+
+    def errors(self) -> list[str]:
+        with self._lock:
+            return list(self._errors)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._events.clear()
+            self._errors.clear()
+
+    def store(self, pending: list[Pending]) -> list[Event]:
+        """Render and store the events a request emitted (called under the fake's store lock)."""
+        rendered = []
+        for item in pending:
+            with self._lock:
+                event = render_emitted(item, sequence=len(self._events))
+                self._events.append(event)
+            self._store.events[event.id] = Stored(
+                "event", event.id, item.owner, item.livemode, json.loads(event.body)
+            )
+            rendered.append(event)
+        return rendered
+
+    def hand_over(self, events: list[Event]) -> None:
+        """Give each event to every sink, in order (called outside the fake's store lock)."""
+        with self._lock:
+            sinks = list(self._sinks)
+        for event in events:
+            for sink in sinks:
+                try:
+                    sink(event)
+                except Exception as err:  # a listener's bug must not change Stripe's answer
+                    with self._lock:
+                        self._errors.append(f"{event.id}: {type(err).__name__}: {err}")

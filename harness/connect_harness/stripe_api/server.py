@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
-import json
 import os
 import re
 import threading
@@ -43,7 +42,7 @@ from connect_harness.stripe_api import bodies
 from connect_harness.stripe_api.actions import Request
 from connect_harness.stripe_api.calls import ApiCall, bare_call, error_message
 from connect_harness.stripe_api.dispatch import Answer, Dispatcher
-from connect_harness.stripe_api.emitted import render_emitted
+from connect_harness.stripe_api.emitted import Emissions
 from connect_harness.stripe_api.faults import Fault, fault_body, parse_pattern
 from connect_harness.stripe_api.objects import (
     build_object,
@@ -53,7 +52,7 @@ from connect_harness.stripe_api.objects import (
 from connect_harness.stripe_api.router import Router
 from connect_harness.stripe_api.routes import routes_for_version
 from connect_harness.stripe_api.scoping import Context, authenticate
-from connect_harness.stripe_api.store import Store, Stored
+from connect_harness.stripe_api.store import Store
 from connect_harness.stripe_api.transport import quiet_handler, reset_connection, server_class
 from connect_harness.stripe_api.v2 import V2Objects
 
@@ -140,9 +139,9 @@ class FakeStripeAPI:
         self._last_activity = time.monotonic()
         self._request_count = 0
         self._on_call = on_call
-        self._emitted: list[Event] = []
-        self._sink_errors: list[str] = []
-        self._sinks: list[Callable[[Event], None]] = [] if on_event is None else [on_event]
+        self._emissions = Emissions(self._store)
+        if on_event is not None:
+            self._emissions.subscribe(on_event)
         self._v2 = V2Objects()
         self._router = Router(self._store, self._dispatcher, self._v2, lambda: self.api_version)
 
@@ -214,8 +213,7 @@ class FakeStripeAPI:
             self._replays.clear()
             self._faults.clear()
             self._calls.clear()
-            self._emitted.clear()
-            self._sink_errors.clear()
+            self._emissions.clear()
             self._label = None
 
     @contextlib.contextmanager
@@ -356,51 +354,16 @@ class FakeStripeAPI:
         """
         if not callable(callback):
             raise UsageError(f"on_event needs a function that takes an Event, not {callback!r:.80}")
-        with self._activity:
-            self._sinks.append(callback)
-
-        def unsubscribe() -> None:
-            with self._activity:
-                if callback in self._sinks:
-                    self._sinks.remove(callback)
-
-        return unsubscribe
+        return self._emissions.subscribe(callback)
 
     def emitted_events(self) -> list[Event]:
         """Every event the fake's actions emitted so far, oldest first (a snapshot)."""
-        with self._activity:
-            return list(self._emitted)
+        return self._emissions.events()
 
     @property
     def sink_errors(self) -> list[str]:
         """What :meth:`on_event` callbacks raised: ``evt_...: ErrorType: message``, oldest first."""
-        with self._activity:
-            return list(self._sink_errors)
-
-    def _emit(self, pending: list[Any]) -> list[Event]:
-        """Render and store the events a request emitted (under the store lock)."""
-        events = []
-        for item in pending:
-            with self._activity:
-                sequence = len(self._emitted)
-                event = render_emitted(item, sequence=sequence)
-                self._emitted.append(event)
-            self._store.events[event.id] = Stored(
-                "event", event.id, item.owner, item.livemode, json.loads(event.body)
-            )
-            events.append(event)
-        return events
-
-    def _hand_over(self, events: list[Event]) -> None:
-        with self._activity:
-            sinks = list(self._sinks)
-        for event in events:
-            for sink in sinks:
-                try:
-                    sink(event)
-                except Exception as err:  # a listener's bug must not change Stripe's answer
-                    with self._activity:
-                        self._sink_errors.append(f"{event.id}: {type(err).__name__}: {err}")
+        return self._emissions.errors()
 
     # --- what Stripe knows --------------------------------------------------------------------------
 
@@ -596,13 +559,13 @@ class FakeStripeAPI:
                     text = bodies.render(answer.body)
                 else:
                     version = request.headers.get("Stripe-Version") or None
-                    self._dispatcher.begin(
+                    self._dispatcher.acting.begin(
                         Request(request_id, idempotency_key, self.api_version, int(time.time()))
                     )
                     answer, unserved = self._router.route(
                         method, path, query_pairs, form_pairs, context, version
                     )
-                    emitted = self._emit(self._dispatcher.take_emitted())
+                    emitted = self._emissions.store(self._dispatcher.acting.take_emitted())
                     text = bodies.render(answer.body)
                     if (
                         idempotency_key is not None
@@ -611,7 +574,7 @@ class FakeStripeAPI:
                         and answer.status < 500
                     ):
                         self._replays[replay_key] = _Replay(fingerprint, answer, text, request_id)
-            self._hand_over(emitted)
+            self._emissions.hand_over(emitted)
         call = ApiCall(
             method=method,
             path=path,

@@ -100,11 +100,15 @@ class Store:
         self.events: dict[str, Stored] = {}
         self.revoked: set[str] = set()
         self.created_count = 0
+        #: What the fake knows of an object that none of its fields shows, by id: a payment
+        #: method that was detached (Stripe refuses to use it again).
+        self.notes: dict[str, set[str]] = {}
 
     def clear(self) -> None:
         self.objects.clear()
         self.events.clear()
         self.revoked.clear()
+        self.notes.clear()
         self.created_count = 0
 
     # --- registering ------------------------------------------------------------------------------

@@ -254,6 +254,13 @@ class ActionContext:
             obj[name] = value
         return previous
 
+    def note(self, obj: Mapping[str, Any], fact: str) -> None:
+        """Remember ``fact`` of ``obj`` where no field of it shows it (``detached``)."""
+        self.store.notes.setdefault(str(obj.get("id")), set()).add(fact)
+
+    def noted(self, obj: Mapping[str, Any], fact: str) -> bool:
+        return fact in self.store.notes.get(str(obj.get("id")), set())
+
     def forget(self, obj: Mapping[str, Any]) -> None:
         """Remove ``obj`` (a create that Stripe refuses leaves nothing behind)."""
         object_id = obj.get("id")

@@ -89,7 +89,21 @@ def payment_method(ctx: ActionContext, value: Any, param: str) -> dict[str, Any]
         body = bodies.no_such("PaymentMethod", str(value))
         body["error"]["param"] = param
         raise ActionError(404, body)
+    check_reuse(ctx, found)
     return found
+
+
+def attachment(ctx: ActionContext, pm: Mapping[str, Any]) -> str:
+    """A payment method's state: ``attached`` to a customer, ``detached`` from one, or
+    ``unattached`` (never attached)."""
+    if pm.get("customer"):
+        return "attached"
+    return "detached" if ctx.noted(pm, "detached") else "unattached"
+
+
+def check_reuse(ctx: ActionContext, pm: Mapping[str, Any]) -> None:
+    """A detached payment method "can no longer be used for a payment or re-attached"."""
+    ctx.check_state(pm, "reuse", state=attachment(ctx, pm), object_type="payment_method")
 
 
 def card_of(pm: Mapping[str, Any]) -> TestCard:

@@ -21,10 +21,12 @@ from connect_harness.stripe_api.actions import (
 )
 from connect_harness.stripe_api.actions.cards import (
     ERROR_DOCS,
+    attachment,
     brand_name,
     card_error,
     card_of,
     card_payment_method,
+    check_reuse,
     link_ids,
     payment_method,
     truthy,
@@ -145,7 +147,8 @@ def _set_billing_details(ctx: ActionContext, pm: dict[str, Any]) -> None:
 @action("payment_method", "attach")
 def attach_payment_method(ctx: ActionContext, pm: dict[str, Any] | None) -> dict[str, Any]:
     assert pm is not None
-    ctx.check_state(pm, state="attached" if pm.get("customer") else "detached")
+    check_reuse(ctx, pm)
+    ctx.check_state(pm, state=attachment(ctx, pm))
     customer = ctx.require(ctx.params.get("customer"), "customer", "customer")
     pm["customer"] = customer["id"]
     ctx.emit_outcome("ok", pm)
@@ -155,8 +158,9 @@ def attach_payment_method(ctx: ActionContext, pm: dict[str, Any] | None) -> dict
 @action("payment_method", "detach")
 def detach_payment_method(ctx: ActionContext, pm: dict[str, Any] | None) -> dict[str, Any]:
     assert pm is not None
-    ctx.check_state(pm, state="attached" if pm.get("customer") else "detached")
+    ctx.check_state(pm, state=attachment(ctx, pm))
     pm["customer"] = None
+    ctx.note(pm, "detached")
     ctx.emit_outcome("ok", pm)
     return pm
 
@@ -195,6 +199,21 @@ def create_source(ctx: ActionContext, _: dict[str, Any] | None) -> dict[str, Any
         customer["default_source"] = obj["id"]
     ctx.emit_outcome("ok", obj)
     return obj
+
+
+@action("card", "delete")
+def delete_source(ctx: ActionContext, card: dict[str, Any] | None) -> dict[str, Any]:
+    """A customer's card removed: the customer's default source no longer names it."""
+    assert card is not None
+    snapshot = copy.deepcopy(card)
+    answer = ctx.generic()
+    customer = ctx.find(snapshot.get("customer"), "customer")
+    if customer is None:
+        return answer
+    if customer.get("default_source") == snapshot.get("id"):
+        customer["default_source"] = None
+    ctx.emit_outcome("ok", snapshot)
+    return answer
 
 
 @action("card", "update")

@@ -247,9 +247,18 @@ def capture_payment_intent(ctx: ActionContext, pi: dict[str, Any] | None) -> dic
 def cancel_payment_intent(ctx: ActionContext, pi: dict[str, Any] | None) -> dict[str, Any]:
     assert pi is not None
     ctx.check_state(pi)
+    held = pi.get("status") == "requires_capture"
+    capturable = whole_amount(pi.get("amount_capturable")) or 0
     apply_state(pi, "payment_intent", "canceled", at=ctx.request.now, link=link_ids())
     pi["cancellation_reason"] = ctx.params.get("cancellation_reason") or None
-    ctx.emit_outcome("ok", pi)
+    charge = ctx.find(pi.get("latest_charge"), "charge") if held else None
+    if charge is None:
+        ctx.emit_outcome("ok", pi)
+        return pi
+    # "the remaining amount_capturable is automatically refunded" (the cancel endpoint's text)
+    refunded = (whole_amount(charge.get("amount_refunded")) or 0) + capturable
+    ctx.set(charge, {"amount_refunded": refunded, "refunded": True})
+    ctx.emit_outcome("released", charge, pi)
     return pi
 
 
@@ -264,7 +273,8 @@ def update_payment_intent(ctx: ActionContext, pi: dict[str, Any] | None) -> dict
     updated = ctx.generic()
     if pm is not None:
         updated["payment_method"] = pm["id"]
-        if updated.get("status") == "requires_payment_method":
+        # "updating the payment_method always requires you to confirm the PaymentIntent again"
+        if updated.get("status") in ("requires_payment_method", "requires_action"):
             apply_state(
                 updated,
                 "payment_intent",
