@@ -95,6 +95,9 @@ def test_a_new_invoice_is_a_draft_holding_the_customers_pending_items(api: Api) 
     invoice = api("post", "/v1/invoices", customer=cus, pending_invoice_items_behavior="include")
     assert (invoice["status"], invoice["amount_due"], invoice["number"]) == ("draft", 2000, None)
     assert api("get", f"/v1/invoiceitems/{item['id']}")["invoice"] == invoice["id"]
+    (line,) = invoice["lines"]["data"]
+    assert (line["amount"], line["invoice"]) == (2000, invoice["id"])
+    assert line["parent"]["invoice_item_details"]["invoice_item"] == item["id"]
     events = api.events()
     assert [e["type"] for e in events][-2:] == ["invoiceitem.created", "invoice.created"]
     assert events[-1]["data"]["object"]["id"] == invoice["id"]
@@ -356,6 +359,9 @@ def test_canceling_ends_a_subscription_once(api: Api) -> None:
     assert again.user_message == f"Subscription {sub['id']} is already canceled."
     update = api.refused("post", f"/v1/subscriptions/{sub['id']}", cancel_at_period_end="true")
     assert "can only update its metadata" in str(update.user_message)
+    noted = api("post", f"/v1/subscriptions/{sub['id']}", metadata={"reason": "moved"})
+    assert noted["metadata"] == {"reason": "moved"} and noted["status"] == "canceled"
+    assert api.types() == ["customer.subscription.updated"]
 
 
 # --- schedules, quotes, credit notes, products --------------------------------------------------
@@ -416,6 +422,11 @@ def test_a_quote_goes_draft_open_accepted_and_refuses_out_of_order(api: Api) -> 
     assert api("post", f"/v1/quotes/{quote['id']}/accept")["status"] == "accepted"
     late = api.refused("post", f"/v1/quotes/{quote['id']}/cancel")
     assert "only a draft or open quote can be canceled" in str(late.user_message)
+    edit = api.refused("post", f"/v1/quotes/{quote['id']}", description="new terms")
+    assert "only a draft quote can be updated" in str(edit.user_message)
+    assert api("post", f"/v1/quotes/{quote['id']}", metadata={"crm": "7"})["metadata"] == {
+        "crm": "7"
+    }
     assert api.types()[-3:] == ["quote.created", "quote.finalized", "quote.accepted"]
 
 
@@ -520,3 +531,25 @@ def test_each_event_carries_its_object_as_it_was_at_that_step(api: Api) -> None:
         ("invoice.paid", "paid"),
         ("invoice.payment_succeeded", "paid"),
     ]
+
+
+def test_every_version_reads_the_same_paid_subscription_invoice(api: Api) -> None:
+    """2025-03-31.basil moved an invoice's payment, subscription and a line's price: a reader
+    pinned before it sees the same facts in the old places, a reader after it not at all."""
+    cus, plan = customer(api), price(api)
+    sub = api("post", "/v1/subscriptions", customer=cus, items=[{"price": plan}])
+    by_type = {e["type"]: e["data"]["object"] for e in api.events()}
+    old = api("get", f"/v1/invoices/{sub['latest_invoice']}", stripe_version="2023-08-16")
+    assert (old["paid"], old["subscription"]) == (True, sub["id"])
+    assert old["payment_intent"] == by_type["payment_intent.succeeded"]["id"]
+    assert old["charge"] == by_type["charge.succeeded"]["id"]
+    line = old["lines"]["data"][0]
+    assert (line["price"]["id"], line["type"], line["amount"]) == (plan, "subscription", 1500)
+    old_sub = api("get", f"/v1/subscriptions/{sub['id']}", stripe_version="2023-08-16")
+    assert old_sub["current_period_end"] > old_sub["current_period_start"]
+    new = api("get", f"/v1/invoices/{sub['latest_invoice']}")
+    assert "paid" not in new and "payment_intent" not in new
+    assert new["parent"]["subscription_details"]["subscription"] == sub["id"]
+    new_line = new["lines"]["data"][0]
+    assert new_line["pricing"]["price_details"]["price"] == plan
+    assert new_line["parent"]["subscription_item_details"]["subscription"] == sub["id"]

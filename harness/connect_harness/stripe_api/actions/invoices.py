@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from connect_harness.lifecycle.test_values import TestCard
@@ -24,6 +25,7 @@ from connect_harness.stripe_api.actions.rules import (
     emit_rule,
     enter,
     id_of,
+    keep,
     refuse_unless,
     rule_of,
     set_state,
@@ -33,6 +35,7 @@ from connect_harness.stripe_api.actions.rules import (
 
 __all__ = [
     "UNPAID",
+    "Line",
     "customers_own",
     "finalize",
     "mark_paid",
@@ -43,6 +46,9 @@ __all__ = [
 
 #: Test card outcomes that leave an invoice unpaid (lifecycle/test_values.py).
 UNPAID = frozenset({"declined", "requires_action"})
+
+#: What an unpaid invoice says in the versions that have these fields (before 2025-03-31.basil).
+_UNPAID_FIELDS = {"paid": False, "paid_out_of_band": False, "payment_intent": None, "charge": None}
 
 
 # --- invoices ---------------------------------------------------------------------------------------
@@ -64,6 +70,7 @@ def new_invoice(ctx: ActionContext, customer: Obj, fields: Mapping[str, Any]) ->
             "customer_name": customer.get("name"),
         },
     )
+    keep(invoice, {**_UNPAID_FIELDS, "subscription": fields.get("subscription")})
     return invoice
 
 
@@ -87,6 +94,7 @@ def create_invoice(ctx: ActionContext, _: Obj | None) -> Obj:
             "collection_method": ctx.params.get("collection_method") or "charge_automatically",
         },
     )
+    keep(invoice, {**_UNPAID_FIELDS, "subscription": None})
     if ctx.params.get("pending_invoice_items_behavior") != "exclude":
         for item in visible(ctx, "invoiceitem"):
             if item.get("customer") == customer["id"] and item.get("invoice") is None:
@@ -97,14 +105,37 @@ def create_invoice(ctx: ActionContext, _: Obj | None) -> Obj:
     return carry_out(ctx, invoice, rule_of("invoice", "create"))
 
 
-def total_invoice(ctx: ActionContext, invoice: Obj, amount: int | None = None) -> None:
-    """The invoice's amounts: its items' (or ``amount``), nothing paid yet."""
-    if amount is None:
-        amount = sum(
-            whole(item.get("amount")) or 0
-            for item in visible(ctx, "invoiceitem")
+@dataclass(frozen=True)
+class Line:
+    """One line of an invoice: an invoice item, or a subscription item's charge for a period."""
+
+    amount: int
+    currency: Any
+    description: Any
+    quantity: int = 1
+    price: Mapping[str, Any] | None = None
+    invoice_item: str | None = None
+    subscription: str | None = None
+    subscription_item: str | None = None
+    period: tuple[int, int] | None = None
+
+
+def total_invoice(ctx: ActionContext, invoice: Obj, lines: list[Line] | None = None) -> None:
+    """The invoice's lines and amounts (its invoice items' unless ``lines``), nothing paid yet."""
+    if lines is None:
+        lines = [
+            Line(
+                whole(item.get("amount")) or 0,
+                item.get("currency"),
+                item.get("description"),
+                whole(item.get("quantity")) or 1,
+                item.get("price") if isinstance(item.get("price"), Mapping) else None,
+                invoice_item=str(item.get("id")),
+            )
+            for item in reversed(visible(ctx, "invoiceitem"))
             if item.get("invoice") == invoice.get("id")
-        )
+        ]
+    amount = sum(line.amount for line in lines)
     ctx.set(
         invoice,
         {
@@ -117,6 +148,89 @@ def total_invoice(ctx: ActionContext, invoice: Obj, amount: int | None = None) -
             "total_excluding_tax": amount,
         },
     )
+    listed = invoice.get("lines")
+    if isinstance(listed, dict):
+        data = listed.get("data")
+        template = data[0] if isinstance(data, list) and data else {}
+        listed["data"] = [
+            _line(ctx, invoice, line, index, template) for index, line in enumerate(lines)
+        ]
+        ctx.set(listed, {"has_more": False, "total_count": len(lines)})
+        listed["url"] = f"/v1/invoices/{invoice.get('id')}/lines"
+
+
+def _line(
+    ctx: ActionContext, invoice: Obj, line: Line, index: int, template: Mapping[str, Any]
+) -> Obj:
+    """A ``line_item`` in the invoice's shape: the fields its example has, set from ``line``."""
+    obj = copy.deepcopy(dict(template))
+    now = ctx.request.now
+    start, end = line.period or (now, now)
+    price_id = line.price.get("id") if line.price else None
+    ctx.set(
+        obj,
+        {
+            "id": f"il_{str(invoice.get('id', ''))[3:]}{index}",
+            "object": "line_item",
+            "amount": line.amount,
+            "subtotal": line.amount,
+            "currency": line.currency,
+            "description": line.description,
+            "quantity": line.quantity,
+            "invoice": invoice.get("id"),
+            "livemode": ctx.live,
+            "metadata": {},
+            "discount_amounts": [],
+            "discounts": [],
+            "period": {"start": start, "end": end},
+            "subscription": line.subscription,
+        },
+    )
+    # Before 2025-03-31.basil a line named its item and price itself.
+    keep(
+        obj,
+        {
+            "invoice_item": line.invoice_item,
+            "subscription_item": line.subscription_item,
+            "price": dict(line.price) if line.price else None,
+            "type": "subscription" if line.subscription_item else "invoiceitem",
+            "proration": False,
+        },
+    )
+    if "parent" in obj:
+        details = {
+            "invoice_item": line.invoice_item,
+            "proration": False,
+            "proration_details": {"credited_items": None},
+            "subscription": line.subscription,
+        }
+        obj["parent"] = (
+            {
+                "type": "subscription_item_details",
+                "invoice_item_details": None,
+                "subscription_item_details": {
+                    **details,
+                    "subscription_item": line.subscription_item,
+                },
+            }
+            if line.subscription_item
+            else {
+                "type": "invoice_item_details",
+                "invoice_item_details": details,
+                "subscription_item_details": None,
+            }
+        )
+    if "pricing" in obj:
+        obj["pricing"] = (
+            {
+                "type": "price_details",
+                "price_details": {"price": price_id, "product": id_of(line.price.get("product"))},
+                "unit_amount_decimal": str(line.price.get("unit_amount")),
+            }
+            if line.price
+            else None
+        )
+    return obj
 
 
 @action("invoice", "update")
@@ -173,6 +287,7 @@ def pay_invoice(ctx: ActionContext, invoice: Obj | None) -> Obj:
         finalize(ctx, invoice)
     if str(ctx.params.get("paid_out_of_band", "")).lower() == "true":
         mark_paid(ctx, invoice, None, None)
+        keep(invoice, {"paid_out_of_band": True})
         emit(ctx, "invoice.paid", invoice)
         return invoice
     pm = _invoice_payment_method(ctx, invoice, ctx.params.get("payment_method"))
@@ -304,6 +419,7 @@ def new_payment(
             "capture_method": "automatic",
         },
     )
+    keep(pi, {"invoice": invoice.get("id")})  # before 2025-03-31.basil
     links = {"customer": customer, "payment_intent": pi.get("id")}
     set_state(pi, "payment_intent", "requires_confirmation", ctx, links)
     snapshots["payment_intent.created"] = copy.deepcopy(pi)
@@ -325,6 +441,7 @@ def new_payment(
             "metadata": {},
         },
     )
+    keep(charge, {"invoice": invoice.get("id")})
     links["charge"] = charge.get("id")
     if card.outcome == "declined":
         set_state(charge, "charge", "failed", ctx, links)
@@ -343,6 +460,7 @@ def mark_paid(ctx: ActionContext, invoice: Obj, pi: Obj | None, charge: Obj | No
         "charge": charge.get("id") if charge else None,
     }
     set_state(invoice, "invoice", "paid", ctx, links)
+    keep(invoice, {"paid": True, **links})
     transitions = invoice.get("status_transitions")
     if isinstance(transitions, dict):
         transitions["paid_at"] = ctx.request.now

@@ -30,6 +30,8 @@ __all__ = [
     "emit_rule",
     "enter",
     "id_of",
+    "keep",
+    "metadata_only",
     "refuse_unless",
     "rule_of",
     "set_state",
@@ -176,6 +178,30 @@ def set_state(
     except StateError:
         if "status" in obj:
             obj["status"] = state
+
+
+#: Parameters any update may carry whatever the object's state: Stripe lets a closed object's
+#: metadata change (api: DELETE /v1/subscriptions/{id}: "You can still update its metadata and
+#: cancellation_details"); where the docs are silent on a state, refusing a metadata update would
+#: blame a correct endpoint.
+_ALWAYS = frozenset({"metadata", "expand", "cancellation_details"})
+
+
+def metadata_only(params: Mapping[str, Any]) -> bool:
+    """The update changes only metadata (and cancellation details): no state forbids that."""
+    return set(params) <= _ALWAYS
+
+
+def keep(obj: Obj, fields: Mapping[str, Any]) -> None:
+    """Set ``fields`` whether or not ``obj``'s shape has them: facts other versions render.
+
+    The store keeps one state per object and each answer and event is rendered in its version
+    (:mod:`connect_harness.stripe_api.rendering`), leaving out the fields that version lacks: an
+    invoice paid at 2026-10-28 says ``paid: true`` and names its ``payment_intent`` when read at
+    2023-08-16, though the newest shape has neither.
+    """
+    for name, value in fields.items():
+        obj[name] = copy.deepcopy(value)
 
 
 # --- reading the store and the request ------------------------------------------------------------------------------------------

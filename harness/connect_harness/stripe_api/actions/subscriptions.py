@@ -12,6 +12,7 @@ from connect_harness.stripe_api.actions import ActionContext, action
 from connect_harness.stripe_api.actions.cards import card_of, payment_method
 from connect_harness.stripe_api.actions.invoices import (
     UNPAID,
+    Line,
     customers_own,
     finalize,
     mark_paid,
@@ -27,6 +28,8 @@ from connect_harness.stripe_api.actions.rules import (
     emit_rule,
     enter,
     id_of,
+    keep,
+    metadata_only,
     refuse_unless,
     rule_of,
     set_state,
@@ -130,8 +133,6 @@ def start_subscription(
             "created": now,
             "start_date": now,
             "billing_cycle_anchor": trial_end or now,
-            "current_period_start": now,
-            "current_period_end": (trial_end or now) + _MONTH,
             "default_payment_method": pm.get("id")
             if pm and str(pm.get("id", "")).startswith("pm_")
             else None,
@@ -145,6 +146,14 @@ def start_subscription(
             "metadata": dict(params["metadata"])
             if isinstance(params.get("metadata"), Mapping)
             else subscription.get("metadata") or {},
+        },
+    )
+    # Before 2025-03-31.basil the period was the subscription's, since then its items'.
+    keep(
+        subscription,
+        {
+            "current_period_start": now,
+            "current_period_end": (trial_end or now) + _MONTH,
         },
     )
     _apply_cancel_fields(subscription, params)
@@ -161,7 +170,7 @@ def start_subscription(
         },
     )
     _subscription_parent(invoice, subscription)
-    total_invoice(ctx, invoice, amount)
+    total_invoice(ctx, invoice, _lines(ctx, subscription, items, 0 if trial_end else None))
     subscription["latest_invoice"] = invoice["id"]
     snapshots: dict[str, Obj] = {"invoice.created": copy.deepcopy(invoice)}
     _finalize_quietly(ctx, invoice)
@@ -221,6 +230,34 @@ def start_subscription(
     return subscription
 
 
+def _lines(
+    ctx: ActionContext, subscription: Obj, items: list[tuple[Obj, int]], amount: int | None
+) -> list[Line]:
+    """A first invoice's lines: one per subscription item, for its period (``amount``: a trial's 0)."""
+    listed = subscription.get("items")
+    data = listed.get("data", []) if isinstance(listed, Mapping) else []
+    start = ctx.request.now
+    end = whole(subscription.get("current_period_end")) or start + _MONTH
+    lines = []
+    for index, (price, quantity) in enumerate(items):
+        item_id = data[index].get("id") if index < len(data) else None
+        charge = (whole(price.get("unit_amount")) or 0) * quantity if amount is None else amount
+        label = price.get("nickname") or price.get("id")
+        lines.append(
+            Line(
+                charge,
+                price.get("currency"),
+                f"{'Trial period for ' if amount == 0 else ''}{quantity} \N{MULTIPLICATION SIGN} {label}",
+                quantity,
+                price,
+                subscription=str(subscription.get("id")),
+                subscription_item=item_id,
+                period=(start, end),
+            )
+        )
+    return lines
+
+
 def _subscription_parent(invoice: Obj, subscription: Obj) -> None:
     """Where the invoice names its subscription: ``subscription`` (old) or ``parent`` (basil on)."""
     if "parent" in invoice:
@@ -272,7 +309,8 @@ def create_subscription(ctx: ActionContext, _: Obj | None) -> Obj:
 def update_subscription(ctx: ActionContext, subscription: Obj | None) -> Obj:
     assert subscription is not None
     rule = rule_of("subscription", "update")
-    refuse_unless(rule, subscription)
+    if not metadata_only(ctx.params):
+        refuse_unless(rule, subscription)
     before = copy.deepcopy(subscription)
     trial_end = subscription.get("trial_end")
     subscription = ctx.generic()
@@ -390,7 +428,8 @@ def create_subscription_schedule(ctx: ActionContext, _: Obj | None) -> Obj:
 def update_subscription_schedule(ctx: ActionContext, schedule: Obj | None) -> Obj:
     assert schedule is not None
     rule = rule_of("subscription_schedule", "update")
-    refuse_unless(rule, schedule)
+    if not metadata_only(ctx.params):
+        refuse_unless(rule, schedule)
     before = copy.deepcopy(schedule)
     after = ctx.generic()
     emit_rule(ctx, rule, [after], previous=changes(before, after))
