@@ -55,11 +55,10 @@ PENDING = {
     ),
     "customer.discount.updated": "the fake emits no customer.discount.* events yet",
     "customer.source.created": (
-        "the fake emits no customer.source.created for a customer's new source"
+        "the fake emits no customer.updated when the first source becomes the default_source"
     ),
     "customer.source.updated": (
-        "the fake emits no customer.source.created for a customer's new source (and "
-        "refuses updating it)"
+        "the fake emits no customer.updated when the first source becomes the default_source"
     ),
     "customer.subscription.created": (
         "the fake emits payment_intent.succeeded before charge.succeeded for an invoice's "
