@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -256,8 +259,18 @@ def test_the_docs_state_tables_are_the_transition_rows() -> None:
 
 def test_the_docs_test_card_table_is_the_test_values_table() -> None:
     documented = [
-        (_code(pm), _code(token), brand, last4, funding, outcome.split(" (")[0], code, decline)
-        for pm, token, brand, last4, funding, outcome, code, decline, _ in _tables(
+        (
+            _code(pm),
+            _code(token),
+            brand,
+            last4,
+            funding,
+            outcome.split(" (")[0],
+            code,
+            decline,
+            attach == "yes",
+        )
+        for pm, token, brand, last4, funding, outcome, code, decline, attach, _ in _tables(
             "| payment method | token |"
         )
     ]
@@ -271,6 +284,7 @@ def test_the_docs_test_card_table_is_the_test_values_table() -> None:
             card.outcome,
             card.code or "",
             card.decline_code or "",
+            card.attach_declined,
         )
         for card in TEST_CARDS
     ]
@@ -305,3 +319,56 @@ def test_emitted_events_are_valid_events_of_the_endpoints_version(api_version: s
     for event in events:
         assert event.payload["api_version"] == api_version
         assert contracts.validate_event(event.payload, version=api_version) == [], event.type
+
+
+def test_the_stripe_api_command_prints_each_calls_events_under_it() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "connect_harness", "stripe-api", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().split("serving ", 1)[1].split(" ", 1)[0]
+        stripe_client = stripe.StripeClient("sk_test_cli", base_addresses={"api": url})
+        customer = stripe_client.v1.customers.create()
+        lines = [process.stdout.readline() for _ in range(2)]
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+    assert lines[0] == "POST /v1/customers Stripe-Account=- key=test 200\n"
+    assert re.fullmatch(r"  event customer\.created evt_\w+ account=-\n", lines[1])
+    assert customer.id.startswith("cus_")
+
+
+def test_a_verify_run_does_not_deliver_what_the_endpoints_own_calls_emit() -> None:
+    from connect_harness.checks.run import VerifyConfig, run_checks
+
+    secret = "whsec_test_emitted"
+    received: list[str] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        try:
+            event = stripe.Webhook.construct_event(
+                body, environ.get("HTTP_STRIPE_SIGNATURE"), secret
+            )
+        except (stripe.SignatureVerificationError, ValueError):
+            start_response("400 Bad Request", [])
+            return [b""]
+        received.append(event.id)
+        stripe.Customer.create(api_key="sk_live_x" if event.livemode else "sk_test_x")
+        start_response("200 OK", [])
+        return [b""]
+
+    with FakeStripeAPI() as fake:
+        config = VerifyConfig(secret=secret, events=("customer.created",))
+        run_checks(app, config, fake_api=fake, only=["accepts-valid-events"])
+        emitted = {event.id for event in fake.emitted_events()}
+    assert emitted and received
+    assert not emitted & set(received)

@@ -12,6 +12,7 @@ import pytest
 import stripe
 
 from connect_harness.events.build import build_event
+from connect_harness.lifecycle.state_checks import object_contradictions
 from connect_harness.lifecycle.test_values import TEST_CARDS, TestCard
 from connect_harness.lifecycle.transitions import TRANSITIONS
 from connect_harness.stripe_api.fake import FakeStripeAPI
@@ -207,7 +208,7 @@ def test_a_partial_capture_receives_part_and_releases_the_rest(
     pi = client.v1.payment_intents.capture(held(client).id, params={"amount_to_capture": 1500})
     assert pi.amount_received == 1500
     charge = client.v1.charges.retrieve(pi.latest_charge)
-    assert (charge.amount_captured, charge.amount_refunded) == (1500, 500)
+    assert (charge.amount_captured, charge.amount_refunded) == (1500, 0)
 
 
 def test_capturing_more_than_capturable_is_refused(client: stripe.StripeClient) -> None:
@@ -475,7 +476,7 @@ def test_an_uncaptured_charge_is_captured_in_part(client: stripe.StripeClient) -
     )
     assert charge.captured is False and charge.status == "succeeded"
     charge = client.v1.charges.capture(charge.id, params={"amount": 600})
-    assert (charge.captured, charge.amount_captured, charge.amount_refunded) == (True, 600, 400)
+    assert (charge.captured, charge.amount_captured, charge.amount_refunded) == (True, 600, 0)
 
 
 def test_a_customers_default_source_is_charged(client: stripe.StripeClient) -> None:
@@ -981,3 +982,86 @@ def test_removing_a_customers_card_emits_source_deleted(
     assert client.v1.customers.retrieve(customer.id).default_source is None
     event = fake.emitted_events()[-1]
     assert event.type == "customer.source.deleted" and event.data_object["id"] == card.id
+
+
+def test_fresh_objects_carry_nothing_of_a_later_state(client: stripe.StripeClient) -> None:
+    pi = client.v1.payment_intents.create(
+        params={"amount": 100, "currency": "usd", "payment_method_types": ["card"]}
+    )
+    assert pi.client_secret.startswith(pi.id + "_secret_")
+    assert pi.automatic_payment_methods is None and pi.payment_method_types == ["card"]
+    session = _session(client)
+    assert session.customer_details is None and session.payment_intent is None
+
+
+@pytest.mark.parametrize("card", TEST_CARDS, ids=lambda card: card.token)
+def test_a_card_declined_on_attach_is_refused_as_a_customers_source(
+    fake: FakeStripeAPI, client: stripe.StripeClient, card: TestCard
+) -> None:
+    customer = client.v1.customers.create()
+    before = len(fake.emitted_events())
+    if not card.attach_declined:
+        source = client.v1.customers.payment_sources.create(
+            customer.id, params={"source": card.token}
+        )
+        assert source.last4 == card.last4
+        return
+    with pytest.raises(stripe.CardError) as caught:
+        client.v1.customers.payment_sources.create(customer.id, params={"source": card.token})
+    assert (caught.value.code, caught.value.error.decline_code) == (card.code, card.decline_code)
+    assert len(fake.emitted_events()) == before
+    assert client.v1.customers.retrieve(customer.id).default_source is None
+
+
+def test_a_card_declined_on_attach_is_refused_as_a_payment_method_and_at_customer_creation(
+    fake: FakeStripeAPI, client: stripe.StripeClient
+) -> None:
+    customer = client.v1.customers.create()
+    with pytest.raises(stripe.CardError):
+        client.v1.payment_methods.attach(
+            "pm_card_chargeDeclinedExpiredCard", params={"customer": customer.id}
+        )
+    with pytest.raises(stripe.CardError):
+        client.v1.customers.create(params={"payment_method": "pm_card_chargeDeclined"})
+    assert types(fake) == ["customer.created"]
+    pm = client.v1.payment_methods.attach(
+        "pm_card_chargeCustomerFail", params={"customer": customer.id}
+    )
+    with pytest.raises(stripe.CardError):
+        paid(client, pm.id, customer=customer.id)
+
+
+def test_a_customer_made_with_a_source_token_gets_no_card(client: stripe.StripeClient) -> None:
+    """docs/fake-api.md says so: the token is not turned into a card."""
+    customer = client.v1.customers.create(params={"source": "tok_visa"})
+    assert customer.default_source is None
+
+
+def test_an_intents_connect_parameters_are_kept_as_given(
+    fake: FakeStripeAPI, client: stripe.StripeClient
+) -> None:
+    fake.register_event(build_event("account.updated", account=ACCOUNT))
+    pi = client.v1.payment_intents.create(
+        params={
+            "amount": 1000,
+            "currency": "usd",
+            "transfer_data": {"destination": ACCOUNT, "amount": 800},
+            "on_behalf_of": ACCOUNT,
+        }
+    )
+    assert pi.transfer_data.destination == ACCOUNT and pi.transfer_data.amount == 800
+    assert pi.on_behalf_of == ACCOUNT
+    plain = client.v1.payment_intents.create(params={"amount": 1, "currency": "usd"})
+    assert plain.transfer_data is None and plain.on_behalf_of is None
+
+
+def test_partial_capture_and_refunds_keep_the_charge_consistent(
+    fake: FakeStripeAPI, client: stripe.StripeClient
+) -> None:
+    pi = client.v1.payment_intents.capture(held(client).id, params={"amount_to_capture": 1200})
+    refund = client.v1.refunds.create(params={"payment_intent": pi.id})
+    assert refund.amount == 1200  # what was captured, not the released rest
+    charge = client.v1.charges.retrieve(pi.latest_charge)
+    assert (charge.amount_captured, charge.amount_refunded, charge.refunded) == (1200, 1200, False)
+    for event in fake.emitted_events():
+        assert object_contradictions(event.data_object, at=event.payload["created"]) == []

@@ -108,3 +108,14 @@ def test_values_json_renders_differently_from_their_equals_never_reach_a_templat
     with pytest.raises(UsageError, match="livemode must be True or False, not 1"):
         build_event("customer.created", livemode=1, seed=4)  # type: ignore[arg-type]
     assert b'"livemode": true,' in build_event("customer.created", livemode=True, seed=4).body
+
+
+@pytest.mark.parametrize("created", [0, 100, 1_700_000_000])
+def test_a_states_times_render_from_the_template_as_on_the_full_path(created: int) -> None:
+    # A state's times sit before the event's created (never below 0): each is a slot of its own.
+    types = ["invoice.paid", "customer.subscription.trial_will_end", "payment_intent.canceled"]
+    for event_type in types:
+        templated = [build_event(event_type, created=created, seed=seed).body for seed in (1, 2, 3)]
+        with full_rendering():
+            full = [build_event(event_type, created=created, seed=seed).body for seed in (1, 2, 3)]
+        assert templated == full, event_type

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from connect_harness import Event, UsageError, build_event, sign_payload, validate_event
 from connect_harness.events.build import DEFAULT_CONNECTED_ACCOUNT
+from connect_harness.lifecycle.state_checks import contradictions
 from connect_harness.spec import contracts
 from connect_harness.strategies import events
 from known_sdk_issues import BALANCE_SETTINGS_NULL_RULES, stripe_python_chokes_on
@@ -421,3 +422,29 @@ def test_amounts_stay_within_stripes_limits_and_balances_go_negative() -> None:
             if path and path[-1] == "amount" and isinstance(value, int):
                 assert 0 <= value <= 99_999_999
     assert min(balances) < 0 < max(balances)
+
+
+_STATEFUL = [
+    "payment_intent.succeeded",
+    "payment_intent.canceled",
+    "charge.refunded",
+    "charge.succeeded",
+    "invoice.paid",
+    "payout.failed",
+    "customer.subscription.deleted",
+    "transfer.reversed",
+    "charge.dispute.closed",
+]
+
+
+@settings(QUICK, max_examples=300)
+@given(events(_STATEFUL))
+def test_drawn_events_stay_in_the_state_their_type_names(event: Event) -> None:
+    assert contradictions(event.payload) == []
+
+
+def test_partial_refunds_are_drawn_as_well_as_full_ones() -> None:
+    refunded = {
+        event.data_object["refunded"] for event in draws(events("charge.refunded"), 60, at=3)
+    }
+    assert refunded == {True, False}

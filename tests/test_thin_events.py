@@ -31,6 +31,8 @@ from connect_harness.events.thin import (
     thin_event_types,
     thin_type_name,
 )
+from connect_harness.lifecycle.state_checks import contradictions
+from connect_harness.stripe_api.fake import FakeStripeAPI
 from connect_harness.wire.signing import sign_payload
 
 SECRET = "whsec_thin_test_secret"
@@ -272,3 +274,29 @@ def test_catalogue_is_a_function_of_the_descriptions() -> None:
         "charge": {"url": "/v1/charges/{id}"},
     }
     assert "v2.core.account[future_requirements].updated" in built["types"]
+
+
+@pytest.mark.parametrize(
+    ("name", "status"),
+    [
+        ("v1.payment_intent.succeeded", "succeeded"),
+        ("v1.payment_intent.canceled", "canceled"),
+        ("v1.payout.failed", "failed"),
+        ("v1.invoice.paid", "paid"),
+        ("v1.customer.subscription.deleted", "canceled"),
+    ],
+)
+def test_the_object_a_v1_notification_fetches_is_in_its_types_state(name: str, status: str) -> None:
+    event = build_thin_event(name, account=DEFAULT_CONNECTED_ACCOUNT, created=1_800_000_000)
+    with FakeStripeAPI() as fake:
+        fake.register_event(event)
+        client = stripe.StripeClient(
+            "sk_test_thin_states", base_addresses={"api": fake.url}, max_network_retries=0
+        )
+        notification = client.parse_event_notification(event.body, signed(event.body), SECRET)
+        fetched = notification.fetch_related_object()  # type: ignore[attr-defined]
+    obj = fetched.to_dict()
+    assert obj["status"] == status
+    assert obj["created"] < 1_800_000_000
+    snapshot = build_event(name[3:], account=DEFAULT_CONNECTED_ACCOUNT, created=1_800_000_000)
+    assert contradictions({**snapshot.payload, "data": {"object": obj}}) == []

@@ -24,6 +24,8 @@ from connect_harness.events.overrides import (
     parse_assignment,
     set_path,
 )
+from connect_harness.events.world import object_id
+from connect_harness.lifecycle.event_states import apply_event_state, previous_attributes
 from connect_harness.spec import contracts
 
 __all__ = [
@@ -177,6 +179,11 @@ def build_event(
     default the newest contract set) and is stamped on the event. ``id`` names the event (an ``evt_``
     id) without touching the world ``seed``: its request id and idempotency key then derive from it, so
     events of one world with different ids are different deliveries about the same objects.
+
+    ``data.object`` is in the state the type names (``payment_intent.succeeded`` has received its
+    amount and names its charge: :mod:`connect_harness.lifecycle.event_states`, docs/states.md),
+    made an hour before ``created`` unless the event made it; ``overrides`` and ``merge`` are
+    applied after the state, so they win.
     """
     _check_build_arguments(event_type, livemode, seed, created, pending_webhooks, ascii_only)
     if account is not None or id is not None or overrides or merge:
@@ -329,9 +336,18 @@ def _assemble(
         created=created,
         version=shape.shapes,
     )
+
+    def link(object_type: str) -> str | None:
+        return object_id(object_type, account=account, livemode=livemode, seed=seed)
+
+    apply_event_state(
+        data_object, shape.type, shape.object_type, at=created, link=link, shapes=shape.shapes
+    )
     data: dict[str, Any] = {"object": data_object}
     if shape.type.endswith(".updated"):
-        data["previous_attributes"] = _previous_attributes(data_object)
+        data["previous_attributes"] = previous_attributes(
+            shape.type, data_object, shape.object_type, shape.shapes
+        )
 
     payload: dict[str, Any] = {"id": given[0]}
     payload["object"] = "event"
@@ -392,19 +408,6 @@ def _choose_object_type(info: contracts.EventInfo, object_type: str | None) -> s
         if info.type.startswith(prefix) and preferred in info.objects:
             return preferred
     return info.objects[0]
-
-
-def _previous_attributes(obj: Mapping[str, Any]) -> dict[str, Any]:
-    """A plausible change: the first boolean flipped, else metadata that was different."""
-    for key, value in obj.items():
-        if isinstance(value, bool) and key != "livemode":
-            return {key: not value}
-    if "metadata" in obj:
-        return {"metadata": {"previous": "true"}}
-    for key, value in obj.items():
-        if key not in {"id", "object"} and isinstance(value, str):
-            return {key: None}
-    return {}
 
 
 def _uuid_from(digest_id: str) -> str:

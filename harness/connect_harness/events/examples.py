@@ -19,10 +19,16 @@ example's bytes are the canonical body with those values replaced in place (the 
 ``build_event`` renders with the changes as overrides, without its pure-Python encoder again).
 
 Only what a handler can reasonably meet in one event of the type changes: places at most two levels
-deep, never a ``status`` (the type says it: ``invoice.paid`` is paid) nor a nested ``type`` (it
-says which sibling object is filled in), nor why an object was canceled (``cancellation_reason``,
+deep, never a ``status`` (the type says it: ``invoice.paid`` is paid) nor a field the type's state
+decides (:func:`connect_harness.lifecycle.event_states.pinned_fields`: a paid invoice's
+``amount_paid``, a captured charge's ``captured``), nor a nested ``type`` (it says which sibling
+object is filled in), nor a list's ``has_more`` (an empty list that claims more items makes
+stripe-python's auto-pagination raise), nor why an object was canceled (``cancellation_reason``,
 ``cancellation_details``: a succeeded payment intent has none); ids, owners, ``object``,
-``livemode``, ``created`` and what ``previous_attributes`` says changed never do.
+``livemode``, ``created`` and what ``previous_attributes`` says changed never do. Where a type's
+object may be in another state with the same status (``charge.refunded``: refunded in full or in
+part; :func:`~connect_harness.lifecycle.event_states.alternatives`), the examples take the states in
+turn, the canonical one first.
 
 An example is ``build_event(type, seed=<its world>, overrides=<its changes>)``: its id is its world's
 (no other event of a run has it), and ``connect-harness sign TYPE --seed S --set PATH=VALUE ...``
@@ -45,6 +51,7 @@ from connect_harness.events.build import (
     build_event,
 )
 from connect_harness.events.schema_nodes import listed_values, names_an_object, types_of
+from connect_harness.lifecycle import event_states, states
 from connect_harness.spec import contracts
 
 __all__ = ["DEFAULT_EXAMPLES", "EXAMPLE_SEED_STRIDE", "Example", "build_examples", "check_count"]
@@ -80,7 +87,9 @@ _FIXED_KEYS: Final = frozenset({"id", "object", "livemode", "created", "account"
 _ID_LIKE: Final = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*_[0-9A-Za-z]{14,}$")
 _CURRENCY_KEYS: Final = frozenset({"currency", "default_currency"})
 _NEVER_CHANGED: Final = frozenset({"status"})
-_NESTED_NEVER_CHANGED: Final = frozenset({"status", "type"})
+# A list's has_more says whether items are left out: flipping it on an empty list claims items
+# that are not there (stripe-python's auto-pagination then raises IndexError).
+_NESTED_NEVER_CHANGED: Final = frozenset({"status", "type", "has_more", "total_count"})
 _TEXT_KEY: Final = re.compile(r"(^|_)(description|name|footer|memo|nickname)$")
 
 
@@ -193,6 +202,7 @@ def build_example(
         value = _cycled(values, index, rng.randrange(len(values)))
         if not (value == canonical and type(value) is type(canonical)):
             changes.append((_dotted(path), value))
+    changes += _state_changes(base, index)
     patched = _patched(base.body, changes)
     if patched is not None:
         # The same bytes build_event(..., overrides=changes) renders (a test compares them for
@@ -210,6 +220,32 @@ def build_example(
 _Path = tuple[str, ...]
 
 
+def _state_changes(base: Event, index: int) -> list[tuple[str, Any]]:
+    """The fields that differ when example ``index`` carries another state the type allows.
+
+    ``charge.refunded`` is sent fully refunded (example 1), then partially (example 2), and so on
+    in turn: both are what Stripe sends for the type (lifecycle.event_states.alternatives).
+    """
+    others = event_states.alternatives(base.type)
+    chosen = (None, *others)[(index - 1) % (len(others) + 1)]
+    if chosen is None:
+        return []
+    obj = base.data_object
+    changed = states.apply_state(
+        json.loads(json.dumps(obj)), base.object_type, chosen, at=base.payload["created"]
+    )
+    return [(f"data.object.{path}", value) for path, value in _differences(obj, changed, "")]
+
+
+def _differences(old: Any, new: Any, prefix: str) -> list[tuple[str, Any]]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        found = []
+        for key, value in new.items():
+            found += _differences(old.get(key), value, f"{prefix}{key}.")
+        return found
+    return [] if old == new and type(old) is type(new) else [(prefix[:-1], new)]
+
+
 _Places = tuple[tuple[tuple[_Path, tuple[Any, ...], Any], ...], tuple[tuple[_Path, Any], ...]]
 _PLACES: dict[tuple[str, str, str | None], _Places] = {}
 
@@ -223,7 +259,9 @@ def _places(event: Event, api_version: str | None) -> _Places:
     found = _PLACES.get(key)
     if found is None:
         previous = frozenset(event.payload["data"].get("previous_attributes") or ())
-        walker = _Walker(api_version, previous)
+        shapes = contracts.resolve_version(api_version).shapes
+        pinned = event_states.pinned_fields(event.type, event.object_type, shapes)
+        walker = _Walker(api_version, previous, pinned)
         obj = event.data_object
         walker.object({"$ref": f"#/$defs/{event.object_type}"}, obj, ())
         places = tuple((path, values, _at(obj, path)) for path, values in walker.places)
@@ -235,9 +273,12 @@ def _places(event: Event, api_version: str | None) -> _Places:
 class _Walker:
     """Walks a canonical object beside its schema: the places that vary, the currency fields."""
 
-    def __init__(self, api_version: str | None, previous: frozenset[str]) -> None:
+    def __init__(
+        self, api_version: str | None, previous: frozenset[str], pinned: frozenset[str]
+    ) -> None:
         self._api_version = api_version
         self._previous = previous  # what previous_attributes says changed: keep the new values
+        self._pinned = pinned  # what the event's state decides (lifecycle.event_states)
         self.places: list[tuple[_Path, tuple[Any, ...]]] = []
         self.currency_paths: list[_Path] = []
 
@@ -262,7 +303,7 @@ class _Walker:
         if not isinstance(properties, Mapping):
             return
         for key, item in value.items():
-            if key in properties and (path or key not in self._previous):
+            if key in properties and (path or key not in self._previous | self._pinned):
                 self.value(properties[key], item, (*path, key))
 
     def currencies(self, node: Any, value: Any, path: _Path) -> None:

@@ -25,6 +25,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 from connect_harness.events import objects, world
+from connect_harness.lifecycle import states
 
 __all__ = [
     "FIRST_USE",
@@ -43,7 +44,9 @@ SENTINEL_CREATED = 7_390_451_862_037
 
 # A source of a slot's text: ("given", index) for the caller's event-level values (event id, request
 # id, idempotency key), ("root", 0) for the object's id, ("site", n) for the n-th slot of the object's
-# world template, ("destination", 0) for a payout's destination, ("created", 0) for the timestamp.
+# world template, ("destination", 0) for a payout's destination, ("created", n) for the timestamp n
+# seconds before the event's (the object's own ``created``, a state's times: lifecycle.states.OFFSETS),
+# ("link", n) for the id of the n-th of lifecycle.states.link_types() that a state names.
 _Source = tuple[str, int]
 
 
@@ -67,7 +70,7 @@ class BodyTemplate:
             if kind == "given":
                 values.append(str(given[source[1]]))
             elif kind == "created":
-                values.append(str(created))
+                values.append(str(states.before(created, source[1])))
             else:
                 values.append(_value(source, self, seed=seed, created=created, given=given))
         out = [self.pieces[0]]
@@ -87,10 +90,15 @@ def _value(
 ) -> str:
     kind = source[0]
     if kind == "created":
-        return str(created)
+        return str(states.before(created, source[1]))
     if kind == "given":
         return str(given[source[1]])
     account, livemode = template.account, template.livemode
+    if kind == "link":
+        linked = world.object_id(
+            states.link_types()[source[1]], account=account, livemode=livemode, seed=seed
+        )
+        return "null" if linked is None else linked
     if kind == "root":
         found = world.object_id(template.object_type, account=account, livemode=livemode, seed=seed)
         return "null" if found is None else found  # a name (a capability's): no slot
@@ -125,6 +133,7 @@ def make_template(
     shell = BodyTemplate((), (), (), object_type, account, livemode, shapes)
     candidates: list[_Source] = [("given", index) for index in range(len(given))]
     candidates += [("root", 0), ("destination", 0)] if object_type == "payout" else [("root", 0)]
+    candidates += [("link", index) for index in range(len(states.link_types()))]
     slots = _object_template(object_type, shapes).slots
     candidates += [("site", index) for index in range(len(slots)) if slots[index][1] is not None]
 
@@ -147,9 +156,9 @@ def make_template(
             continue
         by_value[old] = source
     text = reference.decode("utf-8")
-    marker = str(SENTINEL_CREATED)
+    markers = {str(states.before(SENTINEL_CREATED, n)): n for n in states.OFFSETS}
     olds = sorted(by_value, key=len, reverse=True)
-    pattern = re.compile("|".join([re.escape(marker), *(re.escape(old) for old in olds)]))
+    pattern = re.compile("|".join([*map(re.escape, markers), *(re.escape(old) for old in olds)]))
     sources: list[_Source] = []
     index_of: dict[_Source, int] = {}
     pieces: list[str] = []
@@ -157,7 +166,8 @@ def make_template(
     position = 0
     for match in pattern.finditer(text):
         found = match.group(0)
-        source = ("created", 0) if found == marker else by_value[found]
+        offset = markers.get(found)
+        source = ("created", offset) if offset is not None else by_value[found]
         if source not in index_of:
             index_of[source] = len(sources)
             sources.append(source)

@@ -9,7 +9,8 @@ charge's payment intent, a transfer's source charge) are a step's ``links``: pat
 step's values, each only where the API version in use has that path (an invoice names its
 subscription at ``subscription`` up to 2025-03-31 and at ``parent.subscription_details`` since). It
 gives each step its own event id and a ``created`` one minute
-after the previous step, and returns the events in the order asked for: Stripe's, reversed, shuffled
+after the previous step (an object's own ``created`` is the first step's that carries it, and each
+step's object is in the state its type names: :mod:`connect_harness.lifecycle.event_states`), and returns the events in the order asked for: Stripe's, reversed, shuffled
 (a local RNG seeded by ``seed``) or with every event duplicated. Delivering a scenario concurrently is
 the caller's choice of transport. Pure: no clock, no global RNG.
 """
@@ -132,6 +133,17 @@ def _invoice(status: str, **extra: Any) -> Step:
     )
 
 
+def _merged(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        current = out.get(key)
+        if isinstance(current, Mapping) and isinstance(value, Mapping):
+            out[key] = _merged(current, value)
+        else:
+            out[key] = value
+    return out
+
+
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "onboarding",
@@ -152,10 +164,22 @@ SCENARIOS: tuple[Scenario, ...] = (
             Step("capability.updated", merge=_object(status="active")),
             Step(
                 "account.updated",
-                merge=_object(
-                    charges_enabled=True,
-                    payouts_enabled=True,
-                    requirements={"currently_due": [], "eventually_due": []},
+                merge=_merged(
+                    _object(
+                        charges_enabled=True,
+                        payouts_enabled=True,
+                        requirements={"currently_due": [], "eventually_due": []},
+                    ),
+                    # What changed: the previous values, not the ones the account has now.
+                    {
+                        "data": {
+                            "previous_attributes": {
+                                "charges_enabled": False,
+                                "payouts_enabled": False,
+                                "requirements": {"currently_due": _DUE, "eventually_due": _DUE},
+                            }
+                        }
+                    },
                 ),
             ),
         ),
@@ -329,9 +353,19 @@ def build_scenario(
                 api_version=api_version,
             )
         )
+    # An object keeps one `created` through the flow: the time of the first step that carries it
+    # (each event alone would date it an hour before itself, and a charge before its intent).
+    born: dict[str, int] = {}
+    for event in events:
+        if event.object_id is not None:
+            born.setdefault(event.object_id, event.payload["created"])
     # A step's links name other steps' values (ids do not depend on links): a second pass.
     for index, step in enumerate(flow.steps):
         overrides, added = _resolved_links(step, flow, events, api_version)
+        own = events[index]
+        first = born.get(own.object_id or "")
+        if first is not None and own.data_object.get("created") not in (None, first):
+            overrides["data.object.created"] = first
         if overrides or added:
             merge = dict(step.merge)
             if added:
@@ -378,17 +412,6 @@ def _resolved_links(
         elif len(parts) == 1 and path in properties:
             added[path] = _fill(value, flow, events)
     return overrides, added
-
-
-def _merged(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in extra.items():
-        current = out.get(key)
-        if isinstance(current, Mapping) and isinstance(value, Mapping):
-            out[key] = _merged(current, value)
-        else:
-            out[key] = value
-    return out
 
 
 def _has_path(node: Any, parts: list[str]) -> bool:

@@ -12,7 +12,10 @@ a value for each, and one currency for the whole event. That keeps a draw to a f
 (fast), and shrinking goes back to the canonical event one site at a time.
 
 What identifies or owns an object never changes: ids and every field naming another object
-(``x-id-of``), ``object``, ``livemode``, ``created``, owner fields and the envelope. So a drawn
+(``x-id-of``), ``object``, ``livemode``, ``created``, owner fields and the envelope. Nor does what
+the event's state decides (its status, a paid invoice's ``amount_paid``:
+:mod:`connect_harness.lifecycle.event_states`) or a list's ``has_more``; fields the state derives
+from an amount follow a drawn amount. So a drawn
 event still fits the fake API's world: the same ids, owners and modes as ``build_event``'s. The
 one exception is the event's own id: an event whose contents differ from the canonical one gets an
 id derived from its contents, as a different Stripe event would.
@@ -35,6 +38,7 @@ from connect_harness.errors import UsageError
 from connect_harness.events.build import DEFAULT_CONNECTED_ACCOUNT, Event, build_event, render_body
 from connect_harness.events.ids import stripe_id
 from connect_harness.events.schema_nodes import listed_values, names_an_object, types_of
+from connect_harness.lifecycle import event_states
 from connect_harness.spec import contracts
 
 __all__ = ["CURRENCIES", "MAX_AMOUNT", "events"]
@@ -282,17 +286,28 @@ def _find_sites(event: Event, object_type: str, api_version: str | None) -> _Sit
     finder = _SiteFinder(api_version)
     finder.value({"$ref": f"#/$defs/{object_type}"}, event.data_object, (), optional=False)
     # previous_attributes says what a field was before this change: the field keeps the value it
-    # was changed to, or the event would contradict itself.
-    previous = event.payload["data"].get("previous_attributes") or {}
-    sites = tuple(site for site in finder.sites if not site.path or site.path[0] not in previous)
-    optional = tuple(path for path in finder.optional if path[0] not in previous)
+    # was changed to, or the event would contradict itself. The fields the event's state decides
+    # (its status, a paid invoice's amount_paid: lifecycle.event_states) and a list's has_more
+    # (an empty list claiming more items) keep theirs for the same reason.
+    shapes = contracts.resolve_version(api_version).shapes
+    kept = set(event.payload["data"].get("previous_attributes") or {})
+    kept |= event_states.pinned_fields(event.type, object_type, shapes)
+
+    def free(path: _Path) -> bool:
+        return not path or (path[0] not in kept and path[-1] not in _LIST_BOOKKEEPING)
+
+    sites = tuple(site for site in finder.sites if free(site.path))
+    optional = tuple(path for path in finder.optional if free(path))
     return _Sites(
         sites=sites,
         picks=st.integers(0, max(0, len(sites) - 1)),
         optional=optional,
         optional_picks=st.integers(0, max(0, len(optional) - 1)),
-        currency_paths=tuple(path for path in finder.currency_paths if path[0] not in previous),
+        currency_paths=tuple(path for path in finder.currency_paths if free(path)),
     )
+
+
+_LIST_BOOKKEEPING: Final = frozenset({"has_more", "total_count"})
 
 
 def _parent(root: Any, path: _Path) -> Any:
@@ -469,6 +484,17 @@ def _vary(draw: _Draw, event: Event, found: _Sites) -> Event:
     if found.optional:
         for _ in range(draw(_counts(min(_MAX_ABSENT, len(found.optional))))):
             _apply(obj, found.optional[draw(found.optional_picks)], _ABSENT)
+    # A drawn amount moves what the state derives from it (amount_received = amount...), and a
+    # type whose object may be in another state with the same status (a partial refund) draws it.
+    others = event_states.alternatives(event.type)
+    event_states.apply_event_state(
+        obj,
+        event.type,
+        event.object_type,
+        at=payload["created"],
+        shapes=contracts.resolve_version(payload["api_version"]).shapes,
+        state=draw(_states(others)) if others else None,
+    )
     body = render_body(payload)
     if body == event.body:
         return event
@@ -479,6 +505,12 @@ def _vary(draw: _Draw, event: Event, found: _Sites) -> Event:
     payload["id"] = stripe_id("evt", hashlib.blake2b(body, digest_size=16).hexdigest())
     body = body.replace(canonical_id.encode(), payload["id"].encode(), 1)
     return dataclasses.replace(event, payload=payload, body=body)
+
+
+@functools.cache
+def _states(others: tuple[str, ...]) -> st.SearchStrategy[str | None]:
+    """The type's own state (None: what shrinking keeps) or one of its alternatives."""
+    return st.sampled_from((None, *others))
 
 
 @functools.cache

@@ -27,6 +27,12 @@ _PI_EVENTS = "https://docs.stripe.com/payments/payment-intents/verifying-status"
 _PI_LIFECYCLE = "https://docs.stripe.com/payments/paymentintents/lifecycle"
 _HOLD = "https://docs.stripe.com/payments/place-a-hold-on-a-payment-method"
 _CATALOGUE = "https://docs.stripe.com/api/events/types"
+_PARTIAL = (
+    "a partial capture releases the rest (the capture endpoint's final_capture: 'release the "
+    "remaining uncaptured funds'); the reference does not say which field shows the released "
+    "amount: the fake changes only amount_captured (amount_refunded counts refunds of captured "
+    "money), with no refund object or event"
+)
 
 
 @dataclass(frozen=True)
@@ -115,6 +121,7 @@ EMISSIONS: tuple[Emission, ...] = (
         ("charge.captured", "payment_intent.succeeded"),
         _HOLD + " (capturing the held funds; charge.captured 'Occurs whenever a previously "
         "uncaptured charge is captured')",
+        _PARTIAL,
     ),
     Emission(
         "payment_intent",
@@ -130,7 +137,8 @@ EMISSIONS: tuple[Emission, ...] = (
         ("charge.refunded", "payment_intent.canceled"),
         "https://docs.stripe.com/api/payment_intents/cancel ('For PaymentIntents with a status "
         "of requires_capture, the remaining amount_capturable is automatically refunded'); "
-        "charge.refunded: 'Occurs whenever a charge is refunded'",
+        "https://docs.stripe.com/api/charges/capture (uncaptured payments that expire 'are marked "
+        "as refunded'); charge.refunded: 'Occurs whenever a charge is refunded'",
         "the docs do not order the two events or say whether a refund object is made; none is",
     ),
     Emission(
@@ -244,6 +252,7 @@ EMISSIONS: tuple[Emission, ...] = (
         ("charge.captured",),
         _CATALOGUE + " (charge.captured: 'Occurs whenever a previously uncaptured charge is "
         "captured')",
+        _PARTIAL,
     ),
     Emission(
         "charge",

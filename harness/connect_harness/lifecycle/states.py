@@ -21,6 +21,7 @@ Rules of the tables:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -30,6 +31,7 @@ __all__ = [
     "OFFSETS",
     "At",
     "Copy",
+    "Keep",
     "Link",
     "Part",
     "State",
@@ -38,6 +40,7 @@ __all__ = [
     "before",
     "known_states",
     "link_types",
+    "state_objects",
     "state_of",
 ]
 
@@ -66,6 +69,18 @@ class Copy:
 
     field: str
     plus: int = 0
+
+
+@dataclass(frozen=True)
+class Keep:
+    """``value`` for an object without a history of its own; an object with one keeps its non-null
+    value (an invoice paid now was finalized whenever it was, a subscription started when it did).
+
+    Events built from a contract example have no history (:func:`apply_state` ``fresh=True``); the
+    fake API's objects do.
+    """
+
+    value: Any
 
 
 @dataclass(frozen=True)
@@ -105,7 +120,11 @@ _DECLINE: Final = (
     "https://docs.stripe.com/testing#declined-payments (4000000000000002: card_declined)"
 )
 _PAYOUT: Final = "https://docs.stripe.com/api/payouts/object; failure codes: https://docs.stripe.com/api/payouts/failures"
-_INVOICE: Final = "https://docs.stripe.com/invoicing/overview#invoice-statuses; https://docs.stripe.com/api/invoices/object"
+_INVOICE: Final = (
+    "https://docs.stripe.com/invoicing/overview#invoice-statuses; "
+    "https://docs.stripe.com/api/invoices/object (effective_at: 'the same as finalized_at unless "
+    "overwritten')"
+)
 _SUB: Final = "https://docs.stripe.com/billing/subscriptions/overview#subscription-statuses; https://docs.stripe.com/api/subscriptions/object"
 _DISPUTE: Final = "https://docs.stripe.com/disputes/how-disputes-work; https://docs.stripe.com/api/disputes/object"
 _SETI: Final = "https://docs.stripe.com/payments/setupintents/lifecycle; https://docs.stripe.com/api/setup_intents/object"
@@ -133,7 +152,8 @@ _INVOICE_PAID: Final = {
     "amount_paid": Copy("amount_due"),
     "amount_remaining": 0,
     "amount_overpaid": 0,
-    "status_transitions.finalized_at": At(60),
+    "effective_at": Keep(At(60)),
+    "status_transitions.finalized_at": Keep(At(60)),
     "status_transitions.paid_at": At(0),
     "status_transitions.voided_at": None,
     "status_transitions.marked_uncollectible_at": None,
@@ -148,6 +168,21 @@ _SUB_LIVE: Final = {
     "cancellation_details.reason": None,
     "cancellation_details.feedback": None,
     "cancellation_details.comment": None,
+}
+
+# start_date: 'Date when the subscription was first created. The date might differ from the created
+# date due to backdating' (API reference); the billing cycle starts then unless a trial defers it.
+_SUB_TIMES: Final = {
+    "start_date": Keep(Copy("created")),
+    "billing_cycle_anchor": Keep(Copy("created")),
+}
+_NO_TRIAL: Final = {"trial_start": Keep(None), "trial_end": Keep(None)}
+_TRIALING: Final = {
+    **_SUB_LIVE,
+    "start_date": Keep(Copy("created")),
+    "trial_start": Keep(Copy("created")),
+    "trial_end": Keep(At(-259_200)),
+    "billing_cycle_anchor": Keep(At(-259_200)),
 }
 
 # object type -> state name -> State. The status field is "status" unless _STATUS_FIELD says.
@@ -176,7 +211,7 @@ _TABLES: Final[dict[str, dict[str, State]]] = {
                     "type": "redirect_to_url",
                     "redirect_to_url": {
                         "return_url": "https://example.com/return",
-                        "url": "https://hooks.stripe.com/redirect/authenticate/src_1Harness",
+                        "url": "https://hooks.stripe.com/3d_secure_2/hosted",
                     },
                 },
             },
@@ -354,6 +389,7 @@ _TABLES: Final[dict[str, dict[str, State]]] = {
                 "attempted": False,
                 "attempt_count": 0,
                 "amount_overpaid": 0,
+                "effective_at": None,
                 "status_transitions.finalized_at": None,
                 "status_transitions.paid_at": None,
                 "status_transitions.voided_at": None,
@@ -366,12 +402,27 @@ _TABLES: Final[dict[str, dict[str, State]]] = {
             {
                 **_INVOICE_UNPAID,
                 "amount_overpaid": 0,
-                "status_transitions.finalized_at": At(60),
+                "effective_at": Keep(At(60)),
+                "status_transitions.finalized_at": Keep(At(60)),
                 "status_transitions.paid_at": None,
                 "status_transitions.voided_at": None,
                 "status_transitions.marked_uncollectible_at": None,
             },
             _INVOICE,
+        ),
+        "finalized": State(
+            "open",
+            {
+                **_INVOICE_UNPAID,
+                "amount_overpaid": 0,
+                "effective_at": At(0),
+                "status_transitions.finalized_at": At(0),
+                "status_transitions.paid_at": None,
+                "status_transitions.voided_at": None,
+                "status_transitions.marked_uncollectible_at": None,
+            },
+            f"{_INVOICE}; invoice.finalized: 'a draft invoice is finalized and updated to be an "
+            "open invoice' (finalized now)",
         ),
         "payment_failed": State(
             "open",
@@ -380,7 +431,8 @@ _TABLES: Final[dict[str, dict[str, State]]] = {
                 "attempted": True,
                 "attempt_count": 1,
                 "amount_overpaid": 0,
-                "status_transitions.finalized_at": At(60),
+                "effective_at": Keep(At(60)),
+                "status_transitions.finalized_at": Keep(At(60)),
                 "status_transitions.paid_at": None,
                 "status_transitions.voided_at": None,
                 "status_transitions.marked_uncollectible_at": None,
@@ -397,7 +449,8 @@ _TABLES: Final[dict[str, dict[str, State]]] = {
             "uncollectible",
             {
                 **_INVOICE_UNPAID,
-                "status_transitions.finalized_at": At(60),
+                "effective_at": Keep(At(60)),
+                "status_transitions.finalized_at": Keep(At(60)),
                 "status_transitions.paid_at": None,
                 "status_transitions.voided_at": None,
                 "status_transitions.marked_uncollectible_at": At(0),
@@ -409,7 +462,8 @@ _TABLES: Final[dict[str, dict[str, State]]] = {
             {
                 "paid": False,
                 "amount_paid": 0,
-                "status_transitions.finalized_at": At(60),
+                "effective_at": Keep(At(60)),
+                "status_transitions.finalized_at": Keep(At(60)),
                 "status_transitions.paid_at": None,
                 "status_transitions.voided_at": At(0),
                 "status_transitions.marked_uncollectible_at": None,
@@ -418,25 +472,50 @@ _TABLES: Final[dict[str, dict[str, State]]] = {
         ),
     },
     "subscription": {
-        "active": State("active", _SUB_LIVE, _SUB),
-        "trialing": State("trialing", {**_SUB_LIVE, "trial_end": At(-259_200)}, _SUB),
+        "active": State("active", {**_SUB_LIVE, **_SUB_TIMES, **_NO_TRIAL}, _SUB),
+        "trial_ended": State(
+            "active",
+            {
+                **_SUB_LIVE,
+                "start_date": Keep(Copy("created")),
+                "trial_start": Keep(Copy("created")),
+                "trial_end": At(0),
+                "billing_cycle_anchor": At(0),
+            },
+            f"{_SUB}; customer.subscription.updated: 'changing the status from trial to active' "
+            "(the billing cycle is anchored at the trial's end: "
+            "https://docs.stripe.com/billing/subscriptions/trials)",
+        ),
+        "trialing": State("trialing", _TRIALING, _SUB),
         "trial_ending": State(
             "trialing",
-            {**_SUB_LIVE, "trial_start": At(AGE), "trial_end": At(-259_200)},
+            _TRIALING,
             f"{_SUB}; customer.subscription.trial_will_end: 'three days before a subscription's "
             "trial period is scheduled to end'",
         ),
-        "paused": State("paused", _SUB_LIVE, _SUB),
-        "past_due": State("past_due", _SUB_LIVE, _SUB),
+        "paused": State(
+            "paused",
+            {
+                **_SUB_LIVE,
+                "start_date": Keep(Copy("created")),
+                "trial_start": Keep(Copy("created")),
+                "trial_end": At(0),
+            },
+            f"{_SUB}; https://docs.stripe.com/billing/subscriptions/trials: a trial that ends "
+            "without a payment method pauses the subscription",
+        ),
+        "past_due": State("past_due", {**_SUB_LIVE, **_SUB_TIMES, **_NO_TRIAL}, _SUB),
         "update_settled": State(
             "active",
-            {**_SUB_LIVE, "pending_update": None},
+            {**_SUB_LIVE, **_SUB_TIMES, **_NO_TRIAL, "pending_update": None},
             f"{_SUB}; https://docs.stripe.com/billing/subscriptions/pending-updates "
             "(pending_update is null once applied or expired)",
         ),
         "canceled": State(
             "canceled",
             {
+                **_SUB_TIMES,
+                **_NO_TRIAL,
                 "canceled_at": At(0),
                 "ended_at": At(0),
                 "cancel_at": None,
@@ -456,8 +535,8 @@ _TABLES: Final[dict[str, dict[str, State]]] = {
             "lost",
             {
                 "is_charge_refundable": False,
-                "evidence_details.has_evidence": True,
-                "evidence_details.submission_count": 1,
+                "evidence_details.has_evidence": Keep(True),
+                "evidence_details.submission_count": Keep(1),
             },
             f"{_DISPUTE}; charge.dispute.closed: status 'lost, warning_closed, or won'",
         ),
@@ -465,8 +544,8 @@ _TABLES: Final[dict[str, dict[str, State]]] = {
             "won",
             {
                 "is_charge_refundable": False,
-                "evidence_details.has_evidence": True,
-                "evidence_details.submission_count": 1,
+                "evidence_details.has_evidence": Keep(True),
+                "evidence_details.submission_count": Keep(1),
             },
             f"{_DISPUTE}; charge.dispute.funds_reinstated: after a dispute is closed",
         ),
@@ -491,7 +570,7 @@ _TABLES: Final[dict[str, dict[str, State]]] = {
                     "type": "redirect_to_url",
                     "redirect_to_url": {
                         "return_url": "https://example.com/return",
-                        "url": "https://hooks.stripe.com/redirect/authenticate/src_1Harness",
+                        "url": "https://hooks.stripe.com/3d_secure_2/hosted",
                     },
                 },
             },
@@ -582,7 +661,10 @@ _TABLES: Final[dict[str, dict[str, State]]] = {
         ),
         "accepted": State(
             "accepted",
-            {"status_transitions.finalized_at": At(60), "status_transitions.accepted_at": At(0)},
+            {
+                "status_transitions.finalized_at": Keep(At(60)),
+                "status_transitions.accepted_at": At(0),
+            },
             "https://docs.stripe.com/api/quotes/object (status_transitions)",
         ),
         "canceled": State(
@@ -592,6 +674,11 @@ _TABLES: Final[dict[str, dict[str, State]]] = {
         ),
     },
     "subscription_schedule": {
+        "not_started": State(
+            "not_started",
+            {"canceled_at": None, "completed_at": None, "released_at": None},
+            "https://docs.stripe.com/api/subscription_schedules/object (each *_at is null until then)",
+        ),
         "canceled": State(
             "canceled",
             {"canceled_at": At(0), "completed_at": None, "released_at": None},
@@ -615,11 +702,13 @@ _TABLES: Final[dict[str, dict[str, State]]] = {
     },
     "credit_note": {
         "issued": State(
-            "issued", {"voided_at": None}, "https://docs.stripe.com/api/credit_notes/object"
+            "issued",
+            {"voided_at": None, "effective_at": Keep(Copy("created"))},
+            "https://docs.stripe.com/api/credit_notes/object (effective_at: 'same as created unless overwritten')",
         ),
         "void": State(
             "void",
-            {"voided_at": At(0)},
+            {"voided_at": At(0), "effective_at": Keep(Copy("created"))},
             "https://docs.stripe.com/api/credit_notes/object (voided_at)",
         ),
     },
@@ -636,15 +725,68 @@ _TABLES: Final[dict[str, dict[str, State]]] = {
         ),
     },
     "climate.order": {
+        "open": State(
+            "open",
+            {
+                "canceled_at": None,
+                "confirmed_at": None,
+                "delayed_at": None,
+                "delivered_at": None,
+                "product_substituted_at": None,
+            },
+            "https://docs.stripe.com/api/climate/order/object (each *_at is null until then)",
+        ),
+        "delayed": State(
+            None,
+            {
+                "delayed_at": At(0),
+                "canceled_at": None,
+                "confirmed_at": None,
+                "delivered_at": None,
+                "product_substituted_at": None,
+            },
+            "https://docs.stripe.com/api/climate/order/object (delayed_at); climate.order.delayed",
+        ),
+        "product_substituted": State(
+            None,
+            {
+                "product_substituted_at": At(0),
+                "canceled_at": None,
+                "confirmed_at": None,
+                "delayed_at": None,
+                "delivered_at": None,
+            },
+            "https://docs.stripe.com/api/climate/order/object (product_substituted_at)",
+        ),
         "canceled": State(
             "canceled",
-            {"canceled_at": At(0), "delivered_at": None},
+            {
+                "canceled_at": At(0),
+                "confirmed_at": None,
+                "delayed_at": None,
+                "delivered_at": None,
+                "product_substituted_at": None,
+            },
             "https://docs.stripe.com/api/climate/order/object (canceled_at)",
         ),
         "delivered": State(
             "delivered",
-            {"delivered_at": At(0), "canceled_at": None},
+            {
+                "delivered_at": At(0),
+                "confirmed_at": Keep(At(60)),
+                "canceled_at": None,
+                "delayed_at": None,
+                "product_substituted_at": None,
+            },
             "https://docs.stripe.com/api/climate/order/object (delivered_at)",
+        ),
+    },
+    "reserve.release": {
+        "released": State(
+            None,
+            {"released_at": At(0)},
+            "docs silent on released_at's relation to created: the release's time is the event's, "
+            "so times stay ordered",
         ),
     },
     "topup": {
@@ -662,7 +804,17 @@ _TABLES: Final[dict[str, dict[str, State]]] = {
 }
 
 # Object types whose state lives in another field than ``status``.
-_STATUS_FIELD: Final = {"transfer": None, "application_fee": None, "review": None}
+_STATUS_FIELD: Final = {
+    "transfer": None,
+    "application_fee": None,
+    "review": None,
+    "reserve.release": None,
+}
+
+
+def state_objects() -> tuple[str, ...]:
+    """The object types the tables describe, in the tables' order."""
+    return tuple(_TABLES)
 
 
 def known_states(object_type: str) -> tuple[str, ...]:
@@ -682,6 +834,7 @@ def state_of(object_type: str, state: str) -> State:
     return State(state, {}, "the status value alone (the docs list it, not what goes with it)")
 
 
+@functools.cache
 def link_types() -> tuple[str, ...]:
     """Every object type a state links to, in a stable order (templates index them)."""
     seen: dict[str, None] = {}
@@ -700,13 +853,16 @@ def apply_state(
     *,
     at: int,
     link: Callable[[str], str | None] | None = None,
+    fresh: bool = False,
 ) -> dict[str, Any]:
     """Put ``obj`` (an ``object_type`` object) in ``state`` as of the unix time ``at``; return it.
 
     Writes the status and every field the state implies that ``obj`` has. ``link(object_type)``
     names the objects the state refers to (a succeeded payment intent's ``latest_charge``); without
-    it such fields keep their value. Raises :class:`StateError` for a state the tables do not know
-    on a type without a ``status``.
+    it such fields keep their value. Fields of its history (:class:`Keep`: when it was finalized,
+    started, its trial) are written only where ``obj`` has none, or always when ``fresh`` (an
+    object made up from an example, whose values are no history). Raises :class:`StateError` for a
+    state the tables do not know on a type without a ``status``.
     """
     rule = state_of(object_type, state)
     status_field = _STATUS_FIELD.get(object_type, "status")
@@ -717,6 +873,10 @@ def apply_state(
         holder = obj.get(parent) if parent else obj
         if not isinstance(holder, dict) or key not in holder:
             continue
+        if isinstance(value, Keep):
+            if not fresh and holder[key] is not None:
+                continue
+            value = value.value
         if isinstance(value, Link):
             if link is None:
                 continue

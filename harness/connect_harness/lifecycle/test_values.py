@@ -9,6 +9,7 @@ or token not listed here is an ordinary card that succeeds, as the fake cannot t
 
 * ``succeeded``: the charge succeeds;
 * ``declined``: the charge fails with a ``card_error`` (``code``, ``decline_code``, ``message``);
+  ``attach_declined`` cards fail so already when attached to a customer;
 * ``requires_action``: the payment needs 3D Secure authentication first (``requires_action``);
 * ``dispute``: the charge succeeds, then is disputed (``dispute_reason``; an inquiry starts in
   ``warning_needs_response``);
@@ -42,6 +43,9 @@ class TestCard:
     message: str | None = None
     dispute_reason: str | None = None
     dispute_status: str = "needs_response"
+    #: Declined already when attached to a customer (the card is checked then), not only when
+    #: charged; the page's 4000000000000341 is the card that attaches and declines only charges.
+    attach_declined: bool = False
     source: str = TESTING
 
 
@@ -70,6 +74,7 @@ TEST_CARDS: tuple[TestCard, ...] = (
         code="card_declined",
         decline_code="generic_decline",
         message=_DECLINED,
+        attach_declined=True,
         source=TESTING + "#declined-payments",
     ),
     TestCard(
@@ -81,6 +86,7 @@ TEST_CARDS: tuple[TestCard, ...] = (
         code="card_declined",
         decline_code="generic_decline",
         message=_DECLINED,
+        attach_declined=True,
         source=TESTING + "#declined-payments (the Stripe CLI's charge.failed fixture uses it)",
     ),
     TestCard(
@@ -92,6 +98,7 @@ TEST_CARDS: tuple[TestCard, ...] = (
         code="card_declined",
         decline_code="insufficient_funds",
         message="Your card has insufficient funds.",
+        attach_declined=True,
         source=TESTING + "#declined-payments",
     ),
     TestCard(
@@ -125,6 +132,7 @@ TEST_CARDS: tuple[TestCard, ...] = (
         code="expired_card",
         decline_code="expired_card",
         message="Your card has expired.",
+        attach_declined=True,
         source=TESTING + "#declined-payments",
     ),
     TestCard(
@@ -136,6 +144,7 @@ TEST_CARDS: tuple[TestCard, ...] = (
         code="incorrect_cvc",
         decline_code="incorrect_cvc",
         message="Your card's security code is incorrect.",
+        attach_declined=True,
         source=TESTING + "#declined-payments",
     ),
     TestCard(
@@ -147,6 +156,7 @@ TEST_CARDS: tuple[TestCard, ...] = (
         code="processing_error",
         decline_code="processing_error",
         message="An error occurred while processing your card. Try again in a little bit.",
+        attach_declined=True,
         source=TESTING + "#declined-payments",
     ),
     TestCard(
@@ -159,6 +169,18 @@ TEST_CARDS: tuple[TestCard, ...] = (
         decline_code="fraudulent",
         message=_DECLINED,
         source=TESTING + "#fraud-prevention",
+    ),
+    TestCard(
+        "pm_card_chargeCustomerFail",
+        "tok_chargeCustomerFail",
+        "visa",
+        "0341",
+        outcome="declined",
+        code="card_declined",
+        decline_code="generic_decline",
+        message=_DECLINED,
+        source=TESTING + " (4000000000000341: attaching it to a customer succeeds, charging it "
+        "fails)",
     ),
     TestCard(
         "pm_card_chargeDeclinedVelocityLimitExceeded",

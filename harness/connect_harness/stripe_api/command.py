@@ -1,7 +1,8 @@
 """``connect-harness stripe-api``: the fake Stripe API on its own, for manual testing of a running app.
 
 Serves on 127.0.0.1 (never another interface) until Ctrl-C and prints one line per call: method,
-path, ``Stripe-Account``, key mode and status. Objects exist when the app creates them (nothing is
+path, ``Stripe-Account``, key mode and status, then one indented line per event the call emitted
+(type, id, account). Objects exist when the app creates them (nothing is
 registered up front), so a retrieve of an id the fake never saw answers 404 as Stripe would.
 """
 
@@ -14,7 +15,7 @@ from typing import IO, Any
 
 from connect_harness.errors import UsageError
 
-__all__ = ["add_stripe_api_command", "call_line", "parse_fault"]
+__all__ = ["add_stripe_api_command", "call_line", "event_line", "parse_fault"]
 
 DEFAULT_PORT = 12111
 
@@ -68,6 +69,11 @@ def parse_fault(text: str) -> tuple[str, int | None, bool]:
     return pattern.strip(), int(outcome), False
 
 
+def event_line(event: Any) -> str:
+    """One printed line per emitted event, under its call's: type, id, account."""
+    return f"  event {event.type} {event.id} account={event.account or '-'}"
+
+
 def call_line(call: Any) -> str:
     """One printed line per call: method, path, Stripe-Account, key mode, status."""
     account = call.stripe_account_header or "-"
@@ -92,16 +98,26 @@ def run_stripe_api(args: argparse.Namespace) -> int:
                 f"cannot open --log {args.log!r}: {err.strerror}; give a writable path"
             ) from err
     lock = threading.Lock()
+    # A call's events are handed over in the thread serving it, before the call is recorded:
+    # they wait there to be printed under their call's line.
+    waiting = threading.local()
+
+    def held(event: Any) -> None:
+        waiting.events = [*getattr(waiting, "events", []), event]
 
     def printed(call: Any) -> None:
-        line = call_line(call)
+        lines = [call_line(call)] + [event_line(e) for e in getattr(waiting, "events", [])]
+        waiting.events = []
         with lock:
-            print(line, flush=True)
-            if log is not None:
-                log.write(line + "\n")
-                log.flush()
+            for line in lines:
+                print(line, flush=True)
+                if log is not None:
+                    log.write(line + "\n")
+                    log.flush()
 
-    fake = FakeStripeAPI(port=args.port, api_version=args.api_version, on_call=printed)
+    fake = FakeStripeAPI(
+        port=args.port, api_version=args.api_version, on_call=printed, on_event=held
+    )
     try:
         for pattern, status, reset in args.fail:
             fake.fail(pattern, status=status if status else 500, times=None, reset=reset)

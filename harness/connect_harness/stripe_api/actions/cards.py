@@ -263,3 +263,9 @@ def brand_name(brand: str) -> str:
     return {"amex": "American Express", "diners": "Diners Club", "unionpay": "UnionPay"}.get(
         brand, brand.capitalize() if brand != "jcb" else "JCB"
     )
+
+
+def refuse_declined_attach(card: TestCard, pm: Mapping[str, Any] | None = None) -> None:
+    """A card Stripe's Testing page declines already when it is attached to a customer: 402."""
+    if card.attach_declined:
+        raise ActionError(402, {"error": card_error(card, charge=None, pm=pm)})

@@ -41,6 +41,9 @@ def create_checkout_session(ctx: ActionContext, _: dict[str, Any] | None) -> dic
             "customer": params.get("customer") or None,
             "mode": params.get("mode") or session.get("mode"),
             "success_url": params.get("success_url") or None,
+            # Filled in when the customer completes the session.
+            "customer_details": None,
+            "customer_email": params.get("customer_email") or None,
             "cancel_url": params.get("cancel_url") or None,
         },
     )

@@ -29,6 +29,7 @@ from connect_harness.stripe_api.actions.cards import (
     check_reuse,
     link_ids,
     payment_method,
+    refuse_declined_attach,
     truthy,
 )
 
@@ -41,6 +42,7 @@ def create_customer(ctx: ActionContext, _: dict[str, Any] | None) -> dict[str, A
     pm = None
     if ctx.params.get("payment_method") not in (None, ""):
         pm = payment_method(ctx, ctx.params["payment_method"], "payment_method")
+        refuse_declined_attach(card_of(pm), pm)
     customer = ctx.generic()
     customer["created"] = ctx.request.now
     ctx.set(
@@ -150,6 +152,7 @@ def attach_payment_method(ctx: ActionContext, pm: dict[str, Any] | None) -> dict
     check_reuse(ctx, pm)
     ctx.check_state(pm, state=attachment(ctx, pm))
     customer = ctx.require(ctx.params.get("customer"), "customer", "customer")
+    refuse_declined_attach(card_of(pm), pm)
     pm["customer"] = customer["id"]
     ctx.emit_outcome("ok", pm)
     return pm
@@ -188,6 +191,7 @@ def create_source(ctx: ActionContext, _: dict[str, Any] | None) -> dict[str, Any
     if customer_id is None or card is None:
         return ctx.generic()
     customer = ctx.require(customer_id, "customer", "customer")
+    refuse_declined_attach(card)
     obj = ctx.create(
         "card",
         {"brand": brand_name(card.brand), "last4": card.last4, "funding": card.funding},
@@ -252,6 +256,9 @@ def create_setup_intent(ctx: ActionContext, _: dict[str, Any] | None) -> dict[st
             "on_behalf_of": params.get("on_behalf_of") or None,
             "application": None,
             "usage": params.get("usage") or "off_session",
+            "last_setup_error": None,
+            "next_action": None,
+            "cancellation_reason": None,
         },
     )
     types = params.get("payment_method_types")

@@ -78,14 +78,22 @@ def _fresh_payment_intent(ctx: ActionContext, pi: dict[str, Any]) -> None:
             "capture_method": params.get("capture_method") or "automatic",
             "confirmation_method": params.get("confirmation_method") or "automatic",
             "description": params.get("description") or None,
-            "transfer_data": None,
             "canceled_at": None,
             "cancellation_reason": None,
         },
     )
+    transfer = params.get("transfer_data")
+    if "transfer_data" in pi:
+        given: dict[str, Any] | None = None
+        if isinstance(transfer, Mapping) and transfer:
+            given = {"amount": None, **transfer}  # Stripe's key order: amount, destination
+            given["amount"] = whole_amount(transfer.get("amount"))
+        pi["transfer_data"] = given
     types = params.get("payment_method_types")
     if isinstance(types, list) and "payment_method_types" in pi:
         pi["payment_method_types"] = [str(item) for item in types]
+        if "automatic_payment_methods" not in params:  # the types were chosen, not automatic
+            ctx.set(pi, {"automatic_payment_methods": None})
     if "charges" in pi:
         pi["charges"] = {
             "object": "list",
@@ -227,15 +235,8 @@ def capture_payment_intent(ctx: ActionContext, pi: dict[str, Any] | None) -> dic
     pi["amount_received"] = amount
     if charge is None:  # its charge is not the fake's to see: the intent alone moves
         return pi
-    ctx.set(
-        charge,
-        {
-            "captured": True,
-            "amount_captured": amount,
-            # The uncaptured rest is released: Stripe shows it as refunded on the charge.
-            "amount_refunded": (whole_amount(charge.get("amount")) or 0) - amount,
-        },
-    )
+    # The uncaptured rest is released; amount_refunded counts refunds of captured money only.
+    ctx.set(charge, {"captured": True, "amount_captured": amount})
     if "balance_transaction" in charge:
         charge["balance_transaction"] = balance_transaction(ctx, charge, amount)
     _list_charge(pi, charge)
@@ -353,10 +354,7 @@ def capture_charge(ctx: ActionContext, charge: dict[str, Any] | None) -> dict[st
     whole = whole_amount(charge.get("amount")) or 0
     wanted = ctx.params.get("amount")
     amount = whole if wanted in (None, "") else (whole_amount(wanted) or 0)
-    ctx.set(
-        charge,
-        {"captured": True, "amount_captured": amount, "amount_refunded": whole - amount},
-    )
+    ctx.set(charge, {"captured": True, "amount_captured": amount})
     if "balance_transaction" in charge:
         charge["balance_transaction"] = balance_transaction(ctx, charge, amount)
     ctx.emit_outcome("ok", charge)
@@ -462,7 +460,10 @@ def _refund(ctx: ActionContext, charge: dict[str, Any], *, verb: str) -> dict[st
         )
         refund["balance_transaction"] = bt["id"]
     refunded = (whole_amount(charge.get("amount_refunded")) or 0) + amount
-    ctx.set(charge, {"amount_refunded": refunded, "refunded": refunded >= (whole or 0)})
+    # "Whether the charge has been fully refunded": its whole amount (a partially captured charge
+    # refunded in full has had only its captured part back).
+    whole_charge = whole_amount(charge.get("amount")) or 0
+    ctx.set(charge, {"amount_refunded": refunded, "refunded": refunded >= whole_charge})
     refunds = charge.get("refunds")
     if isinstance(refunds, dict) and isinstance(refunds.get("data"), list):
         refunds["data"] = [copy.deepcopy(refund), *refunds["data"]]
