@@ -11,6 +11,7 @@ import pytest
 import stripe
 
 from connect_harness.lifecycle.billing import rule_for
+from connect_harness.spec import contracts
 from connect_harness.stripe_api.fake import FakeStripeAPI
 
 
@@ -44,9 +45,12 @@ class Api:
         return caught.value
 
     def events(self) -> list[dict[str, Any]]:
-        """The events emitted since the last look."""
+        """The events emitted since the last look, each valid in the fake's API version."""
         emitted = self.fake.emitted_events()
         new, self.seen = emitted[self.seen :], len(emitted)
+        for event in new:
+            problems = contracts.validate_event(event.payload, version=self.fake.api_version)
+            assert problems == [], (event.type, problems[:3])
         return [event.payload for event in new]
 
     def types(self) -> list[str]:
@@ -427,7 +431,8 @@ def test_a_quote_goes_draft_open_accepted_and_refuses_out_of_order(api: Api) -> 
     assert api("post", f"/v1/quotes/{quote['id']}", metadata={"crm": "7"})["metadata"] == {
         "crm": "7"
     }
-    assert api.types()[-3:] == ["quote.created", "quote.finalized", "quote.accepted"]
+    quoted = [name for name in api.types() if name.startswith("quote.")]
+    assert quoted == ["quote.created", "quote.finalized", "quote.accepted"]
 
 
 def test_credit_notes_need_a_finalized_invoice_and_void_once(api: Api) -> None:
@@ -553,3 +558,72 @@ def test_every_version_reads_the_same_paid_subscription_invoice(api: Api) -> Non
     new_line = new["lines"]["data"][0]
     assert new_line["pricing"]["price_details"]["price"] == plan
     assert new_line["parent"]["subscription_item_details"]["subscription"] == sub["id"]
+
+
+def test_changing_a_subscriptions_price_is_an_update_naming_the_old_items(api: Api) -> None:
+    cus, first, second = customer(api), price(api, 1500), price(api, 3000)
+    sub = api("post", "/v1/subscriptions", customer=cus, items=[{"price": first}])
+    api.events()
+    item = sub["items"]["data"][0]["id"]
+    updated = api("post", f"/v1/subscriptions/{sub['id']}", items=[{"id": item, "price": second}])
+    assert [i["price"]["id"] for i in updated["items"]["data"]] == [second]
+    (event,) = api.events()
+    assert event["type"] == "customer.subscription.updated"
+    old_items = event["data"]["previous_attributes"]["items"]["data"]
+    assert [i["price"]["id"] for i in old_items] == [first]
+
+
+def test_an_invoice_without_a_customer_is_a_draft_and_an_unknown_customer_is_404(
+    api: Api,
+) -> None:
+    """No parameter of POST /v1/invoices is required (newer versions take customer_account)."""
+    invoice = api("post", "/v1/invoices")
+    assert (invoice["status"], invoice["amount_due"], invoice["lines"]["data"]) == ("draft", 0, [])
+    error = api.refused("post", "/v1/invoices", customer="cus_1NoSuchCustomer01")
+    assert (error.http_status, error.code) == (404, "resource_missing")
+
+
+def test_previous_attributes_name_a_removed_metadata_key_with_its_old_value(api: Api) -> None:
+    product = api("post", "/v1/products", name="p", metadata={"a": "1", "b": "2"})
+    api.events()
+    api("post", f"/v1/products/{product['id']}", metadata={"a": ""})
+    (event,) = api.events()
+    assert event["data"]["object"]["metadata"] == {"b": "2"}
+    assert event["data"]["previous_attributes"]["metadata"] == {"a": "1"}
+
+
+def test_accepting_a_quote_makes_a_subscription_or_a_draft_invoice_of_its_lines(api: Api) -> None:
+    cus, monthly = customer(api), price(api, 1500)
+    product = api("post", "/v1/products", name="setup")["id"]
+    once = api("post", "/v1/prices", product=product, unit_amount=700, currency="usd")["id"]
+    recurring = api("post", "/v1/quotes", customer=cus, line_items=[{"price": monthly}])
+    one_time = api("post", "/v1/quotes", customer=cus, line_items=[{"price": once, "quantity": 3}])
+    lines = api("get", f"/v1/quotes/{one_time['id']}/line_items")["data"]
+    assert [(line["price"]["id"], line["quantity"]) for line in lines] == [(once, 3)]
+    for quote in (recurring, one_time):
+        api("post", f"/v1/quotes/{quote['id']}/finalize")
+    api.events()
+    accepted = api("post", f"/v1/quotes/{recurring['id']}/accept")
+    assert accepted["status"] == "accepted" and accepted["subscription"]
+    types = api.types()
+    assert types[:2] == ["quote.accepted", "customer.subscription.created"]
+    sub = api("get", f"/v1/subscriptions/{accepted['subscription']}")
+    assert sub["items"]["data"][0]["price"]["id"] == monthly
+    invoiced = api("post", f"/v1/quotes/{one_time['id']}/accept")
+    assert api.types() == ["quote.accepted", "invoice.created"]
+    invoice = api("get", f"/v1/invoices/{invoiced['invoice']}")
+    assert (invoice["status"], invoice["amount_due"], invoice["billing_reason"]) == (
+        "draft",
+        2100,
+        "quote_accept",
+    )
+    assert invoice["parent"]["quote_details"]["quote"] == one_time["id"]
+
+
+def test_an_update_that_changes_nothing_emits_nothing(api: Api) -> None:
+    product = api("post", "/v1/products", name="same")
+    api.events()
+    api("post", f"/v1/products/{product['id']}", name="same")
+    assert api.types() == []
+    api("post", f"/v1/products/{product['id']}", name="other")
+    assert api.types() == ["product.updated"]

@@ -17,10 +17,9 @@ from connect_harness.spec import contracts
 from connect_harness.stripe_api.fake import FakeStripeAPI
 
 REPO = Path(__file__).resolve().parents[1]
-TRIGGERS = (
-    Path(os.environ.get("CONNECT_HARNESS_STRIPE_CLI") or REPO.parent / "shared" / "stripe-cli")
-    / "triggers"
-)
+# Beside Stripe's API descriptions: ../shared/stripe-cli, or next to $CONNECT_HARNESS_STRIPE_SPEC.
+_SPEC = os.environ.get("CONNECT_HARNESS_STRIPE_SPEC")
+TRIGGERS = (Path(_SPEC).parent if _SPEC else REPO.parent / "shared") / "stripe-cli" / "triggers"
 
 # The collections whose lifecycles are billing's and Connect's (lifecycle/billing.py, connect.py).
 OURS = re.compile(
@@ -65,6 +64,9 @@ def _fixtures() -> list[Path]:
 
 
 FIXTURES = _fixtures()
+needs_fixtures = pytest.mark.skipif(
+    not FIXTURES, reason=f"Stripe's data (the Stripe CLI's fixtures) is not at {TRIGGERS}"
+)
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +126,9 @@ def run_fixture(fake: FakeStripeAPI, path: Path) -> tuple[list[str], str | None]
     return [event.type for event in fake.emitted_events()], None
 
 
-@pytest.mark.skipif(not FIXTURES, reason=f"the Stripe CLI's fixtures are not at {TRIGGERS}")
+@pytest.mark.skipif(
+    not FIXTURES, reason=f"Stripe's data (the Stripe CLI's fixtures) is not at {TRIGGERS}"
+)
 @pytest.mark.parametrize("path", FIXTURES, ids=lambda path: path.stem)
 def test_every_call_of_the_clis_fixtures_runs_and_emits_its_event(
     fake: FakeStripeAPI, path: Path
@@ -141,7 +145,9 @@ def test_every_call_of_the_clis_fixtures_runs_and_emits_its_event(
 
 
 @pytest.mark.exhaustive
-@pytest.mark.skipif(not FIXTURES, reason=f"the Stripe CLI's fixtures are not at {TRIGGERS}")
+@pytest.mark.skipif(
+    not FIXTURES, reason=f"Stripe's data (the Stripe CLI's fixtures) is not at {TRIGGERS}"
+)
 @pytest.mark.parametrize("api_version", ["2023-08-16", "2026-05-27.dahlia", "2026-10-28.endive"])
 def test_every_event_the_fixtures_emit_is_valid_in_the_endpoints_version(api_version: str) -> None:
     """What billing and Connect emit is what Stripe's description says an event of that version

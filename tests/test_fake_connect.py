@@ -260,3 +260,25 @@ def test_a_customers_source_is_not_an_external_account(api: Api) -> None:
     source = api("post", f"/v1/customers/{customer['id']}/sources", source="tok_visa")
     assert (source["object"], source["customer"]) == ("card", customer["id"])
     assert api.types() == ["customer.source.created"]
+
+
+def test_capabilities_requested_on_create_or_update_are_inactive_until_met(api: Api) -> None:
+    acct = api(
+        "post",
+        "/v1/accounts",
+        type="custom",
+        capabilities={"card_payments": {"requested": True}, "transfers": {"requested": True}},
+    )
+    assert acct["capabilities"]["card_payments"] == "inactive"
+    assert acct["capabilities"]["transfers"] == "inactive"
+    assert api.types() == []  # creating an account emits nothing
+    updated = api(
+        "post", f"/v1/accounts/{acct['id']}", capabilities={"transfers": {"requested": False}}
+    )
+    assert "transfers" not in updated["capabilities"]  # the hash lists requested ones only
+    events = api.events()
+    assert [e["type"] for e in events] == ["capability.updated", "account.updated"]
+    assert events[0]["data"]["object"]["status"] == "unrequested"
+    assert events[0]["data"]["previous_attributes"]["requested"] is True
+    capability = api("get", f"/v1/accounts/{acct['id']}/capabilities/transfers")
+    assert (capability["requested"], capability["status"]) == (False, "unrequested")

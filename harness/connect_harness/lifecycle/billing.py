@@ -292,7 +292,10 @@ BILLING_RULES: tuple[Rule, ...] = (
          "catalogue quote.finalized; docs.stripe.com/quotes/overview (draft -> open)"),
     Rule("quote", "accept", _states("open"), "accepted", ("quote.accepted",),
          "Quote {id} is {status}; only an open (finalized) quote can be accepted.",
-         "catalogue quote.accepted; docs.stripe.com/quotes/overview (open -> accepted)"),
+         "catalogue quote.accepted; docs.stripe.com/quotes/overview (open -> accepted; "
+         "'Accepted quotes generate an invoice, subscription, or subscription schedule'); "
+         "docs.stripe.com/api/quotes/accept. The new invoice's or subscription's own events "
+         "follow (their rows); the docs give neither their order nor the invoice's status"),
     Rule("quote", "cancel", _states("draft", "open"), "canceled", ("quote.canceled",),
          "Quote {id} is {status}; only a draft or open quote can be canceled.",
          "catalogue quote.canceled; docs.stripe.com/quotes/overview"),

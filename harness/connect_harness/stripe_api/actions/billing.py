@@ -15,21 +15,28 @@ from collections.abc import Mapping
 from connect_harness.lifecycle.billing import CREDITABLE_INVOICE_STATES
 from connect_harness.stripe_api import bodies
 from connect_harness.stripe_api.actions import ActionContext, ActionError, action
-from connect_harness.stripe_api.actions.invoices import total_invoice
+from connect_harness.stripe_api.actions.invoices import Line, new_invoice, total_invoice
 from connect_harness.stripe_api.actions.rules import (
     Obj,
     carry_out,
     changes,
+    customer_of,
+    emit,
     emit_rule,
     enter,
     id_of,
+    keep,
     metadata_only,
     refuse_unless,
     rule_of,
     visible,
     whole,
 )
-from connect_harness.stripe_api.actions.subscriptions import amount_of, price_items
+from connect_harness.stripe_api.actions.subscriptions import (
+    amount_of,
+    price_items,
+    start_subscription,
+)
 
 __all__: list[str] = []
 
@@ -81,7 +88,8 @@ def update_product(ctx: ActionContext, product: Obj | None) -> Obj:
     assert product is not None
     before = copy.deepcopy(product)
     after = ctx.generic()
-    ctx.set(after, {"updated": ctx.request.now})
+    if changes(before, after):  # ``updated`` moves only when something else did
+        ctx.set(after, {"updated": ctx.request.now})
     emit_rule(ctx, rule_of("product", "update"), [after], previous=changes(before, after))
     return after
 
@@ -130,7 +138,7 @@ def create_price(ctx: ActionContext, _: Obj | None) -> Obj:
 
 @action("invoiceitem", "create")
 def create_invoiceitem(ctx: ActionContext, _: Obj | None) -> Obj:
-    customer = ctx.require(ctx.params.get("customer"), "customer", "customer")
+    customer = customer_of(ctx)
     invoice_id = ctx.params.get("invoice")
     if isinstance(invoice_id, str):
         invoice = ctx.require(invoice_id, "invoice", "invoice")
@@ -153,7 +161,7 @@ def create_invoiceitem(ctx: ActionContext, _: Obj | None) -> Obj:
     ctx.set(
         item,
         {
-            "customer": customer["id"],
+            "customer": customer.get("id"),
             "amount": amount,
             "quantity": whole(ctx.params.get("quantity")) or 1,
             "invoice": invoice_id if isinstance(invoice_id, str) else None,
@@ -214,6 +222,22 @@ def create_quote(ctx: ActionContext, _: Obj | None) -> Obj:
             "number": None,
         },
     )
+    for price, quantity in items:
+        amount = (whole(price.get("unit_amount")) or 0) * quantity
+        item = ctx.create(
+            "item",
+            {
+                "amount_subtotal": amount,
+                "amount_total": amount,
+                "currency": price.get("currency"),
+                "description": price.get("nickname") or price.get("id"),
+                "price": copy.deepcopy(price),
+                "quantity": quantity,
+            },
+        )
+        # Which quote the line is of: kept in the store (no version renders it), so the quote's
+        # line_items list and its acceptance find it.
+        keep(item, {"quote": quote["id"]})
     return carry_out(ctx, quote, rule_of("quote", "create"))
 
 
@@ -239,8 +263,61 @@ def _quote_action(verb: str) -> None:
     action("quote", verb)(handler)
 
 
-for _verb in ("finalize", "accept", "cancel"):
+for _verb in ("finalize", "cancel"):
     _quote_action(_verb)
+
+
+@action("quote", "accept")
+def accept_quote(ctx: ActionContext, quote: Obj | None) -> Obj:
+    """Accepted: a subscription when a line is recurring, else a draft invoice of its lines.
+
+    docs.stripe.com/api/quotes/accept: "Returns an accepted quote and creates an invoice,
+    subscription or subscription schedule"; docs.stripe.com/quotes/overview: which one depends
+    "on whether or not there are recurring prices on the quote". The docs do not say the order
+    of the events nor the new invoice's status: ``quote.accepted`` comes first, the invoice stays
+    a draft.
+    """
+    assert quote is not None
+    rule = rule_of("quote", "accept")
+    refuse_unless(rule, quote)
+    first = len(ctx.emitted)
+    customer = ctx.find(id_of(quote.get("customer")), "customer") or {}
+    items = [
+        (item["price"], whole(item.get("quantity")) or 1)
+        for item in reversed(visible(ctx, "item"))
+        if item.get("quote") == quote.get("id") and isinstance(item.get("price"), Mapping)
+    ]
+    if any(isinstance(price.get("recurring"), Mapping) for price, _ in items):
+        subscription = start_subscription(ctx, customer, items, {})
+        ctx.set(quote, {"subscription": subscription["id"]})
+    else:
+        invoice = new_invoice(
+            ctx, customer, {"billing_reason": "quote_accept", "currency": quote.get("currency")}
+        )
+        keep(invoice, {"quote": quote["id"]})  # before 2025-03-31.basil
+        if "parent" in invoice:
+            invoice["parent"] = {
+                "type": "quote_details",
+                "quote_details": {"quote": quote["id"]},
+                "subscription_details": None,
+            }
+        lines = [
+            Line(
+                (whole(price.get("unit_amount")) or 0) * quantity,
+                price.get("currency"),
+                price.get("nickname") or price.get("id"),
+                quantity,
+                price,
+            )
+            for price, quantity in items
+        ]
+        total_invoice(ctx, invoice, lines)
+        emit(ctx, "invoice.created", invoice)
+        ctx.set(quote, {"invoice": invoice["id"]})
+    enter(ctx, quote, "quote", "accepted")
+    emit_rule(ctx, rule, [quote])
+    ctx.emitted.insert(first, ctx.emitted.pop())  # quote.accepted before what it made
+    return quote
 
 
 # --- credit notes ----------------------------------------------------------------------------------

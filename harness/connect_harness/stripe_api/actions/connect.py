@@ -33,6 +33,7 @@ from connect_harness.stripe_api.actions.rules import (
     rule_of,
     whole,
 )
+from connect_harness.stripe_api.store import Stored, capability_key
 
 __all__: list[str] = []
 
@@ -55,6 +56,10 @@ def update_account(ctx: ActionContext, account: Obj | None) -> Obj:
     assert account is not None
     before = copy.deepcopy(account)
     after = ctx.generic()
+    for name, wanted in _requested(ctx.params).items():
+        capability, previous = _capability(ctx, after, name, wanted)
+        if previous:
+            emit(ctx, "capability.updated", capability, previous, owner=str(after.get("id")))
     emit_rule(ctx, rule_of("account", "update"), [after], previous=changes(before, after))
     return after
 
@@ -93,39 +98,88 @@ def delete_account(ctx: ActionContext, account: Obj | None) -> Obj:
     return answer
 
 
+def _requested(params: Mapping[str, Any]) -> dict[str, bool]:
+    """``capabilities[<name>][requested]=true|false`` of an account create or update."""
+    asked = params.get("capabilities")
+    found: dict[str, bool] = {}
+    if isinstance(asked, Mapping):
+        for name, value in asked.items():
+            if isinstance(value, Mapping) and value.get("requested") in ("true", "false"):
+                found[str(name)] = value["requested"] == "true"
+    return found
+
+
+def _capability(
+    ctx: ActionContext, account: Obj, name: str, wanted: bool
+) -> tuple[Obj, dict[str, Any]]:
+    """Request (or remove) capability ``name`` of ``account``: its object and the account's hash.
+
+    The account's ``capabilities`` holds the requested ones with their status (``active``,
+    ``inactive`` or ``pending``, the description's enum); one no longer requested leaves it and its
+    own object says ``unrequested``. Returns the capability object and what changed in it.
+    """
+    account_id = str(account.get("id"))
+    capabilities = account.get("capabilities")
+    if isinstance(capabilities, dict):
+        if not wanted:
+            capabilities.pop(name, None)
+        elif name not in capabilities:  # newly requested; a requested one keeps its status
+            capabilities[name] = CAPABILITY_STATUS[True]
+    key = capability_key(account_id, name)
+    stored = ctx.store.objects.get(key)
+    if stored is None:
+        stored = ctx.store.objects[key] = Stored("capability", name, account_id, None)
+    obj = ctx.store.materialize(stored)
+    before = copy.deepcopy(obj)
+    status = capabilities.get(name) if wanted and isinstance(capabilities, dict) else None
+    ctx.set(
+        obj,
+        {
+            "id": name,
+            "account": account_id,
+            "requested": wanted,
+            "requested_at": (obj.get("requested_at") or ctx.request.now) if wanted else None,
+            "status": status or CAPABILITY_STATUS[wanted],
+        },
+    )
+    return obj, changes(before, obj)
+
+
+@action("account", "create")
+def create_account(ctx: ActionContext, _: Obj | None) -> Obj:
+    if "customer" in ctx.path_values:
+        return _customers_source(ctx, None, "create")
+    account = ctx.generic()
+    ctx.set(account, {"created": ctx.request.now})
+    capabilities = account.get("capabilities")
+    # A new account has requested nothing but what the request asks for.
+    for name in list(capabilities) if isinstance(capabilities, dict) else []:
+        _capability(ctx, account, name, False)
+    for name, wanted in _requested(ctx.params).items():
+        _capability(ctx, account, name, wanted)
+    return account
+
+
 @action("capability", "update")
 def update_capability(ctx: ActionContext, capability: Obj | None) -> Obj:
     assert capability is not None
+    account_id = str(capability.get("account") or ctx.owner)
+    account = ctx.find(account_id, "account") or ctx.store.materialize(
+        ctx.store.objects[account_id]
+    )
+    before_account = copy.deepcopy(account)
     before = copy.deepcopy(capability)
     after = ctx.generic()
     requested = ctx.params.get("requested")
     if requested in ("true", "false"):
-        wanted = requested == "true"
-        ctx.set(
-            after,
-            {
-                "requested": wanted,
-                "requested_at": ctx.request.now if wanted else None,
-                "status": CAPABILITY_STATUS[wanted],
-            },
-        )
-    account_id = str(after.get("account") or ctx.owner)
-    account = ctx.store.objects.get(account_id)
-    previous_account: dict[str, Any] = {}
-    account_obj: Obj | None = None
-    if account is not None:
-        account_obj = ctx.store.materialize(account)
-        capabilities = account_obj.get("capabilities")
-        if isinstance(capabilities, dict):
-            old = copy.deepcopy(account_obj)
-            capabilities[str(after.get("id"))] = after.get("status")
-            previous_account = changes(old, account_obj)
+        after = _capability(ctx, account, str(after.get("id")), requested == "true")[0]
     previous = changes(before, after)
-    if not previous:
-        return after
-    emit(ctx, "capability.updated", after, previous, owner=account_id)
-    if account_obj is not None and previous_account:
-        emit(ctx, "account.updated", account_obj, previous_account, owner=account_id)
+    if previous:
+        rule = rule_of("capability", "update")
+        emit_rule(ctx, rule, [after], previous=previous, skip=("account.updated",))
+        moved = changes(before_account, account)
+        if moved:
+            emit(ctx, "account.updated", account, moved, owner=account_id)
     return after
 
 

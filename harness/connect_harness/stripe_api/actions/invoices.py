@@ -20,6 +20,7 @@ from connect_harness.stripe_api.actions.rules import (
     Obj,
     carry_out,
     changes,
+    customer_of,
     doc_url,
     emit,
     emit_rule,
@@ -55,7 +56,7 @@ _UNPAID_FIELDS = {"paid": False, "paid_out_of_band": False, "payment_intent": No
 
 
 def new_invoice(ctx: ActionContext, customer: Obj, fields: Mapping[str, Any]) -> Obj:
-    invoice = ctx.create("invoice", {"customer": customer["id"], **fields})
+    invoice = ctx.create("invoice", {"customer": customer.get("id"), **fields})
     enter(ctx, invoice, "invoice", "draft")
     ctx.set(
         invoice,
@@ -76,13 +77,13 @@ def new_invoice(ctx: ActionContext, customer: Obj, fields: Mapping[str, Any]) ->
 
 @action("invoice", "create")
 def create_invoice(ctx: ActionContext, _: Obj | None) -> Obj:
-    customer = ctx.require(ctx.params.get("customer"), "customer", "customer")
+    customer = customer_of(ctx)
     invoice = ctx.generic()
     enter(ctx, invoice, "invoice", "draft")
     ctx.set(
         invoice,
         {
-            "customer": customer["id"],
+            "customer": customer.get("id"),
             "created": ctx.request.now,
             "number": None,
             "hosted_invoice_url": None,
@@ -97,7 +98,8 @@ def create_invoice(ctx: ActionContext, _: Obj | None) -> Obj:
     keep(invoice, {**_UNPAID_FIELDS, "subscription": None})
     if ctx.params.get("pending_invoice_items_behavior") != "exclude":
         for item in visible(ctx, "invoiceitem"):
-            if item.get("customer") == customer["id"] and item.get("invoice") is None:
+            mine = customer and item.get("customer") == customer.get("id")
+            if mine and item.get("invoice") is None:
                 item["invoice"] = invoice["id"]
                 if isinstance(item.get("currency"), str):
                     invoice["currency"] = item["currency"]
@@ -304,7 +306,7 @@ def customers_own(ctx: ActionContext, object_id: str, customer: Mapping[str, Any
     contracts' example (a customer made without a payment method) is not the customer's.
     """
     found = ctx.find(object_id)
-    if found is None or id_of(found.get("customer")) != customer.get("id"):
+    if found is None or not customer or id_of(found.get("customer")) != customer.get("id"):
         return None
     return found
 
@@ -325,6 +327,8 @@ def _invoice_payment_method(ctx: ActionContext, invoice: Obj, named: Any) -> Obj
             return found
         if isinstance(candidate, str) and candidate.startswith(("pm_card_", "tok_")):
             return payment_method(ctx, candidate, "payment_method")
+    if not customer:
+        return None
     attached = [
         pm for pm in visible(ctx, "payment_method") if pm.get("customer") == customer.get("id")
     ]

@@ -25,6 +25,7 @@ __all__ = [
     "Obj",
     "carry_out",
     "changes",
+    "customer_of",
     "doc_url",
     "emit",
     "emit_rule",
@@ -69,14 +70,14 @@ def doc_url(code: str) -> str:
 def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
     """``previous_attributes``: the old values of what changed (hashes: only their changed keys)."""
     previous: dict[str, Any] = {}
-    for name, value in after.items():
-        old = before.get(name)
+    for name in [*after, *(name for name in before if name not in after)]:
+        old, value = before.get(name), after.get(name)
         if old == value:
             continue
         if isinstance(old, dict) and isinstance(value, dict) and name != "items":
-            previous[name] = changes(old, value) | {k: None for k in value if k not in old}
+            previous[name] = changes(old, value)  # a hash: its changed keys (added ones: null)
         else:
-            previous[name] = copy.deepcopy(old)
+            previous[name] = copy.deepcopy(old)  # a list (an object's items) is given whole
     return previous
 
 
@@ -103,7 +104,9 @@ def emit_rule(
             continue
         obj = (snapshots or {}).get(event_type) or by_type.get(_carried(event_type))
         if obj is None:
-            continue
+            continue  # an outcome without that object (no charge when no card was tried)
+        if event_type.endswith(".updated") and not previous:
+            continue  # "Occurs whenever ... changes": an update that changed nothing emits none
         emit(ctx, event_type, obj, previous if event_type.endswith(".updated") else None, owner)
 
 
@@ -114,6 +117,7 @@ def emit(
     previous: Mapping[str, Any] | None = None,
     owner: Any = ACTING,
 ) -> None:
+    """Emit ``event_type`` with a snapshot of ``obj``, for ``owner``'s account (default: acting)."""
     if owner is ACTING:
         ctx.emit(event_type, obj, previous)
         return
@@ -190,6 +194,16 @@ _ALWAYS = frozenset({"metadata", "expand", "cancellation_details"})
 def metadata_only(params: Mapping[str, Any]) -> bool:
     """The update changes only metadata (and cancellation details): no state forbids that."""
     return set(params) <= _ALWAYS
+
+
+def customer_of(ctx: ActionContext) -> Obj:
+    """The request's ``customer`` (Stripe's 404 when it names none the context sees), or ``{}``.
+
+    Newer versions let invoices, invoice items and subscriptions name a ``customer_account``
+    instead, so no ``customer`` is not an error the fake can claim.
+    """
+    named = ctx.params.get("customer")
+    return {} if named is None else ctx.require(named, "customer", "customer")
 
 
 def keep(obj: Obj, fields: Mapping[str, Any]) -> None:

@@ -24,6 +24,7 @@ from connect_harness.stripe_api.actions.rules import (
     Obj,
     carry_out,
     changes,
+    customer_of,
     emit,
     emit_rule,
     enter,
@@ -129,7 +130,7 @@ def start_subscription(
     ctx.set(
         subscription,
         {
-            "customer": customer["id"],
+            "customer": customer.get("id"),
             "created": now,
             "start_date": now,
             "billing_cycle_anchor": trial_end or now,
@@ -211,14 +212,16 @@ def start_subscription(
         {
             "amount": amount,
             "currency": invoice.get("currency"),
-            "customer": customer["id"],
+            "customer": customer.get("id"),
             "created": now,
             "payment_method": None,
             "metadata": {},
             "invoice": invoice.get("id"),
         },
     )
-    set_state(pi, "payment_intent", "requires_payment_method", ctx, {"customer": customer["id"]})
+    set_state(
+        pi, "payment_intent", "requires_payment_method", ctx, {"customer": customer.get("id")}
+    )
     ctx.set(invoice, {"attempted": True, "attempt_count": 1, "payment_intent": pi.get("id")})
     snapshots["payment_intent.created"] = copy.deepcopy(pi)
     emit_rule(
@@ -300,7 +303,7 @@ def _apply_cancel_fields(subscription: Obj, params: Mapping[str, Any]) -> None:
 
 @action("subscription", "create")
 def create_subscription(ctx: ActionContext, _: Obj | None) -> Obj:
-    customer = ctx.require(ctx.params.get("customer"), "customer", "customer")
+    customer = customer_of(ctx)
     items = price_items(ctx, ctx.params.get("items"))
     return start_subscription(ctx, customer, items, ctx.params, ctx.generic())
 
@@ -386,12 +389,12 @@ def resume_subscription(ctx: ActionContext, subscription: Obj | None) -> Obj:
 
 @action("subscription_schedule", "create")
 def create_subscription_schedule(ctx: ActionContext, _: Obj | None) -> Obj:
-    customer = ctx.require(ctx.params.get("customer"), "customer", "customer")
+    customer = customer_of(ctx)
     phases = ctx.params.get("phases")
     listed = list(phases.values()) if isinstance(phases, Mapping) else phases or []
     first = listed[0] if listed and isinstance(listed[0], Mapping) else {}
     items = price_items(ctx, first.get("items"))
-    schedule = ctx.create("subscription_schedule", {"customer": customer["id"]})
+    schedule = ctx.create("subscription_schedule", {"customer": customer.get("id")})
     now = ctx.request.now
     ctx.set(
         schedule,
