@@ -90,7 +90,9 @@ PENDING = {
         "paying with pm_card_threeDSecure2Required: the fake answers an "
         "invalid_request_error where the CLI's flow expects a card_error"
     ),
-    "invoice.payment_failed": "the fake does not know pm_card_chargeCustomerFail",
+    "invoice.payment_failed": (
+        "the fake emits payment_intent.payment_failed before charge.failed for an invoice's payment"
+    ),
     "invoice.payment_succeeded": (
         "the fake emits payment_intent.succeeded before charge.succeeded for an invoice's "
         "payment (for a PaymentIntent of its own it emits them in Stripe's order)"
@@ -125,7 +127,7 @@ PENDING = {
     "plan.deleted": "the fake emits no product.created for the product a plan is created with",
     "plan.updated": "the fake emits no product.created for the product a plan is created with",
     "quote.accepted": (
-        "the fake emits no customer.source.created, and accepting makes no subscription"
+        "no customer.source.created; the fake does not charge the customer's tok_visa source"
     ),
     "quote.canceled": (
         "the fake emits no customer.source.created for a customer created with a source"
@@ -137,7 +139,9 @@ PENDING = {
         "the fake emits no customer.source.created for a customer created with a source"
     ),
     "reporting.report_run.succeeded": "no reporting emissions in the fake yet",
-    "subscription.payment_failed": "the fake charges a card made from tok_chargeCustomerFail",
+    "subscription.payment_failed": (
+        "the fake emits payment_intent.payment_failed before charge.failed for an invoice's payment"
+    ),
     "subscription.payment_succeeded": (
         "the fake emits payment_intent.succeeded before charge.succeeded for an invoice's "
         "payment (for a PaymentIntent of its own it emits them in Stripe's order)"
