@@ -1065,3 +1065,17 @@ def test_partial_capture_and_refunds_keep_the_charge_consistent(
     assert (charge.amount_captured, charge.amount_refunded, charge.refunded) == (1200, 1200, False)
     for event in fake.emitted_events():
         assert object_contradictions(event.data_object, at=event.payload["created"]) == []
+
+
+@pytest.mark.parametrize(
+    "method_type", ["sepa_debit", "us_bank_account", "bacs_debit", "au_becs_debit", "acss_debit"]
+)
+def test_a_bank_debit_leaves_the_intent_processing(
+    fake: FakeStripeAPI, client: stripe.StripeClient, method_type: str
+) -> None:
+    pm = client.v1.payment_methods.create(params={"type": method_type})
+    pi = paid(client, pm.id, payment_method_types=[method_type])
+    assert pi.status == "processing"
+    charge = client.v1.charges.retrieve(pi.latest_charge)
+    assert (charge.status, charge.payment_method_details.type) == ("pending", method_type)
+    assert types(fake)[-2:] == ["charge.pending", "payment_intent.processing"]
