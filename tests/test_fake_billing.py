@@ -627,3 +627,53 @@ def test_an_update_that_changes_nothing_emits_nothing(api: Api) -> None:
     assert api.types() == []
     api("post", f"/v1/products/{product['id']}", name="other")
     assert api.types() == ["product.updated"]
+
+
+def test_a_send_invoice_subscription_is_active_with_its_first_invoice_open(api: Api) -> None:
+    cus, plan = customer(api), price(api)
+    api.events()
+    sub = api(
+        "post",
+        "/v1/subscriptions",
+        customer=cus,
+        items=[{"price": plan}],
+        collection_method="send_invoice",
+        days_until_due=30,
+    )
+    assert sub["status"] == "active"
+    invoice = api("get", f"/v1/invoices/{sub['latest_invoice']}")
+    assert (invoice["status"], invoice["amount_paid"]) == ("open", 0)
+    rule = rule_for("subscription", "create_send_invoice")
+    assert rule is not None and api.types() == list(rule.emits)
+
+
+def test_default_incomplete_tries_no_payment_even_with_a_card_on_file(api: Api) -> None:
+    cus, plan = customer(api, card="pm_card_visa"), price(api)
+    api.events()
+    sub = api(
+        "post",
+        "/v1/subscriptions",
+        customer=cus,
+        items=[{"price": plan}],
+        payment_behavior="default_incomplete",
+    )
+    assert sub["status"] == "incomplete"
+    invoice = api("get", f"/v1/invoices/{sub['latest_invoice']}")
+    assert (invoice["status"], invoice["attempted"]) == ("open", False)
+    events = api.events()
+    rule = rule_for("subscription", "create_default_incomplete")
+    assert rule is not None and [e["type"] for e in events] == list(rule.emits)
+    assert events[-1]["data"]["object"]["status"] == "requires_payment_method"
+
+
+def test_error_if_incomplete_is_treated_as_allow_incomplete(api: Api) -> None:
+    """A documented gap: Stripe answers 402 there; the fake leaves the subscription incomplete."""
+    cus, plan = customer(api, card=None), price(api)
+    sub = api(
+        "post",
+        "/v1/subscriptions",
+        customer=cus,
+        items=[{"price": plan}],
+        payment_behavior="error_if_incomplete",
+    )
+    assert sub["status"] == "incomplete"

@@ -198,6 +198,18 @@ BILLING_RULES: tuple[Rule, ...] = (
          "the default: an unpaid first invoice leaves the subscription incomplete); catalogue "
          "invoice.payment_failed ('... or to the lack of a stored payment method')",
          outcome_of="create"),
+    Rule("subscription", "create_send_invoice", None, "active",
+         ("customer.subscription.created", "invoice.created", "invoice.finalized"), None,
+         "api: POST /v1/subscriptions, payment_behavior: 'Subscriptions with "
+         "collection_method=send_invoice are automatically activated regardless of the first "
+         "Invoice status' (the invoice stays open for the customer to pay)",
+         outcome_of="create"),
+    Rule("subscription", "create_default_incomplete", None, "incomplete",
+         ("customer.subscription.created", "invoice.created", "invoice.finalized",
+          "payment_intent.created"), None,
+         "docs.stripe.com/api/subscriptions/create (payment_behavior=default_incomplete: the "
+         "subscription is incomplete when the first invoice requires payment, and no payment "
+         "is attempted until its payment intent is confirmed)", outcome_of="create"),
     Rule("subscription", "create_declined", None, "incomplete",
          ("customer.subscription.created", "invoice.created", "invoice.finalized",
           "payment_intent.created", "payment_intent.payment_failed", "charge.failed",

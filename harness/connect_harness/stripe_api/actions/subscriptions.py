@@ -185,6 +185,21 @@ def start_subscription(
         if trial_end - now <= 3 * 86400:
             emit(ctx, "customer.subscription.trial_will_end", subscription)
         return subscription
+    if amount and subscription.get("collection_method") == "send_invoice":
+        # "Subscriptions with collection_method=send_invoice are automatically activated
+        # regardless of the first Invoice status": the customer pays the open invoice later.
+        enter(ctx, subscription, "subscription", "active")
+        rule = rule_of("subscription", "create_send_invoice")
+        emit_rule(ctx, rule, [subscription, invoice], snapshots=snapshots)
+        return subscription
+    if amount and params.get("payment_behavior") == "default_incomplete":
+        # No payment is tried: the first invoice's intent waits for the customer to confirm it.
+        enter(ctx, subscription, "subscription", "incomplete")
+        pi = _unconfirmed_intent(ctx, invoice, customer, amount)
+        snapshots["payment_intent.created"] = copy.deepcopy(pi)
+        rule = rule_of("subscription", "create_default_incomplete")
+        emit_rule(ctx, rule, [subscription, invoice, pi], snapshots=snapshots)
+        return subscription
     card = card_of(pm) if pm is not None else None
     if amount == 0 or (card is not None and card.outcome not in UNPAID):
         objects: list[Mapping[str, Any]] = [subscription, invoice]
@@ -207,22 +222,8 @@ def start_subscription(
         emit_rule(ctx, rule_of("subscription", verb), paid, snapshots=snapshots)
         return subscription
     enter(ctx, subscription, "subscription", "incomplete")
-    pi = ctx.create(
-        "payment_intent",
-        {
-            "amount": amount,
-            "currency": invoice.get("currency"),
-            "customer": customer.get("id"),
-            "created": now,
-            "payment_method": None,
-            "metadata": {},
-            "invoice": invoice.get("id"),
-        },
-    )
-    set_state(
-        pi, "payment_intent", "requires_payment_method", ctx, {"customer": customer.get("id")}
-    )
-    ctx.set(invoice, {"attempted": True, "attempt_count": 1, "payment_intent": pi.get("id")})
+    pi = _unconfirmed_intent(ctx, invoice, customer, amount)
+    ctx.set(invoice, {"attempted": True, "attempt_count": 1})
     snapshots["payment_intent.created"] = copy.deepcopy(pi)
     emit_rule(
         ctx,
@@ -231,6 +232,27 @@ def start_subscription(
         snapshots=snapshots,
     )
     return subscription
+
+
+def _unconfirmed_intent(ctx: ActionContext, invoice: Obj, customer: Obj, amount: int) -> Obj:
+    """The first invoice's payment intent, waiting for a payment method."""
+    pi = ctx.create(
+        "payment_intent",
+        {
+            "amount": amount,
+            "currency": invoice.get("currency"),
+            "customer": customer.get("id"),
+            "created": ctx.request.now,
+            "payment_method": None,
+            "metadata": {},
+        },
+    )
+    keep(pi, {"invoice": invoice.get("id")})  # before 2025-03-31.basil
+    set_state(
+        pi, "payment_intent", "requires_payment_method", ctx, {"customer": customer.get("id")}
+    )
+    keep(invoice, {"payment_intent": pi.get("id")})
+    return pi
 
 
 def _lines(
