@@ -186,16 +186,16 @@ def test_trigger_routes_platform_and_connect_events_and_resend_redelivers(
     session: tuple[Path, Endpoint, subprocess.Popen[str]],
 ) -> None:
     cache, endpoint, listen = session
-    platform = cli(cache, "trigger", "payment_intent.succeeded")
+    platform = cli(cache, "trigger", "payout.paid")
     assert platform.returncode == 0, platform.stderr
     first_line, *head = platform.stdout.splitlines()
     assert "(platform, test)" in first_line and "/webhook: 200" in first_line
     assert head == ['  {"received": true}', "  second line"]
-    again = cli(cache, "trigger", "payment_intent.succeeded")
+    again = cli(cache, "trigger", "payout.paid")
     connect = cli(
         cache,
         "trigger",
-        "payment_intent.succeeded",
+        "payout.paid",
         "--stripe-account",
         "acct_1ListenTest",
         "--live",
@@ -250,11 +250,71 @@ def test_trigger_routes_platform_and_connect_events_and_resend_redelivers(
     assert api[2] == (
         f"api  GET /v1/events/{ids[2]} Stripe-Account=acct_1ListenTest key=live 200"
     ), api
-    assert lines[0] == f"--> payment_intent.succeeded [{ids[0]}]"
+    assert lines[0] == f"--> payout.paid [{ids[0]}]"
     assert lines[1] == f"<--  [200] POST {endpoint.url}/webhook [{ids[0]}]"
-    assert lines[4] == f"--> connect payment_intent.succeeded [{ids[2]}]"
+    assert lines[4] == f"--> connect payout.paid [{ids[2]}]"
     assert len(lines) == 8
     del again
+
+
+def test_trigger_name_runs_stripes_flow_against_the_session_fake_which_delivers_what_it_emits(
+    session: tuple[Path, Endpoint, subprocess.Popen[str]],
+) -> None:
+    cache, endpoint, _ = session
+    platform = cli(cache, "trigger", "payment_intent.succeeded")
+    assert platform.returncode == 0, platform.stderr
+    steps = [line for line in platform.stdout.splitlines() if line.startswith("> ")]
+    assert len(steps) == 1 and steps[0].startswith(
+        "> payment_intent: POST /v1/payment_intents -> 200 pi_"
+    )
+    status = [line for line in platform.stdout.splitlines() if line[:1] not in (">", " ")]
+    flow = ["payment_intent.created", "charge.succeeded", "payment_intent.succeeded"]
+    assert [line.split()[0] for line in status] == flow  # one status line per delivered event
+    assert all("(platform, test)" in line and "/webhook: 200" in line for line in status)
+    assert [item["payload"]["type"] for item in endpoint.received] == flow
+    created = endpoint.received[0]["payload"]["data"]["object"]
+    assert created["amount"] == 2000 and created["payment_method_types"] == ["card"]
+
+    connect = cli(
+        cache, "trigger", "payment_intent.succeeded", "--stripe-account", "acct_1FlowTest",
+        "--live", "--override", "payment_intent:amount=777",
+    )  # fmt: skip
+    assert connect.returncode == 0, connect.stderr
+    tail = [item for item in endpoint.received[len(flow) :]]
+    assert [item["path"] for item in tail] == ["/connect"] * len(flow)
+    assert all(item["payload"]["account"] == "acct_1FlowTest" for item in tail)
+    assert all(item["payload"]["livemode"] is True for item in tail)
+    assert tail[-1]["payload"]["data"]["object"]["amount"] == 777
+    # each 200 above means the endpoint fetched the event back from the session's fake (a 404
+    # raises in its handler): the fake serves what it emitted, as the connected account, live
+    assert connect.stdout.count("/connect: 200") == len(flow)
+    resent = cli(cache, "resend", tail[0]["payload"]["id"])  # an emitted event resends too
+    assert resent.returncode == 0, resent.stderr
+    assert endpoint.received[-1] == tail[0]
+
+    # the app's own calls to the session's fake emit events, which the session delivers too
+    request = urllib.request.Request(
+        f"{endpoint.stripe_api}/v1/customers",
+        data=b"email=app%40example.com",
+        headers={"Authorization": "Bearer sk_test_listen"},
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(request, timeout=10) as answer:
+        customer = json.loads(answer.read())["id"]
+    deadline = time.monotonic() + 30
+    while endpoint.received[-1]["payload"]["type"] != "customer.created":
+        assert time.monotonic() < deadline, "the session never delivered the app's event"
+        time.sleep(0.05)
+    assert endpoint.received[-1]["payload"]["data"]["object"]["id"] == customer
+
+    refused = cli(cache, "trigger", "payment_intent.succeeded", "--add",
+                  "payment_intent:colour=blue")  # fmt: skip
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert refused.stderr.count("\n") == 1
+    assert (
+        "step 'payment_intent' (POST /v1/payment_intents) was refused: invalid_request_error: "
+        "Received unknown parameter: colour" in refused.stderr
+    )
 
 
 def test_trigger_thin_goes_to_the_thin_destination_which_fetches_from_the_session(
@@ -353,7 +413,7 @@ def test_trigger_forward_to_delivers_directly_signed_with_the_secret(tmp_path: P
         ok = cli(
             tmp_path,
             "trigger",
-            "account.updated",
+            "payout.paid",
             "--stripe-account",
             "acct_1Direct",
             "--forward-to",
@@ -365,7 +425,7 @@ def test_trigger_forward_to_delivers_directly_signed_with_the_secret(tmp_path: P
         wrong = cli(
             tmp_path,
             "trigger",
-            "account.updated",
+            "payout.paid",
             "--forward-to",
             f"{endpoint.url}/hook",
             "--secret",
@@ -373,7 +433,7 @@ def test_trigger_forward_to_delivers_directly_signed_with_the_secret(tmp_path: P
         )
         assert wrong.returncode == 1 and ": 400 in" in wrong.stdout
         remote = cli(
-            tmp_path, "trigger", "account.updated", "--forward-to", "http://example.com/x",
+            tmp_path, "trigger", "payout.paid", "--forward-to", "http://example.com/x",
             "--secret", "whsec_x",
         )  # fmt: skip
         assert remote.returncode == 2 and "not a loopback address" in remote.stderr

@@ -2,8 +2,9 @@
 :mod:`.trigger`).
 
 ``listen --forward-to URL [--forward-connect-to URL]`` holds a session (see :mod:`.session`);
-``trigger TYPE`` builds an event with a fresh id and hands it to the session, which signs it with the
-session secret, registers its objects with the session's fake Stripe API and forwards it: platform
+``trigger NAME`` runs Stripe's flow against the session's fake Stripe API, whose sink hands every event
+it emits (for the flow's calls and the app's own) to the session, which signs it with the session
+secret and forwards it; ``trigger TYPE`` (no flow) builds one event and hands it over: platform
 events to ``--forward-to``, Connect events to ``--forward-connect-to``, thin notifications to
 ``--forward-thin-to`` (both default to ``--forward-to``). ``resend EVT_ID`` delivers an
 event the session sent again. ``trigger --forward-to URL --secret S`` delivers directly, no session.
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from connect_harness.cli.flows import FlowOptions, run_flow
 from connect_harness.cli.history import History
 from connect_harness.cli.session import (
     TOKEN_HEADER,
@@ -36,6 +38,7 @@ from connect_harness.cli.session import (
 )
 from connect_harness.delivery import target_from
 from connect_harness.errors import UsageError
+from connect_harness.lifecycle.fixtures import FixtureFile, StepResult
 from connect_harness.settings import parse_port, parse_seconds
 from connect_harness.spec import contracts
 from connect_harness.wire.signing import secret_warning
@@ -51,7 +54,8 @@ def add_listen_commands(commands: Any) -> None:
         "listen",
         help="forward events you trigger to your local endpoint, as 'stripe listen' does",
         description="Hold a session: a signing secret, a fake Stripe API for your app to call, and "
-        "a local event bus that 'connect-harness trigger' and 'resend' hand events to. Platform "
+        "a local event bus that 'connect-harness trigger' and 'resend' hand events to; the events "
+        "the fake emits, for your app's calls and for 'trigger NAME' flows, go out too. Platform "
         "events go to --forward-to, Connect events to --forward-connect-to, thin notifications "
         "to --forward-thin-to. Loopback only.",
     )
@@ -190,6 +194,13 @@ def _cmd_listen(args: argparse.Namespace) -> int:
             for call in fake.calls
         ]
 
+    def flow(fixture: FixtureFile, options: FlowOptions) -> list[StepResult]:
+        if options.account:  # the flow acts as a connected account: make it one
+            fake.register_object(
+                {"id": options.account, "object": "account"}, account=options.account
+            )
+        return run_flow(fixture, fake.url, options)
+
     session = ListenSession(
         secret=secret,
         forward_to=forward_to,
@@ -204,7 +215,9 @@ def _cmd_listen(args: argparse.Namespace) -> int:
         on_event=_print_event,
         on_delivery=_print_delivery,
         history=History(history_file()),
+        run_flow=flow,
     )
+    fake.on_event(session.emit)  # what the app's and trigger's calls emit goes out, in order
     path = None
     stop = threading.Event()
 

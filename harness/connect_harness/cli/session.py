@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import secrets
 import threading
 import time
@@ -22,10 +23,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from connect_harness.cli.flows import FlowOptions, step_json
 from connect_harness.cli.history import History, SentEvent
 from connect_harness.delivery import Response, UrlTarget, deliver
 from connect_harness.errors import UsageError
 from connect_harness.events.thin import ThinEvent, build_thin_event
+from connect_harness.lifecycle.fixtures import FixtureFile, StepResult
 from connect_harness.wire.request import delivery_request
 
 __all__ = [
@@ -46,6 +49,8 @@ THIN_PATH = "/thin"
 HEAD_LINES = 5
 #: How many bytes of an answer a session keeps for ``trigger`` to show.
 HEAD_BYTES = 2048
+#: Where ``trigger NAME`` asks the session to run a flow against its fake Stripe API.
+FLOW_PATH = "/flows"
 
 
 def cache_dir() -> Path:
@@ -224,12 +229,21 @@ class ListenSession:
     register_thin: Callable[[ThinEvent], None] = lambda event: None
     on_event: Callable[[Mapping[str, Any]], None] = lambda payload: None
     on_delivery: Callable[[Mapping[str, Any], Delivered], None] = lambda payload, sent: None
+    #: Runs a flow against the session's fake (``listen`` sets it); its steps.
+    run_flow: Callable[[FixtureFile, FlowOptions], list[StepResult]] | None = None
     token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     history: History | None = None
     _sent: dict[str, _SentEvent] = field(default_factory=dict)
     _restored: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
+    _pending: queue.Queue[tuple[Mapping[str, Any], bytes] | None] = field(
+        default_factory=queue.Queue
+    )
+    _emitted: int = 0
+    _outcomes: list[dict[str, Any]] = field(default_factory=list)
+    _progress: threading.Condition = field(default_factory=threading.Condition)
+    _pump: threading.Thread | None = None
 
     def __post_init__(self) -> None:
         # What an earlier session sent (before a restart, or a kill -9) can be resent.
@@ -292,6 +306,83 @@ class ListenSession:
         self._remember(thin.payload, thin.body, thin.seed, thin=True)
         self.register_thin(thin)
         return self._deliver(thin.payload, thin.body).to_json()
+
+    def emit(self, event: Any) -> None:
+        """The fake's sink: an event it emitted (an :class:`~connect_harness.events.build.Event`),
+        delivered by the session's pump in emission order.
+
+        The fake calls this in the thread serving the request, before the answer goes out:
+        delivering here would hold every API answer (the flow's and the app's) until the endpoint
+        has answered, so the pump delivers from its own thread, one event at a time, in order.
+        """
+        with self._progress:
+            self._emitted += 1
+        self._pending.put((event.payload, event.body))
+
+    def start_pump(self) -> None:
+        """Start delivering what the fake emits (``serve`` does this)."""
+        if self._pump is None:
+            self._pump = threading.Thread(target=self._run_pump, name="listen-pump", daemon=True)
+            self._pump.start()
+
+    def _run_pump(self) -> None:
+        while True:
+            item = self._pending.get()
+            if item is None:
+                return
+            payload, body = item
+            try:
+                outcome = self._deliver_emitted(payload, body)
+            except Exception as err:  # a delivery that breaks must not stop the pump
+                outcome = {"skipped": f"{payload.get('type')} not delivered: {err}"}
+            with self._progress:
+                self._outcomes.append(outcome)
+                self._progress.notify_all()
+
+    def _deliver_emitted(self, payload: Mapping[str, Any], body: bytes) -> dict[str, Any]:
+        event_type = str(payload.get("type"))
+        if self.events is not None and event_type not in self.events:
+            return {
+                "skipped": f"listen forwards only --events {','.join(sorted(self.events))}, "
+                f"not {event_type}"
+            }
+        # Kept in the history too, so `resend` of an emitted event works after a restart.
+        self._remember(payload, body, 0, False)
+        return self._deliver(payload, body).to_json()
+
+    def handle_flow(self, body: bytes) -> dict[str, Any]:
+        """Run the flow ``trigger NAME`` sends against the session's fake and answer with its
+        steps and the deliveries of the events the fake emitted meanwhile, in order."""
+        from connect_harness.lifecycle.fixtures import FlowRefused, load_fixture
+
+        if self.run_flow is None:
+            raise UsageError("this listen session runs no flows")
+        try:
+            spec = json.loads(body)
+            fixture = load_fixture(json.dumps(spec["fixture"]), str(spec["source"]))
+            options = FlowOptions.from_json(spec.get("options") or {})
+        except (ValueError, KeyError, TypeError) as err:
+            raise UsageError(f"the flow to run is not understood ({err})") from err
+        with self._progress:
+            start = self._emitted
+        try:
+            steps = self.run_flow(fixture, options)
+        except FlowRefused as err:
+            refused: str | None = str(err)
+            steps = []
+        else:
+            refused = None
+        with self._progress:
+            end = self._emitted
+            self._progress.wait_for(
+                lambda: len(self._outcomes) >= end, timeout=options.timeout * max(1, end - start)
+            )
+            outcomes = self._outcomes[start:end]
+        return {
+            "steps": [step_json(step) for step in steps],
+            "delivered": outcomes,
+            "refused": refused,
+        }
 
     def handle_resend(self, event_id: str) -> dict[str, Any]:
         """Deliver an event this session sent before again, signed anew."""
@@ -374,6 +465,8 @@ class ListenSession:
                         self._answer(200, session.handle_event(body, seed))
                     elif self.path == THIN_PATH:
                         self._answer(200, session.handle_thin(body))
+                    elif self.path == FLOW_PATH:
+                        self._answer(200, session.handle_flow(body))
                     elif self.path == "/resend":
                         self._answer(200, session.handle_resend(json.loads(body)["id"]))
                     else:
@@ -387,6 +480,7 @@ class ListenSession:
         server.daemon_threads = True
         self._server = server
         threading.Thread(target=server.serve_forever, name="listen-control", daemon=True).start()
+        self.start_pump()
         return f"http://127.0.0.1:{server.server_address[1]}"
 
     def write_session_file(self, control_url: str) -> Path:
@@ -403,6 +497,10 @@ class ListenSession:
 
     def close(self, path: Path | None) -> None:
         """Stop the control server and remove the session file if it is still ours."""
+        if self._pump is not None:
+            self._pending.put(None)
+            self._pump.join(timeout=self.timeout)
+            self._pump = None
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

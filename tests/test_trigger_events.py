@@ -1,0 +1,272 @@
+"""Every flow, run offline against a FakeStripeAPI, makes the fake emit the event types Stripe emits for
+it, in order: tests/data/trigger_events.json, written from Stripe's documentation (each event type's
+"Occurs when..." text and the docs pages it names), not from the fake's code.
+
+The fake's emissions land in parts (payments, then billing and Connect). PENDING lists the trigger
+names whose events the fake does not give yet, each with why: each of those still runs, and the day its
+events match the table the test fails and asks for the name to leave the list, so the list can only
+shrink to empty.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from connect_harness.cli.flows import FlowOptions, run_flow
+from connect_harness.errors import HarnessError
+from connect_harness.events.build import Event
+from connect_harness.lifecycle.fixtures import flow_names, load_flow
+from connect_harness.stripe_api.server import FakeStripeAPI
+
+TABLE = json.loads(
+    (Path(__file__).parent / "data" / "trigger_events.json").read_text(encoding="utf-8")
+)["triggers"]
+
+#: Trigger names whose flow the fake does not yet answer with Stripe's events, each with why (the fake's
+#: emissions land in parts: fakelife payments, fakebill billing and Connect). Must shrink to empty.
+PENDING = {
+    "balance.available": (
+        "the fake moves no balance: no balance.available after pm_card_bypassPending"
+    ),
+    "billing_portal.configuration.created": "no billing portal emissions in the fake yet",
+    "billing_portal.configuration.updated": "no billing portal emissions in the fake yet",
+    "billing_portal.session.created": "no billing portal emissions in the fake yet",
+    "cash_balance.funds_available": "the fake's fund_cash_balance test helper emits nothing yet",
+    "checkout.session.async_payment_failed": (
+        "the fake does not serve the Checkout payment page (/v1/payment_pages) the CLI's "
+        "flow pays through"
+    ),
+    "checkout.session.async_payment_succeeded": (
+        "the fake does not serve the Checkout payment page (/v1/payment_pages) the CLI's "
+        "flow pays through"
+    ),
+    "checkout.session.completed": (
+        "the fake does not serve the Checkout payment page (/v1/payment_pages) the CLI's "
+        "flow pays through"
+    ),
+    "customer.discount.created": "the fake emits no customer.discount.* events yet",
+    "customer.discount.deleted": (
+        "the fake emits no customer.discount.* events yet and refuses coupon='' (which removes it)"
+    ),
+    "customer.discount.updated": "the fake emits no customer.discount.* events yet",
+    "customer.source.created": (
+        "the fake emits no customer.updated when the first source becomes the default_source"
+    ),
+    "customer.source.updated": (
+        "the fake emits no customer.updated when the first source becomes the default_source"
+    ),
+    "customer.subscription.created": (
+        "the fake emits payment_intent.succeeded before charge.succeeded for an invoice's "
+        "payment (for a PaymentIntent of its own it emits them in Stripe's order)"
+    ),
+    "customer.subscription.deleted": (
+        "the fake emits payment_intent.succeeded before charge.succeeded for an invoice's "
+        "payment (for a PaymentIntent of its own it emits them in Stripe's order)"
+    ),
+    "customer.subscription.paused": (
+        "the fake adds customer.subscription.trial_will_end when the trial is ended early "
+        "and emits paused before updated (the docs are silent on both)"
+    ),
+    "customer.subscription.updated": (
+        "the fake emits payment_intent.succeeded before charge.succeeded for an invoice's "
+        "payment (for a PaymentIntent of its own it emits them in Stripe's order)"
+    ),
+    "customer_cash_balance_transaction.created": (
+        "the fake's fund_cash_balance test helper emits nothing yet"
+    ),
+    "identity.verification_session.canceled": "no Identity emissions in the fake yet",
+    "identity.verification_session.created": "no Identity emissions in the fake yet",
+    "identity.verification_session.redacted": "no Identity emissions in the fake yet",
+    "invoice.paid": (
+        "the fake emits payment_intent.succeeded before charge.succeeded for an invoice's "
+        "payment (for a PaymentIntent of its own it emits them in Stripe's order)"
+    ),
+    "invoice.payment_action_required": (
+        "paying with pm_card_threeDSecure2Required: the fake answers an "
+        "invalid_request_error where the CLI's flow expects a card_error"
+    ),
+    "invoice.payment_failed": (
+        "the fake emits payment_intent.payment_failed before charge.failed for an invoice's payment"
+    ),
+    "invoice.payment_succeeded": (
+        "the fake emits payment_intent.succeeded before charge.succeeded for an invoice's "
+        "payment (for a PaymentIntent of its own it emits them in Stripe's order)"
+    ),
+    "issuing_authorization.request": (
+        "no Issuing emissions in the fake yet (nor the test authorization route)"
+    ),
+    "issuing_authorization.request.eu": (
+        "no Issuing emissions in the fake yet (nor the test authorization route)"
+    ),
+    "issuing_authorization.request.gb": (
+        "no Issuing emissions in the fake yet (nor the test authorization route)"
+    ),
+    "issuing_card.created": "no Issuing emissions in the fake yet",
+    "issuing_card.created.eu": "no Issuing emissions in the fake yet",
+    "issuing_card.created.gb": "no Issuing emissions in the fake yet",
+    "issuing_cardholder.created": "no Issuing emissions in the fake yet",
+    "issuing_cardholder.created.eu": "no Issuing emissions in the fake yet",
+    "issuing_cardholder.created.gb": "no Issuing emissions in the fake yet",
+    "issuing_transaction.created": "no Issuing emissions in the fake yet",
+    "issuing_transaction.purchase_details_receipt_updated": "no Issuing emissions in the fake yet",
+    "issuing_transaction.updated": "no Issuing emissions in the fake yet",
+    "payment_intent.partially_funded": (
+        "the fake refuses the CLI's bank_transfer type jp_bank_account (its description "
+        "lists jp_bank_transfer)"
+    ),
+    "payment_link.created": "no payment link emissions in the fake yet",
+    "payment_link.updated": "no payment link emissions in the fake yet",
+    "payout.created": "the fake moves no balance: no balance.available after pm_card_bypassPending",
+    "payout.updated": "the fake moves no balance: no balance.available after pm_card_bypassPending",
+    "plan.created": "the fake emits no product.created for the product a plan is created with",
+    "plan.deleted": "the fake emits no product.created for the product a plan is created with",
+    "plan.updated": "the fake emits no product.created for the product a plan is created with",
+    "quote.accepted": (
+        "no customer.source.created; the fake does not charge the customer's tok_visa source"
+    ),
+    "quote.canceled": (
+        "the fake emits no customer.source.created for a customer created with a source"
+    ),
+    "quote.created": (
+        "the fake emits no customer.source.created for a customer created with a source"
+    ),
+    "quote.finalized": (
+        "the fake emits no customer.source.created for a customer created with a source"
+    ),
+    "reporting.report_run.succeeded": "no reporting emissions in the fake yet",
+    "subscription.payment_failed": (
+        "the fake emits payment_intent.payment_failed before charge.failed for an invoice's payment"
+    ),
+    "subscription.payment_succeeded": (
+        "the fake emits payment_intent.succeeded before charge.succeeded for an invoice's "
+        "payment (for a PaymentIntent of its own it emits them in Stripe's order)"
+    ),
+    "subscription_schedule.aborted": (
+        "the fake emits no customer.source.created for a customer created with a source"
+    ),
+    "subscription_schedule.canceled": (
+        "no customer.source.created; the fake does not charge the customer's tok_visa source"
+    ),
+    "subscription_schedule.completed": (
+        "the fake's test clocks do not advance a schedule (no test clock emissions yet)"
+    ),
+    "subscription_schedule.created": (
+        "no customer.source.created; the fake does not charge the customer's tok_visa source"
+    ),
+    "subscription_schedule.expiring": (
+        "the fake's test clocks do not advance a schedule (no test clock emissions yet)"
+    ),
+    "subscription_schedule.released": (
+        "no customer.source.created; the fake does not charge the customer's tok_visa source"
+    ),
+    "subscription_schedule.updated": (
+        "no customer.source.created; the fake does not charge the customer's tok_visa source"
+    ),
+    "tax_rate.created": "no tax rate emissions in the fake yet",
+    "tax_rate.updated": "no tax rate emissions in the fake yet",
+    "test_helpers.test_clock.advancing": "no test clock emissions in the fake yet",
+    "test_helpers.test_clock.created": "no test clock emissions in the fake yet",
+    "test_helpers.test_clock.deleted": "no test clock emissions in the fake yet",
+    "test_helpers.test_clock.ready": "no test clock emissions in the fake yet",
+    "transfer.created": (
+        "the fake moves no balance: no balance.available after pm_card_bypassPending"
+    ),
+    "transfer.reversed": (
+        "the fake moves no balance: no balance.available after pm_card_bypassPending"
+    ),
+    "transfer.updated": (
+        "the fake moves no balance: no balance.available after pm_card_bypassPending"
+    ),
+    "v1.billing.meter.error_report_triggered": (
+        "the fake serves no v2 meter event session or stream"
+    ),
+    "v1.billing.meter.no_meter_found": "the fake serves no v2 meter event session or stream",
+}
+
+#: Flows whose params are the Stripe CLI's for API versions before Stripe removed them (``coupon`` on
+#: customers and promotion codes, ``phases[].iterations`` on schedules): run at 2023-08-16, as a
+#: user does with ``--api-version 2023-08-16`` (docs/trigger.md).
+OLDER_VERSION = {
+    "customer.discount.created",
+    "customer.discount.deleted",
+    "customer.discount.updated",
+    "promotion_code.created",
+    "promotion_code.updated",
+    "subscription_schedule.canceled",
+    "subscription_schedule.completed",
+    "subscription_schedule.created",
+    "subscription_schedule.released",
+    "subscription_schedule.updated",
+}
+
+
+def test_the_table_covers_every_trigger_name_with_a_source() -> None:
+    assert sorted(TABLE) == sorted(flow_names())
+    assert set(PENDING).issubset(TABLE) and OLDER_VERSION.issubset(TABLE)
+    for name, entry in TABLE.items():
+        assert entry["events"] and entry["source"], name
+        assert all(isinstance(event, str) for event in entry["events"]), name
+
+
+def emitted_types(name: str) -> tuple[list[str], str | None]:
+    """The types the fake emits for ``name``'s flow, and the refusal that stopped it, if any."""
+    emitted: list[Event] = []
+    fake = FakeStripeAPI()
+    fake.on_event(emitted.append)
+    refused = None
+    with fake:
+        try:
+            version = "2023-08-16" if name in OLDER_VERSION else None
+            run_flow(load_flow(name), fake.url, FlowOptions(api_version=version))
+        except HarnessError as err:  # refused, or an answer lacking what a later step uses
+            refused = str(err)
+    return [event.type for event in emitted], refused
+
+
+@pytest.mark.exhaustive
+@pytest.mark.parametrize("name", sorted(TABLE))
+def test_the_fake_emits_what_stripe_emits_for_each_flow(name: str) -> None:
+    want = TABLE[name]["events"]
+    got, refused = emitted_types(name)
+    if name in PENDING:
+        if got == want and refused is None:
+            pytest.fail(f"{name} now emits what Stripe emits: remove it from PENDING")
+        pytest.skip(
+            f"PENDING {name}: {PENDING[name]}; the fake emitted {got} ({refused or 'not refused'})"
+        )
+    assert refused is None, refused
+    assert got == want
+
+
+SPEC = Path(
+    os.environ.get("CONNECT_HARNESS_STRIPE_SPEC")
+    or Path(__file__).resolve().parents[2] / "shared" / "stripe-spec"
+)
+
+
+@pytest.mark.skipif(
+    not (SPEC / "event_catalogue.2026-10-28.json").is_file(),
+    reason=f"Stripe's data (the event catalogue) is not at {SPEC}",
+)
+def test_every_quoted_description_is_stripes_and_every_type_is_one_stripe_has() -> None:
+    """The table cites each event type's own 'Occurs when...' text: each quote is in Stripe's
+    description (markdown dropped), and each listed type is a v1 type or a thin one."""
+    catalogue = json.loads((SPEC / "event_catalogue.2026-10-28.json").read_text("utf-8"))["events"]
+    thin = (SPEC / "openapi.v2.preview.2025-12-15.json").read_text("utf-8")
+
+    def plain(text: str) -> str:
+        return re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text).replace("`", "").rstrip(".")
+
+    texts = [plain(entry["description"]) for entry in catalogue.values()]
+    for name, entry in TABLE.items():
+        for event_type in entry["events"]:
+            assert event_type in catalogue or f'"{event_type}"' in thin, (name, event_type)
+        for quote in re.findall(
+            r"'((?:Occurs|Represents)[^']*(?:'[a-z_]+'[^']*)*)'", entry["source"]
+        ):
+            assert any(quote.rstrip(".") in text for text in texts) or quote in thin, (name, quote)
