@@ -17,21 +17,32 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import http.server
 import importlib.util
+import io
 import os
 import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 
 import stripe
 
+from connect_harness import cli
+from connect_harness.delivery import deliver, target_from
+from connect_harness.events.build import build_event
 from connect_harness.stripe_api.server import FakeStripeAPI
+from connect_harness.wire.request import delivery_request
 
 KEY = "sk_test_bench"
+SECRET = "whsec_bench_secret"
+FLOW = "payment_intent.succeeded"
+#: What Stripe emits for the flow (tests/data/trigger_events.json), delivered alone for the baseline.
+FLOW_EVENTS = ("payment_intent.created", "charge.succeeded", "payment_intent.succeeded")
 
 
 def _free_port() -> int:
@@ -114,6 +125,70 @@ def requests_per_second(rounds: int, number: int) -> None:
     )
 
 
+class _Ok(http.server.BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _endpoint() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/webhook"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def flow_vs_events(rounds: int, number: int) -> None:
+    """``trigger FLOW --forward-to URL`` (its own fake, the flow's API calls, the emitted events
+    signed and delivered) vs building, signing and delivering the same event types alone."""
+    with _endpoint() as url:
+        target = target_from(url)
+
+        def flows() -> float:
+            started = time.perf_counter()
+            for _ in range(number):
+                with contextlib.redirect_stdout(io.StringIO()):
+                    code = cli.main(["trigger", FLOW, "--forward-to", url, "--secret", SECRET])
+                assert code == 0, code
+            return (time.perf_counter() - started) / number
+
+        seeds = iter(range(1, 10**9))
+
+        def alone() -> float:
+            started = time.perf_counter()
+            for _ in range(number):
+                seed = next(seeds)
+                for event_type in FLOW_EVENTS:
+                    event = build_event(event_type, seed=seed)
+                    request = delivery_request(
+                        event.body, secrets=SECRET, timestamp=int(time.time()), livemode=False
+                    )
+                    deliver(request, target)
+            return (time.perf_counter() - started) / number
+
+        flows()
+        alone()
+        pairs = [(flows(), alone()) for _ in range(rounds)]
+    best_flow = min(a for a, _ in pairs)
+    best_alone = min(b for _, b in pairs)
+    print(
+        f"trigger {FLOW} (flow against a fake, {len(FLOW_EVENTS)} events delivered): "
+        f"{best_flow * 1000:.1f} ms vs the same events built, signed and delivered alone "
+        f"{best_alone * 1000:.1f} ms: {best_flow / best_alone:.1f}x "
+        f"(rounds {min(a / b for a, b in pairs):.1f}-{max(a / b for a, b in pairs):.1f}x)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -121,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("NO_PROXY", "127.0.0.1")
     requests_per_second(args.rounds, args.number)
+    flow_vs_events(args.rounds, max(args.number // 20, 3))
     return 0
 
 
