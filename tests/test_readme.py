@@ -230,8 +230,16 @@ def cli_examples() -> list[list[str]]:
                 if word in {">", ">>", "|", "&&"}:  # the shell's part of the line, not ours
                     argv = argv[:index]
                     break
-            if argv[0] in {"verify", "contracts", "listen", "trigger", "resend", "stripe-api"}:
-                continue  # need a server, a running session or Stripe's data: tested elsewhere
+            if argv[0] in {
+                "verify",
+                "contracts",
+                "listen",
+                "trigger",
+                "resend",
+                "stripe-api",
+                "fixtures",
+            }:
+                continue  # need a server, a session, a user's file or Stripe's data: tested elsewhere
             if any("..." in arg or "$" in arg for arg in argv):
                 continue
             commands.append(argv)
