@@ -542,7 +542,10 @@ def test_every_field_of_an_api_call_is_recorded(fake: FakeStripeAPI) -> None:
 
     [call] = fake.calls
     assert before <= call.at <= time.monotonic()
-    assert dataclasses.replace(call, at=0.0) == ApiCall(
+    # The SDK names itself (advice is phrased in its spelling): stripe-python and its version.
+    assert call.user_agent == f"Stripe/v1 PythonBindings/{stripe.VERSION}"
+    assert call.client_user_agent is not None and '"bindings_version"' in call.client_user_agent
+    assert dataclasses.replace(call, at=0.0, user_agent=None, client_user_agent=None) == ApiCall(
         method="POST",
         path=f"/v1/payment_intents/{oid(event)}",
         query={},
