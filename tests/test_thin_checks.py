@@ -72,6 +72,9 @@ def test_the_context_finding_says_what_to_send(fake: FakeStripeAPI) -> None:
     assert failure.expected == "Stripe-Context: acct_1HarnessConnect0"
     assert "no Stripe-Context" in (failure.actual or "")
     assert failure.reproduce is not None and "--thin" in failure.reproduce
+    # The command runs as printed: the secret's variable quoted, the run's URL named.
+    assert '--secret "$STRIPE_WEBHOOK_SECRET"' in failure.reproduce
+    assert "--url http://127.0.0.1:4242/webhook" in failure.reproduce
 
 
 def test_unknown_check_and_type_are_usage_errors(fake: FakeStripeAPI) -> None:

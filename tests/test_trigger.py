@@ -42,6 +42,16 @@ def test_a_scenario_is_delivered_directly_in_stripes_order(
     assert {item["payload"]["account"] for item in endpoint.received} == {"acct_1Direct"}
 
 
+def test_forward_to_signs_with_stripe_webhook_secret_when_no_secret_is_given(
+    endpoint: Endpoint, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As verify does: the endpoint's secret from the environment, without repeating it.
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", SECRET)
+    argv = ["trigger", "payment_intent.succeeded", "--forward-to", f"{endpoint.url}/hook"]
+    assert main(argv) == 0, capsys.readouterr().err
+    assert "payment_intent.succeeded" in [item["payload"]["type"] for item in endpoint.received]
+
+
 def test_a_platform_scenario_needs_no_account_and_shuffles_on_request(
     endpoint: Endpoint, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -243,7 +253,7 @@ def test_a_flow_whose_fake_emits_nothing_says_so(
         (["trigger", "--fixture", "missing.json"], "cannot read the fixture file 'missing.json'"),
         (["fixtures", "missing.json"], "cannot read the fixture file 'missing.json'"),
         (["trigger", "payment_intent.succeeded", "--forward-to", "http://127.0.0.1:9/x"],
-         "trigger --forward-to needs --secret whsec_"),
+         "trigger --forward-to needs the endpoint's signing secret: pass --secret"),
         (["fixtures", "missing.json", "--forward-to", "http://127.0.0.1:9/x"],
          "cannot read the fixture file"),
         (["trigger", "payment_intent.succeeded"], "no listen session is running"),
@@ -254,6 +264,7 @@ def test_bad_flow_usage_is_one_line_and_exit_2(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("STRIPE_WEBHOOK_SECRET", raising=False)
     monkeypatch.chdir(tmp_path)
     assert main(argv) == 2
     out, err = capsys.readouterr()

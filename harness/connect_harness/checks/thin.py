@@ -21,11 +21,13 @@ the fake Stripe API beside it and judges what comes back and what the endpoint f
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from connect_harness.checks.common import SECRET_PLACEHOLDER
 from connect_harness.checks.findings import CheckResult, CheckSpec, Finding
 from connect_harness.delivery import deliver
 from connect_harness.errors import UsageError
@@ -173,12 +175,12 @@ def _finding(
     )
 
 
-def _reproduce(event: ThinEvent) -> str:
+def _reproduce(event: ThinEvent, url: str) -> str:
     where = f"--account {event.context}" if event.context else "--platform"
     live = " --live" if event.livemode else ""
     return (
         f"connect-harness sign --thin '{event.type}' {where}{live} --seed {event.seed} "
-        "--secret $WHSEC --format curl"
+        f"--secret {SECRET_PLACEHOLDER} --url {shlex.quote(url)} --format curl"
     )
 
 
@@ -196,7 +198,7 @@ def _accepts(run: _ThinRun, sent: list[_Delivery]) -> Iterator[Finding]:
                 item.event,
                 expected="2xx",
                 actual=_answer(item.response),
-                reproduce=_reproduce(item.event),
+                reproduce=_reproduce(item.event, run.config.url),
             )
 
 
@@ -269,7 +271,7 @@ def _context(run: _ThinRun, sent: list[_Delivery]) -> Iterator[Finding]:
                 item.event,
                 expected=want,
                 actual=_call_text(call),
-                reproduce=_reproduce(item.event),
+                reproduce=_reproduce(item.event, run.config.url),
             )
     if judged == 0:
         yield _finding(
@@ -315,7 +317,7 @@ def _fetch_failure(run: _ThinRun, sent: list[_Delivery]) -> Iterator[Finding]:
             expected="non-2xx while the fetch fails, or a later successful fetch",
             actual=f"{_answer(first.response)}; fetches: "
             + ", ".join(_call_text(c) for c in later),
-            reproduce=_reproduce(event),
+            reproduce=_reproduce(event, run.config.url),
         )
         return
     second = run.send(event)
@@ -338,7 +340,7 @@ def _fetch_failure(run: _ThinRun, sent: list[_Delivery]) -> Iterator[Finding]:
         expected="2xx and a successful fetch on redelivery",
         actual=f"{_answer(second.response)}; fetches: "
         + (", ".join(_call_text(c) for c in second.calls) or "none"),
-        reproduce=_reproduce(event),
+        reproduce=_reproduce(event, run.config.url),
     )
 
 
@@ -374,7 +376,7 @@ def _idempotent(run: _ThinRun, sent: list[_Delivery]) -> Iterator[Finding]:
                 item.event,
                 expected="no repeated mutation",
                 actual=", ".join(_call_text(c) for c in repeated),
-                reproduce=_reproduce(item.event),
+                reproduce=_reproduce(item.event, run.config.url),
             )
     if judged:
         yield _finding(check, "pass", f"{judged} redelivered notification(s) acted on once")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
 import sys
 import time
@@ -417,11 +418,15 @@ def _read_fixture_file(name: str) -> FixtureFile:
 
 
 def _direct_target(args: argparse.Namespace) -> tuple[str, str]:
-    if not args.secret:
+    """Where to deliver and the secret to sign with: --secret, else $STRIPE_WEBHOOK_SECRET (as
+    ``verify`` reads it)."""
+    secret = args.secret or os.environ.get("STRIPE_WEBHOOK_SECRET", "")
+    if not secret.strip():
         raise UsageError(
-            f"{args.command} --forward-to needs --secret whsec_... (the endpoint's signing secret)"
+            f"{args.command} --forward-to needs the endpoint's signing secret: pass --secret "
+            "whsec_... or set $STRIPE_WEBHOOK_SECRET"
         )
-    return _loopback_url(args.forward_to, "--forward-to"), str(args.secret)
+    return _loopback_url(args.forward_to, "--forward-to"), str(secret)
 
 
 def _run_flow_command(args: argparse.Namespace, fixture: FixtureFile) -> int:
