@@ -11,6 +11,7 @@ of ``data.previous_attributes`` says "only included in events of type ``*.update
 
 from __future__ import annotations
 
+import collections
 import json
 import threading
 from collections.abc import Callable
@@ -73,10 +74,13 @@ class Emissions:
     """A fake's emitted events: rendered and stored (the events API serves them), kept in order
     for :meth:`FakeStripeAPI.emitted_events`, and handed to the sinks callers registered."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, keep: int | None = None) -> None:
         self._store = store
         self._lock = threading.Lock()  # never held while a sink runs
-        self._events: list[Event] = []
+        #: A fake bounded by ``max_calls`` keeps only the latest ``keep`` events (and serves only
+        #: those from the events API): one that serves for hours must not grow with every update.
+        self._events: collections.deque[Event] = collections.deque(maxlen=keep)
+        self._emitted = 0  # every event's sequence number, including those no longer kept
         self._sinks: list[Callable[[Event], None]] = []
         self._errors: list[str] = []
 
@@ -103,13 +107,17 @@ class Emissions:
         with self._lock:
             self._events.clear()
             self._errors.clear()
+            self._emitted = 0
 
     def store(self, pending: list[Pending]) -> list[Event]:
         """Render and store the events a request emitted (called under the fake's store lock)."""
         rendered = []
         for item in pending:
             with self._lock:
-                event = render_emitted(item, sequence=len(self._events))
+                event = render_emitted(item, sequence=self._emitted)
+                self._emitted += 1
+                if self._events.maxlen is not None and len(self._events) == self._events.maxlen:
+                    self._store.events.pop(self._events[0].id, None)
                 self._events.append(event)
             self._store.events[event.id] = Stored(
                 "event", event.id, item.owner, item.livemode, json.loads(event.body)

@@ -164,7 +164,7 @@ class FakeStripeAPI:
         self._last_activity = time.monotonic()
         self._request_count = 0
         self._on_call = on_call
-        self._emissions = Emissions(self._store)
+        self._emissions = Emissions(self._store, keep=self._max_replays)
         if on_event is not None:
             self._emissions.subscribe(on_event)
         self._v2 = V2Objects()
