@@ -531,8 +531,8 @@ def test_each_event_carries_its_object_as_it_was_at_that_step(api: Api) -> None:
         ("invoice.created", "draft"),
         ("invoice.finalized", "open"),
         ("payment_intent.created", "requires_confirmation"),
-        ("payment_intent.succeeded", "succeeded"),
         ("charge.succeeded", "succeeded"),
+        ("payment_intent.succeeded", "succeeded"),
         ("invoice.paid", "paid"),
         ("invoice.payment_succeeded", "paid"),
     ]

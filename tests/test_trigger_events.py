@@ -60,21 +60,9 @@ PENDING = {
     "customer.source.updated": (
         "the fake emits no customer.updated when the first source becomes the default_source"
     ),
-    "customer.subscription.created": (
-        "the fake emits payment_intent.succeeded before charge.succeeded for an invoice's "
-        "payment (for a PaymentIntent of its own it emits them in Stripe's order)"
-    ),
-    "customer.subscription.deleted": (
-        "the fake emits payment_intent.succeeded before charge.succeeded for an invoice's "
-        "payment (for a PaymentIntent of its own it emits them in Stripe's order)"
-    ),
     "customer.subscription.paused": (
         "the fake adds customer.subscription.trial_will_end when the trial is ended early "
         "and emits paused before updated (the docs are silent on both)"
-    ),
-    "customer.subscription.updated": (
-        "the fake emits payment_intent.succeeded before charge.succeeded for an invoice's "
-        "payment (for a PaymentIntent of its own it emits them in Stripe's order)"
     ),
     "customer_cash_balance_transaction.created": (
         "the fake's fund_cash_balance test helper emits nothing yet"
@@ -82,20 +70,9 @@ PENDING = {
     "identity.verification_session.canceled": "no Identity emissions in the fake yet",
     "identity.verification_session.created": "no Identity emissions in the fake yet",
     "identity.verification_session.redacted": "no Identity emissions in the fake yet",
-    "invoice.paid": (
-        "the fake emits payment_intent.succeeded before charge.succeeded for an invoice's "
-        "payment (for a PaymentIntent of its own it emits them in Stripe's order)"
-    ),
     "invoice.payment_action_required": (
         "paying with pm_card_threeDSecure2Required: the fake answers an "
         "invalid_request_error where the CLI's flow expects a card_error"
-    ),
-    "invoice.payment_failed": (
-        "the fake emits payment_intent.payment_failed before charge.failed for an invoice's payment"
-    ),
-    "invoice.payment_succeeded": (
-        "the fake emits payment_intent.succeeded before charge.succeeded for an invoice's "
-        "payment (for a PaymentIntent of its own it emits them in Stripe's order)"
     ),
     "issuing_authorization.request": (
         "no Issuing emissions in the fake yet (nor the test authorization route)"
@@ -139,13 +116,6 @@ PENDING = {
         "the fake emits no customer.source.created for a customer created with a source"
     ),
     "reporting.report_run.succeeded": "no reporting emissions in the fake yet",
-    "subscription.payment_failed": (
-        "the fake emits payment_intent.payment_failed before charge.failed for an invoice's payment"
-    ),
-    "subscription.payment_succeeded": (
-        "the fake emits payment_intent.succeeded before charge.succeeded for an invoice's "
-        "payment (for a PaymentIntent of its own it emits them in Stripe's order)"
-    ),
     "subscription_schedule.aborted": (
         "the fake emits no customer.source.created for a customer created with a source"
     ),
