@@ -677,3 +677,20 @@ def test_error_if_incomplete_is_treated_as_allow_incomplete(api: Api) -> None:
         payment_behavior="error_if_incomplete",
     )
     assert sub["status"] == "incomplete"
+
+
+def test_a_plan_created_with_an_inline_product_creates_that_product_first(api: Api) -> None:
+    plan = api(
+        "post", "/v1/plans", currency="usd", interval="month", amount=2000, product={"name": "pro"}
+    )
+    events = api.events()
+    assert [e["type"] for e in events] == ["product.created", "plan.created"]
+    assert events[0]["data"]["object"]["id"] == plan["product"]
+    assert api("get", f"/v1/products/{plan['product']}")["name"] == "pro"
+
+
+def test_a_plan_for_an_existing_product_creates_no_product(api: Api) -> None:
+    product = api("post", "/v1/products", name="p")["id"]
+    api.events()
+    plan = api("post", "/v1/plans", currency="usd", interval="month", amount=2000, product=product)
+    assert (plan["product"], api.types()) == (product, ["plan.created"])

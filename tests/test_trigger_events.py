@@ -100,9 +100,6 @@ PENDING = {
     "payment_link.updated": "no payment link emissions in the fake yet",
     "payout.created": "the fake moves no balance: no balance.available after pm_card_bypassPending",
     "payout.updated": "the fake moves no balance: no balance.available after pm_card_bypassPending",
-    "plan.created": "the fake emits no product.created for the product a plan is created with",
-    "plan.deleted": "the fake emits no product.created for the product a plan is created with",
-    "plan.updated": "the fake emits no product.created for the product a plan is created with",
     "quote.accepted": (
         "no customer.source.created; the fake does not charge the customer's tok_visa source"
     ),

@@ -100,6 +100,9 @@ BILLING_RULES: tuple[Rule, ...] = (
     Rule("price", "update", None, None, ("price.updated",), None,
          "catalogue price.updated; archiving is an update of active=false"),
     Rule("plan", "create", None, None, ("plan.created",), None, "catalogue plan.created"),
+    Rule("plan", "create_with_product", None, None, ("product.created", "plan.created"), None,
+         "api: POST /v1/plans, product: 'a dictionary containing fields used to create a service "
+         "product'; catalogue product.created, plan.created", outcome_of="create"),
     Rule("plan", "update", None, None, ("plan.updated",), None, "catalogue plan.updated"),
     Rule("plan", "delete", None, None, ("plan.deleted",), None,
          "catalogue plan.deleted; api: DELETE /v1/plans/{plan}"),
