@@ -694,3 +694,19 @@ def test_a_plan_for_an_existing_product_creates_no_product(api: Api) -> None:
     api.events()
     plan = api("post", "/v1/plans", currency="usd", interval="month", amount=2000, product=product)
     assert (plan["product"], api.types()) == (product, ["plan.created"])
+
+
+def test_a_customers_first_card_becomes_its_default_source_and_updates_it(api: Api) -> None:
+    cus = api("post", "/v1/customers", description="test")["id"]
+    api.events()
+    first = api("post", f"/v1/customers/{cus}/sources", source="tok_visa")
+    events = api.events()
+    assert [e["type"] for e in events] == ["customer.source.created", "customer.updated"]
+    updated = events[1]["data"]
+    assert (updated["object"]["default_source"], updated["previous_attributes"]) == (
+        first["id"],
+        {"default_source": None},
+    )
+    api("post", f"/v1/customers/{cus}/sources", source="tok_mastercard")
+    assert api.types() == ["customer.source.created"]
+    assert api("get", f"/v1/customers/{cus}")["default_source"] == first["id"]

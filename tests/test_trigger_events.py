@@ -54,12 +54,6 @@ PENDING = {
         "the fake emits no customer.discount.* events yet and refuses coupon='' (which removes it)"
     ),
     "customer.discount.updated": "the fake emits no customer.discount.* events yet",
-    "customer.source.created": (
-        "the fake emits no customer.updated when the first source becomes the default_source"
-    ),
-    "customer.source.updated": (
-        "the fake emits no customer.updated when the first source becomes the default_source"
-    ),
     "customer.subscription.paused": (
         "the fake adds customer.subscription.trial_will_end when the trial is ended early "
         "and emits paused before updated (the docs are silent on both)"

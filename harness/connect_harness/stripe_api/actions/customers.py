@@ -201,6 +201,8 @@ def create_source(ctx: ActionContext, _: dict[str, Any] | None) -> dict[str, Any
         obj["account"] = None
     if customer.get("default_source") is None and "default_source" in customer:
         customer["default_source"] = obj["id"]
+        ctx.emit_outcome("default", obj, customer, previous_attributes={"default_source": None})
+        return obj
     ctx.emit_outcome("ok", obj)
     return obj
 
