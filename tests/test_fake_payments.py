@@ -1031,10 +1031,17 @@ def test_a_card_declined_on_attach_is_refused_as_a_payment_method_and_at_custome
         paid(client, pm.id, customer=customer.id)
 
 
-def test_a_customer_made_with_a_source_token_gets_no_card(client: stripe.StripeClient) -> None:
-    """docs/fake-api.md says so: the token is not turned into a card."""
+def test_a_customer_made_with_a_source_token_gets_it_as_its_default_card(
+    fake: FakeStripeAPI, client: stripe.StripeClient
+) -> None:
+    """docs/fake-api.md says so: customer.created, then customer.source.created; no update."""
+    start = len(fake.emitted_events())
     customer = client.v1.customers.create(params={"source": "tok_visa"})
-    assert customer.default_source is None
+    card = client.v1.customers.payment_sources.retrieve(customer.id, str(customer.default_source))
+    assert (card.object, card.customer, card.last4) == ("card", customer.id, "4242")
+    events = fake.emitted_events()[start:]
+    assert [e.type for e in events] == ["customer.created", "customer.source.created"]
+    assert events[0].payload["data"]["object"]["default_source"] == card.id
 
 
 def test_an_intents_connect_parameters_are_kept_as_given(

@@ -94,39 +94,15 @@ PENDING = {
     "payment_link.updated": "no payment link emissions in the fake yet",
     "payout.created": "the fake moves no balance: no balance.available after pm_card_bypassPending",
     "payout.updated": "the fake moves no balance: no balance.available after pm_card_bypassPending",
-    "quote.accepted": (
-        "no customer.source.created; the fake does not charge the customer's tok_visa source"
-    ),
-    "quote.canceled": (
-        "the fake emits no customer.source.created for a customer created with a source"
-    ),
-    "quote.created": (
-        "the fake emits no customer.source.created for a customer created with a source"
-    ),
-    "quote.finalized": (
-        "the fake emits no customer.source.created for a customer created with a source"
-    ),
     "reporting.report_run.succeeded": "no reporting emissions in the fake yet",
-    "subscription_schedule.aborted": (
-        "the fake emits no customer.source.created for a customer created with a source"
-    ),
     "subscription_schedule.canceled": (
         "no customer.source.created; the fake does not charge the customer's tok_visa source"
     ),
     "subscription_schedule.completed": (
         "the fake's test clocks do not advance a schedule (no test clock emissions yet)"
     ),
-    "subscription_schedule.created": (
-        "no customer.source.created; the fake does not charge the customer's tok_visa source"
-    ),
     "subscription_schedule.expiring": (
         "the fake's test clocks do not advance a schedule (no test clock emissions yet)"
-    ),
-    "subscription_schedule.released": (
-        "no customer.source.created; the fake does not charge the customer's tok_visa source"
-    ),
-    "subscription_schedule.updated": (
-        "no customer.source.created; the fake does not charge the customer's tok_visa source"
     ),
     "tax_rate.created": "no tax rate emissions in the fake yet",
     "tax_rate.updated": "no tax rate emissions in the fake yet",

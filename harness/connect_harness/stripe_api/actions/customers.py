@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from connect_harness.lifecycle.states import apply_state
-from connect_harness.lifecycle.test_values import card_for
+from connect_harness.lifecycle.test_values import TestCard, card_for
 from connect_harness.stripe_api import bodies
 from connect_harness.stripe_api.actions import (
     ActionContext,
@@ -43,6 +43,10 @@ def create_customer(ctx: ActionContext, _: dict[str, Any] | None) -> dict[str, A
     if ctx.params.get("payment_method") not in (None, ""):
         pm = payment_method(ctx, ctx.params["payment_method"], "payment_method")
         refuse_declined_attach(card_of(pm), pm)
+    token = ctx.params.get("source")
+    source_card = card_for(token) if isinstance(token, str) else None
+    if source_card is not None:
+        refuse_declined_attach(source_card)
     customer = ctx.generic()
     customer["created"] = ctx.request.now
     ctx.set(
@@ -63,7 +67,13 @@ def create_customer(ctx: ActionContext, _: dict[str, Any] | None) -> dict[str, A
         if name in customer:
             customer[name] = ctx.params.get(name) or None
     _apply_nested(ctx, customer)
+    # docs.stripe.com/api/customers/create, source: it becomes the customer's default source
+    source = _new_card(ctx, customer, source_card) if source_card is not None else None
+    if source is not None:
+        customer["default_source"] = source["id"]
     ctx.emit_outcome("ok", customer)
+    if source is not None:
+        ctx.emit_outcome("ok", source, object_type="card", verb="create")
     if pm is not None:
         pm["customer"] = customer["id"]
         ctx.emit_outcome("ok", pm, object_type="payment_method", verb="attach")
@@ -192,6 +202,17 @@ def create_source(ctx: ActionContext, _: dict[str, Any] | None) -> dict[str, Any
         return ctx.generic()
     customer = ctx.require(customer_id, "customer", "customer")
     refuse_declined_attach(card)
+    obj = _new_card(ctx, customer, card)
+    if customer.get("default_source") is None and "default_source" in customer:
+        customer["default_source"] = obj["id"]
+        ctx.emit_outcome("default", obj, customer, previous_attributes={"default_source": None})
+        return obj
+    ctx.emit_outcome("ok", obj)
+    return obj
+
+
+def _new_card(ctx: ActionContext, customer: Mapping[str, Any], card: TestCard) -> dict[str, Any]:
+    """A card source of ``customer`` made from a test token."""
     obj = ctx.create(
         "card",
         {"brand": brand_name(card.brand), "last4": card.last4, "funding": card.funding},
@@ -199,11 +220,6 @@ def create_source(ctx: ActionContext, _: dict[str, Any] | None) -> dict[str, Any
     obj["customer"] = customer["id"]
     if "account" in obj:
         obj["account"] = None
-    if customer.get("default_source") is None and "default_source" in customer:
-        customer["default_source"] = obj["id"]
-        ctx.emit_outcome("default", obj, customer, previous_attributes={"default_source": None})
-        return obj
-    ctx.emit_outcome("ok", obj)
     return obj
 
 
