@@ -171,6 +171,7 @@ def test_paying_with_a_card_needing_authentication_asks_for_action(api: Api) -> 
         payment_method="pm_card_threeDSecure2Required",
     )
     assert error.http_status == 402 and error.code == "invoice_payment_intent_requires_action"
+    assert isinstance(error, stripe.CardError)
     types = api.types()
     assert types[-1] == "invoice.payment_action_required"
     assert "payment_intent.requires_action" in types

@@ -64,10 +64,6 @@ PENDING = {
     "identity.verification_session.canceled": "no Identity emissions in the fake yet",
     "identity.verification_session.created": "no Identity emissions in the fake yet",
     "identity.verification_session.redacted": "no Identity emissions in the fake yet",
-    "invoice.payment_action_required": (
-        "paying with pm_card_threeDSecure2Required: the fake answers an "
-        "invalid_request_error where the CLI's flow expects a card_error"
-    ),
     "issuing_authorization.request": (
         "no Issuing emissions in the fake yet (nor the test authorization route)"
     ),
