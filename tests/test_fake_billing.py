@@ -711,3 +711,37 @@ def test_a_customers_first_card_becomes_its_default_source_and_updates_it(api: A
     api("post", f"/v1/customers/{cus}/sources", source="tok_mastercard")
     assert api.types() == ["customer.source.created"]
     assert api("get", f"/v1/customers/{cus}")["default_source"] == first["id"]
+
+
+def test_a_customers_coupon_attaches_switches_and_removes_its_discount(fake: FakeStripeAPI) -> None:
+    """API versions before coupon left customers (the Stripe CLI's flows run at 2023-08-16)."""
+    client = stripe.StripeClient(
+        "sk_test_fake", base_addresses={"api": fake.url}, stripe_version="2023-08-16"
+    )
+
+    def call(method: str, path: str, **params: Any) -> dict[str, Any]:
+        answer: dict[str, Any] = json.loads(client.raw_request(method, path, **params).body)
+        return answer
+
+    first, second = (call("post", "/v1/coupons", percent_off=off)["id"] for off in (20, 30))
+    start = len(fake.emitted_events())
+    cus = call("post", "/v1/customers", coupon=first)
+    assert cus["discount"]["coupon"]["id"] == first
+    call("post", f"/v1/customers/{cus['id']}", coupon=second)
+    removed = call("post", f"/v1/customers/{cus['id']}", coupon="")
+    assert removed["discount"] is None
+    events = [e.payload for e in fake.emitted_events()[start:]]
+    for event in events:
+        assert contracts.validate_event(event, version=fake.api_version) == [], event["type"]
+    assert [e["type"] for e in events] == [
+        "customer.created",
+        "customer.discount.created",
+        "customer.discount.updated",
+        "customer.updated",
+        "customer.discount.deleted",
+        "customer.updated",
+    ]
+    # The events in the fake's own version, where a discount names its coupon in source.coupon.
+    assert events[2]["data"]["object"]["source"]["coupon"] == second
+    assert events[2]["data"]["previous_attributes"]["source"]["coupon"] == first
+    assert events[4]["data"]["object"]["source"]["coupon"] == second

@@ -49,11 +49,6 @@ PENDING = {
         "the fake does not serve the Checkout payment page (/v1/payment_pages) the CLI's "
         "flow pays through"
     ),
-    "customer.discount.created": "the fake emits no customer.discount.* events yet",
-    "customer.discount.deleted": (
-        "the fake emits no customer.discount.* events yet and refuses coupon='' (which removes it)"
-    ),
-    "customer.discount.updated": "the fake emits no customer.discount.* events yet",
     "customer.subscription.paused": (
         "the fake adds customer.subscription.trial_will_end when the trial is ended early "
         "and emits paused before updated (the docs are silent on both)"
