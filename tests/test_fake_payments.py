@@ -1086,3 +1086,23 @@ def test_a_bank_debit_leaves_the_intent_processing(
     charge = client.v1.charges.retrieve(pi.latest_charge)
     assert (charge.status, charge.payment_method_details.type) == ("pending", method_type)
     assert types(fake)[-2:] == ["charge.pending", "payment_intent.processing"]
+
+
+def test_a_bypass_pending_card_makes_its_funds_available_at_once(
+    fake: FakeStripeAPI, client: stripe.StripeClient
+) -> None:
+    """Stripe's Testing page, "Available balance": balance.available follows the payment."""
+    before = client.v1.balance.retrieve()
+    usd = sum(entry.amount for entry in before.available if entry.currency == "usd")
+    start = len(fake.emitted_events())
+    paid(client, "pm_card_bypassPending")
+    events = fake.emitted_events()[start:]
+    assert [e.type for e in events] == [
+        "payment_intent.created",
+        "charge.succeeded",
+        "payment_intent.succeeded",
+        "balance.available",
+    ]
+    after = client.v1.balance.retrieve()
+    assert sum(entry.amount for entry in after.available if entry.currency == "usd") == usd + 2000
+    assert events[-1].payload["data"]["object"]["object"] == "balance"

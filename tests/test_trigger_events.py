@@ -30,9 +30,6 @@ TABLE = json.loads(
 #: Trigger names whose flow the fake does not yet answer with Stripe's events, each with why (the fake's
 #: emissions land in parts: fakelife payments, fakebill billing and Connect). Must shrink to empty.
 PENDING = {
-    "balance.available": (
-        "the fake moves no balance: no balance.available after pm_card_bypassPending"
-    ),
     "billing_portal.configuration.created": "no billing portal emissions in the fake yet",
     "billing_portal.configuration.updated": "no billing portal emissions in the fake yet",
     "billing_portal.session.created": "no billing portal emissions in the fake yet",
@@ -83,8 +80,6 @@ PENDING = {
     ),
     "payment_link.created": "no payment link emissions in the fake yet",
     "payment_link.updated": "no payment link emissions in the fake yet",
-    "payout.created": "the fake moves no balance: no balance.available after pm_card_bypassPending",
-    "payout.updated": "the fake moves no balance: no balance.available after pm_card_bypassPending",
     "reporting.report_run.succeeded": "no reporting emissions in the fake yet",
     "subscription_schedule.canceled": (
         "no customer.source.created; the fake does not charge the customer's tok_visa source"
@@ -101,15 +96,6 @@ PENDING = {
     "test_helpers.test_clock.created": "no test clock emissions in the fake yet",
     "test_helpers.test_clock.deleted": "no test clock emissions in the fake yet",
     "test_helpers.test_clock.ready": "no test clock emissions in the fake yet",
-    "transfer.created": (
-        "the fake moves no balance: no balance.available after pm_card_bypassPending"
-    ),
-    "transfer.reversed": (
-        "the fake moves no balance: no balance.available after pm_card_bypassPending"
-    ),
-    "transfer.updated": (
-        "the fake moves no balance: no balance.available after pm_card_bypassPending"
-    ),
     "v1.billing.meter.error_report_triggered": (
         "the fake serves no v2 meter event session or stream"
     ),

@@ -68,6 +68,16 @@ EMISSIONS: tuple[Emission, ...] = (
     Emission(
         "payment_intent",
         "confirm",
+        "available",
+        ("charge.succeeded", "payment_intent.succeeded", "balance.available"),
+        "https://docs.stripe.com/testing#available-balance (pm_card_bypassPending: the funds go "
+        "to the available balance at once); " + _CATALOGUE + " (balance.available: 'Occurs "
+        "whenever your Stripe balance has been updated (e.g., when a charge is available to be "
+        "paid out)')",
+    ),
+    Emission(
+        "payment_intent",
+        "confirm",
         "requires_capture",
         ("charge.succeeded", "payment_intent.amount_capturable_updated"),
         _HOLD + " (an authorized, uncaptured charge; the PaymentIntent has amount_capturable)",
