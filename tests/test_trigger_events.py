@@ -82,7 +82,9 @@ PENDING = {
     "payment_link.updated": "no payment link emissions in the fake yet",
     "reporting.report_run.succeeded": "no reporting emissions in the fake yet",
     "subscription_schedule.canceled": (
-        "no customer.source.created; the fake does not charge the customer's tok_visa source"
+        "the fake emits subscription_schedule.canceled before customer.subscription.deleted; the "
+        "cancel endpoint's text ('Cancels a subscription schedule and its associated "
+        "subscription immediately') gives no order"
     ),
     "subscription_schedule.completed": (
         "the fake's test clocks do not advance a schedule (no test clock emissions yet)"
