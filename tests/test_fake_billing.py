@@ -171,6 +171,7 @@ def test_paying_with_a_card_needing_authentication_asks_for_action(api: Api) -> 
         payment_method="pm_card_threeDSecure2Required",
     )
     assert error.http_status == 402 and error.code == "invoice_payment_intent_requires_action"
+    assert isinstance(error, stripe.CardError)
     types = api.types()
     assert types[-1] == "invoice.payment_action_required"
     assert "payment_intent.requires_action" in types
@@ -531,8 +532,8 @@ def test_each_event_carries_its_object_as_it_was_at_that_step(api: Api) -> None:
         ("invoice.created", "draft"),
         ("invoice.finalized", "open"),
         ("payment_intent.created", "requires_confirmation"),
-        ("payment_intent.succeeded", "succeeded"),
         ("charge.succeeded", "succeeded"),
+        ("payment_intent.succeeded", "succeeded"),
         ("invoice.paid", "paid"),
         ("invoice.payment_succeeded", "paid"),
     ]
@@ -677,3 +678,70 @@ def test_error_if_incomplete_is_treated_as_allow_incomplete(api: Api) -> None:
         payment_behavior="error_if_incomplete",
     )
     assert sub["status"] == "incomplete"
+
+
+def test_a_plan_created_with_an_inline_product_creates_that_product_first(api: Api) -> None:
+    plan = api(
+        "post", "/v1/plans", currency="usd", interval="month", amount=2000, product={"name": "pro"}
+    )
+    events = api.events()
+    assert [e["type"] for e in events] == ["product.created", "plan.created"]
+    assert events[0]["data"]["object"]["id"] == plan["product"]
+    assert api("get", f"/v1/products/{plan['product']}")["name"] == "pro"
+
+
+def test_a_plan_for_an_existing_product_creates_no_product(api: Api) -> None:
+    product = api("post", "/v1/products", name="p")["id"]
+    api.events()
+    plan = api("post", "/v1/plans", currency="usd", interval="month", amount=2000, product=product)
+    assert (plan["product"], api.types()) == (product, ["plan.created"])
+
+
+def test_a_customers_first_card_becomes_its_default_source_and_updates_it(api: Api) -> None:
+    cus = api("post", "/v1/customers", description="test")["id"]
+    api.events()
+    first = api("post", f"/v1/customers/{cus}/sources", source="tok_visa")
+    events = api.events()
+    assert [e["type"] for e in events] == ["customer.source.created", "customer.updated"]
+    updated = events[1]["data"]
+    assert (updated["object"]["default_source"], updated["previous_attributes"]) == (
+        first["id"],
+        {"default_source": None},
+    )
+    api("post", f"/v1/customers/{cus}/sources", source="tok_mastercard")
+    assert api.types() == ["customer.source.created"]
+    assert api("get", f"/v1/customers/{cus}")["default_source"] == first["id"]
+
+
+def test_a_customers_coupon_attaches_switches_and_removes_its_discount(fake: FakeStripeAPI) -> None:
+    """API versions before coupon left customers (the Stripe CLI's flows run at 2023-08-16)."""
+    client = stripe.StripeClient(
+        "sk_test_fake", base_addresses={"api": fake.url}, stripe_version="2023-08-16"
+    )
+
+    def call(method: str, path: str, **params: Any) -> dict[str, Any]:
+        answer: dict[str, Any] = json.loads(client.raw_request(method, path, **params).body)
+        return answer
+
+    first, second = (call("post", "/v1/coupons", percent_off=off)["id"] for off in (20, 30))
+    start = len(fake.emitted_events())
+    cus = call("post", "/v1/customers", coupon=first)
+    assert cus["discount"]["coupon"]["id"] == first
+    call("post", f"/v1/customers/{cus['id']}", coupon=second)
+    removed = call("post", f"/v1/customers/{cus['id']}", coupon="")
+    assert removed["discount"] is None
+    events = [e.payload for e in fake.emitted_events()[start:]]
+    for event in events:
+        assert contracts.validate_event(event, version=fake.api_version) == [], event["type"]
+    assert [e["type"] for e in events] == [
+        "customer.created",
+        "customer.discount.created",
+        "customer.discount.updated",
+        "customer.updated",
+        "customer.discount.deleted",
+        "customer.updated",
+    ]
+    # The events in the fake's own version, where a discount names its coupon in source.coupon.
+    assert events[2]["data"]["object"]["source"]["coupon"] == second
+    assert events[2]["data"]["previous_attributes"]["source"]["coupon"] == first
+    assert events[4]["data"]["object"]["source"]["coupon"] == second

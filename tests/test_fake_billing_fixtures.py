@@ -38,9 +38,6 @@ DECLINED = {"invoice.payment_failed", "invoice.payment_action_required"}
 # Fixtures whose named event the fake does not emit, and why (each says where the docs are silent
 # or what is outside this fake).
 NOT_EMITTED = {
-    "customer.discount.created": "customers are the payments fake's; discounts are not emitted",
-    "customer.discount.updated": "customers are the payments fake's; discounts are not emitted",
-    "customer.discount.deleted": "customers are the payments fake's; discounts are not emitted",
     "customer.subscription.trial_will_end": "a 1-day trial: emitted (fewer than three days left)",
     "subscription_schedule.aborted": "aborted needs delinquency; a cancel emits canceled",
     "subscription_schedule.completed": "needs a test clock to advance past the schedule's end",
@@ -56,7 +53,6 @@ STOPS_OUTSIDE = {
     "checkout.session.async_payment_failed": "GET /v1/payment_pages/",
     "checkout.session.async_payment_succeeded": "GET /v1/payment_pages/",
     "checkout.session.completed": "GET /v1/payment_pages/",
-    "customer.discount.deleted": "POST /v1/customers/",
 }
 
 

@@ -259,7 +259,7 @@ def test_a_customers_source_is_not_an_external_account(api: Api) -> None:
     api.events()
     source = api("post", f"/v1/customers/{customer['id']}/sources", source="tok_visa")
     assert (source["object"], source["customer"]) == ("card", customer["id"])
-    assert api.types() == ["customer.source.created"]
+    assert api.types() == ["customer.source.created", "customer.updated"]  # its default_source
 
 
 def test_capabilities_requested_on_create_or_update_are_inactive_until_met(api: Api) -> None:

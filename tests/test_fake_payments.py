@@ -1031,10 +1031,17 @@ def test_a_card_declined_on_attach_is_refused_as_a_payment_method_and_at_custome
         paid(client, pm.id, customer=customer.id)
 
 
-def test_a_customer_made_with_a_source_token_gets_no_card(client: stripe.StripeClient) -> None:
-    """docs/fake-api.md says so: the token is not turned into a card."""
+def test_a_customer_made_with_a_source_token_gets_it_as_its_default_card(
+    fake: FakeStripeAPI, client: stripe.StripeClient
+) -> None:
+    """docs/fake-api.md says so: customer.created, then customer.source.created; no update."""
+    start = len(fake.emitted_events())
     customer = client.v1.customers.create(params={"source": "tok_visa"})
-    assert customer.default_source is None
+    card = client.v1.customers.payment_sources.retrieve(customer.id, str(customer.default_source))
+    assert (card.object, card.customer, card.last4) == ("card", customer.id, "4242")
+    events = fake.emitted_events()[start:]
+    assert [e.type for e in events] == ["customer.created", "customer.source.created"]
+    assert events[0].payload["data"]["object"]["default_source"] == card.id
 
 
 def test_an_intents_connect_parameters_are_kept_as_given(
@@ -1079,3 +1086,23 @@ def test_a_bank_debit_leaves_the_intent_processing(
     charge = client.v1.charges.retrieve(pi.latest_charge)
     assert (charge.status, charge.payment_method_details.type) == ("pending", method_type)
     assert types(fake)[-2:] == ["charge.pending", "payment_intent.processing"]
+
+
+def test_a_bypass_pending_card_makes_its_funds_available_at_once(
+    fake: FakeStripeAPI, client: stripe.StripeClient
+) -> None:
+    """Stripe's Testing page, "Available balance": balance.available follows the payment."""
+    before = client.v1.balance.retrieve()
+    usd = sum(entry.amount for entry in before.available if entry.currency == "usd")
+    start = len(fake.emitted_events())
+    paid(client, "pm_card_bypassPending")
+    events = fake.emitted_events()[start:]
+    assert [e.type for e in events] == [
+        "payment_intent.created",
+        "charge.succeeded",
+        "payment_intent.succeeded",
+        "balance.available",
+    ]
+    after = client.v1.balance.retrieve()
+    assert sum(entry.amount for entry in after.available if entry.currency == "usd") == usd + 2000
+    assert events[-1].payload["data"]["object"]["object"] == "balance"

@@ -77,10 +77,11 @@ FIXTURES: dict[str, list[str]] = {
     "checkout.session.expired": ["checkout.session.expired"],
     "customer.created": ["customer.created"],
     "customer.deleted": ["customer.created", "customer.deleted"],
-    "customer.source.created": ["customer.created", "customer.source.created"],
+    "customer.source.created": ["customer.created", "customer.source.created", "customer.updated"],
     "customer.source.updated": [
         "customer.created",
         "customer.source.created",
+        "customer.updated",  # the first card became the default_source
         "customer.source.updated",
     ],
     "customer.updated": ["customer.created", "customer.updated"],

@@ -30,9 +30,6 @@ TABLE = json.loads(
 #: Trigger names whose flow the fake does not yet answer with Stripe's events, each with why (the fake's
 #: emissions land in parts: fakelife payments, fakebill billing and Connect). Must shrink to empty.
 PENDING = {
-    "balance.available": (
-        "the fake moves no balance: no balance.available after pm_card_bypassPending"
-    ),
     "billing_portal.configuration.created": "no billing portal emissions in the fake yet",
     "billing_portal.configuration.updated": "no billing portal emissions in the fake yet",
     "billing_portal.session.created": "no billing portal emissions in the fake yet",
@@ -49,32 +46,9 @@ PENDING = {
         "the fake does not serve the Checkout payment page (/v1/payment_pages) the CLI's "
         "flow pays through"
     ),
-    "customer.discount.created": "the fake emits no customer.discount.* events yet",
-    "customer.discount.deleted": (
-        "the fake emits no customer.discount.* events yet and refuses coupon='' (which removes it)"
-    ),
-    "customer.discount.updated": "the fake emits no customer.discount.* events yet",
-    "customer.source.created": (
-        "the fake emits no customer.updated when the first source becomes the default_source"
-    ),
-    "customer.source.updated": (
-        "the fake emits no customer.updated when the first source becomes the default_source"
-    ),
-    "customer.subscription.created": (
-        "the fake emits payment_intent.succeeded before charge.succeeded for an invoice's "
-        "payment (for a PaymentIntent of its own it emits them in Stripe's order)"
-    ),
-    "customer.subscription.deleted": (
-        "the fake emits payment_intent.succeeded before charge.succeeded for an invoice's "
-        "payment (for a PaymentIntent of its own it emits them in Stripe's order)"
-    ),
     "customer.subscription.paused": (
         "the fake adds customer.subscription.trial_will_end when the trial is ended early "
         "and emits paused before updated (the docs are silent on both)"
-    ),
-    "customer.subscription.updated": (
-        "the fake emits payment_intent.succeeded before charge.succeeded for an invoice's "
-        "payment (for a PaymentIntent of its own it emits them in Stripe's order)"
     ),
     "customer_cash_balance_transaction.created": (
         "the fake's fund_cash_balance test helper emits nothing yet"
@@ -82,21 +56,6 @@ PENDING = {
     "identity.verification_session.canceled": "no Identity emissions in the fake yet",
     "identity.verification_session.created": "no Identity emissions in the fake yet",
     "identity.verification_session.redacted": "no Identity emissions in the fake yet",
-    "invoice.paid": (
-        "the fake emits payment_intent.succeeded before charge.succeeded for an invoice's "
-        "payment (for a PaymentIntent of its own it emits them in Stripe's order)"
-    ),
-    "invoice.payment_action_required": (
-        "paying with pm_card_threeDSecure2Required: the fake answers an "
-        "invalid_request_error where the CLI's flow expects a card_error"
-    ),
-    "invoice.payment_failed": (
-        "the fake emits payment_intent.payment_failed before charge.failed for an invoice's payment"
-    ),
-    "invoice.payment_succeeded": (
-        "the fake emits payment_intent.succeeded before charge.succeeded for an invoice's "
-        "payment (for a PaymentIntent of its own it emits them in Stripe's order)"
-    ),
     "issuing_authorization.request": (
         "no Issuing emissions in the fake yet (nor the test authorization route)"
     ),
@@ -121,51 +80,17 @@ PENDING = {
     ),
     "payment_link.created": "no payment link emissions in the fake yet",
     "payment_link.updated": "no payment link emissions in the fake yet",
-    "payout.created": "the fake moves no balance: no balance.available after pm_card_bypassPending",
-    "payout.updated": "the fake moves no balance: no balance.available after pm_card_bypassPending",
-    "plan.created": "the fake emits no product.created for the product a plan is created with",
-    "plan.deleted": "the fake emits no product.created for the product a plan is created with",
-    "plan.updated": "the fake emits no product.created for the product a plan is created with",
-    "quote.accepted": (
-        "no customer.source.created; the fake does not charge the customer's tok_visa source"
-    ),
-    "quote.canceled": (
-        "the fake emits no customer.source.created for a customer created with a source"
-    ),
-    "quote.created": (
-        "the fake emits no customer.source.created for a customer created with a source"
-    ),
-    "quote.finalized": (
-        "the fake emits no customer.source.created for a customer created with a source"
-    ),
     "reporting.report_run.succeeded": "no reporting emissions in the fake yet",
-    "subscription.payment_failed": (
-        "the fake emits payment_intent.payment_failed before charge.failed for an invoice's payment"
-    ),
-    "subscription.payment_succeeded": (
-        "the fake emits payment_intent.succeeded before charge.succeeded for an invoice's "
-        "payment (for a PaymentIntent of its own it emits them in Stripe's order)"
-    ),
-    "subscription_schedule.aborted": (
-        "the fake emits no customer.source.created for a customer created with a source"
-    ),
     "subscription_schedule.canceled": (
-        "no customer.source.created; the fake does not charge the customer's tok_visa source"
+        "the fake emits subscription_schedule.canceled before customer.subscription.deleted; the "
+        "cancel endpoint's text ('Cancels a subscription schedule and its associated "
+        "subscription immediately') gives no order"
     ),
     "subscription_schedule.completed": (
         "the fake's test clocks do not advance a schedule (no test clock emissions yet)"
     ),
-    "subscription_schedule.created": (
-        "no customer.source.created; the fake does not charge the customer's tok_visa source"
-    ),
     "subscription_schedule.expiring": (
         "the fake's test clocks do not advance a schedule (no test clock emissions yet)"
-    ),
-    "subscription_schedule.released": (
-        "no customer.source.created; the fake does not charge the customer's tok_visa source"
-    ),
-    "subscription_schedule.updated": (
-        "no customer.source.created; the fake does not charge the customer's tok_visa source"
     ),
     "tax_rate.created": "no tax rate emissions in the fake yet",
     "tax_rate.updated": "no tax rate emissions in the fake yet",
@@ -173,15 +98,6 @@ PENDING = {
     "test_helpers.test_clock.created": "no test clock emissions in the fake yet",
     "test_helpers.test_clock.deleted": "no test clock emissions in the fake yet",
     "test_helpers.test_clock.ready": "no test clock emissions in the fake yet",
-    "transfer.created": (
-        "the fake moves no balance: no balance.available after pm_card_bypassPending"
-    ),
-    "transfer.reversed": (
-        "the fake moves no balance: no balance.available after pm_card_bypassPending"
-    ),
-    "transfer.updated": (
-        "the fake moves no balance: no balance.available after pm_card_bypassPending"
-    ),
     "v1.billing.meter.error_report_triggered": (
         "the fake serves no v2 meter event session or stream"
     ),

@@ -100,6 +100,9 @@ BILLING_RULES: tuple[Rule, ...] = (
     Rule("price", "update", None, None, ("price.updated",), None,
          "catalogue price.updated; archiving is an update of active=false"),
     Rule("plan", "create", None, None, ("plan.created",), None, "catalogue plan.created"),
+    Rule("plan", "create_with_product", None, None, ("product.created", "plan.created"), None,
+         "api: POST /v1/plans, product: 'a dictionary containing fields used to create a service "
+         "product'; catalogue product.created, plan.created", outcome_of="create"),
     Rule("plan", "update", None, None, ("plan.updated",), None, "catalogue plan.updated"),
     Rule("plan", "delete", None, None, ("plan.deleted",), None,
          "catalogue plan.deleted; api: DELETE /v1/plans/{plan}"),
@@ -148,18 +151,22 @@ BILLING_RULES: tuple[Rule, ...] = (
          "catalogue invoice.finalized: 'Occurs whenever a draft invoice is finalized and updated "
          "to be an open invoice.'; docs.stripe.com/invoicing/overview (draft -> open)"),
     Rule("invoice", "pay", _states("draft", "open", "uncollectible"), "paid",
-         ("payment_intent.created", "payment_intent.succeeded", "charge.succeeded",
+         ("payment_intent.created", "charge.succeeded", "payment_intent.succeeded",
           "invoice.paid", "invoice.payment_succeeded"),
          "Invoice {id} is {status} and cannot be paid.",
          "api: POST /v1/invoices/{invoice}/finalize: 'Stripe automatically finalizes drafts "
          "before sending and attempting payment' (a draft emits invoice.finalized first); "
          "catalogue invoice.paid, invoice.payment_succeeded: 'Occurs whenever an invoice payment "
-         "attempt succeeds.'; docs.stripe.com/invoicing/overview (uncollectible can be paid)"),
+         "attempt succeeds.'; docs.stripe.com/invoicing/overview (uncollectible can be paid); "
+         "the invoice's PaymentIntent creates its charge first, as any PaymentIntent "
+         "(docs.stripe.com/payments/payment-intents/verifying-status)"),
     Rule("invoice", "pay_failed", _states("draft", "open", "uncollectible"), None,
-         ("payment_intent.created", "payment_intent.payment_failed", "charge.failed",
+         ("payment_intent.created", "charge.failed", "payment_intent.payment_failed",
           "invoice.payment_failed"), None,
          "catalogue invoice.payment_failed: 'Occurs whenever an invoice payment attempt fails, "
-         "due to either a declined payment ... or to the lack of a stored payment method.'",
+         "due to either a declined payment ... or to the lack of a stored payment method.'; the "
+         "charge fails before its PaymentIntent (docs.stripe.com/payments/payment-intents/"
+         "verifying-status)",
          error_code="card_declined", outcome_of="pay"),
     Rule("invoice", "pay_requires_action", _states("draft", "open", "uncollectible"), None,
          ("payment_intent.created", "payment_intent.requires_action",
@@ -186,7 +193,7 @@ BILLING_RULES: tuple[Rule, ...] = (
     # --- subscriptions -------------------------------------------------------------------------------
     Rule("subscription", "create", None, "active",
          ("customer.subscription.created", "invoice.created", "invoice.finalized",
-          "payment_intent.created", "payment_intent.succeeded", "charge.succeeded",
+          "payment_intent.created", "charge.succeeded", "payment_intent.succeeded",
           "invoice.paid", "invoice.payment_succeeded"), None,
          "api: POST /v1/subscriptions: 'the first invoice is finalized as part of the request'; "
          "docs.stripe.com/billing/subscriptions/overview (first invoice paid -> active); "
@@ -212,7 +219,7 @@ BILLING_RULES: tuple[Rule, ...] = (
          "is attempted until its payment intent is confirmed)", outcome_of="create"),
     Rule("subscription", "create_declined", None, "incomplete",
          ("customer.subscription.created", "invoice.created", "invoice.finalized",
-          "payment_intent.created", "payment_intent.payment_failed", "charge.failed",
+          "payment_intent.created", "charge.failed", "payment_intent.payment_failed",
           "invoice.payment_failed"), None,
          "docs.stripe.com/billing/subscriptions/overview (a first payment that fails leaves the "
          "subscription incomplete); catalogue invoice.payment_failed ('due to ... a declined "

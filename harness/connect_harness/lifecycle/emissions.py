@@ -68,6 +68,16 @@ EMISSIONS: tuple[Emission, ...] = (
     Emission(
         "payment_intent",
         "confirm",
+        "available",
+        ("charge.succeeded", "payment_intent.succeeded", "balance.available"),
+        "https://docs.stripe.com/testing#available-balance (pm_card_bypassPending: the funds go "
+        "to the available balance at once); " + _CATALOGUE + " (balance.available: 'Occurs "
+        "whenever your Stripe balance has been updated (e.g., when a charge is available to be "
+        "paid out)')",
+    ),
+    Emission(
+        "payment_intent",
+        "confirm",
         "requires_capture",
         ("charge.succeeded", "payment_intent.amount_capturable_updated"),
         _HOLD + " (an authorized, uncaptured charge; the PaymentIntent has amount_capturable)",
@@ -209,8 +219,17 @@ EMISSIONS: tuple[Emission, ...] = (
         ("customer.source.created",),
         _CATALOGUE + " (customer.source.created: 'Occurs whenever a new source is created for a "
         "customer')",
-        "the customer's default_source is set when it had none; Stripe's docs do not say "
-        "whether a customer.updated follows, so none is emitted",
+        "the customer already had a default_source, which stays (the card becomes the default "
+        "only when the customer had none: the next row)",
+    ),
+    Emission(
+        "card",
+        "create",
+        "default",
+        ("customer.source.created", "customer.updated"),
+        "api: POST /v1/customers/{customer}/sources: 'If the card's owner has no default card, "
+        "then the new card will become the default'; " + _CATALOGUE + " (customer.updated: "
+        "'Occurs whenever any property of a customer changes': its default_source)",
     ),
     Emission(
         "card",

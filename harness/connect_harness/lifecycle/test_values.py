@@ -46,6 +46,8 @@ class TestCard:
     #: Declined already when attached to a customer (the card is checked then), not only when
     #: charged; the page's 4000000000000341 is the card that attaches and declines only charges.
     attach_declined: bool = False
+    #: The charge's funds are available at once (no pending period): balance.available follows.
+    available_at_once: bool = False
     source: str = TESTING
 
 
@@ -238,6 +240,16 @@ TEST_CARDS: tuple[TestCard, ...] = (
         dispute_reason="fraudulent",
         dispute_status="warning_needs_response",
         source=TESTING + "#disputes (4000000000001976: disputed as an inquiry)",
+    ),
+    # "Available balance"
+    TestCard(
+        "pm_card_bypassPending",
+        "tok_bypassPending",
+        "visa",
+        "0077",
+        available_at_once=True,
+        source=TESTING + "#available-balance (4000000000000077: the charge succeeds and its funds "
+        "go to the available balance at once, bypassing the pending balance)",
     ),
     # "Refunds"
     TestCard(

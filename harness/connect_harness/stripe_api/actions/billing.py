@@ -65,7 +65,7 @@ def _plain(object_type: str, *verbs: str) -> None:
 
 
 _plain("price", "update")
-_plain("plan", "create", "update", "delete")
+_plain("plan", "update", "delete")
 _plain("coupon", "create", "update", "delete")
 _plain("promotion_code", "create", "update")
 _plain("credit_note", "update")
@@ -112,6 +112,31 @@ def delete_product(ctx: ActionContext, product: Obj | None) -> Obj:
     answer = ctx.generic()
     emit_rule(ctx, rule, [snapshot])
     return answer
+
+
+@action("plan", "create")
+def create_plan(ctx: ActionContext, _: Obj | None) -> Obj:
+    """A plan; an inline ``product`` (a dictionary, not an id) creates that product first."""
+    inline = ctx.params.get("product")
+    if isinstance(inline, str):
+        ctx.require(inline, "product", "product")
+    plan = ctx.generic()
+    ctx.set(plan, {"created": ctx.request.now})
+    if not isinstance(inline, Mapping):
+        return carry_out(ctx, plan, rule_of("plan", "create"))
+    product = ctx.create(
+        "product",
+        {
+            "name": inline.get("name"),
+            "active": str(inline.get("active", "true")).lower() == "true",
+            "metadata": dict(inline.get("metadata") or {}),
+            "created": ctx.request.now,
+            "updated": ctx.request.now,
+            "default_price": None,
+        },
+    )
+    plan["product"] = product.get("id")
+    return carry_out(ctx, plan, rule_of("plan", "create_with_product"), extra=[product])
 
 
 @action("price", "create")

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from connect_harness.lifecycle.states import apply_state
-from connect_harness.lifecycle.test_values import card_for
+from connect_harness.lifecycle.test_values import TestCard, card_for
 from connect_harness.stripe_api import bodies
 from connect_harness.stripe_api.actions import (
     ActionContext,
@@ -32,6 +32,7 @@ from connect_harness.stripe_api.actions.cards import (
     refuse_declined_attach,
     truthy,
 )
+from connect_harness.stripe_api.actions.rules import emit_rule, rule_of
 
 # --- customers ----------------------------------------------------------------------------------
 
@@ -43,6 +44,11 @@ def create_customer(ctx: ActionContext, _: dict[str, Any] | None) -> dict[str, A
     if ctx.params.get("payment_method") not in (None, ""):
         pm = payment_method(ctx, ctx.params["payment_method"], "payment_method")
         refuse_declined_attach(card_of(pm), pm)
+    token = ctx.params.get("source")
+    source_card = card_for(token) if isinstance(token, str) else None
+    if source_card is not None:
+        refuse_declined_attach(source_card)
+    coupon = _coupon(ctx)
     customer = ctx.generic()
     customer["created"] = ctx.request.now
     ctx.set(
@@ -63,7 +69,16 @@ def create_customer(ctx: ActionContext, _: dict[str, Any] | None) -> dict[str, A
         if name in customer:
             customer[name] = ctx.params.get(name) or None
     _apply_nested(ctx, customer)
+    # docs.stripe.com/api/customers/create, source: it becomes the customer's default source
+    source = _new_card(ctx, customer, source_card) if source_card is not None else None
+    if source is not None:
+        customer["default_source"] = source["id"]
+    discount = _new_discount(ctx, customer, coupon) if coupon is not None else None
     ctx.emit_outcome("ok", customer)
+    if source is not None:
+        ctx.emit_outcome("ok", source, object_type="card", verb="create")
+    if discount is not None:
+        emit_rule(ctx, rule_of("customer", "discount_created"), [discount])
     if pm is not None:
         pm["customer"] = customer["id"]
         ctx.emit_outcome("ok", pm, object_type="payment_method", verb="attach")
@@ -80,11 +95,69 @@ def _apply_nested(ctx: ActionContext, customer: dict[str, Any]) -> None:
             holder["default_payment_method"] = value
 
 
+def _coupon(ctx: ActionContext) -> dict[str, Any] | None:
+    """The coupon ``coupon`` names (API versions before 2025-09-30 take it), or Stripe's 404.
+
+    The parameter is taken off the request: the customer's ``discount`` is ours to set.
+    """
+    named = ctx.params.pop("coupon", None)
+    if not named:
+        return None
+    return ctx.require(named, "coupon", "coupon")
+
+
+def _new_discount(
+    ctx: ActionContext, customer: dict[str, Any], coupon: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The customer's discount from ``coupon``, set as its ``discount``."""
+    discount = ctx.create(
+        "discount",
+        {
+            "source": {"coupon": coupon.get("id"), "type": "coupon"},
+            "customer": customer.get("id"),
+            "start": ctx.request.now,
+            "end": None,
+            "subscription": None,
+            "invoice": None,
+            "invoice_item": None,
+            "promotion_code": None,
+            "checkout_session": None,
+        },
+    )
+    # The coupon itself before 2025-09-30 (source.coupon, its id, since): each version's renders.
+    discount["coupon"] = copy.deepcopy(dict(coupon))
+    customer["discount"] = discount
+    return discount
+
+
 @action("customer", "update")
 def update_customer(ctx: ActionContext, customer: dict[str, Any] | None) -> dict[str, Any]:
+    """An update; ``coupon`` (older API versions) attaches, switches or ("") removes the discount.
+
+    The catalogue's customer.discount.created, .updated ('switched from one coupon to another')
+    and .deleted ('a coupon is removed from a customer'), then customer.updated for the changed
+    ``discount`` ('Occurs whenever any property of a customer changes').
+    """
     assert customer is not None
     before = copy.deepcopy(customer)
+    unset = ctx.params.get("coupon") == ""
+    coupon = _coupon(ctx)
     updated = ctx.generic()
+    old = before.get("discount") if isinstance(before.get("discount"), dict) else None
+    discount_events: list[tuple[str, dict[str, Any]]] = []
+    if coupon is not None:
+        verb = "discount_updated" if old is not None else "discount_created"
+        discount_events.append((verb, _new_discount(ctx, updated, coupon)))
+    elif unset and old is not None:
+        updated["discount"] = None
+        discount_events.append(("discount_deleted", old))
+    for verb, discount in discount_events:
+        switched = {  # the discount's fields the switch changed, as they were
+            key: value
+            for key, value in (old or {}).items()
+            if verb == "discount_updated" and discount.get(key) != value
+        }
+        emit_rule(ctx, rule_of("customer", verb), [discount], previous=switched)
     previous = previous_attributes(before, updated)
     if previous:
         ctx.emit_outcome("ok", updated, previous_attributes=previous)
@@ -192,6 +265,17 @@ def create_source(ctx: ActionContext, _: dict[str, Any] | None) -> dict[str, Any
         return ctx.generic()
     customer = ctx.require(customer_id, "customer", "customer")
     refuse_declined_attach(card)
+    obj = _new_card(ctx, customer, card)
+    if customer.get("default_source") is None and "default_source" in customer:
+        customer["default_source"] = obj["id"]
+        ctx.emit_outcome("default", obj, customer, previous_attributes={"default_source": None})
+        return obj
+    ctx.emit_outcome("ok", obj)
+    return obj
+
+
+def _new_card(ctx: ActionContext, customer: Mapping[str, Any], card: TestCard) -> dict[str, Any]:
+    """A card source of ``customer`` made from a test token."""
     obj = ctx.create(
         "card",
         {"brand": brand_name(card.brand), "last4": card.last4, "funding": card.funding},
@@ -199,9 +283,6 @@ def create_source(ctx: ActionContext, _: dict[str, Any] | None) -> dict[str, Any
     obj["customer"] = customer["id"]
     if "account" in obj:
         obj["account"] = None
-    if customer.get("default_source") is None and "default_source" in customer:
-        customer["default_source"] = obj["id"]
-    ctx.emit_outcome("ok", obj)
     return obj
 
 

@@ -373,8 +373,10 @@ def _collect(ctx: ActionContext, invoice: Obj, pm: Obj | None) -> ActionError | 
         rule = rule_of("invoice", "pay_requires_action")
         emit_rule(ctx, rule, objects, snapshots=snapshots)
         message = "This payment requires additional user action before it can be completed."
+        # A card_error: the Stripe CLI's invoice.payment_action_required fixture expects that type
+        # for this pay (expected_error_type); docs.stripe.com/error-codes names the code.
         body = bodies.error(
-            "invalid_request_error",
+            "card_error",
             message,
             code=rule.error_code,
             doc_url=doc_url(str(rule.error_code)),

@@ -35,6 +35,7 @@ from connect_harness.stripe_api.actions.cards import (
     truthy,
     whole_amount,
 )
+from connect_harness.stripe_api.store import Stored, balance_key
 
 # --- payment intents ----------------------------------------------------------------------------
 
@@ -178,12 +179,37 @@ def _confirm(ctx: ActionContext, pi: dict[str, Any], pm: dict[str, Any] | None) 
         ctx.emit_outcome("requires_capture", charge, pi, verb="confirm")
         return
     apply_state(pi, "payment_intent", "succeeded", at=now, link=named)
+    if card.outcome != "dispute" and card.available_at_once:
+        balance = _credit_available(ctx, charge)
+        ctx.emit_outcome("available", charge, pi, balance, verb="confirm")
+        return
     if card.outcome != "dispute":
         ctx.emit_outcome("succeeded", charge, pi, verb="confirm")
         return
     dispute = _new_dispute(ctx, charge, card)
     outcome = "inquiry" if dispute.get("status") == "warning_needs_response" else "disputed"
     ctx.emit_outcome(outcome, charge, pi, dispute, verb="confirm")
+
+
+def _credit_available(ctx: ActionContext, charge: Mapping[str, Any]) -> dict[str, Any]:
+    """The acting account's balance with ``charge``'s amount added to its available funds."""
+    key = balance_key(ctx.owner, ctx.live)
+    stored = ctx.store.objects.get(key)
+    if stored is None:
+        stored = ctx.store.objects[key] = Stored("balance", None, ctx.owner, ctx.live)
+    balance = ctx.store.materialize(stored)
+    amount, currency = charge.get("amount"), charge.get("currency")
+    available = balance.get("available")
+    if isinstance(available, list) and isinstance(amount, int):
+        for entry in available:
+            if isinstance(entry, dict) and entry.get("currency") == currency:
+                entry["amount"] = int(entry.get("amount") or 0) + amount
+                break
+        else:
+            available.append(
+                {"amount": amount, "currency": currency, "source_types": {"card": amount}}
+            )
+    return balance
 
 
 def _list_charge(pi: dict[str, Any], charge: Mapping[str, Any]) -> None:
