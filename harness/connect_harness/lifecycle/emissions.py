@@ -401,7 +401,7 @@ def emission(object_type: str, action: str, outcome: str = "ok") -> Emission:
 
 # The lifecycles' other tables (billing, Connect) live beside this one, each a module with its
 # own ``EMISSIONS``: they join this table, so a row is found wherever it is kept.
-_OTHER_TABLES = ("billing", "connect")
+_OTHER_TABLES = ("billing", "connect", "tools")
 
 
 def all_rows() -> tuple[Emission, ...]:

@@ -257,7 +257,7 @@ def transition(object_type: str, action: str) -> Transition | None:
 
 # The lifecycles' other tables (billing, Connect) live beside this one, each a module with its
 # own ``TRANSITIONS``: they join this table, so a row is found wherever it is kept.
-_OTHER_TABLES = ("billing", "connect")
+_OTHER_TABLES = ("billing", "connect", "tools")
 
 
 def all_rows() -> tuple[Transition, ...]:
