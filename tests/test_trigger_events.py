@@ -35,16 +35,12 @@ PENDING = {
     ),
     "cash_balance.funds_available": "the fake's fund_cash_balance test helper emits nothing yet",
     "checkout.session.async_payment_failed": (
-        "the fake does not serve the Checkout payment page (/v1/payment_pages) the CLI's "
-        "flow pays through"
+        "the fake's Checkout does not save the SEPA method on a new customer for "
+        "setup_future_usage, and the processing debit's later outcome is not emitted"
     ),
     "checkout.session.async_payment_succeeded": (
-        "the fake does not serve the Checkout payment page (/v1/payment_pages) the CLI's "
-        "flow pays through"
-    ),
-    "checkout.session.completed": (
-        "the fake does not serve the Checkout payment page (/v1/payment_pages) the CLI's "
-        "flow pays through"
+        "the fake's Checkout does not save the SEPA method on a new customer for "
+        "setup_future_usage, and the processing debit's later outcome is not emitted"
     ),
     "customer.discount.created": "the fake emits no customer.discount.* events yet",
     "customer.discount.deleted": (
