@@ -118,3 +118,47 @@ def test_a_report_run_succeeds_when_created(fake: FakeStripeAPI) -> None:
     got = events(fake)
     assert [event["type"] for event in got] == ["reporting.report_run.succeeded"]
     assert got[0]["data"]["object"]["id"] == run["id"]
+
+
+def _card(fake: FakeStripeAPI) -> str:
+    holder = call(
+        fake,
+        "post",
+        "/v1/issuing/cardholders",
+        name="Jenny Rosen",
+        type="individual",
+        billing={
+            "address": {
+                "line1": "1 Main St",
+                "city": "SF",
+                "postal_code": "94111",
+                "country": "US",
+                "state": "CA",
+            }
+        },
+    )
+    card = call(
+        fake, "post", "/v1/issuing/cards", currency="usd", type="virtual", cardholder=holder["id"]
+    )
+    return str(card["id"])
+
+
+def test_a_test_transaction_with_a_receipt_emits_the_receipt_event(fake: FakeStripeAPI) -> None:
+    card = _card(fake)
+    path = "/v1/test_helpers/issuing/transactions/create_force_capture"
+    receipt = [{"description": "Ride", "quantity": 1, "unit_cost": 10000}]
+    call(fake, "post", path, card=card, amount=100, currency="usd")
+    call(
+        fake,
+        "post",
+        path,
+        card=card,
+        amount=100,
+        currency="usd",
+        purchase_details={"receipt": receipt},
+    )
+    assert [event["type"] for event in events(fake)][2:] == [
+        "issuing_transaction.created",
+        "issuing_transaction.created",
+        "issuing_transaction.purchase_details_receipt_updated",
+    ]

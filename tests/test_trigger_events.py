@@ -96,9 +96,6 @@ PENDING = {
     "issuing_authorization.request.gb": (
         "the fake does not serve the test authorization route the CLI's flow calls"
     ),
-    "issuing_transaction.purchase_details_receipt_updated": (
-        "the fake emits no issuing_transaction.purchase_details_receipt_updated yet"
-    ),
     "payment_intent.partially_funded": (
         "the fake refuses the CLI's bank_transfer type jp_bank_account (its description "
         "lists jp_bank_transfer)"

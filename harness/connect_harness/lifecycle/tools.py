@@ -1,4 +1,4 @@
-"""Identity, test clocks and reporting as data: which state each API action needs, what it leaves,
+"""Identity, test clocks, Issuing receipts and reporting as data: which state each API action needs, what it leaves,
 what it emits.
 
 The same :class:`~connect_harness.lifecycle.billing.Rule` shape and sources as the billing table
@@ -50,6 +50,16 @@ TOOLS_RULES: tuple[Rule, ...] = (
          "clock to a specified time in the future. Advancement is done when status changes to "
          "Ready'); catalogue test_helpers.test_clock.advancing, test_helpers.test_clock.ready; "
          "the fake moves frozen_time at once and advances no object on the clock"),
+    # --- Issuing ------------------------------------------------------------------------------------
+    Rule("issuing.transaction", "create_with_receipt", None, None,
+         ("issuing_transaction.created", "issuing_transaction.purchase_details_receipt_updated"),
+         None,
+         "catalogue issuing_transaction.created, issuing_transaction.purchase_details_receipt_"
+         "updated ('Occurs whenever an issuing transaction is updated with receipt data'); the "
+         "Stripe CLI's fixture for that event is a test transaction created with "
+         "purchase_details.receipt; whether Stripe emits it for a receipt given at creation: "
+         "the docs are silent",
+         outcome_of="create"),
     # --- reporting ----------------------------------------------------------------------------------
     Rule("reporting.report_run", "create", None, "succeeded",
          ("reporting.report_run.succeeded",), None,

@@ -1,4 +1,4 @@
-"""Identity verification sessions, test clocks and report runs on the fake: the actions of
+"""Identity verification sessions, test clocks, Issuing test transactions and report runs on the fake: the actions of
 :mod:`connect_harness.lifecycle.tools` (their creates, updates and deletes are the catalogue's
 rule, :mod:`connect_harness.stripe_api.actions.catalogue`)."""
 
@@ -48,6 +48,20 @@ def advance_test_clock(ctx: ActionContext, clock: Obj | None) -> Obj:
     ctx.set(advancing, {"status": "ready"})
     ctx.emit(ready_event, advancing)
     return advancing
+
+
+@action("issuing.transaction", "create")
+def create_issuing_transaction(ctx: ActionContext, _: Obj | None) -> Obj:
+    """A test transaction; one given ``purchase_details.receipt`` also emits the receipt event."""
+    created = ctx.generic()
+    ctx.set(created, {"created": ctx.request.now})
+    details = ctx.params.get("purchase_details")
+    if isinstance(details, dict) and details.get("receipt"):
+        for event_type in rule_of("issuing.transaction", "create_with_receipt").emits:
+            ctx.emit(event_type, created)
+        return created
+    ctx.emit("issuing_transaction.created", created)  # the catalogue's rule, as without a handler
+    return created
 
 
 @action("reporting.report_run", "create")
