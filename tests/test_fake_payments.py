@@ -288,6 +288,27 @@ def _session(client: stripe.StripeClient) -> Any:
     )
 
 
+def _priced_session(client: stripe.StripeClient) -> Any:
+    product = client.v1.products.create(params={"name": "p"})
+    price = client.v1.prices.create(
+        params={"product": product.id, "unit_amount": 1500, "currency": "usd"}
+    )
+    return client.v1.checkout.sessions.create(
+        params={
+            "success_url": "https://example.com/ok",
+            "mode": "payment",
+            "line_items": [{"price": price.id, "quantity": 1}],
+        }
+    )
+
+
+def _pay_page(client: stripe.StripeClient, session: Any) -> Any:
+    """Stripe's private Checkout page confirm, as the Stripe CLI's checkout fixtures call it."""
+    path = f"/v1/payment_pages/{session.id}/confirm"
+    answer = client.raw_request("post", path, payment_method="pm_card_visa")
+    return client.deserialize(answer, api_mode="V1")
+
+
 def _attached(client: stripe.StripeClient) -> Any:
     customer = client.v1.customers.create()
     return client.v1.payment_methods.attach("pm_card_visa", params={"customer": customer.id})
@@ -374,6 +395,11 @@ REFUSED: dict[tuple[str, str], tuple[Callable[..., Any], Callable[..., Any], str
     ("checkout.session", "expire"): (
         lambda c: c.v1.checkout.sessions.expire(_session(c).id),
         lambda c, o: c.v1.checkout.sessions.expire(o.id),
+        "expired",
+    ),
+    ("checkout.session", "payment_page_confirm"): (
+        lambda c: c.v1.checkout.sessions.expire(_priced_session(c).id),
+        _pay_page,
         "expired",
     ),
 }
@@ -910,6 +936,10 @@ ALLOWED: dict[tuple[str, str, str], tuple[Callable[..., Any], Callable[..., Any]
     ("checkout.session", "expire", "open"): (
         lambda c, f: _session(c),
         lambda c, o: c.v1.checkout.sessions.expire(o.id),
+    ),
+    ("checkout.session", "payment_page_confirm", "open"): (
+        lambda c, f: _priced_session(c),
+        _pay_page,
     ),
 }
 

@@ -30,77 +30,19 @@ TABLE = json.loads(
 #: Trigger names whose flow the fake does not yet answer with Stripe's events, each with why (the fake's
 #: emissions land in parts: fakelife payments, fakebill billing and Connect). Must shrink to empty.
 PENDING = {
-    "billing_portal.configuration.created": "no billing portal emissions in the fake yet",
-    "billing_portal.configuration.updated": "no billing portal emissions in the fake yet",
-    "billing_portal.session.created": "no billing portal emissions in the fake yet",
     "cash_balance.funds_available": "the fake's fund_cash_balance test helper emits nothing yet",
-    "checkout.session.async_payment_failed": (
-        "the fake does not serve the Checkout payment page (/v1/payment_pages) the CLI's "
-        "flow pays through"
-    ),
-    "checkout.session.async_payment_succeeded": (
-        "the fake does not serve the Checkout payment page (/v1/payment_pages) the CLI's "
-        "flow pays through"
-    ),
-    "checkout.session.completed": (
-        "the fake does not serve the Checkout payment page (/v1/payment_pages) the CLI's "
-        "flow pays through"
-    ),
-    "customer.subscription.paused": (
-        "the fake adds customer.subscription.trial_will_end when the trial is ended early "
-        "and emits paused before updated (the docs are silent on both)"
-    ),
-    "customer_cash_balance_transaction.created": (
-        "the fake's fund_cash_balance test helper emits nothing yet"
-    ),
-    "identity.verification_session.canceled": "no Identity emissions in the fake yet",
-    "identity.verification_session.created": "no Identity emissions in the fake yet",
-    "identity.verification_session.redacted": "no Identity emissions in the fake yet",
-    "issuing_authorization.request": (
-        "no Issuing emissions in the fake yet (nor the test authorization route)"
-    ),
-    "issuing_authorization.request.eu": (
-        "no Issuing emissions in the fake yet (nor the test authorization route)"
-    ),
-    "issuing_authorization.request.gb": (
-        "no Issuing emissions in the fake yet (nor the test authorization route)"
-    ),
-    "issuing_card.created": "no Issuing emissions in the fake yet",
-    "issuing_card.created.eu": "no Issuing emissions in the fake yet",
-    "issuing_card.created.gb": "no Issuing emissions in the fake yet",
-    "issuing_cardholder.created": "no Issuing emissions in the fake yet",
-    "issuing_cardholder.created.eu": "no Issuing emissions in the fake yet",
-    "issuing_cardholder.created.gb": "no Issuing emissions in the fake yet",
-    "issuing_transaction.created": "no Issuing emissions in the fake yet",
-    "issuing_transaction.purchase_details_receipt_updated": "no Issuing emissions in the fake yet",
-    "issuing_transaction.updated": "no Issuing emissions in the fake yet",
-    "payment_intent.partially_funded": (
-        "the fake refuses the CLI's bank_transfer type jp_bank_account (its description "
-        "lists jp_bank_transfer)"
-    ),
-    "payment_link.created": "no payment link emissions in the fake yet",
-    "payment_link.updated": "no payment link emissions in the fake yet",
-    "reporting.report_run.succeeded": "no reporting emissions in the fake yet",
-    "subscription_schedule.canceled": (
-        "the fake emits subscription_schedule.canceled before customer.subscription.deleted; the "
-        "cancel endpoint's text ('Cancels a subscription schedule and its associated "
-        "subscription immediately') gives no order"
-    ),
-    "subscription_schedule.completed": (
-        "the fake's test clocks do not advance a schedule (no test clock emissions yet)"
-    ),
-    "subscription_schedule.expiring": (
-        "the fake's test clocks do not advance a schedule (no test clock emissions yet)"
-    ),
-    "tax_rate.created": "no tax rate emissions in the fake yet",
-    "tax_rate.updated": "no tax rate emissions in the fake yet",
-    "test_helpers.test_clock.advancing": "no test clock emissions in the fake yet",
-    "test_helpers.test_clock.created": "no test clock emissions in the fake yet",
-    "test_helpers.test_clock.deleted": "no test clock emissions in the fake yet",
-    "test_helpers.test_clock.ready": "no test clock emissions in the fake yet",
-    "v1.billing.meter.error_report_triggered": (
-        "the fake serves no v2 meter event session or stream"
-    ),
+    "checkout.session.async_payment_failed": "the fake's Checkout does not save the SEPA method on a new customer for setup_future_usage, and the processing debit's later outcome is not emitted",
+    "checkout.session.async_payment_succeeded": "the fake's Checkout does not save the SEPA method on a new customer for setup_future_usage, and the processing debit's later outcome is not emitted",
+    "customer.subscription.paused": "the fake adds customer.subscription.trial_will_end when the trial is ended early and emits paused before updated (the docs are silent on both)",
+    "customer_cash_balance_transaction.created": "the fake's fund_cash_balance test helper emits nothing yet",
+    "issuing_authorization.request": "the fake does not serve the test authorization route the CLI's flow calls",
+    "issuing_authorization.request.eu": "the fake does not serve the test authorization route the CLI's flow calls",
+    "issuing_authorization.request.gb": "the fake does not serve the test authorization route the CLI's flow calls",
+    "payment_intent.partially_funded": "the fake refuses the CLI's bank_transfer type jp_bank_account (its description lists jp_bank_transfer)",
+    "subscription_schedule.canceled": "the fake emits subscription_schedule.canceled before customer.subscription.deleted; the cancel endpoint's text ('Cancels a subscription schedule and its associated subscription immediately') gives no order",
+    "subscription_schedule.completed": "advancing a test clock moves its frozen_time only: it does not advance the schedules and subscriptions on it",
+    "subscription_schedule.expiring": "advancing a test clock moves its frozen_time only: it does not advance the schedules and subscriptions on it",
+    "v1.billing.meter.error_report_triggered": "the fake serves no v2 meter event session or stream",
     "v1.billing.meter.no_meter_found": "the fake serves no v2 meter event session or stream",
 }
 

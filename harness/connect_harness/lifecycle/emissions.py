@@ -404,6 +404,18 @@ EMISSIONS: tuple[Emission, ...] = (
         ("checkout.session.expired",),
         _CATALOGUE + " (checkout.session.expired: 'Occurs when a Checkout Session is expired')",
     ),
+    Emission(
+        "checkout.session",
+        "payment_page_confirm",
+        "ok",
+        ("checkout.session.completed",),
+        _CATALOGUE + " (checkout.session.completed: 'Occurs when a Checkout Session has been "
+        "successfully completed'); https://docs.stripe.com/checkout/fulfillment (a delayed "
+        "method completes the session with payment_status unpaid)",
+        note="the payment's own events (payment_intent.created, then the confirm's) come first; "
+        "Stripe delivers checkout.session.completed and payment_intent.succeeded in either "
+        "order; the page's answers are not documented: the fake answers the session",
+    ),
 )
 
 
@@ -420,7 +432,7 @@ def emission(object_type: str, action: str, outcome: str = "ok") -> Emission:
 
 # The lifecycles' other tables (billing, Connect) live beside this one, each a module with its
 # own ``EMISSIONS``: they join this table, so a row is found wherever it is kept.
-_OTHER_TABLES = ("billing", "connect")
+_OTHER_TABLES = ("billing", "connect", "tools")
 
 
 def all_rows() -> tuple[Emission, ...]:

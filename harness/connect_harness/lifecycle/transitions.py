@@ -247,6 +247,21 @@ TRANSITIONS: tuple[Transition, ...] = (
         "expired when it is in one of these statuses: open')",
         note="the page gives neither the error's code nor its wording; the fake sends no code",
     ),
+    Transition(
+        "checkout.session",
+        "payment_page_confirm",
+        ("open",),
+        "complete",
+        400,
+        None,
+        "Only Checkout Sessions with a status of open can be paid; session {id} has a status "
+        "of {status}.",
+        "https://docs.stripe.com/api/checkout/sessions/object (status: 'open: The checkout "
+        "session is still in progress. Payment processing has not started'; 'complete: The "
+        "checkout session is complete. Payment processing may still be in progress')",
+        note="the /v1/payment_pages API is Stripe's private one (not in its API description): "
+        "its refusals are not documented; the wording and the missing code are ours",
+    ),
 )
 
 
@@ -257,7 +272,7 @@ def transition(object_type: str, action: str) -> Transition | None:
 
 # The lifecycles' other tables (billing, Connect) live beside this one, each a module with its
 # own ``TRANSITIONS``: they join this table, so a row is found wherever it is kept.
-_OTHER_TABLES = ("billing", "connect")
+_OTHER_TABLES = ("billing", "connect", "tools")
 
 
 def all_rows() -> tuple[Transition, ...]:

@@ -22,6 +22,7 @@ from connect_harness.stripe_api.actions import (
     Request,
     handler_for,
 )
+from connect_harness.stripe_api.actions.catalogue import catalogue_handler
 from connect_harness.stripe_api.store import Store
 
 if TYPE_CHECKING:
@@ -61,8 +62,12 @@ class Acting:
         return emitted
 
     def handler(self, object_type: str, verb: str) -> Handler | None:
-        """The handler of ``verb`` on ``object_type`` (None: none, or no request begun)."""
-        return None if self._request is None else handler_for(object_type, verb)
+        """The handler of ``verb`` on ``object_type`` (None: none, or no request begun); a type
+        without one of its own emits what the catalogue's text says the verb causes
+        (:mod:`connect_harness.stripe_api.actions.catalogue`)."""
+        if self._request is None:
+            return None
+        return handler_for(object_type, verb) or catalogue_handler(object_type, verb)
 
     def named(
         self,

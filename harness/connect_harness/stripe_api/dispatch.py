@@ -9,6 +9,7 @@ the path is the owner, as on Stripe.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -65,6 +66,10 @@ class Answer:
     object_livemode: bool | None = None
     #: The schemas the body is an object (or list) of, for expand.
     schemas: tuple[str, ...] = ()
+
+
+#: Stripe's private Checkout payment page API (not in its API description): the page and its confirm.
+_PAYMENT_PAGE = re.compile(r"/v1/payment_pages/(cs_\w+)(/confirm)?")
 
 
 class Dispatcher:
@@ -139,6 +144,44 @@ class Dispatcher:
             )
         return self._acting(
             "delete", answer, params, values, context, lambda: self._delete(found, route, table)
+        )
+
+    def payment_page(
+        self, method: str, path: str, params: dict[str, Any], context: Context
+    ) -> Answer | None:
+        """Stripe's private Checkout payment page calls the Stripe CLI's fixtures make (None: not
+        one): ``GET /v1/payment_pages/{session}`` answers the session, ``POST .../confirm`` pays
+        it by the ``checkout.session`` ``payment_page_confirm`` handler."""
+        found = _PAYMENT_PAGE.fullmatch(path)
+        if found is None or (method, bool(found.group(2))) not in (("GET", False), ("POST", True)):
+            return None
+        session_id = found.group(1)
+        sessions = frozenset({"checkout.session"})
+        answer = self._find(
+            ("session",), {"session": session_id}, session_id, sessions, context, context.account
+        )
+        if answer.status != 200 or answer.stored is None:
+            return answer
+        if method == "GET":
+            return answer
+        handler = self.acting.handler("checkout.session", "payment_page_confirm")
+        if handler is None:  # no request begun: the dispatcher used on its own
+            return Answer(404, bodies.unrecognized(method, path))
+        stored = answer.stored
+        target = Target(
+            stored.type,
+            "payment_page_confirm",
+            self.store.materialize(stored),
+            stored.owner,
+            context.live,
+        )
+        return self.acting.run(
+            handler,
+            target,
+            answer,
+            params,
+            {"session": session_id},
+            lambda: Answer(404, bodies.unrecognized(method, path)),
         )
 
     # --- actions ---------------------------------------------------------------------------------

@@ -76,6 +76,10 @@ class Router:
         table = routes_for_version(version or self._default_version())
         route, values, _ = table.match(method, path)
         if route is None:
+            params = parse_params(query if method == "GET" else form)
+            page = self._dispatcher.payment_page(method, path, params, context)
+            if page is not None:
+                return page, False
             return Answer(404, bodies.unrecognized(method, path)), True
         params = parse_params(query if method in ("GET", "DELETE") else form)
         if method == "DELETE" and form:

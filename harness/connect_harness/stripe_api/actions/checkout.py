@@ -1,17 +1,22 @@
-"""Checkout Sessions on the fake: create (open, unpaid) and expire.
+"""Checkout Sessions on the fake: create (open, unpaid), expire, and pay on the hosted page.
 
-Completing a session happens on Stripe's hosted page (the Stripe CLI's fixtures call its private
-``/v1/payment_pages`` API, which Stripe's API description does not include): the fake does not
-serve it.
+Completing a session happens on Stripe's hosted page: the Stripe CLI's fixtures pay through its
+private ``/v1/payment_pages`` API, which Stripe's API description does not include. The fake serves
+the two calls those fixtures make (the page, then its ``confirm`` with a payment method), and the
+payment that follows is the payment intent's own (``actions/payments.py``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from connect_harness.stripe_api.actions import ActionContext, action
-from connect_harness.stripe_api.actions.cards import whole_amount
+from connect_harness.lifecycle.states import apply_state
+from connect_harness.stripe_api import bodies
+from connect_harness.stripe_api.actions import ActionContext, ActionError, action
+from connect_harness.stripe_api.actions.cards import link_ids, payment_method, whole_amount
+from connect_harness.stripe_api.actions.payments import confirm_intent, fresh_payment_intent
 
 # --- Checkout Sessions --------------------------------------------------------------------------
 
@@ -87,5 +92,40 @@ def expire_checkout_session(ctx: ActionContext, session: dict[str, Any] | None) 
     assert session is not None
     ctx.check_state(session)
     session["status"] = "expired"
+    ctx.emit_outcome("ok", session)
+    return session
+
+
+@action("checkout.session", "payment_page_confirm")
+def confirm_payment_page(ctx: ActionContext, session: dict[str, Any] | None) -> dict[str, Any]:
+    """The customer pays on the hosted page: a payment intent for the session's total is created
+    and confirmed with the payment method, then the session completes (paid; unpaid while a
+    delayed method is processing) and emits ``checkout.session.completed``."""
+    assert session is not None
+    ctx.check_state(session)
+    pm = payment_method(ctx, ctx.params.get("payment_method"), "payment_method")
+    amount = whole_amount(session.get("amount_total"))
+    if amount is None:
+        message = f"Checkout Session {session.get('id')} has no total to pay."
+        raise ActionError(400, bodies.error("invalid_request_error", message))
+    customer = session.get("customer") if isinstance(session.get("customer"), str) else None
+    pay = dataclasses.replace(
+        ctx,
+        object_type="payment_intent",
+        verb="create",
+        params={"amount": amount, "currency": session.get("currency"), "customer": customer},
+    )
+    pi = pay.create("payment_intent", {"amount": amount, "currency": session.get("currency")})
+    fresh_payment_intent(pay, pi)
+    pi["payment_method"] = pm["id"]
+    apply_state(pi, "payment_intent", "requires_confirmation", at=ctx.request.now, link=link_ids())
+    pay.emit_outcome("ok", pi)
+    confirm_intent(
+        dataclasses.replace(pay, verb="confirm"), pi, pm
+    )  # a decline raises Stripe's 402
+    if pi.get("status") not in ("succeeded", "processing", "requires_capture"):
+        return session  # waiting for the customer (3D Secure): not completed yet
+    paid = "unpaid" if pi.get("status") == "processing" else "paid"
+    ctx.set(session, {"status": "complete", "payment_status": paid, "payment_intent": pi["id"]})
     ctx.emit_outcome("ok", session)
     return session

@@ -50,18 +50,18 @@ def create_payment_intent(ctx: ActionContext, _: dict[str, Any] | None) -> dict[
     if params.get("customer") not in (None, ""):
         ctx.require(params["customer"], "customer", "customer")
     pi = ctx.generic()
-    _fresh_payment_intent(ctx, pi)
+    fresh_payment_intent(ctx, pi)
     if pm is not None:
         pi["payment_method"] = pm["id"]
     state = "requires_payment_method" if pm is None else "requires_confirmation"
     apply_state(pi, "payment_intent", state, at=ctx.request.now, link=link_ids())
     ctx.emit_outcome("ok", pi)
     if truthy(params.get("confirm")):
-        _confirm(ctx, pi, pm)
+        confirm_intent(ctx, pi, pm)
     return pi
 
 
-def _fresh_payment_intent(ctx: ActionContext, pi: dict[str, Any]) -> None:
+def fresh_payment_intent(ctx: ActionContext, pi: dict[str, Any]) -> None:
     """A new intent has made nothing yet: the example's charge, customer, review are not its."""
     params = ctx.params
     pi["created"] = ctx.request.now
@@ -115,11 +115,11 @@ def confirm_payment_intent(ctx: ActionContext, pi: dict[str, Any] | None) -> dic
         pi["payment_method"] = pm["id"]
     elif isinstance(pi.get("payment_method"), str):
         pm = ctx.find(pi["payment_method"], "payment_method")
-    _confirm(ctx, pi, pm)
+    confirm_intent(ctx, pi, pm)
     return pi
 
 
-def _confirm(ctx: ActionContext, pi: dict[str, Any], pm: dict[str, Any] | None) -> None:
+def confirm_intent(ctx: ActionContext, pi: dict[str, Any], pm: dict[str, Any] | None) -> None:
     """Attempt the payment: the test card decides (Stripe's Testing page)."""
     if pm is None:
         body = bodies.error(

@@ -15,7 +15,7 @@ import copy
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from connect_harness.lifecycle import connect
+from connect_harness.lifecycle import connect, tools
 from connect_harness.lifecycle.billing import Rule, rule_for
 from connect_harness.lifecycle.states import StateError, apply_state
 from connect_harness.stripe_api.actions import ActionContext, Pending, state_error
@@ -50,8 +50,13 @@ ACTING: Any = object()
 
 
 def rule_of(object_type: str, verb: str) -> Rule:
-    """The billing or Connect rule for ``verb`` on ``object_type`` (a missing one is our bug)."""
-    found = rule_for(object_type, verb) or connect.rule_for(object_type, verb)
+    """The billing, Connect or tools rule for ``verb`` on ``object_type`` (a missing one is our
+    bug)."""
+    found = (
+        rule_for(object_type, verb)
+        or connect.rule_for(object_type, verb)
+        or tools.rule_for(object_type, verb)
+    )
     assert found is not None, f"no lifecycle rule for {object_type} {verb}"
     return found
 

@@ -1,0 +1,71 @@
+"""Identity verification sessions, test clocks, Issuing test transactions and report runs on the fake: the actions of
+:mod:`connect_harness.lifecycle.tools` (their creates, updates and deletes are the catalogue's
+rule, :mod:`connect_harness.stripe_api.actions.catalogue`)."""
+
+from __future__ import annotations
+
+from connect_harness.stripe_api.actions import ActionContext, action
+from connect_harness.stripe_api.actions.rules import Obj, carry_out, refuse_unless, rule_of, whole
+
+__all__: list[str] = []
+
+
+@action("identity.verification_session", "create")
+def create_verification_session(ctx: ActionContext, _: Obj | None) -> Obj:
+    created = ctx.generic()
+    fresh = {"last_error": None, "last_verification_report": None, "redaction": None}
+    ctx.set(created, {**fresh, "verified_outputs": None, "created": ctx.request.now})
+    return carry_out(ctx, created, rule_of("identity.verification_session", "create"))
+
+
+@action("identity.verification_session", "cancel")
+def cancel_verification_session(ctx: ActionContext, session: Obj | None) -> Obj:
+    assert session is not None
+    return carry_out(ctx, session, rule_of(ctx.object_type, "cancel"))
+
+
+@action("identity.verification_session", "redact")
+def redact_verification_session(ctx: ActionContext, session: Obj | None) -> Obj:
+    assert session is not None
+    rule = rule_of(ctx.object_type, "redact")
+    refuse_unless(rule, session)
+    ctx.set(session, {"redaction": {"status": "redacted"}, "metadata": {}})
+    return carry_out(ctx, session, rule)
+
+
+@action("test_helpers.test_clock", "advance")
+def advance_test_clock(ctx: ActionContext, clock: Obj | None) -> Obj:
+    assert clock is not None
+    rule = rule_of(ctx.object_type, "advance")
+    refuse_unless(rule, clock)
+    advancing = ctx.generic()
+    frozen_time = whole(ctx.params.get("frozen_time"))
+    ctx.set(advancing, {"status": "advancing"})
+    if frozen_time is not None:
+        ctx.set(advancing, {"frozen_time": frozen_time})
+    advancing_event, ready_event = rule.emits
+    ctx.emit(advancing_event, advancing)
+    ctx.set(advancing, {"status": "ready"})
+    ctx.emit(ready_event, advancing)
+    return advancing
+
+
+@action("issuing.transaction", "create")
+def create_issuing_transaction(ctx: ActionContext, _: Obj | None) -> Obj:
+    """A test transaction; one given ``purchase_details.receipt`` also emits the receipt event."""
+    created = ctx.generic()
+    ctx.set(created, {"created": ctx.request.now})
+    details = ctx.params.get("purchase_details")
+    if isinstance(details, dict) and details.get("receipt"):
+        for event_type in rule_of("issuing.transaction", "create_with_receipt").emits:
+            ctx.emit(event_type, created)
+        return created
+    ctx.emit("issuing_transaction.created", created)  # the catalogue's rule, as without a handler
+    return created
+
+
+@action("reporting.report_run", "create")
+def create_report_run(ctx: ActionContext, _: Obj | None) -> Obj:
+    run = ctx.generic()
+    ctx.set(run, {"created": ctx.request.now, "succeeded_at": ctx.request.now})
+    return carry_out(ctx, run, rule_of("reporting.report_run", "create"))
