@@ -77,7 +77,7 @@ class Emissions:
     def __init__(self, store: Store, *, keep: int | None = None) -> None:
         self._store = store
         self._lock = threading.Lock()  # never held while a sink runs
-        #: A fake bounded by ``max_calls`` keeps only the latest ``keep`` events (and serves only
+        #: A fake bounded by ``max_calls`` keeps only its latest ``max_calls`` events (and serves only
         #: those from the events API): one that serves for hours must not grow with every update.
         self._events: collections.deque[Event] = collections.deque(maxlen=keep)
         self._emitted = 0  # every event's sequence number, including those no longer kept

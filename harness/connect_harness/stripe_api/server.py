@@ -32,7 +32,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
@@ -164,7 +164,7 @@ class FakeStripeAPI:
         self._last_activity = time.monotonic()
         self._request_count = 0
         self._on_call = on_call
-        self._emissions = Emissions(self._store, keep=self._max_replays)
+        self._emissions = Emissions(self._store, keep=max_calls)
         if on_event is not None:
             self._emissions.subscribe(on_event)
         self._v2 = V2Objects()
@@ -608,7 +608,14 @@ class FakeStripeAPI:
                         and answer.status not in (401, 429)
                         and answer.status < 500
                     ):
-                        self._replays[replay_key] = _Replay(fingerprint, answer, text, request_id)
+                        # The replay sends ``text``; the answer keeps what the call record
+                        # reads (status, the object, an error), not a 200's whole object again.
+                        kept = (
+                            answer
+                            if answer.status != 200
+                            else replace(answer, body={}, stored=None)
+                        )
+                        self._replays[replay_key] = _Replay(fingerprint, kept, text, request_id)
                         if self._max_replays is not None and len(self._replays) > self._max_replays:
                             self._replays.popitem(last=False)
             self._emissions.hand_over(emitted)
