@@ -269,3 +269,34 @@ def refuse_declined_attach(card: TestCard, pm: Mapping[str, Any] | None = None) 
     """A card Stripe's Testing page declines already when it is attached to a customer: 402."""
     if card.attach_declined:
         raise ActionError(402, {"error": card_error(card, charge=None, pm=pm)})
+
+
+def method_to_confirm(ctx: ActionContext, intent: dict[str, Any]) -> dict[str, Any] | None:
+    """The payment method a confirm of ``intent`` (a payment or setup intent) uses: the one the
+    request names (recorded on the intent), else the one the intent already has."""
+    if ctx.params.get("payment_method") not in (None, ""):
+        pm = payment_method(ctx, ctx.params["payment_method"], "payment_method")
+        intent["payment_method"] = pm["id"]
+        return pm
+    if isinstance(intent.get("payment_method"), str):
+        return ctx.find(intent["payment_method"], "payment_method")
+    return None
+
+
+def missing_payment_method(intent: dict[str, Any], *, kind: str, name: str) -> ActionError:
+    """Stripe's 400 for confirming an intent without a payment method: ``kind`` is its object
+    (``payment_intent``), ``name`` how the message calls it (``PaymentIntent``)."""
+    how = (
+        f"To confirm the {name}, update it with a payment method or pass one when you confirm it."
+        if kind == "payment_intent"
+        else "Update it with a payment method or pass one when you confirm it."
+    )
+    body = bodies.error(
+        "invalid_request_error",
+        f"You cannot confirm this {name} because it's missing a payment method. {how}",
+        code=f"{kind}_unexpected_state",
+        doc_url=ERROR_DOCS + f"{kind.replace('_', '-')}-unexpected-state",
+        param="payment_method",
+    )
+    body["error"][kind] = copy.deepcopy(intent)
+    return ActionError(400, body)

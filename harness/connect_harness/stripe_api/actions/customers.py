@@ -12,7 +12,6 @@ from typing import Any
 
 from connect_harness.lifecycle.states import apply_state
 from connect_harness.lifecycle.test_values import TestCard, card_for
-from connect_harness.stripe_api import bodies
 from connect_harness.stripe_api.actions import (
     ActionContext,
     ActionError,
@@ -20,7 +19,6 @@ from connect_harness.stripe_api.actions import (
     previous_attributes,
 )
 from connect_harness.stripe_api.actions.cards import (
-    ERROR_DOCS,
     attachment,
     brand_name,
     card_error,
@@ -28,6 +26,8 @@ from connect_harness.stripe_api.actions.cards import (
     card_payment_method,
     check_reuse,
     link_ids,
+    method_to_confirm,
+    missing_payment_method,
     payment_method,
     refuse_declined_attach,
     truthy,
@@ -357,28 +357,13 @@ def create_setup_intent(ctx: ActionContext, _: dict[str, Any] | None) -> dict[st
 def confirm_setup_intent(ctx: ActionContext, seti: dict[str, Any] | None) -> dict[str, Any]:
     assert seti is not None
     ctx.check_state(seti)
-    pm = None
-    if ctx.params.get("payment_method") not in (None, ""):
-        pm = payment_method(ctx, ctx.params["payment_method"], "payment_method")
-        seti["payment_method"] = pm["id"]
-    elif isinstance(seti.get("payment_method"), str):
-        pm = ctx.find(seti["payment_method"], "payment_method")
-    _confirm_setup(ctx, seti, pm)
+    _confirm_setup(ctx, seti, method_to_confirm(ctx, seti))
     return seti
 
 
 def _confirm_setup(ctx: ActionContext, seti: dict[str, Any], pm: dict[str, Any] | None) -> None:
     if pm is None:
-        body = bodies.error(
-            "invalid_request_error",
-            "You cannot confirm this SetupIntent because it's missing a payment method. Update "
-            "it with a payment method or pass one when you confirm it.",
-            code="setup_intent_unexpected_state",
-            doc_url=ERROR_DOCS + "setup-intent-unexpected-state",
-            param="payment_method",
-        )
-        body["error"]["setup_intent"] = copy.deepcopy(seti)
-        raise ActionError(400, body)
+        raise missing_payment_method(seti, kind="setup_intent", name="SetupIntent")
     card = card_of(pm)
     now = ctx.request.now
     if card.outcome == "requires_action" and seti.get("status") != "requires_action":

@@ -24,12 +24,13 @@ from connect_harness.stripe_api.actions import (
 )
 from connect_harness.stripe_api.actions.cards import (
     DELAYED_TYPES,
-    ERROR_DOCS,
     balance_transaction,
     brand_name,
     card_error,
     card_of,
     link_ids,
+    method_to_confirm,
+    missing_payment_method,
     new_charge,
     payment_method,
     truthy,
@@ -109,30 +110,14 @@ def fresh_payment_intent(ctx: ActionContext, pi: dict[str, Any]) -> None:
 def confirm_payment_intent(ctx: ActionContext, pi: dict[str, Any] | None) -> dict[str, Any]:
     assert pi is not None
     ctx.check_state(pi)
-    pm = None
-    if ctx.params.get("payment_method") not in (None, ""):
-        pm = payment_method(ctx, ctx.params["payment_method"], "payment_method")
-        pi["payment_method"] = pm["id"]
-    elif isinstance(pi.get("payment_method"), str):
-        pm = ctx.find(pi["payment_method"], "payment_method")
-    confirm_intent(ctx, pi, pm)
+    confirm_intent(ctx, pi, method_to_confirm(ctx, pi))
     return pi
 
 
 def confirm_intent(ctx: ActionContext, pi: dict[str, Any], pm: dict[str, Any] | None) -> None:
     """Attempt the payment: the test card decides (Stripe's Testing page)."""
     if pm is None:
-        body = bodies.error(
-            "invalid_request_error",
-            "You cannot confirm this PaymentIntent because it's missing a payment method. To "
-            "confirm the PaymentIntent, update it with a payment method or pass one when you "
-            "confirm it.",
-            code="payment_intent_unexpected_state",
-            doc_url=ERROR_DOCS + "payment-intent-unexpected-state",
-            param="payment_method",
-        )
-        body["error"]["payment_intent"] = copy.deepcopy(pi)
-        raise ActionError(400, body)
+        raise missing_payment_method(pi, kind="payment_intent", name="PaymentIntent")
     card = card_of(pm)
     now = ctx.request.now
     if card.outcome == "requires_action" and pi.get("status") != "requires_action":
