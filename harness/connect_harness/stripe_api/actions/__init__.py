@@ -40,6 +40,7 @@ __all__ = [
     "handler_for",
     "previous_attributes",
     "state_error",
+    "update_emitting_changes",
 ]
 
 #: (context, the object acted on or None for create) -> the object to answer with.
@@ -161,6 +162,17 @@ def previous_attributes(before: Mapping[str, Any], after: Mapping[str, Any]) -> 
         else:
             previous[name] = copy.deepcopy(value)
     return previous
+
+
+def update_emitting_changes(ctx: ActionContext, obj: dict[str, Any]) -> dict[str, Any]:
+    """The generic update of ``obj``, emitting its ``*.updated`` with ``previous_attributes`` when
+    something changed (an update that changes nothing emits nothing)."""
+    before = copy.deepcopy(obj)
+    updated = ctx.generic()
+    previous = previous_attributes(before, updated)
+    if previous:
+        ctx.emit_outcome("ok", updated, previous_attributes=previous)
+    return updated
 
 
 def _state_text(value: Any) -> str:

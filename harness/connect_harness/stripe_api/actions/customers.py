@@ -17,6 +17,7 @@ from connect_harness.stripe_api.actions import (
     ActionError,
     action,
     previous_attributes,
+    update_emitting_changes,
 )
 from connect_harness.stripe_api.actions.cards import (
     attachment,
@@ -244,12 +245,7 @@ def detach_payment_method(ctx: ActionContext, pm: dict[str, Any] | None) -> dict
 @action("payment_method", "update")
 def update_payment_method(ctx: ActionContext, pm: dict[str, Any] | None) -> dict[str, Any]:
     assert pm is not None
-    before = copy.deepcopy(pm)
-    updated = ctx.generic()
-    previous = previous_attributes(before, updated)
-    if previous:
-        ctx.emit_outcome("ok", updated, previous_attributes=previous)
-    return updated
+    return update_emitting_changes(ctx, pm)
 
 
 # --- customer sources (legacy cards) ---------------------------------------------------------------

@@ -21,6 +21,7 @@ from connect_harness.stripe_api.actions import (
     ActionError,
     action,
     previous_attributes,
+    update_emitting_changes,
 )
 from connect_harness.stripe_api.actions.cards import (
     DELAYED_TYPES,
@@ -375,12 +376,7 @@ def capture_charge(ctx: ActionContext, charge: dict[str, Any] | None) -> dict[st
 @action("charge", "update")
 def update_charge(ctx: ActionContext, charge: dict[str, Any] | None) -> dict[str, Any]:
     assert charge is not None
-    before = copy.deepcopy(charge)
-    updated = ctx.generic()
-    previous = previous_attributes(before, updated)
-    if previous:
-        ctx.emit_outcome("ok", updated, previous_attributes=previous)
-    return updated
+    return update_emitting_changes(ctx, charge)
 
 
 @action("charge", "refund")
@@ -487,12 +483,7 @@ def _refund(ctx: ActionContext, charge: dict[str, Any], *, verb: str) -> dict[st
 @action("refund", "update")
 def update_refund(ctx: ActionContext, refund: dict[str, Any] | None) -> dict[str, Any]:
     assert refund is not None
-    before = copy.deepcopy(refund)
-    updated = ctx.generic()
-    previous = previous_attributes(before, updated)
-    if previous:
-        ctx.emit_outcome("ok", updated, previous_attributes=previous)
-    return updated
+    return update_emitting_changes(ctx, refund)
 
 
 @action("refund", "cancel")
