@@ -30,15 +30,12 @@ TABLE = json.loads(
 #: Trigger names whose flow the fake does not yet answer with Stripe's events, each with why (the fake's
 #: emissions land in parts: fakelife payments, fakebill billing and Connect). Must shrink to empty.
 PENDING = {
-    "cash_balance.funds_available": "the fake's fund_cash_balance test helper emits nothing yet",
     "checkout.session.async_payment_failed": "the fake's Checkout does not save the SEPA method on a new customer for setup_future_usage, and the processing debit's later outcome is not emitted",
     "checkout.session.async_payment_succeeded": "the fake's Checkout does not save the SEPA method on a new customer for setup_future_usage, and the processing debit's later outcome is not emitted",
     "customer.subscription.paused": "the fake adds customer.subscription.trial_will_end when the trial is ended early and emits paused before updated (the docs are silent on both)",
-    "customer_cash_balance_transaction.created": "the fake's fund_cash_balance test helper emits nothing yet",
     "issuing_authorization.request": "the fake does not serve the test authorization route the CLI's flow calls",
     "issuing_authorization.request.eu": "the fake does not serve the test authorization route the CLI's flow calls",
     "issuing_authorization.request.gb": "the fake does not serve the test authorization route the CLI's flow calls",
-    "payment_intent.partially_funded": "the fake refuses the CLI's bank_transfer type jp_bank_account (its description lists jp_bank_transfer)",
     "subscription_schedule.canceled": "the fake emits subscription_schedule.canceled before customer.subscription.deleted; the cancel endpoint's text ('Cancels a subscription schedule and its associated subscription immediately') gives no order",
     "subscription_schedule.completed": "advancing a test clock moves its frozen_time only: it does not advance the schedules and subscriptions on it",
     "subscription_schedule.expiring": "advancing a test clock moves its frozen_time only: it does not advance the schedules and subscriptions on it",

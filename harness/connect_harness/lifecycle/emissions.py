@@ -27,6 +27,12 @@ _PI_EVENTS = "https://docs.stripe.com/payments/payment-intents/verifying-status"
 _PI_LIFECYCLE = "https://docs.stripe.com/payments/paymentintents/lifecycle"
 _HOLD = "https://docs.stripe.com/payments/place-a-hold-on-a-payment-method"
 _CATALOGUE = "https://docs.stripe.com/api/events/types"
+_BANK_TRANSFERS = "https://docs.stripe.com/payments/bank-transfers/accept-a-payment"
+_CASH_BALANCE = (
+    "https://docs.stripe.com/payments/customer-balance/reconciliation (by default Stripe "
+    "reconciles a cash balance automatically: new funds pay the customer's open "
+    "customer_balance PaymentIntents)"
+)
 _PARTIAL = (
     "a partial capture releases the rest (the capture endpoint's final_capture: 'release the "
     "remaining uncaptured funds'); the reference does not say which field shows the released "
@@ -157,6 +163,55 @@ EMISSIONS: tuple[Emission, ...] = (
         "ok",
         (),
         _CATALOGUE + " (Stripe has no payment_intent.updated event type)",
+    ),
+    Emission(
+        "payment_intent",
+        "confirm",
+        "awaiting_transfer",
+        ("payment_intent.requires_action",),
+        _BANK_TRANSFERS + " (a customer_balance PaymentIntent waits for the customer's transfer: "
+        "requires_action, next_action display_bank_transfer_instructions with amount_remaining)",
+    ),
+    Emission(
+        "payment_intent",
+        "apply_funds",
+        "partially_funded",
+        ("payment_intent.partially_funded",),
+        _CASH_BALANCE + "; payment_intent.partially_funded: 'Occurs when funds are applied to a "
+        "customer_balance PaymentIntent and the 'amount_remaining' changes'",
+        "the funds are applied in the same request as the fund_cash_balance test helper that "
+        "brings them; whether Stripe also announces an applied_to_payment transaction is not "
+        "documented: the fake makes none",
+    ),
+    Emission(
+        "payment_intent",
+        "apply_funds",
+        "funded",
+        ("charge.succeeded", "payment_intent.succeeded"),
+        _CASH_BALANCE + "; " + _PI_EVENTS + " (payment_intent.succeeded with its charge)",
+        "the docs do not list the events of a wholly funded customer_balance PaymentIntent; "
+        "the fake emits a succeeded payment's",
+    ),
+    Emission(
+        "customer_cash_balance_transaction",
+        "create",
+        "ok",
+        ("customer_cash_balance_transaction.created",),
+        "api: POST /v1/test_helpers/customers/{customer}/fund_cash_balance ('Create an incoming "
+        "testmode bank transfer'); customer_cash_balance_transaction.created: 'Occurs whenever a "
+        "new customer cash balance transactions is created'",
+        "every transferred amount went to waiting PaymentIntents (the payment_intent "
+        "apply_funds rows, emitted after this one)",
+    ),
+    Emission(
+        "customer_cash_balance_transaction",
+        "create",
+        "funds_left",
+        ("customer_cash_balance_transaction.created", "cash_balance.funds_available"),
+        "api: POST /v1/test_helpers/customers/{customer}/fund_cash_balance; "
+        "cash_balance.funds_available: 'Occurs whenever there is a positive remaining cash "
+        "balance after Stripe automatically reconciles new funds into the cash balance'",
+        "the payment_intent apply_funds rows come between the two events",
     ),
     Emission(
         "customer",

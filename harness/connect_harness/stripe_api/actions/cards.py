@@ -93,6 +93,21 @@ def payment_method(ctx: ActionContext, value: Any, param: str) -> dict[str, Any]
     return found
 
 
+def method_from_data(ctx: ActionContext, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The payment method ``payment_method_data`` describes: a new one of its ``type``
+    (api: POST /v1/payment_intents, payment_method_data: 'this hash will be used to create a
+    PaymentMethod')"""
+    kind = str(data.get("type") or "card")
+    pm = ctx.create("payment_method", {"type": kind, "customer": None})
+    pm["created"] = ctx.request.now
+    if kind != "card":
+        ctx.set(pm, {"card": None})
+    for name, value in data.items():
+        if name in pm and name not in ("type", "id", "object"):
+            pm[name] = copy.deepcopy(value)
+    return pm
+
+
 def attachment(ctx: ActionContext, pm: Mapping[str, Any]) -> str:
     """A payment method's state: ``attached`` to a customer, ``detached`` from one, or
     ``unattached`` (never attached)."""

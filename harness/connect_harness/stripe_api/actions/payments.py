@@ -30,6 +30,7 @@ from connect_harness.stripe_api.actions.cards import (
     card_error,
     card_of,
     link_ids,
+    method_from_data,
     method_to_confirm,
     missing_payment_method,
     new_charge,
@@ -37,6 +38,7 @@ from connect_harness.stripe_api.actions.cards import (
     truthy,
     whole_amount,
 )
+from connect_harness.stripe_api.actions.funds import bank_transfer_instructions
 from connect_harness.stripe_api.store import Stored, balance_key
 
 # --- payment intents ----------------------------------------------------------------------------
@@ -49,6 +51,8 @@ def create_payment_intent(ctx: ActionContext, _: dict[str, Any] | None) -> dict[
     pm = None
     if params.get("payment_method") not in (None, ""):
         pm = payment_method(ctx, params["payment_method"], "payment_method")
+    elif isinstance(params.get("payment_method_data"), dict):
+        pm = method_from_data(ctx, params["payment_method_data"])
     if params.get("customer") not in (None, ""):
         ctx.require(params["customer"], "customer", "customer")
     pi = ctx.generic()
@@ -121,6 +125,13 @@ def confirm_intent(ctx: ActionContext, pi: dict[str, Any], pm: dict[str, Any] | 
         raise missing_payment_method(pi, kind="payment_intent", name="PaymentIntent")
     card = card_of(pm)
     now = ctx.request.now
+    if pm.get("type") == "customer_balance":  # paid later by bank transfer into the cash balance
+        apply_state(pi, "payment_intent", "requires_action", at=now, link=link_ids())
+        pi["next_action"] = bank_transfer_instructions(
+            pi, ctx.params.get("payment_method_options") or pi.get("payment_method_options")
+        )
+        ctx.emit_outcome("awaiting_transfer", pi, verb="confirm")
+        return
     if card.outcome == "requires_action" and pi.get("status") != "requires_action":
         apply_state(pi, "payment_intent", "requires_action", at=now, link=link_ids())
         ctx.emit_outcome("requires_action", pi, verb="confirm")
