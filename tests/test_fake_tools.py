@@ -162,3 +162,35 @@ def test_a_test_transaction_with_a_receipt_emits_the_receipt_event(fake: FakeStr
         "issuing_transaction.created",
         "issuing_transaction.purchase_details_receipt_updated",
     ]
+
+
+def test_a_test_authorization_asks_for_approval_then_is_created_pending(
+    fake: FakeStripeAPI,
+) -> None:
+    card = _card(fake)
+    authorization = call(
+        fake, "post", "/v1/test_helpers/issuing/authorizations", card=card, amount=250
+    )
+    assert authorization["card"]["id"] == card
+    assert (authorization["amount"], authorization["currency"]) == (250, "usd")
+    assert (authorization["status"], authorization["approved"]) == ("pending", True)
+    got = events(fake)[2:]
+    assert [event["type"] for event in got] == [
+        "issuing_authorization.request",
+        "issuing_authorization.created",
+    ]
+    assert {event["data"]["object"]["id"] for event in got} == {authorization["id"]}
+
+
+def test_the_stripe_clis_older_test_authorization_route_is_the_test_helper(
+    fake: FakeStripeAPI,
+) -> None:
+    card = _card(fake)
+    path = f"/v1/issuing/cards/{card}/test/authorizations"
+    authorization = call(fake, "post", path, held_amount=100, held_currency="eur")
+    assert (authorization["amount"], authorization["currency"]) == (100, "eur")
+    assert authorization["card"]["id"] == card
+    assert [event["type"] for event in events(fake)][2:] == [
+        "issuing_authorization.request",
+        "issuing_authorization.created",
+    ]

@@ -214,6 +214,20 @@ EMISSIONS: tuple[Emission, ...] = (
         "the payment_intent apply_funds rows come between the two events",
     ),
     Emission(
+        "issuing.authorization",
+        "create",
+        "ok",
+        ("issuing_authorization.request", "issuing_authorization.created"),
+        "api: POST /v1/test_helpers/issuing/authorizations ('Create a test-mode authorization'); "
+        "https://docs.stripe.com/issuing/purchases/authorizations (Stripe asks the platform's "
+        "endpoint to approve or decline with issuing_authorization.request: 'Represents a "
+        "synchronous request for authorization', then issuing_authorization.created: 'Occurs "
+        "whenever an authorization is created')",
+        "the fake approves every test authorization (status pending) and does not wait for the "
+        "endpoint's answer to the request; the Stripe CLI's older route POST "
+        "/v1/issuing/cards/{card}/test/authorizations is served as this one",
+    ),
+    Emission(
         "customer",
         "create",
         "ok",

@@ -17,6 +17,7 @@ from typing import Any
 from connect_harness.errors import HarnessError
 from connect_harness.spec.contracts import resolve_version
 from connect_harness.stripe_api import bodies
+from connect_harness.stripe_api.actions.issuing import private_test_route
 from connect_harness.stripe_api.dispatch import Answer, Dispatcher
 from connect_harness.stripe_api.expand import expand
 from connect_harness.stripe_api.listing import included_list
@@ -74,6 +75,9 @@ class Router:
             answer = self._v2.answer(method, path, account=account, livemode=context.live)
             return answer, method != "GET"
         table = routes_for_version(version or self._default_version())
+        private = private_test_route(method, path, form)  # the Stripe CLI's older test routes
+        if private is not None:
+            path, form = private
         route, values, _ = table.match(method, path)
         if route is None:
             params = parse_params(query if method == "GET" else form)
