@@ -32,8 +32,6 @@ TABLE = json.loads(
 PENDING = {
     "checkout.session.async_payment_failed": "the fake's Checkout does not save the SEPA method on a new customer for setup_future_usage, and the processing debit's later outcome is not emitted",
     "checkout.session.async_payment_succeeded": "the fake's Checkout does not save the SEPA method on a new customer for setup_future_usage, and the processing debit's later outcome is not emitted",
-    "customer.subscription.paused": "the fake adds customer.subscription.trial_will_end when the trial is ended early and emits paused before updated (the docs are silent on both)",
-    "subscription_schedule.canceled": "the fake emits subscription_schedule.canceled before customer.subscription.deleted; the cancel endpoint's text ('Cancels a subscription schedule and its associated subscription immediately') gives no order",
     "subscription_schedule.completed": "advancing a test clock moves its frozen_time only: it does not advance the schedules and subscriptions on it",
     "subscription_schedule.expiring": "advancing a test clock moves its frozen_time only: it does not advance the schedules and subscriptions on it",
     "v1.billing.meter.error_report_triggered": "the fake serves no v2 meter event session or stream",

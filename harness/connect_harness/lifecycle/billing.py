@@ -253,11 +253,14 @@ BILLING_RULES: tuple[Rule, ...] = (
          outcome_of="update"),
     Rule("subscription", "pause_at_trial_end",
          _states("trialing"), "paused",
-         ("customer.subscription.trial_will_end", "customer.subscription.paused",
-          "customer.subscription.updated"), None,
+         ("customer.subscription.trial_will_end", "customer.subscription.updated",
+          "customer.subscription.paused"), None,
          "docs.stripe.com/billing/subscriptions/trials (trial_settings.end_behavior."
          "missing_payment_method=pause: a trial ending without a payment method pauses); "
-         "catalogue customer.subscription.paused", outcome_of="update"),
+         "catalogue customer.subscription.trial_will_end ('immediately when a trial is ended "
+         "early (for example, with trial_end=now'), customer.subscription.updated, "
+         "customer.subscription.paused; the docs do not order updated and paused: the fake "
+         "sends the change, then the state it reached, as for end_trial", outcome_of="update"),
     Rule("subscription", "delete",
          _states("trialing", "active", "past_due", "unpaid", "incomplete", "paused"), "canceled",
          ("customer.subscription.deleted",),
@@ -286,12 +289,14 @@ BILLING_RULES: tuple[Rule, ...] = (
          "catalogue subscription_schedule.updated; docs.stripe.com/billing/subscriptions/"
          "subscription-schedules (released, canceled and completed schedules are final)"),
     Rule("subscription_schedule", "cancel", _states("not_started", "active"), "canceled",
-         ("subscription_schedule.canceled",),
+         ("customer.subscription.deleted", "subscription_schedule.canceled"),
          "Subscription schedule {id} is {status}; only a not_started or active schedule can be "
          "canceled.",
          "api: POST /v1/subscription_schedules/{schedule}/cancel: 'Cancels a subscription "
          "schedule and its associated subscription immediately ... can only be canceled if its "
-         "status is not_started or active.'"),
+         "status is not_started or active.'; catalogue customer.subscription.deleted (only when "
+         "the schedule has a subscription not yet canceled); the docs do not order the two "
+         "events: the fake ends the subscription first, then the schedule that held it"),
     Rule("subscription_schedule", "release", _states("not_started", "active"), "released",
          ("subscription_schedule.released",),
          "Subscription schedule {id} is {status}; only a not_started or active schedule can be "

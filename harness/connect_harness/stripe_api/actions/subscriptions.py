@@ -468,11 +468,12 @@ def cancel_subscription_schedule(ctx: ActionContext, schedule: Obj | None) -> Ob
     refuse_unless(rule, schedule)
     subscription = ctx.find(id_of(schedule.get("subscription")), "subscription")
     enter(ctx, schedule, "subscription_schedule", "canceled")
-    emit_rule(ctx, rule, [schedule])
+    ending = [schedule]
     if subscription is not None and subscription.get("status") != "canceled":
         enter(ctx, subscription, "subscription", "canceled")
         ctx.set(subscription, {"canceled_at": ctx.request.now, "ended_at": ctx.request.now})
-        emit(ctx, "customer.subscription.deleted", subscription)
+        ending.append(subscription)
+    emit_rule(ctx, rule, ending)
     return schedule
 
 
