@@ -5,11 +5,13 @@ waiting payment intents, driven by stripe-python against the fake."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import stripe
 
+from connect_harness.lifecycle.test_values import TEST_DEBITS
 from connect_harness.stripe_api.fake import FakeStripeAPI
 
 
@@ -123,3 +125,219 @@ def test_the_rest_pays_the_intent_and_what_is_left_over_is_available(
     paid = client.v1.payment_intents.retrieve(pi.id)
     assert paid.status == "succeeded" and paid.amount_received == 20000
     assert fake.emitted_events()[-1].data_object["available"] == {"jpy": 2000}
+
+
+# --- a delayed debit's outcome ----------------------------------------------------------------------
+
+
+def _debit(client: stripe.StripeClient, kind: str, account: str) -> Any:
+    details = (
+        {"iban": account}
+        if kind == "sepa_debit"
+        else {"account_number": account, "routing_number": "110000000"}
+    )
+    pm = client.v1.payment_methods.create(params={"type": kind, kind: details})
+    return client.v1.payment_intents.create(
+        params={
+            "amount": 2000,
+            "currency": "eur" if kind == "sepa_debit" else "usd",
+            "payment_method": pm.id,
+            "payment_method_types": [kind],
+            "confirm": True,
+        }
+    )
+
+
+def _automatic(fake: FakeStripeAPI, since: int) -> list[str]:
+    """The types of the events since ``since`` that no request caused (``request.id`` null)."""
+    return [
+        event.type
+        for event in fake.emitted_events()[since:]
+        if event.payload["request"]["id"] is None
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "account", "later", "status"),
+    [
+        ("sepa_debit", "AT611904300234573201", ["charge.succeeded", "payment_intent.succeeded"], "succeeded"),
+        ("sepa_debit", "AT861904300235473202", ["charge.failed", "payment_intent.payment_failed"], "requires_payment_method"),
+        ("us_bank_account", "000123456789", ["charge.succeeded", "payment_intent.succeeded"], "succeeded"),
+        ("us_bank_account", "000111111113", ["charge.failed", "payment_intent.payment_failed"], "requires_payment_method"),
+    ],
+)  # fmt: skip
+def test_a_processing_debit_settles_as_its_test_account_says(
+    fake: FakeStripeAPI,
+    client: stripe.StripeClient,
+    kind: str,
+    account: str,
+    later: list[str],
+    status: str,
+) -> None:
+    since = len(fake.emitted_events())
+    pi = _debit(client, kind, account)
+    assert pi.status == "processing"  # the answer: as the request left it
+    assert types(fake, since) == [
+        "payment_intent.created",
+        "charge.pending",
+        "payment_intent.processing",
+        *later,
+    ]
+    assert _automatic(fake, since) == later
+    assert fake.emitted_events()[-1].payload["request"]["idempotency_key"] is None
+    assert client.v1.payment_intents.retrieve(pi.id).status == status
+
+
+def test_a_failed_ach_debit_names_its_failure_code(
+    fake: FakeStripeAPI, client: stripe.StripeClient
+) -> None:
+    pi = _debit(client, "us_bank_account", "000222222227")
+    charge = client.v1.charges.retrieve(pi.latest_charge)
+    assert (charge.status, charge.failure_code) == ("failed", "insufficient_funds")
+    failed = client.v1.payment_intents.retrieve(pi.id)
+    assert failed.last_payment_error.code == "insufficient_funds"
+
+
+def test_a_disputed_debit_succeeds_then_is_disputed_and_its_funds_withdrawn(
+    fake: FakeStripeAPI, client: stripe.StripeClient
+) -> None:
+    since = len(fake.emitted_events())
+    _debit(client, "sepa_debit", "AT591904300235473203")
+    assert _automatic(fake, since) == [
+        "charge.succeeded",
+        "payment_intent.succeeded",
+        "charge.dispute.created",
+        "charge.dispute.funds_withdrawn",
+    ]
+
+
+def test_an_account_that_stays_processing_sends_nothing_more(
+    fake: FakeStripeAPI, client: stripe.StripeClient
+) -> None:
+    since = len(fake.emitted_events())
+    pi = _debit(client, "us_bank_account", "000000000009")
+    assert _automatic(fake, since) == []
+    assert client.v1.payment_intents.retrieve(pi.id).status == "processing"
+
+
+# --- a refund that fails ----------------------------------------------------------------------------
+
+
+def test_a_refund_fail_cards_refund_succeeds_then_fails(
+    fake: FakeStripeAPI, client: stripe.StripeClient
+) -> None:
+    pi = client.v1.payment_intents.create(
+        params={
+            "amount": 2000,
+            "currency": "usd",
+            "payment_method": "pm_card_refundFail",
+            "confirm": True,
+        }
+    )
+    since = len(fake.emitted_events())
+    refund = client.v1.refunds.create(params={"payment_intent": pi.id})
+    assert refund.status == "succeeded"  # the answer; it fails afterwards, on Stripe's own
+    assert types(fake, since) == [
+        "charge.refunded",
+        "refund.created",
+        "charge.refund.updated",
+        "refund.updated",
+        "refund.failed",
+    ]
+    assert _automatic(fake, since) == ["charge.refund.updated", "refund.updated", "refund.failed"]
+    updated = fake.emitted_events()[-2]
+    assert updated.payload["data"]["previous_attributes"]["status"] == "succeeded"
+    failed = client.v1.refunds.retrieve(refund.id)
+    assert failed.status == "failed"
+
+
+def test_an_ordinary_refund_does_not_fail(fake: FakeStripeAPI, client: stripe.StripeClient) -> None:
+    pi = client.v1.payment_intents.create(
+        params={
+            "amount": 2000,
+            "currency": "usd",
+            "payment_method": "pm_card_visa",
+            "confirm": True,
+        }
+    )
+    since = len(fake.emitted_events())
+    client.v1.refunds.create(params={"payment_intent": pi.id})
+    assert _automatic(fake, since) == []
+
+
+# --- dispute funds ------------------------------------------------------------------------------------
+
+
+def _disputed(
+    fake: FakeStripeAPI, client: stripe.StripeClient, card: str = "pm_card_createDispute"
+) -> Any:
+    client.v1.payment_intents.create(
+        params={"amount": 2000, "currency": "usd", "payment_method": card, "confirm": True}
+    )
+    created = [e for e in fake.emitted_events() if e.type == "charge.dispute.created"][-1]
+    return client.v1.disputes.retrieve(created.data_object["id"])
+
+
+def test_a_dispute_withdraws_its_funds_after_it_is_created(
+    fake: FakeStripeAPI, client: stripe.StripeClient
+) -> None:
+    dispute = _disputed(fake, client)
+    assert types(fake)[-2:] == ["charge.dispute.created", "charge.dispute.funds_withdrawn"]
+    assert _automatic(fake, 0) == ["charge.dispute.funds_withdrawn"]
+    withdrawn = fake.emitted_events()[-1].data_object["balance_transactions"]
+    assert [bt["amount"] for bt in withdrawn] == [-2000]
+    assert [bt["amount"] for bt in dispute.balance_transactions] == [-2000]
+
+
+def test_an_inquiry_withdraws_nothing(fake: FakeStripeAPI, client: stripe.StripeClient) -> None:
+    _disputed(fake, client, "pm_card_createDisputeInquiry")
+    assert "charge.dispute.funds_withdrawn" not in types(fake)
+
+
+@pytest.mark.parametrize(
+    ("evidence", "later"),
+    [("winning_evidence", ["charge.dispute.funds_reinstated"]), ("losing_evidence", [])],
+)
+def test_a_won_dispute_reinstates_its_funds_and_a_lost_one_does_not(
+    fake: FakeStripeAPI, client: stripe.StripeClient, evidence: str, later: list[str]
+) -> None:
+    dispute = _disputed(fake, client)
+    since = len(fake.emitted_events())
+    client.v1.disputes.update(dispute.id, params={"evidence": {"uncategorized_text": evidence}})
+    assert types(fake, since) == ["charge.dispute.updated", "charge.dispute.closed", *later]
+    assert _automatic(fake, since) == later
+    amounts = [bt.amount for bt in client.v1.disputes.retrieve(dispute.id).balance_transactions]
+    assert amounts == ([-2000, 2000] if later else [-2000])
+
+
+def test_the_docs_debit_table_is_the_test_values_table() -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "fake-api.md").read_text("utf-8")
+    section = doc.split("| method | account | outcome | failure_code | source |", 1)[1]
+    documented = []
+    for line in section.splitlines()[2:]:
+        if not line.startswith("|"):
+            break
+        method, account, outcome, code, source = (cell.strip() for cell in line.split("|")[1:-1])
+        delayed = outcome.endswith("(stays `processing`: settled after minutes)")
+        documented.append(
+            (
+                method.strip("`"),
+                account,
+                outcome.split(" (")[0].strip("`"),
+                code.strip("`") or None,
+                source,
+                delayed,
+            )
+        )
+    assert documented == [
+        (d.method, d.account, d.outcome, d.failure_code, d.source, d.delayed) for d in TEST_DEBITS
+    ]
+
+
+def test_a_debit_stripe_settles_after_minutes_stays_processing(
+    fake: FakeStripeAPI, client: stripe.StripeClient
+) -> None:
+    since = len(fake.emitted_events())
+    pi = _debit(client, "sepa_debit", "AT321904300235473204")
+    assert _automatic(fake, since) == []
+    assert client.v1.payment_intents.retrieve(pi.id).status == "processing"

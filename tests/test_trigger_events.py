@@ -30,8 +30,6 @@ TABLE = json.loads(
 #: Trigger names whose flow the fake does not yet answer with Stripe's events, each with why (the fake's
 #: emissions land in parts: fakelife payments, fakebill billing and Connect). Must shrink to empty.
 PENDING = {
-    "checkout.session.async_payment_failed": "the fake's Checkout does not save the SEPA method on a new customer for setup_future_usage, and the processing debit's later outcome is not emitted",
-    "checkout.session.async_payment_succeeded": "the fake's Checkout does not save the SEPA method on a new customer for setup_future_usage, and the processing debit's later outcome is not emitted",
     "subscription_schedule.completed": "advancing a test clock moves its frozen_time only: it does not advance the schedules and subscriptions on it",
     "subscription_schedule.expiring": "advancing a test clock moves its frozen_time only: it does not advance the schedules and subscriptions on it",
     "v1.billing.meter.error_report_triggered": "the fake serves no v2 meter event session or stream",

@@ -2,9 +2,12 @@
 
 The outcome names what the action did when one action can end several ways (a confirm that
 succeeds, waits for capture, needs authentication, or is declined); ``"ok"`` is the only outcome of
-an action that ends one way. The events are the ones Stripe sends in answer to that request; events
-Stripe raises later on its own (``balance.available`` when funds settle, ``charge.updated`` when the
-balance transaction is attached after the fact) are not the request's and are not listed. Each row
+an action that ends one way. The events are the ones Stripe sends in answer to that request. What
+Stripe does later on its own after some requests (a delayed debit's outcome, dispute funds, a refund
+failing) has rows of its own (actions ``settle``, ``withdraw``, ``reinstate``, ``fail``), which the
+fake carries out right after the request (``stripe_api/actions/later.py``); others
+(``balance.available`` when funds settle, ``charge.updated`` when the balance transaction is
+attached after the fact) are not modelled and not listed. Each row
 names its source: the page of Stripe's documentation, or an event's own description in Stripe's API
 description ("Occurs when ..."); ``note`` says what the documentation leaves open (the order of two
 events it names without ordering them).
@@ -27,6 +30,15 @@ _PI_EVENTS = "https://docs.stripe.com/payments/payment-intents/verifying-status"
 _PI_LIFECYCLE = "https://docs.stripe.com/payments/paymentintents/lifecycle"
 _HOLD = "https://docs.stripe.com/payments/place-a-hold-on-a-payment-method"
 _CATALOGUE = "https://docs.stripe.com/api/events/types"
+_DEBITS = (
+    "https://docs.stripe.com/payments/sepa-debit/accept-a-payment and "
+    "https://docs.stripe.com/payments/ach-debit/accept-a-payment (test accounts; "
+    "lifecycle/test_values.py TEST_DEBITS)"
+)
+_LATER = (
+    "Stripe's own doing, later: the fake emits it right after the request's own events, with "
+    "request.id null"
+)
 _BANK_TRANSFERS = "https://docs.stripe.com/payments/bank-transfers/accept-a-payment"
 _CASH_BALANCE = (
     "https://docs.stripe.com/payments/customer-balance/reconciliation (by default Stripe "
@@ -103,7 +115,7 @@ EMISSIONS: tuple[Emission, ...] = (
         "https://docs.stripe.com/payments/sepa-debit/accept-a-payment (a debit is processing "
         "until it succeeds or fails days later); charge.pending: 'Occurs whenever a pending "
         "charge is created'",
-        "the success or failure that follows is asynchronous: not emitted",
+        "the outcome follows later (the payment_intent settle rows)",
     ),
     Emission(
         "payment_intent",
@@ -120,7 +132,7 @@ EMISSIONS: tuple[Emission, ...] = (
         ("charge.succeeded", "payment_intent.succeeded", "charge.dispute.created"),
         "https://docs.stripe.com/testing#disputes (the charge succeeds, then is disputed); "
         "the Stripe CLI's charge.dispute.created fixture is this one request",
-        "charge.dispute.funds_withdrawn follows when Stripe debits the balance: not emitted",
+        "charge.dispute.funds_withdrawn follows later (the dispute withdraw row)",
     ),
     Emission(
         "payment_intent",
@@ -129,6 +141,67 @@ EMISSIONS: tuple[Emission, ...] = (
         ("charge.succeeded", "payment_intent.succeeded", "charge.dispute.created"),
         "https://docs.stripe.com/testing#disputes (4000000000001976: disputed as an inquiry, "
         "status warning_needs_response; no funds are withdrawn for an inquiry)",
+    ),
+    Emission(
+        "payment_intent",
+        "settle",
+        "succeeded",
+        ("charge.succeeded", "payment_intent.succeeded"),
+        _DEBITS + " ('The PaymentIntent status transitions from processing to succeeded'; "
+        "ACH: 'The payment succeeds')",
+        _LATER,
+    ),
+    Emission(
+        "payment_intent",
+        "settle",
+        "failed",
+        ("charge.failed", "payment_intent.payment_failed"),
+        _DEBITS + " ('The PaymentIntent status transitions from processing to "
+        "requires_payment_method'; ACH: 'The payment fails because ...'); charge.failed: "
+        "'Occurs whenever a failed charge attempt occurs'",
+        _LATER + "; the pages name no failure_code for a SEPA debit that fails: the fake sends "
+        "none (an ACH account's is the error code its page names)",
+    ),
+    Emission(
+        "payment_intent",
+        "settle",
+        "disputed",
+        ("charge.succeeded", "payment_intent.succeeded", "charge.dispute.created"),
+        _DEBITS + " ('transitions from processing to succeeded, but a dispute is immediately "
+        "created'; ACH: 'The payment triggers a dispute')",
+        _LATER + "; charge.dispute.funds_withdrawn follows (the dispute withdraw row)",
+    ),
+    Emission(
+        "dispute",
+        "withdraw",
+        "ok",
+        ("charge.dispute.funds_withdrawn",),
+        "https://docs.stripe.com/testing#disputes (a disputed payment's funds are withdrawn); "
+        "charge.dispute.funds_withdrawn: 'Occurs when funds are removed from your account due to "
+        "a dispute'; the dispute's balance_transactions: 'funds withdrawn and reinstated'",
+        _LATER + ", after the request that made the dispute; an inquiry "
+        "(warning_needs_response) withdraws nothing",
+    ),
+    Emission(
+        "dispute",
+        "reinstate",
+        "ok",
+        ("charge.dispute.funds_reinstated",),
+        "charge.dispute.funds_reinstated: 'Occurs when funds are reinstated to your account "
+        "after a dispute is closed'; https://docs.stripe.com/testing#disputes "
+        "(winning_evidence: the dispute is won)",
+        _LATER + ", after a won dispute's charge.dispute.closed",
+    ),
+    Emission(
+        "refund",
+        "fail",
+        "ok",
+        ("charge.refund.updated", "refund.updated", "refund.failed"),
+        "https://docs.stripe.com/testing#refunds (4000000000005126: the refund starts "
+        "succeeded, then fails); refund.failed: 'Occurs whenever a refund has failed'; "
+        "refund.updated: 'Occurs whenever a refund is updated'",
+        _LATER + "; the docs do not order the three events; the charge's amount_refunded is "
+        "left as it was (the docs do not say whether a failed refund changes it)",
     ),
     Emission(
         "payment_intent",
@@ -393,7 +466,7 @@ EMISSIONS: tuple[Emission, ...] = (
         "https://docs.stripe.com/testing#disputes (evidence 'winning_evidence' closes the "
         "dispute as won); charge.dispute.closed: 'status changes to lost, warning_closed, or won'",
         "follows the update's charge.dispute.updated; charge.dispute.funds_reinstated follows "
-        "when Stripe credits the balance: not emitted",
+        "later (the dispute reinstate row)",
     ),
     Emission(
         "dispute",
@@ -472,6 +545,46 @@ EMISSIONS: tuple[Emission, ...] = (
         "ok",
         ("checkout.session.expired",),
         _CATALOGUE + " (checkout.session.expired: 'Occurs when a Checkout Session is expired')",
+    ),
+    Emission(
+        "checkout.session",
+        "save_method",
+        "ok",
+        ("customer.created", "payment_method.attached"),
+        "api: POST /v1/payment_intents, setup_future_usage ('attach the payment method to the "
+        "Customer after the PaymentIntent is confirmed'); a session with "
+        "payment_intent_data.setup_future_usage and no customer saves the method on a new one "
+        "(the Stripe CLI's checkout.session.async_payment_* fixtures); customer.created: 'Occurs "
+        "whenever a new customer is created', payment_method.attached: 'Occurs whenever a new "
+        "payment method is attached to a customer'",
+        "the docs do not order these before the payment's events; the fake sends them first, "
+        "when the page is confirmed",
+    ),
+    Emission(
+        "checkout.session",
+        "save_method",
+        "existing",
+        ("payment_method.attached",),
+        "as the row above, for a session that names its customer",
+    ),
+    Emission(
+        "checkout.session",
+        "settle",
+        "succeeded",
+        ("checkout.session.async_payment_succeeded",),
+        "checkout.session.async_payment_succeeded: 'Occurs when a payment intent using a delayed "
+        "payment method finally succeeds'; https://docs.stripe.com/checkout/fulfillment "
+        "(payment_status becomes paid)",
+        _LATER + ", after the payment_intent settle row's events",
+    ),
+    Emission(
+        "checkout.session",
+        "settle",
+        "failed",
+        ("checkout.session.async_payment_failed",),
+        "checkout.session.async_payment_failed: 'Occurs when a payment intent using a delayed "
+        "payment method fails'",
+        _LATER + ", after the payment_intent settle row's events; payment_status stays unpaid",
     ),
     Emission(
         "checkout.session",

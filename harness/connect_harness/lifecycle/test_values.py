@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["TEST_CARDS", "TestCard", "card_for"]
+__all__ = ["TEST_CARDS", "TEST_DEBITS", "TestCard", "TestDebit", "card_for", "debit_for"]
 
 TESTING = "https://docs.stripe.com/testing"
 
@@ -269,3 +269,96 @@ _BY_NAME = {name: card for card in TEST_CARDS for name in (card.payment_method, 
 def card_for(name: str) -> TestCard | None:
     """The test card a ``pm_card_*`` payment method or ``tok_*`` token names (None: not one)."""
     return _BY_NAME.get(name)
+
+
+# --- bank debits ----------------------------------------------------------------------------------
+
+_SEPA_TEST = (
+    "https://docs.stripe.com/payments/sepa-debit/accept-a-payment (Test the integration, test "
+    "IBANs: '{says}')"
+)
+_ACH_TEST = (
+    "https://docs.stripe.com/payments/ach-debit/accept-a-payment (Test account numbers, routing "
+    "number 110000000: '{says}'); the failure_code is the error code of that name "
+    "(https://docs.stripe.com/error-codes)"
+)
+
+
+@dataclass(frozen=True)
+class TestDebit:
+    """One of Stripe's test bank accounts for a delayed debit (``sepa_debit``,
+    ``us_bank_account``): what the ``processing`` payment does later, on Stripe's own."""
+
+    __test__ = False  # not a pytest class
+
+    account: str
+    method: str
+    #: ``succeeded``, ``failed`` (back to requires_payment_method), ``disputed`` (succeeds, and a
+    #: dispute is created at once) or ``processing`` (stays processing: nothing follows).
+    outcome: str
+    #: The failed charge's ``failure_code`` where the page names one.
+    failure_code: str | None = None
+    source: str = ""
+    #: Stripe settles it "after at least three minutes": the fake keeps no timer, so the payment
+    #: stays ``processing`` (the accounts without a delay show the outcome at once).
+    delayed: bool = False
+
+
+def _sepa(account: str, outcome: str, says: str, code: str | None = None) -> TestDebit:
+    delayed = says.endswith("after at least three minutes")
+    return TestDebit(account, "sepa_debit", outcome, code, _SEPA_TEST.format(says=says), delayed)
+
+
+def _ach(account: str, code: str | None, says: str, outcome: str = "") -> TestDebit:
+    outcome = outcome or ("failed" if code else "succeeded")
+    return TestDebit(account, "us_bank_account", outcome, code, _ACH_TEST.format(says=says))
+
+
+_TO_SUCCEEDED = "The PaymentIntent status transitions from processing to succeeded"
+_TO_FAILED = "The PaymentIntent status transitions from processing to requires_payment_method"
+_DISPUTED = "transitions from processing to succeeded, but a dispute is immediately created"
+
+TEST_DEBITS: tuple[TestDebit, ...] = (
+    _sepa("AT611904300234573201", "succeeded", _TO_SUCCEEDED),
+    _sepa("AT321904300235473204", "succeeded", _TO_SUCCEEDED + " after at least three minutes"),
+    _sepa("AT861904300235473202", "failed", _TO_FAILED),
+    _sepa("AT051904300235473205", "failed", _TO_FAILED + " after at least three minutes"),
+    _sepa("AT591904300235473203", "disputed", _DISPUTED),
+    _sepa(
+        "AT981904300002222227",
+        "failed",
+        "The payment fails with an insufficient_funds failure code",
+        "insufficient_funds",
+    ),
+    _sepa("DE89370400440532013000", "succeeded", _TO_SUCCEEDED),
+    _sepa("DE62370400440532013001", "failed", _TO_FAILED),
+    _sepa("DE35370400440532013002", "disputed", _DISPUTED),
+    TestDebit(
+        "IT60X0542811101000000123456",
+        "sepa_debit",
+        "failed",
+        None,
+        "the Stripe CLI's checkout.session.async_payment_failed fixture pays with this IBAN for "
+        "a SEPA debit that fails (the page's tables do not list it)",
+    ),
+    _ach("000123456789", None, "The payment succeeds"),
+    _ach("000111111113", "account_closed", "The payment fails because the account is closed"),
+    _ach("000111111116", "no_account", "The payment fails because no account is found"),
+    _ach("000222222227", "insufficient_funds", "The payment fails due to insufficient funds"),
+    _ach(
+        "000333333335",
+        "debit_not_authorized",
+        "The payment fails because debits aren't authorized",
+    ),
+    _ach("000444444440", "invalid_currency", "The payment fails due to invalid currency"),
+    _ach("000555555559", None, "The payment triggers a dispute", "disputed"),
+    _ach("000000000009", None, "The payment stays in processing indefinitely", "processing"),
+)
+
+_DEBITS = {(debit.method, debit.account): debit for debit in TEST_DEBITS}
+
+
+def debit_for(method: str, account: str) -> TestDebit | None:
+    """The test bank account ``account`` of a ``method`` payment method (None: not one; such a
+    debit succeeds, as an unlisted card does)."""
+    return _DEBITS.get((method, account.replace(" ", "").upper()))

@@ -18,6 +18,8 @@ once, on first use, so a new module registers itself by existing.
 from __future__ import annotations
 
 import copy
+import dataclasses
+import functools
 import importlib
 import pkgutil
 from collections.abc import Callable, Mapping
@@ -51,16 +53,35 @@ _LOADED = False
 
 
 def action(object_type: str, verb: str) -> Callable[[Handler], Handler]:
-    """Register the decorated function as the handler of ``verb`` on ``object_type``."""
+    """Register the decorated function as the handler of ``verb`` on ``object_type``.
+
+    What the handler left for later (:meth:`ActionContext.later`) is carried out once it returns,
+    after the request's own events; the request is answered with the object as the handler
+    returned it, before that.
+    """
 
     def register(handler: Handler) -> Handler:
         key = (object_type, verb)
-        if key in _HANDLERS and _HANDLERS[key] is not handler:
+        registered = _HANDLERS.get(key)
+        if registered is not None and getattr(registered, "__wrapped__", None) is not handler:
             raise HarnessError(f"two handlers for {object_type} {verb}")
-        _HANDLERS[key] = handler
+        _HANDLERS[key] = functools.wraps(handler)(_then_later(handler))
         return handler
 
     return register
+
+
+def _then_later(handler: Handler) -> Handler:
+    def run(ctx: ActionContext, obj: dict[str, Any] | None) -> dict[str, Any]:
+        answer = handler(ctx, obj)
+        if not ctx.afterwards:
+            return answer
+        answered = copy.deepcopy(answer)
+        while ctx.afterwards:
+            ctx.afterwards.pop(0)()
+        return answered
+
+    return run
 
 
 def handler_for(object_type: str, verb: str) -> Handler | None:
@@ -82,7 +103,9 @@ def _load() -> None:
 class Request:
     """What the fake knows of the request being served, beyond its route and params."""
 
-    request_id: str
+    #: None on what Stripe does later on its own: the event's ``request.id`` is then null ("If
+    #: null, the event was automatic", the description's ``request.id``).
+    request_id: str | None
     idempotency_key: str | None
     #: The version events are rendered in: the fake's ``api_version`` (the endpoint's).
     api_version: str
@@ -200,9 +223,12 @@ class ActionContext:
     #: raises :class:`ActionError` with its error.
     generic: Callable[[], dict[str, Any]]
     emitted: list[Pending] = field(default_factory=list)
+    #: What Stripe does later on its own, left by the handler (:meth:`later`); run in order once
+    #: the handler returns.
+    afterwards: list[Callable[[], None]] = field(default_factory=list)
 
     @property
-    def request_id(self) -> str:
+    def request_id(self) -> str | None:
         return self.request.request_id
 
     @property
@@ -317,6 +343,52 @@ class ActionContext:
                 copy.deepcopy(dict(previous_attributes)) if previous_attributes else None,
             )
         )
+
+    # --- later, on Stripe's own ------------------------------------------------------------------
+
+    def later(self, step: Callable[[], None]) -> None:
+        """Leave ``step`` for later: what Stripe does on its own after the request (a debit's
+        outcome, a refund failing, dispute funds). The fake does it at once, after the request's
+        own events and with the answer already taken; its events carry no request (``request.id``
+        null, as Stripe's automatic events do)."""
+        self.afterwards.append(step)
+
+    def emit_later(
+        self,
+        event_type: str,
+        obj: Mapping[str, Any],
+        previous_attributes: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Emit ``event_type`` as Stripe's own doing, not the request's (no ``request.id``)."""
+        on_its_own = dataclasses.replace(self.request, request_id=None, idempotency_key=None)
+        self.emitted.append(
+            Pending(
+                event_type,
+                copy.deepcopy(dict(obj)),
+                self.owner,
+                self.live,
+                on_its_own,
+                copy.deepcopy(dict(previous_attributes)) if previous_attributes else None,
+            )
+        )
+
+    def emit_outcome_later(
+        self,
+        outcome: str,
+        *objects: Mapping[str, Any],
+        verb: str,
+        object_type: str | None = None,
+        previous_attributes: Mapping[str, Any] | None = None,
+    ) -> None:
+        """:meth:`emit_outcome`, as Stripe's own doing (:meth:`emit_later`)."""
+        row = emission(object_type or self.object_type, verb, outcome)
+        for event_type in row.events:
+            updated = event_type.endswith(".updated")
+            self.emit_later(
+                event_type,
+                _object_for(event_type, objects),
+                previous_attributes if updated else None,
+            )
 
     def emit_outcome(
         self,

@@ -103,8 +103,11 @@ def method_from_data(ctx: ActionContext, data: Mapping[str, Any]) -> dict[str, A
     if kind != "card":
         ctx.set(pm, {"card": None})
     for name, value in data.items():
-        if name in pm and name not in ("type", "id", "object"):
+        if name in pm and name not in ("type", "id", "object", kind):
             pm[name] = copy.deepcopy(value)
+    from connect_harness.stripe_api.actions.later import remember_account  # later imports us
+
+    remember_account(ctx, pm, data)
     return pm
 
 

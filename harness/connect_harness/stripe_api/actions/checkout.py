@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from connect_harness.lifecycle.emissions import emission
 from connect_harness.lifecycle.states import apply_state
 from connect_harness.stripe_api import bodies
 from connect_harness.stripe_api.actions import ActionContext, ActionError, action
@@ -57,6 +58,9 @@ def create_checkout_session(ctx: ActionContext, _: dict[str, Any] | None) -> dic
     currency = _line_items_currency(ctx, params.get("line_items"))
     if currency is not None:
         ctx.set(session, {"currency": currency})
+    intent_data = params.get("payment_intent_data")
+    if isinstance(intent_data, Mapping) and intent_data.get("setup_future_usage"):
+        ctx.note(session, "saves the payment method")
     ctx.emit_outcome("ok", session)
     return session
 
@@ -109,6 +113,8 @@ def confirm_payment_page(ctx: ActionContext, session: dict[str, Any] | None) -> 
         message = f"Checkout Session {session.get('id')} has no total to pay."
         raise ActionError(400, bodies.error("invalid_request_error", message))
     customer = session.get("customer") if isinstance(session.get("customer"), str) else None
+    if ctx.noted(session, "saves the payment method"):
+        customer = _save_method(ctx, session, pm, customer)
     pay = dataclasses.replace(
         ctx,
         object_type="payment_intent",
@@ -120,8 +126,16 @@ def confirm_payment_page(ctx: ActionContext, session: dict[str, Any] | None) -> 
     pi["payment_method"] = pm["id"]
     apply_state(pi, "payment_intent", "requires_confirmation", at=ctx.request.now, link=link_ids())
     pay.emit_outcome("ok", pi)
+
+    def settled(outcome: str) -> None:  # a delayed method's outcome, later
+        if outcome != "failed":
+            ctx.set(session, {"payment_status": "paid"})
+        ctx.emit_outcome_later(
+            "failed" if outcome == "failed" else "succeeded", session, verb="settle"
+        )
+
     confirm_intent(
-        dataclasses.replace(pay, verb="confirm"), pi, pm
+        dataclasses.replace(pay, verb="confirm"), pi, pm, then=settled
     )  # a decline raises Stripe's 402
     if pi.get("status") not in ("succeeded", "processing", "requires_capture"):
         return session  # waiting for the customer (3D Secure): not completed yet
@@ -129,3 +143,38 @@ def confirm_payment_page(ctx: ActionContext, session: dict[str, Any] | None) -> 
     ctx.set(session, {"status": "complete", "payment_status": paid, "payment_intent": pi["id"]})
     ctx.emit_outcome("ok", session)
     return session
+
+
+def _save_method(
+    ctx: ActionContext, session: dict[str, Any], pm: dict[str, Any], customer: str | None
+) -> str:
+    """``payment_intent_data.setup_future_usage``: the payment method is saved on the session's
+    customer, a new one when the session has none (the ``save_method`` row)."""
+    saving = dataclasses.replace(ctx, object_type="checkout.session", verb="save_method")
+    made = None
+    if customer is None:
+        details = pm.get("billing_details")
+        given = details if isinstance(details, Mapping) else {}
+        made = ctx.create(
+            "customer",
+            {
+                "created": ctx.request.now,
+                "metadata": {},
+                "default_source": None,
+                "test_clock": None,
+                "balance": 0,
+                "delinquent": False,
+                "discount": None,
+                "description": None,
+                "email": given.get("email"),  # what the customer typed on the page
+                "name": given.get("name"),
+                "phone": given.get("phone"),
+            },
+        )
+        customer = str(made["id"])
+        ctx.set(session, {"customer": customer})
+    pm["customer"] = customer
+    row = emission("checkout.session", "save_method", "ok" if made is not None else "existing")
+    for event_type in row.events:
+        saving.emit(event_type, made if event_type == "customer.created" and made else pm)
+    return customer

@@ -33,6 +33,7 @@ from connect_harness.stripe_api.actions.cards import (
     refuse_declined_attach,
     truthy,
 )
+from connect_harness.stripe_api.actions.later import remember_account
 from connect_harness.stripe_api.actions.rules import emit_rule, rule_of
 
 # --- customers ----------------------------------------------------------------------------------
@@ -200,6 +201,7 @@ def create_payment_method(ctx: ActionContext, _: dict[str, Any] | None) -> dict[
         pm = ctx.generic()
         pm["created"] = ctx.request.now
         pm["customer"] = None
+        remember_account(ctx, pm, ctx.params)
     ctx.emit_outcome("ok", pm)
     return pm
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from connect_harness.lifecycle.states import apply_state
@@ -39,6 +39,12 @@ from connect_harness.stripe_api.actions.cards import (
     whole_amount,
 )
 from connect_harness.stripe_api.actions.funds import bank_transfer_instructions
+from connect_harness.stripe_api.actions.later import (
+    fail_refund_later,
+    reinstate_funds_later,
+    settle_debit_later,
+    withdraw_funds_later,
+)
 from connect_harness.stripe_api.store import Stored, balance_key
 
 # --- payment intents ----------------------------------------------------------------------------
@@ -119,8 +125,15 @@ def confirm_payment_intent(ctx: ActionContext, pi: dict[str, Any] | None) -> dic
     return pi
 
 
-def confirm_intent(ctx: ActionContext, pi: dict[str, Any], pm: dict[str, Any] | None) -> None:
-    """Attempt the payment: the test card decides (Stripe's Testing page)."""
+def confirm_intent(
+    ctx: ActionContext,
+    pi: dict[str, Any],
+    pm: dict[str, Any] | None,
+    *,
+    then: Callable[[str], None] | None = None,
+) -> None:
+    """Attempt the payment: the test card decides (Stripe's Testing page). A delayed debit is
+    ``processing``; its outcome follows later (``then`` gets it, after its events)."""
     if pm is None:
         raise missing_payment_method(pi, kind="payment_intent", name="PaymentIntent")
     card = card_of(pm)
@@ -161,6 +174,7 @@ def confirm_intent(ctx: ActionContext, pi: dict[str, Any], pm: dict[str, Any] | 
         apply_state(pi, "payment_intent", "processing", at=now, link=named)
         ctx.set(pi, {"latest_charge": charge["id"]})
         ctx.emit_outcome("processing", charge, pi, verb="confirm")
+        settle_debit_later(ctx, pi, charge, pm, then)
         return
     if card.outcome == "declined":
         apply_state(pi, "payment_intent", "payment_failed", at=now, link=named)
@@ -183,9 +197,10 @@ def confirm_intent(ctx: ActionContext, pi: dict[str, Any], pm: dict[str, Any] | 
     if card.outcome != "dispute":
         ctx.emit_outcome("succeeded", charge, pi, verb="confirm")
         return
-    dispute = _new_dispute(ctx, charge, card)
+    dispute = new_dispute(ctx, charge, card)
     outcome = "inquiry" if dispute.get("status") == "warning_needs_response" else "disputed"
     ctx.emit_outcome(outcome, charge, pi, dispute, verb="confirm")
+    withdraw_funds_later(ctx, dispute)
 
 
 def _credit_available(ctx: ActionContext, charge: Mapping[str, Any]) -> dict[str, Any]:
@@ -217,7 +232,7 @@ def _list_charge(pi: dict[str, Any], charge: Mapping[str, Any]) -> None:
         charges["total_count"] = 1
 
 
-def _new_dispute(ctx: ActionContext, charge: dict[str, Any], card: TestCard) -> dict[str, Any]:
+def new_dispute(ctx: ActionContext, charge: dict[str, Any], card: TestCard) -> dict[str, Any]:
     dispute = ctx.create(
         "dispute",
         {
@@ -488,6 +503,9 @@ def _refund(ctx: ActionContext, charge: dict[str, Any], *, verb: str) -> dict[st
         if isinstance(refunds.get("total_count"), int):
             refunds["total_count"] = len(refunds["data"])
     ctx.emit_outcome("ok", charge, refund, object_type="refund", verb=verb)
+    paid_with = ctx.find(charge.get("payment_method"), "payment_method")
+    if paid_with is not None and card_of(paid_with).outcome == "refund_fail":
+        fail_refund_later(ctx, refund, charge)
     return refund
 
 
@@ -545,6 +563,8 @@ def update_dispute(ctx: ActionContext, dispute: dict[str, Any] | None) -> dict[s
         updated["status"] = "warning_closed" if inquiry else result
         ctx.set(updated, {"is_charge_refundable": False})
         ctx.emit_outcome(result, updated, verb="test_evidence")
+        if result == "won" and not inquiry:
+            reinstate_funds_later(ctx, updated)
     return updated
 
 
