@@ -49,7 +49,59 @@ TOOLS_RULES: tuple[Rule, ...] = (
          "api: POST /v1/test_helpers/test_clocks/{test_clock}/advance ('Starts advancing a test "
          "clock to a specified time in the future. Advancement is done when status changes to "
          "Ready'); catalogue test_helpers.test_clock.advancing, test_helpers.test_clock.ready; "
-         "the fake moves frozen_time at once and advances no object on the clock"),
+         "the fake advances at once: the objects on the clock move between the two events (the "
+         "advance rows)"),
+    Rule("subscription_schedule", "advance_expiring", None, None,
+         ("subscription_schedule.expiring",), None,
+         "catalogue subscription_schedule.expiring: 'Occurs 7 days before a subscription "
+         "schedule will expire'; sent when a clock's advance passes that moment, for a schedule "
+         "with end_behavior cancel (the docs do not say whether one that releases its "
+         "subscription 'expires': the fake reads expire as the subscription ending, as in the "
+         "Stripe CLI's expiring fixture)",
+         outcome_of="advance"),
+    Rule("subscription_schedule", "advance_completed", None, "completed",
+         ("subscription_schedule.completed",), None,
+         "api: the schedule's end_behavior ('release will end the subscription schedule and keep "
+         "the underlying subscription running'); catalogue subscription_schedule.completed "
+         "('Occurs whenever a new subscription schedule is completed'), when a clock's advance "
+         "passes the last phase's end_date", outcome_of="advance"),
+    Rule("subscription_schedule", "advance_completed_cancel", None, "completed",
+         ("customer.subscription.deleted", "subscription_schedule.completed"), None,
+         "api: the schedule's end_behavior ('cancel will end the subscription schedule and "
+         "cancel the underlying subscription'); catalogue customer.subscription.deleted, "
+         "subscription_schedule.completed; the docs do not order the two: the subscription "
+         "ends first, as when a schedule is canceled", outcome_of="advance"),
+    Rule("subscription", "advance_trial_will_end", None, None,
+         ("customer.subscription.trial_will_end",), None,
+         "catalogue customer.subscription.trial_will_end ('Occurs three days before a "
+         "subscription's trial period is scheduled to end'), when a clock's advance passes "
+         "that moment", outcome_of="advance"),
+    Rule("subscription", "advance_trial_ended", None, "active",
+         ("customer.subscription.updated", "invoice.created", "invoice.finalized",
+          "payment_intent.created", "charge.succeeded", "payment_intent.succeeded",
+          "invoice.paid", "invoice.payment_succeeded"), None,
+         "docs.stripe.com/billing/subscriptions/trials (when the trial ends, the first paid "
+         "period's invoice is charged); catalogue customer.subscription.updated ('changing the "
+         "status from trial to active'); the events of a paid invoice as for POST "
+         "/v1/subscriptions; the docs do not order updated before the invoice's events",
+         outcome_of="advance"),
+    Rule("subscription", "advance_renewed", None, "active",
+         ("customer.subscription.updated", "invoice.created", "invoice.finalized",
+          "payment_intent.created", "charge.succeeded", "payment_intent.succeeded",
+          "invoice.paid", "invoice.payment_succeeded"), None,
+         "docs.stripe.com/billing/subscriptions/overview (each period's invoice is created and "
+         "charged at renewal); catalogue customer.subscription.updated (the new "
+         "current_period), invoice.*; Stripe finalizes about an hour after invoice.created, "
+         "the fake at once; the docs do not order updated before the invoice's events",
+         outcome_of="advance"),
+    Rule("subscription", "advance_unpaid", None, "past_due",
+         ("customer.subscription.updated", "invoice.created", "invoice.finalized",
+          "payment_intent.created", "charge.failed", "payment_intent.payment_failed",
+          "invoice.payment_failed"), None,
+         "docs.stripe.com/billing/subscriptions/overview (a renewal payment that fails makes "
+         "the subscription past_due); catalogue invoice.payment_failed ('due to either a "
+         "declined payment ... or to the lack of a stored payment method'); without a payment "
+         "method no intent or charge is made", outcome_of="advance"),
     # --- Issuing ------------------------------------------------------------------------------------
     Rule("issuing.transaction", "create_with_receipt", None, None,
          ("issuing_transaction.created", "issuing_transaction.purchase_details_receipt_updated"),

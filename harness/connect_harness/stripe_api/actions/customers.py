@@ -61,7 +61,7 @@ def create_customer(ctx: ActionContext, _: dict[str, Any] | None) -> dict[str, A
                 **(customer.get("invoice_settings") or {}),
                 "default_payment_method": None,
             },
-            "test_clock": None,
+            "test_clock": _test_clock(ctx),
             "balance": 0,
             "delinquent": False,
             "discount": None,
@@ -85,6 +85,14 @@ def create_customer(ctx: ActionContext, _: dict[str, Any] | None) -> dict[str, A
         pm["customer"] = customer["id"]
         ctx.emit_outcome("ok", pm, object_type="payment_method", verb="attach")
     return customer
+
+
+def _test_clock(ctx: ActionContext) -> str | None:
+    """The clock ``test_clock`` names (Stripe's 404 when there is none): the customer is on it."""
+    named = ctx.params.get("test_clock")
+    if named in (None, ""):
+        return None
+    return str(ctx.require(named, "test_helpers.test_clock", "test_clock")["id"])
 
 
 def _apply_nested(ctx: ActionContext, customer: dict[str, Any]) -> None:

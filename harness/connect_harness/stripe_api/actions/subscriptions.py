@@ -10,6 +10,7 @@ from typing import Any
 
 from connect_harness.stripe_api.actions import ActionContext, action
 from connect_harness.stripe_api.actions.cards import card_of, payment_method
+from connect_harness.stripe_api.actions.clocks import clock_time, period_end
 from connect_harness.stripe_api.actions.invoices import (
     UNPAID,
     Line,
@@ -37,7 +38,14 @@ from connect_harness.stripe_api.actions.rules import (
     whole,
 )
 
-__all__ = ["amount_of", "price_items", "start_subscription"]
+__all__ = [
+    "amount_of",
+    "price_items",
+    "start_subscription",
+    "subscription_invoice",
+    "subscription_payment_method",
+    "subscription_prices",
+]
 
 _MONTH = 30 * 86400
 
@@ -97,7 +105,7 @@ def amount_of(items: list[tuple[Obj, int]]) -> int:
     return sum((whole(price.get("unit_amount")) or 0) * quantity for price, quantity in items)
 
 
-def _subscription_payment_method(ctx: ActionContext, customer: Obj, named: Any) -> Obj | None:
+def subscription_payment_method(ctx: ActionContext, customer: Obj, named: Any) -> Obj | None:
     if isinstance(named, str):
         return payment_method(ctx, named, "default_payment_method")
     settings = customer.get("invoice_settings")
@@ -126,7 +134,7 @@ def start_subscription(
     if subscription is None:
         subscription = ctx.create("subscription", {})
     trial_end = _trial_end(params, now)
-    pm = _subscription_payment_method(ctx, customer, params.get("default_payment_method"))
+    pm = subscription_payment_method(ctx, customer, params.get("default_payment_method"))
     ctx.set(
         subscription,
         {
@@ -141,6 +149,7 @@ def start_subscription(
             "trial_start": now if trial_end else None,
             "trial_end": trial_end,
             "schedule": None,
+            "test_clock": id_of(customer.get("test_clock")),
             "pending_update": None,
             "discounts": [],
             "currency": items[0][0].get("currency") if items else subscription.get("currency"),
@@ -154,7 +163,7 @@ def start_subscription(
         subscription,
         {
             "current_period_start": now,
-            "current_period_end": (trial_end or now) + _MONTH,
+            "current_period_end": trial_end or period_end(now, [price for price, _ in items]),
         },
     )
     _apply_cancel_fields(subscription, params)
@@ -232,6 +241,48 @@ def start_subscription(
         snapshots=snapshots,
     )
     return subscription
+
+
+def subscription_prices(subscription: Mapping[str, Any]) -> list[Obj]:
+    """The prices of the subscription's items, in order."""
+    listed = subscription.get("items")
+    data = listed.get("data", []) if isinstance(listed, Mapping) else []
+    return [
+        item["price"]
+        for item in data
+        if isinstance(item, Mapping) and isinstance(item.get("price"), dict)
+    ]
+
+
+def subscription_invoice(
+    ctx: ActionContext, subscription: Obj, customer: Obj, reason: str
+) -> tuple[Obj, dict[str, Obj]]:
+    """A finalized invoice for the subscription's current period (``billing_reason`` ``reason``),
+    and the snapshots ``invoice.created`` (a draft) and ``invoice.finalized`` show."""
+    listed = subscription.get("items")
+    data = listed.get("data", []) if isinstance(listed, Mapping) else []
+    items = [
+        (item["price"], whole(item.get("quantity")) or 1)
+        for item in data
+        if isinstance(item, Mapping) and isinstance(item.get("price"), dict)
+    ]
+    invoice = new_invoice(
+        ctx,
+        customer,
+        {
+            "subscription": subscription["id"],
+            "billing_reason": reason,
+            "currency": subscription.get("currency"),
+            "collection_method": subscription.get("collection_method"),
+        },
+    )
+    _subscription_parent(invoice, subscription)
+    total_invoice(ctx, invoice, _lines(ctx, subscription, items, None))
+    subscription["latest_invoice"] = invoice["id"]
+    snapshots: dict[str, Obj] = {"invoice.created": copy.deepcopy(invoice)}
+    _finalize_quietly(ctx, invoice)
+    snapshots["invoice.finalized"] = copy.deepcopy(invoice)
+    return invoice, snapshots
 
 
 def _unconfirmed_intent(ctx: ActionContext, invoice: Obj, customer: Obj, amount: int) -> Obj:
@@ -327,7 +378,9 @@ def _apply_cancel_fields(subscription: Obj, params: Mapping[str, Any]) -> None:
 def create_subscription(ctx: ActionContext, _: Obj | None) -> Obj:
     customer = customer_of(ctx)
     items = price_items(ctx, ctx.params.get("items"))
-    return start_subscription(ctx, customer, items, ctx.params, ctx.generic())
+    subscription = ctx.generic()
+    with clock_time(ctx, customer):
+        return start_subscription(ctx, customer, items, ctx.params, subscription)
 
 
 @action("subscription", "update")
@@ -359,7 +412,7 @@ def _end_trial(ctx: ActionContext, subscription: Obj, before: Obj) -> Obj:
     pm = (
         ctx.find(subscription.get("default_payment_method"))
         if subscription.get("default_payment_method")
-        else _subscription_payment_method(ctx, customer, None)
+        else subscription_payment_method(ctx, customer, None)
     )
     settings = subscription.get("trial_settings")
     behavior = (
@@ -412,6 +465,11 @@ def resume_subscription(ctx: ActionContext, subscription: Obj | None) -> Obj:
 @action("subscription_schedule", "create")
 def create_subscription_schedule(ctx: ActionContext, _: Obj | None) -> Obj:
     customer = customer_of(ctx)
+    with clock_time(ctx, customer):
+        return _new_schedule(ctx, customer)
+
+
+def _new_schedule(ctx: ActionContext, customer: Obj) -> Obj:
     phases = ctx.params.get("phases")
     listed = list(phases.values()) if isinstance(phases, Mapping) else phases or []
     first = listed[0] if listed and isinstance(listed[0], Mapping) else {}
@@ -427,9 +485,13 @@ def create_subscription_schedule(ctx: ActionContext, _: Obj | None) -> Obj:
             "canceled_at": None,
             "completed_at": None,
             "released_at": None,
+            "test_clock": id_of(customer.get("test_clock")),
+            "end_behavior": ctx.params.get("end_behavior") or "release",
         },
     )
     start = ctx.params.get("start_date")
+    begins = now if start in (None, "now") else whole(start) or now
+    _schedule_phases(ctx, schedule, listed, begins)
     if start == "now" or (whole(start) or now + 1) <= now:
         rule = rule_of("subscription_schedule", "create_active")
         enter(ctx, schedule, "subscription_schedule", "active")
@@ -447,6 +509,48 @@ def create_subscription_schedule(ctx: ActionContext, _: Obj | None) -> Obj:
     enter(ctx, schedule, "subscription_schedule", "not_started")
     schedule["subscription"] = None
     return carry_out(ctx, schedule, rule_of("subscription_schedule", "create"))
+
+
+def _schedule_phases(ctx: ActionContext, schedule: Obj, listed: list[Any], begins: int) -> None:
+    """Each phase's ``start_date`` and ``end_date``: its own ``end_date``, else ``iterations``
+    (default 1) billing periods of its first price (api: POST /v1/subscription_schedules,
+    phases[].iterations: 'Integer representing the multiplier applied to the price interval');
+    ``current_phase`` is the one under way."""
+    template = schedule.get("phases")
+    shape = template[0] if isinstance(template, list) and template else None
+    phases = []
+    start = begins
+    for given in listed:
+        if not isinstance(given, Mapping):
+            continue
+        prices = [price for price, _ in price_items(ctx, given.get("items"))]
+        end = whole(given.get("end_date")) or period_end(
+            start, prices, whole(given.get("iterations")) or 1
+        )
+        phase = copy.deepcopy(shape) if isinstance(shape, dict) else {}
+        phase.update({"start_date": start, "end_date": end})
+        if "items" in phase and isinstance(given.get("items"), list):
+            phase["items"] = [
+                {
+                    **(phase["items"][0] if phase["items"] else {}),
+                    "price": item.get("price"),
+                    "quantity": whole(item.get("quantity")) or 1,
+                }
+                for item in given["items"]
+                if isinstance(item, Mapping)
+            ]
+        phases.append(phase)
+        start = end
+    if phases and "phases" in schedule:
+        schedule["phases"] = phases
+    now = ctx.request.now
+    current = next((p for p in phases if p["start_date"] <= now < p["end_date"]), None)
+    if "current_phase" in schedule:
+        schedule["current_phase"] = (
+            {"end_date": current["end_date"], "start_date": current["start_date"]}
+            if current
+            else None
+        )
 
 
 @action("subscription_schedule", "update")

@@ -4,7 +4,9 @@ rule, :mod:`connect_harness.stripe_api.actions.catalogue`)."""
 
 from __future__ import annotations
 
-from connect_harness.stripe_api.actions import ActionContext, action
+from connect_harness.stripe_api import bodies
+from connect_harness.stripe_api.actions import ActionContext, ActionError, action
+from connect_harness.stripe_api.actions.clocks import advance_attached
 from connect_harness.stripe_api.actions.rules import Obj, carry_out, refuse_unless, rule_of, whole
 
 __all__: list[str] = []
@@ -38,13 +40,22 @@ def advance_test_clock(ctx: ActionContext, clock: Obj | None) -> Obj:
     assert clock is not None
     rule = rule_of(ctx.object_type, "advance")
     refuse_unless(rule, clock)
-    advancing = ctx.generic()
+    old = whole(clock.get("frozen_time")) or 0
     frozen_time = whole(ctx.params.get("frozen_time"))
+    if frozen_time is not None and frozen_time <= old:
+        message = (
+            f"frozen_time {frozen_time} is not after test clock {clock.get('id')}'s frozen_time "
+            f"{old}: a clock only moves forward; pass a later time."
+        )
+        body = bodies.error("invalid_request_error", message, param="frozen_time")
+        raise ActionError(400, body)
+    advancing = ctx.generic()
     ctx.set(advancing, {"status": "advancing"})
     if frozen_time is not None:
         ctx.set(advancing, {"frozen_time": frozen_time})
     advancing_event, ready_event = rule.emits
     ctx.emit(advancing_event, advancing)
+    advance_attached(ctx, advancing, old, frozen_time if frozen_time is not None else old)
     ctx.set(advancing, {"status": "ready"})
     ctx.emit(ready_event, advancing)
     return advancing
