@@ -186,3 +186,27 @@ def test_the_meter_flows_stop_at_the_v2_stream_and_the_thin_notification_still_g
     assert "step 'billing_meter_event_session' (POST /v2/billing/meter_event_session) was " in err
     assert main(["trigger", "--thin", "v1.billing.meter.no_meter_found", *argv]) == 0
     assert endpoint.received[0]["payload"]["type"] == "v1.billing.meter.no_meter_found"
+
+
+@pytest.mark.parametrize(
+    ("name", "last", "automatic"),
+    [
+        ("checkout.session.async_payment_succeeded", "checkout.session.async_payment_succeeded", 3),
+        ("payment_intent.processing", "payment_intent.processing", 0),
+    ],
+)
+def test_what_stripe_does_later_follows_the_request_and_a_delayed_debit_stays_processing(
+    name: str,
+    last: str,
+    automatic: int,
+    endpoint: Endpoint,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """ "What Stripe does later on its own follows right after the request that starts it, with
+    request.id null ... the debits Stripe settles 'after at least three minutes' ... stay
+    processing"."""
+    argv = ["trigger", name, "--forward-to", f"{endpoint.url}/hook", "--secret", SECRET]
+    assert main(argv) == 0, capsys.readouterr().err
+    received = [event["payload"] for event in endpoint.received]
+    assert received[-1]["type"] == last
+    assert sum(event["request"]["id"] is None for event in received) == automatic
