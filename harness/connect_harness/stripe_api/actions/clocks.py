@@ -61,6 +61,10 @@ MAX_STEPS = 100
 
 _DAY = 86400
 
+#: A subscription's period fields older versions render at its top level (rules.keep): an event's
+#: previous_attributes must not name a field its object lacks in the newest shape.
+_KEPT_PERIOD = ("current_period_start", "current_period_end")
+
 
 def add_interval(start: int, interval: str, count: int = 1) -> int:
     """``start`` moved by ``count`` billing intervals: calendar months and years (the same day,
@@ -255,7 +259,10 @@ def _renew(ctx: ActionContext, subscription: Obj, customer: Obj, why: str) -> No
         ctx.set(invoice, {"attempted": True, "attempt_count": 1})
         enter(ctx, subscription, "subscription", "past_due")
         rule = rule_of("subscription", "advance_unpaid")
-    emit_rule(ctx, rule, objects, previous=changes(before, subscription), snapshots=snapshots)
+    previous = changes(before, subscription)
+    for name in _KEPT_PERIOD:  # kept for older versions' shape only: the items say it (newest)
+        previous.pop(name, None)
+    emit_rule(ctx, rule, objects, previous=previous, snapshots=snapshots)
 
 
 def _move_period(subscription: Obj, start: int, end: int) -> None:
