@@ -40,14 +40,14 @@ def served() -> Iterator[str]:
             process.communicate()
 
 
-def run_lifecycle(url: str) -> dict[str, Any]:
+def run_lifecycle(url: str, script: str = "lifecycle.js") -> dict[str, Any]:
     node = shutil.which("node")
     if node is None:
         pytest.skip("node is not installed; install Node.js 20+ to run the stripe-node tests")
     if not (NODE_DIR / "node_modules" / "stripe" / "package.json").is_file():
         pytest.skip("the stripe npm package is not installed; run `npm ci --prefix tests/node`")
     completed = subprocess.run(
-        [node, str(NODE_DIR / "lifecycle.js")],
+        [node, str(NODE_DIR / script)],
         input=json.dumps({"url": url, "key": "sk_test_node"}).encode(),
         capture_output=True,
         timeout=60,
@@ -118,3 +118,19 @@ def test_stripe_node_walks_the_payments_lifecycles(served: str) -> None:
     ]
     assert events[0]["request"] == {"id": paid["request_id"], "idempotency_key": "node-order-1"}
     assert events[2]["object"] == events[0]["object"]
+
+
+def test_stripe_node_sees_what_stripe_does_later_as_automatic_events(served: str) -> None:
+    """docs/fake-api.md, "Later": the answer is the request's state, a later read the final one,
+    and the follow-up's events carry no request (stripe-node's ``event.request.id`` null)."""
+    results = run_lifecycle(served, "later.js")
+    assert results["debit"] == {"answered": "processing", "now": "requires_payment_method"}
+    assert results["refund"] == {"answered": "succeeded", "now": "failed"}
+    automatic = [event["type"] for event in results["events"] if event["automatic"]]
+    assert automatic == [
+        "charge.failed",
+        "payment_intent.payment_failed",
+        "charge.refund.updated",
+        "refund.updated",
+        "refund.failed",
+    ]
