@@ -77,6 +77,8 @@ def test_funds_with_nothing_to_pay_are_available_in_the_cash_balance(
     balance = fake.emitted_events()[-1].data_object
     assert balance["object"] == "cash_balance" and balance["available"] == {"jpy": 1000}
     assert _fund(client, customer, 500).ending_balance == 1500
+    held = client.v1.customers.cash_balance.retrieve(customer)
+    assert (held.available.to_dict(), held.customer) == ({"jpy": 1500}, customer)
 
 
 def test_a_customer_balance_intent_waits_for_the_transfer(

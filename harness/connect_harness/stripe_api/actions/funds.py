@@ -11,7 +11,6 @@ modelled: every customer's balance reconciles automatically.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from connect_harness.lifecycle.emissions import emission
@@ -23,7 +22,8 @@ from connect_harness.stripe_api.actions.cards import (
     ordinary_card,
     whole_amount,
 )
-from connect_harness.stripe_api.actions.rules import Obj, keep, visible
+from connect_harness.stripe_api.actions.rules import Obj, visible
+from connect_harness.stripe_api.store import Stored
 
 __all__ = ["bank_transfer_instructions", "waits_for_funds"]
 
@@ -40,11 +40,11 @@ _TRANSFER_BY_CURRENCY = {
 
 def waits_for_funds(pi: Obj) -> bool:
     """A ``customer_balance`` payment intent waiting for a bank transfer (``requires_action``)."""
-    action_ = pi.get("next_action")
+    waiting = pi.get("next_action")
     return (
         pi.get("status") == "requires_action"
-        and isinstance(action_, dict)
-        and action_.get("type") == "display_bank_transfer_instructions"
+        and isinstance(waiting, dict)
+        and waiting.get("type") == "display_bank_transfer_instructions"
     )
 
 
@@ -69,17 +69,25 @@ def bank_transfer_instructions(pi: Obj, params: Any) -> dict[str, Any]:
     }
 
 
-def _cash_balance(customer: Obj, currency: str, owner: str | None) -> dict[str, Any]:
-    """The customer's ``cash_balance`` (kept on the customer, as its expandable field)."""
-    balance = customer.get("cash_balance")
-    if not isinstance(balance, dict) or balance.get("object") != "cash_balance":
-        balance = {
-            "available": {},
-            "customer": customer.get("id"),
-            "livemode": bool(customer.get("livemode")),
-            "object": "cash_balance",
-            "settings": {"reconciliation_mode": "automatic", "using_merchant_default": True},
-        }
+def _cash_balance(ctx: ActionContext, customer: Obj, currency: str) -> dict[str, Any]:
+    """The customer's cash balance, as ``GET /v1/customers/{customer}/cash_balance`` serves it."""
+    # The key the dispatcher serves that singleton under (dispatch.Dispatcher._singleton).
+    key = "/".join(
+        (
+            "/v1/customers/{customer}/cash_balance",
+            str(customer["id"]),
+            ctx.owner or "platform",
+            "live" if ctx.live else "test",
+        )
+    )
+    stored = ctx.store.objects.get(key)
+    if stored is None:
+        stored = ctx.store.objects[key] = Stored("cash_balance", None, ctx.owner, ctx.live)
+    balance = ctx.store.materialize(stored)
+    if stored.type == "cash_balance" and not ctx.noted(customer, "cash balance kept"):
+        ctx.note(customer, "cash balance kept")  # the example's amounts are not this customer's
+        balance["available"] = {}
+        balance["customer"] = customer["id"]
     if not isinstance(balance.get("available"), dict):
         balance["available"] = {}
     balance["available"].setdefault(currency, 0)
@@ -95,7 +103,7 @@ def fund_cash_balance(ctx: ActionContext, _: Obj | None) -> Obj:
     amount = whole_amount(ctx.params.get("amount")) or 0
     currency = str(ctx.params.get("currency") or "usd").lower()
     transaction = ctx.generic()
-    balance = _cash_balance(customer, currency, ctx.owner)
+    balance = _cash_balance(ctx, customer, currency)
     balance["available"][currency] += amount
     funded = transaction.get("funded")
     if isinstance(funded, dict) and isinstance(funded.get("bank_transfer"), dict):
@@ -130,7 +138,6 @@ def fund_cash_balance(ctx: ActionContext, _: Obj | None) -> Obj:
     ctx.emit(left[0], transaction)
     for pi in pis:
         _apply(ctx, pi, balance, currency)
-    keep(customer, {"cash_balance": copy.deepcopy(balance)})
     if balance["available"][currency] > 0:
         for event_type in left[1:]:
             ctx.emit(event_type, balance)
