@@ -620,3 +620,58 @@ def test_cli_schema_and_events_follow_a_pinned_version(capsys: pytest.CaptureFix
     out, _ = capsys.readouterr()
     event = json.loads(out)
     assert event["api_version"] == "2025-02-24.acacia" and "subscription" in event["data"]["object"]
+
+
+# --- the SDK typing bugs the README lists (issue 18 item 3) ---------------------------------------
+
+_SDK_BUGS_START = "<!-- sdk-typing-bugs:start -->"
+_SDK_BUGS_END = "<!-- sdk-typing-bugs:end -->"
+
+
+def _sdk_typing_bugs() -> list[str]:
+    """The README's table rows: each ``sdk:`` reason of tests/node/tsc_known.json once (an
+    event type's own name generalised), with the sets and how many event types it holds for."""
+    known = json.loads((REPO / "tests" / "node" / "tsc_known.json").read_text(encoding="utf-8"))
+    grouped: dict[str, dict[str, int]] = {}
+    for version, entries in known["rejected"].items():
+        for reason in entries.values():
+            if not reason.startswith("sdk:"):
+                continue
+            text = re.sub(r"do not list \S+, which", "do not list the event type, which", reason)
+            counts = grouped.setdefault(text.removeprefix("sdk:").strip(), {})
+            counts[version] = counts.get(version, 0) + 1
+    return [
+        f"| {reason} | "
+        + ", ".join(f"`{version}` ({count})" for version, count in counts.items())
+        + " |"
+        for reason, counts in grouped.items()
+    ]
+
+
+def test_the_readme_lists_every_sdk_typing_bug_with_its_reason() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert _SDK_BUGS_START in readme and _SDK_BUGS_END in readme
+    block = readme.split(_SDK_BUGS_START, 1)[1].split(_SDK_BUGS_END, 1)[0]
+    rows = [line for line in block.splitlines() if line.startswith("| ") and "---" not in line]
+    assert rows[1:] == _sdk_typing_bugs(), "\n".join(_sdk_typing_bugs())
+
+
+def test_every_entry_of_ours_in_tsc_known_says_why() -> None:
+    known = json.loads((REPO / "tests" / "node" / "tsc_known.json").read_text(encoding="utf-8"))
+    for entries in known["rejected"].values():
+        for reason in entries.values():
+            assert reason.startswith(("sdk:", "ours:")), reason
+
+
+def test_acacia_renames_the_billing_alerts_threshold() -> None:
+    # stripe-node 17.0.0 (the first release pinning 2024-09-30.acacia), breaking changes due to the
+    # API: `usage_threshold_config` renamed `usage_threshold` on Billing.Alert, `filter` removed.
+    for version in ("2024-09-30.acacia", "2025-02-24.acacia", BASIL):
+        alert = _object("billing.alert.triggered", version)["alert"]
+        assert "usage_threshold" in alert, version
+        assert not {"usage_threshold_config", "filter"} & set(alert), version
+    # the version before: 2024-06-20 gets 2023-08-16's shapes, which predate billing alerts, so
+    # the type is refused rather than rendered in a shape Stripe never sent
+    assert "billing.alert.triggered" not in contracts.supported_event_types(version="2024-06-20")
+    with pytest.raises(UsageError, match=re.escape("billing.alert.triggered")):
+        build_event("billing.alert.triggered", api_version="2024-06-20")
