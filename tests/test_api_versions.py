@@ -675,3 +675,60 @@ def test_acacia_renames_the_billing_alerts_threshold() -> None:
     assert "billing.alert.triggered" not in contracts.supported_event_types(version="2024-06-20")
     with pytest.raises(UsageError, match=re.escape("billing.alert.triggered")):
         build_event("billing.alert.triggered", api_version="2024-06-20")
+
+
+@pytest.mark.parametrize("version", ["2023-08-16", "2024-09-30.acacia", BASIL, NEWEST])
+def test_the_fakes_items_carry_the_plan_of_their_price(version: str) -> None:
+    """Stripe renders the deprecated ``plan`` beside ``price`` (the Plan view of the price, same id:
+    docs.stripe.com/billing/migration/migrating-prices); the fake's subscription items, their
+    events and, before basil, invoice line items carry it, agreeing with the price."""
+    from connect_harness.stripe_api.fake import FakeStripeAPI
+
+    with FakeStripeAPI(api_version=version) as fake:
+        client = stripe.StripeClient(
+            "sk_test_fake", base_addresses={"api": fake.url}, stripe_version=version
+        )
+
+        def call(path: str, **params: Any) -> dict[str, Any]:
+            answer: dict[str, Any] = json.loads(client.raw_request("post", path, **params).body)
+            return answer
+
+        customer = call(
+            "/v1/customers", invoice_settings={"default_payment_method": "pm_card_visa"}
+        )
+        product = call("/v1/products", name="Gold")
+        price = call(
+            "/v1/prices",
+            product=product["id"],
+            unit_amount=1500,
+            currency="usd",
+            recurring={"interval": "month"},
+        )
+        subscription = call(
+            "/v1/subscriptions", customer=customer["id"], items=[{"price": price["id"]}]
+        )
+        plan = subscription["items"]["data"][0]["plan"]
+        assert (plan["id"], plan["object"], plan["amount"]) == (price["id"], "plan", 1500)
+        assert (plan["interval"], plan["product"]) == ("month", product["id"])
+        assert ("aggregate_usage" in plan) is (version < BASIL)  # basil removed it with meters
+        schedule = call(
+            "/v1/subscription_schedules",
+            customer=customer["id"],
+            start_date="now",
+            phases=[{"items": [{"price": price["id"]}]}],
+        )
+        items = [item for phase in schedule["phases"] for item in phase["items"]]
+        assert items and all(item["plan"] == item["price"] for item in items)
+        events = [event.payload for event in fake.emitted_events()]
+        for event in events:
+            assert contracts.validate_event(event) == [], event["type"]
+        created = next(e for e in events if e["type"] == "customer.subscription.created")
+        assert created["data"]["object"]["items"]["data"][0]["plan"] == plan
+        paid = next(e for e in events if e["type"] == "invoice.paid")
+        lines = paid["data"]["object"]["lines"]["data"]
+        assert lines
+        for line in lines:
+            if version < BASIL:
+                assert line["plan"]["id"] == line["price"]["id"] == price["id"]
+            else:
+                assert "plan" not in line and "price" not in line

@@ -17,7 +17,7 @@ from referencing.jsonschema import DRAFT202012
 
 from connect_harness.spec.convert import ID_OF
 
-__all__ = ["ExampleMaker", "id_prefixes"]
+__all__ = ["PLAN_BESIDE_PRICE", "ExampleMaker", "id_prefixes", "plan_fields_of"]
 
 # Id prefixes the fixtures get wrong for our purpose: a test-mode infix, a price id on a plan, a
 # placeholder id. Objects whose ids are names (capability, coupon, report type) get no prefix.
@@ -60,7 +60,7 @@ _NULL_WHEN_FILLER: Final[Mapping[str, frozenset[str]]] = {"charge": frozenset({"
 # until basil removed price from them, ``InvoiceLineItem.plan`` and ``InvoiceItem.plan``:
 # ``Plan | null``, null for a one-time price). An object without ``price`` (a basil line item)
 # gets no plan.
-_PLAN_BESIDE_PRICE: Final = frozenset(
+PLAN_BESIDE_PRICE: Final = frozenset(
     {"subscription_item", "subscription_schedule_configuration_item", "line_item", "invoiceitem"}
 )
 
@@ -120,6 +120,21 @@ _STRING_BY_NAME: Final[Mapping[str, str]] = {
 
 _MISSING: Final = object()
 _PLACEHOLDER_ID: Final = "obj_123"
+
+
+def plan_fields_of(price: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a recurring ``price``'s Plan view that its own fields give (its id, the
+    ``object``, and :data:`_PLAN_FROM_PRICE`'s fields the price has)."""
+    mapped: dict[str, Any] = {"object": "plan"}
+    if "id" in price:
+        mapped["id"] = price["id"]
+    for field, path in _PLAN_FROM_PRICE.items():
+        value: Any = price
+        for part in path:
+            value = value.get(part, _MISSING) if isinstance(value, Mapping) else _MISSING
+        if value is not _MISSING:
+            mapped[field] = value
+    return mapped
 
 
 def _id_suffix(seed: str) -> str:
@@ -336,7 +351,7 @@ class ExampleMaker:
             ):
                 out[prop] = self._value(prop, sub, value, stack)
         if (
-            def_name in _PLAN_BESIDE_PRICE
+            def_name in PLAN_BESIDE_PRICE
             and "price" in out
             and "plan" not in out
             and "plan" in self._defs
@@ -368,13 +383,7 @@ class ExampleMaker:
             return price
         if not isinstance(price.get("recurring"), Mapping):
             return None
-        mapped: dict[str, Any] = {"object": "plan"}
-        for field, path in _PLAN_FROM_PRICE.items():
-            value: Any = price
-            for part in path:
-                value = value.get(part, _MISSING) if isinstance(value, Mapping) else _MISSING
-            if value is not _MISSING:
-                mapped[field] = value
+        mapped = plan_fields_of(price)
         plan = self._object(self._defs["plan"], mapped, (*stack, "plan"), def_name="plan")
         if isinstance(plan, dict) and "id" in plan:
             plan["id"] = price.get("id", plan["id"])

@@ -73,12 +73,18 @@ _UNKNOWN = object()  # no reference built (yet)
 class _Walk:
     """One rendering: the contract set, and how often the state lacked what the set needs."""
 
-    def __init__(self, shapes: str) -> None:
+    def __init__(self, shapes: str, fill: bool = True) -> None:
         self.shapes = shapes
+        #: Whether the reference fills what the state lacks (else it only says which fields
+        #: beyond the description the version's objects carry).
+        self.fill = fill
         #: Places the state could not be given this version's shape without a reference.
         self.broken = 0
+        #: Fields of sub-objects beyond the description that only a reference can keep or drop
+        #: (an account's settings.payments.statement_descriptor_prefix_kana).
+        self.unplaced = 0
 
-    def node(self, value: Any, schema: Mapping[str, Any], reference: Any) -> Any:
+    def node(self, value: Any, schema: Mapping[str, Any], reference: Any, top: bool = False) -> Any:
         schema = self._resolve(schema, value)
         properties = schema.get("properties")
         if isinstance(value, dict) and isinstance(properties, Mapping):
@@ -92,15 +98,17 @@ class _Walk:
                 if name not in properties:
                     # A field this version's objects carry beyond the description (Stripe's
                     # fixtures render a payment intent's `source`): kept as the state has it.
-                    if name in ref:
+                    if name in ref and (self.fill or name in value):
                         out[name] = copy.deepcopy(value[name] if name in value else ref[name])
+                    elif unknown and not top:  # the top level's are render_in_version's
+                        self.unplaced += 1
                     continue
                 if name in value:
                     below = _UNKNOWN if unknown else ref.get(name, _ABSENT)
                     rendered = self.node(value[name], properties[name], below)
                     if rendered is not _ABSENT:
                         out[name] = rendered
-                elif name in ref:
+                elif name in ref and self.fill:
                     out[name] = copy.deepcopy(ref[name])
             if any(name not in out for name in schema.get("required", ())):
                 self.broken += 1
@@ -198,15 +206,18 @@ def render_in_version(obj: dict[str, Any], shapes: str, build: Builder) -> dict[
     if schema is None:
         return obj
     walk = _Walk(shapes)
-    rendered = walk.node(obj, schema, _UNKNOWN)
-    if walk.broken or any(name not in obj for name in _default_fields(object_type, shapes)):
+    rendered = walk.node(obj, schema, _UNKNOWN, top=True)
+    fill = walk.broken or any(name not in obj for name in _default_fields(object_type, shapes))
+    if fill or walk.unplaced:
         object_id = obj.get("id") if isinstance(obj.get("id"), str) else None
         owner = obj.get("account") if isinstance(obj.get("account"), str) else None
         try:
             reference = build(object_type, object_id, owner, obj.get("livemode") is True, shapes)
         except HarnessError:
             reference = None
-        rendered = _Walk(shapes).node(obj, schema, reference)
+        # Without a gap to fill, the reference only keeps the sub-objects' fields beyond the
+        # description that this version's objects carry (it never adds a field the state lacks).
+        rendered = _Walk(shapes, fill=bool(fill)).node(obj, schema, reference)
     if not isinstance(rendered, dict):
         return obj
     properties = schema.get("properties", {})
@@ -224,7 +235,98 @@ def render_in_version(obj: dict[str, Any], shapes: str, build: Builder) -> dict[
             if name in rendered or name in extras
         }
     _carry_moves(obj, rendered, object_type)
+    _plan_beside_price(rendered, shapes)
     return rendered
+
+
+def _plan_beside_price(value: Any, shapes: str) -> None:
+    """Give every item that carries a ``price`` the ``plan`` Stripe renders beside it at
+    ``shapes`` (the Plan view of that price: connect_harness.spec.examples.PLAN_BESIDE_PRICE),
+    so the fake's subscription items, line items and schedule phase items agree with their price."""
+    from connect_harness.spec.examples import PLAN_BESIDE_PRICE
+
+    if isinstance(value, list):
+        for item in value:
+            _plan_beside_price(item, shapes)
+        return
+    if not isinstance(value, dict):
+        return
+    kind = value.get("object")
+    if kind in PLAN_BESIDE_PRICE and "price" in value and _renders_plan(kind, shapes):
+        value["plan"] = _plan_of(value["price"], shapes)
+    if kind == "subscription_schedule" and _phase_items_have_plan(shapes):
+        for phase in value.get("phases") or ():
+            for item in phase.get("items") or () if isinstance(phase, dict) else ():
+                if isinstance(item, dict) and "price" in item:
+                    price = item["price"]
+                    item["plan"] = price.get("id") if isinstance(price, dict) else price
+    for sub in value.values():
+        if isinstance(sub, (dict, list)):
+            _plan_beside_price(sub, shapes)
+
+
+def _plan_of(price: Any, shapes: str) -> Any:
+    """The Plan view of ``price`` in ``shapes``: null for no price or a one-time one."""
+    from connect_harness.spec.examples import plan_fields_of
+
+    if not isinstance(price, dict):
+        return price
+    if not isinstance(price.get("recurring"), dict):
+        return None
+    base = _plan_example(shapes)
+    mapped = plan_fields_of(price)
+    return {name: copy.deepcopy(mapped.get(name, base[name])) for name in base}
+
+
+@functools.cache
+def _plan_example(shapes: str) -> Mapping[str, Any]:
+    from connect_harness.spec.contracts import object_example
+
+    try:
+        return object_example("plan", version=shapes)
+    except HarnessError:
+        return {}
+
+
+#: Where the contracts' examples show each item type whose plan is rendered beside its price.
+_ITEM_IN: Mapping[str, tuple[str, ...]] = {
+    "subscription_item": ("subscription", "items", "data"),
+    "line_item": ("invoice", "lines", "data"),
+    "invoiceitem": ("invoiceitem",),
+}
+
+
+@functools.cache
+def _renders_plan(kind: str, shapes: str) -> bool:
+    """Whether ``shapes``' objects of ``kind`` carry ``plan`` (as the set's examples show)."""
+    from connect_harness.spec.contracts import object_example
+
+    where = _ITEM_IN.get(kind)
+    if where is None:
+        return False
+    try:
+        found: Any = object_example(where[0], version=shapes)
+    except HarnessError:
+        return False
+    for part in where[1:]:
+        found = found.get(part) if isinstance(found, dict) else None
+    if isinstance(found, list):
+        found = found[0] if found else None
+    return isinstance(found, dict) and "plan" in found
+
+
+@functools.cache
+def _phase_items_have_plan(shapes: str) -> bool:
+    from connect_harness.spec.contracts import object_example
+
+    try:
+        phases = object_example("subscription_schedule", version=shapes).get("phases") or []
+    except HarnessError:
+        return False
+    items = phases[0].get("items") if phases and isinstance(phases[0], dict) else None
+    if not isinstance(items, list) or not items:
+        return False
+    return isinstance(items[0], dict) and "plan" in items[0]
 
 
 def _carry_moves(source: Mapping[str, Any], rendered: dict[str, Any], object_type: str) -> None:
