@@ -179,6 +179,26 @@ def test_connected_accounts_are_named_across_accounts_and_platform_objects_clone
     platform("post", f"/v1/payment_methods/{pm}/attach", customer=customer)
     clone = a("post", "/v1/payment_methods", customer=customer, payment_method=pm)
     assert clone["object"] == "payment_method"
+    # the legacy way: a token of the platform's customer (docs.stripe.com/connect/cloning-customers-across-accounts)
+    assert a("post", "/v1/tokens", customer=customer)["object"] == "token"
     # but not anywhere else
     error = a.refused("post", "/v1/payment_intents", amount=1, currency="usd", payment_method=pm)
     _missing(error, "PaymentMethod", pm, "payment_method")
+
+
+def test_the_fake_page_documents_the_reference_check() -> None:
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "explanation" / "the-fake.md").read_text(
+        encoding="utf-8"
+    )
+    row = next(line for line in page.splitlines() if "another account" in line)
+    for claim in (
+        "400 `resource_missing`",
+        "`items[0][price]`",
+        "`pm_card_visa`",
+        "`transfer_data[destination]`",
+        "`POST /v1/payment_methods` (cloning)",
+        "`stripe_api/references.py`",
+    ):
+        assert claim in row, claim
