@@ -732,3 +732,40 @@ def test_the_fakes_items_carry_the_plan_of_their_price(version: str) -> None:
                 assert line["plan"]["id"] == line["price"]["id"] == price["id"]
             else:
                 assert "plan" not in line and "price" not in line
+
+
+def test_drawn_events_keep_each_items_plan_in_agreement_with_its_price() -> None:
+    """connect_harness.strategies varies an item's price (amount, currency, optional fields): the
+    plan Stripe renders beside it follows (connect_harness.spec.plans)."""
+    from hypothesis import HealthCheck, given, settings
+
+    from connect_harness.strategies import events
+
+    seen: list[int] = []
+
+    @settings(
+        max_examples=25,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(events(["customer.subscription.updated", "invoice.paid"], api_version="2023-08-16"))
+    def check(event: Any) -> None:
+        obj = event.payload["data"]["object"]
+        listed = obj["items"] if obj["object"] == "subscription" else obj["lines"]
+        for item in listed["data"]:
+            price, plan = item.get("price"), item.get("plan")
+            if not isinstance(price, dict) or not isinstance(price.get("recurring"), dict):
+                assert plan is None
+                continue
+            seen.append(1)
+            assert plan["id"] == price["id"]
+            assert (plan["amount"], plan["currency"]) == (
+                price.get("unit_amount"),
+                price.get("currency"),
+            )
+            assert plan["interval"] == price["recurring"].get("interval")
+
+    check()
+    assert seen

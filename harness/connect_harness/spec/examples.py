@@ -17,7 +17,7 @@ from referencing.jsonschema import DRAFT202012
 
 from connect_harness.spec.convert import ID_OF
 
-__all__ = ["PLAN_BESIDE_PRICE", "ExampleMaker", "id_prefixes", "plan_fields_of"]
+__all__ = ["PLAN_BESIDE_PRICE", "PLAN_FROM_PRICE", "ExampleMaker", "id_prefixes", "plan_fields_of"]
 
 # Id prefixes the fixtures get wrong for our purpose: a test-mode infix, a price id on a plan, a
 # placeholder id. Objects whose ids are names (capability, coupon, report type) get no prefix.
@@ -65,7 +65,7 @@ PLAN_BESIDE_PRICE: Final = frozenset(
 )
 
 # A plan's fields from its price's (the migration guide's table, plus the fields both share).
-_PLAN_FROM_PRICE: Final[Mapping[str, tuple[str, ...]]] = {
+PLAN_FROM_PRICE: Final[Mapping[str, tuple[str, ...]]] = {
     "active": ("active",),
     "aggregate_usage": ("recurring", "aggregate_usage"),
     "amount": ("unit_amount",),
@@ -124,11 +124,11 @@ _PLACEHOLDER_ID: Final = "obj_123"
 
 def plan_fields_of(price: Mapping[str, Any]) -> dict[str, Any]:
     """The fields of a recurring ``price``'s Plan view that its own fields give (its id, the
-    ``object``, and :data:`_PLAN_FROM_PRICE`'s fields the price has)."""
+    ``object``, and :data:`PLAN_FROM_PRICE`'s fields the price has)."""
     mapped: dict[str, Any] = {"object": "plan"}
     if "id" in price:
         mapped["id"] = price["id"]
-    for field, path in _PLAN_FROM_PRICE.items():
+    for field, path in PLAN_FROM_PRICE.items():
         value: Any = price
         for part in path:
             value = value.get(part, _MISSING) if isinstance(value, Mapping) else _MISSING

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from connect_harness.errors import HarnessError
+from connect_harness.spec.plans import agree_plans
 
 __all__ = ["render_in_version"]
 
@@ -235,98 +236,8 @@ def render_in_version(obj: dict[str, Any], shapes: str, build: Builder) -> dict[
             if name in rendered or name in extras
         }
     _carry_moves(obj, rendered, object_type)
-    _plan_beside_price(rendered, shapes)
+    agree_plans(rendered, shapes)  # plan beside price: connect_harness.spec.plans
     return rendered
-
-
-def _plan_beside_price(value: Any, shapes: str) -> None:
-    """Give every item that carries a ``price`` the ``plan`` Stripe renders beside it at
-    ``shapes`` (the Plan view of that price: connect_harness.spec.examples.PLAN_BESIDE_PRICE),
-    so the fake's subscription items, line items and schedule phase items agree with their price."""
-    from connect_harness.spec.examples import PLAN_BESIDE_PRICE
-
-    if isinstance(value, list):
-        for item in value:
-            _plan_beside_price(item, shapes)
-        return
-    if not isinstance(value, dict):
-        return
-    kind = value.get("object")
-    if kind in PLAN_BESIDE_PRICE and "price" in value and _renders_plan(kind, shapes):
-        value["plan"] = _plan_of(value["price"], shapes)
-    if kind == "subscription_schedule" and _phase_items_have_plan(shapes):
-        for phase in value.get("phases") or ():
-            for item in phase.get("items") or () if isinstance(phase, dict) else ():
-                if isinstance(item, dict) and "price" in item:
-                    price = item["price"]
-                    item["plan"] = price.get("id") if isinstance(price, dict) else price
-    for sub in value.values():
-        if isinstance(sub, (dict, list)):
-            _plan_beside_price(sub, shapes)
-
-
-def _plan_of(price: Any, shapes: str) -> Any:
-    """The Plan view of ``price`` in ``shapes``: null for no price or a one-time one."""
-    from connect_harness.spec.examples import plan_fields_of
-
-    if not isinstance(price, dict):
-        return price
-    if not isinstance(price.get("recurring"), dict):
-        return None
-    base = _plan_example(shapes)
-    mapped = plan_fields_of(price)
-    return {name: copy.deepcopy(mapped.get(name, base[name])) for name in base}
-
-
-@functools.cache
-def _plan_example(shapes: str) -> Mapping[str, Any]:
-    from connect_harness.spec.contracts import object_example
-
-    try:
-        return object_example("plan", version=shapes)
-    except HarnessError:
-        return {}
-
-
-#: Where the contracts' examples show each item type whose plan is rendered beside its price.
-_ITEM_IN: Mapping[str, tuple[str, ...]] = {
-    "subscription_item": ("subscription", "items", "data"),
-    "line_item": ("invoice", "lines", "data"),
-    "invoiceitem": ("invoiceitem",),
-}
-
-
-@functools.cache
-def _renders_plan(kind: str, shapes: str) -> bool:
-    """Whether ``shapes``' objects of ``kind`` carry ``plan`` (as the set's examples show)."""
-    from connect_harness.spec.contracts import object_example
-
-    where = _ITEM_IN.get(kind)
-    if where is None:
-        return False
-    try:
-        found: Any = object_example(where[0], version=shapes)
-    except HarnessError:
-        return False
-    for part in where[1:]:
-        found = found.get(part) if isinstance(found, dict) else None
-    if isinstance(found, list):
-        found = found[0] if found else None
-    return isinstance(found, dict) and "plan" in found
-
-
-@functools.cache
-def _phase_items_have_plan(shapes: str) -> bool:
-    from connect_harness.spec.contracts import object_example
-
-    try:
-        phases = object_example("subscription_schedule", version=shapes).get("phases") or []
-    except HarnessError:
-        return False
-    items = phases[0].get("items") if phases and isinstance(phases[0], dict) else None
-    if not isinstance(items, list) or not items:
-        return False
-    return isinstance(items[0], dict) and "plan" in items[0]
 
 
 def _carry_moves(source: Mapping[str, Any], rendered: dict[str, Any], object_type: str) -> None:
