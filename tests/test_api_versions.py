@@ -769,3 +769,16 @@ def test_drawn_events_keep_each_items_plan_in_agreement_with_its_price() -> None
 
     check()
     assert seen
+
+
+def test_dahlia_renames_checkouts_ui_modes() -> None:
+    # stripe-node 21.0.0 (the first release pinning 2026-03-25.dahlia), breaking changes due to the
+    # API: Checkout.Session.ui_mode's values become elements, embedded_page, hosted_page.
+    before, first = "2026-02-25.clover", "2026-03-25.dahlia"
+    for version, old, new in ((before, "hosted", "hosted_page"), (first, "hosted_page", "hosted")):
+        event = build_event("checkout.session.completed", api_version=version)
+        event.payload["data"]["object"]["ui_mode"] = old
+        assert contracts.validate_event(event.payload) == [], version
+        event.payload["data"]["object"]["ui_mode"] = new
+        problems = contracts.validate_event(event.payload)
+        assert problems and problems[0].startswith(f"$.data.object.ui_mode: '{new}' is not one of")
