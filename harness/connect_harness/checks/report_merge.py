@@ -1,0 +1,218 @@
+"""``connect-harness report merge``: the shards' reports of one run joined into the report one run
+would have written.
+
+Each shard's report (``verify --shard K/N --report FILE``) carries its raw findings, delivery records
+and API calls (:mod:`connect_harness.checks.sharding`). :func:`merge_reports` checks that the files
+are the ``N`` shards of one run (the same seed, API version, target, settings and checks, each shard
+once), puts the records in the order one process would have made them, and judges what only the
+whole run shows: the checks over every delivery (API-call context, modes, redirects, 5xx, timing)
+and the root-cause headlines, as :class:`~connect_harness.checks.shards.ShardedRun` does for
+pytest-xdist workers. Counts are those of the joined findings; nothing is delivered again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from connect_harness.checks.findings import CheckResult
+from connect_harness.checks.grouping import Headline
+from connect_harness.checks.records import DeliveryRecord
+from connect_harness.checks.report import to_json
+from connect_harness.checks.sdk_spelling import Sdk, sdk_of
+from connect_harness.checks.sharding import FORMAT, config_from_json, payload_from_json
+from connect_harness.checks.shards import ShardedRun
+from connect_harness.checks.share_exchange import ShareExchange
+from connect_harness.checks.stopping import Breaker
+from connect_harness.delivery import UrlTarget, WsgiTarget
+from connect_harness.errors import UsageError
+from connect_harness.stripe_api.calls import ApiCall
+
+__all__ = ["Merged", "merge_reports", "read_reports"]
+
+#: The order of verify's report summary, which a merged report keeps.
+_VERIFY_ORDER = (
+    "deliveries",
+    "seed",
+    "target",
+    "endpoint_type",
+    "mode",
+    "events",
+    "max_response_time",
+    "api_version",
+    "fake_stripe_api",
+    "headlines",
+    "fake_stripe_api_gaps",
+    "stopped",
+    "sent",
+)
+
+
+@dataclass(frozen=True)
+class Merged:
+    """The joined run: its results (the checks asked for, in their order), the report's ``meta``,
+    its headlines and every delivery record (for the HTML report)."""
+
+    results: list[CheckResult]
+    meta: dict[str, Any]
+    headlines: list[Headline]
+    records: tuple[DeliveryRecord, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON report, as ``verify --report`` writes it for one run."""
+        return to_json(self.results, meta=self.meta)
+
+
+def read_reports(paths: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
+    """Each file's JSON (a UsageError, one line, for a file that is missing, not JSON or no
+    shard's report)."""
+    reports = []
+    for path in paths:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as err:
+            raise UsageError(
+                f"cannot read the shard report {path!r}: {err.strerror}; give the --report files "
+                "of 'verify --shard K/N'"
+            ) from None
+        except UnicodeDecodeError:
+            raise UsageError(f"{path!r} is not a JSON report (not UTF-8 text)") from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise UsageError(
+                f"{path!r} is not a JSON report ({err.msg} at line {err.lineno})"
+            ) from None
+        if not isinstance(data, dict) or not isinstance(data.get("shard"), dict):
+            raise UsageError(
+                f"{path!r} is not a shard's report (no 'shard' section); write one with "
+                "'connect-harness verify --shard K/N --report FILE.json'"
+            )
+        if data["shard"].get("format") != FORMAT:
+            raise UsageError(
+                f"{path!r} was written by another version of connect-harness (shard format "
+                f"{data['shard'].get('format')!r}, this one reads {FORMAT}); run every shard and "
+                "the merge with one version"
+            )
+        reports.append((path, data))
+    return reports
+
+
+def merge_reports(
+    reports: Sequence[tuple[str, Mapping[str, Any]]],
+    *,
+    gaps: Callable[[Sequence[ApiCall]], list[str]] | None = None,
+) -> Merged:
+    """Join the shards' reports (``(name, JSON)`` pairs, any order) of one run; ``gaps`` lists the
+    calls the fake did not serve for the report's ``fake_stripe_api_gaps``."""
+    if not reports:
+        raise UsageError(
+            "report merge needs the shards' reports; give e.g. shard-1.json shard-2.json"
+        )
+    sections = [(name, data["shard"]) for name, data in reports]
+    first_name, first = sections[0]
+    count = first.get("count")
+    by_index: dict[int, str] = {}
+    for name, section in sections:
+        if section.get("count") != count:
+            raise UsageError(
+                f"{first_name!r} is shard {first.get('index')}/{count} but {name!r} is shard "
+                f"{section.get('index')}/{section.get('count')}: shards of different splits; "
+                "merge the reports of one run"
+            )
+        different = _difference(first, section)
+        if different:
+            raise UsageError(
+                f"{first_name!r} and {name!r} are shards of different runs ({different}); merge "
+                "the reports of one run, whose shards ran with the same options and --seed"
+            )
+        index = section.get("index")
+        if not isinstance(index, int) or index in by_index:
+            raise UsageError(
+                f"{by_index.get(index, name)!r} and {name!r} are both shard {index}/{count}; give "
+                "each shard's report once"
+            )
+        by_index[index] = name
+    missing = [k for k in range(1, int(count) + 1) if k not in by_index]
+    if missing:
+        which = ", ".join(f"{k}/{count}" for k in missing)
+        raise UsageError(
+            f"shard {which} is missing: give all {count} reports of the run (got {len(reports)})"
+        )
+    ordered = [section for _, section in sorted(sections, key=lambda item: item[1]["index"])]
+    summaries = [
+        data["summary"] for _, data in sorted(reports, key=lambda r: r[1]["shard"]["index"])
+    ]
+    run = _MergedRun(first)
+    run.join([payload_from_json(section) for section in ordered])
+    results = [run.result(check) for check in first["checks"]]
+    causes = run.headlines()
+    stopped = next((s["stopped"] for s in ordered if s.get("stopped")), None)
+    summary = summaries[0]
+    meta = {
+        "deliveries": run.deliveries,
+        "seed": run.config.seed,
+        "target": first["target"]["describe"],
+        "endpoint_type": run.config.endpoint_type,
+        "mode": run.config.mode,
+        "events": len(run.config.event_types),
+        "max_response_time": run.config.max_response_time,
+        "api_version": first["api_version"],
+        "headlines": [cause.to_json() for cause in causes],
+        "fake_stripe_api_gaps": gaps(run.observed_calls()) if gaps is not None else [],
+        "stopped": stopped,
+        "sent": sum(1 for record in run.records if record.response is not Breaker.NOT_SENT),
+    }
+    if summary.get("fake_stripe_api"):  # verify's shards name theirs: the first one's
+        meta = {**meta, "fake_stripe_api": summary["fake_stripe_api"]}
+        meta = {key: meta[key] for key in _VERIFY_ORDER if key in meta}
+    return Merged(results=results, meta=meta, headlines=causes, records=run.records)
+
+
+def _difference(one: Mapping[str, Any], other: Mapping[str, Any]) -> str | None:
+    """What differs between two shards' runs, in words, or None."""
+    for key in ("seed", "api_version"):
+        a, b = one["config"].get(key), other["config"].get(key)
+        if key == "api_version":
+            a, b = one.get(key), other.get(key)
+        if a != b:
+            return f"{key.replace('_', ' ')} {a} vs {b}"
+    if one.get("target") != other.get("target"):
+        return f"target {one['target'].get('describe')!r} vs {other['target'].get('describe')!r}"
+    if one.get("plan") != other.get("plan") or one.get("checks") != other.get("checks"):
+        return "other checks (--check)"
+    for key in one["config"]:
+        if one["config"].get(key) != other["config"].get(key):
+            return f"{key.replace('_', ' ')} differs"
+    if set(other["config"]) != set(one["config"]):
+        return "other settings"
+    return None
+
+
+class _MergedRun(ShardedRun):
+    """A run that delivers nothing: it judges the shards' records as one process would have."""
+
+    def __init__(self, section: Mapping[str, Any]) -> None:
+        target = section["target"]
+        stand_in = (
+            UrlTarget(target["url"])
+            if target["kind"] == "url"
+            else WsgiTarget(app=None, name=target["describe"])  # never called
+        )
+        super().__init__(
+            stand_in,
+            config_from_json(section["config"]),
+            exchange=ShareExchange(Path(), int(section["count"])),
+            plan=section["plan"],
+        )
+
+    def join(self, payloads: Sequence[dict[str, Any]]) -> None:
+        """Judge the shards' payloads (in shard order) as the results of one run."""
+        self._merge(payloads)
+
+    def sdk(self) -> Sdk:
+        """The Stripe library of every shard's calls (the merge's own fake saw none)."""
+        return sdk_of(list(self.observed_calls()))
