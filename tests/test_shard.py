@@ -324,3 +324,33 @@ def test_plugin_bad_shard_is_a_usage_error(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("-p", "connect_harness", "--connect-shard=3/2")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "K must be from 1 to 2" in result.stderr.str()
+
+
+ECHOING_APP = """
+import stripe
+
+SECRET = "{secret}"
+
+
+def app(environ, start_response):
+    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    stripe.Webhook.construct_event(body, environ.get("HTTP_STRIPE_SIGNATURE", ""), SECRET)
+    start_response("200 OK", [("Content-Type", "text/plain"), ("X-Debug", SECRET)])
+    return [("verified with " + SECRET + " and sk_live_" + "4" * 24).encode()]
+"""
+
+
+def test_a_shard_report_never_holds_a_secret_the_endpoint_echoed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "echoing.py").write_text(ECHOING_APP.format(secret=SECRET))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    report = tmp_path / "shard.json"
+    argv = ["verify", "--app", "echoing:app", "--secret", SECRET, "--events", "customer.created"]
+    more = ["--check", "accepts-valid-events", "--examples", "1", "--shard", "1/1"]
+    assert main([*argv, *more, "--report", str(report)]) == 0
+    text = report.read_text()
+    assert SECRET not in text and "sk_live_4444" not in text
+    assert "verified with whsec_****" in text  # what the endpoint said, masked
+    code, out, _ = merge(capsys, report)
+    assert code == 0 and SECRET not in out

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from connect_harness.checks.findings import CheckResult, Finding, check_spec, validate_check_ids
+from connect_harness.checks.masking import mask_secrets
 from connect_harness.checks.records import DeliveryRecord, VerifyConfig
 from connect_harness.checks.run import GLOBAL_CHECKS
 from connect_harness.checks.shards import ACCEPTS, ShardedRun
@@ -193,6 +194,8 @@ def shard_section(
         _record_to_json(record, [call_index(c) for c in record.calls], secret)
         for record in payload["records"]
     ]
+    outside = [call_index(call) for call in payload["outside"]]
+    ambiguous = [call_index(call) for call in payload["ambiguous"]]
     return {
         "format": FORMAT,
         "index": shard[0],
@@ -204,9 +207,9 @@ def shard_section(
             for check, findings in payload["raw"].items()
         },
         "records": records,
-        "calls": [_call_to_json(call) for call in calls],
-        "outside": [call_index(call) for call in payload["outside"]],
-        "ambiguous": [call_index(call) for call in payload["ambiguous"]],
+        "calls": [_call_to_json(call, secret) for call in calls],
+        "outside": outside,
+        "ambiguous": ambiguous,
         "after_answering": bool(payload["after_answering"]),
         "stopped": breaker.stopped,
     }
@@ -237,7 +240,7 @@ def _bytes_to_json(data: bytes, secret: str | None = None) -> dict[str, str]:
         if secret:
             data = data.replace(secret.encode("utf-8"), SECRET_MARK.encode("ascii"))
         return {"base64": base64.b64encode(data).decode("ascii")}
-    return {"text": text.replace(secret, SECRET_MARK) if secret else text}
+    return {"text": _masked(text, secret) if secret else text}
 
 
 def _bytes_from_json(value: Mapping[str, str]) -> bytes:
@@ -247,7 +250,9 @@ def _bytes_from_json(value: Mapping[str, str]) -> bytes:
 
 
 def _masked(text: str | None, secret: str) -> str | None:
-    return None if text is None else text.replace(secret, SECRET_MARK)
+    """``text`` without the signing secret nor anything that looks like a key (``whsec_...``,
+    ``sk_live_...``), as findings show the endpoint's words."""
+    return None if text is None else mask_secrets(text.replace(secret, SECRET_MARK))
 
 
 def _record_to_json(record: DeliveryRecord, calls: list[int], secret: str) -> dict[str, Any]:
@@ -322,8 +327,11 @@ def _record_from_json(value: Mapping[str, Any], calls: Sequence[ApiCall]) -> Del
     return replace(record, calls=tuple(calls[i] for i in value["calls"]))
 
 
-def _call_to_json(call: ApiCall) -> dict[str, Any]:
-    return {f.name: getattr(call, f.name) for f in fields(ApiCall)}
+def _call_to_json(call: ApiCall, secret: str) -> dict[str, Any]:
+    values = {f.name: getattr(call, f.name) for f in fields(ApiCall)}
+    for name in ("form", "query"):  # what the endpoint sent: never a secret in the file
+        values[name] = {key: _masked(str(value), secret) for key, value in values[name].items()}
+    return values
 
 
 def _call_from_json(value: Mapping[str, Any]) -> ApiCall:

@@ -286,7 +286,7 @@ def _cmd_report_merge(args: argparse.Namespace) -> int:
         print(f"{PROG}: error: {line}", file=sys.stderr)
     summary = merged.to_json()["summary"]
     print(
-        f"{PROG} report merge: {len(args.reports)} shards, {summary['deliveries']} deliveries: "
+        f"{PROG} report merge: {len(args.reports)} shard{'s' if len(args.reports) > 1 else ''}, {summary['deliveries']} deliveries: "
         f"{summary['checks']} checks, {summary['passed']} passed, {summary['failed']} failed, "
         f"{summary['skipped']} skipped",
         file=sys.stderr,
