@@ -240,7 +240,7 @@ def _bytes_to_json(data: bytes, secret: str | None = None) -> dict[str, str]:
         if secret:
             data = data.replace(secret.encode("utf-8"), SECRET_MARK.encode("ascii"))
         return {"base64": base64.b64encode(data).decode("ascii")}
-    return {"text": _masked(text, secret) if secret else text}
+    return {"text": mask_secrets(text.replace(secret, SECRET_MARK)) if secret else text}
 
 
 def _bytes_from_json(value: Mapping[str, str]) -> bytes:
@@ -330,7 +330,10 @@ def _record_from_json(value: Mapping[str, Any], calls: Sequence[ApiCall]) -> Del
 def _call_to_json(call: ApiCall, secret: str) -> dict[str, Any]:
     values = {f.name: getattr(call, f.name) for f in fields(ApiCall)}
     for name in ("form", "query"):  # what the endpoint sent: never a secret in the file
-        values[name] = {key: _masked(str(value), secret) for key, value in values[name].items()}
+        values[name] = {
+            key: mask_secrets(str(value).replace(secret, SECRET_MARK))
+            for key, value in values[name].items()
+        }
     return values
 
 
