@@ -107,6 +107,7 @@ def test_three_shards_merge_into_the_report_of_one_run(
         assert merged["summary"]["headlines"]  # recomputed over every shard's deliveries
     for path in [*parts, whole]:
         assert SECRET not in path.read_text()
+    assert whole.stat().st_size > single.stat().st_size  # the docs: a shard's report is larger
 
 
 def test_the_split_does_not_depend_on_hash_randomization() -> None:
