@@ -130,6 +130,11 @@ def merge_reports(
                 "the reports of one run, whose shards ran with the same options and --seed"
             )
         index = section.get("index")
+        if section.get("interrupted"):
+            raise UsageError(
+                f"{name!r} is shard {index}/{count} of a run interrupted by the user (Ctrl-C): "
+                "what it did not send says nothing about the endpoint; run that shard again"
+            )
         if not isinstance(index, int) or index in by_index:
             raise UsageError(
                 f"{by_index.get(index, name)!r} and {name!r} are both shard {index}/{count}; give "

@@ -212,6 +212,7 @@ def shard_section(
         "ambiguous": ambiguous,
         "after_answering": bool(payload["after_answering"]),
         "stopped": breaker.stopped,
+        "interrupted": breaker.interrupted,
     }
 
 
