@@ -292,6 +292,7 @@ PLUGIN_ARGS = (
     "-p", "connect_harness", "-p", "no:randomly", "-p", "no:cacheprovider",
     "--connect-app", "endpoints.flask_endpoint:create_app(bug='platform-auth')",
     "--connect-secret", SECRET, "--connect-seed", "5", "--connect-events", EVENTS,
+    "--connect-examples", "1",
 )  # fmt: skip
 
 
@@ -309,6 +310,7 @@ def test_plugin_shards_merge_into_the_plugins_single_report(
             *PLUGIN_ARGS, f"--connect-shard={k}/2", f"--connect-report={pytester.path}/s{k}.json"
         )
         outcomes.append(result.parseoutcomes())
+        result.stdout.fnmatch_lines([f"connect_harness: shard {k}/2 ran its own checks; *"])
     # every catalogue test runs in exactly one shard; the other's are deselected
     ran = [sum(o.get(key, 0) for key in ("passed", "failed", "skipped")) for o in outcomes]
     assert all(ran) and sum(ran) < len(check_ids())  # the checks over every delivery: the merge's
@@ -319,6 +321,17 @@ def test_plugin_shards_merge_into_the_plugins_single_report(
     assert code == 1
     assert comparable(merged)["checks"] == comparable(expected)["checks"]
     assert merged["summary"]["deliveries"] == expected["summary"]["deliveries"]
+
+
+def test_plugin_shard_without_a_report_says_it_wrote_none(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(test_contract_suite="from connect_harness.suite import *\n")
+    paths = [str(Path(__file__).parent), str(HARNESS), os.environ.get("PYTHONPATH", "")]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
+    args = [*PLUGIN_ARGS, "--connect-events", "customer.created"]
+    result = pytester.runpytest_subprocess(*args, "--connect-shard=2/2", "-k", "wrong_secret")
+    result.stdout.fnmatch_lines(["*(this run wrote none: give --connect-report FILE.json)"])
 
 
 def test_plugin_bad_shard_is_a_usage_error(pytester: pytest.Pytester) -> None:
@@ -373,9 +386,7 @@ def test_an_endpoint_that_works_after_answering_gets_no_false_alarm_from_shards(
         assert main([*argv, "--shard", f"{k}/3", "--report", str(path)]) <= code
     merged_code, out, _ = merge(capsys, *parts)
     merged, expected = json.loads(out), json.loads(single.read_text())
-    assert merged_code == code
-    verdicts = {check["id"]: check["status"] for check in merged["checks"]}
-    for check in expected["checks"]:
-        assert verdicts[check["id"]] in (check["status"], "skip"), check["id"]
-    assert sum(status != "skip" for status in verdicts.values()) >= len(verdicts) - 4
-    assert merged["summary"]["deliveries"] == expected["summary"]["deliveries"]
+    # a correct endpoint: no check fails, in one run or merged (what is judged depends on timing)
+    assert merged_code == code == 0
+    assert merged["summary"]["failed"] == expected["summary"]["failed"] == 0
+    assert merged["summary"]["deliveries"] > 0

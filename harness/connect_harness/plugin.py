@@ -758,3 +758,12 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     html = config.stash.get(_HTML_KEY, None)
     if html:
         terminalreporter.write_line(f"connect_harness: HTML report: {html}")
+    shard = config.stash[_SETTINGS_KEY]["shard"] if _SETTINGS_KEY in config.stash else None
+    if shard is not None and _SHARD_PLAN_KEY in config.stash:
+        report = config.getoption("connect_report")
+        terminalreporter.write_line(
+            f"connect_harness: shard {shard[0]}/{shard[1]} ran its own checks; the checks over "
+            "every delivery and the root causes are judged by 'connect-harness report merge' of "
+            "every shard's --connect-report"
+            + ("" if report else " (this run wrote none: give --connect-report FILE.json)")
+        )
