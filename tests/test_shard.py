@@ -212,8 +212,14 @@ def _set(section_path: tuple[str, ...], value: Any) -> Any:
         (_set(("count",), 3), "shards of different splits"),
         (_set(("format",), 99), "written by another version of connect-harness"),
         (_set(("interrupted",), True), "is shard 2/2 of a run interrupted by the user (Ctrl-C)"),
+        (
+            _set(("records",), None),
+            "is a damaged shard report ('records' is missing or not a list)",
+        ),
+        (_set(("index",), 5), "says it is shard 5/2, which no split has"),
+        (_set(("calls",), [{"method": "GET"}]), "is a damaged shard report (TypeError"),
     ],
-    ids=["seed", "version", "target", "checks", "mode", "count", "format", "interrupted"],
+    ids=lambda value: value if isinstance(value, str) and " " not in value else None,
 )
 def test_merge_refuses_shards_of_different_runs(
     change: Any,

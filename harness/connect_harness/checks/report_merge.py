@@ -112,9 +112,9 @@ def merge_reports(
         raise UsageError(
             "report merge needs the shards' reports; give e.g. shard-1.json shard-2.json"
         )
-    sections = [(name, data["shard"]) for name, data in reports]
+    sections = [(name, _checked(name, data["shard"])) for name, data in reports]
     first_name, first = sections[0]
-    count = first.get("count")
+    count: int = first["count"]
     by_index: dict[int, str] = {}
     for name, section in sections:
         if section.get("count") != count:
@@ -129,13 +129,13 @@ def merge_reports(
                 f"{first_name!r} and {name!r} are shards of different runs ({different}); merge "
                 "the reports of one run, whose shards ran with the same options and --seed"
             )
-        index = section.get("index")
+        index: int = section["index"]
         if section.get("interrupted"):
             raise UsageError(
                 f"{name!r} is shard {index}/{count} of a run interrupted by the user (Ctrl-C): "
                 "what it did not send says nothing about the endpoint; run that shard again"
             )
-        if not isinstance(index, int) or index in by_index:
+        if index in by_index:
             raise UsageError(
                 f"{by_index.get(index, name)!r} and {name!r} are both shard {index}/{count}; give "
                 "each shard's report once"
@@ -149,10 +149,20 @@ def merge_reports(
         )
     ordered = [section for _, section in sorted(sections, key=lambda item: item[1]["index"])]
     summaries = [
-        data["summary"] for _, data in sorted(reports, key=lambda r: r[1]["shard"]["index"])
+        data.get("summary") or {}
+        for _, data in sorted(reports, key=lambda r: r[1]["shard"]["index"])
     ]
+    payloads = []
+    for section in ordered:
+        try:
+            payloads.append(payload_from_json(section))
+        except (KeyError, TypeError, ValueError, IndexError) as err:
+            raise UsageError(
+                f"{by_index[section['index']]!r} is a damaged shard report ({type(err).__name__}: "
+                f"{err}); write it again with 'verify --shard K/N --report FILE.json'"
+            ) from None
     run = _MergedRun(first)
-    run.join([payload_from_json(section) for section in ordered])
+    run.join(payloads)
     results = [run.result(check) for check in first["checks"]]
     causes = run.headlines()
     stopped = next((s["stopped"] for s in ordered if s.get("stopped")), None)
@@ -175,6 +185,44 @@ def merge_reports(
         meta = {**meta, "fake_stripe_api": summary["fake_stripe_api"]}
         meta = {key: meta[key] for key in _VERIFY_ORDER if key in meta}
     return Merged(results=results, meta=meta, headlines=causes, records=run.records)
+
+
+#: The keys of a shard's section and the type of each.
+_SECTION = {
+    "index": int,
+    "count": int,
+    "config": dict,
+    "plan": list,
+    "checks": list,
+    "raw": dict,
+    "records": list,
+    "calls": list,
+    "outside": list,
+    "ambiguous": list,
+    "target": dict,
+    "api_version": str,
+}
+
+
+def _checked(name: str, section: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``section`` if it has the keys a merge reads; else a UsageError naming the file."""
+    for key, kind in _SECTION.items():
+        if not isinstance(section.get(key), kind) or isinstance(section.get(key), bool):
+            raise UsageError(
+                f"{name!r} is a damaged shard report ('{key}' is missing or not a "
+                f"{kind.__name__}); write it again with 'verify --shard K/N --report FILE.json'"
+            )
+    if not 1 <= section["index"] <= section["count"]:
+        raise UsageError(
+            f"{name!r} says it is shard {section['index']}/{section['count']}, which no split has; "
+            "write it again with 'verify --shard K/N --report FILE.json'"
+        )
+    if "seed" not in section["config"] or not {"kind", "describe"} <= set(section["target"]):
+        raise UsageError(
+            f"{name!r} is a damaged shard report (its configuration or target is incomplete); "
+            "write it again with 'verify --shard K/N --report FILE.json'"
+        )
+    return section
 
 
 def _difference(one: Mapping[str, Any], other: Mapping[str, Any]) -> str | None:
