@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from collections import Counter
@@ -17,10 +18,12 @@ import pytest
 from connect_harness.checks.findings import check_ids
 from connect_harness.cli import main
 from endpoints.core import TEST_SECRET
+from endpoints.serving import free_port
 
 SECRET = TEST_SECRET
 EVENTS = "customer.created,payment_intent.succeeded,account.updated"
 HARNESS = Path(__file__).resolve().parents[1] / "harness"
+TESTS = Path(__file__).resolve().parent
 
 
 def app(bug: str | None) -> str:
@@ -154,20 +157,68 @@ def test_a_bad_shard_is_one_line_and_exit_2(
     assert out == "" and len(err.splitlines()) == 1 and words in err and "Traceback" not in err
 
 
-@pytest.mark.parametrize(
-    ("more", "words"),
-    [
-        (("--payload", "thin"), "--shard splits the snapshot checks, not --payload thin"),
-        (("--serve", "python -m x"), "--shard cannot be combined with --serve"),
-    ],
-)
-def test_what_a_shard_cannot_split_is_one_line(
-    more: tuple[str, ...], words: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    target = ["http://127.0.0.1:9/webhook"] if "--serve" in more else ["--app", app(None)]
-    assert main(["verify", *target, "--secret", SECRET, "--shard", "1/2", *more]) == 2
+def test_thin_payloads_are_not_split_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["verify", "--app", app(None), "--secret", SECRET, "--shard", "1/2"]
+    assert main([*argv, "--payload", "thin"]) == 2
     out, err = capsys.readouterr()
-    assert out == "" and len(err.splitlines()) == 1 and words in err
+    assert out == "" and len(err.splitlines()) == 1
+    assert "--shard splits the snapshot checks, not --payload thin" in err
+
+
+@pytest.mark.parametrize("bug", [None, "logs-secret"])
+def test_launched_endpoints_are_judged_by_each_machine_and_merged(
+    bug: str | None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = free_port()
+    command = f"cd {shlex.quote(str(TESTS))} && PORT={port} exec {shlex.quote(sys.executable)}"
+    command += " -m endpoints.served" + (f" --bug {bug}" if bug else "")
+    argv = [
+        "verify", "--serve", command, f"http://127.0.0.1:{port}/webhook", "--secret", SECRET,
+        "--events", "customer.created,account.updated", "--examples", "1", "--seed", "6",
+    ]  # fmt: skip
+    single = tmp_path / "single.json"
+    code = main([*argv, "--report", str(single)])
+    parts = [tmp_path / f"shard-{k}.json" for k in (1, 2)]
+    for k, path in enumerate(parts, 1):
+        assert main([*argv, "--shard", f"{k}/2", "--report", str(path)]) in (0, 1)
+    merged_code, out, _ = merge(capsys, *parts)
+    merged, expected = json.loads(out), json.loads(single.read_text())
+    assert merged_code == code == (1 if bug else 0)
+    statuses = {check["id"]: check["status"] for check in merged["checks"]}
+    assert statuses == {check["id"]: check["status"] for check in expected["checks"]}
+    assert statuses["stays-alive"] == "pass"
+    assert statuses["never-logs-secrets"] == ("fail" if bug else "pass")
+    # each machine judged its own process: one finding per shard
+    logs = next(c for c in merged["checks"] if c["id"] == "never-logs-secrets")
+    assert len(logs["findings"]) == 2
+    assert all(SECRET not in path.read_text() for path in [*parts, single])
+
+
+def test_a_launched_endpoint_that_exits_is_one_headline_after_the_merge(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = free_port()
+    command = f"cd {shlex.quote(str(TESTS))} && PORT={port} exec {shlex.quote(sys.executable)}"
+    command += (
+        " -m endpoints.served --bug exits-after-answering"  # after its first customer.created
+    )
+    argv = [
+        "verify", "--serve", command, f"http://127.0.0.1:{port}/webhook", "--secret", SECRET,
+        "--events", "customer.created,account.updated", "--examples", "1", "--seed", "6",
+    ]  # fmt: skip
+    parts = [tmp_path / f"shard-{k}.json" for k in (1, 2)]
+    for k, path in enumerate(parts, 1):
+        main([*argv, "--shard", f"{k}/2", "--report", str(path)])
+    code, out, _ = merge(capsys, *parts)
+    merged = json.loads(out)
+    statuses = {check["id"]: check["status"] for check in merged["checks"]}
+    assert code == 1 and statuses["stays-alive"] == "fail"
+    [headline] = merged["summary"]["headlines"]
+    # the first exit in one run's order: the first customer.created of accepts-valid-events
+    assert headline["cause"] == "process-exited"
+    assert "exited after delivery accepts-valid-events#" in headline["text"]
+    # what got no answer after it is not judged, not blamed on the checks
+    assert statuses["idempotent-redelivery"] == "skip"
 
 
 @pytest.fixture(scope="module")

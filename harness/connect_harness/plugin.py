@@ -120,12 +120,6 @@ def _shard_problem(settings: Settings) -> str | None:
     """Why --connect-shard cannot split this session's checks, in one line, or None."""
     if settings["shard"] is None:
         return None
-    if settings["serve"]:
-        return (
-            "connect_harness: --connect-shard cannot be combined with --connect-serve: the launched "
-            "process's checks are judged on one machine; start the endpoint yourself and give "
-            "--connect-url, or drop --connect-shard"
-        )
     if settings["payload"] != "snapshot":
         return (
             f"connect_harness: --connect-shard splits the snapshot checks, not --connect-payload "
@@ -550,6 +544,7 @@ def connect_contract(
             plan=plan or check_ids(),
             fake_api=_connect_stripe_api_session,
             url=connect_url,
+            process=process,
         )
     elif splits(connect_settings):  # under xdist: the workers split the deliveries (xdist_shares)
         run = contract_run(

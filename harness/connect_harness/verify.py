@@ -244,7 +244,7 @@ def run_verify(args: argparse.Namespace) -> int:
         only = ()
     shard = getattr(args, "shard", None)
     if shard is not None:
-        _check_shard_options(args, payload)
+        _check_shard_options(payload)
     seed = args.seed if args.seed is not None else secrets.randbelow(1_000_000)
     config = VerifyConfig(
         secret=secret,
@@ -284,7 +284,13 @@ def run_verify(args: argparse.Namespace) -> int:
             from connect_harness.checks.sharding import ShardRun
 
             shard_run = ShardRun(
-                target, config, shard=shard, plan=only or check_ids(), fake_api=fake, url=url
+                target,
+                config,
+                shard=shard,
+                plan=only or check_ids(),
+                fake_api=fake,
+                url=url,
+                process=process,
             )
             run = stack.enter_context(shard_run)
         else:
@@ -400,14 +406,8 @@ def run_verify(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _check_shard_options(args: argparse.Namespace, payload: str) -> None:
+def _check_shard_options(payload: str) -> None:
     """--shard splits the snapshot catalogue's deliveries; what it cannot split is one line."""
-    if args.serve:
-        raise UsageError(
-            "--shard cannot be combined with --serve: the launched process's checks (stays-alive, "
-            "never-logs-secrets) are judged on one machine; start the endpoint yourself and give "
-            "its URL, or run --serve without --shard"
-        )
     if payload != "snapshot":
         raise UsageError(
             f"--shard splits the snapshot checks, not --payload {payload}; run the thin checks "

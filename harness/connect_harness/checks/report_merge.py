@@ -18,13 +18,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from connect_harness.checks.findings import CheckResult
-from connect_harness.checks.grouping import Headline
+from connect_harness.checks.findings import CheckResult, check_spec
+from connect_harness.checks.grouping import Headline, headlines, point_upstream, regroup
 from connect_harness.checks.records import DeliveryRecord
 from connect_harness.checks.report import to_json
+from connect_harness.checks.run import GLOBAL_CHECKS
 from connect_harness.checks.sdk_spelling import Sdk, sdk_of
-from connect_harness.checks.sharding import FORMAT, config_from_json, payload_from_json
-from connect_harness.checks.shards import ShardedRun
+from connect_harness.checks.sharding import (
+    FORMAT,
+    PROCESS_CHECKS,
+    config_from_json,
+    payload_from_json,
+)
+from connect_harness.checks.shards import ACCEPTS, ShardedRun
 from connect_harness.checks.share_exchange import ShareExchange
 from connect_harness.checks.stopping import Breaker
 from connect_harness.delivery import UrlTarget, WsgiTarget
@@ -235,6 +241,8 @@ def _difference(one: Mapping[str, Any], other: Mapping[str, Any]) -> str | None:
             return f"{key.replace('_', ' ')} {a} vs {b}"
     if one.get("target") != other.get("target"):
         return f"target {one['target'].get('describe')!r} vs {other['target'].get('describe')!r}"
+    if bool(one.get("process")) != bool(other.get("process")):
+        return "one launched its endpoint with --serve, the other did not"
     if one.get("plan") != other.get("plan") or one.get("checks") != other.get("checks"):
         return "other checks (--check)"
     for key in one["config"]:
@@ -263,8 +271,33 @@ class _MergedRun(ShardedRun):
         )
 
     def join(self, payloads: Sequence[dict[str, Any]]) -> None:
-        """Judge the shards' payloads (in shard order) as the results of one run."""
+        """Judge the shards' payloads (in shard order) as the results of one run; the checks of
+        launched processes (``--serve``) are each machine's own findings, joined."""
         self._merge(payloads)
+        launched = [p["process"] for p in payloads if p.get("process")]
+        if not launched:
+            return
+        # The first exit in one-process order (each machine's process may have exited).
+        died = {p["died_after"] for p in launched if p["died_after"]}
+        self.died_after = next((r for r in self._log.records if r.label in died), None)
+        for check in PROCESS_CHECKS:
+            if check in self.plan:
+                findings = tuple(f for p in launched for f in p["raw"].get(check, ()))
+                self._raw[check] = CheckResult(
+                    id=check, title=check_spec(check).title, findings=findings
+                )
+        # As one run judged each check: with the headline of the process's exit once it exited.
+        position = {check: i for i, check in enumerate(self.plan)}
+        accepts = self._raw.get(ACCEPTS)
+        for check in self.plan:
+            so_far = [
+                r
+                for r in self._log.records
+                if check in GLOBAL_CHECKS or position[r.check] <= position[check]
+            ]
+            exited = self.died_after if self.died_after in so_far else None
+            causes = headlines(so_far, accepts, died_after=exited)
+            self._results[check] = point_upstream(regroup(self._raw[check], causes), accepts)
 
     def sdk(self) -> Sdk:
         """The Stripe library of every shard's calls (the merge's own fake saw none)."""

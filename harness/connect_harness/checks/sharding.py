@@ -23,13 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from connect_harness.checks.findings import CheckResult, Finding, check_spec, validate_check_ids
+from connect_harness.checks.gaps import excuse_our_gaps
 from connect_harness.checks.masking import mask_secrets
 from connect_harness.checks.records import DeliveryRecord, VerifyConfig
+from connect_harness.checks.registry import CHECKS
 from connect_harness.checks.run import GLOBAL_CHECKS
 from connect_harness.checks.shards import ACCEPTS, ShardedRun
 from connect_harness.checks.share_exchange import ShareExchange
 from connect_harness.checks.stopping import Breaker
 from connect_harness.delivery import Response, Target, UrlTarget, WsgiTarget
+from connect_harness.delivery.process import ServedProcess
 from connect_harness.errors import HarnessError, UsageError
 from connect_harness.spec import contracts
 from connect_harness.stripe_api.calls import ApiCall
@@ -50,6 +53,9 @@ FORMAT = 1
 
 #: What stands for the signing secret wherever the endpoint echoed it in what a shard keeps.
 SECRET_MARK = "whsec_****"
+
+#: The checks of a launched endpoint's process (``--serve``): each machine judges its own.
+PROCESS_CHECKS = ("stays-alive", "never-logs-secrets")
 
 #: The configuration a shard keeps: every field of :class:`VerifyConfig` but the secret.
 _CONFIG_FIELDS = tuple(f.name for f in fields(VerifyConfig) if f.name != "secret")
@@ -72,6 +78,7 @@ class ShardRun(ShardedRun):
         plan: Iterable[str],
         fake_api: FakeStripeAPI | None = None,
         url: str | None = None,
+        process: ServedProcess | None = None,
     ) -> None:
         plan = list(plan)
         index, count = shard
@@ -88,6 +95,8 @@ class ShardRun(ShardedRun):
             url=url,
         )
         self.shard = shard
+        #: This machine's launched endpoint (verify --serve): its own checks are judged here.
+        self.process = process
         #: The checks asked for, in their order (the report lists these).
         self.asked = tuple(validate_check_ids(plan))
         self.payload: dict[str, Any] | None = None
@@ -126,6 +135,12 @@ class ShardRun(ShardedRun):
         payload = self._deliver_guarded(self.shares[self.shard[0] - 1])
         if "error" in payload:
             raise HarnessError(str(payload["error"]))
+        if self.process is not None:  # what only this machine saw: its process and its output
+            judged = [check for check in PROCESS_CHECKS if check in self.plan]
+            payload["process"] = {
+                "raw": {c: excuse_our_gaps(self, tuple(CHECKS[c](self))) for c in judged},
+                "died_after": None if self.died_after is None else self.died_after.label,
+            }
         self.payload = payload
         self._merge([payload])  # this shard's own checks, judged over its own deliveries
 
@@ -213,6 +228,15 @@ def shard_section(
         "after_answering": bool(payload["after_answering"]),
         "stopped": breaker.stopped,
         "interrupted": breaker.interrupted,
+        "process": None
+        if payload.get("process") is None
+        else {
+            "raw": {
+                check: [finding.to_json() for finding in findings]
+                for check, findings in payload["process"]["raw"].items()
+            },
+            "died_after": payload["process"]["died_after"],
+        },
     }
 
 
@@ -231,6 +255,15 @@ def payload_from_json(section: Mapping[str, Any]) -> dict[str, Any]:
         "outside": tuple(calls[i] for i in section["outside"]),
         "ambiguous": tuple(calls[i] for i in section["ambiguous"]),
         "after_answering": bool(section["after_answering"]),
+        "process": None
+        if not section.get("process")
+        else {
+            "raw": {
+                check: tuple(Finding(**finding) for finding in findings)
+                for check, findings in section["process"]["raw"].items()
+            },
+            "died_after": section["process"]["died_after"],
+        },
     }
 
 
