@@ -72,7 +72,15 @@ def deliveries(section: dict[str, Any]) -> Counter[tuple[Any, ...]]:
 # --- the done-when: one run, 1 shard, 3 shards --------------------------------------------------
 
 
-@pytest.mark.parametrize("bug", [None, "platform-auth", "redirect"])
+@pytest.mark.parametrize(
+    "bug",
+    [
+        None,
+        # the broken endpoints: the checks' logic, the same on every Python
+        pytest.param("platform-auth", marks=pytest.mark.exhaustive),
+        pytest.param("redirect", marks=pytest.mark.exhaustive),
+    ],
+)
 def test_three_shards_merge_into_the_report_of_one_run(
     bug: str | None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -447,3 +455,27 @@ def test_an_endpoint_that_works_after_answering_gets_no_false_alarm_from_shards(
     assert merged_code == code == 0
     assert merged["summary"]["failed"] == expected["summary"]["failed"] == 0
     assert merged["summary"]["deliveries"] > 0
+
+
+def test_plugin_shards_of_a_launched_endpoint_merge(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytester.makepyfile(test_contract_suite="from connect_harness.suite import *\n")
+    paths = [str(TESTS), str(HARNESS), os.environ.get("PYTHONPATH", "")]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
+    port = free_port()
+    command = f"cd {shlex.quote(str(TESTS))} && PORT={port} exec {shlex.quote(sys.executable)}"
+    args = [
+        "-p", "connect_harness", "-p", "no:randomly", "-p", "no:cacheprovider",
+        "--connect-serve", f"{command} -m endpoints.served --bug logs-secret",
+        "--connect-url", f"http://127.0.0.1:{port}/webhook", "--connect-secret", SECRET,
+        "--connect-seed", "5", "--connect-events", "customer.created", "--connect-examples", "1",
+    ]  # fmt: skip
+    for k in (1, 2):
+        pytester.runpytest_subprocess(
+            *args, f"--connect-shard={k}/2", f"--connect-report={pytester.path}/s{k}.json"
+        )
+    code, out, _ = merge(capsys, pytester.path / "s1.json", pytester.path / "s2.json")
+    statuses = {check["id"]: check["status"] for check in json.loads(out)["checks"]}
+    assert code == 1
+    assert statuses["never-logs-secrets"] == "fail" and statuses["stays-alive"] == "pass"
