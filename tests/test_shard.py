@@ -334,6 +334,12 @@ def test_merge_writes_output_junit_and_html(
     assert json.loads(output.read_text()) == json.loads(printed)
     assert "2 checks: 2 passed, 0 failed, 0 skipped" in out  # the table, not the JSON
     assert 'tests="2"' in junit.read_text() and "accepts-valid-events" in html.read_text()
+    # the page's run time is the longest shard's, not a span across two machines' clocks
+    spans = []
+    for path in two_shards[:2]:
+        records = json.loads(path.read_text())["shard"]["records"]
+        spans.append(max(r["finished"] for r in records) - min(r["started"] for r in records))
+    assert f'"duration_s":{round(max(spans), 3)},' in html.read_text()
     plain = json.loads(two_shards[2].read_text())
     assert comparable(json.loads(printed)) == comparable(plain)
 

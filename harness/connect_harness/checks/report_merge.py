@@ -66,6 +66,9 @@ class Merged:
     meta: dict[str, Any]
     headlines: list[Headline]
     records: tuple[DeliveryRecord, ...]
+    #: Seconds from each shard's first delivery to its last, by its own machine's clock (the
+    #: machines' clocks cannot be compared: the run took about the longest of these).
+    durations: tuple[float, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The JSON report, as ``verify --report`` writes it for one run."""
@@ -167,6 +170,11 @@ def merge_reports(
                 f"{by_index[section['index']]!r} is a damaged shard report ({type(err).__name__}: "
                 f"{err}); write it again with 'verify --shard K/N --report FILE.json'"
             ) from None
+    durations = tuple(
+        max((r.finished for r in p["records"]), default=0.0)
+        - min((r.started for r in p["records"]), default=0.0)
+        for p in payloads
+    )
     run = _MergedRun(first)
     run.join(payloads)
     results = [run.result(check) for check in first["checks"]]
@@ -190,7 +198,9 @@ def merge_reports(
     if summary.get("fake_stripe_api"):  # verify's shards name theirs: the first one's
         meta = {**meta, "fake_stripe_api": summary["fake_stripe_api"]}
         meta = {key: meta[key] for key in _VERIFY_ORDER if key in meta}
-    return Merged(results=results, meta=meta, headlines=causes, records=run.records)
+    return Merged(
+        results=results, meta=meta, headlines=causes, records=run.records, durations=durations
+    )
 
 
 #: The keys of a shard's section and the type of each.

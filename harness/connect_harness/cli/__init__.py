@@ -275,10 +275,12 @@ def _cmd_report_merge(args: argparse.Namespace) -> int:
     if args.html:
         from connect_harness.checks.html_report import write_html
 
+        # the page's run time: the longest shard's (the machines' clocks are not comparable)
+        longest = round(max(merged.durations, default=0.0), 3)
         write_html(
             args.html,
             merged.results,
-            meta=merged.meta,
+            meta={**merged.meta, "duration_s": longest},
             headlines=merged.headlines,
             records=merged.records,
         )
