@@ -77,6 +77,7 @@ SAMPLES = {
     "api_version": "2026-10-28.endive",
     "serve": "python -m my_server",
     "examples": "5",
+    "shard": "1/2",
 }
 
 

@@ -45,6 +45,7 @@ _SKIPPED_KEY = pytest.StashKey[list[str]]()
 _HTML_KEY = pytest.StashKey[str]()
 _SETUP_ERRORS_KEY = pytest.StashKey[set[str]]()
 _OUTER_VERSION_KEY = pytest.StashKey[str | None]()
+_SHARD_PLAN_KEY = pytest.StashKey[list[str]]()
 _MARKER = "connect_matrix"
 _MARKER_KWARGS = ("endpoint_type", "mode", "account", "api_version")
 _HOW_TO_OVERRIDE = (
@@ -113,6 +114,18 @@ def pytest_configure(config: pytest.Config) -> None:
     # for strategies.events() given no api_version; the one before is put back at unconfigure
     config.stash[_OUTER_VERSION_KEY] = session_api_version()
     set_session_api_version(values["api_version"])
+
+
+def _shard_problem(settings: Settings) -> str | None:
+    """Why --connect-shard cannot split this session's checks, in one line, or None."""
+    if settings["shard"] is None:
+        return None
+    if settings["payload"] != "snapshot":
+        return (
+            f"connect_harness: --connect-shard splits the snapshot checks, not --connect-payload "
+            f"{settings['payload']}; run the thin checks on one machine, without --connect-shard"
+        )
+    return None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -509,13 +522,31 @@ def connect_contract(
         api_version=connect_settings["api_version"],
         examples=connect_settings["examples"],
     )
+    problem = _shard_problem(connect_settings)
+    if problem:
+        pytest.fail(problem, pytrace=False)
     process = None
     if connect_settings["serve"]:
         process = request.getfixturevalue("_connect_served_process")
     from connect_harness.xdist_shares import contract_run, splits
 
-    run = None
-    if splits(connect_settings):  # under xdist: the workers split the deliveries (xdist_shares)
+    run: ContractRun | None = None
+    shard = connect_settings["shard"]
+    if shard is not None:  # this CI machine's shard of the run (checks.sharding)
+        from connect_harness.checks.findings import check_ids
+        from connect_harness.checks.sharding import ShardRun
+
+        plan: list[str] = pytestconfig.stash.get(_SHARD_PLAN_KEY, [])
+        run = ShardRun(
+            connect_target,
+            config,
+            shard=shard,
+            plan=plan or check_ids(),
+            fake_api=_connect_stripe_api_session,
+            url=connect_url,
+            process=process,
+        )
+    elif splits(connect_settings):  # under xdist: the workers split the deliveries (xdist_shares)
         run = contract_run(
             request, connect_target, config, fake_api=_connect_stripe_api_session, url=connect_url
         )
@@ -548,6 +579,9 @@ def connect_thin_contract(
     from connect_harness.plugin_thin import ThinContract
     from connect_harness.xdist_shares import thin_exchange
 
+    problem = _shard_problem(connect_settings)
+    if problem:
+        pytest.fail(problem, pytrace=False)
     workerinput: dict[str, Any] = getattr(request.config, "workerinput", {})
     worker = str(workerinput.get("workerid", "gw0"))
     exchange = thin_exchange(request.config, connect_settings)
@@ -587,6 +621,43 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
     payload = config.stash[_SETTINGS_KEY]["payload"]
     deselect_for_payload(config, items, payload, (test_contract, test_thin_contract))
+    shard = config.stash[_SETTINGS_KEY]["shard"]
+    if shard is not None:
+        _keep_this_shard(config, items, shard, test_contract)
+
+
+def _keep_this_shard(
+    config: pytest.Config, items: list[pytest.Item], shard: tuple[int, int], test: Any
+) -> None:
+    """Keep the catalogue's tests of the checks this shard delivers; the plan (every check the
+    session asks for, the same on every machine) is kept for the run."""
+    from connect_harness.checks.records import VerifyConfig
+    from connect_harness.checks.sharding import shard_checks
+
+    def check_of(item: pytest.Item) -> str | None:
+        callspec = getattr(item, "callspec", None)
+        if getattr(item, "function", None) is not test or callspec is None:
+            return None
+        return str(callspec.params["check_id"])
+
+    plan = list(dict.fromkeys(c for c in map(check_of, items) if c is not None))
+    if not plan:
+        return
+    config.stash[_SHARD_PLAN_KEY] = plan
+    settings = config.stash[_SETTINGS_KEY]
+    planning = VerifyConfig(
+        secret="whsec_plan",  # the cut does not depend on it
+        endpoint_type=settings["endpoint_type"],
+        mode=settings["mode"],
+        events=settings["events"],
+        api_version=settings["api_version"],
+        examples=settings["examples"],
+    )
+    mine = set(shard_checks(planning, plan, shard))
+    others = [item for item in items if check_of(item) not in (None, *mine)]
+    if others:
+        config.hook.pytest_deselected(items=others)
+        items[:] = [item for item in items if item not in others]
 
 
 @pytest.fixture(scope="session")
@@ -627,6 +698,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     path = config.getoption("connect_report")
     if path:
         write_report(run, path, settings=config.stash[_SETTINGS_KEY])
+        _add_shard_section(run, path)
     html = config.getoption("connect_html")
     if html:
         from connect_harness.plugin_report import write_html_report
@@ -635,6 +707,20 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         config.stash[_HTML_KEY] = os.path.abspath(html)
         if workeroutput is not None:  # each worker has the merged results; the controller names it
             workeroutput["connect_harness_html"] = config.stash[_HTML_KEY]
+
+
+def _add_shard_section(run: ContractRun, path: str) -> None:
+    """A shard's report carries what ``connect-harness report merge`` needs (checks.sharding)."""
+    from connect_harness.checks.sharding import ShardRun
+
+    if not isinstance(run, ShardRun):
+        return
+    import json
+
+    report = json.loads(Path(path).read_text(encoding="utf-8"))
+    report["summary"]["shard"] = f"{run.shard[0]}/{run.shard[1]}"
+    report["shard"] = run.shard_section()
+    Path(path).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -667,3 +753,12 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     html = config.stash.get(_HTML_KEY, None)
     if html:
         terminalreporter.write_line(f"connect_harness: HTML report: {html}")
+    shard = config.stash[_SETTINGS_KEY]["shard"] if _SETTINGS_KEY in config.stash else None
+    if shard is not None and _SHARD_PLAN_KEY in config.stash:
+        report = config.getoption("connect_report")
+        terminalreporter.write_line(
+            f"connect_harness: shard {shard[0]}/{shard[1]} ran its own checks; the checks over "
+            "every delivery and the root causes are judged by 'connect-harness report merge' of "
+            "every shard's --connect-report"
+            + ("" if report else " (this run wrote none: give --connect-report FILE.json)")
+        )

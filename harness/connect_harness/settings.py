@@ -110,6 +110,26 @@ def parse_seed(text: str) -> int:
         raise argparse.ArgumentTypeError(f"seed {err}") from None
 
 
+def parse_shard(text: str) -> tuple[int, int]:
+    """``K/N``: this machine delivers shard K of N (1 <= K <= N), e.g. ``2/3``."""
+    k, slash, n = text.strip().partition("/")
+    if not slash or not k.strip().isdigit() or not n.strip().isdigit():
+        raise argparse.ArgumentTypeError(
+            f"shard {text!r} is not K/N; give this machine's shard and the number of shards, "
+            "e.g. 2/3"
+        )
+    index, count = int(k), int(n)
+    if count < 1:
+        raise argparse.ArgumentTypeError(
+            f"shard {text!r} splits the run into {count} shards; give 1 or more, e.g. 1/3"
+        )
+    if not 1 <= index <= count:
+        raise argparse.ArgumentTypeError(
+            f"shard {text!r}: K must be from 1 to {count} (shards are counted from 1), e.g. 1/{count}"
+        )
+    return index, count
+
+
 def parse_examples(text: str) -> int:
     """How many payloads per event type: a whole number from 1 (the canonical event only) up."""
     try:
@@ -247,6 +267,12 @@ SETTINGS: tuple[SettingSpec, ...] = (
         parse_text,
     ),
     SettingSpec(
+        "shard",
+        "K/N: deliver only shard K of N of the catalogue (CI machines; the same seed on each), "
+        "then join the --connect-report files with 'connect-harness report merge'",
+        parse_shard,
+    ),
+    SettingSpec(
         "payload",
         "what the endpoint receives: snapshot events, thin notifications (the thin checks run) "
         "or both (default snapshot)",
@@ -288,6 +314,8 @@ class Settings:
             source = self.sources.get(spec.name, "default")
             if spec.secret:
                 parts.append(f"secret from {source}")
+            elif spec.name == "shard":
+                parts.append(f"shard={value[0]}/{value[1]} ({source})")
             elif isinstance(value, tuple):
                 parts.append(f"{spec.name}={len(value)} types ({source})")
             else:

@@ -35,6 +35,7 @@ from connect_harness.settings import (
     parse_port,
     parse_seconds,
     parse_seed,
+    parse_shard,
     parse_whole_number,
 )
 from connect_harness.spec import contracts
@@ -42,6 +43,8 @@ from connect_harness.wire.request import DEFAULT_URL
 from connect_harness.wire.signing import secret_warning
 
 if TYPE_CHECKING:  # the checks, the fake API and pytest load only when verify runs
+    from connect_harness.checks.findings import CheckResult
+    from connect_harness.checks.sharding import ShardRun
     from connect_harness.delivery import Target
     from connect_harness.delivery.process import ServedProcess
 
@@ -189,6 +192,13 @@ def add_verify_command(subparsers: Any) -> None:
         help=f"stop after K deliveries in a row got no answer (default {DEFAULT_STOP_AFTER}; "
         "0 never stops)",
     )
+    parser.add_argument(
+        "--shard",
+        type=parse_shard,
+        metavar="K/N",
+        help="deliver only shard K of N of the run (CI machines, each with the same --seed); "
+        "join their --report files with 'connect-harness report merge'",
+    )
     parser.set_defaults(run=run_verify)
 
 
@@ -232,6 +242,9 @@ def run_verify(args: argparse.Namespace) -> int:
     only = validate_check_ids(snapshot_checks) if snapshot_checks else None
     if args.checks and not snapshot_checks:
         only = ()
+    shard = getattr(args, "shard", None)
+    if shard is not None:
+        _check_shard_options(payload)
     seed = args.seed if args.seed is not None else secrets.randbelow(1_000_000)
     config = VerifyConfig(
         secret=secret,
@@ -266,21 +279,42 @@ def run_verify(args: argparse.Namespace) -> int:
         process = _served(args, target, fake.url, secret)
         if process is not None:
             stack.enter_context(process)
-        run = stack.enter_context(
-            ContractRun(target, config, fake_api=fake, url=url, process=process)
-        )
+        shard_run = None
+        if shard is not None:
+            from connect_harness.checks.sharding import ShardRun
+
+            shard_run = ShardRun(
+                target,
+                config,
+                shard=shard,
+                plan=only or check_ids(),
+                fake_api=fake,
+                url=url,
+                process=process,
+            )
+            run = stack.enter_context(shard_run)
+        else:
+            run = stack.enter_context(
+                ContractRun(target, config, fake_api=fake, url=url, process=process)
+            )
         fake_url = fake.url
         print(
             f"connect-harness verify: {target.describe()} | endpoint type {config.endpoint_type} "
             f"| mode {config.mode} | {len(config.event_types)} event types | seed {seed} "
             f"| fake Stripe API {fake_url}"
+            + (f" | shard {shard[0]}/{shard[1]}" if shard is not None else "")
         )
         sys.stdout.flush()
         with (
             _interruptible(run.breaker.interrupt) as interrupted,
             _Progress(lambda: run.deliveries),
         ):
-            results = [] if payload == "thin" or only == () else run_suite(run, only or check_ids())
+            if shard_run is not None:
+                results = _run_shard(shard_run)
+            else:
+                results = (
+                    [] if payload == "thin" or only == () else run_suite(run, only or check_ids())
+                )
         deliveries = run.deliveries
         causes = run.headlines()
         stopped = run.breaker.stopped
@@ -330,8 +364,18 @@ def run_verify(args: argparse.Namespace) -> int:
         "stopped": stopped,
         "sent": sent,
     }
+    written: dict[str, Any] = to_json(results, meta=meta)
+    if shard is not None and shard_run is not None:
+        meta["shard"] = f"{shard[0]}/{shard[1]}"
+        written = to_json(results, meta=meta)
+        written["shard"] = shard_run.shard_section()
+        print(
+            f"\nShard {shard[0]}/{shard[1]}: the checks above are this shard's; the checks over every "
+            "delivery and the root causes are judged by 'connect-harness report merge' of all "
+            f"{shard[1]} shards' --report files."
+        )
     if report is not None:
-        lost += _written(report, json.dumps(to_json(results, meta=meta), indent=2) + "\n")
+        lost += _written(report, json.dumps(written, indent=2) + "\n")
     if args.html:
         from connect_harness.checks.html_report import write_html
 
@@ -360,6 +404,26 @@ def run_verify(args: argparse.Namespace) -> int:
     if lost:
         return 2
     return 1 if failed else 0
+
+
+def _check_shard_options(payload: str) -> None:
+    """--shard splits the snapshot catalogue's deliveries; what it cannot split is one line."""
+    if payload != "snapshot":
+        raise UsageError(
+            f"--shard splits the snapshot checks, not --payload {payload}; run the thin checks "
+            "on one machine (--payload thin, without --shard)"
+        )
+
+
+def _run_shard(run: ShardRun) -> list[CheckResult]:
+    """This shard's delivering checks, through the shipped suite as every verify runs them."""
+    from connect_harness.checks.suite_runner import run_suite
+
+    mine = list(run.mine)
+    if not mine:  # more shards than units: this one delivers nothing
+        run.shard_section()
+        return []
+    return run_suite(run, mine)
 
 
 def _name_html(path: str | None) -> None:

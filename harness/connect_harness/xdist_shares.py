@@ -35,8 +35,9 @@ _FOLDER_KEY = pytest.StashKey[str]()
 def splits(settings: Settings) -> bool:
     """True unless one worker must run the whole catalogue: ``--connect-serve`` launches one
     endpoint at one URL, and ``--connect-fake-stripe-port`` is one port one worker can listen at
-    (the endpoint calls that worker's fake Stripe API only)."""
-    return not settings["serve"] and not settings["fake_stripe_port"]
+    (the endpoint calls that worker's fake Stripe API only); ``--connect-shard`` is this machine's
+    shard of a run split across machines, delivered by one worker."""
+    return not settings["serve"] and not settings["fake_stripe_port"] and not settings["shard"]
 
 
 def share_folder(config: pytest.Config) -> str:

@@ -193,6 +193,7 @@ def _build_parser() -> argparse.ArgumentParser:
     build.set_defaults(run=_cmd_contracts_build)
 
     _add_verify(commands)
+    _add_report(commands)
     from connect_harness.stripe_api.command import add_stripe_api_command
 
     add_stripe_api_command(commands)
@@ -210,6 +211,92 @@ def _add_verify(commands: Any) -> None:
     except ImportError:  # the endpoint checks are optional at this layer
         return
     add_verify_command(commands)
+
+
+def _add_report(commands: Any) -> None:
+    report = commands.add_parser("report", help="work with verify's JSON reports")
+    actions = report.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    actions.required = True
+    merge = actions.add_parser(
+        "merge",
+        help="join the reports of 'verify --shard K/N' into the report of the whole run",
+        description="Join the --report files of every shard of one run (verify --shard K/N, "
+        "pytest --connect-shard K/N) into the report one run would have written, printed as JSON. "
+        "Exit 0: every check passed; 1: a check failed; 2: bad usage (not the shards of one run).",
+    )
+    merge.add_argument("reports", nargs="+", metavar="REPORT.json", help="every shard's report")
+    merge.add_argument(
+        "--output",
+        metavar="FILE.json",
+        help="write the merged JSON report here and print the text table instead",
+    )
+    merge.add_argument("--junitxml", metavar="FILE", help="also write JUnit XML here")
+    merge.add_argument("--html", metavar="FILE.html", help="also write the HTML report here")
+    merge.add_argument(
+        "--strict",
+        action="store_true",
+        help="a check that was skipped counts as failed: exit 1 (as verify --strict)",
+    )
+    merge.set_defaults(run=_cmd_report_merge)
+
+
+def _cmd_report_merge(args: argparse.Namespace) -> int:
+    from connect_harness.checks.report import render_table, write_junit
+    from connect_harness.checks.report_files import ReportFile, ReportLost, check_distinct
+    from connect_harness.checks.report_merge import merge_reports, read_reports
+    from connect_harness.verify import _gaps
+
+    output = None if args.output is None else ReportFile(args.output, "--output")
+    junit = (
+        None if args.junitxml is None else ReportFile(args.junitxml, "--junitxml", suffix=".xml")
+    )
+    check_distinct([output, junit])
+    if args.html:
+        from connect_harness.checks.html_report import check_writable
+
+        check_writable(args.html)
+    merged = merge_reports(read_reports(args.reports), gaps=lambda calls: _gaps(list(calls)))
+    text = json.dumps(merged.to_json(), indent=2) + "\n"
+    lost = []
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        print(render_table(merged.results, headlines=merged.headlines), end="")
+    for report, write in ((output, text), (junit, None)):
+        if report is None:
+            continue
+        try:
+            if write is not None:
+                report.write(write)
+            else:
+                report.write_with(lambda path: write_junit(merged.results, path))
+        except ReportLost as err:
+            lost.append(str(err))
+    if args.html:
+        from connect_harness.checks.html_report import write_html
+
+        # the page's run time: the longest shard's (the machines' clocks are not comparable)
+        longest = round(max(merged.durations, default=0.0), 3)
+        write_html(
+            args.html,
+            merged.results,
+            meta={**merged.meta, "duration_s": longest},
+            headlines=merged.headlines,
+            records=merged.records,
+        )
+    for line in lost:
+        print(f"{PROG}: error: {line}", file=sys.stderr)
+    summary = merged.to_json()["summary"]
+    print(
+        f"{PROG} report merge: {len(args.reports)} shard{'s' if len(args.reports) > 1 else ''}, {summary['deliveries']} deliveries: "
+        f"{summary['checks']} checks, {summary['passed']} passed, {summary['failed']} failed, "
+        f"{summary['skipped']} skipped",
+        file=sys.stderr,
+    )
+    if lost:
+        return 2
+    failed = summary["failed"] > 0 or bool(args.strict and summary["skipped"])
+    return 1 if failed else 0
 
 
 def _cmd_events(args: argparse.Namespace) -> int:
