@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # imported where used: an autoloaded plugin must not slow eve
 _SETTINGS_KEY = pytest.StashKey[Settings]()
 _RUN_KEY: pytest.StashKey[ContractRun] = pytest.StashKey()
 _SKIPPED_KEY = pytest.StashKey[list[str]]()
+_STOPPED_KEY = pytest.StashKey[str]()
 _HTML_KEY = pytest.StashKey[str]()
 _SETUP_ERRORS_KEY = pytest.StashKey[set[str]]()
 _OUTER_VERSION_KEY = pytest.StashKey[str | None]()
@@ -508,6 +509,7 @@ def connect_contract(
         seed=connect_settings["seed"],
         api_version=connect_settings["api_version"],
         examples=connect_settings["examples"],
+        max_run_time=connect_settings["max_run_time"],
     )
     process = None
     if connect_settings["serve"]:
@@ -621,6 +623,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
     lines = skipped_lines(run)
     _note_skipped(config, lines)
+    if run.breaker.cause == "budget":
+        # Checks left unjudged by the time budget are skips, but the run is not a pass.
+        config.stash[_STOPPED_KEY] = str(run.breaker.stopped)
+        if session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
     workeroutput = getattr(config, "workeroutput", None)
     if workeroutput is not None:  # an xdist worker: the controller prints the summary
         workeroutput["connect_harness_skipped"] = lines
@@ -664,6 +671,13 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             terminalreporter.write_line(
                 "connect_harness: --connect-strict makes a skipped contract check fail"
             )
+    stopped = config.stash.get(_STOPPED_KEY, None)
+    if stopped:
+        terminalreporter.write_sep("-", "connect_harness: the run was stopped")
+        terminalreporter.write_line(f"connect_harness: {stopped}")
+        terminalreporter.write_line(
+            "connect_harness: not a pass: the checks it could not finish were not judged (exit 1)"
+        )
     html = config.stash.get(_HTML_KEY, None)
     if html:
         terminalreporter.write_line(f"connect_harness: HTML report: {html}")

@@ -27,6 +27,7 @@ from typing import Any
 from connect_harness import arguments
 from connect_harness.checks import settling
 from connect_harness.checks.attribution import Attribution, attribute, names_its_event
+from connect_harness.checks.budget import RunBudget
 from connect_harness.checks.common import (
     ACCOUNT_ENDING_EVENTS,
     DISCONNECTED_ACCOUNT,
@@ -137,6 +138,10 @@ class ContractRun:
         )
         #: Trips after ``config.stop_after`` deliveries in a row got no answer, or on interrupt().
         self.breaker = Breaker(config.stop_after)
+        #: Stops the run before it outlasts ``config.max_run_time`` (:mod:`.budget`).
+        self.budget = RunBudget(config.max_run_time)
+        self._sent_by: dict[str, int] = {}
+        self._planned_acceptance: int | None = None
         self._settled = False  # the endpoint made a call: the run knows when it calls
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -205,19 +210,20 @@ class ContractRun:
             if not isinstance(self.target, UrlTarget):
                 stack.enter_context(self.fake_api.patch_stripe())
             findings = excuse_our_gaps(self, tuple(CHECKS[spec.id](self)))
-        if self.breaker.interrupted and any(
+        if self.breaker.not_judging and any(
             record.response is self.breaker.NOT_SENT for record in self._log.records[first:]
         ):
-            # The user stopped the run while this check was delivering: what it could not send
-            # says nothing about the endpoint.
-            findings = (
-                Finding(
-                    check=spec.id,
-                    status="skip",
-                    reason="interrupted by the user (Ctrl-C) while this check was delivering "
-                    f"({self.breaker.stopped}); not judged",
-                ),
+            # The user or the time budget stopped the run while this check was delivering: what
+            # it could not send says nothing about the endpoint.
+            why = (
+                "interrupted by the user (Ctrl-C) while this check was delivering "
+                f"({self.breaker.stopped}); not judged"
+                if self.breaker.interrupted
+                else "not judged: the run stopped at its time budget (--max-run-time "
+                f"{self.budget.max_run_time:g} s) before this check's deliveries were all sent "
+                "(see the run's headline)"
             )
+            findings = (Finding(check=spec.id, status="skip", reason=why),)
         raw = CheckResult(id=spec.id, title=spec.title, findings=findings)
         self._raw[spec.id] = raw
         result = point_upstream(
@@ -248,7 +254,7 @@ class ContractRun:
             return None
         after = records[last + 1 :]
         refused = sum(1 for record in after if gone(record.response))
-        stopped = self.breaker.stopped is not None and not self.breaker.interrupted
+        stopped = self.breaker.stopped is not None and not self.breaker.not_judging
         # Twice, or once and then the run stopped sending: a server that drops one odd request
         # and answers the next is not dead.
         if refused >= 2 or (refused and stopped):
@@ -367,8 +373,16 @@ class ContractRun:
             started = time.monotonic()
             response = self.breaker.not_sent()
             if response is None:
+                over = self.budget.over(remaining=self.known_remaining(check_id))
+                if over is not None:
+                    self.breaker.stop(over, cause="budget")
+                    response = self.breaker.NOT_SENT
+            if response is None:
                 response = deliver(request, self.target, timeout=self.config.timeout)
                 self.breaker.record(response)
+                self.budget.record(time.monotonic() - started)
+                with self._lock:
+                    self._sent_by[check_id] = self._sent_by.get(check_id, 0) + 1
             finished = time.monotonic()
         record = DeliveryRecord(
             check=check_id,
@@ -391,6 +405,18 @@ class ContractRun:
             if died and self.died_after is None:
                 self.died_after = self.last_answered()
         return record
+
+    def known_remaining(self, check_id: str) -> int:
+        """How many deliveries the run knows it still has to make, the next one included: while
+        ``accepts-valid-events`` runs, the canonical event of each type to each permutation it has
+        not sent yet (its examples and every later check come on top, so this is a lower bound)."""
+        if check_id != "accepts-valid-events":
+            return 1
+        if self._planned_acceptance is None:
+            self._planned_acceptance = sum(
+                len(self.permutations(event_type)) for event_type in self.config.event_types
+            )
+        return max(1, self._planned_acceptance - self._sent_by.get(check_id, 0))
 
     def _process_died(self, record: DeliveryRecord) -> bool:
         """True if the launched process exited; a delivery with no answer waits a moment for it."""

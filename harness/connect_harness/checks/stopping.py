@@ -1,4 +1,6 @@
-"""When a run stops delivering: after K consecutive deliveries got no answer, or on Ctrl-C.
+"""When a run stops delivering: after K consecutive deliveries got no answer, when its time budget
+is spent (:mod:`connect_harness.checks.budget`), when a launched endpoint's server is known gone, or
+on Ctrl-C.
 
 A dead endpoint would otherwise cost ``timeout`` x every delivery (30 s x ~950, about 8 hours). Once
 :class:`Breaker` trips, the run stops sending: later deliveries are recorded as not sent, at once, and
@@ -48,8 +50,23 @@ class Breaker:
         self._sent = 0
         self._last_answered = 0
         self.stopped: str | None = None
+        #: Why it stopped: ``endpoint`` (no answers), ``budget`` (--max-run-time), ``gone`` (a
+        #: launched server known dead) or ``interrupt`` (Ctrl-C); None while running.
+        self.cause: str | None = None
         #: True once the user stopped the run (Ctrl-C): what was not sent is theirs, not the endpoint's.
         self.interrupted = False
+
+    @property
+    def not_judging(self) -> bool:
+        """True once the run stopped for a reason that says nothing about the checks it left
+        unsent (the budget, Ctrl-C): their deliveries are not judged, never failed."""
+        return self.interrupted or self.cause == "budget"
+
+    def stop(self, headline: str, *, cause: str) -> None:
+        """Stop sending with ``headline`` (the first stop wins)."""
+        with self._lock:
+            if self.stopped is None:
+                self.stopped, self.cause = headline, cause
 
     def not_sent(self) -> Response | None:
         """The response to record instead of delivering once stopped; None while running."""
@@ -65,6 +82,7 @@ class Breaker:
                 return
             self._in_a_row += 1
             if self.stopped is None and self._stop_after and self._in_a_row >= self._stop_after:
+                self.cause = "endpoint"
                 self.stopped = (
                     f"the endpoint stopped answering after delivery {self._last_answered}: "
                     f"{self._in_a_row} deliveries in a row got no answer "
@@ -77,3 +95,4 @@ class Breaker:
             self.interrupted = True
             if self.stopped is None:
                 self.stopped = f"interrupted after delivery {self._sent}"
+                self.cause = "interrupt"

@@ -1,0 +1,129 @@
+"""A run's time budget: stop sending before a slow endpoint makes one run last hours (issue 21).
+
+An endpoint answering every delivery in 11 s (under the per-delivery timeout) made a default run
+last about 4.6 h. :class:`RunBudget` is consulted before every delivery, from the run's first one:
+
+* once ``max_run_time`` seconds have passed, the run stops sending;
+* once :data:`MIN_SAMPLE` deliveries were made, it stops as soon as the pace so far says the
+  deliveries known to remain cannot fit in what is left: a slow endpoint stops the run within its
+  first few deliveries, not at the end of the budget.
+
+The pace is the smaller of the run's seconds per delivery (wall time, so deliveries made side by
+side count as such) and the median answer time (so one slow first answer, a server warming up, does
+not stop a healthy run). Only deliveries the run knows it will make count as remaining (see
+:meth:`connect_harness.checks.run.ContractRun.known_remaining`): the projection may stop a run
+late, never early. What the stop leaves unsent is not judged: those checks are skipped with the
+headline as their reason, never failed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from connect_harness.errors import UsageError
+
+__all__ = ["DEFAULT_MAX_RUN_TIME", "MIN_SAMPLE", "RunBudget", "duration"]
+
+#: Seconds a run may take by default: a default run against a healthy endpoint takes seconds to a
+#: few minutes; 30 minutes leaves room for an endpoint answering in over a second each.
+DEFAULT_MAX_RUN_TIME = 1800.0
+
+#: Deliveries made before the pace is trusted to project the rest.
+MIN_SAMPLE = 3
+
+
+def _median(values: list[float]) -> float:
+    # statistics.median, without importing statistics (the plugin's settings load this module)
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def duration(seconds: float) -> str:
+    """``11.0 s``, ``12 min``, ``4.5 h``: a length of time as a person reads it."""
+    if seconds < 100:
+        return f"{seconds:.1f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+class RunBudget:
+    """``max_run_time`` seconds for a run's deliveries, counted from the first one."""
+
+    def __init__(
+        self,
+        max_run_time: float = DEFAULT_MAX_RUN_TIME,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if (
+            isinstance(max_run_time, bool)
+            or not isinstance(max_run_time, (int, float))
+            or not 0 < max_run_time < float("inf")
+        ):
+            raise UsageError(
+                f"max_run_time {max_run_time!r} must be a number of seconds more than 0; "
+                f"e.g. max_run_time={DEFAULT_MAX_RUN_TIME:g}"
+            )
+        self.max_run_time = float(max_run_time)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._started: float | None = None
+        self._answers: list[float] = []
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the first delivery (0 before it)."""
+        return 0.0 if self._started is None else self._clock() - self._started
+
+    def over(self, *, remaining: int) -> str | None:
+        """Before a delivery: None to send it, else the one headline saying why the run stops.
+
+        ``remaining`` is how many deliveries the run knows it still has to make, this one included.
+        """
+        with self._lock:
+            if self._started is None:
+                self._started = self._clock()
+                return None
+            elapsed = self._clock() - self._started
+            sent = len(self._answers)
+            limit = f"--max-run-time {self.max_run_time:g} s"
+            advice = (
+                "raise --max-run-time (pytest: --connect-max-run-time), make the endpoint answer "
+                "faster (Stripe expects an answer within seconds), or run fewer checks "
+                "(verify --check ID; pytest: -k)"
+            )
+            if elapsed >= self.max_run_time:
+                return (
+                    f"the run stopped at its time budget ({limit}): {sent} deliveries took "
+                    f"{duration(elapsed)}{self._answered()}; {advice}"
+                )
+            if sent < MIN_SAMPLE:
+                return None
+            pace = min(elapsed / sent, _median(self._answers))
+            needed = pace * max(remaining, 1)
+            if elapsed + needed <= self.max_run_time:
+                return None
+            more = (
+                f"the {remaining:,} deliveries still to make"
+                if remaining > 1
+                else "the next delivery"
+            )
+            return (
+                f"the run stopped early, as it would exceed its time budget ({limit}): "
+                f"{sent} deliveries took {duration(elapsed)}{self._answered()}, and at that pace "
+                f"{more} would take {duration(needed)} more; {advice}"
+            )
+
+    def record(self, seconds: float) -> None:
+        """After a delivery that was sent: how long its answer took (or the wait for none)."""
+        with self._lock:
+            self._answers.append(max(0.0, seconds))
+
+    def _answered(self) -> str:
+        if not self._answers:
+            return ""
+        return f" (answers took {_median(self._answers):.1f} s each, the median)"
