@@ -421,6 +421,8 @@ def _interruptible(stop: Callable[[], None]) -> Iterator[threading.Event]:
     the command exits 130 next): a second one during that shutdown is the same one line, not a
     KeyboardInterrupt traceback out of the report writing or the fake API's shutdown.
     """
+    from connect_harness.delivery.process import stop_every_started
+
     interrupted = threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield interrupted
@@ -432,6 +434,7 @@ def _interruptible(stop: Callable[[], None]) -> Iterator[threading.Event]:
     def on_interrupt(signum: int, frame: Any) -> None:
         if interrupted.is_set():
             os.write(stderr, b"connect-harness: interrupted again; stopping without a report\n")
+            stop_every_started()  # a --serve server must not outlive the run
             os._exit(130)
         interrupted.set()
         stop()

@@ -404,6 +404,14 @@ class ContractRun:
             self._log.records.append(record)
             if died and self.died_after is None:
                 self.died_after = self.last_answered()
+        if died and self.died_after is not None:
+            # Known gone (no process of its group left, its port closed): every later delivery
+            # would wait for nothing, so none is sent (issue 21: a hung or dead --serve cost minutes).
+            self.breaker.stop(
+                f"the endpoint's process exited after delivery {self.died_after.label}: "
+                "the run stopped sending",
+                cause="gone",
+            )
         return record
 
     def known_remaining(self, check_id: str) -> int:
