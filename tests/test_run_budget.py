@@ -247,7 +247,7 @@ def test_the_plugin_stops_early_skips_what_it_did_not_send_and_does_not_pass(
         "-p", "connect_harness", "--pyargs", "connect_harness.suite",
         "--connect-url", slow_url, "--connect-secret", SECRET, "--connect-events", EVENTS,
         "--connect-seed", "3", "--connect-max-run-time", BUDGET, "-rs",
-        "-k", "accepts-valid-events or rejects-wrong-secret",
+        "-k", "accepts-valid-events or rejects-wrong-secret", "--connect-report", "report.json",
     )  # fmt: skip
 
     text = result.stdout.str()
@@ -257,6 +257,9 @@ def test_the_plugin_stops_early_skips_what_it_did_not_send_and_does_not_pass(
     assert "connect_harness: the run stopped early, as it would exceed its time budget" in text
     assert "not judged: the run stopped at its time budget (--max-run-time 8 s)" in text
     assert _SlowEndpoint.deliveries == 3
+    summary = json.loads((pytester.path / "report.json").read_text())["summary"]
+    assert (summary["stopped_by"], summary["max_run_time"]) == ("budget", 8.0)
+    assert summary["stopped"].startswith("the run stopped early")
 
 
 def test_the_plugin_reads_the_budget_from_the_ini_file(pytester: pytest.Pytester) -> None:
@@ -269,3 +272,20 @@ def test_the_plugin_reads_the_budget_from_the_ini_file(pytester: pytest.Pytester
 
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["connect_harness: *max_run_time=42.0 (ini connect_max_run_time)*"])
+
+
+def test_under_xdist_a_workers_stop_makes_the_session_not_a_pass(
+    pytester: pytest.Pytester, slow_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # when this suite runs under xdist
+    result = pytester.runpytest_subprocess(
+        "-p", "connect_harness", "--pyargs", "connect_harness.suite", "-n", "2",
+        "--connect-url", slow_url, "--connect-secret", SECRET, "--connect-events", EVENTS,
+        "--connect-seed", "3", "--connect-max-run-time", BUDGET,
+        "-k", "accepts-valid-events or rejects-wrong-secret",
+    )  # fmt: skip
+
+    text = result.stdout.str()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, text
+    assert result.parseoutcomes().get("failed", 0) == 0, text
+    assert "connect_harness: the run stopped early, as it would exceed its time budget" in text

@@ -617,20 +617,22 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
     _served_process_done(config)
     run = config.stash.get(_RUN_KEY, None)
+    if run is not None and run.breaker.cause == "budget":
+        config.stash[_STOPPED_KEY] = str(run.breaker.stopped)
+    # Checks left unjudged by the time budget (here or on an xdist worker) are skips, but the run
+    # is not a pass.
+    if config.stash.get(_STOPPED_KEY, None) and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
     if run is None:
         return
     from connect_harness.plugin_report import skipped_lines, write_report
 
     lines = skipped_lines(run)
     _note_skipped(config, lines)
-    if run.breaker.cause == "budget":
-        # Checks left unjudged by the time budget are skips, but the run is not a pass.
-        config.stash[_STOPPED_KEY] = str(run.breaker.stopped)
-        if session.exitstatus == pytest.ExitCode.OK:
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
     workeroutput = getattr(config, "workeroutput", None)
     if workeroutput is not None:  # an xdist worker: the controller prints the summary
         workeroutput["connect_harness_skipped"] = lines
+        workeroutput["connect_harness_stopped"] = config.stash.get(_STOPPED_KEY, None)
     path = config.getoption("connect_report")
     if path:
         write_report(run, path, settings=config.stash[_SETTINGS_KEY])
@@ -651,6 +653,9 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     html = getattr(node, "workeroutput", {}).get("connect_harness_html")
     if html:
         node.config.stash[_HTML_KEY] = html
+    stopped = getattr(node, "workeroutput", {}).get("connect_harness_stopped")
+    if stopped:
+        node.config.stash[_STOPPED_KEY] = stopped
 
 
 def _note_skipped(config: pytest.Config, lines: list[str]) -> None:

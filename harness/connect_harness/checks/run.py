@@ -210,20 +210,7 @@ class ContractRun:
             if not isinstance(self.target, UrlTarget):
                 stack.enter_context(self.fake_api.patch_stripe())
             findings = excuse_our_gaps(self, tuple(CHECKS[spec.id](self)))
-        if self.breaker.not_judging and any(
-            record.response is self.breaker.NOT_SENT for record in self._log.records[first:]
-        ):
-            # The user or the time budget stopped the run while this check was delivering: what
-            # it could not send says nothing about the endpoint.
-            why = (
-                "interrupted by the user (Ctrl-C) while this check was delivering "
-                f"({self.breaker.stopped}); not judged"
-                if self.breaker.interrupted
-                else "not judged: the run stopped at its time budget (--max-run-time "
-                f"{self.budget.max_run_time:g} s) before this check's deliveries were all sent "
-                "(see the run's headline)"
-            )
-            findings = (Finding(check=spec.id, status="skip", reason=why),)
+        findings = self.unjudged_if_stopped(spec.id, findings, first)
         raw = CheckResult(id=spec.id, title=spec.title, findings=findings)
         self._raw[spec.id] = raw
         result = point_upstream(
@@ -231,6 +218,26 @@ class ContractRun:
         )
         self._results[spec.id] = result
         return result
+
+    def unjudged_if_stopped(
+        self, check_id: str, findings: tuple[Finding, ...], first: int
+    ) -> tuple[Finding, ...]:
+        """``findings``, or one not-judged skip when the user or the time budget stopped the run
+        while this check was delivering (its records from ``first`` on): what it could not send
+        says nothing about the endpoint."""
+        if not self.breaker.not_judging or not any(
+            record.response is self.breaker.NOT_SENT for record in self._log.records[first:]
+        ):
+            return findings
+        why = (
+            "interrupted by the user (Ctrl-C) while this check was delivering "
+            f"({self.breaker.stopped}); not judged"
+            if self.breaker.interrupted
+            else "not judged: the run stopped at its time budget (--max-run-time "
+            f"{self.budget.max_run_time:g} s) before this check's deliveries were all sent "
+            "(see the run's headline)"
+        )
+        return (Finding(check=check_id, status="skip", reason=why),)
 
     def headlines(self) -> list[Headline]:
         """The root causes the run has shown so far (:mod:`connect_harness.checks.grouping`)."""

@@ -239,10 +239,12 @@ class ShardedRun(ContractRun):
             self._share = share.index
             try:
                 for check in sorted(owned, key=self.plan.index):
+                    before = len(self._log.records)
                     if check == ACCEPTS:
                         findings = self._accepts(share.event_types)
                     else:
                         findings = tuple(CHECKS[check](self))
+                    findings = self.unjudged_if_stopped(check, findings, before)
                     raw[check] = excuse_our_gaps(self, findings)
             finally:
                 self._share = None
