@@ -289,3 +289,11 @@ def test_under_xdist_a_workers_stop_makes_the_session_not_a_pass(
     assert result.ret == pytest.ExitCode.TESTS_FAILED, text
     assert result.parseoutcomes().get("failed", 0) == 0, text
     assert "connect_harness: the run stopped early, as it would exceed its time budget" in text
+
+
+def test_the_robustness_page_gives_the_codes_figures() -> None:
+    page = (Path(__file__).resolve().parents[1] / "docs" / "robustness.md").read_text()
+    doc = " ".join(page.split())
+    assert f"from its first delivery, default {DEFAULT_MAX_RUN_TIME:.0f} (30 minutes" in doc
+    assert f"after {MIN_SAMPLE} deliveries, the pace so far" in doc
+    assert "`verify` exits 3 when no check failed (1 when one did), pytest exits 1" in doc

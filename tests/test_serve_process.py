@@ -5,9 +5,13 @@ server known gone stops the run at once. Real processes on 127.0.0.1."""
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import signal
 import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -48,8 +52,11 @@ def with_nohup(port: int) -> str:
     return f"{IN_TESTS} PORT={port} nohup {PYTHON} -m endpoints.served >/dev/null 2>&1 &"
 
 
-def daemonizing(port: int) -> str:
-    return f"{IN_TESTS} PORT={port} exec {PYTHON} -c {shlex.quote(DAEMONIZE)}"
+def daemonizing(port: int, *, ignoring_sigterm: bool = False) -> str:
+    # An ignored signal stays ignored across exec: the server then dies only by SIGKILL.
+    ignore = "import signal; signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+    program = (ignore if ignoring_sigterm else "") + DAEMONIZE
+    return f"{IN_TESTS} PORT={port} exec {PYTHON} -c {shlex.quote(program)}"
 
 
 def listening(port: int) -> bool:
@@ -186,3 +193,47 @@ def test_a_launcher_that_starts_nothing_is_still_an_error_at_once() -> None:
             HarnessError, match=r"exited with code 0 before listening.*no server here"
         ):
             process.start()
+
+
+def test_the_robustness_page_gives_the_codes_names_and_figures() -> None:
+    page = (TESTS.parent / "docs" / "robustness.md").read_text()
+    doc = " ".join(page.split())
+    assert f"environment (`{MARK}`, fresh per launch)" in doc
+    assert f"SIGTERM, then SIGKILL after {process_module.TERM_GRACE:.0f} s" in doc
+
+
+@linux_only
+@pytest.mark.parametrize("presses", [1, 2], ids=["ctrl-c", "ctrl-c-twice"])
+def test_ctrl_c_stops_a_daemonized_server_too(presses: int, tmp_path: Path) -> None:
+    # One Ctrl-C stops sending and reports; a second exits at once (os._exit): either way the
+    # daemon the run started must not outlive it. It ignores SIGTERM, so the stop after one
+    # Ctrl-C waits its 5 s before SIGKILL, and a second Ctrl-C lands in that wait at the latest.
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(TESTS.parent / "harness")}
+    verify = subprocess.Popen(
+        [sys.executable, "-m", "connect_harness", "verify", "--serve",
+         daemonizing(port, ignoring_sigterm=True),
+         f"http://127.0.0.1:{port}/webhook", "--secret", SECRET, "--seed", "5"],
+        env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not listening(port):
+            assert verify.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        time.sleep(0.5)  # delivering by now
+        verify.send_signal(signal.SIGINT)
+        if presses == 2:
+            time.sleep(1.5)
+            verify.send_signal(signal.SIGINT)
+        _, err = verify.communicate(timeout=60)
+    finally:
+        if verify.poll() is None:
+            verify.kill()
+    assert verify.returncode == 130, err
+    if presses == 2:
+        assert b"interrupted again; stopping without a report" in err
+    deadline = time.monotonic() + 10
+    while listening(port) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not listening(port)
