@@ -295,5 +295,23 @@ def test_the_robustness_page_gives_the_codes_figures() -> None:
     page = (Path(__file__).resolve().parents[1] / "docs" / "robustness.md").read_text()
     doc = " ".join(page.split())
     assert f"from its first delivery, default {DEFAULT_MAX_RUN_TIME:.0f} (30 minutes" in doc
-    assert f"after {MIN_SAMPLE} deliveries, the pace so far" in doc
+    assert f"after {MIN_SAMPLE} answered deliveries, the pace so far" in doc
     assert "`verify` exits 3 when no check failed (1 when one did), pytest exits 1" in doc
+
+
+def test_deliveries_without_an_answer_set_no_pace() -> None:
+    # An endpoint that answers nothing is stopped by --stop-after, whose headline says so; the
+    # budget projecting its timeouts as "answers" would hide that cause.
+    clock = _Clock()
+    budget = RunBudget(60, clock=clock)
+    for _ in range(MIN_SAMPLE + 2):
+        assert budget.over(remaining=1000) is None
+        clock.now += 10.0
+        budget.record(10.0, answered=False)
+
+    assert budget.over(remaining=1000) is None
+    clock.now += 20.0
+    headline = budget.over(remaining=1000)
+    assert headline is not None and headline.startswith(
+        "the run stopped at its time budget (--max-run-time 60 s): 5 deliveries took 70.0 s;"
+    )

@@ -4,7 +4,7 @@ An endpoint answering every delivery in 11 s (under the per-delivery timeout) ma
 last about 4.6 h. :class:`RunBudget` is consulted before every delivery, from the run's first one:
 
 * once ``max_run_time`` seconds have passed, the run stops sending;
-* once :data:`MIN_SAMPLE` deliveries were made, it stops as soon as the pace so far says the
+* once :data:`MIN_SAMPLE` deliveries were answered, it stops as soon as the pace so far says the
   deliveries known to remain cannot fit in what is left: a slow endpoint stops the run within its
   first few deliveries, not at the end of the budget.
 
@@ -72,6 +72,7 @@ class RunBudget:
         self._clock = clock
         self._lock = threading.Lock()
         self._started: float | None = None
+        self._sent = 0
         self._answers: list[float] = []
 
     @property
@@ -89,7 +90,7 @@ class RunBudget:
                 self._started = self._clock()
                 return None
             elapsed = self._clock() - self._started
-            sent = len(self._answers)
+            sent = self._sent
             limit = f"--max-run-time {self.max_run_time:g} s"
             advice = (
                 "raise --max-run-time (pytest: --connect-max-run-time), make the endpoint answer "
@@ -101,8 +102,8 @@ class RunBudget:
                     f"the run stopped at its time budget ({limit}): {sent} deliveries took "
                     f"{duration(elapsed)}{self._answered()}; {advice}"
                 )
-            if sent < MIN_SAMPLE:
-                return None
+            if len(self._answers) < MIN_SAMPLE:
+                return None  # deliveries without an answer are the breaker's (--stop-after)
             pace = min(elapsed / sent, _median(self._answers))
             needed = pace * max(remaining, 1)
             if elapsed + needed <= self.max_run_time:
@@ -118,10 +119,14 @@ class RunBudget:
                 f"{more} would take {duration(needed)} more; {advice}"
             )
 
-    def record(self, seconds: float) -> None:
-        """After a delivery that was sent: how long its answer took (or the wait for none)."""
+    def record(self, seconds: float, *, answered: bool = True) -> None:
+        """After a delivery that was sent: how long it took, and whether it got an HTTP answer
+        (only answers set the pace: an endpoint that gives none is stopped by ``--stop-after``,
+        whose headline says so)."""
         with self._lock:
-            self._answers.append(max(0.0, seconds))
+            self._sent += 1
+            if answered:
+                self._answers.append(max(0.0, seconds))
 
     def _answered(self) -> str:
         if not self._answers:

@@ -387,7 +387,7 @@ class ContractRun:
             if response is None:
                 response = deliver(request, self.target, timeout=self.config.timeout)
                 self.breaker.record(response)
-                self.budget.record(time.monotonic() - started)
+                self.budget.record(time.monotonic() - started, answered=response.status != 0)
                 with self._lock:
                     self._sent_by[check_id] = self._sent_by.get(check_id, 0) + 1
             finished = time.monotonic()
