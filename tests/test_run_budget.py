@@ -21,6 +21,7 @@ import stripe
 from connect_harness.checks.budget import DEFAULT_MAX_RUN_TIME, MIN_SAMPLE, RunBudget, duration
 from connect_harness.checks.run import ContractRun, VerifyConfig
 from connect_harness.cli import main
+from connect_harness.delivery import Response
 from connect_harness.errors import UsageError
 from connect_harness.settings import SETTINGS
 
@@ -86,7 +87,7 @@ def _spend(budget: RunBudget, clock: _Clock, answers: list[float], remaining: in
     for seconds in answers:
         assert budget.over(remaining=remaining) is None
         clock.now += seconds
-        budget.record(seconds)
+        budget.record("rejects-wrong-secret", Response(200, (), b"", seconds), seconds)
         remaining -= 1
     return budget.over(remaining=remaining)
 
@@ -307,7 +308,7 @@ def test_deliveries_without_an_answer_set_no_pace() -> None:
     for _ in range(MIN_SAMPLE + 2):
         assert budget.over(remaining=1000) is None
         clock.now += 10.0
-        budget.record(10.0, answered=False)
+        budget.record("rejects-wrong-secret", Response(0, (), b"", 10.0, "timed out"), 10.0)
 
     assert budget.over(remaining=1000) is None
     clock.now += 20.0

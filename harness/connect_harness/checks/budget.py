@@ -10,9 +10,9 @@ last about 4.6 h. :class:`RunBudget` is consulted before every delivery, from th
 
 The pace is the smaller of the run's seconds per delivery (wall time, so deliveries made side by
 side count as such) and the median answer time (so one slow first answer, a server warming up, does
-not stop a healthy run). Only deliveries the run knows it will make count as remaining (see
-:meth:`connect_harness.checks.run.ContractRun.known_remaining`): the projection may stop a run
-late, never early. What the stop leaves unsent is not judged: those checks are skipped with the
+not stop a healthy run). Only deliveries the run knows it will make count as remaining (the
+canonical deliveries of ``accepts-valid-events`` not sent yet, :meth:`RunBudget.remaining`): the
+projection may stop a run late, never early. What the stop leaves unsent is not judged: those checks are skipped with the
 headline as their reason, never failed.
 """
 
@@ -22,9 +22,11 @@ import threading
 import time
 from collections.abc import Callable
 
+from connect_harness.checks.stopping import Breaker
+from connect_harness.delivery import Response
 from connect_harness.errors import UsageError
 
-__all__ = ["DEFAULT_MAX_RUN_TIME", "MIN_SAMPLE", "RunBudget", "duration"]
+__all__ = ["ACCEPTS", "DEFAULT_MAX_RUN_TIME", "MIN_SAMPLE", "RunBudget", "duration"]
 
 #: Seconds a run may take by default: a default run against a healthy endpoint takes seconds to a
 #: few minutes; 30 minutes leaves room for an endpoint answering in over a second each.
@@ -50,13 +52,22 @@ def duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+#: The check whose deliveries are known ahead: one canonical event per type and permutation.
+ACCEPTS = "accepts-valid-events"
+
+
 class RunBudget:
-    """``max_run_time`` seconds for a run's deliveries, counted from the first one."""
+    """``max_run_time`` seconds for a run's deliveries, counted from the first one.
+
+    ``planned_acceptance()`` says how many canonical deliveries ``accepts-valid-events`` makes
+    (asked once, at its first delivery).
+    """
 
     def __init__(
         self,
         max_run_time: float = DEFAULT_MAX_RUN_TIME,
         *,
+        planned_acceptance: Callable[[], int] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if (
@@ -74,11 +85,39 @@ class RunBudget:
         self._started: float | None = None
         self._sent = 0
         self._answers: list[float] = []
+        self._planned = planned_acceptance
+        self._planned_count: int | None = None
+        self._sent_by: dict[str, int] = {}
 
     @property
     def elapsed(self) -> float:
         """Seconds since the first delivery (0 before it)."""
         return 0.0 if self._started is None else self._clock() - self._started
+
+    def remaining(self, check_id: str) -> int:
+        """How many deliveries the run knows it still has to make, the next one included: while
+        ``accepts-valid-events`` runs, its canonical deliveries not sent yet (its examples and every
+        later check come on top, so this is a lower bound); else 1."""
+        if check_id != ACCEPTS or self._planned is None:
+            return 1
+        if self._planned_count is None:
+            self._planned_count = self._planned()
+        return max(1, self._planned_count - self._sent_by.get(check_id, 0))
+
+    def gate(self, check_id: str, breaker: Breaker) -> Response | None:
+        """Before ``check_id``'s next delivery: None to send it; else the breaker is stopped
+        with the headline and this is what to record instead (:attr:`Breaker.NOT_SENT`)."""
+        headline = self.over(remaining=self.remaining(check_id))
+        if headline is None:
+            return None
+        breaker.stop(
+            headline,
+            cause="budget",
+            not_judged=f"not judged: the run stopped at its time budget (--max-run-time "
+            f"{self.max_run_time:g} s) before this check's deliveries were all sent (see the "
+            "run's headline)",
+        )
+        return breaker.NOT_SENT
 
     def over(self, *, remaining: int) -> str | None:
         """Before a delivery: None to send it, else the one headline saying why the run stops.
@@ -119,13 +158,14 @@ class RunBudget:
                 f"{more} would take {duration(needed)} more; {advice}"
             )
 
-    def record(self, seconds: float, *, answered: bool = True) -> None:
-        """After a delivery that was sent: how long it took, and whether it got an HTTP answer
-        (only answers set the pace: an endpoint that gives none is stopped by ``--stop-after``,
-        whose headline says so)."""
+    def record(self, check_id: str, response: Response, seconds: float) -> None:
+        """After a delivery of ``check_id`` that was sent: its answer and how long it took. Only
+        answers set the pace: an endpoint that gives none is stopped by ``--stop-after``, whose
+        headline names that cause."""
         with self._lock:
             self._sent += 1
-            if answered:
+            self._sent_by[check_id] = self._sent_by.get(check_id, 0) + 1
+            if response.status != 0:
                 self._answers.append(max(0.0, seconds))
 
     def _answered(self) -> str:

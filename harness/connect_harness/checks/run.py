@@ -37,7 +37,6 @@ from connect_harness.checks.common import (
 )
 from connect_harness.checks.findings import (
     CheckResult,
-    Finding,
     check_ids,
     check_spec,
     validate_check_ids,
@@ -47,7 +46,7 @@ from connect_harness.checks.grouping import Headline, headlines, point_upstream,
 from connect_harness.checks.records import DeliveryRecord, VerifyConfig
 from connect_harness.checks.registry import CHECKS
 from connect_harness.checks.sdk_spelling import Sdk, sdk_of
-from connect_harness.checks.stopping import Breaker, gone
+from connect_harness.checks.stopping import Breaker, gone, unjudged
 from connect_harness.delivery import AsgiTarget, Target, UrlTarget, WsgiTarget, deliver
 from connect_harness.delivery import target_from as _target_from
 from connect_harness.delivery.process import ServedProcess
@@ -139,9 +138,12 @@ class ContractRun:
         #: Trips after ``config.stop_after`` deliveries in a row got no answer, or on interrupt().
         self.breaker = Breaker(config.stop_after)
         #: Stops the run before it outlasts ``config.max_run_time`` (:mod:`.budget`).
-        self.budget = RunBudget(config.max_run_time)
-        self._sent_by: dict[str, int] = {}
-        self._planned_acceptance: int | None = None
+        self.budget = RunBudget(
+            config.max_run_time,
+            planned_acceptance=lambda: sum(
+                len(self.permutations(t)) for t in self.config.event_types
+            ),
+        )
         self._settled = False  # the endpoint made a call: the run knows when it calls
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -210,7 +212,7 @@ class ContractRun:
             if not isinstance(self.target, UrlTarget):
                 stack.enter_context(self.fake_api.patch_stripe())
             findings = excuse_our_gaps(self, tuple(CHECKS[spec.id](self)))
-        findings = self.unjudged_if_stopped(spec.id, findings, first)
+        findings = unjudged(spec.id, findings, self._log.records[first:], self.breaker)
         raw = CheckResult(id=spec.id, title=spec.title, findings=findings)
         self._raw[spec.id] = raw
         result = point_upstream(
@@ -218,26 +220,6 @@ class ContractRun:
         )
         self._results[spec.id] = result
         return result
-
-    def unjudged_if_stopped(
-        self, check_id: str, findings: tuple[Finding, ...], first: int
-    ) -> tuple[Finding, ...]:
-        """``findings``, or one not-judged skip when the user or the time budget stopped the run
-        while this check was delivering (its records from ``first`` on): what it could not send
-        says nothing about the endpoint."""
-        if not self.breaker.not_judging or not any(
-            record.response is self.breaker.NOT_SENT for record in self._log.records[first:]
-        ):
-            return findings
-        why = (
-            "interrupted by the user (Ctrl-C) while this check was delivering "
-            f"({self.breaker.stopped}); not judged"
-            if self.breaker.interrupted
-            else "not judged: the run stopped at its time budget (--max-run-time "
-            f"{self.budget.max_run_time:g} s) before this check's deliveries were all sent "
-            "(see the run's headline)"
-        )
-        return (Finding(check=check_id, status="skip", reason=why),)
 
     def headlines(self) -> list[Headline]:
         """The root causes the run has shown so far (:mod:`connect_harness.checks.grouping`)."""
@@ -380,16 +362,11 @@ class ContractRun:
             started = time.monotonic()
             response = self.breaker.not_sent()
             if response is None:
-                over = self.budget.over(remaining=self.known_remaining(check_id))
-                if over is not None:
-                    self.breaker.stop(over, cause="budget")
-                    response = self.breaker.NOT_SENT
+                response = self.budget.gate(check_id, self.breaker)
             if response is None:
                 response = deliver(request, self.target, timeout=self.config.timeout)
                 self.breaker.record(response)
-                self.budget.record(time.monotonic() - started, answered=response.status != 0)
-                with self._lock:
-                    self._sent_by[check_id] = self._sent_by.get(check_id, 0) + 1
+                self.budget.record(check_id, response, time.monotonic() - started)
             finished = time.monotonic()
         record = DeliveryRecord(
             check=check_id,
@@ -420,18 +397,6 @@ class ContractRun:
                 cause="gone",
             )
         return record
-
-    def known_remaining(self, check_id: str) -> int:
-        """How many deliveries the run knows it still has to make, the next one included: while
-        ``accepts-valid-events`` runs, the canonical event of each type to each permutation it has
-        not sent yet (its examples and every later check come on top, so this is a lower bound)."""
-        if check_id != "accepts-valid-events":
-            return 1
-        if self._planned_acceptance is None:
-            self._planned_acceptance = sum(
-                len(self.permutations(event_type)) for event_type in self.config.event_types
-            )
-        return max(1, self._planned_acceptance - self._sent_by.get(check_id, 0))
 
     def _process_died(self, record: DeliveryRecord) -> bool:
         """True if the launched process exited; a delivery with no answer waits a moment for it."""

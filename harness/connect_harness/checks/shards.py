@@ -36,6 +36,7 @@ from connect_harness.checks.grouping import headlines, point_upstream, regroup
 from connect_harness.checks.registry import CHECKS
 from connect_harness.checks.run import GLOBAL_CHECKS, ContractRun, DeliveryRecord, VerifyConfig
 from connect_harness.checks.share_exchange import ShareExchange
+from connect_harness.checks.stopping import unjudged
 from connect_harness.delivery import Target, UrlTarget
 from connect_harness.errors import HarnessError, UsageError
 from connect_harness.stripe_api.fake import ApiCall, FakeStripeAPI
@@ -244,7 +245,7 @@ class ShardedRun(ContractRun):
                         findings = self._accepts(share.event_types)
                     else:
                         findings = tuple(CHECKS[check](self))
-                    findings = self.unjudged_if_stopped(check, findings, before)
+                    findings = unjudged(check, findings, self._log.records[before:], self.breaker)
                     raw[check] = excuse_our_gaps(self, findings)
             finally:
                 self._share = None

@@ -10,11 +10,17 @@ verify prints :attr:`Breaker.stopped` as its one headline.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
+from connect_harness.checks.findings import Finding
 from connect_harness.delivery import Response
 from connect_harness.errors import UsageError
 
-__all__ = ["DEFAULT_STOP_AFTER", "Breaker", "gone"]
+if TYPE_CHECKING:
+    from connect_harness.checks.records import DeliveryRecord
+
+__all__ = ["DEFAULT_STOP_AFTER", "Breaker", "gone", "unjudged"]
 
 #: Consecutive deliveries without an answer (refused, reset, timed out) before a run stops.
 DEFAULT_STOP_AFTER = 5
@@ -53,6 +59,8 @@ class Breaker:
         #: Why it stopped: ``endpoint`` (no answers), ``budget`` (--max-run-time), ``gone`` (a
         #: launched server known dead) or ``interrupt`` (Ctrl-C); None while running.
         self.cause: str | None = None
+        #: Why a check the stop left unsent is not judged (see :func:`unjudged`).
+        self.not_judged: str | None = None
         #: True once the user stopped the run (Ctrl-C): what was not sent is theirs, not the endpoint's.
         self.interrupted = False
 
@@ -62,11 +70,12 @@ class Breaker:
         unsent (the budget, Ctrl-C): their deliveries are not judged, never failed."""
         return self.interrupted or self.cause == "budget"
 
-    def stop(self, headline: str, *, cause: str) -> None:
-        """Stop sending with ``headline`` (the first stop wins)."""
+    def stop(self, headline: str, *, cause: str, not_judged: str | None = None) -> None:
+        """Stop sending with ``headline`` (the first stop wins); ``not_judged`` is the reason a
+        check the stop left unsent is skipped with (``budget`` stops)."""
         with self._lock:
             if self.stopped is None:
-                self.stopped, self.cause = headline, cause
+                self.stopped, self.cause, self.not_judged = headline, cause, not_judged
 
     def not_sent(self) -> Response | None:
         """The response to record instead of delivering once stopped; None while running."""
@@ -96,3 +105,23 @@ class Breaker:
             if self.stopped is None:
                 self.stopped = f"interrupted after delivery {self._sent}"
                 self.cause = "interrupt"
+
+
+def unjudged(
+    check_id: str,
+    findings: tuple[Finding, ...],
+    records: Sequence[DeliveryRecord],
+    breaker: Breaker,
+) -> tuple[Finding, ...]:
+    """``findings`` of a check, or one not-judged skip when the user or the time budget stopped
+    the run while it was delivering (``records``, its deliveries): what it could not send says
+    nothing about the endpoint, so it is never failed."""
+    if not breaker.not_judging or not any(r.response is breaker.NOT_SENT for r in records):
+        return findings
+    why = (
+        f"interrupted by the user (Ctrl-C) while this check was delivering ({breaker.stopped}); "
+        "not judged"
+        if breaker.interrupted
+        else breaker.not_judged or f"not judged: {breaker.stopped}"
+    )
+    return (Finding(check=check_id, status="skip", reason=why),)
