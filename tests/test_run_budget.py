@@ -87,7 +87,7 @@ def _spend(budget: RunBudget, clock: _Clock, answers: list[float], remaining: in
     for seconds in answers:
         assert budget.over(remaining=remaining) is None
         clock.now += seconds
-        budget.record("rejects-wrong-secret", Response(200, (), b"", seconds), seconds)
+        budget.record(Response(200, (), b"", seconds))
         remaining -= 1
     return budget.over(remaining=remaining)
 
@@ -308,7 +308,7 @@ def test_deliveries_without_an_answer_set_no_pace() -> None:
     for _ in range(MIN_SAMPLE + 2):
         assert budget.over(remaining=1000) is None
         clock.now += 10.0
-        budget.record("rejects-wrong-secret", Response(0, (), b"", 10.0, "timed out"), 10.0)
+        budget.record(Response(0, (), b"", 10.0, "timed out"))
 
     assert budget.over(remaining=1000) is None
     clock.now += 20.0

@@ -22,7 +22,6 @@ import threading
 import time
 from collections.abc import Callable
 
-from connect_harness.checks.stopping import Breaker
 from connect_harness.delivery import Response
 from connect_harness.errors import UsageError
 
@@ -104,20 +103,24 @@ class RunBudget:
             self._planned_count = self._planned()
         return max(1, self._planned_count - self._sent_by.get(check_id, 0))
 
-    def gate(self, check_id: str, breaker: Breaker) -> Response | None:
-        """Before ``check_id``'s next delivery: None to send it; else the breaker is stopped
-        with the headline and this is what to record instead (:attr:`Breaker.NOT_SENT`)."""
+    def admit(self, check_id: str) -> str | None:
+        """Before ``check_id``'s next delivery: None to send it (counted as sent), else the
+        headline saying why the run stops (:class:`~connect_harness.checks.stopping.Breaker`
+        stops it)."""
         headline = self.over(remaining=self.remaining(check_id))
         if headline is None:
-            return None
-        breaker.stop(
-            headline,
-            cause="budget",
-            not_judged=f"not judged: the run stopped at its time budget (--max-run-time "
+            with self._lock:
+                self._sent_by[check_id] = self._sent_by.get(check_id, 0) + 1
+        return headline
+
+    @property
+    def not_judged(self) -> str:
+        """The reason a check the budget left unsent is skipped with."""
+        return (
+            f"not judged: the run stopped at its time budget (--max-run-time "
             f"{self.max_run_time:g} s) before this check's deliveries were all sent (see the "
-            "run's headline)",
+            "run's headline)"
         )
-        return breaker.NOT_SENT
 
     def over(self, *, remaining: int) -> str | None:
         """Before a delivery: None to send it, else the one headline saying why the run stops.
@@ -158,15 +161,14 @@ class RunBudget:
                 f"{more} would take {duration(needed)} more; {advice}"
             )
 
-    def record(self, check_id: str, response: Response, seconds: float) -> None:
-        """After a delivery of ``check_id`` that was sent: its answer and how long it took. Only
+    def record(self, response: Response) -> None:
+        """After a delivery that was sent: its answer (``elapsed``, how long it took). Only
         answers set the pace: an endpoint that gives none is stopped by ``--stop-after``, whose
         headline names that cause."""
         with self._lock:
             self._sent += 1
-            self._sent_by[check_id] = self._sent_by.get(check_id, 0) + 1
             if response.status != 0:
-                self._answers.append(max(0.0, seconds))
+                self._answers.append(max(0.0, response.elapsed))
 
     def _answered(self) -> str:
         if not self._answers:

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from connect_harness.checks.budget import RunBudget
 from connect_harness.checks.findings import Finding
 from connect_harness.delivery import Response
 from connect_harness.errors import UsageError
@@ -39,18 +40,24 @@ def gone(response: Response) -> bool:
 
 
 class Breaker:
-    """Counts consecutive deliveries without an HTTP answer; trips at ``stop_after`` (0: never)."""
+    """Counts consecutive deliveries without an HTTP answer; trips at ``stop_after`` (0: never),
+    or when ``budget`` (:class:`~connect_harness.checks.budget.RunBudget`) says the run is out of
+    time."""
 
     #: What a delivery the run did not make is recorded as.
     NOT_SENT = Response(0, (), b"", 0.0, "not sent: the run had stopped (see its headline)")
 
-    def __init__(self, stop_after: int = DEFAULT_STOP_AFTER) -> None:
+    def __init__(
+        self, stop_after: int = DEFAULT_STOP_AFTER, *, budget: RunBudget | None = None
+    ) -> None:
         if isinstance(stop_after, bool) or not isinstance(stop_after, int) or stop_after < 0:
             raise UsageError(
                 f"stop_after {stop_after!r} must be a whole number, 0 (never stop) or more; "
                 f"e.g. stop_after={DEFAULT_STOP_AFTER}"
             )
         self._stop_after = stop_after
+        #: The run's time budget, consulted before each delivery (None: none).
+        self.budget = budget
         self._lock = threading.Lock()
         self._in_a_row = 0
         self._sent = 0
@@ -77,12 +84,21 @@ class Breaker:
             if self.stopped is None:
                 self.stopped, self.cause, self.not_judged = headline, cause, not_judged
 
-    def not_sent(self) -> Response | None:
-        """The response to record instead of delivering once stopped; None while running."""
+    def not_sent(self, check_id: str | None = None) -> Response | None:
+        """The response to record instead of delivering once stopped; None while running.
+
+        Given the delivering check, the time budget is asked first: out of time, the run stops.
+        """
+        if self.stopped is None and self.budget is not None and check_id is not None:
+            headline = self.budget.admit(check_id)
+            if headline is not None:
+                self.stop(headline, cause="budget", not_judged=self.budget.not_judged)
         return None if self.stopped is None else self.NOT_SENT
 
     def record(self, response: Response) -> None:
         """Count one delivery's answer."""
+        if self.budget is not None:
+            self.budget.record(response)
         with self._lock:
             self._sent += 1
             if response.status != 0:
