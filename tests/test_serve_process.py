@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import signal
 import socket
@@ -236,4 +237,24 @@ def test_ctrl_c_stops_a_daemonized_server_too(presses: int, tmp_path: Path) -> N
     deadline = time.monotonic() + 10
     while listening(port) and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert not listening(port)
+
+
+def test_verify_with_a_backgrounding_launcher_passes_stays_alive(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Before: exit 2, "the --serve command exited with code 0 before listening" (and, once it
+    # listened, the false headline "process exited after #N: every later delivery got no answer").
+    port = free_port()
+
+    code = main(
+        ["verify", "--serve", backgrounding(port), f"http://127.0.0.1:{port}/webhook",
+         "--secret", SECRET, "--events", "customer.created", "--examples", "1",
+         "--check", "stays-alive"]
+    )  # fmt: skip
+
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert re.search(r"^stays-alive +PASS ", out, re.MULTILINE), out
+    assert "process exited" not in out and "ROOT CAUSE" not in out
     assert not listening(port)
