@@ -258,3 +258,20 @@ def test_verify_with_a_backgrounding_launcher_passes_stays_alive(
     assert re.search(r"^stays-alive +PASS ", out, re.MULTILINE), out
     assert "process exited" not in out and "ROOT CAUSE" not in out
     assert not listening(port)
+
+
+def test_a_backgrounded_server_that_dies_is_named_without_its_launchers_exit_code() -> None:
+    # The launcher exited 0 long before; its code is not the server's.
+    port = free_port()
+    command = (
+        f"{IN_TESTS} PORT={port} {PYTHON} -m endpoints.served --bug exits-after-answering & exit 0"
+    )
+
+    run, process, statuses = served(
+        command, port, ["accepts-valid-events", "stays-alive"], ("customer.created",)
+    )
+
+    assert statuses["stays-alive"] == "fail"
+    finding = run.result("stays-alive").failures()[0]
+    assert finding.reason.startswith("the endpoint's process exited after delivery ")
+    assert (finding.actual, process.returncode, process.exit_code) == ("exited", 0, None)

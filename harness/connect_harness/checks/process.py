@@ -34,6 +34,8 @@ def check_stays_alive(run: CheckRun) -> Iterator[Finding]:
     if run.died_after is None and not process.alive and run.records:
         run.died_after = run.last_answered()
     died = run.died_after
+    code = process.exit_code  # None when the server outlived its launcher: not ours to reap
+    exited = "exited" if code is None else f"exited (code {code})"
     if died is None:
         yield Finding(
             check=check,
@@ -45,12 +47,12 @@ def check_stays_alive(run: CheckRun) -> Iterator[Finding]:
         died,
         check=check,
         status="fail",
-        reason=f"the endpoint's process exited (code {process.returncode}) after delivery "
+        reason=f"the endpoint's process {exited} after delivery "
         f"{died.label} ({died.event_type or died.variant or 'a request'}), so every later delivery "
         "got no answer; a handler's error (an unhandled rejection, an exception in a worker) must "
         f"never end the process. Its last output: {short(process.last_lines(5), 400) or '(none)'}",
         expected="the process keeps running",
-        actual=f"exited with code {process.returncode}",
+        actual="exited" if code is None else f"exited with code {code}",
     )
 
 

@@ -124,6 +124,8 @@ class ServedProcess:
         self._env = {**os.environ, **serve_environment(api_base, given), MARK: self._mark}
         #: Processes of this launch last seen running (Linux), checked before a full scan.
         self._known: set[int] = set()
+        #: True once the server was seen running after the launcher exited.
+        self._outlived_launcher = False
         self._startup_timeout = startup_timeout
         self._proc: subprocess.Popen[bytes] | None = None
         self._output: list[str] = []
@@ -227,7 +229,11 @@ class ServedProcess:
         backgrounded the server and exited is not the server's death."""
         if self._proc is None:
             return False
-        return self._proc.poll() is None or self._started_running() or self._port_open()
+        if self._proc.poll() is None:
+            return True
+        running = self._started_running() or self._port_open()
+        self._outlived_launcher = self._outlived_launcher or running
+        return running
 
     def exits_within(self, seconds: float) -> bool:
         """True if the server is gone (see :attr:`alive`) or goes within ``seconds``.
@@ -246,8 +252,14 @@ class ServedProcess:
 
     @property
     def returncode(self) -> int | None:
-        """The exit code once it exited (negative: the signal that ended it)."""
+        """The launcher's exit code once it exited (negative: the signal that ended it)."""
         return None if self._proc is None else self._proc.poll()
+
+    @property
+    def exit_code(self) -> int | None:
+        """The server's exit code, when the launcher was the server (it did not outlive it);
+        None while it runs or when it was a process the launcher left behind (not ours to reap)."""
+        return None if self._outlived_launcher else self.returncode
 
     def output(self) -> str:
         """Everything it printed (stdout and stderr interleaved), the newest OUTPUT_LIMIT characters."""
