@@ -316,3 +316,15 @@ def test_deliveries_without_an_answer_set_no_pace() -> None:
     assert headline is not None and headline.startswith(
         "the run stopped at its time budget (--max-run-time 60 s): 5 deliveries took 70.0 s;"
     )
+
+
+def test_checks_judged_over_the_whole_run_count_only_the_deliveries_made(slow_url: str) -> None:
+    # Before: "none of 31 deliveries got a 5xx" after a stop that sent 3 of them.
+    config = VerifyConfig(
+        secret=SECRET, events=tuple(EVENTS.split(",")), max_run_time=float(BUDGET), seed=3
+    )
+    with ContractRun(slow_url, config) as run:
+        results = {r.id: r for r in run.run(["accepts-valid-events", "no-server-errors"])}
+
+    assert run.deliveries > MIN_SAMPLE
+    assert results["no-server-errors"].findings[0].reason == "none of 3 deliveries got a 5xx"

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from connect_harness.checks.common import finding_for, short
 from connect_harness.checks.findings import Finding
-from connect_harness.checks.stopping import gone
+from connect_harness.checks.stopping import gone, sent
 from connect_harness.delivery import UrlTarget
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ def check_stays_alive(run: CheckRun) -> Iterator[Finding]:
         yield Finding(
             check=check,
             status="pass",
-            reason=f"the process ran through all {run.deliveries} deliveries",
+            reason=f"the process ran through all {len(sent(run.records))} deliveries made",
         )
         return
     yield finding_for(
@@ -61,12 +61,13 @@ def _judge_url_target(run: CheckRun) -> Iterator[Finding]:
     refused or reset for good after it had answered (:meth:`CheckRun.silent_after`)."""
     silent = run.silent_after()
     if silent is None:
-        answered = sum(1 for record in run.records if record.response.status != 0)
+        made = sent(run.records)
+        answered = sum(1 for record in made if record.response.status != 0)
         yield Finding(
             check="stays-alive",
             status="pass",
             reason=f"the endpoint's server answered until the end ({answered} of "
-            f"{run.deliveries} deliveries answered; no connection refused or reset after that)",
+            f"{len(made)} deliveries made answered; no connection refused or reset after that)",
         )
         return
     later = [r for r in run.records if r.sequence > silent.sequence and gone(r.response)]

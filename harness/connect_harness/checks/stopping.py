@@ -21,7 +21,7 @@ from connect_harness.errors import UsageError
 if TYPE_CHECKING:
     from connect_harness.checks.records import DeliveryRecord
 
-__all__ = ["DEFAULT_STOP_AFTER", "Breaker", "gone", "unjudged"]
+__all__ = ["DEFAULT_STOP_AFTER", "Breaker", "gone", "sent", "unjudged"]
 
 #: Consecutive deliveries without an answer (refused, reset, timed out) before a run stops.
 DEFAULT_STOP_AFTER = 5
@@ -141,3 +141,8 @@ def unjudged(
         else breaker.not_judged or f"not judged: {breaker.stopped}"
     )
     return (Finding(check=check_id, status="skip", reason=why),)
+
+
+def sent(records: Sequence[DeliveryRecord]) -> list[DeliveryRecord]:
+    """The deliveries that were made: without those a stopped run recorded as not sent."""
+    return [record for record in records if record.response is not Breaker.NOT_SENT]
