@@ -72,6 +72,7 @@ SAMPLES = {
     "mode": "development",
     "payload": "thin",
     "max_response_time": "7",
+    "max_run_time": "600",
     "fake_stripe_port": "0",
     "seed": "4242",
     "api_version": "2026-10-28.endive",

@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # imported where used: an autoloaded plugin must not slow eve
 _SETTINGS_KEY = pytest.StashKey[Settings]()
 _RUN_KEY: pytest.StashKey[ContractRun] = pytest.StashKey()
 _SKIPPED_KEY = pytest.StashKey[list[str]]()
+_STOPPED_KEY = pytest.StashKey[str]()
 _HTML_KEY = pytest.StashKey[str]()
 _SETUP_ERRORS_KEY = pytest.StashKey[set[str]]()
 _OUTER_VERSION_KEY = pytest.StashKey[str | None]()
@@ -521,6 +522,7 @@ def connect_contract(
         seed=connect_settings["seed"],
         api_version=connect_settings["api_version"],
         examples=connect_settings["examples"],
+        max_run_time=connect_settings["max_run_time"],
     )
     problem = _shard_problem(connect_settings)
     if problem:
@@ -686,6 +688,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
     _served_process_done(config)
     run = config.stash.get(_RUN_KEY, None)
+    if run is not None and run.breaker.cause == "budget":
+        config.stash[_STOPPED_KEY] = str(run.breaker.stopped)
+    # Checks left unjudged by the time budget (here or on an xdist worker) are skips, but the run
+    # is not a pass.
+    if config.stash.get(_STOPPED_KEY, None) and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
     if run is None:
         return
     from connect_harness.plugin_report import skipped_lines, write_report
@@ -695,6 +703,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     workeroutput = getattr(config, "workeroutput", None)
     if workeroutput is not None:  # an xdist worker: the controller prints the summary
         workeroutput["connect_harness_skipped"] = lines
+        workeroutput["connect_harness_stopped"] = config.stash.get(_STOPPED_KEY, None)
     path = config.getoption("connect_report")
     if path:
         write_report(run, path, settings=config.stash[_SETTINGS_KEY])
@@ -730,6 +739,9 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     html = getattr(node, "workeroutput", {}).get("connect_harness_html")
     if html:
         node.config.stash[_HTML_KEY] = html
+    stopped = getattr(node, "workeroutput", {}).get("connect_harness_stopped")
+    if stopped:
+        node.config.stash[_STOPPED_KEY] = stopped
 
 
 def _note_skipped(config: pytest.Config, lines: list[str]) -> None:
@@ -750,6 +762,13 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             terminalreporter.write_line(
                 "connect_harness: --connect-strict makes a skipped contract check fail"
             )
+    stopped = config.stash.get(_STOPPED_KEY, None)
+    if stopped:
+        terminalreporter.write_sep("-", "connect_harness: the run was stopped")
+        terminalreporter.write_line(f"connect_harness: {stopped}")
+        terminalreporter.write_line(
+            "connect_harness: not a pass: the checks it could not finish were not judged (exit 1)"
+        )
     html = config.stash.get(_HTML_KEY, None)
     if html:
         terminalreporter.write_line(f"connect_harness: HTML report: {html}")

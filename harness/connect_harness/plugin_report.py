@@ -79,4 +79,7 @@ def _meta(run: ContractRun, settings: Settings) -> dict[str, object]:
         "events": len(config.event_types),
         "max_response_time": config.max_response_time,
         "api_version": settings["api_version"],
+        "stopped": run.breaker.stopped,
+        "stopped_by": run.breaker.cause,
+        "max_run_time": config.max_run_time,
     }

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connect_harness import arguments
+from connect_harness.checks.budget import DEFAULT_MAX_RUN_TIME
 from connect_harness.errors import UsageError
 from connect_harness.events.examples import DEFAULT_EXAMPLES, MAX_EXAMPLES
 from connect_harness.spec import contracts
@@ -242,6 +243,14 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("mode", "development or production (default production)", parse_mode, "production"),
     SettingSpec(
         "max_response_time", "seconds an answer may take (default 10)", parse_seconds, 10.0
+    ),
+    SettingSpec(
+        "max_run_time",
+        f"seconds the contract checks' run may take, from its first delivery (default "
+        f"{DEFAULT_MAX_RUN_TIME:g}); it stops early when answers are too slow, and what it did not "
+        "send is not judged",
+        parse_seconds,
+        DEFAULT_MAX_RUN_TIME,
     ),
     SettingSpec("fake_stripe_port", "fixed loopback port of the fake Stripe API", parse_port),
     SettingSpec(

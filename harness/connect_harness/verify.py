@@ -3,7 +3,8 @@
 The checks run as the shipped test module ``connect_harness.suite`` (see :mod:`.suite_runner`), so
 ``verify`` and ``pytest --pyargs connect_harness.suite`` are one catalogue.
 
-Exit code 0 when every check passes (skips allowed), 1 when any check fails; bad usage raises
+Exit code 0 when every check passes (skips allowed), 1 when any check fails, 3 when no check failed
+but the run stopped at its time budget (``--max-run-time``) before judging them all; bad usage raises
 :class:`~connect_harness.errors.UsageError`, which the CLI turns into exit code 2. Nothing printed or
 written ever contains the signing secret.
 """
@@ -23,6 +24,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urljoin
 
+from connect_harness.checks.budget import DEFAULT_MAX_RUN_TIME
 from connect_harness.checks.findings import check_ids, validate_check_ids
 from connect_harness.checks.report_files import ReportFile, ReportLost, check_distinct
 from connect_harness.checks.stopping import DEFAULT_STOP_AFTER
@@ -52,6 +54,9 @@ __all__ = ["add_verify_command"]
 
 SECRET_ENV = "STRIPE_WEBHOOK_SECRET"
 
+#: Exit code of a run stopped by its time budget with no check failed: not a pass.
+EXIT_STOPPED = 3
+
 
 def add_verify_command(subparsers: Any) -> None:
     """Add the ``verify`` subcommand to the CLI's subparsers; its handler returns the exit code."""
@@ -59,7 +64,8 @@ def add_verify_command(subparsers: Any) -> None:
         "verify",
         help="run the endpoint contract checks against a URL or an in-process app",
         description="Deliver everything Stripe can send to a webhook endpoint and check that it "
-        "does the right thing with it. Exit 0: every check passed; 1: a check failed; 2: bad usage.",
+        "does the right thing with it. Exit 0: every check passed; 1: a check failed; 2: bad usage; "
+        "3: the run stopped at --max-run-time before judging every check.",
     )
     parser.add_argument(
         "url", nargs="?", metavar="URL", help="the endpoint, e.g. http://127.0.0.1:4242/webhook"
@@ -113,6 +119,15 @@ def add_verify_command(subparsers: Any) -> None:
         default=30.0,
         metavar="N",
         help="seconds before a delivery is given up (default 30, as the Stripe CLI)",
+    )
+    parser.add_argument(
+        "--max-run-time",
+        type=parse_seconds,
+        default=DEFAULT_MAX_RUN_TIME,
+        metavar="N",
+        help=f"seconds the whole run may take, from its first delivery (default "
+        f"{DEFAULT_MAX_RUN_TIME:g}); it stops early when answers are so slow it would take longer, "
+        "and what it did not send is not judged (exit 3)",
     )
     parser.add_argument(
         "--fake-stripe-port",
@@ -257,6 +272,7 @@ def run_verify(args: argparse.Namespace) -> int:
         api_version=args.api_version,
         stop_after=args.stop_after,
         examples=args.examples,
+        max_run_time=args.max_run_time,
     )
     report = _open_for_writing(args.report, "--report")
     junit = _open_for_writing(args.junitxml, "--junitxml")
@@ -318,6 +334,7 @@ def run_verify(args: argparse.Namespace) -> int:
         deliveries = run.deliveries
         causes = run.headlines()
         stopped = run.breaker.stopped
+        stopped_by = run.breaker.cause
         sent = sum(1 for record in run.records if record.response is not run.breaker.NOT_SENT)
         if payload != "snapshot" and (thin_only or not args.checks) and not stopped:
             thin_config = ThinConfig(
@@ -362,6 +379,8 @@ def run_verify(args: argparse.Namespace) -> int:
         "headlines": [cause.to_json() for cause in causes],
         "fake_stripe_api_gaps": gaps,
         "stopped": stopped,
+        "stopped_by": stopped_by,
+        "max_run_time": config.max_run_time,
         "sent": sent,
     }
     written: dict[str, Any] = to_json(results, meta=meta)
@@ -391,8 +410,14 @@ def run_verify(args: argparse.Namespace) -> int:
         )
         _name_html(args.html)
         return 130
+    over_budget = stopped_by == "budget"
     if failed and args.strict and skipped:
         print(f"\n--strict: {len(skipped)} skipped check(s) count as failed: {', '.join(skipped)}")
+    elif not failed and over_budget:
+        print(
+            f"\nNot a pass: the run stopped at its time budget after {sent} deliveries "
+            f"(seed {seed}); the checks it could not finish were not judged (exit {EXIT_STOPPED})."
+        )
     elif not failed and skipped:
         print(
             f"\nAll checks that ran passed (seed {seed}); {len(skipped)} skipped, listed above "
@@ -403,7 +428,9 @@ def run_verify(args: argparse.Namespace) -> int:
     _name_html(args.html)
     if lost:
         return 2
-    return 1 if failed else 0
+    if failed:
+        return 1
+    return EXIT_STOPPED if over_budget else 0
 
 
 def _check_shard_options(payload: str) -> None:
@@ -458,6 +485,8 @@ def _interruptible(stop: Callable[[], None]) -> Iterator[threading.Event]:
     the command exits 130 next): a second one during that shutdown is the same one line, not a
     KeyboardInterrupt traceback out of the report writing or the fake API's shutdown.
     """
+    from connect_harness.delivery.process import stop_every_started
+
     interrupted = threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield interrupted
@@ -469,6 +498,7 @@ def _interruptible(stop: Callable[[], None]) -> Iterator[threading.Event]:
     def on_interrupt(signum: int, frame: Any) -> None:
         if interrupted.is_set():
             os.write(stderr, b"connect-harness: interrupted again; stopping without a report\n")
+            stop_every_started()  # a --serve server must not outlive the run
             os._exit(130)
         interrupted.set()
         stop()

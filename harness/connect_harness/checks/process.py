@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from connect_harness.checks.common import finding_for, short
 from connect_harness.checks.findings import Finding
-from connect_harness.checks.stopping import gone
+from connect_harness.checks.stopping import gone, sent
 from connect_harness.delivery import UrlTarget
 
 if TYPE_CHECKING:
@@ -34,23 +34,25 @@ def check_stays_alive(run: CheckRun) -> Iterator[Finding]:
     if run.died_after is None and not process.alive and run.records:
         run.died_after = run.last_answered()
     died = run.died_after
+    code = process.exit_code  # None when the server outlived its launcher: not ours to reap
+    exited = "exited" if code is None else f"exited (code {code})"
     if died is None:
         yield Finding(
             check=check,
             status="pass",
-            reason=f"the process ran through all {run.deliveries} deliveries",
+            reason=f"the process ran through all {len(sent(run.records))} deliveries made",
         )
         return
     yield finding_for(
         died,
         check=check,
         status="fail",
-        reason=f"the endpoint's process exited (code {process.returncode}) after delivery "
+        reason=f"the endpoint's process {exited} after delivery "
         f"{died.label} ({died.event_type or died.variant or 'a request'}), so every later delivery "
         "got no answer; a handler's error (an unhandled rejection, an exception in a worker) must "
         f"never end the process. Its last output: {short(process.last_lines(5), 400) or '(none)'}",
         expected="the process keeps running",
-        actual=f"exited with code {process.returncode}",
+        actual="exited" if code is None else f"exited with code {code}",
     )
 
 
@@ -59,12 +61,13 @@ def _judge_url_target(run: CheckRun) -> Iterator[Finding]:
     refused or reset for good after it had answered (:meth:`CheckRun.silent_after`)."""
     silent = run.silent_after()
     if silent is None:
-        answered = sum(1 for record in run.records if record.response.status != 0)
+        made = sent(run.records)
+        answered = sum(1 for record in made if record.response.status != 0)
         yield Finding(
             check="stays-alive",
             status="pass",
             reason=f"the endpoint's server answered until the end ({answered} of "
-            f"{run.deliveries} deliveries answered; no connection refused or reset after that)",
+            f"{len(made)} deliveries made answered; no connection refused or reset after that)",
         )
         return
     later = [r for r in run.records if r.sequence > silent.sequence and gone(r.response)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from connect_harness import arguments
+from connect_harness.checks.budget import DEFAULT_MAX_RUN_TIME, RunBudget
 from connect_harness.checks.stopping import DEFAULT_STOP_AFTER, Breaker
 from connect_harness.delivery import Response
 from connect_harness.errors import UsageError
@@ -31,6 +32,8 @@ class VerifyConfig:
     ``idempotent-redelivery`` send per type: the canonical event, then ones whose field values vary
     (:mod:`connect_harness.events.examples`). ``api_version`` is stamped on every event (default: the contracts'
     version); endpoints whose SDK checks it (stripe-go) need their pinned version here.
+    ``max_run_time`` (seconds, from the first delivery) is the whole run's budget
+    (:mod:`connect_harness.checks.budget`).
     """
 
     secret: str = field(repr=False)
@@ -43,6 +46,7 @@ class VerifyConfig:
     api_version: str | None = None
     stop_after: int = DEFAULT_STOP_AFTER
     examples: int = DEFAULT_EXAMPLES
+    max_run_time: float = DEFAULT_MAX_RUN_TIME
 
     def __post_init__(self) -> None:
         if not isinstance(self.secret, str) or not self.secret.strip():
@@ -78,6 +82,7 @@ class VerifyConfig:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise UsageError(f"seed {self.seed!r} must be a whole number, 0 or more")
         Breaker(self.stop_after)  # validates it
+        RunBudget(self.max_run_time)  # validates it
         check_count(self.examples)
 
     @property

@@ -9,6 +9,7 @@ from connect_harness.checks.common import describe_response, short
 from connect_harness.checks.findings import (
     Finding,
 )
+from connect_harness.checks.stopping import sent
 
 if TYPE_CHECKING:
     from connect_harness.checks.interface import CheckRun
@@ -22,7 +23,7 @@ def _over_all_deliveries(
     summary: str,
 ) -> Callable[[CheckRun], Iterator[Finding]]:
     def run_check(run: CheckRun) -> Iterator[Finding]:
-        records = run.records
+        records = sent(run.records)  # a stopped run's unsent deliveries were not made
         failing = 0
         for record in records:
             reason = bad(record)
@@ -105,7 +106,7 @@ def check_no_server_errors(run: CheckRun) -> Iterator[Finding]:
     failing attempts of retries) is the right answer: Stripe retries it, so it is not counted.
     """
     check = "no-server-errors"
-    records = [r for r in run.records if not under_api_fault(r)]
+    records = [r for r in sent(run.records) if not under_api_fault(r)]
     groups: dict[tuple[int, str], list[DeliveryRecord]] = {}
     for record in records:
         if _server_error(record) is not None:

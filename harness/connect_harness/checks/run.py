@@ -27,6 +27,7 @@ from typing import Any
 from connect_harness import arguments
 from connect_harness.checks import settling
 from connect_harness.checks.attribution import Attribution, attribute, names_its_event
+from connect_harness.checks.budget import RunBudget
 from connect_harness.checks.common import (
     ACCOUNT_ENDING_EVENTS,
     DISCONNECTED_ACCOUNT,
@@ -36,7 +37,6 @@ from connect_harness.checks.common import (
 )
 from connect_harness.checks.findings import (
     CheckResult,
-    Finding,
     check_ids,
     check_spec,
     validate_check_ids,
@@ -46,7 +46,7 @@ from connect_harness.checks.grouping import Headline, headlines, point_upstream,
 from connect_harness.checks.records import DeliveryRecord, VerifyConfig
 from connect_harness.checks.registry import CHECKS
 from connect_harness.checks.sdk_spelling import Sdk, sdk_of
-from connect_harness.checks.stopping import Breaker, gone
+from connect_harness.checks.stopping import Breaker, gone, unjudged
 from connect_harness.delivery import AsgiTarget, Target, UrlTarget, WsgiTarget, deliver
 from connect_harness.delivery import target_from as _target_from
 from connect_harness.delivery.process import ServedProcess
@@ -135,8 +135,17 @@ class ContractRun:
         self._attribution = Attribution(
             by_label={}, outside=(), ambiguous=(), after_answering=False
         )
-        #: Trips after ``config.stop_after`` deliveries in a row got no answer, or on interrupt().
-        self.breaker = Breaker(config.stop_after)
+        #: Trips after ``config.stop_after`` deliveries in a row got no answer, on interrupt(),
+        #: or out of the time budget, ``config.max_run_time`` (:mod:`.budget`).
+        self.breaker = Breaker(
+            config.stop_after,
+            budget=RunBudget(
+                config.max_run_time,
+                planned_acceptance=lambda: sum(
+                    len(self.permutations(t)) for t in self.config.event_types
+                ),
+            ),
+        )
         self._settled = False  # the endpoint made a call: the run knows when it calls
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -205,19 +214,7 @@ class ContractRun:
             if not isinstance(self.target, UrlTarget):
                 stack.enter_context(self.fake_api.patch_stripe())
             findings = excuse_our_gaps(self, tuple(CHECKS[spec.id](self)))
-        if self.breaker.interrupted and any(
-            record.response is self.breaker.NOT_SENT for record in self._log.records[first:]
-        ):
-            # The user stopped the run while this check was delivering: what it could not send
-            # says nothing about the endpoint.
-            findings = (
-                Finding(
-                    check=spec.id,
-                    status="skip",
-                    reason="interrupted by the user (Ctrl-C) while this check was delivering "
-                    f"({self.breaker.stopped}); not judged",
-                ),
-            )
+        findings = unjudged(spec.id, findings, self._log.records[first:], self.breaker)
         raw = CheckResult(id=spec.id, title=spec.title, findings=findings)
         self._raw[spec.id] = raw
         result = point_upstream(
@@ -248,7 +245,7 @@ class ContractRun:
             return None
         after = records[last + 1 :]
         refused = sum(1 for record in after if gone(record.response))
-        stopped = self.breaker.stopped is not None and not self.breaker.interrupted
+        stopped = self.breaker.stopped is not None and not self.breaker.not_judging
         # Twice, or once and then the run stopped sending: a server that drops one odd request
         # and answers the next is not dead.
         if refused >= 2 or (refused and stopped):
@@ -365,7 +362,7 @@ class ContractRun:
         label = label or self.next_label(check_id)
         with self.fake_api.delivery(label):
             started = time.monotonic()
-            response = self.breaker.not_sent()
+            response = self.breaker.not_sent(check_id)
             if response is None:
                 response = deliver(request, self.target, timeout=self.config.timeout)
                 self.breaker.record(response)
@@ -390,6 +387,14 @@ class ContractRun:
             self._log.records.append(record)
             if died and self.died_after is None:
                 self.died_after = self.last_answered()
+        if died and self.died_after is not None:
+            # Known gone (no process of its group left, its port closed): every later delivery
+            # would wait for nothing, so none is sent (issue 21: a hung or dead --serve cost minutes).
+            self.breaker.stop(
+                f"the endpoint's process exited after delivery {self.died_after.label}: "
+                "the run stopped sending",
+                cause="gone",
+            )
         return record
 
     def _process_died(self, record: DeliveryRecord) -> bool:

@@ -36,6 +36,7 @@ from connect_harness.checks.grouping import headlines, point_upstream, regroup
 from connect_harness.checks.registry import CHECKS
 from connect_harness.checks.run import GLOBAL_CHECKS, ContractRun, DeliveryRecord, VerifyConfig
 from connect_harness.checks.share_exchange import ShareExchange
+from connect_harness.checks.stopping import unjudged
 from connect_harness.delivery import Target, UrlTarget
 from connect_harness.errors import HarnessError, UsageError
 from connect_harness.stripe_api.fake import ApiCall, FakeStripeAPI
@@ -239,10 +240,12 @@ class ShardedRun(ContractRun):
             self._share = share.index
             try:
                 for check in sorted(owned, key=self.plan.index):
+                    before = len(self._log.records)
                     if check == ACCEPTS:
                         findings = self._accepts(share.event_types)
                     else:
                         findings = tuple(CHECKS[check](self))
+                    findings = unjudged(check, findings, self._log.records[before:], self.breaker)
                     raw[check] = excuse_our_gaps(self, findings)
             finally:
                 self._share = None

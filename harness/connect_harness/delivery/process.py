@@ -5,8 +5,16 @@ group of its own, with the environment pointing at the fake Stripe API (:func:`s
 ``STRIPE_API_BASE``, ``STRIPE_WEBHOOK_SECRET``, ``STRIPE_SECRET_KEY_TEST`` and ``STRIPE_SECRET_KEY_LIVE``
 (made-up keys, fresh per run, so finding them in the output proves the endpoint printed them). Its
 stdout and stderr are read by two threads into one bounded buffer (the last :data:`OUTPUT_LIMIT`
-characters). :meth:`ServedProcess.stop` ends the whole group (SIGTERM, then SIGKILL), so a server that
-forks workers leaves nothing behind.
+characters).
+
+The run follows the server, not the launcher (issue 21): a command that backgrounds its server and
+exits (``sh -c 'python server.py & exit 0'``, ``nohup ... &``) is alive while anything it started
+runs or its port accepts connections. What it started is found three ways: its process group; on
+Linux, every process whose environment carries the run's mark (:data:`MARK`, which children inherit,
+so a server that daemonizes with fork, setsid, fork is still found); and, on Linux, whatever listens
+on the URL's port. :meth:`ServedProcess.stop` ends all of them (SIGTERM, then SIGKILL after 5 s). On
+other systems (no ``/proc``) only the process group is ended: a server that left its group (setsid)
+is then left running, and its port is what tells the run it lives.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import secrets
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -26,10 +35,28 @@ from urllib.parse import urlsplit
 
 from connect_harness.errors import HarnessError, UsageError
 
-__all__ = ["OUTPUT_LIMIT", "ServeSecrets", "ServedProcess", "serve_environment"]
+__all__ = [
+    "MARK",
+    "OUTPUT_LIMIT",
+    "ServeSecrets",
+    "ServedProcess",
+    "serve_environment",
+    "stop_every_started",
+]
 
 #: Characters of the process's output kept (the newest).
 OUTPUT_LIMIT = 256 * 1024
+
+#: The environment variable, fresh per launch, by which the run knows every process it started.
+MARK = "CONNECT_HARNESS_SERVED"
+
+#: Seconds a stop waits after SIGTERM before SIGKILL.
+TERM_GRACE = 5.0
+
+_PROC = "/proc"
+
+#: Launched processes not stopped yet, for :func:`stop_every_started` (a second Ctrl-C).
+_STARTED: set[ServedProcess] = set()
 
 
 @dataclass(frozen=True)
@@ -93,7 +120,12 @@ class ServedProcess:
         self.url = url
         self._address = (parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
         self.secrets = given
-        self._env = {**os.environ, **serve_environment(api_base, given)}
+        self._mark = secrets.token_hex(8)
+        self._env = {**os.environ, **serve_environment(api_base, given), MARK: self._mark}
+        #: Processes of this launch last seen running (Linux), checked before a full scan.
+        self._known: set[int] = set()
+        #: True once the server was seen running after the launcher exited.
+        self._outlived_launcher = False
         self._startup_timeout = startup_timeout
         self._proc: subprocess.Popen[bytes] | None = None
         self._output: list[str] = []
@@ -133,6 +165,7 @@ class ServedProcess:
             stderr=subprocess.PIPE,
             start_new_session=True,
         )
+        _STARTED.add(self)
         for stream in (self._proc.stdout, self._proc.stderr):
             assert stream is not None
             reader = threading.Thread(target=self._read, args=(stream,), daemon=True)
@@ -140,15 +173,15 @@ class ServedProcess:
             self._readers.append(reader)
         deadline = time.monotonic() + self._startup_timeout
         while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                self._join_readers()
+            if self._port_open():
+                return
+            # A launcher that backgrounds the server exits at once: wait on what it started.
+            if self._proc.poll() is not None and not self._started_running():
                 self.stop()
                 raise HarnessError(
                     f"the --serve command exited with code {self._proc.returncode} before "
                     f"listening at {self.url}; its last output: {self.last_lines(5) or '(none)'}"
                 )
-            if self._port_open():
-                return
             time.sleep(0.05)
         self.stop()
         raise HarnessError(
@@ -157,46 +190,76 @@ class ServedProcess:
         )
 
     def stop(self) -> None:
-        """End the process group: SIGTERM, then SIGKILL after 5 s. Safe to call twice."""
+        """End everything the command started (its group, the processes marked as this launch's,
+        what listens on its port): SIGTERM, then SIGKILL after :data:`TERM_GRACE`. Safe to call
+        twice."""
         proc = self._proc
         if proc is None:
             return
-        if proc.poll() is None:
-            _signal_group(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                _signal_group(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
-        else:
-            _signal_group(proc.pid, signal.SIGKILL)  # workers it left behind
+        self._signal_all(signal.SIGTERM)
+        deadline = time.monotonic() + TERM_GRACE
+        while time.monotonic() < deadline and (proc.poll() is None or self._started_running()):
+            time.sleep(0.05)
+        self._signal_all(signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
+        _STARTED.discard(self)
         self._join_readers()
+
+    def kill(self) -> None:
+        """SIGKILL everything the command started, at once (a second Ctrl-C: no time to wait)."""
+        if self._proc is not None:
+            self._signal_all(signal.SIGKILL)
+            _STARTED.discard(self)
+
+    def _signal_all(self, sig: signal.Signals) -> None:
+        assert self._proc is not None
+        _signal_group(self._proc.pid, sig)
+        for pid in self._marked() | _listening_pids(self._address[1]):
+            if pid != os.getpid():
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, sig)
 
     # --- observing -------------------------------------------------------------------------------
 
     @property
     def alive(self) -> bool:
-        """True while the process runs."""
-        return self._proc is not None and self._proc.poll() is None
+        """True while the server runs: the launcher, or anything it started (its process group, a
+        process marked as this launch's), runs, or the port accepts connections. A launcher that
+        backgrounded the server and exited is not the server's death."""
+        if self._proc is None:
+            return False
+        if self._proc.poll() is None:
+            return True
+        running = self._started_running() or self._port_open()
+        self._outlived_launcher = self._outlived_launcher or running
+        return running
 
     def exits_within(self, seconds: float) -> bool:
-        """True if the process has exited or exits within ``seconds``.
+        """True if the server is gone (see :attr:`alive`) or goes within ``seconds``.
 
         A dying process closes its listening socket a moment before it can be reaped, and on a busy
         machine that moment is long: a delivery refused in it would otherwise be blamed on a check.
         """
         if self._proc is None:
             return False
-        try:
-            self._proc.wait(timeout=seconds)
-        except subprocess.TimeoutExpired:
-            return False
+        deadline = time.monotonic() + seconds
+        while self.alive:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
         return True
 
     @property
     def returncode(self) -> int | None:
-        """The exit code once it exited (negative: the signal that ended it)."""
+        """The launcher's exit code once it exited (negative: the signal that ended it)."""
         return None if self._proc is None else self._proc.poll()
+
+    @property
+    def exit_code(self) -> int | None:
+        """The server's exit code, when the launcher was the server (it did not outlive it);
+        None while it runs or when it was a process the launcher left behind (not ours to reap)."""
+        return None if self._outlived_launcher else self.returncode
 
     def output(self) -> str:
         """Everything it printed (stdout and stderr interleaved), the newest OUTPUT_LIMIT characters."""
@@ -209,6 +272,20 @@ class ServedProcess:
         return " | ".join(lines[-count:])
 
     # --- internals -------------------------------------------------------------------------------
+
+    def _started_running(self) -> bool:
+        """True if a process the command started runs (its group, or one marked as this launch's)."""
+        assert self._proc is not None
+        if _group_exists(self._proc.pid):
+            return True
+        if any(_running(pid) for pid in self._known):
+            return True
+        return bool(self._marked())
+
+    def _marked(self) -> set[int]:
+        """Running processes whose environment carries this launch's mark (Linux; else none)."""
+        self._known = {pid for pid in _marked_pids(f"{MARK}={self._mark}") if _running(pid)}
+        return self._known
 
     def _port_open(self) -> bool:
         try:
@@ -232,6 +309,83 @@ class ServedProcess:
             reader.join(timeout=2)
 
 
+def stop_every_started() -> None:
+    """SIGKILL everything every launched, not yet stopped, command started (a second Ctrl-C exits
+    at once: what the run started must not outlive it)."""
+    for process in list(_STARTED):
+        process.kill()
+
+
 def _signal_group(pid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
+
+
+def _group_exists(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _running(pid: int) -> bool:
+    """True if ``pid`` exists and is not a zombie (on Linux: its state in /proc)."""
+    try:
+        with open(f"{_PROC}/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[-1].split()
+    except OSError:
+        return False
+    return bool(fields) and fields[0] not in (b"Z", b"X")
+
+
+def _pids() -> list[int]:
+    if not sys.platform.startswith("linux"):
+        return []
+    try:
+        return [int(name) for name in os.listdir(_PROC) if name.isdigit()]
+    except OSError:
+        return []
+
+
+def _marked_pids(needle: str) -> set[int]:
+    """Processes of this user whose environment holds ``needle`` (``NAME=value``)."""
+    wanted = needle.encode()
+    found = set()
+    for pid in _pids():
+        try:
+            with open(f"{_PROC}/{pid}/environ", "rb") as environ:
+                if wanted in environ.read().split(b"\0"):
+                    found.add(pid)
+        except OSError:
+            continue
+    return found
+
+
+def _listening_pids(port: int) -> set[int]:
+    """Processes of this user with a socket listening on ``port`` (Linux; else none)."""
+    inodes = set()
+    for table in ("tcp", "tcp6"):
+        try:
+            with open(f"{_PROC}/net/{table}", encoding="ascii") as lines:
+                next(lines, None)
+                for line in lines:
+                    fields = line.split()
+                    local, state, inode = fields[1], fields[3], fields[9]
+                    if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
+                        inodes.add(f"socket:[{inode}]")
+        except (OSError, IndexError, ValueError):
+            continue
+    if not inodes:
+        return set()
+    found = set()
+    for pid in _pids():
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"{_PROC}/{pid}/fd"):
+                with contextlib.suppress(OSError):
+                    if os.readlink(f"{_PROC}/{pid}/fd/{fd}") in inodes:
+                        found.add(pid)
+                        break
+    return found
