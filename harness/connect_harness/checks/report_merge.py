@@ -53,6 +53,8 @@ _VERIFY_ORDER = (
     "headlines",
     "fake_stripe_api_gaps",
     "stopped",
+    "stopped_by",
+    "max_run_time",
     "sent",
 )
 
@@ -180,6 +182,7 @@ def merge_reports(
     results = [run.result(check) for check in first["checks"]]
     causes = run.headlines()
     stopped = next((s["stopped"] for s in ordered if s.get("stopped")), None)
+    stopped_by = next((s.get("stopped_by") for s in ordered if s.get("stopped")), None)
     summary = summaries[0]
     meta = {
         "deliveries": run.deliveries,
@@ -193,6 +196,8 @@ def merge_reports(
         "headlines": [cause.to_json() for cause in causes],
         "fake_stripe_api_gaps": gaps(run.observed_calls()) if gaps is not None else [],
         "stopped": stopped,
+        "stopped_by": stopped_by,
+        "max_run_time": run.config.max_run_time,
         "sent": sum(1 for record in run.records if record.response is not Breaker.NOT_SENT),
     }
     if summary.get("fake_stripe_api"):  # verify's shards name theirs: the first one's

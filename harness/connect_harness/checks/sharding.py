@@ -227,6 +227,7 @@ def shard_section(
         "ambiguous": ambiguous,
         "after_answering": bool(payload["after_answering"]),
         "stopped": breaker.stopped,
+        "stopped_by": breaker.cause,
         "interrupted": breaker.interrupted,
         "process": None
         if payload.get("process") is None
