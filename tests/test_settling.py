@@ -216,3 +216,22 @@ def test_a_window_is_learned_from_answered_deliveries_only(monkeypatch: pytest.M
     settler.settle(fake, records, final=True)
     assert (settler.windows, settler.short) == (2, 3)
     assert len(slept) == 2
+
+
+async def _asgi_app(scope: Any, receive: Any, send: Any) -> None:
+    """An ASGI app (never called here)."""
+
+
+@pytest.mark.parametrize(
+    ("target", "quiet"),
+    [(answers_only, 0.05), ("http://127.0.0.1:4242/webhook", 0.5), (_asgi_app, 0.5)],
+    ids=["wsgi", "url", "asgi"],
+)
+def test_the_quiet_period_is_short_only_for_a_wsgi_app_in_this_process(
+    target: object, quiet: float, settlers: list[settling.Settler]
+) -> None:
+    """As the performance page says: 0.05 s for a WSGI app in this process, 0.5 s otherwise."""
+    with ContractRun(target, VerifyConfig(secret=TEST_SECRET)):
+        pass
+    (settler,) = settlers
+    assert settler.quiet == quiet
