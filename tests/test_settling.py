@@ -230,8 +230,41 @@ async def _asgi_app(scope: Any, receive: Any, send: Any) -> None:
 def test_the_quiet_period_is_short_only_for_a_wsgi_app_in_this_process(
     target: object, quiet: float, settlers: list[settling.Settler]
 ) -> None:
-    """As the performance page says: 0.05 s for a WSGI app in this process, 0.5 s otherwise."""
+    """As the performance page says: 0.05 s for a WSGI app in this process, 0.5 s otherwise;
+    threads and calls in flight are waited for up to 2 s."""
     with ContractRun(target, VerifyConfig(secret=TEST_SECRET)):
         pass
     (settler,) = settlers
-    assert settler.quiet == quiet
+    assert (settler.quiet, settler.bound) == (quiet, 2.0)
+
+
+def test_a_thread_that_outlives_the_bound_is_waited_for_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A pool thread the app started lazily lives on idle: the settle that first sees it waits
+    for it up to the bound, and no later settle waits for it again."""
+    joins: list[float | None] = []
+
+    class Recorded(threading.Thread):
+        def join(self, timeout: float | None = None) -> None:
+            joins.append(timeout)
+            super().join(timeout)
+
+    monkeypatch.setattr(settling.time, "sleep", lambda seconds: None)
+    stop = threading.Event()
+    settler, fake = settling.Settler(quiet=0.01, bound=0.1), _Fake()
+    before = settler.watch_start()
+    pool = Recorded(target=stop.wait, daemon=True)
+    pool.start()
+    settler.watch_end(before)
+    try:
+        records = [_Record("a", time.monotonic())]
+        settler.settle(fake, records)
+        assert pool.is_alive() and settler.windows == 1 and not settler.probed
+        assert joins and all(t is not None and t <= 0.1 for t in joins)
+        count = len(joins)
+        settler.settle(fake, [*records, _Record("b", time.monotonic())])
+        assert len(joins) == count and settler.probed  # not waited for again
+    finally:
+        stop.set()
+        pool.join()

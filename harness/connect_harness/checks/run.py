@@ -380,12 +380,13 @@ class ContractRun:
             started = time.monotonic()
             response = self.breaker.not_sent()
             if response is None:
-                # Threads an in-process app starts while handling the delivery may work on after
-                # its answer: the settles wait for them (a URL endpoint's threads are not ours).
-                in_process = not isinstance(self.target, UrlTarget)
-                threads = self._settler.watch_start() if in_process else frozenset()
+                # Threads a WSGI app starts while handling the delivery may work on after its
+                # answer: the settles wait for them. (An ASGI framework starts pools of its own
+                # that live on idle; a URL endpoint's threads are not in this process.)
+                wsgi = isinstance(self.target, WsgiTarget)
+                threads = self._settler.watch_start() if wsgi else frozenset()
                 response = deliver(request, self.target, timeout=self.config.timeout)
-                if in_process:
+                if wsgi:
                     self._settler.watch_end(threads)
                 self.breaker.record(response)
             finished = time.monotonic()

@@ -10,9 +10,9 @@ Which of the two the endpoint is, the run learns once, not per check (:class:`Se
 settle after an answered (2xx) delivery waits one quiet period after the last answer, so a worker
 that starts a little after the 200 is neither missed nor blamed on a later delivery (in a default
 run that settle comes after ``accepts-valid-events`` delivered every type). If no call came late,
-later settles cost nothing but the wait for calls in flight. A thread an in-process delivery started
-that is still alive (work the app handed to a thread of its own) is waited for, up to the bound,
-then a full window; and one full window is waited before the checks judged over the whole run.
+later settles cost nothing but the wait for calls in flight. A thread an in-process WSGI app started
+while handling a delivery that is still alive (work the app handed to a thread of its own) is
+waited for, up to the bound, then a full window; and one full window is waited before the checks judged over the whole run.
 
 A server at a URL is opaque: a job queue may run a delivery's work later than any window. Such a
 late call is still tied to its delivery by what it names (:mod:`connect_harness.checks.attribution`),
@@ -135,7 +135,11 @@ class Settler:
 
     def watch_end(self, before: frozenset[threading.Thread]) -> None:
         """Keep the threads started during the delivery that are still alive."""
-        started = [thread for thread in threading.enumerate() if thread not in before]
+        started = [
+            thread
+            for thread in threading.enumerate()
+            if thread not in before and not thread.name.startswith("connect-harness")
+        ]
         if started:
             with self._lock:
                 self._threads.extend(started)
