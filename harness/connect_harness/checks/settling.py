@@ -7,12 +7,15 @@ a call was seen, every settle waits for the endpoint to go quiet, as long as it 
 a bound.
 
 Which of the two the endpoint is, the run learns once, not per check (:class:`Settler`): the first
-settle after an answered (2xx) delivery waits one quiet period after the last answer, so a worker
-that starts a little after the 200 is neither missed nor blamed on a later delivery (in a default
-run that settle comes after ``accepts-valid-events`` delivered every type). If no call came late,
-later settles cost nothing but the wait for calls in flight. A thread an in-process WSGI app started
-while handling a delivery that is still alive (work the app handed to a thread of its own) is
-waited for, up to the bound, then a full window; and one full window is waited before the checks judged over the whole run.
+settle after the first answered (2xx) delivery of an event type (a Connect or a platform event, in
+a mode) waits one quiet period after the last answer, so a worker that starts a little after the 200 is neither missed nor blamed on a later
+delivery (in a default run that settle comes after ``accepts-valid-events`` delivered every type).
+Once the endpoint made a call and none came late, or every type delivered was followed by such a
+window, settles cost nothing but the wait for calls in flight. (A type the endpoint ignored says
+nothing of the others, so types are learned one by one until its first call; the events of an
+account that disconnected, which a correct endpoint ignores, teach nothing.) A thread an in-process WSGI app started while handling a delivery
+that is still alive (work the app handed to a thread of its own) is waited for, up to the bound,
+then a full window; and one full window is waited before the checks judged over the whole run.
 
 A server at a URL is opaque: a job queue may run a delivery's work later than any window. Such a
 late call is still tied to its delivery by what it names (:mod:`connect_harness.checks.attribution`),
@@ -26,6 +29,8 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from typing import Protocol
+
+from connect_harness.checks.common import ACCOUNT_ENDING_EVENTS
 
 __all__ = ["Settler", "calls_after_answering", "settle"]
 
@@ -56,6 +61,12 @@ class _Answer(Protocol):
 
 
 class _Delivery(_Record, Protocol):
+    @property
+    def event_type(self) -> str | None: ...
+    @property
+    def account(self) -> str | None: ...
+    @property
+    def livemode(self) -> bool | None: ...
     @property
     def response(self) -> _Answer: ...
 
@@ -117,8 +128,12 @@ class Settler:
         self.bound = bound
         #: Some call came after its delivery's answer: every settle waits for quiet.
         self.late = False
-        #: An answered delivery was followed by a full window with no late call.
-        self.probed = False
+        #: (event type, Connect event, livemode) of answered deliveries followed by a full window
+        #: with no call late.
+        self.learned: set[tuple[str | None, bool, bool | None]] = set()
+        self._ended: set[str | None] = set()  # accounts that disconnected
+        #: The endpoint made calls, and a window after them saw none come late.
+        self.called = False
         #: Settles that waited only for calls in flight, and full windows waited.
         self.short = 0
         self.windows = 0
@@ -174,9 +189,20 @@ class Settler:
         ``final``: the run is about to judge all its deliveries at once; the first such settle
         waits a full window whatever was learned.
         """
-        answered = any(200 <= record.response.status < 300 for record in records[self._seen :])
+        new = records[self._seen :]
         self._seen = len(records)
-        unknown = answered and not self.probed
+        # A disconnected account's events make a correct endpoint do nothing: they teach nothing.
+        self._ended |= {
+            r.account for r in new if r.event_type in ACCOUNT_ENDING_EVENTS and r.account
+        }
+        answered = {
+            (record.event_type, record.account is not None, record.livemode)
+            for record in new
+            if 200 <= record.response.status < 300 and record.account not in self._ended
+        }
+        # Once the endpoint called the API and no call came late, it works while answering. Until
+        # then, a type it ignored says nothing of the others.
+        unknown = bool(answered - self.learned) and not self.called
         threads = self._working_threads()
         window = unknown or threads or (final and not self._final)
         self._final = self._final or final
@@ -190,6 +216,8 @@ class Settler:
             self.windows += 1
         else:
             self.short += 1
-        if unknown and not late and not threads:
-            self.probed = True
+        if window and not late and not threads:
+            self.learned |= answered
+            # Calls came, and a window after them found none late: it works while answering.
+            self.called = self.called or any(call.delivery is not None for call in fake.calls)
         return late or was_late
