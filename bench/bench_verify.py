@@ -1,6 +1,16 @@
 """verify's costs as ratios measured in one run: the default run against sample_app (before/after),
 its fixed and per-delivery cost, URL delivery, per-delivery overhead, localstripe, xdist.
 
+Issue 20's figures come first, each on a line of its own that starts with its name (:data:`FIGURES`,
+which docs/explanation/performance.md quotes with the same names and goals):
+
+* ``verify-in-process-vs-bare-posts``: a default ``verify --app`` against a trivial app (it verifies
+  the signature and answers) vs posting the very requests that run delivered, signed as they were,
+  to the same app with werkzeug's test client, one after the other from one process;
+* ``verify-url-vs-bare-posts``: the same at a URL, the trivial app served by a separate process,
+  vs an ``http.client`` loop posting those requests (a new connection each, as ours);
+* ``verify-fixed-cost``: the intercept of a least-squares line through in-process runs of sizes.
+
 * default ``connect-harness verify`` against sample_app in-process; with ``--before DIR`` (a checkout
   of an older tree: ``git archive <commit> | tar -x -C DIR``) the same run of that tree, alternating,
   each in a fresh interpreter, and the speedup;
@@ -13,6 +23,7 @@ its fixed and per-delivery cost, URL delivery, per-delivery overhead, localstrip
 * the speedup of ``pytest -n 2`` over ``-n 0`` on an event-matrix test file using the plugin.
 
     python bench/bench_verify.py [--rounds 3] [--number 200] [--before DIR] [--skip-xdist]
+                                 [--only-issue-20]
 """
 
 from __future__ import annotations
@@ -62,6 +73,24 @@ SIZE_TYPES = (
     "account.application.deauthorized",
 )
 GOALS = {"speedup": 1.5, "fixed": 0.3, "overhead": 1.05}
+
+#: Issue 20's figures: name -> (goal, what the goal bounds). docs/explanation/performance.md quotes
+#: each by this name with this goal (tests/test_settling_docs.py holds them together).
+FIGURES: dict[str, tuple[float, str]] = {
+    "verify-in-process-vs-bare-posts": (1.5, "x"),
+    "verify-url-vs-bare-posts": (2.0, "x"),
+    "verify-fixed-cost": (0.3, "s"),
+}
+
+
+def figure_line(name: str, value: float, detail: str) -> str:
+    """One figure as the bench prints it: ``name: value (goal <= G, within|OVER); detail``."""
+    goal, unit = FIGURES[name]
+    verdict = "within" if value <= goal else "OVER"
+    shown = f"{value:.2f}{unit}" if unit == "x" else f"{value:.2f} {unit}"
+    bound = f"{goal:g}{unit}" if unit == "x" else f"{goal:g} {unit}"
+    return f"{name}: {shown} (goal <= {bound}, {verdict}); {detail}"
+
 
 # A fresh interpreter runs one verify and prints its seconds and summary as JSON: argv[1] is the
 # tree to import (its harness/ and root), argv[2:] verify's arguments.
@@ -143,8 +172,10 @@ def trivial_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> 
     return [b"ok"]
 
 
-def _verify_here(target: list[str], types: Iterable[str], report: Path) -> tuple[float, int]:
-    argv = ["verify", *target, "--secret", SECRET, "--events", ",".join(types)]
+def _verify_here(target: list[str], types: Iterable[str] | None, report: Path) -> tuple[float, int]:
+    argv = ["verify", *target, "--secret", SECRET]
+    if types is not None:
+        argv += ["--events", ",".join(types)]
     start = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
         cli.main([*argv, "--report", str(report)])
@@ -165,11 +196,113 @@ def fixed_and_per_delivery(folder: Path, rounds: int) -> None:
     ys = [seconds for seconds, _ in best.values()]
     slope, intercept = statistics.linear_regression(xs, ys)
     points = ", ".join(f"{int(x)}: {y:.2f} s" for x, y in zip(xs, ys, strict=True))
-    verdict = "within" if intercept <= GOALS["fixed"] else "OVER"
     print(
-        f"verify against a trivial app: fixed {intercept:.2f} s + {slope * 1e3:.2f} ms per "
-        f"delivery (deliveries: {points}; {verdict} the {GOALS['fixed']} s goal for the fixed part)"
+        figure_line(
+            "verify-fixed-cost",
+            intercept,
+            f"+ {slope * 1e3:.2f} ms per delivery, in-process against a trivial app, best of "
+            f"{rounds} rounds (deliveries: {points})",
+        )
     )
+
+
+@contextlib.contextmanager
+def _recorded_deliveries() -> Iterator[list[Any]]:
+    """The requests verify delivers while the block runs, in order."""
+    from connect_harness.checks import run as run_module
+
+    sent: list[Any] = []
+    names = vars(run_module)  # the run calls the deliver it imported
+    real = names["deliver"]
+
+    def recording(request: Any, target: Any, **kwargs: Any) -> Any:
+        sent.append(request)
+        return real(request, target, **kwargs)
+
+    names["deliver"] = recording
+    try:
+        yield sent
+    finally:
+        names["deliver"] = real
+
+
+@contextlib.contextmanager
+def served_elsewhere() -> Iterator[str]:
+    """The trivial app served by a separate process (werkzeug, threaded): a real server at a URL."""
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--serve"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "harness"), str(ROOT)])},
+    )
+    try:
+        assert server.stdout is not None
+        yield server.stdout.readline().strip()
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def _serve_forever() -> None:
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    class Quiet(WSGIRequestHandler):
+        def log_request(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+    server = make_server("127.0.0.1", 0, trivial_app, threaded=True, request_handler=Quiet)
+    print(f"http://127.0.0.1:{server.port}/webhook", flush=True)
+    server.serve_forever()
+
+
+def verify_vs_bare_posts(folder: Path, rounds: int) -> None:
+    """A default verify vs posting the same requests bare, in-process and at a URL (see module)."""
+    from werkzeug.test import Client
+
+    client = Client(trivial_app)
+    app = ["--app", "bench_verify:trivial_app"]
+    _verify_here(app, None, folder / "warm.json")  # imports, contracts, validators
+
+    def in_process_posts(requests: list[Any]) -> None:
+        for request in requests:
+            with contextlib.suppress(Exception):  # the app's crash on a malformed body: a 500
+                client.post("/webhook", data=request.body, headers=list(request.headers))
+
+    with served_elsewhere() as url:
+        host, port = "127.0.0.1", int(url.split(":")[2].split("/")[0])
+
+        def url_posts(requests: list[Any]) -> None:
+            for request in requests:
+                conn = http.client.HTTPConnection(host, port, timeout=30)
+                conn.request("POST", "/webhook", body=request.body, headers=dict(request.headers))
+                conn.getresponse().read()
+                conn.close()
+
+        for name, target, bare in (
+            ("verify-in-process-vs-bare-posts", app, in_process_posts),
+            ("verify-url-vs-bare-posts", [url], url_posts),
+        ):
+            ratios, runs, posts = [], [], []
+            for _ in range(rounds):
+                with _recorded_deliveries() as sent:
+                    seconds, count = _verify_here(target, None, folder / "r.json")
+                start = time.perf_counter()
+                bare(sent)
+                posted = time.perf_counter() - start
+                runs.append(seconds)
+                posts.append(posted)
+                ratios.append(seconds / posted)
+            best = min(runs) / min(posts)
+            print(
+                figure_line(
+                    name,
+                    best,
+                    f"{min(runs):.2f} s for {count} deliveries vs {min(posts):.2f} s of bare "
+                    f"posts, best of {rounds} rounds (per round {min(ratios):.2f}-"
+                    f"{max(ratios):.2f}x)",
+                )
+            )
 
 
 @contextlib.contextmanager
@@ -369,11 +502,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--number", type=int, default=200)
     parser.add_argument("--before", type=Path, help="an older tree to time the default run against")
     parser.add_argument("--skip-xdist", action="store_true")
+    parser.add_argument("--only-issue-20", action="store_true", help="issue 20's figures only")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.serve:
+        _serve_forever()
+        return 0
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
-        sample_app_runs(folder, args.rounds, args.before)
+        verify_vs_bare_posts(folder, args.rounds)
         fixed_and_per_delivery(folder, args.rounds)
+        if args.only_issue_20:
+            return 0
+        sample_app_runs(folder, args.rounds, args.before)
         url_delivery(args.rounds, args.number, args.before)
         overhead_vs_flask(folder, args.rounds, args.number)
         localstripe()

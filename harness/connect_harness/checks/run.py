@@ -37,6 +37,7 @@ from connect_harness.checks.common import (
 )
 from connect_harness.checks.findings import (
     CheckResult,
+    Finding,
     check_ids,
     check_spec,
     validate_check_ids,
@@ -146,7 +147,14 @@ class ContractRun:
                 ),
             ),
         )
-        self._settled = False  # the endpoint made a call: the run knows when it calls
+        # A server at a URL gets a longer quiet time than an app called in this process.
+        quiet = 0.05 if isinstance(self.target, WsgiTarget) else 0.5
+        self._settler = settling.Settler(quiet=quiet, bound=max(2.0, 4 * quiet))
+        self._attributed: tuple[int, int] | None = None  # records and calls _attribution saw
+        self._checking: list[str] = []  # the checks running, innermost last
+        #: When each check that judged API calls was judged (its result kept).
+        self._judged_at: dict[str, float] = {}
+        self._judging: set[str] = set()  # checks that settled while they ran
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -210,10 +218,14 @@ class ContractRun:
                 if other not in GLOBAL_CHECKS:
                     self.result(other)
         first = len(self._log.records)
-        with contextlib.ExitStack() as stack:
-            if not isinstance(self.target, UrlTarget):
-                stack.enter_context(self.fake_api.patch_stripe())
-            findings = excuse_our_gaps(self, tuple(CHECKS[spec.id](self)))
+        self._checking.append(spec.id)
+        try:
+            with contextlib.ExitStack() as stack:
+                if not isinstance(self.target, UrlTarget):
+                    stack.enter_context(self.fake_api.patch_stripe())
+                findings = excuse_our_gaps(self, tuple(CHECKS[spec.id](self)))
+        finally:
+            self._checking.pop()
         findings = unjudged(spec.id, findings, self._log.records[first:], self.breaker)
         raw = CheckResult(id=spec.id, title=spec.title, findings=findings)
         self._raw[spec.id] = raw
@@ -221,6 +233,8 @@ class ContractRun:
             regroup(raw, self.headlines()), self._raw.get("accepts-valid-events")
         )
         self._results[spec.id] = result
+        if spec.id in self._judging:
+            self._judged_at[spec.id] = time.monotonic()
         return result
 
     def headlines(self) -> list[Headline]:
@@ -364,7 +378,14 @@ class ContractRun:
             started = time.monotonic()
             response = self.breaker.not_sent(check_id)
             if response is None:
+                # Threads a WSGI app starts while handling the delivery may work on after its
+                # answer: the settles wait for them. (An ASGI framework starts pools of its own
+                # that live on idle; a URL endpoint's threads are not in this process.)
+                wsgi = isinstance(self.target, WsgiTarget)
+                threads = self._settler.watch_start() if wsgi else frozenset()
                 response = deliver(request, self.target, timeout=self.config.timeout)
+                if wsgi:
+                    self._settler.watch_end(threads)
                 self.breaker.record(response)
             finished = time.monotonic()
         record = DeliveryRecord(
@@ -513,7 +534,6 @@ class ContractRun:
         if self._judged_calls is not None and len(self._judged_calls) == len(self._log.records):
             return self._judged_calls
         self.settle()
-        self._attribution = attribute(self._log.records, self.fake_api.calls)
         by_label = {label: list(calls) for label, calls in self._attribution.by_label.items()}
         # Records sharing a label (concurrent copies) cannot be told apart: the first one gets the
         # calls, so nothing is judged twice.
@@ -555,16 +575,50 @@ class ContractRun:
     def settle(self) -> None:
         """Wait until the endpoint stops calling the fake API (work it does after answering).
 
-        Only as long as calls are in flight or the endpoint is known to call after answering
-        (:mod:`connect_harness.checks.settling`); a server at a URL gets a longer quiet time.
+        Only as long as calls are in flight, the endpoint is known to call after answering, or the
+        run has yet to learn whether it does for an event type (:mod:`connect_harness.checks.settling`);
+        a server at a URL gets a longer quiet time. Then ties the calls to their deliveries.
         """
-        quiet = 0.05 if isinstance(self.target, WsgiTarget) else 0.5
-        # Until the endpoint made a call, the run cannot know whether it calls after answering.
-        first = not self._settled
-        settling.settle(
-            self.fake_api, self._log.records, quiet=quiet, first=first, bound=max(2.0, 4 * quiet)
-        )
-        self._settled = self._settled or any(c.delivery for c in self.fake_api.calls)
+        checking = self._checking[-1] if self._checking else None
+        if checking is not None:
+            self._judging.add(checking)
+        records = tuple(self._log.records)
+        self._settler.settle(self.fake_api, records, final=checking in GLOBAL_CHECKS)
+        calls = self.fake_api.calls
+        if self._attributed != (len(records), len(calls)):
+            self._attribution = attribute(records, calls)
+            self._attributed = (len(records), len(calls))
+            self._judged_calls = None  # calls came since the records were judged
+        if self._attribution.after_answering:
+            self._settler.mark_late()  # a late call that landed inside a later delivery
+        self._note_calls_after_judging(records)
+
+    def _note_calls_after_judging(self, records: Sequence[DeliveryRecord]) -> None:
+        """A check judged before a call for one of its deliveries arrived says so, in a skip
+        finding of its result: it was judged without that call (the endpoint worked on longer than
+        the run waited), and the run's settles wait full quiet periods from then on."""
+        if not self._judged_at:
+            return
+        checks = {record.label: record.check for record in records}
+        for label, calls in self._attribution.by_label.items():
+            check = checks.get(label)
+            judged = self._judged_at.get(check or "")
+            if check is None or judged is None or check in GLOBAL_CHECKS:
+                continue
+            after = [call for call in calls if call.at > judged]
+            if not after:
+                continue
+            self._settler.mark_late()
+            del self._judged_at[check]  # one note per check
+            result = self._results[check]
+            note = Finding(
+                check=check,
+                status="skip",
+                reason=f"the endpoint called the fake Stripe API for delivery {label} "
+                f"({after[0].method} {after[0].path}) {after[0].at - judged:.2f} s after this "
+                "check was judged: not judged on that call; the run waited for quiet from then on",
+            )
+            self._results[check] = replace(result, findings=(*result.findings, note))
 
     def sdk(self) -> Sdk:
         """The Stripe library the endpoint's calls came from so far (advice is spelled in it)."""
