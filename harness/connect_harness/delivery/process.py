@@ -322,6 +322,11 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
 
 
 def _group_exists(pgid: int) -> bool:
+    """True if a process of group ``pgid`` runs. A zombie does not count: a server that died after
+    its launcher exited waits, unreaped, for init (which may take its time in a container)."""
+    pids = _pids()
+    if pids:
+        return any(_group_of(pid) == pgid and _running(pid) for pid in pids)
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
@@ -329,6 +334,16 @@ def _group_exists(pgid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _group_of(pid: int) -> int | None:
+    """The process group of ``pid`` (Linux, from /proc), or None when it cannot be read."""
+    try:
+        with open(f"{_PROC}/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[-1].split()
+        return int(fields[2])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _running(pid: int) -> bool:
