@@ -359,3 +359,34 @@ def test_on_event_gets_the_reports_as_thin_events_after_the_request(fake: FakeSt
     assert got == reports(fake)
     fake.reset()
     assert fake.emitted_events() == []
+
+
+def test_a_count_meter_takes_events_without_a_value_and_a_sync_create_refuses_an_inactive_one(
+    fake: FakeStripeAPI,
+) -> None:
+    """docs/fake-api.md: 'unless the formula is count, without a number at its
+    value_settings.event_payload_key'; the synchronous create's archived_meter."""
+    stripe_client = client(fake)
+    counted = stripe_client.v1.billing.meters.create(
+        params={
+            "display_name": "Logins",
+            "event_name": "logins",
+            "default_aggregation": {"formula": "count"},
+        }
+    )
+    customer = stripe_client.v1.customers.create()
+    stream(fake, [{"event_name": "logins", "payload": {"stripe_customer_id": customer.id}}])
+    assert reports(fake) == []
+    stripe_client.v1.billing.meters.deactivate(counted.id)
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        stripe_client.v2.billing.meter_events.create(
+            params={"event_name": "logins", "payload": {"stripe_customer_id": customer.id}}
+        )
+    assert (refused.value.http_status, refused.value.code) == (400, "archived_meter")
+    stripe_client.v1.billing.meters.reactivate(counted.id)
+    stream(fake, [{"event_name": "logins", "payload": {"stripe_customer_id": customer.id}}])
+    assert reports(fake) == []
+    assert [event.type for event in fake.emitted_events()][-2:] == [
+        "billing.meter.deactivated",
+        "billing.meter.reactivated",
+    ]

@@ -1,5 +1,6 @@
-"""How the fake Stripe API answers one authenticated request: the account's access, v2 reads, the v1
-route of the request's API version, its parameters, the dispatch and ``expand[]``.
+"""How the fake Stripe API answers one authenticated request: the account's access, v2 reads and the
+meter event writes (``stripe_api/meter_events.py``), the v1 route of the request's API version, its
+parameters, the dispatch and ``expand[]``.
 
 :class:`connect_harness.stripe_api.server.FakeStripeAPI` handles what surrounds this (faults,
 authentication, idempotent replays, recording the call); the store, dispatcher and v2 objects are
@@ -80,7 +81,7 @@ class Router:
             return Answer(403, bodies.no_access(context.key, account)), False
         if v2 and self._meters is not None and self._meters.serves(method, path):
             return self._meters.answer(path, json_body, context, now, request_id), False
-        if v2:  # only reads are served: a v2 write is the fake's gap, not the endpoint's fault
+        if v2:  # other v2 writes are not served: the fake's gap, not the endpoint's fault
             answer = self._v2.answer(method, path, account=account, livemode=context.live)
             return answer, method != "GET"
         table = routes_for_version(version or self._default_version())

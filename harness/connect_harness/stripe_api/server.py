@@ -16,7 +16,8 @@ Stripe, and it is strict exactly where real handlers go wrong:
 * a repeated ``Idempotency-Key`` replays the first answer instead of applying an update twice;
 * :meth:`FakeStripeAPI.fail` makes chosen routes answer 429s, 500s, slowly or not at all.
 
-A request for something the fake does not serve (a path outside the description, a v2 path) is
+A request for something the fake does not serve (a path outside the description, a v2 write other
+than the meter event session, stream and create of ``stripe_api/meter_events.py``) is
 answered as Stripe answers an unknown URL, and recorded with ``unserved=True``: the checks report it
 as the fake's possible gap, never as the endpoint's failure.
 """
