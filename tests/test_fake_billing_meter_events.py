@@ -390,3 +390,25 @@ def test_a_count_meter_takes_events_without_a_value_and_a_sync_create_refuses_an
         "billing.meter.deactivated",
         "billing.meter.reactivated",
     ]
+
+
+def test_a_v1_meter_event_is_answered_as_sent_and_neither_refused_nor_reported(
+    fake: FakeStripeAPI,
+) -> None:
+    stripe_client = client(fake)
+    sent = stripe_client.v1.billing.meter_events.create(
+        params={"event_name": "nobody", "payload": {"value": "1"}}
+    )
+    assert sent.object == "billing.meter_event" and sent.event_name == "nobody"
+    assert sent.payload.to_dict() == {"value": "1"}
+    assert sent.identifier and sent.timestamp == sent.created > 0
+    named = stripe_client.v1.billing.meter_events.create(
+        params={
+            "event_name": "nobody",
+            "identifier": "mine",
+            "timestamp": 1796700000,
+            "payload": {"value": "2"},
+        }
+    )
+    assert (named.identifier, named.timestamp) == ("mine", 1796700000)
+    assert fake.emitted_events() == []
