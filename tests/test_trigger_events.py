@@ -30,9 +30,13 @@ TABLE = json.loads(
 #: Trigger names whose flow the fake does not yet answer with Stripe's events, each with why (the fake's
 #: emissions land in parts: fakelife payments, fakebill billing and Connect). Must shrink to empty.
 PENDING = {
-    "subscription_schedule.expiring": "the catalogue says the event 'Occurs 7 days before a subscription schedule will expire', but the Stripe CLI's flow advances its clock to 9 days before the schedule's end (2020-01-20, end 2020-01-29): the fake sends it 7 days before, as documented, so this flow's advance does not reach it",
-    "v1.billing.meter.error_report_triggered": "the fake serves v2 reads only: the flow needs a v2 meter event session (its authentication_token then used as the stream's key) and the JSON-bodied meter event stream, and the fake would have to emit a thin event; those parts are the server's, router's, key check's and emitted-event renderer's, outside the actions",
-    "v1.billing.meter.no_meter_found": "the fake serves v2 reads only: the flow needs a v2 meter event session (its authentication_token then used as the stream's key) and the JSON-bodied meter event stream, and the fake would have to emit a thin event; those parts are the server's, router's, key check's and emitted-event renderer's, outside the actions",
+    "subscription_schedule.expiring": "two sources disagree and we do not invent a threshold: "
+    "Stripe's event description says subscription_schedule.expiring 'Occurs 7 days before a "
+    "subscription schedule will expire', while the Stripe CLI's fixture advances its clock to 9 "
+    "days before the schedule's end (2020-01-20, end 2020-01-29) and was reported by Stripe as "
+    "emitting it (stripe/stripe-cli PR #1462, 'Manual: stripe trigger "
+    "subscription_schedule.expiring'); the fake sends it 7 days before, as documented, so this "
+    "flow's advance does not reach it",
 }
 
 #: Flows whose params are the Stripe CLI's for API versions before Stripe removed them (``coupon`` on

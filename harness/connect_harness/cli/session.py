@@ -347,7 +347,7 @@ class ListenSession:
                 f"not {event_type}"
             }
         # Kept in the history too, so `resend` of an emitted event works after a restart.
-        self._remember(payload, body, 0, False)
+        self._remember(payload, body, 0, payload.get("object") == "v2.core.event")
         return self._deliver(payload, body).to_json()
 
     def handle_flow(self, body: bytes) -> dict[str, Any]:

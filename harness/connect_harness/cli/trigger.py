@@ -489,7 +489,7 @@ def _run_flow_directly(fixture: FixtureFile, options: FlowOptions, url: str, sec
     from connect_harness.stripe_api.server import FakeStripeAPI
 
     fake = FakeStripeAPI()
-    emitted: list[Event] = []
+    emitted: list[Event | ThinEvent] = []
     fake.on_event(emitted.append)
     with fake:
         if options.account:

@@ -45,6 +45,13 @@ _CASH_BALANCE = (
     "reconciles a cash balance automatically: new funds pay the customer's open "
     "customer_balance PaymentIntents)"
 )
+_METER_STREAM = (
+    "POST /v2/billing/meter_event_stream, stripe-python 16.1.0 MeterEventStreamService.create "
+    "('Creates meter events. Events are processed asynchronously, including validation'); the v2 "
+    "description's meter event payload 'must contain the fields "
+    "corresponding to a meter's customer_mapping.event_payload_key (default is stripe_customer_id) "
+    "and value_settings.event_payload_key (default is value)'"
+)
 _PARTIAL = (
     "a partial capture releases the rest (the capture endpoint's final_capture: 'release the "
     "remaining uncaptured funds'); the reference does not say which field shows the released "
@@ -597,6 +604,37 @@ EMISSIONS: tuple[Emission, ...] = (
         note="the payment's own events (payment_intent.created, then the confirm's) come first; "
         "Stripe delivers checkout.session.completed and payment_intent.succeeded in either "
         "order; the page's answers are not documented: the fake answers the session",
+    ),
+    Emission(
+        "billing.meter_event",
+        "stream",
+        "ok",
+        (),
+        _METER_STREAM,
+        note="the events are recorded; the fake keeps no usage summaries",
+    ),
+    Emission(
+        "billing.meter_event",
+        "stream",
+        "no_meter",
+        ("v1.billing.meter.no_meter_found",),
+        _METER_STREAM + "; v1.billing.meter.no_meter_found (thin): 'Occurs when a Meter's id is "
+        "missing or invalid in async usage events' (error_types[].code no_meter)",
+        note="no related object (the description gives the type none); one report per request",
+    ),
+    Emission(
+        "billing.meter_event",
+        "stream",
+        "invalid",
+        ("v1.billing.meter.error_report_triggered",),
+        _METER_STREAM + "; v1.billing.meter.error_report_triggered (thin): 'Occurs when a Meter "
+        "has invalid async usage events' (related_object billing.meter; error_types[].code: "
+        "meter_event_no_customer_defined, meter_event_invalid_value, "
+        "meter_event_customer_not_found, archived_meter, timestamp_in_future, "
+        "timestamp_too_far_in_past)",
+        note="one report per meter, after any no_meter_found of the same request (the docs do "
+        "not order them); POST /v2/billing/meter_events answers the same problems with its "
+        "synchronous 400s and reports only a customer no customer has this way",
     ),
 )
 

@@ -112,6 +112,18 @@ TOOLS_RULES: tuple[Rule, ...] = (
          "purchase_details.receipt; whether Stripe emits it for a receipt given at creation: "
          "the docs are silent",
          outcome_of="create"),
+    # --- billing meters -----------------------------------------------------------------------------
+    Rule("billing.meter", "deactivate", None, "inactive", ("billing.meter.deactivated",), None,
+         "api: POST /v1/billing/meters/{id}/deactivate ('When a meter is deactivated, no more "
+         "meter events will be accepted for this meter'); catalogue billing.meter.deactivated "
+         "('Occurs when a meter is deactivated'); the meter's status enum (active, inactive); "
+         "the docs do not say whether deactivating an inactive meter is refused: the fake "
+         "does not refuse it"),
+    Rule("billing.meter", "reactivate", None, "active", ("billing.meter.reactivated",), None,
+         "api: POST /v1/billing/meters/{id}/reactivate ('When a meter is reactivated, events for "
+         "this meter can be accepted'); catalogue billing.meter.reactivated ('Occurs when a "
+         "meter is reactivated'); the docs do not say whether reactivating an active meter is "
+         "refused: the fake does not refuse it"),
     # --- reporting ----------------------------------------------------------------------------------
     Rule("reporting.report_run", "create", None, "succeeded",
          ("reporting.report_run.succeeded",), None,

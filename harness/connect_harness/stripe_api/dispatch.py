@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from connect_harness.lifecycle.meters import create_defaults
 from connect_harness.stripe_api import bodies, listing
 from connect_harness.stripe_api.acting import Acting, Target
 from connect_harness.stripe_api.references import foreign_reference
@@ -465,6 +466,7 @@ class Dispatcher:
         for name in route.names:
             if name in obj and isinstance(obj[name], (str, type(None))):
                 obj[name] = values[name]
+        obj.update({k: v for k, v in create_defaults(object_type).items() if k in obj})
         _apply_form(obj, params)
         return Answer(
             200,

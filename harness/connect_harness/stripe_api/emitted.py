@@ -21,6 +21,7 @@ from connect_harness.errors import HarnessError
 from connect_harness.events.build import Event, build_event, render_body
 from connect_harness.events.ids import stripe_id
 from connect_harness.events.objects import build_object
+from connect_harness.events.thin import ThinEvent
 from connect_harness.stripe_api.actions import Pending
 from connect_harness.stripe_api.rendering import render_in_version
 from connect_harness.stripe_api.store import Store, Stored, shapes_of
@@ -79,12 +80,12 @@ class Emissions:
         self._lock = threading.Lock()  # never held while a sink runs
         #: A fake bounded by ``max_calls`` keeps only its latest ``max_calls`` events (and serves only
         #: those from the events API): one that serves for hours must not grow with every update.
-        self._events: collections.deque[Event] = collections.deque(maxlen=keep)
+        self._events: collections.deque[Event | ThinEvent] = collections.deque(maxlen=keep)
         self._emitted = 0  # every event's sequence number, including those no longer kept
-        self._sinks: list[Callable[[Event], None]] = []
+        self._sinks: list[Callable[[Any], None]] = []
         self._errors: list[str] = []
 
-    def subscribe(self, sink: Callable[[Event], None]) -> Callable[[], None]:
+    def subscribe(self, sink: Callable[[Any], None]) -> Callable[[], None]:
         with self._lock:
             self._sinks.append(sink)
 
@@ -95,7 +96,7 @@ class Emissions:
 
         return unsubscribe
 
-    def events(self) -> list[Event]:
+    def events(self) -> list[Event | ThinEvent]:
         with self._lock:
             return list(self._events)
 
@@ -125,7 +126,18 @@ class Emissions:
             rendered.append(event)
         return rendered
 
-    def hand_over(self, events: list[Event]) -> None:
+    def store_thin(self, thin: list[ThinEvent]) -> list[ThinEvent]:
+        """Keep the thin notifications a request made (the meter event reports) in emission
+        order; the v2 side serves them (``GET /v2/core/events/{id}``), not the v1 events API."""
+        with self._lock:
+            for event in thin:
+                self._emitted += 1
+                if self._events.maxlen is not None and len(self._events) == self._events.maxlen:
+                    self._store.events.pop(self._events[0].id, None)
+                self._events.append(event)
+        return list(thin)
+
+    def hand_over(self, events: list[Event | ThinEvent]) -> None:
         """Give each event to every sink, in order (called outside the fake's store lock)."""
         with self._lock:
             sinks = list(self._sinks)

@@ -1,5 +1,6 @@
-"""How the fake Stripe API answers one authenticated request: the account's access, v2 reads, the v1
-route of the request's API version, its parameters, the dispatch and ``expand[]``.
+"""How the fake Stripe API answers one authenticated request: the account's access, v2 reads and the
+meter event writes (``stripe_api/meter_events.py``), the v1 route of the request's API version, its
+parameters, the dispatch and ``expand[]``.
 
 :class:`connect_harness.stripe_api.server.FakeStripeAPI` handles what surrounds this (faults,
 authentication, idempotent replays, recording the call); the store, dispatcher and v2 objects are
@@ -21,6 +22,7 @@ from connect_harness.stripe_api.actions.issuing import private_test_route
 from connect_harness.stripe_api.dispatch import Answer, Dispatcher
 from connect_harness.stripe_api.expand import expand
 from connect_harness.stripe_api.listing import included_list
+from connect_harness.stripe_api.meter_events import MeterEvents
 from connect_harness.stripe_api.objects import object_type_for_id, schema_of
 from connect_harness.stripe_api.rendering import render_in_version
 from connect_harness.stripe_api.routes import RouteTable, routes_for_version
@@ -44,11 +46,13 @@ class Router:
         dispatcher: Dispatcher,
         v2: V2Objects,
         default_version: Callable[[], str],
+        meters: MeterEvents | None = None,
     ) -> None:
         self._store = store
         self._dispatcher = dispatcher
         self._v2 = v2
         self._default_version = default_version
+        self._meters = meters
 
     def route(
         self,
@@ -58,8 +62,12 @@ class Router:
         form: list[tuple[str, str]],
         context: Context,
         version: str | None,
+        json_body: Any = None,
+        now: int = 0,
+        request_id: str = "",
     ) -> tuple[Answer, bool]:
-        """The answer to a request, and whether the fake does not serve its route."""
+        """The answer to a request, and whether the fake does not serve its route. ``json_body``
+        is a v2 write's parsed JSON body (the meter event paths, ``stripe_api/meter_events.py``)."""
         v2 = path.startswith("/v2/")  # thin events' fetches: connect_harness.stripe_api.v2
         version_problem = None if v2 else check_api_version(version)
         if version_problem is not None:
@@ -71,7 +79,9 @@ class Router:
             or not self._store.connected(account)
         ):
             return Answer(403, bodies.no_access(context.key, account)), False
-        if v2:  # only reads are served: a v2 write is the fake's gap, not the endpoint's fault
+        if v2 and self._meters is not None and self._meters.serves(method, path):
+            return self._meters.answer(path, json_body, context, now, request_id), False
+        if v2:  # other v2 writes are not served: the fake's gap, not the endpoint's fault
             answer = self._v2.answer(method, path, account=account, livemode=context.live)
             return answer, method != "GET"
         table = routes_for_version(version or self._default_version())

@@ -16,7 +16,8 @@ Stripe, and it is strict exactly where real handlers go wrong:
 * a repeated ``Idempotency-Key`` replays the first answer instead of applying an update twice;
 * :meth:`FakeStripeAPI.fail` makes chosen routes answer 429s, 500s, slowly or not at all.
 
-A request for something the fake does not serve (a path outside the description, a v2 path) is
+A request for something the fake does not serve (a path outside the description, a v2 write other
+than the meter event session, stream and create of ``stripe_api/meter_events.py``) is
 answered as Stripe answers an unknown URL, and recorded with ``unserved=True``: the checks report it
 as the fake's possible gap, never as the endpoint's failure.
 """
@@ -27,6 +28,7 @@ import collections
 import contextlib
 import copy
 import io
+import json
 import os
 import re
 import threading
@@ -39,12 +41,14 @@ from urllib.parse import parse_qsl
 from connect_harness import arguments
 from connect_harness.errors import HarnessError, UsageError
 from connect_harness.events.build import Event
+from connect_harness.events.thin import ThinEvent
 from connect_harness.stripe_api import bodies, limits
 from connect_harness.stripe_api.actions import Request
 from connect_harness.stripe_api.calls import ApiCall, bare_call, error_message
 from connect_harness.stripe_api.dispatch import Answer, Dispatcher
 from connect_harness.stripe_api.emitted import Emissions
 from connect_harness.stripe_api.faults import Fault, fault_body, parse_pattern
+from connect_harness.stripe_api.meter_events import STREAM_PATH, MeterEvents, Session
 from connect_harness.stripe_api.objects import (
     build_object,
     object_type_for_id,
@@ -115,7 +119,7 @@ class FakeStripeAPI:
         api_version: str | None = None,
         platform_account: str | None = None,
         on_call: Callable[[ApiCall], None] | None = None,
-        on_event: Callable[[Event], None] | None = None,
+        on_event: Callable[[Event | ThinEvent], None] | None = None,
         max_calls: int | None = None,
     ) -> None:
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
@@ -168,7 +172,10 @@ class FakeStripeAPI:
         if on_event is not None:
             self._emissions.subscribe(on_event)
         self._v2 = V2Objects()
-        self._router = Router(self._store, self._dispatcher, self._v2, lambda: self.api_version)
+        self._meters = MeterEvents(self._store)
+        self._router = Router(
+            self._store, self._dispatcher, self._v2, lambda: self.api_version, self._meters
+        )
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -235,6 +242,7 @@ class FakeStripeAPI:
         with self._lock, self._activity:
             self._store.clear()
             self._v2.reset()
+            self._meters.reset()
             self._replays.clear()
             self._faults.clear()
             self._calls.clear()
@@ -367,11 +375,12 @@ class FakeStripeAPI:
 
     # --- what the fake emitted ----------------------------------------------------------------------
 
-    def on_event(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+    def on_event(self, callback: Callable[[Event | ThinEvent], None]) -> Callable[[], None]:
         """Call ``callback`` with each event the fake's actions emit; returns an unsubscribe.
 
         A request that creates, updates or acts on an object emits Stripe's events for it (see
-        docs/fake-api.md). Each callback gets them after the request's answer is computed, outside
+        docs/fake-api.md): an :class:`Event`, or a :class:`ThinEvent` for the meter event
+        reports (``v1.billing.meter.*``) Stripe sends as thin notifications. Each callback gets them after the request's answer is computed, outside
         the store's lock, in the thread serving the request, in emission order, before the answer
         is sent: when the client's call returns, its events have been handed over. A callback may
         call the fake itself. An exception in a callback does not change the answer: it is kept
@@ -381,8 +390,9 @@ class FakeStripeAPI:
             raise UsageError(f"on_event needs a function that takes an Event, not {callback!r:.80}")
         return self._emissions.subscribe(callback)
 
-    def emitted_events(self) -> list[Event]:
-        """Every event the fake's actions emitted so far, oldest first (a snapshot)."""
+    def emitted_events(self) -> list[Event | ThinEvent]:
+        """Every event the fake's actions emitted so far, oldest first (a snapshot); the meter
+        event reports are :class:`ThinEvent` notifications."""
         return self._emissions.events()
 
     @property
@@ -553,10 +563,33 @@ class FakeStripeAPI:
         if header_account is not None:
             headers["Stripe-Account"] = header_account
 
+        json_body: Any = None
+        if path.startswith("/v2/") and content_type.startswith("application/json"):
+            # v2 writes send JSON (the meter event paths); a body that is not JSON is a 400
+            # the meter event answers give, as an empty one.
+            raw = limits.form_text(request.get_data())
+            if isinstance(raw, limits.Refusal):
+                call = bare_call(request, raw.status, label, arrived)
+                return call, raw.status, bodies.render(raw.body), {}
+            try:
+                json_body = json.loads(raw) if raw.strip() else {}
+            except ValueError:
+                json_body = None
+            form_pairs = [("json", raw)]  # the idempotency fingerprint and the call record
         mode, key, auth_error = authenticate(request.headers.get("Authorization"))
+        if method == "POST" and path == STREAM_PATH:
+            # The stream's key is a meter event session's token, acting as the session's account.
+            session = self._meters.session_for(
+                request.headers.get("Authorization"), int(time.time())
+            )
+            if isinstance(session, Session):
+                mode, key, auth_error = "live" if session.livemode else "test", session.token, None
+                stripe_account = session.owner
+            else:
+                mode, key, auth_error = None, None, session.body
         replayed = False
         unserved = False
-        emitted: list[Event] = []
+        emitted: list[Event | ThinEvent] = []
         fault = self._fault_for(method, path)
         if fault is not None and fault.delay:
             time.sleep(fault.delay)
@@ -598,9 +631,21 @@ class FakeStripeAPI:
                         Request(request_id, idempotency_key, self.api_version, int(time.time()))
                     )
                     answer, unserved = self._router.route(
-                        method, path, query_pairs, form_pairs, context, version
+                        method,
+                        path,
+                        query_pairs,
+                        form_pairs,
+                        context,
+                        version,
+                        json_body=json_body,
+                        now=int(time.time()),
+                        request_id=request_id,
                     )
-                    emitted = self._emissions.store(self._dispatcher.acting.take_emitted())
+                    emitted = [*self._emissions.store(self._dispatcher.acting.take_emitted())]
+                    reports = self._meters.take_reports()
+                    for report in reports:
+                        self._v2.register(report)  # GET /v2/core/events/{id} serves it
+                    emitted = [*emitted, *self._emissions.store_thin(reports)]
                     text = bodies.render(answer.body)
                     if (
                         idempotency_key is not None

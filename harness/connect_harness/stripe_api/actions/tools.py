@@ -1,4 +1,4 @@
-"""Identity verification sessions, test clocks, Issuing test transactions and report runs on the fake: the actions of
+"""Identity verification sessions, test clocks, Issuing test transactions, report runs and billing meters' (de)activation on the fake: the actions of
 :mod:`connect_harness.lifecycle.tools` (their creates, updates and deletes are the catalogue's
 rule, :mod:`connect_harness.stripe_api.actions.catalogue`)."""
 
@@ -80,3 +80,42 @@ def create_report_run(ctx: ActionContext, _: Obj | None) -> Obj:
     run = ctx.generic()
     ctx.set(run, {"created": ctx.request.now, "succeeded_at": ctx.request.now})
     return carry_out(ctx, run, rule_of("reporting.report_run", "create"))
+
+
+@action("billing.meter", "deactivate")
+def deactivate_meter(ctx: ActionContext, meter: Obj | None) -> Obj:
+    assert meter is not None
+    # status_transitions.deactivated_at: 'The time the meter was deactivated, if any'.
+    ctx.set(meter, {"status_transitions": {"deactivated_at": ctx.request.now}})
+    return carry_out(ctx, meter, rule_of(ctx.object_type, "deactivate"))
+
+
+@action("billing.meter", "reactivate")
+def reactivate_meter(ctx: ActionContext, meter: Obj | None) -> Obj:
+    assert meter is not None
+    ctx.set(meter, {"status_transitions": {"deactivated_at": None}})
+    return carry_out(ctx, meter, rule_of(ctx.object_type, "reactivate"))
+
+
+@action("billing.meter_event", "create")
+def create_meter_event(ctx: ActionContext, _: Obj | None) -> Obj:
+    """``POST /v1/billing/meter_events``: the event as sent. ``identifier``: 'If not provided, one
+    is generated'; ``timestamp``: 'Defaults to current timestamp if not specified' (the
+    parameters' descriptions). Whether Stripe checks it against a meter now or later the docs do
+    not say: the fake takes it as it is and emits nothing."""
+    created = ctx.generic()
+    payload = ctx.params.get("payload")
+    timestamp = whole(ctx.params.get("timestamp"))
+    identifier = ctx.params.get("identifier")
+    ctx.set(
+        created,
+        {
+            "payload": dict(payload) if isinstance(payload, dict) else {},
+            "identifier": identifier
+            if isinstance(identifier, str) and identifier
+            else f"{ctx.request_id or 'req'}-meter-event",
+            "created": ctx.request.now,
+            "timestamp": ctx.request.now if timestamp is None else timestamp,
+        },
+    )
+    return created
