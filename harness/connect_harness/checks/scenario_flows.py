@@ -120,23 +120,37 @@ def scenario_world(
 _LOCK = threading.Lock()
 
 
-@functools.lru_cache(maxsize=128)
-def _flow_world(
-    name: str, owner: str | None, livemode: bool, seed: int, api_version: str | None
-) -> ScenarioWorld:
+#: The connected account a flow acts as; each scenario's events then name the account asked for.
+_ACTOR = stripe_id("acct", "connect_harness", "scenario", "actor")
+
+
+@dataclass(frozen=True)
+class _FlowRun:
+    """One run of a scenario's flow: the events its steps pick and the objects it made."""
+
+    events: tuple[Event, ...]
+    made: tuple[str, ...]
+    objects: tuple[Mapping[str, Any], ...]
+
+
+@functools.lru_cache(maxsize=32)
+def _flow_run(name: str, connect: bool, livemode: bool, api_version: str | None) -> _FlowRun:
+    """Run the flow once per process for each mode and version (a verify run delivers a scenario
+    for several accounts and seeds: :func:`_flow_world` renames, it does not run again)."""
     from connect_harness.events.scenarios import scenario
     from connect_harness.stripe_api.fake import FakeStripeAPI
 
     flow = scenario(name)
     fixture = flow.fixture
     assert fixture is not None
+    owner = _ACTOR if connect else None
     ticks = itertools.count()
     emitted: list[Event] = []
     fake = FakeStripeAPI(
         api_version=api_version, clock=lambda: DEFAULT_CREATED + STEP_SECONDS * next(ticks)
     )
     fake.on_event(emitted.append)
-    uuids = random.Random(f"{name}:{seed}:{owner}:{livemode}")
+    uuids = random.Random(f"{name}:{connect}:{livemode}")
     with _LOCK, fake:  # one flow at a time: a run's threads would otherwise start many fakes
         if owner is not None:
             fake.register_object({"id": owner, "object": "account"}, account=owner)
@@ -148,17 +162,25 @@ def _flow_world(
             new_uuid=lambda: str(uuid.UUID(int=uuids.getrandbits(128), version=4)),
         )
         picked = _steps(flow, emitted)
-        made = _made_ids(fake.current_object, [event.payload for event in picked])
+        made = sorted(_made_ids(fake.current_object, [event.payload for event in picked]))
         latest = [fake.current_object(object_id) for object_id in made]
+    return _FlowRun(tuple(picked), tuple(made), tuple(obj for obj in latest if obj is not None))
+
+
+@functools.lru_cache(maxsize=128)
+def _flow_world(
+    name: str, owner: str | None, livemode: bool, seed: int, api_version: str | None
+) -> ScenarioWorld:
+    run = _flow_run(name, owner is not None, livemode, api_version)
     renamed = {
-        object_id: _renamed(object_id, name, seed, owner, livemode) for object_id in sorted(made)
+        object_id: _renamed(object_id, name, seed, owner, livemode) for object_id in run.made
     }
-    for index, event in enumerate(picked):
+    for index, event in enumerate(run.events):
         renamed[event.id] = event_id(name, seed, index, event.type, owner, livemode)
-    events = tuple(_renamed_events(picked, renamed))
-    objects = tuple(
-        json.loads(_replace(json.dumps(obj), renamed)) for obj in latest if obj is not None
-    )
+    if owner is not None:
+        renamed[_ACTOR] = owner
+    events = tuple(_renamed_events(list(run.events), renamed))
+    objects = tuple(json.loads(_replace(json.dumps(obj), renamed)) for obj in run.objects)
     return ScenarioWorld(events, objects, owner, livemode)
 
 
