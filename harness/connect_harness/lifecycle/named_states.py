@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from connect_harness.lifecycle import states
+from connect_harness.lifecycle.reversal_lists import fill_reversals
 
 __all__ = ["RULES", "NamedState", "apply_named", "holder_state", "implied", "pair_contradictions"]
 
@@ -213,7 +214,8 @@ def apply_named(
             named[key] = value
     if rule.back is not None and rule.back in named:
         named[rule.back] = holder.get("id")
-    return named
+    # A refunded charge lists the refund that named it (lifecycle.reversal_lists).
+    return fill_reversals(named, rule.named, at=at, link=link)
 
 
 def pair_contradictions(holder: Mapping[str, Any], named: Mapping[str, Any]) -> list[str]:

@@ -15,7 +15,7 @@ import copy
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from connect_harness.lifecycle import event_states, states
+from connect_harness.lifecycle import event_states, reversal_lists, states
 from connect_harness.spec import contracts
 
 __all__ = ["contradictions", "object_contradictions"]
@@ -51,6 +51,7 @@ def object_contradictions(obj: Mapping[str, Any], *, at: int) -> list[str]:
     found = _times(obj, at)
     found += _invariants(str(obj.get("object")), obj)
     found += [f"{path}: has_more is true but data is empty" for path in _empty_lists(obj, "object")]
+    found += reversal_lists.reversal_contradictions(obj)
     return found
 
 
