@@ -4,6 +4,7 @@ state in whatever order the events are delivered."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from typing import Any
@@ -146,3 +147,52 @@ def test_the_scenarios_command_shows_each_flows_calls_or_why_there_is_none(
     assert rows["failed-payout"]["built_because"] is None
     assert rows["failed-payout"]["flow"][2]["path"] == "/v1/payouts"
     assert rows["onboarding"]["flow"] == [] and rows["onboarding"]["built_because"]
+
+
+def test_the_scenarios_page_lists_the_flows_and_their_test_payment_methods() -> None:
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parents[1] / "docs" / "explanation" / "scenarios.md"
+    rows = {
+        line.split("|")[1].strip().strip("`"): line.split("|")[2]
+        for line in page.read_text(encoding="utf-8").splitlines()
+        if line.startswith("| `")
+    }
+    assert list(rows) == FLOWS
+    for name, described in rows.items():
+        flow = json.dumps(list(scenario(name).flow))
+        for method in ("pm_card_visa", "pm_card_createDispute"):
+            assert (method in described) == (method in flow), (name, method)
+    assert "account_closed" in rows["failed-payout"]
+    payout = next(
+        e for e in build_scenario("failed-payout", account=ACCOUNT) if e.type == "payout.failed"
+    )
+    assert payout.data_object["failure_code"] == "account_closed"
+
+
+def test_trigger_dates_a_flow_scenarios_last_event_now_and_keeps_its_spacing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import time
+
+    from endpoints.serving import served
+
+    received: list[dict[str, Any]] = []
+    app = Flask("recording")
+
+    @app.post("/webhook")
+    def record() -> tuple[str, int]:
+        received.append(json.loads(request.get_data()))
+        return "", 200
+
+    before = int(time.time())
+    with served(app) as url:
+        argv = ["trigger", "--scenario", "subscription", "--stripe-account", ACCOUNT,
+                "--forward-to", url, "--secret", SECRET]  # fmt: skip
+        assert main(argv) == 0, capsys.readouterr().err
+    created = [event["created"] for event in received]
+    built = [event.payload["created"] for event in build_scenario("subscription", account=ACCOUNT)]
+    assert before <= created[-1] <= int(time.time())
+    assert [b - a for a, b in itertools.pairwise(created)] == [
+        b - a for a, b in itertools.pairwise(built)
+    ]

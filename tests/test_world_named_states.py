@@ -122,3 +122,15 @@ def test_an_object_registered_with_its_own_state_keeps_it(fake: FakeStripeAPI) -
     fake.register_event(succeeded)
     served = fake.current_object(str(failed.object_id))
     assert served is not None and served["status"] == "failed"
+
+
+def test_the_states_page_shows_the_table_the_fake_applies() -> None:
+    from pathlib import Path
+
+    from connect_harness.lifecycle.named_states import markdown_table
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "states.md").read_text(encoding="utf-8")
+    shown = text.split("<!-- named-states:start -->\n", 1)[1].split("\n<!-- named-states:end -->")[
+        0
+    ]
+    assert shown == markdown_table()

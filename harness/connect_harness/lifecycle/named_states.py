@@ -23,7 +23,15 @@ from typing import Any, Final
 from connect_harness.lifecycle import states
 from connect_harness.lifecycle.reversal_lists import fill_reversals
 
-__all__ = ["RULES", "NamedState", "apply_named", "holder_state", "implied", "pair_contradictions"]
+__all__ = [
+    "RULES",
+    "NamedState",
+    "apply_named",
+    "holder_state",
+    "implied",
+    "markdown_table",
+    "pair_contradictions",
+]
 
 
 @dataclass(frozen=True)
@@ -252,3 +260,23 @@ def pair_contradictions(holder: Mapping[str, Any], named: Mapping[str, Any]) -> 
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def markdown_table() -> str:
+    """:data:`RULES` as the Markdown table docs/states.md shows (a test keeps them equal)."""
+    lines = [
+        "| object | in state | names at | a | in state | copies | names it back at | source |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for rule in RULES:
+        holder_states = ", ".join(sorted(rule.holder_states)).replace("*", "any")
+        copies = ", ".join(f"`{key}` = `{source}`" for key, source in rule.copies.items())
+        extra = ", ".join(f"`{key}` = `{value!r}`" for key, value in rule.fields.items())
+        copies = "; ".join(part for part in (copies, extra) if part)
+        back = f"`{rule.back}`" if rule.back else "-"
+        source = rule.source.replace("|", "/")
+        lines.append(
+            f"| {rule.holder} | {holder_states} | `{rule.path}` | {rule.named} | {rule.state} "
+            f"| {copies} | {back} | {source} |"
+        )
+    return "\n".join(lines)
