@@ -196,3 +196,24 @@ def test_trigger_dates_a_flow_scenarios_last_event_now_and_keeps_its_spacing(
     assert [b - a for a, b in itertools.pairwise(created)] == [
         b - a for a, b in itertools.pairwise(built)
     ]
+
+
+def test_a_delivered_flow_events_reproduction_rebuilds_its_exact_bytes() -> None:
+    import contextlib
+    import io
+    import shlex
+    import sys
+
+    config = VerifyConfig(secret=SECRET, seed=7, events=("customer.created",))
+    with ContractRun(_fetching_app([]), config) as run, run.fake_api.patch_stripe():
+        delivered = deliver_scenario(
+            run, "test", "subscription", order="shuffled", account=ACCOUNT, livemode=False, seed=9
+        )
+    for event, record in zip(delivered.events, delivered.records, strict=True):
+        words = shlex.split(record.reproduce)
+        assert words[:2] == ["python", "-c"] and words[3] == "|"
+        out = io.BytesIO()
+        with contextlib.redirect_stdout(io.TextIOWrapper(out, write_through=True)) as stream:
+            exec(words[2], {"sys": sys})
+            stream.flush()
+        assert out.getvalue() == event.body
