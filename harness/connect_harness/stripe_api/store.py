@@ -335,9 +335,13 @@ class Store:
     def create(self, object_type: str, owner: str | None, live: bool) -> Stored:
         """A new object of ``object_type`` for ``owner``: a fresh id no other object has."""
         seed = self.created_count
+        # An account built "for" a connected account is that account (its id is the owner's), so
+        # every seed gave the same, taken id and this loop never ended: a new account's id is made
+        # as the platform's.
+        builder_owner = None if object_type == "account" else owner
         while True:
             seed += 1
-            obj = self._build(object_type, None, owner, live, 1000 + seed)
+            obj = self._build(object_type, None, builder_owner, live, 1000 + seed)
             object_id = obj.get("id")
             if not isinstance(object_id, str) or object_id not in self.objects:
                 break
