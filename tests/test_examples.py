@@ -238,6 +238,7 @@ def _lists(value: Any, path: str = "data.object") -> Any:
             yield from _lists(item, f"{path}.{index}")
 
 
+@pytest.mark.exhaustive
 def test_every_types_examples_have_lists_that_agree_with_has_more_and_amounts_that_add_up() -> None:
     """The module's claim, over every type: no list claims items it does not show (or shows fewer
     than its total_count without saying it has more), and a complete list of refunds (reversals)
