@@ -224,3 +224,50 @@ def test_the_places_that_vary_are_the_same_in_every_permutation() -> None:
             found.add(repr(examples._places(event, None)))
         assert len(found) == 1, event_type
     examples._PLACES.clear()
+
+
+def _lists(value: Any, path: str = "data.object") -> Any:
+    """(path, list object) for every Stripe list inside ``value``."""
+    if isinstance(value, dict):
+        if value.get("object") == "list" and isinstance(value.get("data"), list):
+            yield path, value
+        for key, item in value.items():
+            yield from _lists(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _lists(item, f"{path}.{index}")
+
+
+@pytest.mark.exhaustive
+def test_every_types_examples_have_lists_that_agree_with_has_more_and_amounts_that_add_up() -> None:
+    """The module's claim, over every type: no list claims items it does not show (or shows fewer
+    than its total_count without saying it has more), and a complete list of refunds (reversals)
+    adds up to the amount refunded (reversed), in the canonical example and the varied ones."""
+    from connect_harness.lifecycle.reversal_lists import REVERSAL_LISTS
+    from connect_harness.lifecycle.state_checks import object_contradictions
+
+    wrong: list[str] = []
+    summed: set[str] = set()
+    for event_type in contracts.supported_event_types():
+        for example in build_examples(event_type, 3, account=_account(event_type), seed=5):
+            obj = example.event.data_object
+            at = example.event.payload["created"]
+            where = f"{event_type} example {example.index}"
+            wrong += [f"{where}: {line}" for line in object_contradictions(obj, at=at)]
+            for path, listing in _lists(obj):
+                shown, count = len(listing["data"]), listing.get("total_count")
+                if listing.get("has_more") is False and isinstance(count, int) and count != shown:
+                    wrong.append(f"{where}: {path} total_count {count} but {shown} shown")
+            rule = REVERSAL_LISTS.get(str(obj.get("object")))
+            if rule is not None and isinstance(obj.get(rule[0]), dict) and obj.get(rule[1]):
+                summed.add(f"{obj['object']}.{rule[0]}")
+    assert wrong == []
+    assert summed == {f"{kind}.{rule[0]}" for kind, rule in REVERSAL_LISTS.items()}
+
+
+def test_a_partial_refunds_example_lists_that_refund() -> None:
+    full, partial = (e.event.data_object for e in build_examples("charge.refunded", 2))
+    assert [r["amount"] for r in full["refunds"]["data"]] == [full["amount_refunded"]]
+    assert [r["amount"] for r in partial["refunds"]["data"]] == [partial["amount_refunded"]]
+    assert 0 < partial["amount_refunded"] < partial["amount"]
+    assert partial["refunds"]["data"][0]["charge"] == partial["id"]

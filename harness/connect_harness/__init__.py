@@ -33,7 +33,7 @@ _EXPORTS = {
     "Event": "events.build",
     "EventCase": "events.build",
     "event_matrix": "events.build",
-    "build_scenario": "events.scenarios",
+    "build_scenario": "checks.scenario_flows",
     "build_thin_event": "events.thin",
     "ThinEvent": "events.thin",
     "validate_event": "spec.contracts",
@@ -104,11 +104,11 @@ if TYPE_CHECKING:
     from connect_harness.checks.assertions import assert_passes
     from connect_harness.checks.findings import CATALOGUE, CheckResult, Finding
     from connect_harness.checks.run import ContractRun, VerifyConfig, run_checks
+    from connect_harness.checks.scenario_flows import build_scenario
     from connect_harness.client import WebhookClient
     from connect_harness.delivery import Response, deliver, load_app, target_from
     from connect_harness.errors import ContractFailure, HarnessError, UsageError
     from connect_harness.events.build import Event, EventCase, build_event, event_matrix
-    from connect_harness.events.scenarios import build_scenario
     from connect_harness.events.thin import ThinEvent, build_thin_event
     from connect_harness.spec.contracts import validate_event
     from connect_harness.stripe_api.fake import FakeStripeAPI

@@ -1,5 +1,8 @@
 """Delivering a scenario through a run: each event registered with the fake API just before it is sent
 (a deauthorization revokes access from then on, as on Stripe), with a reproduction that rebuilds it.
+A scenario run as a flow (:mod:`connect_harness.checks.scenario_flows`) first gives the run's fake
+every object its flow made, in its latest state, and keeps it so after each event is registered: in
+whatever order the events arrive, a fetch sees what Stripe would serve then, the latest state.
 In the ``concurrent`` way, every event is sent twice at the same moment (the two copies of the
 ``duplicated`` order together), as Stripe may when a retry overlaps a slow first attempt."""
 
@@ -13,9 +16,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from connect_harness.checks.common import SECRET_PLACEHOLDER
+from connect_harness.checks.scenario_flows import scenario_world
 from connect_harness.events.build import Event
 from connect_harness.events.ids import stripe_id
-from connect_harness.events.scenarios import build_scenario
+from connect_harness.events.scenarios import reorder
 from connect_harness.stripe_api.fake import ApiCall
 
 if TYPE_CHECKING:
@@ -76,14 +80,17 @@ def deliver_scenario(
     work of earlier events is done before, e.g., a deauthorization).
     """
     concurrent = order == CONCURRENT
-    events = build_scenario(
+    world = scenario_world(
         name,
         account=account,
         livemode=livemode,
         seed=seed,
-        order="duplicated" if concurrent else order,
         api_version=run.config.api_version,
     )
+    events = reorder(world.events, "duplicated" if concurrent else order, name=name, seed=seed)
+    latest = world.latest()
+    for obj in world.objects:
+        run.fake_api.register_object(obj, account=world.owner, livemode=world.livemode)
     records: list[DeliveryRecord] = []
     started = time.monotonic()
     step = 2 if concurrent else 1
@@ -92,6 +99,10 @@ def deliver_scenario(
         if event.type in settle_before:
             run.settle()
         run.register(event)
+        if event.object_id in latest:  # the event's snapshot may be older than what Stripe serves
+            run.fake_api.register_object(
+                latest[event.object_id], account=world.owner, livemode=world.livemode
+            )
         reproduce = _reproduce(
             run,
             event,

@@ -19,7 +19,8 @@ def add_scenarios_command(subparsers: Any) -> None:
 
 
 def run_scenarios(args: argparse.Namespace) -> int:
-    """Print every scenario: its name, who receives it, its description and its events in order."""
+    """Print every scenario: its name, who receives it, its description, its events in order, and
+    the API calls of its flow (or why it is built from the contracts instead)."""
     if args.json:
         rows = [
             {
@@ -27,6 +28,8 @@ def run_scenarios(args: argparse.Namespace) -> int:
                 "description": flow.description,
                 "receivable_by": sorted(flow.receivers),
                 "events": [step.event_type for step in flow.steps],
+                "flow": [dict(step) for step in flow.flow],
+                "built_because": flow.built_because or None,
             }
             for flow in SCENARIOS
         ]
@@ -36,6 +39,11 @@ def run_scenarios(args: argparse.Namespace) -> int:
     for flow in SCENARIOS:
         print(f"{flow.name:<{width}}  {' + '.join(sorted(flow.receivers))}  -- {flow.description}")
         print(f"{'':<{width}}    {' -> '.join(step.event_type for step in flow.steps)}")
+        if flow.flow:
+            calls = ", ".join(f"{step['method'].upper()} {step['path']}" for step in flow.flow)
+            print(f"{'':<{width}}    flow: {calls}")
+        else:
+            print(f"{'':<{width}}    built from the contracts: {flow.built_because}")
     print(
         f"\n{len(SCENARIOS)} scenarios; orders: {', '.join(ORDERS)} "
         "(connect_harness.build_scenario(name, account=..., order=...))."

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from connect_harness.checks.scenario_flows import build_scenario
 from connect_harness.cli.flows import FlowOptions, run_flow, step_from_json
 from connect_harness.cli.listen import PROG, _control, _loopback_url
 from connect_harness.cli.session import (
@@ -38,13 +39,12 @@ from connect_harness.cli.session import (
 )
 from connect_harness.errors import UsageError
 from connect_harness.events.build import (
-    DEFAULT_CREATED,
     Event,
     build_event,
     parse_assignment,
     render_body,
 )
-from connect_harness.events.scenarios import ORDERS, STEP_SECONDS, build_scenario, scenario
+from connect_harness.events.scenarios import ORDERS, scenario
 from connect_harness.events.thin import ThinEvent, build_thin_event
 from connect_harness.lifecycle.fixtures import (
     FixtureFile,
@@ -331,7 +331,7 @@ def _scenario_events(args: argparse.Namespace, seed: int, now: int) -> tuple[Eve
         order=args.order or "stripe",
         api_version=args.api_version,
     )
-    shift = now - DEFAULT_CREATED - STEP_SECONDS * (len(flow.steps) - 1)
+    shift = now - max(event.payload["created"] for event in events)  # the last one is now
     dated = []
     for event in events:
         payload = json.loads(event.body)

@@ -51,7 +51,7 @@ from connect_harness.events.build import (
     build_event,
 )
 from connect_harness.events.schema_nodes import listed_values, names_an_object, types_of
-from connect_harness.lifecycle import event_states, states
+from connect_harness.lifecycle import event_states, reversal_lists, states
 from connect_harness.spec import contracts
 
 __all__ = ["DEFAULT_EXAMPLES", "EXAMPLE_SEED_STRIDE", "Example", "build_examples", "check_count"]
@@ -231,9 +231,11 @@ def _state_changes(base: Event, index: int) -> list[tuple[str, Any]]:
     if chosen is None:
         return []
     obj = base.data_object
-    changed = states.apply_state(
-        json.loads(json.dumps(obj)), base.object_type, chosen, at=base.payload["created"]
-    )
+    at = base.payload["created"]
+    changed = states.apply_state(json.loads(json.dumps(obj)), base.object_type, chosen, at=at)
+    # A partial refund's list holds that refund: amounts that add up (lifecycle.reversal_lists).
+    shapes = contracts.resolve_version(str(base.payload.get("api_version"))).shapes
+    reversal_lists.fill_reversals(changed, base.object_type, at=at, shapes=shapes)
     return [(f"data.object.{path}", value) for path, value in _differences(obj, changed, "")]
 
 

@@ -1,23 +1,29 @@
 """Scenarios: named flows of events as Stripe sends them over time, with one consistent set of objects.
 
-A scenario is a list of steps (an event type, whether the connected account or the platform receives
-it, and what its object looks like at that point). :func:`build_scenario` builds every step with the
-same seed, account and mode, so the ids the events carry agree (the customer of
-``customer.subscription.created`` is the one ``customer.created`` created: see
-:mod:`connect_harness.events.world`). References the world cannot know (an invoice's subscription, a
-charge's payment intent, a transfer's source charge) are a step's ``links``: paths set to another
-step's values, each only where the API version in use has that path (an invoice names its
-subscription at ``subscription`` up to 2025-03-31 and at ``parent.subscription_details`` since). It
-gives each step its own event id and a ``created`` one minute
-after the previous step (an object's own ``created`` is the first step's that carries it, and each
-step's object is in the state its type names: :mod:`connect_harness.lifecycle.event_states`), and returns the events in the order asked for: Stripe's, reversed, shuffled
-(a local RNG seeded by ``seed``) or with every event duplicated. Delivering a scenario concurrently is
-the caller's choice of transport. Pure: no clock, no global RNG.
+A scenario is a flow: the API calls a platform makes (our own fixture steps, in the Stripe CLI's
+format: :mod:`connect_harness.lifecycle.fixtures`), run against a fake Stripe API of its own, and the
+events that fake emits for them (:func:`connect_harness.build_scenario`, in
+:mod:`connect_harness.checks.scenario_flows`, which may start a fake). Its :class:`Step` list names
+the event types the endpoint receives, in Stripe's order: the flow's events of other types are the
+ones an endpoint not subscribed to them never sees. Its objects end in the state Stripe would
+serve: delivered in any order, a fetch sees the latest.
+
+A scenario Stripe's API cannot act out (an OAuth authorization, onboarding that a hosted form
+completes) says why in ``built_because`` and is built from the contracts instead
+(:func:`built_scenario`): every step with the same seed, account and mode, so the ids the events carry
+agree (:mod:`connect_harness.events.world`). References the world cannot know are a step's
+``links``: paths set to another step's values, each only where the API version in use has that
+path. It gives each step its own event id and a ``created`` one minute after the previous step (an
+object's own ``created`` is the first step's that carries it, and each step's object is in the state
+its type names: :mod:`connect_harness.lifecycle.event_states`). :func:`reorder` returns the events in
+the order asked for: Stripe's, reversed, shuffled (a local RNG seeded by ``seed``) or with every
+event duplicated. Pure: no clock, no global RNG.
 """
 
 from __future__ import annotations
 
 import difflib
+import json
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,9 +38,20 @@ from connect_harness.events.build import (
     build_event,
 )
 from connect_harness.events.ids import stripe_id
+from connect_harness.lifecycle.fixtures import FixtureFile, load_fixture
 from connect_harness.spec import contracts
 
-__all__ = ["ORDERS", "SCENARIOS", "Scenario", "Step", "build_scenario", "scenario"]
+__all__ = [
+    "ORDERS",
+    "SCENARIOS",
+    "Scenario",
+    "Step",
+    "built_scenario",
+    "check_scenario_arguments",
+    "event_id",
+    "reorder",
+    "scenario",
+]
 
 #: The orders a scenario can be built in.
 ORDERS = ("stripe", "reversed", "shuffled", "duplicated")
@@ -66,6 +83,20 @@ class Scenario:
     name: str
     description: str
     steps: tuple[Step, ...]
+    #: The flow's API calls (fixture steps in the Stripe CLI's format), made as the connected
+    #: account when any step is ``connect``, else as the platform; empty: no flow, see below.
+    flow: tuple[Mapping[str, Any], ...] = ()
+    #: Why the scenario is built from the contracts rather than run as a flow (no flow: required).
+    built_because: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.flow and not self.built_because:
+            raise ValueError(f"scenario {self.name!r} needs a flow or a reason it has none")
+
+    @property
+    def fixture(self) -> FixtureFile | None:
+        """The flow as a checked fixture file (None for a scenario built from the contracts)."""
+        return _fixture(self.name, self.flow) if self.flow else None
 
     @property
     def receivers(self) -> frozenset[str]:
@@ -99,37 +130,30 @@ _AMOUNT = 2000
 _PAID = {"amount": _AMOUNT, "amount_captured": _AMOUNT}
 _INTENT_SUCCEEDED = {"status": "succeeded", "amount": _AMOUNT, "amount_received": _AMOUNT}
 
-_SUBSCRIPTION = _ref("customer.subscription.created")
-#: An invoice's subscription, where each API version puts it, and its first line's.
-_INVOICE_LINKS: dict[str, Any] = {
-    "subscription": _SUBSCRIPTION,
-    "parent": {
-        "type": "subscription_details",
-        "quote_details": None,
-        "subscription_details": {"metadata": {}, "subscription": _SUBSCRIPTION},
-    },
-    "lines.data.0.subscription": _SUBSCRIPTION,
-    "lines.data.0.subscription_item": _ref("customer.subscription.created", "items.data.0.id"),
-    "lines.data.0.parent": {
-        "type": "subscription_item_details",
-        "invoice_item_details": None,
-        "subscription_item_details": {
-            "invoice_item": None,
-            "proration": False,
-            "proration_details": {"credited_items": None},
-            "subscription": _SUBSCRIPTION,
-            "subscription_item": _ref("customer.subscription.created", "items.data.0.id"),
-        },
-    },
-    "lines.data.0.invoice": _ref("invoice.created"),
-}
+_BY_US = "(created by connect-harness)"
 
 
-def _invoice(status: str, **extra: Any) -> Step:
-    """An invoice step of the subscription's first invoice (``billing_reason=subscription_create``)."""
-    fields = {"billing_reason": "subscription_create", "status": status}
-    return Step(
-        f"invoice.{extra.pop('event')}", merge=_object(**fields), links=_INVOICE_LINKS | extra
+def _call(step: str, path: str, **params: Any) -> dict[str, Any]:
+    """A POST step of a scenario's flow (the Stripe CLI's fixture format), named ``step``."""
+    return {"name": step, "method": "post", "path": path, "params": params}
+
+
+def _get(step: str, path: str) -> dict[str, Any]:
+    return {"name": step, "method": "get", "path": path}
+
+
+def _paid(step: str, payment_method: str) -> dict[str, Any]:
+    """The customer's payment intent, confirmed at once with one of Stripe's test payment methods."""
+    return _call(
+        step,
+        "/v1/payment_intents",
+        amount=_AMOUNT,
+        currency="usd",
+        customer="${customer:id}",
+        payment_method=payment_method,
+        payment_method_types=["card"],
+        confirm="true",
+        description=_BY_US,
     )
 
 
@@ -183,24 +207,38 @@ SCENARIOS: tuple[Scenario, ...] = (
                 ),
             ),
         ),
+        built_because=(
+            "no API call completes onboarding: Stripe's test mode meets requirements through "
+            "its hosted onboarding or test identity values the fake does not act on, and the "
+            "fake has no capability lifecycle to request one (its flow would stop at account.updated)"
+        ),
     ),
     Scenario(
         "direct-charge",
-        "a direct charge on the connected account: payment intent created, charge, intent succeeded",
+        "a direct charge on the connected account for its customer: payment intent created, "
+        "charge, intent succeeded",
         (
-            Step(
-                "payment_intent.created",
-                merge=_object(status="requires_payment_method", amount=_AMOUNT),
+            Step("payment_intent.created"),
+            Step("charge.succeeded"),
+            Step("payment_intent.succeeded"),
+        ),
+        flow=(
+            _call("customer", "/v1/customers", description=_BY_US),
+            # Created, then confirmed with a payment method (as a page confirms it): Stripe's
+            # payment_intent.created then carries requires_payment_method.
+            _call(
+                "payment_intent",
+                "/v1/payment_intents",
+                amount=_AMOUNT,
+                currency="usd",
+                customer="${customer:id}",
+                payment_method_types=["card"],
+                description=_BY_US,
             ),
-            Step(
-                "charge.succeeded",
-                merge=_object(**_PAID),
-                links={"payment_intent": _ref("payment_intent.created")},
-            ),
-            Step(
-                "payment_intent.succeeded",
-                merge=_object(**_INTENT_SUCCEEDED),
-                links={"latest_charge": _ref("charge.succeeded")},
+            _call(
+                "confirmed",
+                "/v1/payment_intents/${payment_intent:id}/confirm",
+                payment_method="pm_card_visa",
             ),
         ),
     ),
@@ -243,27 +281,66 @@ SCENARIOS: tuple[Scenario, ...] = (
                 links={"source_transaction": _ref("charge.succeeded")},
             ),
         ),
+        built_because=(
+            "the fake does not yet make the transfer of a payment intent with "
+            "transfer_data.destination (its flow emits no transfer.created), so the transfer step "
+            "would be missing"
+        ),
     ),
     Scenario(
         "refund-dispute",
-        "a charge, then a refund and a dispute of it",
+        "a charge refunded in full, then a second charge disputed (Stripe refuses to refund a "
+        "disputed charge, and its test card disputes at payment)",
         (
-            Step("charge.succeeded", merge=_object(**_PAID)),
-            Step(
-                "charge.refunded",
-                merge=_object(refunded=True, amount_refunded=_AMOUNT, **_PAID),
-            ),
-            Step("refund.created", merge=_object(amount=_AMOUNT)),
-            Step("charge.dispute.created", merge=_object(amount=_AMOUNT)),
+            Step("charge.succeeded"),
+            Step("charge.refunded"),
+            Step("refund.created"),
+            Step("charge.succeeded"),
+            Step("charge.dispute.created"),
+        ),
+        flow=(
+            _call("customer", "/v1/customers", description=_BY_US),
+            _paid("refunded", "pm_card_visa"),
+            _call("refund", "/v1/refunds", charge="${refunded:latest_charge}"),
+            # docs.stripe.com/testing#disputes: this card's charge succeeds, then is disputed.
+            _paid("disputed", "pm_card_createDispute"),
         ),
     ),
     Scenario(
         "failed-payout",
-        "a payout that fails, then the bank account is updated",
+        "a payout to a bank account that fails, then the bank account is updated",
         (
-            Step("payout.created", merge=_object(status="pending")),
-            Step("payout.failed", merge=_object(status="failed", failure_code="account_closed")),
+            Step("payout.created"),
+            Step("payout.failed"),
             Step("account.external_account.updated"),
+        ),
+        flow=(
+            _get("account", "/v1/account"),
+            # docs.stripe.com/connect/testing#payouts: this account number fails: account_closed.
+            _call(
+                "bank_account",
+                "/v1/accounts/${account:id}/external_accounts",
+                external_account={
+                    "object": "bank_account",
+                    "country": "US",
+                    "currency": "usd",
+                    "routing_number": "110000000",
+                    "account_number": "000111111113",
+                },
+            ),
+            _call(
+                "payout",
+                "/v1/payouts",
+                amount=1100,
+                currency="usd",
+                destination="${bank_account:id}",
+                description=_BY_US,
+            ),
+            _call(
+                "bank_account_updated",
+                "/v1/accounts/${account:id}/external_accounts/${bank_account:id}",
+                account_holder_name="Jenny Rosen",
+            ),
         ),
     ),
     Scenario(
@@ -271,15 +348,35 @@ SCENARIOS: tuple[Scenario, ...] = (
         "a subscription for a connected account's customer, up to its first invoice paid",
         (
             Step("customer.created"),
-            Step(
-                "customer.subscription.created",
-                merge=_object(status="active"),
-                links={"latest_invoice": _ref("invoice.created")},
+            Step("customer.subscription.created"),
+            Step("invoice.created"),
+            Step("invoice.finalized"),
+            Step("invoice.paid"),
+            Step("invoice.payment_succeeded"),
+        ),
+        flow=(
+            _call(
+                "customer",
+                "/v1/customers",
+                payment_method="pm_card_visa",
+                invoice_settings={"default_payment_method": "pm_card_visa"},
+                description=_BY_US,
             ),
-            _invoice("draft", event="created"),
-            _invoice("open", event="finalized"),
-            _invoice("paid", event="paid", paid=True),
-            _invoice("paid", event="payment_succeeded", paid=True),
+            _call("product", "/v1/products", name="Harness plan", description=_BY_US),
+            _call(
+                "price",
+                "/v1/prices",
+                product="${product:id}",
+                unit_amount=1500,
+                currency="usd",
+                recurring={"interval": "month"},
+            ),
+            _call(
+                "subscription",
+                "/v1/subscriptions",
+                customer="${customer:id}",
+                items=[{"price": "${price:id}"}],
+            ),
         ),
     ),
     Scenario(
@@ -291,6 +388,11 @@ SCENARIOS: tuple[Scenario, ...] = (
             Step("account.application.deauthorized"),
             Step("payment_intent.succeeded"),
             Step("customer.created"),
+        ),
+        built_because=(
+            "an application is authorized through Connect OAuth on connect.stripe.com (a "
+            "person clicks Connect), not by a call to Stripe's API; and the late events after the "
+            "deauthorization are Stripe's retries, which no API call makes"
         ),
     ),
 )
@@ -307,21 +409,13 @@ def scenario(name: str) -> Scenario:
     raise UsageError(f"unknown scenario {name!r}; {hint}the scenarios are: {', '.join(names)}")
 
 
-def build_scenario(
-    name: str,
-    *,
-    account: str | None = DEFAULT_CONNECTED_ACCOUNT,
-    livemode: bool = False,
-    seed: int = 0,
-    order: str = "stripe",
-    api_version: str | None = None,
-) -> tuple[Event, ...]:
-    """The events of scenario ``name`` for connected account ``account``, in ``order``.
+def check_scenario_arguments(
+    name: str, *, account: str | None, livemode: bool, seed: int, order: str
+) -> Scenario:
+    """The scenario called ``name``, once the arguments of a build are checked (UsageError if not).
 
-    Steps the platform receives are platform events whatever ``account`` is; with ``account=None``
-    every step is a platform event (a scenario with Connect-only events, such as ``onboarding``,
-    then is a UsageError). ``order``: one of
-    :data:`ORDERS`. The same arguments always give the same bytes.
+    With ``account=None`` a scenario with events only a connected account receives (such as
+    ``onboarding``) is a UsageError.
     """
     arguments.text("name", name, example="subscription")
     arguments.text("account", account, example=DEFAULT_CONNECTED_ACCOUNT, optional=True)
@@ -332,15 +426,40 @@ def build_scenario(
     flow = scenario(name)
     if order not in ORDERS:
         raise UsageError(f"unknown order {order!r}; pick one of {', '.join(ORDERS)}")
-    events = []
-    for index, step in enumerate(flow.steps):
+    for step in flow.steps:
         owner = account if step.connect else None
         if owner is None and "account" not in contracts.event_info(step.event_type).receivable_by:
             raise UsageError(
                 f"scenario {name!r} has Connect-only events ({step.event_type}); give a connected "
                 "account id, e.g. account='acct_1PgafTB7WZ01zgkW'"
             )
-        event_id = stripe_id("evt", seed, name, index, step.event_type, owner, livemode)
+    return flow
+
+
+def event_id(
+    name: str, seed: int, index: int, event_type: str, owner: str | None, live: bool
+) -> str:
+    """The id of a scenario's ``index``-th event: its own for every scenario, seed, owner, mode."""
+    return stripe_id("evt", seed, name, index, event_type, owner, live)
+
+
+def built_scenario(
+    name: str,
+    *,
+    account: str | None = DEFAULT_CONNECTED_ACCOUNT,
+    livemode: bool = False,
+    seed: int = 0,
+    api_version: str | None = None,
+) -> tuple[Event, ...]:
+    """The events of scenario ``name`` built from the contracts, in Stripe's order (a scenario
+    without a flow; see the module docstring). The same arguments always give the same bytes.
+    """
+    flow = check_scenario_arguments(
+        name, account=account, livemode=livemode, seed=seed, order="stripe"
+    )
+    events = []
+    for index, step in enumerate(flow.steps):
+        owner = account if step.connect else None
         events.append(
             build_event(
                 step.event_type,
@@ -349,7 +468,7 @@ def build_scenario(
                 seed=seed,
                 created=DEFAULT_CREATED + STEP_SECONDS * index,
                 merge=step.merge or None,
-                overrides={"id": event_id},
+                overrides={"id": event_id(name, seed, index, step.event_type, owner, livemode)},
                 api_version=api_version,
             )
         )
@@ -380,17 +499,24 @@ def build_scenario(
                 overrides={"id": events[index].id, **overrides},
                 api_version=api_version,
             )
-    if order == "reversed":
-        events.reverse()
-    elif order == "shuffled":
-        shuffled = list(events)
-        rng = random.Random(f"{name}:{seed}")
-        while len(shuffled) > 1 and shuffled == events:
-            rng.shuffle(shuffled)
-        events = shuffled
-    elif order == "duplicated":
-        events = [copy for event in events for copy in (event, event)]
     return tuple(events)
+
+
+def reorder(events: tuple[Event, ...], order: str, *, name: str, seed: int) -> tuple[Event, ...]:
+    """``events`` (in Stripe's order) in ``order``: one of :data:`ORDERS`; ``shuffled`` is never
+    Stripe's own order and depends only on ``name`` and ``seed``."""
+    if order not in ORDERS:
+        raise UsageError(f"unknown order {order!r}; pick one of {', '.join(ORDERS)}")
+    out = list(events)
+    if order == "reversed":
+        out.reverse()
+    elif order == "shuffled":
+        rng = random.Random(f"{name}:{seed}")
+        while len(out) > 1 and out == list(events):
+            rng.shuffle(out)
+    elif order == "duplicated":
+        out = [copy for event in events for copy in (event, event)]
+    return tuple(out)
 
 
 def _resolved_links(
@@ -435,3 +561,15 @@ def _fill(value: Any, flow: Scenario, events: list[Event]) -> Any:
             node = node[int(part)] if isinstance(node, list) else node[part]
         return node
     return value
+
+
+_FIXTURES: dict[str, FixtureFile] = {}
+
+
+def _fixture(name: str, flow: tuple[Mapping[str, Any], ...]) -> FixtureFile:
+    found = _FIXTURES.get(name)
+    if found is None:
+        document = {"_meta": {"template_version": 0}, "fixtures": list(flow)}
+        found = load_fixture(json.dumps(document), f"scenario {name!r}")
+        _FIXTURES[name] = found
+    return found

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from connect_harness.errors import HarnessError
-from connect_harness.lifecycle import states
+from connect_harness.lifecycle import reversal_lists, states
 from connect_harness.spec import contracts
 
 __all__ = [
@@ -367,8 +367,8 @@ def apply_event_state(
     if isinstance(obj.get("created"), int):
         obj["created"] = at if found.born else states.before(at, states.AGE)
     if chosen is not None:
-        states.apply_state(obj, object_type, chosen, at=at, link=link, fresh=True)
-    return obj
+        states.apply_state(obj, object_type, chosen, at=at, link=link, fresh=True, shapes=shapes)
+    return reversal_lists.fill_reversals(obj, object_type, at=at, shapes=shapes, link=link)
 
 
 @functools.cache

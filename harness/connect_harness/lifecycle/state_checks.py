@@ -15,20 +15,28 @@ import copy
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from connect_harness.lifecycle import event_states, states
+from connect_harness.lifecycle import event_states, reversal_lists, states
 from connect_harness.spec import contracts
 
 __all__ = ["contradictions", "object_contradictions"]
 
 
-def contradictions(payload: Mapping[str, Any], *, version: str | None = None) -> list[str]:
-    """Every contradiction in the event ``payload`` (empty: none found)."""
+def contradictions(
+    payload: Mapping[str, Any], *, version: str | None = None, history: bool = False
+) -> list[str]:
+    """Every contradiction in the event ``payload`` (empty: none found).
+
+    ``history``: the object lived before the event (one the fake API acted on, not one made from an
+    example): a time the state puts at or before the change (``finalized_at``, ``paid_at``) need
+    only be set and not later than the event, and what it keeps from its history
+    (:class:`~connect_harness.lifecycle.states.Keep`) need only be set where the state sets it.
+    """
     shapes = contracts.resolve_version(version or str(payload.get("api_version"))).shapes
     event_type = str(payload["type"])
     obj = payload["data"]["object"]
     object_type = str(obj.get("object"))
     at = payload["created"]
-    found = _state(event_type, object_type, obj, at, shapes)
+    found = _state(event_type, object_type, obj, at, shapes, history)
     found += object_contradictions(obj, at=at)
     previous = payload["data"].get("previous_attributes")
     if isinstance(previous, Mapping):
@@ -43,11 +51,17 @@ def object_contradictions(obj: Mapping[str, Any], *, at: int) -> list[str]:
     found = _times(obj, at)
     found += _invariants(str(obj.get("object")), obj)
     found += [f"{path}: has_more is true but data is empty" for path in _empty_lists(obj, "object")]
+    found += reversal_lists.reversal_contradictions(obj)
     return found
 
 
 def _state(
-    event_type: str, object_type: str, obj: Mapping[str, Any], at: int, shapes: str
+    event_type: str,
+    object_type: str,
+    obj: Mapping[str, Any],
+    at: int,
+    shapes: str,
+    history: bool = False,
 ) -> list[str]:
     known = event_states.event_state(event_type, object_type, shapes)
     candidates = [known.state, *event_states.alternatives(event_type)]
@@ -60,7 +74,7 @@ def _state(
     for index, name in enumerate(candidates):
         assert name is not None
         rule = states.state_of(object_type, name)
-        wrong = _mismatches(rule, obj, at)
+        wrong = _mismatches(rule, obj, at, history)
         if rule.status is not None and "status" in obj and obj["status"] != rule.status:
             wrong.insert(0, f"status is {obj['status']!r}, {event_type} says {rule.status!r}")
         if not wrong:
@@ -70,7 +84,9 @@ def _state(
     return misses
 
 
-def _mismatches(rule: states.State, obj: Mapping[str, Any], at: int) -> list[str]:
+def _mismatches(
+    rule: states.State, obj: Mapping[str, Any], at: int, history: bool = False
+) -> list[str]:
     wrong = []
     for path, expected in rule.fields.items():
         parent, _, key = path.rpartition(".")
@@ -78,6 +94,13 @@ def _mismatches(rule: states.State, obj: Mapping[str, Any], at: int) -> list[str
         if not isinstance(holder, Mapping) or key not in holder:
             continue
         actual = holder[key]
+        if history and isinstance(expected, (states.Keep, states.At)):
+            kept = expected.value if isinstance(expected, states.Keep) else expected
+            if kept is not None and actual is None:
+                wrong.append(f"{path} is None: the state sets it")
+            elif isinstance(kept, states.At) and isinstance(actual, int) and actual > at:
+                wrong.append(f"{path} is {actual}, after the event ({at})")
+            continue
         if isinstance(expected, states.Keep):  # events are made fresh: no history of their own
             expected = expected.value
         if isinstance(expected, states.Link):

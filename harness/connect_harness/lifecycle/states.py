@@ -843,6 +843,11 @@ def link_types() -> tuple[str, ...]:
             for value in state.fields.values():
                 if isinstance(value, Link):
                     seen[value.object_type] = None
+    # A fresh refunded charge's refund (reversal_lists) is named through ``link`` too.
+    from connect_harness.lifecycle.reversal_lists import REVERSAL_LISTS
+
+    for _, _, item_type, _ in REVERSAL_LISTS.values():
+        seen[item_type] = None
     return tuple(sorted(seen))
 
 
@@ -854,6 +859,7 @@ def apply_state(
     at: int,
     link: Callable[[str], str | None] | None = None,
     fresh: bool = False,
+    shapes: str | None = None,
 ) -> dict[str, Any]:
     """Put ``obj`` (an ``object_type`` object) in ``state`` as of the unix time ``at``; return it.
 
@@ -861,8 +867,10 @@ def apply_state(
     names the objects the state refers to (a succeeded payment intent's ``latest_charge``); without
     it such fields keep their value. Fields of its history (:class:`Keep`: when it was finalized,
     started, its trial) are written only where ``obj`` has none, or always when ``fresh`` (an
-    object made up from an example, whose values are no history). Raises :class:`StateError` for a
-    state the tables do not know on a type without a ``status``.
+    object made up from an example, whose values are no history). A ``fresh`` object's complete
+    list of refunds (reversals) is made to add up to what the state says was refunded
+    (:mod:`connect_harness.lifecycle.reversal_lists`; ``shapes``: the contract set of its items).
+    Raises :class:`StateError` for a state the tables do not know on a type without a ``status``.
     """
     rule = state_of(object_type, state)
     status_field = _STATUS_FIELD.get(object_type, "status")
@@ -884,6 +892,10 @@ def apply_state(
             if value is None:
                 continue
         holder[key] = _resolve(value, obj, at)
+    if fresh:
+        from connect_harness.lifecycle.reversal_lists import fill_reversals
+
+        fill_reversals(obj, object_type, at=at, shapes=shapes, link=link)
     return obj
 
 

@@ -108,7 +108,8 @@ class FakeStripeAPI:
     picks the description of that version. The fake's own 500s (a harness bug) carry
     ``Stripe-Should-Retry: false``. ``max_calls`` keeps only that many latest calls in
     :attr:`calls` (None, the default: all of them), and the latest 5000 idempotency keys (or
-    ``max_calls``, if more), for a fake that serves for hours.
+    ``max_calls``, if more), for a fake that serves for hours. ``clock`` (default ``time.time``)
+    is the unix time objects and events are made at.
     """
 
     def __init__(
@@ -121,6 +122,7 @@ class FakeStripeAPI:
         on_call: Callable[[ApiCall], None] | None = None,
         on_event: Callable[[Event | ThinEvent], None] | None = None,
         max_calls: int | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise UsageError(f"port must be a TCP port 0-65535 (0: a free one), not {port!r}")
@@ -134,6 +136,7 @@ class FakeStripeAPI:
         arguments.text("platform_account", platform_account, example="acct_1Plat", optional=True)
         arguments.callable_or_none("on_call", on_call)
         arguments.callable_or_none("on_event", on_event)
+        arguments.callable_or_none("clock", clock)
         arguments.whole_number("max_calls", max_calls, minimum=1, optional=True)
         if max_calls is not None and max_calls > _MOST_CALLS:
             raise UsageError(
@@ -149,6 +152,9 @@ class FakeStripeAPI:
         self._lock = threading.RLock()
         self._activity = threading.Lock()
         self._api_version = api_version
+        # What "now" is for the objects and events a request makes (a scenario's flow passes a
+        # clock of its own, so the same flow gives the same bytes).
+        self._clock = clock or time.time
         self.platform_account = platform_account or platform_account_id()
         self._store = Store(self._build_object, object_type_for_id)
         self._dispatcher = Dispatcher(self._store, self.platform_account)
@@ -628,7 +634,7 @@ class FakeStripeAPI:
                 else:
                     version = request.headers.get("Stripe-Version") or None
                     self._dispatcher.acting.begin(
-                        Request(request_id, idempotency_key, self.api_version, int(time.time()))
+                        Request(request_id, idempotency_key, self.api_version, int(self._clock()))
                     )
                     answer, unserved = self._router.route(
                         method,

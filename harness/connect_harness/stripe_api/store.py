@@ -17,6 +17,7 @@ from typing import Any
 
 from connect_harness.errors import HarnessError
 from connect_harness.events.world import CROSS_ACCOUNT_TYPES, references
+from connect_harness.lifecycle.named_states import NamedState, apply_named, implied
 
 __all__ = ["Store", "Stored", "balance_key", "capability_key"]
 
@@ -50,6 +51,9 @@ class Stored:
     #: Named by a platform-side object that names a connected account (an application fee's
     #: charge): either side may own it, so it is served to whoever asks, in its mode.
     shared: bool = False
+    #: The state the object that named it implies for a lazily built object (a succeeded intent's
+    #: charge succeeded): the rule, the namer's top-level fields and its ``created``.
+    implied: tuple[NamedState, dict[str, Any], int] | None = None
 
 
 def _references(
@@ -223,6 +227,7 @@ class Store:
                 referred_id, referred_type, referred_owner, livemode, seed, version=version
             )
         named = {referred_id for referred_id, _, _ in found}
+        self._imply_states(obj)
         cross = object_type in CROSS_ACCOUNT_TYPES
         for key, value in obj.items():
             if key == "id" or not isinstance(value, str) or value in named:
@@ -239,6 +244,20 @@ class Store:
                 )
             elif named_type in _EXTERNAL_ACCOUNT_TYPES:
                 self.register_reference(value, named_type, owner, livemode, seed, version=version)
+
+    def _imply_states(self, obj: Mapping[str, Any]) -> None:
+        """Objects ``obj`` names that are not built yet are built in the state ``obj``'s implies
+        (:mod:`connect_harness.lifecycle.named_states`), not the contracts' example state."""
+        rules = list(implied(obj))
+        if not rules:
+            return
+        holder = {key: value for key, value in obj.items() if not isinstance(value, (dict, list))}
+        created = obj.get("created")
+        at = created if isinstance(created, int) and not isinstance(created, bool) else 0
+        for named_id, rule in rules:
+            stored = self.objects.get(named_id)
+            if stored is not None and stored.obj is None and stored.type == rule.named:
+                stored.implied = (rule, holder, at)
 
     def register_reference(
         self,
@@ -289,6 +308,9 @@ class Store:
         if stored.obj is None:
             live = bool(stored.livemode)
             obj = self._build(stored.type, stored.object_id, stored.owner, live, stored.seed)
+            if stored.implied is not None:
+                rule, holder, at = stored.implied
+                apply_named(obj, rule, holder, at=at)
             stored.obj = obj
             if stored.type != "balance":
                 # Its own references, in the same world: following them finds objects too.
@@ -313,9 +335,13 @@ class Store:
     def create(self, object_type: str, owner: str | None, live: bool) -> Stored:
         """A new object of ``object_type`` for ``owner``: a fresh id no other object has."""
         seed = self.created_count
+        # An account built "for" a connected account is that account (its id is the owner's), so
+        # every seed gave the same, taken id and this loop never ended: a new account's id is made
+        # as the platform's.
+        builder_owner = None if object_type == "account" else owner
         while True:
             seed += 1
-            obj = self._build(object_type, None, owner, live, 1000 + seed)
+            obj = self._build(object_type, None, builder_owner, live, 1000 + seed)
             object_id = obj.get("id")
             if not isinstance(object_id, str) or object_id not in self.objects:
                 break
