@@ -620,3 +620,181 @@ def test_cli_schema_and_events_follow_a_pinned_version(capsys: pytest.CaptureFix
     out, _ = capsys.readouterr()
     event = json.loads(out)
     assert event["api_version"] == "2025-02-24.acacia" and "subscription" in event["data"]["object"]
+
+
+# --- the SDK typing bugs the README lists (issue 18 item 3) ---------------------------------------
+
+_SDK_BUGS_START = "<!-- sdk-typing-bugs:start -->"
+_SDK_BUGS_END = "<!-- sdk-typing-bugs:end -->"
+
+
+def _sdk_typing_bugs() -> list[str]:
+    """The README's table rows: each ``sdk:`` reason of tests/node/tsc_known.json once (an
+    event type's own name generalised), with the sets and how many event types it holds for."""
+    known = json.loads((REPO / "tests" / "node" / "tsc_known.json").read_text(encoding="utf-8"))
+    grouped: dict[str, dict[str, int]] = {}
+    for version, entries in known["rejected"].items():
+        for reason in entries.values():
+            if not reason.startswith("sdk:"):
+                continue
+            text = re.sub(r"do not list \S+, which", "do not list the event type, which", reason)
+            counts = grouped.setdefault(text.removeprefix("sdk:").strip(), {})
+            counts[version] = counts.get(version, 0) + 1
+    return [
+        f"| {reason} | "
+        + ", ".join(f"`{version}` ({count})" for version, count in counts.items())
+        + " |"
+        for reason, counts in grouped.items()
+    ]
+
+
+def test_the_readme_lists_every_sdk_typing_bug_with_its_reason() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert _SDK_BUGS_START in readme and _SDK_BUGS_END in readme
+    block = readme.split(_SDK_BUGS_START, 1)[1].split(_SDK_BUGS_END, 1)[0]
+    rows = [line for line in block.splitlines() if line.startswith("| ") and "---" not in line]
+    assert rows[1:] == _sdk_typing_bugs(), "\n".join(_sdk_typing_bugs())
+
+
+def test_every_entry_of_ours_in_tsc_known_says_why() -> None:
+    known = json.loads((REPO / "tests" / "node" / "tsc_known.json").read_text(encoding="utf-8"))
+    for entries in known["rejected"].values():
+        for reason in entries.values():
+            assert reason.startswith(("sdk:", "ours:")), reason
+
+
+def test_acacia_renames_the_billing_alerts_threshold() -> None:
+    # stripe-node 17.0.0 (the first release pinning 2024-09-30.acacia), breaking changes due to the
+    # API: `usage_threshold_config` renamed `usage_threshold` on Billing.Alert, `filter` removed.
+    for version in ("2024-09-30.acacia", "2025-02-24.acacia", BASIL):
+        alert = _object("billing.alert.triggered", version)["alert"]
+        assert "usage_threshold" in alert, version
+        assert not {"usage_threshold_config", "filter"} & set(alert), version
+    # the version before: 2024-06-20 gets 2023-08-16's shapes, which predate billing alerts, so
+    # the type is refused rather than rendered in a shape Stripe never sent
+    assert "billing.alert.triggered" not in contracts.supported_event_types(version="2024-06-20")
+    with pytest.raises(UsageError, match=re.escape("billing.alert.triggered")):
+        build_event("billing.alert.triggered", api_version="2024-06-20")
+
+
+@pytest.mark.parametrize("version", ["2023-08-16", "2024-09-30.acacia", BASIL, NEWEST])
+def test_the_fakes_items_carry_the_plan_of_their_price(version: str) -> None:
+    """Stripe renders the deprecated ``plan`` beside ``price`` (the Plan view of the price, same id:
+    docs.stripe.com/billing/migration/migrating-prices); the fake's subscription items, their
+    events and, before basil, invoice line items carry it, agreeing with the price."""
+    from connect_harness.stripe_api.fake import FakeStripeAPI
+
+    with FakeStripeAPI(api_version=version) as fake:
+        client = stripe.StripeClient(
+            "sk_test_fake", base_addresses={"api": fake.url}, stripe_version=version
+        )
+
+        def call(path: str, **params: Any) -> dict[str, Any]:
+            answer: dict[str, Any] = json.loads(client.raw_request("post", path, **params).body)
+            return answer
+
+        customer = call(
+            "/v1/customers", invoice_settings={"default_payment_method": "pm_card_visa"}
+        )
+        product = call("/v1/products", name="Gold")
+        price = call(
+            "/v1/prices",
+            product=product["id"],
+            unit_amount=1500,
+            currency="usd",
+            recurring={"interval": "month"},
+        )
+        subscription = call(
+            "/v1/subscriptions", customer=customer["id"], items=[{"price": price["id"]}]
+        )
+        plan = subscription["items"]["data"][0]["plan"]
+        assert (plan["id"], plan["object"], plan["amount"]) == (price["id"], "plan", 1500)
+        assert (plan["interval"], plan["product"]) == ("month", product["id"])
+        assert ("aggregate_usage" in plan) is (version < BASIL)  # basil removed it with meters
+        schedule = call(
+            "/v1/subscription_schedules",
+            customer=customer["id"],
+            start_date="now",
+            phases=[{"items": [{"price": price["id"]}]}],
+        )
+        items = [item for phase in schedule["phases"] for item in phase["items"]]
+        assert items and all(item["plan"] == item["price"] for item in items)
+        events = [event.payload for event in fake.emitted_events()]
+        for event in events:
+            assert contracts.validate_event(event) == [], event["type"]
+        created = next(e for e in events if e["type"] == "customer.subscription.created")
+        assert created["data"]["object"]["items"]["data"][0]["plan"] == plan
+        paid = next(e for e in events if e["type"] == "invoice.paid")
+        lines = paid["data"]["object"]["lines"]["data"]
+        assert lines
+        for line in lines:
+            if version < BASIL:
+                assert line["plan"]["id"] == line["price"]["id"] == price["id"]
+            else:
+                assert "plan" not in line and "price" not in line
+
+
+def test_drawn_events_keep_each_items_plan_in_agreement_with_its_price() -> None:
+    """connect_harness.strategies varies an item's price (amount, currency, optional fields): the
+    plan Stripe renders beside it follows (connect_harness.spec.plans)."""
+    from hypothesis import HealthCheck, given, settings
+
+    from connect_harness.strategies import events
+
+    seen: list[int] = []
+
+    @settings(
+        max_examples=25,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(events(["customer.subscription.updated", "invoice.paid"], api_version="2023-08-16"))
+    def check(event: Any) -> None:
+        obj = event.payload["data"]["object"]
+        listed = obj["items"] if obj["object"] == "subscription" else obj["lines"]
+        for item in listed["data"]:
+            price, plan = item.get("price"), item.get("plan")
+            if not isinstance(price, dict) or not isinstance(price.get("recurring"), dict):
+                assert plan is None
+                continue
+            seen.append(1)
+            assert plan["id"] == price["id"]
+            assert (plan["amount"], plan["currency"]) == (
+                price.get("unit_amount"),
+                price.get("currency"),
+            )
+            assert plan["interval"] == price["recurring"].get("interval")
+
+    check()
+    assert seen
+
+
+def test_dahlia_renames_checkouts_ui_modes() -> None:
+    # stripe-node 21.0.0 (the first release pinning 2026-03-25.dahlia), breaking changes due to the
+    # API: Checkout.Session.ui_mode's values become elements, embedded_page, hosted_page.
+    before, first = "2026-02-25.clover", "2026-03-25.dahlia"
+    for version, old, new in ((before, "hosted", "hosted_page"), (first, "hosted_page", "hosted")):
+        event = build_event("checkout.session.completed", api_version=version)
+        event.payload["data"]["object"]["ui_mode"] = old
+        assert contracts.validate_event(event.payload) == [], version
+        event.payload["data"]["object"]["ui_mode"] = new
+        problems = contracts.validate_event(event.payload)
+        assert problems and problems[0].startswith(f"$.data.object.ui_mode: '{new}' is not one of")
+
+
+def test_versions_page_names_every_open_gap_of_ours() -> None:
+    known = json.loads((REPO / "tests" / "node" / "tsc_known.json").read_text(encoding="utf-8"))
+    ours = {
+        reason
+        for entries in known["rejected"].values()
+        for reason in entries.values()
+        if reason.startswith("ours:")
+    }
+    page = " ".join((REPO / "docs" / "versions.md").read_text(encoding="utf-8").split())
+    assert len(ours) == 1 and "gaps still open; one is left" in page
+    (reason,) = ours
+    assert "template" in reason and "18.4.0" in reason
+    assert "`invoice_creation.invoice_data.rendering_options` carry `template`" in page
+    assert "only from 18.4.0" in page

@@ -138,7 +138,8 @@ def test_another_accounts_payment_method_is_not_seen(
             params={"amount": 100, "currency": "usd", "payment_method": platform_pm.id},
             options={"stripe_account": ACCOUNT},
         )
-    assert caught.value.http_status == 404
+    # a parameter naming another account's object: 400 (stripe_api/references.py)
+    assert caught.value.http_status == 400
 
 
 def test_a_declined_card_answers_402_with_the_intent_and_its_failed_charge(

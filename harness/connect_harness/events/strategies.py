@@ -40,6 +40,7 @@ from connect_harness.events.ids import stripe_id
 from connect_harness.events.schema_nodes import listed_values, names_an_object, types_of
 from connect_harness.lifecycle import event_states
 from connect_harness.spec import contracts
+from connect_harness.spec.plans import agree_plans
 
 __all__ = ["CURRENCIES", "MAX_AMOUNT", "events"]
 
@@ -487,14 +488,16 @@ def _vary(draw: _Draw, event: Event, found: _Sites) -> Event:
     # A drawn amount moves what the state derives from it (amount_received = amount...), and a
     # type whose object may be in another state with the same status (a partial refund) draws it.
     others = event_states.alternatives(event.type)
+    shapes = contracts.resolve_version(payload["api_version"]).shapes
     event_states.apply_event_state(
         obj,
         event.type,
         event.object_type,
         at=payload["created"],
-        shapes=contracts.resolve_version(payload["api_version"]).shapes,
+        shapes=shapes,
         state=draw(_states(others)) if others else None,
     )
+    agree_plans(obj, shapes)  # a drawn price moves the plan Stripe renders beside it
     body = render_body(payload)
     if body == event.body:
         return event

@@ -17,7 +17,7 @@ from referencing.jsonschema import DRAFT202012
 
 from connect_harness.spec.convert import ID_OF
 
-__all__ = ["ExampleMaker", "id_prefixes"]
+__all__ = ["PLAN_BESIDE_PRICE", "PLAN_FROM_PRICE", "ExampleMaker", "id_prefixes", "plan_fields_of"]
 
 # Id prefixes the fixtures get wrong for our purpose: a test-mode infix, a price id on a plan, a
 # placeholder id. Objects whose ids are names (capability, coupon, report type) get no prefix.
@@ -51,6 +51,52 @@ _NULL_IN_EXAMPLES: Final[Mapping[str, tuple[str, ...]]] = {
 # payment method in payment_method_details, not a source.
 _NULL_WHEN_FILLER: Final[Mapping[str, frozenset[str]]] = {"charge": frozenset({"source"})}
 
+# Objects on which Stripe renders the deprecated ``plan`` beside ``price``: the Plan view of the
+# item's price (docs.stripe.com/billing/migration/migrating-prices: prices replace plans and are
+# backwards compatible, a recurring price's plan has its id, ``amount`` is its ``unit_amount``,
+# ``interval`` its ``recurring[interval]``, ...). No public description has the field; Stripe's
+# fixtures show it on subscription items and schedule phase items (with filler values), and
+# stripe-node types it on all four (``SubscriptionItem.plan: Plan``, ``Phase.Item.plan``, and
+# until basil removed price from them, ``InvoiceLineItem.plan`` and ``InvoiceItem.plan``:
+# ``Plan | null``, null for a one-time price). An object without ``price`` (a basil line item)
+# gets no plan.
+PLAN_BESIDE_PRICE: Final = frozenset(
+    {"subscription_item", "subscription_schedule_configuration_item", "line_item", "invoiceitem"}
+)
+
+# A plan's fields from its price's (the migration guide's table, plus the fields both share).
+PLAN_FROM_PRICE: Final[Mapping[str, tuple[str, ...]]] = {
+    "active": ("active",),
+    "aggregate_usage": ("recurring", "aggregate_usage"),
+    "amount": ("unit_amount",),
+    "amount_decimal": ("unit_amount_decimal",),
+    "billing_scheme": ("billing_scheme",),
+    "created": ("created",),
+    "currency": ("currency",),
+    "interval": ("recurring", "interval"),
+    "interval_count": ("recurring", "interval_count"),
+    "livemode": ("livemode",),
+    "metadata": ("metadata",),
+    "meter": ("recurring", "meter"),
+    "nickname": ("nickname",),
+    "product": ("product",),
+    "tiers_mode": ("tiers_mode",),
+    "transform_usage": ("transform_quantity",),
+    "trial_period_days": ("recurring", "trial_period_days"),
+    "usage_type": ("recurring", "usage_type"),
+}
+
+# Fixture keys an older description has and the later ones leave out, though Stripe still
+# renders them: kept wherever a set's schema lacks them. A settings hash's Japanese statement
+# descriptor prefixes: in Stripe's real 2023-08-16 description and its 2026 fixtures, and typed
+# ``string | null`` on Account.Settings.Payments by every stripe npm release pinned since
+# (18.0.0 for basil to 23.2.0), but not in the 2026-05-27 description the later sets come from.
+_RENDERED_UNDESCRIBED: Final[Mapping[str, frozenset[str]]] = {
+    "account_payments_settings": frozenset(
+        {"statement_descriptor_prefix_kana", "statement_descriptor_prefix_kanji"}
+    )
+}
+
 # Realistic values for string properties the fixtures do not cover, by property name.
 _STRING_BY_NAME: Final[Mapping[str, str]] = {
     "currency": "usd",
@@ -74,6 +120,21 @@ _STRING_BY_NAME: Final[Mapping[str, str]] = {
 
 _MISSING: Final = object()
 _PLACEHOLDER_ID: Final = "obj_123"
+
+
+def plan_fields_of(price: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a recurring ``price``'s Plan view that its own fields give (its id, the
+    ``object``, and :data:`PLAN_FROM_PRICE`'s fields the price has)."""
+    mapped: dict[str, Any] = {"object": "plan"}
+    if "id" in price:
+        mapped["id"] = price["id"]
+    for field, path in PLAN_FROM_PRICE.items():
+        value: Any = price
+        for part in path:
+            value = value.get(part, _MISSING) if isinstance(value, Mapping) else _MISSING
+        if value is not _MISSING:
+            mapped[field] = value
+    return mapped
 
 
 def _id_suffix(seed: str) -> str:
@@ -289,22 +350,44 @@ class ExampleMaker:
                 or (value is not _MISSING and value is not None and self._plausible(value, sub))
             ):
                 out[prop] = self._value(prop, sub, value, stack)
+        if (
+            def_name in PLAN_BESIDE_PRICE
+            and "price" in out
+            and "plan" not in out
+            and "plan" in self._defs
+        ):
+            out = dict(_stripe_order({**out, "plan": self._plan_of(out["price"], stack)}))
         described = self._described.get(def_name) if self._described and def_name else None
         if described is None:
             return out
         # Filler (an expanded object of placeholders) says nothing of the real value: left out,
         # or null where Stripe's types say the field may be null.
         nullable = _NULL_WHEN_FILLER.get(def_name or "", frozenset())
+        kept = _RENDERED_UNDESCRIBED.get(def_name or "", frozenset())
         extra = {
             key: None if _placeholder(value, key) else value
             for key, value in source.items()
-            if key not in described
+            if (key not in described or key in kept)
+            and key not in out
             and isinstance(key, str)
             and (key in nullable or not _placeholder(value, key))
         }
         if not extra:
             return out
         return dict(_stripe_order({**out, **extra}))
+
+    def _plan_of(self, price: Any, stack: tuple[str, ...]) -> Any:
+        """The Plan view of ``price``: its id where the price is an id, null for a one-time
+        price, else the set's plan schema filled from the price's fields (same id)."""
+        if not isinstance(price, Mapping):
+            return price
+        if not isinstance(price.get("recurring"), Mapping):
+            return None
+        mapped = plan_fields_of(price)
+        plan = self._object(self._defs["plan"], mapped, (*stack, "plan"), def_name="plan")
+        if isinstance(plan, dict) and "id" in plan:
+            plan["id"] = price.get("id", plan["id"])
+        return plan
 
     def prefix(self, object_type: str) -> str | None:
         """The id prefix of ``object_type``: known, else derived from its name; None for names."""

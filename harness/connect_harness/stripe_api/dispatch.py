@@ -16,6 +16,7 @@ from typing import Any
 
 from connect_harness.stripe_api import bodies, listing
 from connect_harness.stripe_api.acting import Acting, Target
+from connect_harness.stripe_api.references import foreign_reference
 from connect_harness.stripe_api.routes import Route, RouteTable
 from connect_harness.stripe_api.scoping import Context
 from connect_harness.stripe_api.store import Store, Stored, balance_key, capability_key
@@ -108,6 +109,9 @@ class Dispatcher:
             owner = None if account == self.platform else account
         types = frozenset(table.object_name(name) for name in (route.items or route.types))
         kind = route.kind
+        refused = foreign_reference(self.store, table, route, params, owner)
+        if refused is not None:  # another account's object: connect_harness.stripe_api.references
+            return Answer(400, refused)
         if kind in ("list", "search"):
             return self._list(route, values, params, context, owner, types, path)
         if kind == "singleton":

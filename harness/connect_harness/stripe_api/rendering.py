@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from connect_harness.errors import HarnessError
+from connect_harness.spec.plans import agree_plans
 
 __all__ = ["render_in_version"]
 
@@ -73,12 +74,18 @@ _UNKNOWN = object()  # no reference built (yet)
 class _Walk:
     """One rendering: the contract set, and how often the state lacked what the set needs."""
 
-    def __init__(self, shapes: str) -> None:
+    def __init__(self, shapes: str, fill: bool = True) -> None:
         self.shapes = shapes
+        #: Whether the reference fills what the state lacks (else it only says which fields
+        #: beyond the description the version's objects carry).
+        self.fill = fill
         #: Places the state could not be given this version's shape without a reference.
         self.broken = 0
+        #: Fields of sub-objects beyond the description that only a reference can keep or drop
+        #: (an account's settings.payments.statement_descriptor_prefix_kana).
+        self.unplaced = 0
 
-    def node(self, value: Any, schema: Mapping[str, Any], reference: Any) -> Any:
+    def node(self, value: Any, schema: Mapping[str, Any], reference: Any, top: bool = False) -> Any:
         schema = self._resolve(schema, value)
         properties = schema.get("properties")
         if isinstance(value, dict) and isinstance(properties, Mapping):
@@ -92,15 +99,17 @@ class _Walk:
                 if name not in properties:
                     # A field this version's objects carry beyond the description (Stripe's
                     # fixtures render a payment intent's `source`): kept as the state has it.
-                    if name in ref:
+                    if name in ref and (self.fill or name in value):
                         out[name] = copy.deepcopy(value[name] if name in value else ref[name])
+                    elif unknown and not top:  # the top level's are render_in_version's
+                        self.unplaced += 1
                     continue
                 if name in value:
                     below = _UNKNOWN if unknown else ref.get(name, _ABSENT)
                     rendered = self.node(value[name], properties[name], below)
                     if rendered is not _ABSENT:
                         out[name] = rendered
-                elif name in ref:
+                elif name in ref and self.fill:
                     out[name] = copy.deepcopy(ref[name])
             if any(name not in out for name in schema.get("required", ())):
                 self.broken += 1
@@ -198,15 +207,18 @@ def render_in_version(obj: dict[str, Any], shapes: str, build: Builder) -> dict[
     if schema is None:
         return obj
     walk = _Walk(shapes)
-    rendered = walk.node(obj, schema, _UNKNOWN)
-    if walk.broken or any(name not in obj for name in _default_fields(object_type, shapes)):
+    rendered = walk.node(obj, schema, _UNKNOWN, top=True)
+    fill = walk.broken or any(name not in obj for name in _default_fields(object_type, shapes))
+    if fill or walk.unplaced:
         object_id = obj.get("id") if isinstance(obj.get("id"), str) else None
         owner = obj.get("account") if isinstance(obj.get("account"), str) else None
         try:
             reference = build(object_type, object_id, owner, obj.get("livemode") is True, shapes)
         except HarnessError:
             reference = None
-        rendered = _Walk(shapes).node(obj, schema, reference)
+        # Without a gap to fill, the reference only keeps the sub-objects' fields beyond the
+        # description that this version's objects carry (it never adds a field the state lacks).
+        rendered = _Walk(shapes, fill=bool(fill)).node(obj, schema, reference)
     if not isinstance(rendered, dict):
         return obj
     properties = schema.get("properties", {})
@@ -224,6 +236,7 @@ def render_in_version(obj: dict[str, Any], shapes: str, build: Builder) -> dict[
             if name in rendered or name in extras
         }
     _carry_moves(obj, rendered, object_type)
+    agree_plans(rendered, shapes)  # plan beside price: connect_harness.spec.plans
     return rendered
 
 
