@@ -109,9 +109,9 @@ class Dispatcher:
             owner = None if account == self.platform else account
         types = frozenset(table.object_name(name) for name in (route.items or route.types))
         kind = route.kind
-        refused = foreign_reference(self.store, table, route, params, owner)
-        if refused is not None:  # another account's object: connect_harness.stripe_api.references
-            return Answer(400, refused)
+        refused = foreign_reference(self.store, table, route, params, owner, context.live)
+        if refused is not None:  # an object it cannot see: connect_harness.stripe_api.references
+            return Answer(404, refused)
         if kind in ("list", "search"):
             return self._list(route, values, params, context, owner, types, path)
         if kind == "singleton":
