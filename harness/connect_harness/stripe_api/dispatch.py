@@ -16,6 +16,7 @@ from typing import Any
 
 from connect_harness.stripe_api import bodies, listing
 from connect_harness.stripe_api.acting import Acting, Target
+from connect_harness.stripe_api.actions.funds import cash_balance_of
 from connect_harness.stripe_api.references import foreign_reference
 from connect_harness.stripe_api.routes import Route, RouteTable
 from connect_harness.stripe_api.scoping import Context
@@ -380,6 +381,8 @@ class Dispatcher:
                 return parent
         schema = route.types[0] if route.types else ""
         object_type = table.object_name(schema)
+        if object_type == "cash_balance" and route.names:
+            cash_balance_of(self.store, values[route.names[-1]], owner, context.live)
         if object_type == "balance":
             key = balance_key(owner, context.live)
         else:
@@ -390,6 +393,21 @@ class Dispatcher:
             stored = self.store.objects[key] = Stored(object_type, None, owner, context.live)
         obj = self.store.materialize(stored)
         return Answer(200, obj, stored, object_type, None, owner, context.live, route.types)
+
+    def included(self, context: Context, obj: Mapping[str, Any], field: str) -> Any:
+        """What expanding ``field`` of ``obj`` includes where the object has no id to look up
+        (connect_harness.stripe_api.rendering.INCLUDED): a customer's ``cash_balance`` is the
+        object ``GET /v1/customers/{customer}/cash_balance`` serves. None: nothing to include."""
+        customer = obj.get("id")
+        if (
+            obj.get("object") != "customer"
+            or field != "cash_balance"
+            or not isinstance(customer, str)
+        ):
+            return None
+        stored = self.store.objects.get(customer)
+        owner = stored.owner if stored is not None else context.account
+        return dict(cash_balance_of(self.store, customer, owner, context.live))
 
     def _list(
         self,

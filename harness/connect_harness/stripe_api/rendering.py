@@ -17,12 +17,12 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Final
 
 from connect_harness.errors import HarnessError
 from connect_harness.spec.plans import agree_plans
 
-__all__ = ["render_in_version"]
+__all__ = ["INCLUDED", "render_in_version"]
 
 #: (object type, field at old versions, path in newer versions, the newer container when the old
 #: field holds a value): the same fact in both shapes. Stripe's 2025-03-31.basil changelog:
@@ -40,6 +40,15 @@ _MOVES: tuple[tuple[str, str, tuple[str, ...], dict[str, Any]], ...] = (
         },
     ),
 )
+
+#: Fields Stripe includes in an object only when a request expands them, at every version the
+#: contracts cover. A customer's ``cash_balance``: the API reference marks it "Expandable" on the
+#: Customer object and its example object leaves it out (docs.stripe.com/api/customers/object),
+#: as Stripe's own example customer does (stripe/openapi fixtures3.json, in ../shared/stripe-spec);
+#: the description lists it in ``x-expandableFields`` with no id form (nothing to replace, so
+#: expanding can only include it). Expanding it includes the object ``GET
+#: /v1/customers/{customer}/cash_balance`` serves (stripe_api.dispatch.Dispatcher.included).
+INCLUDED: Final[Mapping[str, frozenset[str]]] = {"customer": frozenset({"cash_balance"})}
 
 #: (type, id, owner, livemode, contract set) -> the object the contracts build in that set.
 Builder = Callable[[str, "str | None", "str | None", bool, str], "dict[str, Any]"]
@@ -236,6 +245,8 @@ def render_in_version(obj: dict[str, Any], shapes: str, build: Builder) -> dict[
             if name in rendered or name in extras
         }
     _carry_moves(obj, rendered, object_type)
+    for name in INCLUDED.get(object_type, ()):
+        rendered.pop(name, None)  # included only when expanded: the expansion adds it back
     agree_plans(rendered, shapes)  # plan beside price: connect_harness.spec.plans
     return rendered
 

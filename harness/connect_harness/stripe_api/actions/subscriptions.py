@@ -561,6 +561,18 @@ def update_subscription_schedule(ctx: ActionContext, schedule: Obj | None) -> Ob
         refuse_unless(rule, schedule)
     before = copy.deepcopy(schedule)
     after = ctx.generic()
+    phases = ctx.params.get("phases")
+    listed = list(phases.values()) if isinstance(phases, Mapping) else phases
+    if isinstance(listed, list) and listed:
+        # The request's phases replace the schedule's (api: POST /v1/subscription_schedules/{id},
+        # phases: 'List representing phases of the subscription schedule'), with the prices asked
+        # for, not the form's raw values or the example's.
+        after["phases"] = copy.deepcopy(before.get("phases"))
+        first = listed[0] if isinstance(listed[0], Mapping) else {}
+        begun = before.get("phases")
+        start = begun[0].get("start_date") if isinstance(begun, list) and begun else None
+        begins = whole(first.get("start_date")) or whole(start) or ctx.request.now
+        _schedule_phases(ctx, after, listed, begins)
     emit_rule(ctx, rule, [after], previous=changes(before, after))
     return after
 
