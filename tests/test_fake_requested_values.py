@@ -139,3 +139,182 @@ def test_a_customers_cash_balance_is_included_only_when_expanded(
     intent = api("get", f"/v1/payment_intents/{intent['id']}", expand=["customer"])
     assert "cash_balance" not in intent["customer"]
 
+
+# --- every documented scalar parameter of the flows' create routes comes back --------------------
+
+#: Parameters the scan below finds the fake does not carry onto its object, with why (reviewed;
+#: each is a gap of the fake, not of an endpoint). A new finding fails the test; a fixed one too.
+KNOWN_GAPS: dict[tuple[str, str], str] = {
+    ("/v1/invoices", "effective_at"): (
+        "a draft's effective_at is set by the draft state (lifecycle/states.py) to null; Stripe "
+        "keeps the requested date, which takes effect at finalization"
+    ),
+    ("/v1/invoices", "number"): (
+        "the draft state sets number null; Stripe keeps a requested number for finalization"
+    ),
+    ("/v1/prices", "unit_amount_decimal"): (
+        "sent beside the flow's unit_amount: Stripe refuses the pair, the fake keeps unit_amount"
+    ),
+    ("/v1/subscriptions", "cancel_at"): (
+        "entering active or incomplete resets cancel_at (lifecycle/states.py); a requested "
+        "cancel date is not modelled at creation"
+    ),
+    ("/v1/subscriptions", "cancel_at_period_end"): (
+        "entering active or incomplete resets it to false (lifecycle/states.py) after the request "
+        "sets it"
+    ),
+}
+
+#: Parameters naming other objects, URLs or contact values: their own tests cover them.
+_NAMES = frozenset(
+    [
+        "account",
+        "application",
+        "cancel_url",
+        "charge",
+        "confirmation_token",
+        "coupon",
+        "credit_note",
+        "currency",
+        "customer",
+        "customer_account",
+        "default_payment_method",
+        "default_source",
+        "destination",
+        "email",
+        "invoice",
+        "mandate",
+        "on_behalf_of",
+        "payment_intent",
+        "payment_method",
+        "payment_method_configuration",
+        "phone",
+        "plan",
+        "price",
+        "product",
+        "promotion_code",
+        "quote",
+        "refresh_url",
+        "return_url",
+        "schedule",
+        "setup_intent",
+        "source",
+        "subscription",
+        "success_url",
+        "test_clock",
+        "transfer_group",
+        "url",
+        "from_subscription",
+    ]
+) | {"usage"}  # stripe-python's raw_request takes usage as an option of its own, never sending it
+
+
+def _value_for(name: str, node: dict[str, Any], current: Any) -> Any:
+    """A value of the parameter's documented type that differs from the object's, or None."""
+    kinds = node.get("t", [])
+    if name in _NAMES:
+        return None
+    if "integer" in kinds:
+        value = 1_900_000_000 if name.endswith(("_at", "_end")) else 4242
+        return value if value != current else value + 1
+    allowed = [item for item in node.get("e", []) if item not in (current, "")]
+    if node.get("e"):
+        return allowed[0] if allowed else None
+    if "boolean" in kinds:
+        return not current
+    if "string" in kinds:
+        return "4242" if name.endswith("_decimal") else f"requested {name}"
+    return None
+
+
+@pytest.fixture(scope="module")
+def created_by_flows(server: FakeStripeAPI) -> dict[str, tuple[Any, dict[str, Any]]]:
+    """Each create route the Stripe CLI's flows (lifecycle/flows/) call, with the first request
+    of theirs the fake accepted at its default version and the object it answered."""
+    from connect_harness.lifecycle.fixtures import (
+        FlowRefused,
+        Reply,
+        Request,
+        flow_names,
+        load_flow,
+        run_fixture,
+    )
+    from connect_harness.stripe_api.routes import routes_for_version
+
+    server.reset()
+    table = routes_for_version(None)
+    api = At(server, None)
+    found: dict[str, tuple[Any, dict[str, Any]]] = {}
+
+    def send(request: Request) -> Reply:
+        try:
+            body = api(request.method, request.path, **dict(request.params))
+        except stripe.StripeError as error:
+            return Reply(error.http_status or 400, error.json_body or {})
+        route, _, _ = table.match(request.method.upper(), request.path)
+        if route is not None and route.kind == "create":
+            found.setdefault(route.template, (request, body))
+        return Reply(200, body)
+
+    for name in sorted(set(flow_names().values())):
+        try:
+            run_fixture(load_flow(name), send, env={}, now=lambda: "2026-01-01T00:00:00Z",
+                        new_uuid=lambda: "uuid")  # fmt: skip
+        except FlowRefused:
+            continue  # flows written for an older version (phases[iterations]): the rest count
+    return found
+
+
+@pytest.mark.exhaustive
+def test_every_scalar_parameter_of_the_flows_creates_comes_back(
+    server: FakeStripeAPI, created_by_flows: dict[str, tuple[Any, dict[str, Any]]]
+) -> None:
+    from connect_harness.stripe_api.routes import routes_for_version
+
+    table = routes_for_version(None)
+    api = At(server, None)
+    assert len(created_by_flows) >= 25, sorted(created_by_flows)  # the flows reach the creates
+    found: dict[tuple[str, str], Any] = {}
+    tried = 0
+    for template, (request, body) in sorted(created_by_flows.items()):
+        route, _, _ = table.match("POST", request.path)
+        assert route is not None
+        params = table.nodes[route.params].get("p", {})
+        for name, index in sorted(params.items()):
+            node = table.nodes[index]
+            if (
+                name in ("expand", "metadata")
+                or name not in body
+                or any(key in node for key in ("p", "i", "a"))
+            ):
+                continue
+            if isinstance(body[name], (dict, list)):
+                continue
+            value = _value_for(name, node, body[name])
+            if value is None:
+                continue
+            tried += 1
+            try:
+                answer = api("post", request.path, **{**dict(request.params), name: value})
+            except stripe.StripeError:
+                continue  # refused in the flow's state (a refunded charge's second refund)
+            if answer.get(name) != value:
+                found[(template, name)] = answer.get(name)
+    assert tried >= 60
+    assert set(found) == set(KNOWN_GAPS), found
+
+
+def test_the_fake_page_lists_the_known_gaps() -> None:
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "fake-api.md").read_text("utf-8")
+    start = page.index("A few parameters a create takes are not carried")
+    bullet = page[start : page.index("\n- ", start) if "\n- " in page[start:] else None]
+    bullet = bullet.split("\n\n", 1)[0]
+    documented = {name for (_, name) in KNOWN_GAPS if name != "unit_amount_decimal"}
+    for name in documented:
+        assert f"`{name}`" in bullet, name
+    for claim in ("`application_fee_amount`", "`balance`", "`active=false`"):
+        assert claim in bullet, claim
+    # the one gap the page does not list is the scan's own pairing, not the fake's
+    assert "Stripe refuses the pair" in KNOWN_GAPS[("/v1/prices", "unit_amount_decimal")]

@@ -134,7 +134,12 @@ class Dispatcher:
             answer.schemas = route.types
             found = answer
             return self._acting(
-                verb, answer, params, values, context, lambda: self._update(found, params, action)
+                verb,
+                answer,
+                params,
+                values,
+                context,
+                lambda: self._update(found, params, action, _Form(table, route)),
             )
         answer = self._find(route.names, values, object_id, types, context, owner)
         answer.schemas = route.types
@@ -145,7 +150,12 @@ class Dispatcher:
         found = answer
         if kind == "update":
             return self._acting(
-                "update", answer, params, values, context, lambda: self._update(found, params, {})
+                "update",
+                answer,
+                params,
+                values,
+                context,
+                lambda: self._update(found, params, {}, _Form(table, route)),
             )
         return self._acting(
             "delete", answer, params, values, context, lambda: self._delete(found, route, table)
@@ -483,7 +493,8 @@ class Dispatcher:
         for name in route.names:
             if name in obj and isinstance(obj[name], (str, type(None))):
                 obj[name] = values[name]
-        _apply_form(obj, params)
+        form = _Form(table, route)
+        _apply_form(obj, params, form.top, form.nodes)
         return Answer(
             200,
             obj,
@@ -495,7 +506,13 @@ class Dispatcher:
             tuple(schemas),
         )
 
-    def _update(self, answer: Answer, params: dict[str, Any], action: Mapping[str, Any]) -> Answer:
+    def _update(
+        self,
+        answer: Answer,
+        params: dict[str, Any],
+        action: Mapping[str, Any],
+        form: _Form | None = None,
+    ) -> Answer:
         stored = answer.stored
         if stored is None or stored.obj is None:
             return answer
@@ -503,7 +520,7 @@ class Dispatcher:
             answer.status, answer.stored = 404, None
             answer.body = bodies.no_such(_noun(None, stored), stored.object_id or "")
             return answer
-        _apply_form(stored.obj, params)
+        _apply_form(stored.obj, params, form.top if form else None, form.nodes if form else ())
         for name, value in action.items():
             if name in stored.obj:
                 stored.obj[name] = value
@@ -548,13 +565,41 @@ def _deleted_stub(stored: Stored) -> dict[str, Any]:
     return {"id": stored.object_id, "object": stored.type, "deleted": True}
 
 
-def _apply_form(obj: dict[str, Any], params: Mapping[str, Any]) -> None:
+class _Form:
+    """A route's parameter description (connect_harness.spec.routes' nodes), so a form value is
+    stored with the JSON type the description gives it."""
+
+    def __init__(self, table: RouteTable, route: Route) -> None:
+        self.nodes: list[dict[str, Any]] = table.nodes
+        self.top: dict[str, Any] | None = table.nodes[route.params]
+
+
+def _child(
+    node: Mapping[str, Any] | None, name: str, nodes: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    if node is None:
+        return None
+    index = node.get("p", {}).get(name)
+    if index is None:
+        index = node.get("a")
+    return nodes[index] if isinstance(index, int) and 0 <= index < len(nodes) else None
+
+
+def _apply_form(
+    obj: dict[str, Any],
+    params: Mapping[str, Any],
+    node: Mapping[str, Any] | None = None,
+    nodes: list[dict[str, Any]] | tuple[()] = (),
+) -> None:
     """Apply nested parameters the way Stripe does, to the fields the object has.
 
     ``metadata[key]=value`` sets a key, ``metadata[key]=`` removes it and ``metadata=`` clears all;
-    a scalar field takes the value (coerced to the field's JSON type) and ``""`` unsets it; nested
-    hashes are merged. Parameters the object has no field for change nothing.
+    a scalar field takes the value (coerced to the field's JSON type, or, where the object holds
+    null, to the type the parameter's description ``node`` gives: an ``application_fee_amount``
+    is stored as the integer sent) and ``""`` unsets it; nested hashes are merged. Parameters the
+    object has no field for change nothing.
     """
+    listed = list(nodes)
     for name, value in params.items():
         if name == "expand":
             continue
@@ -574,20 +619,31 @@ def _apply_form(obj: dict[str, Any], params: Mapping[str, Any]) -> None:
         if name not in obj:
             continue
         current = obj[name]
+        sub = _child(node, name, listed)
         if isinstance(value, Mapping):
             if current is None:
                 current = obj[name] = {}
             if isinstance(current, dict):
-                _apply_form(current, value)
+                _apply_form(current, value, sub, listed)
             continue
         if isinstance(value, list) or (isinstance(current, (dict, list)) and value != ""):
             continue
-        obj[name] = _coerce(current, value)
+        obj[name] = _coerce(current, value, sub.get("t", ()) if sub else ())
 
 
-def _coerce(current: Any, value: str) -> Any:
+def _coerce(current: Any, value: str, types: Any = ()) -> Any:
     if value == "":
         return None
+    if current is None and isinstance(value, str):
+        if "integer" in types and value.lstrip("-").isdigit():
+            return int(value)
+        if "boolean" in types and value in ("true", "false"):
+            return value == "true"
+        if "number" in types:
+            try:
+                return float(value)
+            except ValueError:
+                return value
     if isinstance(current, bool):
         return value == "true"
     if isinstance(current, int):
@@ -595,6 +651,12 @@ def _coerce(current: Any, value: str) -> Any:
             return int(value)
         except ValueError:
             return value
+    if isinstance(current, float):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
     if isinstance(current, float):
         try:
             return float(value)

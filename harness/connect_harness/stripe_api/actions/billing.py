@@ -145,7 +145,9 @@ def create_price(ctx: ActionContext, _: Obj | None) -> Obj:
     if isinstance(product_id, str):
         ctx.require(product_id, "product", "product")
     price = ctx.generic()
-    ctx.set(price, {"created": ctx.request.now, "active": True})
+    # api: POST /v1/prices, active: 'Whether the price can be used for new purchases. Defaults to
+    # true.'
+    ctx.set(price, {"created": ctx.request.now, "active": str(ctx.params.get("active")) != "false"})
     amount = whole(ctx.params.get("unit_amount"))
     if amount is not None:
         ctx.set(price, {"unit_amount": amount, "unit_amount_decimal": str(amount)})
