@@ -155,14 +155,6 @@ KNOWN_GAPS: dict[tuple[str, str], str] = {
     ("/v1/prices", "unit_amount_decimal"): (
         "sent beside the flow's unit_amount: Stripe refuses the pair, the fake keeps unit_amount"
     ),
-    ("/v1/subscriptions", "cancel_at"): (
-        "entering active or incomplete resets cancel_at (lifecycle/states.py); a requested "
-        "cancel date is not modelled at creation"
-    ),
-    ("/v1/subscriptions", "cancel_at_period_end"): (
-        "entering active or incomplete resets it to false (lifecycle/states.py) after the request "
-        "sets it"
-    ),
 }
 
 #: Parameters naming other objects, URLs or contact values: their own tests cover them.
@@ -195,6 +187,7 @@ _NAMES = frozenset(
         "promotion_code",
         "quote",
         "refresh_url",
+        "refund",
         "return_url",
         "schedule",
         "setup_intent",
@@ -227,10 +220,14 @@ def _value_for(name: str, node: dict[str, Any], current: Any) -> Any:
     return None
 
 
-@pytest.fixture(scope="module")
-def created_by_flows(server: FakeStripeAPI) -> dict[str, tuple[Any, dict[str, Any]]]:
+@pytest.fixture(scope="module", params=[None, "2023-08-16"], ids=["default", "2023-08-16"])
+def created_by_flows(
+    server: FakeStripeAPI, request: pytest.FixtureRequest
+) -> tuple[str | None, dict[str, tuple[Any, dict[str, Any]]]]:
     """Each create route the Stripe CLI's flows (lifecycle/flows/) call, with the first request
-    of theirs the fake accepted at its default version and the object it answered."""
+    of theirs the fake accepted at the version (the fake's default, and the oldest it serves,
+    whose shapes keep fields the newest dropped) and the object it answered."""
+    version: str | None = request.param
     from connect_harness.lifecycle.fixtures import (
         FlowRefused,
         Reply,
@@ -242,8 +239,8 @@ def created_by_flows(server: FakeStripeAPI) -> dict[str, tuple[Any, dict[str, An
     from connect_harness.stripe_api.routes import routes_for_version
 
     server.reset()
-    table = routes_for_version(None)
-    api = At(server, None)
+    table = routes_for_version(version)
+    api = At(server, version)
     found: dict[str, tuple[Any, dict[str, Any]]] = {}
 
     def send(request: Request) -> Reply:
@@ -262,21 +259,23 @@ def created_by_flows(server: FakeStripeAPI) -> dict[str, tuple[Any, dict[str, An
                         new_uuid=lambda: "uuid")  # fmt: skip
         except FlowRefused:
             continue  # flows written for an older version (phases[iterations]): the rest count
-    return found
+    return version, found
 
 
 @pytest.mark.exhaustive
 def test_every_scalar_parameter_of_the_flows_creates_comes_back(
-    server: FakeStripeAPI, created_by_flows: dict[str, tuple[Any, dict[str, Any]]]
+    server: FakeStripeAPI,
+    created_by_flows: tuple[str | None, dict[str, tuple[Any, dict[str, Any]]]],
 ) -> None:
     from connect_harness.stripe_api.routes import routes_for_version
 
-    table = routes_for_version(None)
-    api = At(server, None)
-    assert len(created_by_flows) >= 25, sorted(created_by_flows)  # the flows reach the creates
+    version, created = created_by_flows
+    table = routes_for_version(version)
+    api = At(server, version)
+    assert len(created) >= 25, sorted(created)  # the flows reach the creates
     found: dict[tuple[str, str], Any] = {}
     tried = 0
-    for template, (request, body) in sorted(created_by_flows.items()):
+    for template, (request, body) in sorted(created.items()):
         route, _, _ = table.match("POST", request.path)
         assert route is not None
         params = table.nodes[route.params].get("p", {})
@@ -301,7 +300,11 @@ def test_every_scalar_parameter_of_the_flows_creates_comes_back(
             if answer.get(name) != value:
                 found[(template, name)] = answer.get(name)
     assert tried >= 60
-    assert set(found) == set(KNOWN_GAPS), found
+    assert set(found) == set(KNOWN_GAPS) - _KEPT_AT.get(version, set()), found
+
+
+#: Known gaps a version cannot show: POST /v1/invoices takes no ``number`` at 2023-08-16.
+_KEPT_AT: dict[str | None, set[tuple[str, str]]] = {"2023-08-16": {("/v1/invoices", "number")}}
 
 
 def test_the_fake_page_lists_the_known_gaps() -> None:

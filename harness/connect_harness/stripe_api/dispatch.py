@@ -18,6 +18,7 @@ from connect_harness.stripe_api import bodies, listing
 from connect_harness.stripe_api.acting import Acting, Target
 from connect_harness.stripe_api.actions.funds import cash_balance_of
 from connect_harness.stripe_api.references import foreign_reference
+from connect_harness.stripe_api.rendering import scalar_fields
 from connect_harness.stripe_api.routes import Route, RouteTable
 from connect_harness.stripe_api.scoping import Context
 from connect_harness.stripe_api.store import Store, Stored, balance_key, capability_key
@@ -495,6 +496,7 @@ class Dispatcher:
                 obj[name] = values[name]
         form = _Form(table, route)
         _apply_form(obj, params, form.top, form.nodes)
+        form.absent_scalars(obj, params, object_type)
         return Answer(
             200,
             obj,
@@ -521,6 +523,8 @@ class Dispatcher:
             answer.body = bodies.no_such(_noun(None, stored), stored.object_id or "")
             return answer
         _apply_form(stored.obj, params, form.top if form else None, form.nodes if form else ())
+        if form is not None:
+            form.absent_scalars(stored.obj, params, stored.type)
         for name, value in action.items():
             if name in stored.obj:
                 stored.obj[name] = value
@@ -572,6 +576,31 @@ class _Form:
     def __init__(self, table: RouteTable, route: Route) -> None:
         self.nodes: list[dict[str, Any]] = table.nodes
         self.top: dict[str, Any] | None = table.nodes[route.params]
+        self.version = table.api_version
+
+    def absent_scalars(self, obj: dict[str, Any], params: Mapping[str, Any], kind: str) -> None:
+        """Scalar parameters naming a field the request's version gives objects of ``kind``
+        but the stored state lacks (it keeps the newest shape): set, with their type, so that
+        version renders them (an invoice's ``application_fee_amount``, a plan's
+        ``aggregate_usage`` at 2023-08-16); a value that does not fit the field is left out."""
+        fields = scalar_fields(kind, self.version) if self.version else {}
+        for name, value in params.items():
+            prop = fields.get(name)
+            if prop is None or name in obj or not isinstance(value, str) or value == "":
+                continue
+            sub = _child(self.top, name, self.nodes)
+            stored = _coerce(None, value, sub.get("t", ()) if sub else ())
+            kinds = prop.get("type")
+            kinds = [kinds] if isinstance(kinds, str) else kinds or []
+            fits = {
+                bool: "boolean",
+                int: "integer",
+                float: "number",
+                str: "string",
+            }.get(type(stored))
+            allowed = prop.get("enum")
+            if fits in kinds and (allowed is None or stored in allowed):
+                obj[name] = stored
 
 
 def _child(

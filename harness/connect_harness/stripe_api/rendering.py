@@ -22,7 +22,7 @@ from typing import Any, Final
 from connect_harness.errors import HarnessError
 from connect_harness.spec.plans import agree_plans
 
-__all__ = ["INCLUDED", "render_in_version"]
+__all__ = ["INCLUDED", "render_in_version", "scalar_fields"]
 
 #: (object type, field at old versions, path in newer versions, the newer container when the old
 #: field holds a value): the same fact in both shapes. Stripe's 2025-03-31.basil changelog:
@@ -74,6 +74,31 @@ def _default_fields(object_type: str, shapes: str) -> frozenset[str]:
         return frozenset(object_example(object_type, version=shapes))
     except HarnessError:
         return frozenset()
+
+
+@functools.cache
+def scalar_fields(object_type: str, version: str) -> Mapping[str, Mapping[str, Any]]:
+    """The top-level fields of ``object_type`` at API ``version`` that hold a plain scalar (no
+    id of another object), with their schemas: where a request's parameter of that name lands
+    on an object whose stored state lacks the field (a field the newest shape dropped, such as a
+    plan's ``aggregate_usage``, or one its example leaves out)."""
+    from connect_harness.spec.contracts import resolve_version
+
+    try:
+        shapes = resolve_version(version).shapes
+    except HarnessError:
+        return {}
+    schema = _schema(object_type, shapes)
+    properties = schema.get("properties", {}) if schema is not None else {}
+    found: dict[str, Mapping[str, Any]] = {}
+    for name, prop in properties.items():
+        kinds = prop.get("type") if isinstance(prop, Mapping) else None
+        kinds = [kinds] if isinstance(kinds, str) else kinds
+        if not isinstance(kinds, list) or "x-id-of" in prop:
+            continue
+        if {str(kind) for kind in kinds} <= {"integer", "boolean", "string", "number", "null"}:
+            found[name] = prop
+    return found
 
 
 _ABSENT = object()  # the reference has no such field

@@ -187,7 +187,7 @@ def start_subscription(
     snapshots["invoice.finalized"] = copy.deepcopy(invoice)
     if trial_end:
         rule = rule_of("subscription", "create_trialing")
-        enter(ctx, subscription, "subscription", "trialing")
+        _enter_new(ctx, subscription, params, "trialing")
         subscription["trial_end"], subscription["trial_start"] = trial_end, now
         mark_paid(ctx, invoice, None, None)
         emit_rule(ctx, rule, [subscription, invoice], snapshots=snapshots)
@@ -197,13 +197,13 @@ def start_subscription(
     if amount and subscription.get("collection_method") == "send_invoice":
         # "Subscriptions with collection_method=send_invoice are automatically activated
         # regardless of the first Invoice status": the customer pays the open invoice later.
-        enter(ctx, subscription, "subscription", "active")
+        _enter_new(ctx, subscription, params, "active")
         rule = rule_of("subscription", "create_send_invoice")
         emit_rule(ctx, rule, [subscription, invoice], snapshots=snapshots)
         return subscription
     if amount and params.get("payment_behavior") == "default_incomplete":
         # No payment is tried: the first invoice's intent waits for the customer to confirm it.
-        enter(ctx, subscription, "subscription", "incomplete")
+        _enter_new(ctx, subscription, params, "incomplete")
         pi = _unconfirmed_intent(ctx, invoice, customer, amount)
         snapshots["payment_intent.created"] = copy.deepcopy(pi)
         rule = rule_of("subscription", "create_default_incomplete")
@@ -218,19 +218,19 @@ def start_subscription(
             objects += [pi, *([charge] if charge else [])]
         else:
             mark_paid(ctx, invoice, None, None)
-        enter(ctx, subscription, "subscription", "active")
+        _enter_new(ctx, subscription, params, "active")
         emit_rule(ctx, rule_of("subscription", "create"), objects, snapshots=snapshots)
         return subscription
     if pm is not None and card is not None:
         # A declined or unauthenticated first payment: incomplete, the invoice open and attempted.
         pi, charge = new_payment(ctx, invoice, pm, card, amount, snapshots)
-        enter(ctx, subscription, "subscription", "incomplete")
+        _enter_new(ctx, subscription, params, "incomplete")
         ctx.set(invoice, {"attempted": True, "attempt_count": 1})
         verb = "create_declined" if card.outcome == "declined" else "create_requires_action"
         paid = [subscription, invoice, pi, *([charge] if charge else [])]
         emit_rule(ctx, rule_of("subscription", verb), paid, snapshots=snapshots)
         return subscription
-    enter(ctx, subscription, "subscription", "incomplete")
+    _enter_new(ctx, subscription, params, "incomplete")
     pi = _unconfirmed_intent(ctx, invoice, customer, amount)
     ctx.set(invoice, {"attempted": True, "attempt_count": 1})
     snapshots["payment_intent.created"] = copy.deepcopy(pi)
@@ -365,7 +365,21 @@ def _trial_end(params: Mapping[str, Any], now: int) -> int | None:
     return value if value and value > now else None
 
 
+def _enter_new(
+    ctx: ActionContext, subscription: Obj, params: Mapping[str, Any], state: str
+) -> None:
+    """A new subscription enters its first state, which keeps the cancellation it was created
+    with (api: POST /v1/subscriptions, cancel_at: 'A timestamp at which the subscription should
+    cancel', cancel_at_period_end: 'Indicate whether this subscription should cancel at the end of
+    the current period')."""
+    enter(ctx, subscription, "subscription", state)
+    _apply_cancel_fields(subscription, params)
+
+
 def _apply_cancel_fields(subscription: Obj, params: Mapping[str, Any]) -> None:
+    cancel_at = whole(params.get("cancel_at"))
+    if cancel_at is not None and "cancel_at" in subscription:
+        subscription["cancel_at"] = cancel_at
     if "cancel_at_period_end" in params:
         subscription["cancel_at_period_end"] = str(params["cancel_at_period_end"]) == "true"
         if subscription["cancel_at_period_end"] and "cancel_at" in subscription:
