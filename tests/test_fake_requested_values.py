@@ -311,13 +311,70 @@ def test_the_fake_page_lists_the_known_gaps() -> None:
     from pathlib import Path
 
     page = (Path(__file__).resolve().parents[1] / "docs" / "fake-api.md").read_text("utf-8")
-    start = page.index("A few parameters a create takes are not carried")
+    start = page.index("A few parameters are not carried onto their object")
     bullet = page[start : page.index("\n- ", start) if "\n- " in page[start:] else None]
     bullet = bullet.split("\n\n", 1)[0]
     documented = {name for (_, name) in KNOWN_GAPS if name != "unit_amount_decimal"}
+    documented |= {name for (_, name) in KNOWN_UPDATE_GAPS}
     for name in documented:
         assert f"`{name}`" in bullet, name
     for claim in ("`application_fee_amount`", "`balance`", "`active=false`"):
         assert claim in bullet, claim
     # the one gap the page does not list is the scan's own pairing, not the fake's
     assert "Stripe refuses the pair" in KNOWN_GAPS[("/v1/prices", "unit_amount_decimal")]
+
+
+#: The update routes' gaps the scan below finds, with why (reviewed, as KNOWN_GAPS).
+KNOWN_UPDATE_GAPS: dict[tuple[str, str], str] = {
+    ("/v1/subscriptions", "trial_end"): (
+        "moving a subscription's trial end to a later date (back into trialing) is not "
+        "modelled: the update keeps the trial it had; trial_end=now ends a trial as documented"
+    ),
+}
+
+#: A card's exp_month/exp_year parameters are strings in the description, integers on the card:
+#: the scan's free text is no month, so they are left to the sources tests.
+_UPDATE_SKIPPED = frozenset({"exp_month", "exp_year"})
+
+
+@pytest.mark.exhaustive
+def test_every_scalar_parameter_of_an_update_comes_back(
+    server: FakeStripeAPI,
+    created_by_flows: tuple[str | None, dict[str, tuple[Any, dict[str, Any]]]],
+) -> None:
+    from connect_harness.stripe_api.routes import routes_for_version
+
+    version, created = created_by_flows
+    table = routes_for_version(version)
+    api = At(server, version)
+    found: dict[tuple[str, str], Any] = {}
+    tried = 0
+    for template, (_, body) in sorted(created.items()):
+        path = f"{template}/{body.get('id')}"
+        route, _, _ = table.match("POST", path)
+        if route is None or route.kind != "update":
+            continue
+        for name, index in sorted(table.nodes[route.params].get("p", {}).items()):
+            node = table.nodes[index]
+            if name in ("expand", "metadata") or name in _UPDATE_SKIPPED:
+                continue
+            if any(key in node for key in ("p", "i", "a")):
+                continue
+            try:
+                current = api("get", path)
+            except stripe.StripeError:
+                break  # another account's object (a flow's connected account): not ours to read
+            if name not in current or isinstance(current[name], (dict, list)):
+                continue
+            value = _value_for(name, node, current[name])
+            if value is None:
+                continue
+            tried += 1
+            try:
+                answer = api("post", path, **{name: value})
+            except stripe.StripeError:
+                continue  # refused in the object's state (an accepted quote, a paid invoice's item)
+            if answer.get(name) != value:
+                found[(template, name)] = answer.get(name)
+    assert tried >= 30
+    assert set(found) == set(KNOWN_UPDATE_GAPS), found
