@@ -378,3 +378,32 @@ def test_every_scalar_parameter_of_an_update_comes_back(
                 found[(template, name)] = answer.get(name)
     assert tried >= 30
     assert set(found) == set(KNOWN_UPDATE_GAPS), found
+
+
+@pytest.mark.parametrize("version", [VERSIONS[0], VERSIONS[-1]])
+def test_an_items_price_data_makes_its_price(server: FakeStripeAPI, version: str) -> None:
+    # api: POST /v1/subscriptions, items[].price_data: 'Data used to generate a new Price object
+    # inline'; the fake answered "No such price: 'None'", blaming a correct request
+    api = At(server, version)
+    product = api("post", "/v1/products", name="inline")["id"]
+    customer = api("post", "/v1/customers", email="inline@example.com")["id"]
+    data = {"currency": "eur", "product": product, "unit_amount": 777,
+            "recurring": {"interval": "year"}}  # fmt: skip
+    subscription = api("post", "/v1/subscriptions", customer=customer,
+                       items=[{"price_data": data, "quantity": 2}])  # fmt: skip
+    (item,) = subscription["items"]["data"]
+    assert item["price"]["unit_amount"] == 777 and item["price"]["currency"] == "eur"
+    assert item["price"]["recurring"]["interval"] == "year" and item["quantity"] == 2
+    assert item["price"]["product"] == product and item["plan"]["id"] == item["price"]["id"]
+    schedule = api("post", "/v1/subscription_schedules", customer=customer, start_date="now",
+                   phases=[{"items": [{"price_data": data}], "end_date": 1_900_000_000}])  # fmt: skip
+    (phase_item,) = schedule["phases"][0]["items"]
+    price = api("get", f"/v1/prices/{_id(phase_item['price'])}")
+    assert price["unit_amount"] == 777 and price["product"] == product
+    scheduled = api("get", f"/v1/subscriptions/{schedule['subscription']}")
+    assert scheduled["items"]["data"][0]["price"]["id"] == price["id"]
+    # neither price nor price_data: Stripe's missing parameter, not a missing price
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        api("post", "/v1/subscriptions", customer=customer, items=[{"quantity": 1}])
+    assert caught.value.http_status == 400 and caught.value.code == "parameter_missing"
+    assert caught.value.param == "items[0][price]"

@@ -8,7 +8,8 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from connect_harness.stripe_api.actions import ActionContext, action
+from connect_harness.stripe_api import bodies
+from connect_harness.stripe_api.actions import ActionContext, ActionError, action
 from connect_harness.stripe_api.actions.cards import card_of, payment_method
 from connect_harness.stripe_api.actions.clocks import clock_time, period_end
 from connect_harness.stripe_api.actions.invoices import (
@@ -61,9 +62,51 @@ def price_items(ctx: ActionContext, raw: Any) -> list[tuple[Obj, int]]:
         if not isinstance(entry, Mapping):
             continue
         price_id = entry.get("price") or entry.get("plan")
-        price = ctx.require(price_id, "price", f"items[{index}][price]")
+        inline = entry.get("price_data")
+        if price_id is None and isinstance(inline, Mapping):
+            price = _inline_price(ctx, inline, f"items[{index}][price_data]")
+        elif price_id is None:
+            raise ActionError(400, bodies.missing_parameter(f"items[{index}][price]"))
+        else:
+            price = ctx.require(price_id, "price", f"items[{index}][price]")
         found.append((price, whole(entry.get("quantity")) or 1))
     return found
+
+
+def _inline_price(ctx: ActionContext, data: Mapping[str, Any], param: str) -> Obj:
+    """The price an item's ``price_data`` makes (api: POST /v1/subscriptions,
+    items[].price_data: 'Data used to generate a new Price object inline'): its currency,
+    product, unit amount and recurring interval. The docs do not say that an inline price is
+    announced, so the fake emits no price.created for it."""
+    product = data.get("product")
+    if isinstance(product, str):
+        ctx.require(product, "product", f"{param}[product]")
+    amount = whole(data.get("unit_amount"))
+    if amount is None and isinstance(data.get("unit_amount_decimal"), str):
+        amount = whole(str(data["unit_amount_decimal"]).split(".", 1)[0])
+    asked = data.get("recurring")
+    recurring: Mapping[str, Any] = asked if isinstance(asked, Mapping) else {}
+    price = ctx.create(
+        "price",
+        {
+            "created": ctx.request.now,
+            "currency": data.get("currency"),
+            "product": product,
+            "unit_amount": amount,
+            "unit_amount_decimal": None if amount is None else str(amount),
+            "type": "recurring",
+            "lookup_key": None,
+            "nickname": None,
+            "metadata": {},
+        },
+    )
+    if isinstance(price.get("recurring"), dict):
+        price["recurring"] = {
+            **price["recurring"],
+            "interval": recurring.get("interval") or "month",
+            "interval_count": whole(recurring.get("interval_count")) or 1,
+        }
+    return price
 
 
 def _subscription_items(subscription: Obj, items: list[tuple[Obj, int]], now: int) -> None:
@@ -486,8 +529,9 @@ def create_subscription_schedule(ctx: ActionContext, _: Obj | None) -> Obj:
 def _new_schedule(ctx: ActionContext, customer: Obj) -> Obj:
     phases = ctx.params.get("phases")
     listed = list(phases.values()) if isinstance(phases, Mapping) else phases or []
-    first = listed[0] if listed and isinstance(listed[0], Mapping) else {}
-    items = price_items(ctx, first.get("items"))
+    given = [phase for phase in listed if isinstance(phase, Mapping)]
+    resolved = [price_items(ctx, phase.get("items")) for phase in given]
+    items = resolved[0] if resolved else []
     schedule = ctx.create("subscription_schedule", {"customer": customer.get("id")})
     now = ctx.request.now
     ctx.set(
@@ -505,7 +549,7 @@ def _new_schedule(ctx: ActionContext, customer: Obj) -> Obj:
     )
     start = ctx.params.get("start_date")
     begins = now if start in (None, "now") else whole(start) or now
-    _schedule_phases(ctx, schedule, listed, begins)
+    _schedule_phases(ctx, schedule, given, begins, resolved)
     if start == "now" or (whole(start) or now + 1) <= now:
         rule = rule_of("subscription_schedule", "create_active")
         enter(ctx, schedule, "subscription_schedule", "active")
@@ -525,7 +569,13 @@ def _new_schedule(ctx: ActionContext, customer: Obj) -> Obj:
     return carry_out(ctx, schedule, rule_of("subscription_schedule", "create"))
 
 
-def _schedule_phases(ctx: ActionContext, schedule: Obj, listed: list[Any], begins: int) -> None:
+def _schedule_phases(
+    ctx: ActionContext,
+    schedule: Obj,
+    listed: list[Any],
+    begins: int,
+    resolved: list[list[tuple[Obj, int]]] | None = None,
+) -> None:
     """Each phase's ``start_date`` and ``end_date``: its own ``end_date``, else ``iterations``
     (default 1) billing periods of its first price (api: POST /v1/subscription_schedules,
     phases[].iterations: 'Integer representing the multiplier applied to the price interval');
@@ -534,24 +584,21 @@ def _schedule_phases(ctx: ActionContext, schedule: Obj, listed: list[Any], begin
     shape = template[0] if isinstance(template, list) and template else None
     phases = []
     start = begins
-    for given in listed:
-        if not isinstance(given, Mapping):
-            continue
-        prices = [price for price, _ in price_items(ctx, given.get("items"))]
+    given_phases = [phase for phase in listed if isinstance(phase, Mapping)]
+    if resolved is None:
+        resolved = [price_items(ctx, phase.get("items")) for phase in given_phases]
+    for given, items in zip(given_phases, resolved, strict=True):
+        prices = [price for price, _ in items]
         end = whole(given.get("end_date")) or period_end(
             start, prices, whole(given.get("iterations")) or 1
         )
         phase = copy.deepcopy(shape) if isinstance(shape, dict) else {}
         phase.update({"start_date": start, "end_date": end})
         if "items" in phase and isinstance(given.get("items"), list):
+            first_item = phase["items"][0] if phase["items"] else {}
             phase["items"] = [
-                {
-                    **(phase["items"][0] if phase["items"] else {}),
-                    "price": item.get("price"),
-                    "quantity": whole(item.get("quantity")) or 1,
-                }
-                for item in given["items"]
-                if isinstance(item, Mapping)
+                {**first_item, "price": price.get("id"), "quantity": quantity}
+                for price, quantity in items
             ]
         phases.append(phase)
         start = end
