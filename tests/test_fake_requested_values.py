@@ -402,6 +402,14 @@ def test_an_items_price_data_makes_its_price(server: FakeStripeAPI, version: str
     assert price["unit_amount"] == 777 and price["product"] == product
     scheduled = api("get", f"/v1/subscriptions/{schedule['subscription']}")
     assert scheduled["items"]["data"][0]["price"]["id"] == price["id"]
+    # an invoice item's price_data (a one-time price) and a Checkout Session's line items
+    once = {"currency": "eur", "product": product, "unit_amount": 300}
+    invoice_item = api("post", "/v1/invoiceitems", customer=customer, price_data=once, quantity=2)
+    assert invoice_item["amount"] == 600 and invoice_item["currency"] == "eur"
+    session = api("post", "/v1/checkout/sessions", mode="payment",
+                  success_url="https://example.com/done",
+                  line_items=[{"price_data": once, "quantity": 3}])  # fmt: skip
+    assert session["amount_total"] == 900 and session["currency"] == "eur"
     # neither price nor price_data: Stripe's missing parameter, not a missing price
     with pytest.raises(stripe.InvalidRequestError) as caught:
         api("post", "/v1/subscriptions", customer=customer, items=[{"quantity": 1}])

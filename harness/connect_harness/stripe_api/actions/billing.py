@@ -34,6 +34,7 @@ from connect_harness.stripe_api.actions.rules import (
 )
 from connect_harness.stripe_api.actions.subscriptions import (
     amount_of,
+    inline_price,
     price_items,
     start_subscription,
 )
@@ -213,6 +214,9 @@ def _item_price(ctx: ActionContext) -> Obj | None:
     named, param = ctx.params.get("price"), "price"
     if named is None and isinstance(pricing, Mapping):
         named, param = pricing.get("price"), "pricing[price]"
+    inline = ctx.params.get("price_data")
+    if named is None and isinstance(inline, Mapping):
+        return inline_price(ctx, inline, "price_data")
     if not isinstance(named, str) or not named:
         return None
     return ctx.require(named, "price", param)

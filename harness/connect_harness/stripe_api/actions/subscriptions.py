@@ -41,6 +41,7 @@ from connect_harness.stripe_api.actions.rules import (
 
 __all__ = [
     "amount_of",
+    "inline_price",
     "price_items",
     "start_subscription",
     "subscription_invoice",
@@ -64,7 +65,7 @@ def price_items(ctx: ActionContext, raw: Any) -> list[tuple[Obj, int]]:
         price_id = entry.get("price") or entry.get("plan")
         inline = entry.get("price_data")
         if price_id is None and isinstance(inline, Mapping):
-            price = _inline_price(ctx, inline, f"items[{index}][price_data]")
+            price = inline_price(ctx, inline, f"items[{index}][price_data]")
         elif price_id is None:
             raise ActionError(400, bodies.missing_parameter(f"items[{index}][price]"))
         else:
@@ -73,11 +74,11 @@ def price_items(ctx: ActionContext, raw: Any) -> list[tuple[Obj, int]]:
     return found
 
 
-def _inline_price(ctx: ActionContext, data: Mapping[str, Any], param: str) -> Obj:
-    """The price an item's ``price_data`` makes (api: POST /v1/subscriptions,
-    items[].price_data: 'Data used to generate a new Price object inline'): its currency,
-    product, unit amount and recurring interval. The docs do not say that an inline price is
-    announced, so the fake emits no price.created for it."""
+def inline_price(ctx: ActionContext, data: Mapping[str, Any], param: str) -> Obj:
+    """The price a ``price_data`` makes (api: POST /v1/subscriptions, items[].price_data, and
+    POST /v1/invoiceitems, price_data: 'Data used to generate a new Price object inline'): its
+    currency, product, unit amount and, when given, recurring interval (else one-time). The docs
+    do not say that an inline price is announced, so the fake emits no price.created for it."""
     product = data.get("product")
     if isinstance(product, str):
         ctx.require(product, "product", f"{param}[product]")
@@ -94,13 +95,15 @@ def _inline_price(ctx: ActionContext, data: Mapping[str, Any], param: str) -> Ob
             "product": product,
             "unit_amount": amount,
             "unit_amount_decimal": None if amount is None else str(amount),
-            "type": "recurring",
+            "type": "recurring" if asked is not None else "one_time",
             "lookup_key": None,
             "nickname": None,
             "metadata": {},
         },
     )
-    if isinstance(price.get("recurring"), dict):
+    if asked is None and "recurring" in price:
+        price["recurring"] = None
+    elif isinstance(price.get("recurring"), dict):
         price["recurring"] = {
             **price["recurring"],
             "interval": recurring.get("interval") or "month",
