@@ -138,8 +138,11 @@ def test_another_accounts_payment_method_is_not_seen(
             params={"amount": 100, "currency": "usd", "payment_method": platform_pm.id},
             options={"stripe_account": ACCOUNT},
         )
-    # a parameter naming another account's object: 400 (stripe_api/references.py)
-    assert caught.value.http_status == 400
+    # a parameter naming another account's object: the 404 an unknown id gets
+    # (stripe_api/references.py)
+    assert caught.value.http_status == 404
+    assert caught.value.code == "resource_missing" and caught.value.param == "payment_method"
+    assert caught.value.user_message == f"No such PaymentMethod: '{platform_pm.id}'"
 
 
 def test_a_declined_card_answers_402_with_the_intent_and_its_failed_charge(

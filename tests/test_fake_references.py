@@ -1,6 +1,6 @@
 """Ids a request names are checked against the account it acts as (stripe_api/references.py),
-driven by stripe-python against the fake: another account's object is Stripe's 400
-``resource_missing`` naming the parameter; the acting account's own, ids the fake never heard of,
+driven by stripe-python against the fake: another account's object is answered as an id never
+heard of is, 404 ``resource_missing`` naming the parameter; the acting account's own, ids the fake never heard of,
 test payment methods and the platform's objects a connected account clones are served as before."""
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ def server() -> Iterator[FakeStripeAPI]:
 class As:
     """stripe-python's requests to the fake, as the platform (``account`` None) or an account."""
 
-    def __init__(self, fake: FakeStripeAPI, account: str | None) -> None:
+    def __init__(self, fake: FakeStripeAPI, account: str | None, key: str = "sk_test_fake") -> None:
         self.client = stripe.StripeClient(
-            "sk_test_fake", base_addresses={"api": fake.url}, stripe_account=account
+            key, base_addresses={"api": fake.url}, stripe_account=account
         )
 
     def __call__(self, method: str, path: str, **params: Any) -> dict[str, Any]:
@@ -50,7 +50,7 @@ def connected(platform: As) -> str:
 
 
 def _missing(error: stripe.StripeError, noun: str, object_id: str, param: str) -> None:
-    assert error.http_status == 400, error
+    assert error.http_status == 404, error
     assert isinstance(error, stripe.InvalidRequestError)
     assert error.code == "resource_missing"
     assert error.param == param
@@ -117,7 +117,7 @@ def test_ids_the_fake_does_not_hold_and_test_payment_methods_behave_as_before(
 ) -> None:
     b = As(server, connected(platform))
     # an id nobody registered is left to the route as before: a Checkout Session takes it, a
-    # payment intent's handler answers its own 404 (not the reference check's 400)
+    # payment intent's handler answers its own 404, the same answer another account's id gets
     session = b(
         "post",
         "/v1/checkout/sessions",
@@ -129,7 +129,7 @@ def test_ids_the_fake_does_not_hold_and_test_payment_methods_behave_as_before(
     error = b.refused(
         "post", "/v1/payment_intents", amount=700, currency="usd", customer="cus_NeverSeen0001"
     )
-    assert error.http_status == 404
+    _missing(error, "customer", "cus_NeverSeen0001", "customer")
     # Stripe's test payment methods are global: every account may use them
     confirmed = b(
         "post",
@@ -140,6 +140,47 @@ def test_ids_the_fake_does_not_hold_and_test_payment_methods_behave_as_before(
         confirm="true",
     )
     assert confirmed["status"] == "succeeded"
+
+
+def test_another_accounts_id_and_an_unknown_id_get_the_same_answer(
+    server: FakeStripeAPI, platform: As
+) -> None:
+    # One rule (issue 21 item 6, CONNECT_WEBHOOKS.md "Unknown ids give 404 resource_missing"): the
+    # acting account cannot tell another account's object from one that does not exist.
+    a, b = As(server, connected(platform)), As(server, connected(platform))
+    theirs = a("post", "/v1/customers", description="A's")["id"]
+    unknown = "cus_" + "Z" * (len(theirs) - 4)
+    for path, extra in (("/v1/payment_intents", {"amount": 100, "currency": "usd"}),
+                        ("/v1/setup_intents", {}), ("/v1/invoices", {}),
+                        ("/v1/subscriptions", {"items": [{"price": "price_unused"}]})):  # fmt: skip
+        seen = [b.refused("post", path, customer=name, **extra) for name in (theirs, unknown)]
+        for error, name in zip(seen, (theirs, unknown), strict=True):
+            _missing(error, "customer", name, "customer")
+        shapes = [
+            json.dumps(e.json_body).replace(n, "ID")
+            for e, n in zip(seen, (theirs, unknown), strict=True)
+        ]
+        assert shapes[0] == shapes[1], path
+
+
+def test_an_object_of_the_other_mode_is_missing_with_stripes_hint(
+    server: FakeStripeAPI, platform: As
+) -> None:
+    live = As(server, None, key="sk_live_fake")
+    customer = live("post", "/v1/customers", description="live")["id"]
+    error = platform.refused(
+        "post", "/v1/payment_intents", amount=1, currency="usd", customer=customer
+    )
+    assert (
+        error.http_status == 404 and error.code == "resource_missing" and error.param == "customer"
+    )
+    assert error.user_message == (
+        f"No such customer: '{customer}'; a similar object exists in live mode, but a test mode "
+        "key was used to make this request."
+    )
+    # the same answer a retrieve of it gets
+    fetched = platform.refused("get", f"/v1/customers/{customer}")
+    assert fetched.http_status == 404 and fetched.user_message == error.user_message
 
 
 def test_objects_of_an_event_sent_for_an_account_belong_to_it(
@@ -194,7 +235,7 @@ def test_the_fake_page_documents_the_reference_check() -> None:
     )
     row = next(line for line in page.splitlines() if "another account" in line)
     for claim in (
-        "400 `resource_missing`",
+        "404 `resource_missing`",
         "`items[0][price]`",
         "`pm_card_visa`",
         "`transfer_data[destination]`",

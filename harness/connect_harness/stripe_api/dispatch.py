@@ -17,7 +17,9 @@ from typing import Any
 from connect_harness.lifecycle.meters import create_defaults
 from connect_harness.stripe_api import bodies, listing
 from connect_harness.stripe_api.acting import Acting, Target
+from connect_harness.stripe_api.actions.funds import cash_balance_of
 from connect_harness.stripe_api.references import foreign_reference
+from connect_harness.stripe_api.rendering import scalar_fields
 from connect_harness.stripe_api.routes import Route, RouteTable
 from connect_harness.stripe_api.scoping import Context
 from connect_harness.stripe_api.store import Store, Stored, balance_key, capability_key
@@ -110,9 +112,9 @@ class Dispatcher:
             owner = None if account == self.platform else account
         types = frozenset(table.object_name(name) for name in (route.items or route.types))
         kind = route.kind
-        refused = foreign_reference(self.store, table, route, params, owner)
-        if refused is not None:  # another account's object: connect_harness.stripe_api.references
-            return Answer(400, refused)
+        refused = foreign_reference(self.store, table, route, params, owner, context.live)
+        if refused is not None:  # an object it cannot see: connect_harness.stripe_api.references
+            return Answer(404, refused)
         if kind in ("list", "search"):
             return self._list(route, values, params, context, owner, types, path)
         if kind == "singleton":
@@ -134,7 +136,12 @@ class Dispatcher:
             answer.schemas = route.types
             found = answer
             return self._acting(
-                verb, answer, params, values, context, lambda: self._update(found, params, action)
+                verb,
+                answer,
+                params,
+                values,
+                context,
+                lambda: self._update(found, params, action, _Form(table, route)),
             )
         answer = self._find(route.names, values, object_id, types, context, owner)
         answer.schemas = route.types
@@ -145,7 +152,12 @@ class Dispatcher:
         found = answer
         if kind == "update":
             return self._acting(
-                "update", answer, params, values, context, lambda: self._update(found, params, {})
+                "update",
+                answer,
+                params,
+                values,
+                context,
+                lambda: self._update(found, params, {}, _Form(table, route)),
             )
         return self._acting(
             "delete", answer, params, values, context, lambda: self._delete(found, route, table)
@@ -381,6 +393,8 @@ class Dispatcher:
                 return parent
         schema = route.types[0] if route.types else ""
         object_type = table.object_name(schema)
+        if object_type == "cash_balance" and route.names:
+            cash_balance_of(self.store, values[route.names[-1]], owner, context.live)
         if object_type == "balance":
             key = balance_key(owner, context.live)
         else:
@@ -391,6 +405,21 @@ class Dispatcher:
             stored = self.store.objects[key] = Stored(object_type, None, owner, context.live)
         obj = self.store.materialize(stored)
         return Answer(200, obj, stored, object_type, None, owner, context.live, route.types)
+
+    def included(self, context: Context, obj: Mapping[str, Any], field: str) -> Any:
+        """What expanding ``field`` of ``obj`` includes where the object has no id to look up
+        (connect_harness.stripe_api.rendering.INCLUDED): a customer's ``cash_balance`` is the
+        object ``GET /v1/customers/{customer}/cash_balance`` serves. None: nothing to include."""
+        customer = obj.get("id")
+        if (
+            obj.get("object") != "customer"
+            or field != "cash_balance"
+            or not isinstance(customer, str)
+        ):
+            return None
+        stored = self.store.objects.get(customer)
+        owner = stored.owner if stored is not None else context.account
+        return dict(cash_balance_of(self.store, customer, owner, context.live))
 
     def _list(
         self,
@@ -467,7 +496,9 @@ class Dispatcher:
             if name in obj and isinstance(obj[name], (str, type(None))):
                 obj[name] = values[name]
         obj.update({k: v for k, v in create_defaults(object_type).items() if k in obj})
-        _apply_form(obj, params)
+        form = _Form(table, route)
+        _apply_form(obj, params, form.top, form.nodes)
+        form.absent_scalars(obj, params, object_type)
         return Answer(
             200,
             obj,
@@ -479,7 +510,13 @@ class Dispatcher:
             tuple(schemas),
         )
 
-    def _update(self, answer: Answer, params: dict[str, Any], action: Mapping[str, Any]) -> Answer:
+    def _update(
+        self,
+        answer: Answer,
+        params: dict[str, Any],
+        action: Mapping[str, Any],
+        form: _Form | None = None,
+    ) -> Answer:
         stored = answer.stored
         if stored is None or stored.obj is None:
             return answer
@@ -487,7 +524,9 @@ class Dispatcher:
             answer.status, answer.stored = 404, None
             answer.body = bodies.no_such(_noun(None, stored), stored.object_id or "")
             return answer
-        _apply_form(stored.obj, params)
+        _apply_form(stored.obj, params, form.top if form else None, form.nodes if form else ())
+        if form is not None:
+            form.absent_scalars(stored.obj, params, stored.type)
         for name, value in action.items():
             if name in stored.obj:
                 stored.obj[name] = value
@@ -532,13 +571,66 @@ def _deleted_stub(stored: Stored) -> dict[str, Any]:
     return {"id": stored.object_id, "object": stored.type, "deleted": True}
 
 
-def _apply_form(obj: dict[str, Any], params: Mapping[str, Any]) -> None:
+class _Form:
+    """A route's parameter description (connect_harness.spec.routes' nodes), so a form value is
+    stored with the JSON type the description gives it."""
+
+    def __init__(self, table: RouteTable, route: Route) -> None:
+        self.nodes: list[dict[str, Any]] = table.nodes
+        self.top: dict[str, Any] | None = table.nodes[route.params]
+        self.version = table.api_version
+
+    def absent_scalars(self, obj: dict[str, Any], params: Mapping[str, Any], kind: str) -> None:
+        """Scalar parameters naming a field the request's version gives objects of ``kind``
+        but the stored state lacks (it keeps the newest shape): set, with their type, so that
+        version renders them (an invoice's ``application_fee_amount``, a plan's
+        ``aggregate_usage`` at 2023-08-16); a value that does not fit the field is left out."""
+        fields = scalar_fields(kind, self.version) if self.version else {}
+        for name, value in params.items():
+            prop = fields.get(name)
+            if prop is None or name in obj or not isinstance(value, str) or value == "":
+                continue
+            sub = _child(self.top, name, self.nodes)
+            stored = _coerce(None, value, sub.get("t", ()) if sub else ())
+            kinds = prop.get("type")
+            kinds = [kinds] if isinstance(kinds, str) else kinds or []
+            fits = {
+                bool: "boolean",
+                int: "integer",
+                float: "number",
+                str: "string",
+            }.get(type(stored))
+            allowed = prop.get("enum")
+            if fits in kinds and (allowed is None or stored in allowed):
+                obj[name] = stored
+
+
+def _child(
+    node: Mapping[str, Any] | None, name: str, nodes: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    if node is None:
+        return None
+    index = node.get("p", {}).get(name)
+    if index is None:
+        index = node.get("a")
+    return nodes[index] if isinstance(index, int) and 0 <= index < len(nodes) else None
+
+
+def _apply_form(
+    obj: dict[str, Any],
+    params: Mapping[str, Any],
+    node: Mapping[str, Any] | None = None,
+    nodes: list[dict[str, Any]] | tuple[()] = (),
+) -> None:
     """Apply nested parameters the way Stripe does, to the fields the object has.
 
     ``metadata[key]=value`` sets a key, ``metadata[key]=`` removes it and ``metadata=`` clears all;
-    a scalar field takes the value (coerced to the field's JSON type) and ``""`` unsets it; nested
-    hashes are merged. Parameters the object has no field for change nothing.
+    a scalar field takes the value (coerced to the field's JSON type, or, where the object holds
+    null, to the type the parameter's description ``node`` gives: an ``application_fee_amount``
+    is stored as the integer sent) and ``""`` unsets it; nested hashes are merged. Parameters the
+    object has no field for change nothing.
     """
+    listed = list(nodes)
     for name, value in params.items():
         if name == "expand":
             continue
@@ -558,20 +650,31 @@ def _apply_form(obj: dict[str, Any], params: Mapping[str, Any]) -> None:
         if name not in obj:
             continue
         current = obj[name]
+        sub = _child(node, name, listed)
         if isinstance(value, Mapping):
             if current is None:
                 current = obj[name] = {}
             if isinstance(current, dict):
-                _apply_form(current, value)
+                _apply_form(current, value, sub, listed)
             continue
         if isinstance(value, list) or (isinstance(current, (dict, list)) and value != ""):
             continue
-        obj[name] = _coerce(current, value)
+        obj[name] = _coerce(current, value, sub.get("t", ()) if sub else ())
 
 
-def _coerce(current: Any, value: str) -> Any:
+def _coerce(current: Any, value: str, types: Any = ()) -> Any:
     if value == "":
         return None
+    if current is None and isinstance(value, str):
+        if "integer" in types and value.lstrip("-").isdigit():
+            return int(value)
+        if "boolean" in types and value in ("true", "false"):
+            return value == "true"
+        if "number" in types:
+            try:
+                return float(value)
+            except ValueError:
+                return value
     if isinstance(current, bool):
         return value == "true"
     if isinstance(current, int):
@@ -579,6 +682,12 @@ def _coerce(current: Any, value: str) -> Any:
             return int(value)
         except ValueError:
             return value
+    if isinstance(current, float):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
     if isinstance(current, float):
         try:
             return float(value)

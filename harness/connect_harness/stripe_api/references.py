@@ -2,11 +2,18 @@
 
 On Stripe an object belongs to one account: a request made as account B (``Stripe-Account:
 acct_B``), or as the platform, that names account A's customer, payment method, price, ... is
-answered as if the object did not exist: 400 ``resource_missing``, ``No such customer:
+answered as if the object did not exist: ``resource_missing``, ``No such customer:
 'cus_...'``, with ``param`` naming the parameter (Stripe's error codes page, ``resource_missing``:
 "The ID provided is not valid. Either the resource does not exist, or an ID for a different
 resource has been provided"; Connect's "Making API calls for connected accounts": objects of a
 connected account are reached only with its ``Stripe-Account``).
+
+That answer is the one the fake gives an id it never heard of: 404 ``resource_missing`` with
+``param`` (the domain facts of ``../shared/CONNECT_WEBHOOKS.md``: "Unknown ids give 404
+``resource_missing``"; the action handlers' ``ActionContext.require``), so an endpoint cannot tell
+another account's object from a missing one, as on Stripe. An object of the acting account in the
+other mode gets the other-mode hint :func:`connect_harness.stripe_api.bodies.no_such` adds (as a
+retrieve of it does); another account's object gets no hint, as Stripe reveals nothing of it.
 
 Which parameters name which objects comes from the description: a parameter whose name is a field
 the route's object lists in ``x-expandableFields`` names an object of that field's types (a
@@ -60,10 +67,12 @@ def foreign_reference(
     route: Route,
     params: Mapping[str, Any],
     owner: str | None,
+    live: bool | None = None,
 ) -> dict[str, Any] | None:
-    """Stripe's 400 for the first parameter naming an object of another account than ``owner``
-    (None: the platform), or None when every id the request names is the acting account's or
-    unknown to the fake."""
+    """Stripe's 404 body for the first parameter naming an object the acting account cannot see:
+    another account's than ``owner`` (None: the platform), or, when ``live`` is given, its own in
+    the other mode (with the other-mode hint). None when every id the request names is the acting
+    account's in its mode, or unknown to the fake."""
     if route.method != "POST" or route.kind not in ("create", "update", "action"):
         return None
     schemas = [name for name in route.types if not name.startswith("deleted_")]
@@ -71,12 +80,17 @@ def foreign_reference(
         stored = store.objects.get(value)
         if stored is None or stored.shared or stored.deleted or stored.type in _NEVER:
             continue
-        if stored.owner == owner or stored.type not in _named_types(key, schema, table):
+        if stored.type not in _named_types(key, schema, table):
             continue
-        if route.template in _CLONING and stored.owner is None and owner is not None:
+        other_mode = live is not None and stored.livemode is not None and stored.livemode != live
+        if stored.owner == owner and not other_mode:
+            continue
+        cloning = route.template in _CLONING and stored.owner is None and owner is not None
+        if cloning and not other_mode:
             continue
         noun = _NOUNS.get(stored.type, stored.type)
-        body = bodies.no_such(noun, value)
+        hint = "live" if stored.livemode else "test"
+        body = bodies.no_such(noun, value, exists_in=hint if stored.owner == owner else None)
         body["error"]["param"] = param
         return body
     return None

@@ -17,12 +17,12 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Final
 
 from connect_harness.errors import HarnessError
 from connect_harness.spec.plans import agree_plans
 
-__all__ = ["render_in_version"]
+__all__ = ["INCLUDED", "render_in_version", "scalar_fields"]
 
 #: (object type, field at old versions, path in newer versions, the newer container when the old
 #: field holds a value): the same fact in both shapes. Stripe's 2025-03-31.basil changelog:
@@ -40,6 +40,15 @@ _MOVES: tuple[tuple[str, str, tuple[str, ...], dict[str, Any]], ...] = (
         },
     ),
 )
+
+#: Fields Stripe includes in an object only when a request expands them, at every version the
+#: contracts cover. A customer's ``cash_balance``: the API reference marks it "Expandable" on the
+#: Customer object and its example object leaves it out (docs.stripe.com/api/customers/object),
+#: as Stripe's own example customer does (stripe/openapi fixtures3.json, in ../shared/stripe-spec);
+#: the description lists it in ``x-expandableFields`` with no id form (nothing to replace, so
+#: expanding can only include it). Expanding it includes the object ``GET
+#: /v1/customers/{customer}/cash_balance`` serves (stripe_api.dispatch.Dispatcher.included).
+INCLUDED: Final[Mapping[str, frozenset[str]]] = {"customer": frozenset({"cash_balance"})}
 
 #: (type, id, owner, livemode, contract set) -> the object the contracts build in that set.
 Builder = Callable[[str, "str | None", "str | None", bool, str], "dict[str, Any]"]
@@ -65,6 +74,31 @@ def _default_fields(object_type: str, shapes: str) -> frozenset[str]:
         return frozenset(object_example(object_type, version=shapes))
     except HarnessError:
         return frozenset()
+
+
+@functools.cache
+def scalar_fields(object_type: str, version: str) -> Mapping[str, Mapping[str, Any]]:
+    """The top-level fields of ``object_type`` at API ``version`` that hold a plain scalar (no
+    id of another object), with their schemas: where a request's parameter of that name lands
+    on an object whose stored state lacks the field (a field the newest shape dropped, such as a
+    plan's ``aggregate_usage``, or one its example leaves out)."""
+    from connect_harness.spec.contracts import resolve_version
+
+    try:
+        shapes = resolve_version(version).shapes
+    except HarnessError:
+        return {}
+    schema = _schema(object_type, shapes)
+    properties = schema.get("properties", {}) if schema is not None else {}
+    found: dict[str, Mapping[str, Any]] = {}
+    for name, prop in properties.items():
+        kinds = prop.get("type") if isinstance(prop, Mapping) else None
+        kinds = [kinds] if isinstance(kinds, str) else kinds
+        if not isinstance(kinds, list) or "x-id-of" in prop:
+            continue
+        if {str(kind) for kind in kinds} <= {"integer", "boolean", "string", "number", "null"}:
+            found[name] = prop
+    return found
 
 
 _ABSENT = object()  # the reference has no such field
@@ -236,6 +270,8 @@ def render_in_version(obj: dict[str, Any], shapes: str, build: Builder) -> dict[
             if name in rendered or name in extras
         }
     _carry_moves(obj, rendered, object_type)
+    for name in INCLUDED.get(object_type, ()):
+        rendered.pop(name, None)  # included only when expanded: the expansion adds it back
     agree_plans(rendered, shapes)  # plan beside price: connect_harness.spec.plans
     return rendered
 

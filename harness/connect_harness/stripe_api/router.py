@@ -165,7 +165,8 @@ class Router:
             return {currency: {name: obj[name] for name in spec["map"] if name in obj}}
         if "object" in spec:
             return copy.deepcopy(dict(spec["object"]))
-        return None
+        included = self._dispatcher.included(context, obj, field)  # a customer's cash_balance
+        return None if included is None else self._render(included, shapes)
 
     def _resolve(
         self,

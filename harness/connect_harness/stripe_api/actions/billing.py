@@ -34,6 +34,7 @@ from connect_harness.stripe_api.actions.rules import (
 )
 from connect_harness.stripe_api.actions.subscriptions import (
     amount_of,
+    inline_price,
     price_items,
     start_subscription,
 )
@@ -145,7 +146,9 @@ def create_price(ctx: ActionContext, _: Obj | None) -> Obj:
     if isinstance(product_id, str):
         ctx.require(product_id, "product", "product")
     price = ctx.generic()
-    ctx.set(price, {"created": ctx.request.now, "active": True})
+    # api: POST /v1/prices, active: 'Whether the price can be used for new purchases. Defaults to
+    # true.'
+    ctx.set(price, {"created": ctx.request.now, "active": str(ctx.params.get("active")) != "false"})
     amount = whole(ctx.params.get("unit_amount"))
     if amount is not None:
         ctx.set(price, {"unit_amount": amount, "unit_amount_decimal": str(amount)})
@@ -177,26 +180,62 @@ def create_invoiceitem(ctx: ActionContext, _: Obj | None) -> Obj:
                     param="invoice",
                 ),
             )
+    price = _item_price(ctx)
     item = ctx.generic()
+    quantity = whole(ctx.params.get("quantity")) or 1
+    unit = whole(ctx.params.get("unit_amount"))
+    if unit is None and price is not None:
+        unit = whole(price.get("unit_amount"))
     amount = whole(ctx.params.get("amount"))
     if amount is None:
-        amount = (whole(ctx.params.get("unit_amount")) or 0) * (
-            whole(ctx.params.get("quantity")) or 1
-        )
+        amount = (unit or 0) * quantity
     ctx.set(
         item,
         {
             "customer": customer.get("id"),
             "amount": amount,
-            "quantity": whole(ctx.params.get("quantity")) or 1,
+            "quantity": quantity,
             "invoice": invoice_id if isinstance(invoice_id, str) else None,
             "date": ctx.request.now,
             "subscription": None,
         },
     )
+    if price is not None:
+        _price_item(item, price, unit)
     if isinstance(invoice_id, str):
         total_invoice(ctx, ctx.require(invoice_id, "invoice", "invoice"))
     return carry_out(ctx, item, rule_of("invoiceitem", "create"))
+
+
+def _item_price(ctx: ActionContext) -> Obj | None:
+    """The price an invoice item is created with: ``price`` before 2025-03-31.basil,
+    ``pricing[price]`` since (api: POST /v1/invoiceitems at each version), else None."""
+    pricing = ctx.params.get("pricing")
+    named, param = ctx.params.get("price"), "price"
+    if named is None and isinstance(pricing, Mapping):
+        named, param = pricing.get("price"), "pricing[price]"
+    inline = ctx.params.get("price_data")
+    if named is None and isinstance(inline, Mapping):
+        return inline_price(ctx, inline, "price_data")
+    if not isinstance(named, str) or not named:
+        return None
+    return ctx.require(named, "price", param)
+
+
+def _price_item(item: Obj, price: Obj, unit: int | None) -> None:
+    """The invoice item carries its price in every version's shape: the price object (and,
+    through rendering, the plan beside it) before basil, ``pricing.price_details`` since; its
+    currency is the price's (api: POST /v1/invoiceitems, price: 'The ID of the price object')."""
+    if isinstance(price.get("currency"), str) and "currency" in item:
+        item["currency"] = price["currency"]
+    decimal = str(unit) if unit is not None else price.get("unit_amount_decimal")
+    keep(item, {"price": price, "unit_amount": unit, "unit_amount_decimal": decimal})
+    if "pricing" in item:
+        item["pricing"] = {
+            "type": "price_details",
+            "price_details": {"price": price.get("id"), "product": id_of(price.get("product"))},
+            "unit_amount_decimal": decimal,
+        }
 
 
 @action("invoiceitem", "update")

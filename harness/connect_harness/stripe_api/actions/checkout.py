@@ -71,6 +71,12 @@ def _prices(ctx: ActionContext, items: Any) -> list[tuple[dict[str, Any], int]]:
         if not isinstance(item, Mapping):
             continue
         price = ctx.find(item.get("price"), "price")
+        inline = item.get("price_data")
+        if price is None and isinstance(inline, Mapping):
+            # api: POST /v1/checkout/sessions, line_items[].price_data: 'Data used to generate a
+            # new Price object inline'; its amount and currency are the line's
+            price = {"unit_amount": whole_amount(inline.get("unit_amount")),
+                     "currency": inline.get("currency")}  # fmt: skip
         if price is not None:
             found.append((price, whole_amount(item.get("quantity")) or 1))
     return found

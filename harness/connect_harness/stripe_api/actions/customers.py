@@ -34,7 +34,7 @@ from connect_harness.stripe_api.actions.cards import (
     truthy,
 )
 from connect_harness.stripe_api.actions.later import remember_account
-from connect_harness.stripe_api.actions.rules import emit_rule, rule_of
+from connect_harness.stripe_api.actions.rules import emit_rule, rule_of, whole
 
 # --- customers ----------------------------------------------------------------------------------
 
@@ -62,7 +62,9 @@ def create_customer(ctx: ActionContext, _: dict[str, Any] | None) -> dict[str, A
                 "default_payment_method": None,
             },
             "test_clock": _test_clock(ctx),
-            "balance": 0,
+            # api: POST /v1/customers, balance: 'An integer amount in cents ... that represents
+            # the customer's current balance'
+            "balance": whole(ctx.params.get("balance")) or 0,
             "delinquent": False,
             "discount": None,
         },

@@ -23,9 +23,9 @@ from connect_harness.stripe_api.actions.cards import (
     whole_amount,
 )
 from connect_harness.stripe_api.actions.rules import Obj, visible
-from connect_harness.stripe_api.store import Stored
+from connect_harness.stripe_api.store import Store, Stored
 
-__all__ = ["bank_transfer_instructions", "waits_for_funds"]
+__all__ = ["bank_transfer_instructions", "cash_balance_of", "waits_for_funds"]
 
 #: The bank transfer type a currency's funds arrive by (the description's
 #: ``funded.bank_transfer.type`` enum, one per currency Stripe takes bank transfers in).
@@ -71,26 +71,36 @@ def bank_transfer_instructions(pi: Obj, params: Any) -> dict[str, Any]:
 
 def _cash_balance(ctx: ActionContext, customer: Obj, currency: str) -> dict[str, Any]:
     """The customer's cash balance, as ``GET /v1/customers/{customer}/cash_balance`` serves it."""
+    balance = cash_balance_of(ctx.store, str(customer["id"]), ctx.owner, ctx.live)
+    if not isinstance(balance.get("available"), dict):
+        balance["available"] = {}
+    balance["available"].setdefault(currency, 0)
+    return balance
+
+
+def cash_balance_of(store: Store, customer: str, owner: str | None, live: bool) -> dict[str, Any]:
+    """Customer ``customer``'s cash balance object: what ``GET
+    /v1/customers/{customer}/cash_balance`` serves and expanding a customer's ``cash_balance``
+    includes. It names its customer and holds no funds until funded (the example's amounts are not
+    this customer's)."""
     # The key the dispatcher serves that singleton under (dispatch.Dispatcher._singleton).
     key = "/".join(
         (
             "/v1/customers/{customer}/cash_balance",
-            str(customer["id"]),
-            ctx.owner or "platform",
-            "live" if ctx.live else "test",
+            customer,
+            owner or "platform",
+            "live" if live else "test",
         )
     )
-    stored = ctx.store.objects.get(key)
+    stored = store.objects.get(key)
     if stored is None:
-        stored = ctx.store.objects[key] = Stored("cash_balance", None, ctx.owner, ctx.live)
-    balance = ctx.store.materialize(stored)
-    if stored.type == "cash_balance" and not ctx.noted(customer, "cash balance kept"):
-        ctx.note(customer, "cash balance kept")  # the example's amounts are not this customer's
+        stored = store.objects[key] = Stored("cash_balance", None, owner, live)
+    balance = store.materialize(stored)
+    notes = store.notes.setdefault(key, set())
+    if stored.type == "cash_balance" and "cash balance kept" not in notes:
+        notes.add("cash balance kept")
         balance["available"] = {}
-        balance["customer"] = customer["id"]
-    if not isinstance(balance.get("available"), dict):
-        balance["available"] = {}
-    balance["available"].setdefault(currency, 0)
+        balance["customer"] = customer
     return balance
 
 

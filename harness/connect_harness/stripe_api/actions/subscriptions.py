@@ -8,7 +8,8 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from connect_harness.stripe_api.actions import ActionContext, action
+from connect_harness.stripe_api import bodies
+from connect_harness.stripe_api.actions import ActionContext, ActionError, action
 from connect_harness.stripe_api.actions.cards import card_of, payment_method
 from connect_harness.stripe_api.actions.clocks import clock_time, period_end
 from connect_harness.stripe_api.actions.invoices import (
@@ -40,6 +41,7 @@ from connect_harness.stripe_api.actions.rules import (
 
 __all__ = [
     "amount_of",
+    "inline_price",
     "price_items",
     "start_subscription",
     "subscription_invoice",
@@ -61,9 +63,53 @@ def price_items(ctx: ActionContext, raw: Any) -> list[tuple[Obj, int]]:
         if not isinstance(entry, Mapping):
             continue
         price_id = entry.get("price") or entry.get("plan")
-        price = ctx.require(price_id, "price", f"items[{index}][price]")
+        inline = entry.get("price_data")
+        if price_id is None and isinstance(inline, Mapping):
+            price = inline_price(ctx, inline, f"items[{index}][price_data]")
+        elif price_id is None:
+            raise ActionError(400, bodies.missing_parameter(f"items[{index}][price]"))
+        else:
+            price = ctx.require(price_id, "price", f"items[{index}][price]")
         found.append((price, whole(entry.get("quantity")) or 1))
     return found
+
+
+def inline_price(ctx: ActionContext, data: Mapping[str, Any], param: str) -> Obj:
+    """The price a ``price_data`` makes (api: POST /v1/subscriptions, items[].price_data, and
+    POST /v1/invoiceitems, price_data: 'Data used to generate a new Price object inline'): its
+    currency, product, unit amount and, when given, recurring interval (else one-time). The docs
+    do not say that an inline price is announced, so the fake emits no price.created for it."""
+    product = data.get("product")
+    if isinstance(product, str):
+        ctx.require(product, "product", f"{param}[product]")
+    amount = whole(data.get("unit_amount"))
+    if amount is None and isinstance(data.get("unit_amount_decimal"), str):
+        amount = whole(str(data["unit_amount_decimal"]).split(".", 1)[0])
+    asked = data.get("recurring")
+    recurring: Mapping[str, Any] = asked if isinstance(asked, Mapping) else {}
+    price = ctx.create(
+        "price",
+        {
+            "created": ctx.request.now,
+            "currency": data.get("currency"),
+            "product": product,
+            "unit_amount": amount,
+            "unit_amount_decimal": None if amount is None else str(amount),
+            "type": "recurring" if asked is not None else "one_time",
+            "lookup_key": None,
+            "nickname": None,
+            "metadata": {},
+        },
+    )
+    if asked is None and "recurring" in price:
+        price["recurring"] = None
+    elif isinstance(price.get("recurring"), dict):
+        price["recurring"] = {
+            **price["recurring"],
+            "interval": recurring.get("interval") or "month",
+            "interval_count": whole(recurring.get("interval_count")) or 1,
+        }
+    return price
 
 
 def _subscription_items(subscription: Obj, items: list[tuple[Obj, int]], now: int) -> None:
@@ -187,7 +233,7 @@ def start_subscription(
     snapshots["invoice.finalized"] = copy.deepcopy(invoice)
     if trial_end:
         rule = rule_of("subscription", "create_trialing")
-        enter(ctx, subscription, "subscription", "trialing")
+        _enter_new(ctx, subscription, params, "trialing")
         subscription["trial_end"], subscription["trial_start"] = trial_end, now
         mark_paid(ctx, invoice, None, None)
         emit_rule(ctx, rule, [subscription, invoice], snapshots=snapshots)
@@ -197,13 +243,13 @@ def start_subscription(
     if amount and subscription.get("collection_method") == "send_invoice":
         # "Subscriptions with collection_method=send_invoice are automatically activated
         # regardless of the first Invoice status": the customer pays the open invoice later.
-        enter(ctx, subscription, "subscription", "active")
+        _enter_new(ctx, subscription, params, "active")
         rule = rule_of("subscription", "create_send_invoice")
         emit_rule(ctx, rule, [subscription, invoice], snapshots=snapshots)
         return subscription
     if amount and params.get("payment_behavior") == "default_incomplete":
         # No payment is tried: the first invoice's intent waits for the customer to confirm it.
-        enter(ctx, subscription, "subscription", "incomplete")
+        _enter_new(ctx, subscription, params, "incomplete")
         pi = _unconfirmed_intent(ctx, invoice, customer, amount)
         snapshots["payment_intent.created"] = copy.deepcopy(pi)
         rule = rule_of("subscription", "create_default_incomplete")
@@ -218,19 +264,19 @@ def start_subscription(
             objects += [pi, *([charge] if charge else [])]
         else:
             mark_paid(ctx, invoice, None, None)
-        enter(ctx, subscription, "subscription", "active")
+        _enter_new(ctx, subscription, params, "active")
         emit_rule(ctx, rule_of("subscription", "create"), objects, snapshots=snapshots)
         return subscription
     if pm is not None and card is not None:
         # A declined or unauthenticated first payment: incomplete, the invoice open and attempted.
         pi, charge = new_payment(ctx, invoice, pm, card, amount, snapshots)
-        enter(ctx, subscription, "subscription", "incomplete")
+        _enter_new(ctx, subscription, params, "incomplete")
         ctx.set(invoice, {"attempted": True, "attempt_count": 1})
         verb = "create_declined" if card.outcome == "declined" else "create_requires_action"
         paid = [subscription, invoice, pi, *([charge] if charge else [])]
         emit_rule(ctx, rule_of("subscription", verb), paid, snapshots=snapshots)
         return subscription
-    enter(ctx, subscription, "subscription", "incomplete")
+    _enter_new(ctx, subscription, params, "incomplete")
     pi = _unconfirmed_intent(ctx, invoice, customer, amount)
     ctx.set(invoice, {"attempted": True, "attempt_count": 1})
     snapshots["payment_intent.created"] = copy.deepcopy(pi)
@@ -365,7 +411,21 @@ def _trial_end(params: Mapping[str, Any], now: int) -> int | None:
     return value if value and value > now else None
 
 
+def _enter_new(
+    ctx: ActionContext, subscription: Obj, params: Mapping[str, Any], state: str
+) -> None:
+    """A new subscription enters its first state, which keeps the cancellation it was created
+    with (api: POST /v1/subscriptions, cancel_at: 'A timestamp at which the subscription should
+    cancel', cancel_at_period_end: 'Indicate whether this subscription should cancel at the end of
+    the current period')."""
+    enter(ctx, subscription, "subscription", state)
+    _apply_cancel_fields(subscription, params)
+
+
 def _apply_cancel_fields(subscription: Obj, params: Mapping[str, Any]) -> None:
+    cancel_at = whole(params.get("cancel_at"))
+    if cancel_at is not None and "cancel_at" in subscription:
+        subscription["cancel_at"] = cancel_at
     if "cancel_at_period_end" in params:
         subscription["cancel_at_period_end"] = str(params["cancel_at_period_end"]) == "true"
         if subscription["cancel_at_period_end"] and "cancel_at" in subscription:
@@ -472,8 +532,9 @@ def create_subscription_schedule(ctx: ActionContext, _: Obj | None) -> Obj:
 def _new_schedule(ctx: ActionContext, customer: Obj) -> Obj:
     phases = ctx.params.get("phases")
     listed = list(phases.values()) if isinstance(phases, Mapping) else phases or []
-    first = listed[0] if listed and isinstance(listed[0], Mapping) else {}
-    items = price_items(ctx, first.get("items"))
+    given = [phase for phase in listed if isinstance(phase, Mapping)]
+    resolved = [price_items(ctx, phase.get("items")) for phase in given]
+    items = resolved[0] if resolved else []
     schedule = ctx.create("subscription_schedule", {"customer": customer.get("id")})
     now = ctx.request.now
     ctx.set(
@@ -491,7 +552,7 @@ def _new_schedule(ctx: ActionContext, customer: Obj) -> Obj:
     )
     start = ctx.params.get("start_date")
     begins = now if start in (None, "now") else whole(start) or now
-    _schedule_phases(ctx, schedule, listed, begins)
+    _schedule_phases(ctx, schedule, given, begins, resolved)
     if start == "now" or (whole(start) or now + 1) <= now:
         rule = rule_of("subscription_schedule", "create_active")
         enter(ctx, schedule, "subscription_schedule", "active")
@@ -511,7 +572,13 @@ def _new_schedule(ctx: ActionContext, customer: Obj) -> Obj:
     return carry_out(ctx, schedule, rule_of("subscription_schedule", "create"))
 
 
-def _schedule_phases(ctx: ActionContext, schedule: Obj, listed: list[Any], begins: int) -> None:
+def _schedule_phases(
+    ctx: ActionContext,
+    schedule: Obj,
+    listed: list[Any],
+    begins: int,
+    resolved: list[list[tuple[Obj, int]]] | None = None,
+) -> None:
     """Each phase's ``start_date`` and ``end_date``: its own ``end_date``, else ``iterations``
     (default 1) billing periods of its first price (api: POST /v1/subscription_schedules,
     phases[].iterations: 'Integer representing the multiplier applied to the price interval');
@@ -520,24 +587,21 @@ def _schedule_phases(ctx: ActionContext, schedule: Obj, listed: list[Any], begin
     shape = template[0] if isinstance(template, list) and template else None
     phases = []
     start = begins
-    for given in listed:
-        if not isinstance(given, Mapping):
-            continue
-        prices = [price for price, _ in price_items(ctx, given.get("items"))]
+    given_phases = [phase for phase in listed if isinstance(phase, Mapping)]
+    if resolved is None:
+        resolved = [price_items(ctx, phase.get("items")) for phase in given_phases]
+    for given, items in zip(given_phases, resolved, strict=True):
+        prices = [price for price, _ in items]
         end = whole(given.get("end_date")) or period_end(
             start, prices, whole(given.get("iterations")) or 1
         )
         phase = copy.deepcopy(shape) if isinstance(shape, dict) else {}
         phase.update({"start_date": start, "end_date": end})
         if "items" in phase and isinstance(given.get("items"), list):
+            first_item = phase["items"][0] if phase["items"] else {}
             phase["items"] = [
-                {
-                    **(phase["items"][0] if phase["items"] else {}),
-                    "price": item.get("price"),
-                    "quantity": whole(item.get("quantity")) or 1,
-                }
-                for item in given["items"]
-                if isinstance(item, Mapping)
+                {**first_item, "price": price.get("id"), "quantity": quantity}
+                for price, quantity in items
             ]
         phases.append(phase)
         start = end
@@ -561,6 +625,18 @@ def update_subscription_schedule(ctx: ActionContext, schedule: Obj | None) -> Ob
         refuse_unless(rule, schedule)
     before = copy.deepcopy(schedule)
     after = ctx.generic()
+    phases = ctx.params.get("phases")
+    listed = list(phases.values()) if isinstance(phases, Mapping) else phases
+    if isinstance(listed, list) and listed:
+        # The request's phases replace the schedule's (api: POST /v1/subscription_schedules/{id},
+        # phases: 'List representing phases of the subscription schedule'), with the prices asked
+        # for, not the form's raw values or the example's.
+        after["phases"] = copy.deepcopy(before.get("phases"))
+        first = listed[0] if isinstance(listed[0], Mapping) else {}
+        begun = before.get("phases")
+        start = begun[0].get("start_date") if isinstance(begun, list) and begun else None
+        begins = whole(first.get("start_date")) or whole(start) or ctx.request.now
+        _schedule_phases(ctx, after, listed, begins)
     emit_rule(ctx, rule, [after], previous=changes(before, after))
     return after
 
