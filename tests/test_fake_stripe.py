@@ -617,10 +617,10 @@ def test_wait_idle_waits_for_requests_in_flight(
     entered, release = threading.Event(), threading.Event()
     route = Router.route
 
-    def slow_route(self: Router, *args: Any) -> Any:
+    def slow_route(self: Router, *args: Any, **kwargs: Any) -> Any:
         entered.set()
         release.wait(10)
-        return route(self, *args)
+        return route(self, *args, **kwargs)
 
     monkeypatch.setattr(Router, "route", slow_route)
     worker = threading.Thread(target=lambda: stripe.Balance.retrieve(api_key=TEST_KEY))
