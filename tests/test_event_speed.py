@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import connect_harness
 from connect_harness.events import objects, render
 from connect_harness.events.build import render_body
 
@@ -111,3 +116,35 @@ def test_an_id_names_the_type_the_longest_known_prefix_names() -> None:
         assert objects.object_type_for_id(object_id) == _linear_scan(object_id), object_id
     assert objects.object_type_for_id("sub_sched_1Abc") == "subscription_schedule"
     assert objects.object_type_for_id("sub_1Abc") == "subscription"
+
+
+def test_a_verify_run_loads_no_jsonschema(tmp_path: Path) -> None:
+    """jsonschema and referencing (a quarter second to import) only explain a failure or build the
+    contracts; a run whose events are valid never imports them."""
+    app = tmp_path / "tiny_app.py"
+    app.write_text(
+        "def app(environ, start_response):\n"
+        "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+        "    return [b'ok']\n",
+        encoding="utf-8",
+    )
+    script = (
+        "import contextlib, io, sys\n"
+        "from connect_harness import cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    cli.main(['verify', '--app', 'tiny_app:app', '--secret', 'whsec_tiny',\n"
+        "              '--events', 'customer.created', '--report', 'r.json'])\n"
+        "print(sorted({'jsonschema', 'referencing'} & set(sys.modules)))\n"
+    )
+    harness = Path(connect_harness.__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(harness), str(tmp_path)])},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert (tmp_path / "r.json").is_file(), done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
