@@ -233,6 +233,11 @@ def start_up(folder: Path, rounds: int, *, warm: float) -> None:
         f"fresh interpreter took {whole:.2f} s ({_cv(times)}), the same run warm in-process "
         f"{warm:.2f} s (interpreter, imports, the contracts' first loads, every event's first "
         "build)"
+        + (
+            ", compiling every module: PYTHONDONTWRITEBYTECODE is set"
+            if sys.flags.dont_write_bytecode
+            else ""
+        )
     )
 
 
