@@ -164,10 +164,11 @@ class _NotPlain(Exception):
 def _indented(payload: object, ascii_only: bool) -> str:
     """``json.dumps(payload, indent=2, ensure_ascii=ascii_only)``, for plain JSON values only.
 
-    CPython's C encoder does not indent, so ``json.dumps(indent=2)`` runs the pure-Python one, which
-    cost more than the rest of building an event. This writes the same text in one pass (the same C
-    string escaper; ints and floats as ``json`` spells them) and raises :class:`_NotPlain` for anything
-    else (a subclass, a non-string key, NaN, another type), so that ``json.dumps`` has the last word.
+    CPython's C encoder does not indent (3.11, 3.12), so ``json.dumps(indent=2)`` runs the
+    pure-Python one, which cost more than the rest of building an event. This writes the same text
+    in one pass (the same C string escaper; ints and floats as ``json`` spells them) and raises
+    :class:`_NotPlain` for anything else (a subclass, a non-string key, NaN, another type), so that
+    ``json.dumps`` has the last word.
     """
     escape = json.encoder.encode_basestring_ascii if ascii_only else json.encoder.encode_basestring
     parts: list[str] = []
