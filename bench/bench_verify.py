@@ -9,7 +9,8 @@ which docs/explanation/performance.md quotes with the same names and goals):
   to the same app with werkzeug's test client, one after the other from one process;
 * ``verify-url-vs-bare-posts``: the same at a URL, the trivial app served by a separate process,
   vs an ``http.client`` loop posting those requests (a new connection each, as ours);
-* ``verify-fixed-cost``: the intercept of a least-squares line through in-process runs of sizes.
+* ``verify-fixed-cost``: the intercept of a least-squares line through in-process runs of sizes;
+  then ``verify-start-up`` (reported, not a figure): what a fresh process adds to a one-type run.
 
 * default ``connect-harness verify`` against sample_app in-process; with ``--before DIR`` (a checkout
   of an older tree: ``git archive <commit> | tar -x -C DIR``) the same run of that tree, alternating,
@@ -202,6 +203,40 @@ def fixed_and_per_delivery(folder: Path, rounds: int) -> None:
             intercept,
             f"+ {slope * 1e3:.2f} ms per delivery, in-process against a trivial app, best of "
             f"{rounds} rounds (deliveries: {points})",
+        )
+    )
+    start_up(folder, rounds, warm=best[SIZES[0]][0])
+
+
+def start_up(folder: Path, rounds: int, *, warm: float) -> None:
+    """What a fresh process adds to the fixed cost: a one-type verify as a command, vs warm."""
+    argv = ["verify", "--app", "bench_verify:trivial_app", "--secret", SECRET]
+    argv += ["--events", ",".join(SIZE_TYPES[: SIZES[0]]), "--report", str(folder / "s.json")]
+    path = os.pathsep.join(str(part) for part in (ROOT / "harness", ROOT, ROOT / "bench"))
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-m", "connect_harness", *argv],
+            env={**os.environ, "PYTHONPATH": path},
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        times.append(time.perf_counter() - start)
+        if not (folder / "s.json").is_file():
+            raise SystemExit(f"the one-type verify did not run: {done.stderr.strip()[-400:]}")
+    whole = min(times)
+    print(
+        f"verify-start-up: {whole - warm:.2f} s: `connect-harness verify` of {SIZES[0]} type in a "
+        f"fresh interpreter took {whole:.2f} s ({_cv(times)}), the same run warm in-process "
+        f"{warm:.2f} s (interpreter, imports, the contracts' first loads, every event's first "
+        "build)"
+        + (
+            ", compiling every module: PYTHONDONTWRITEBYTECODE is set"
+            if sys.flags.dont_write_bytecode
+            else ""
         )
     )
 

@@ -137,43 +137,43 @@ def make_template(
     slots = _object_template(object_type, shapes).slots
     candidates += [("site", index) for index in range(len(slots)) if slots[index][1] is not None]
 
+    # The event-level ids of each probe seed, worked out once rather than once per candidate.
+    ids_at = {REFERENCE_SEED: given, **{seed: given_at(seed) for seed in _PROBE_SEEDS}}
+
     def value(source: _Source, seed: int) -> str:
-        ids = given if seed == REFERENCE_SEED else given_at(seed)
-        return _value(source, shell, seed=seed, created=SENTINEL_CREATED, given=ids)
+        return _value(source, shell, seed=seed, created=SENTINEL_CREATED, given=ids_at[seed])
 
     by_value: dict[str, _Source] = {}
     for source in candidates:
         if source[0] == "given" and given[source[1]] is None:
             continue
         old = value(source, REFERENCE_SEED)
-        probes = [value(source, seed) for seed in (1, 2)]
+        probes = [value(source, seed) for seed in _PROBE_SEEDS]
         if all(probe == old for probe in probes) or old == "null":
             continue  # not seed-dependent: part of the text
         known = by_value.get(old)
         if known is not None:
-            if [value(known, seed) for seed in (1, 2)] != probes:
+            if [value(known, seed) for seed in _PROBE_SEEDS] != probes:
                 return None
             continue
         by_value[old] = source
     text = reference.decode("utf-8")
     markers = {str(states.before(SENTINEL_CREATED, n)): n for n in states.OFFSETS}
     olds = sorted(by_value, key=len, reverse=True)
-    pattern = re.compile("|".join([*map(re.escape, markers), *(re.escape(old) for old in olds)]))
     sources: list[_Source] = []
     index_of: dict[_Source, int] = {}
     pieces: list[str] = []
     slot_list: list[int] = []
     position = 0
-    for match in pattern.finditer(text):
-        found = match.group(0)
+    for start, found in _matches(text, [*markers, *olds]):
         offset = markers.get(found)
         source = ("created", offset) if offset is not None else by_value[found]
         if source not in index_of:
             index_of[source] = len(sources)
             sources.append(source)
-        pieces.append(text[position : match.start()])
+        pieces.append(text[position:start])
         slot_list.append(index_of[source])
-        position = match.end()
+        position = start + len(found)
     pieces.append(text[position:])
     return BodyTemplate(
         tuple(pieces),
@@ -184,6 +184,37 @@ def make_template(
         livemode,
         shapes,
     )
+
+
+#: The seeds besides :data:`REFERENCE_SEED` at which a value is probed for whether it varies.
+_PROBE_SEEDS = (1, 2)
+
+
+def _matches(text: str, needles: list[str]) -> list[tuple[int, str]]:
+    """Where ``re.finditer`` of the alternation of ``needles`` (in that order) matches ``text``.
+
+    The same matches, without compiling a pattern per template (which cost more than the rest of
+    making one): the leftmost occurrence from where the last match ended, and at one position the
+    first needle in order that occurs there.
+    """
+    if any(not needle for needle in needles):  # an empty alternative matches everywhere
+        pattern = re.compile("|".join(map(re.escape, needles)))
+        return [(match.start(), match.group(0)) for match in pattern.finditer(text)]
+    first_at: dict[int, int] = {}  # position -> the earliest needle occurring there
+    for order, needle in enumerate(needles):
+        start = text.find(needle)
+        while start >= 0:
+            if start not in first_at:
+                first_at[start] = order
+            start = text.find(needle, start + 1)
+    found: list[tuple[int, str]] = []
+    end = 0
+    for start in sorted(first_at):
+        if start >= end:
+            needle = needles[first_at[start]]
+            found.append((start, needle))
+            end = start + len(needle)
+    return found
 
 
 #: What :meth:`TemplateCache.lookup` answers on a key's first use: take the full path.

@@ -402,8 +402,14 @@ def object_schema(object_type: str, *, version: str | None = None) -> dict[str, 
     """
     shapes = _shapes(version)
     _check_object_type(object_type, shapes)
-    schema: dict[str, Any] = json.loads(json.dumps(_objects(shapes)["$defs"][object_type]))
+    schema: dict[str, Any] = json.loads(_object_schema_text(object_type, shapes))
     return schema
+
+
+@functools.cache
+def _object_schema_text(object_type: str, shapes: str) -> str:
+    """One object's schema as JSON text, written once: each fresh copy is then one ``json.loads``."""
+    return json.dumps(_objects(shapes)["$defs"][object_type])
 
 
 def id_prefix(object_type: str, *, version: str | None = None) -> str | None:

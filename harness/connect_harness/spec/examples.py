@@ -11,10 +11,6 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Final
 
-from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
-
 from connect_harness.spec.convert import ID_OF
 
 __all__ = ["PLAN_BESIDE_PRICE", "PLAN_FROM_PRICE", "ExampleMaker", "id_prefixes", "plan_fields_of"]
@@ -247,6 +243,12 @@ class ExampleMaker:
         self._resources = resources
         self._prefixes = prefixes
         self._time = example_time
+        # Imported here, not at the top: the fake imports this module for its plan rule, and a run
+        # that builds no examples (every run but `contracts build`) need not load jsonschema.
+        from jsonschema import Draft202012Validator
+        from referencing import Registry, Resource
+        from referencing.jsonschema import DRAFT202012
+
         resource = Resource.from_contents(objects_doc, default_specification=DRAFT202012)
         registry: Registry[Any] = Registry().with_resource(objects_doc["$id"], resource)
         self._root = Draft202012Validator(objects_doc, registry=registry)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -48,6 +49,20 @@ SIGNATURE_HEADER = "Stripe-Signature"
 _CURL_DEFAULT_HEADERS = ("Content-Type", "Accept", "User-Agent", "Expect")
 
 
+# What a header name (a token) and a header value may not hold.
+_BAD_NAME_CHAR = re.compile("[:\r\n\0 \t]")
+_BAD_VALUE_CHAR = re.compile("[\r\n\0]")
+
+
+def _is_header_pair(item: object) -> bool:
+    return (
+        isinstance(item, tuple)
+        and len(item) == 2
+        and isinstance(item[0], str)
+        and isinstance(item[1], str)
+    )
+
+
 @dataclass(frozen=True)
 class DeliveryRequest:
     """One webhook delivery: what goes over the wire, byte for byte.
@@ -72,12 +87,7 @@ class DeliveryRequest:
         arguments.text("url", self.url, example="http://127.0.0.1:4242/webhook")
         if isinstance(self.headers, list):
             object.__setattr__(self, "headers", tuple(self.headers))
-        if not isinstance(self.headers, tuple) or not all(
-            isinstance(item, tuple)
-            and len(item) == 2
-            and all(isinstance(part, str) for part in item)
-            for item in self.headers
-        ):
+        if not isinstance(self.headers, tuple) or not all(map(_is_header_pair, self.headers)):
             raise UsageError(
                 f"headers must be a tuple of (name, value) string pairs, not {self.headers!r:.80}; "
                 "e.g. (('Stripe-Signature', 't=...'),)"
@@ -87,12 +97,12 @@ class DeliveryRequest:
                 f"the HTTP method {self.method!r} is not a method name; use e.g. 'POST'."
             )
         for name, value in self.headers:
-            if not name or any(ch in name for ch in ":\r\n\0 \t"):
+            if not name or _BAD_NAME_CHAR.search(name):
                 raise UsageError(
                     f"the header name {name!r} is not a valid HTTP header name; use a plain token "
                     "such as 'Stripe-Signature'."
                 )
-            if any(ch in value for ch in "\r\n\0"):
+            if _BAD_VALUE_CHAR.search(value):
                 raise UsageError(
                     f"the value of header {name!r} contains a line break or NUL, which would "
                     "smuggle extra headers into the request; remove it."
@@ -261,7 +271,19 @@ def request_for_event(
     )
 
 
+# URLs that passed _check_url (a function of the URL alone): a run sends every delivery to one URL.
+_CHECKED_URLS: set[str] = set()
+
+
 def _check_url(url: str) -> None:
+    if type(url) is str and url in _CHECKED_URLS:
+        return
+    _check_new_url(url)
+    if type(url) is str and len(_CHECKED_URLS) < 256:
+        _CHECKED_URLS.add(url)
+
+
+def _check_new_url(url: str) -> None:
     if not isinstance(url, str):
         raise UsageError(
             f"url must be a string such as 'http://127.0.0.1:4242/webhook', not {url!r}"
