@@ -8,6 +8,7 @@ after a few deliveries, report what they judged, and fail no check.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -200,7 +201,8 @@ def test_verify_stops_early_with_one_headline_and_exit_3(
     assert code == 3
     assert out.count("the run stopped early, as it would exceed its time budget") == 1
     assert "(--max-run-time 8 s): 3 deliveries took" in out
-    assert "answers took 1.0 s each, the median" in out
+    # the endpoint sleeps 1 s; a busy machine adds a little to each answer
+    assert re.search(r"answers took 1\.\d s each, the median", out), out
     assert "FAIL" not in out
     assert "Not a pass: the run stopped at its time budget after 3 deliveries" in out
     assert _SlowEndpoint.deliveries == 3

@@ -146,6 +146,8 @@ class RunBudget:
                 )
             if len(self._answers) < MIN_SAMPLE:
                 return None  # deliveries without an answer are the breaker's (--stop-after)
+            if elapsed + elapsed / sent * max(remaining, 1) <= self.max_run_time:
+                return None  # the pace is at most elapsed / sent: no need to sort the answers
             pace = min(elapsed / sent, _median(self._answers))
             needed = pace * max(remaining, 1)
             if elapsed + needed <= self.max_run_time:
