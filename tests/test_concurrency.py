@@ -287,3 +287,39 @@ def _no_leftover_api_base() -> Iterator[None]:
     base = stripe.api_base
     yield
     stripe.api_base = base
+
+
+# --- the docs' claims -----------------------------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def test_the_documented_default_is_one_for_every_target() -> None:
+    from connect_harness.delivery import AsgiTarget, UrlTarget, WsgiTarget
+    from connect_harness.delivery.concurrency import default_concurrency
+
+    verify_doc = (DOCS / "reference" / "verify.md").read_text()
+    plugin_doc = (DOCS / "reference" / "plugin.md").read_text()
+    assert "`--concurrency N` (default 1)" in verify_doc
+    assert "`--concurrency N` (1 to 32, default 1;" in verify_doc
+    assert "(1 to 32, default 1) |" in plugin_doc
+    targets = [
+        UrlTarget("http://127.0.0.1:9/webhook"),
+        WsgiTarget(flask_endpoint.create_app(SECRET)),
+        AsgiTarget(object()),
+    ]
+    assert [default_concurrency(target) for target in targets] == [1, 1, 1]
+
+
+def test_a_type_whose_permutations_share_an_object_goes_one_at_a_time() -> None:
+    """The docs: account.updated's Connect events share their account, so they are not batched."""
+    config = VerifyConfig(secret=SECRET, seed=3, events=("account.updated",), concurrency=4)
+    with (
+        served(flask_endpoint.create_app(SECRET)) as url,
+        FakeStripeAPI() as fake,
+        fake.patch_stripe(),
+        ContractRun(url, config, fake_api=fake) as run,
+    ):
+        run.result("accepts-valid-events")
+        assert run.batched == 0
+        assert run.deliveries >= 3
