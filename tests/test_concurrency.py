@@ -77,7 +77,9 @@ ENDPOINTS: list[Any] = [
     pytest.param({}, id="correct"),
     pytest.param({"defer": 0.3}, id="answers-first-calls-0.3s-later"),
     # fetches every object an event names; on platform events as the platform's own account
-    pytest.param({"follow": "http"}, id="calls-for-the-platform-account"),
+    pytest.param(
+        {"follow": "http"}, id="calls-for-the-platform-account", marks=pytest.mark.exhaustive
+    ),
     pytest.param({"follow": "sdk"}, id="follows-references", marks=pytest.mark.exhaustive),
     pytest.param({"bug": "platform-auth"}, id="platform-auth"),
     pytest.param({"bug": "live-key-for-test"}, id="live-key", marks=pytest.mark.exhaustive),
@@ -326,3 +328,29 @@ def test_a_type_whose_permutations_share_an_object_goes_one_at_a_time() -> None:
         run.result("accepts-valid-events")
         assert run.batched == 0
         assert run.deliveries >= 3
+
+
+@pytest.mark.parametrize("bug", [None, "platform-auth"])
+def test_an_asgi_app_reports_the_same_with_deliveries_in_flight_together(
+    bug: str | None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = f"endpoints.starlette_endpoint:create_app({SECRET!r}, bug={bug!r})"
+    reports = []
+    for n in (1, 4):
+        report = tmp_path / f"asgi-{n}.json"
+        argv = ["verify", "--app", app, "--secret", SECRET, "--events", EVENTS, "--seed", "11"]
+        code = main([*argv, "--concurrency", str(n), "--report", str(report)])
+        reports.append((code, comparable(json.loads(report.read_text()))))
+    capsys.readouterr()
+    assert reports[0] == reports[1]
+    assert reports[0][0] == (0 if bug is None else 1)
+
+
+def test_an_asgi_apps_permutations_really_go_together() -> None:
+    from endpoints import starlette_endpoint
+
+    config = VerifyConfig(secret=SECRET, seed=3, events=("customer.created",), concurrency=4)
+    with ContractRun(starlette_endpoint.create_app(SECRET), config) as run:
+        assert run.result("accepts-valid-events").status == "pass"
+        assert run.batched == 3
+        assert run.sequential_since is None
