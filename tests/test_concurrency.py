@@ -354,3 +354,19 @@ def test_an_asgi_apps_permutations_really_go_together() -> None:
         assert run.result("accepts-valid-events").status == "pass"
         assert run.batched == 3
         assert run.sequential_since is None
+
+
+def test_verify_says_when_the_run_went_back_to_one_at_a_time(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = free_port()
+    monkeypatch.setattr(stripe, "api_base", f"http://127.0.0.1:{port}")
+    with served(_balance_every_time) as url:
+        argv = ["verify", url, "--secret", SECRET, "--events", "customer.created,payout.paid"]
+        argv += ["--fake-stripe-port", str(port), "--concurrency", "4", "--examples", "1"]
+        main([*argv, "--check", "accepts-valid-events"])
+    err = capsys.readouterr().err
+    assert (
+        "connect-harness: note: --concurrency 4: the rest of the run sent one delivery at a "
+        "time, because GET /v1/balance came while deliveries were in flight together" in err
+    )

@@ -342,6 +342,12 @@ def run_verify(args: argparse.Namespace) -> int:
                     [] if payload == "thin" or only == () else run_suite(run, only or check_ids())
                 )
         deliveries = run.deliveries
+        if run.sequential_since is not None:
+            print(
+                f"connect-harness: note: --concurrency {run.concurrency}: the rest of the run "
+                f"sent one delivery at a time, because {run.sequential_since}",
+                file=sys.stderr,
+            )
         causes = run.headlines()
         stopped = run.breaker.stopped
         stopped_by = run.breaker.cause
