@@ -11,6 +11,8 @@ which docs/explanation/performance.md quotes with the same names and goals):
   vs an ``http.client`` loop posting those requests (a new connection each, as ours);
 * ``verify-fixed-cost``: the intercept of a least-squares line through in-process runs of sizes;
   then ``verify-start-up`` (reported, not a figure): what a fresh process adds to a one-type run.
+* ``verify-url-concurrency-4-vs-1``: a default verify at the URL with ``--concurrency 4`` over the
+  same run with ``--concurrency 1``, alternating (below 1: faster).
 
 * default ``connect-harness verify`` against sample_app in-process; with ``--before DIR`` (a checkout
   of an older tree: ``git archive <commit> | tar -x -C DIR``) the same run of that tree, alternating,
@@ -24,7 +26,7 @@ which docs/explanation/performance.md quotes with the same names and goals):
 * the speedup of ``pytest -n 2`` over ``-n 0`` on an event-matrix test file using the plugin.
 
     python bench/bench_verify.py [--rounds 3] [--number 200] [--before DIR] [--skip-xdist]
-                                 [--only-issue-20]
+                                 [--only-issue-20] [--only-concurrency]
 """
 
 from __future__ import annotations
@@ -81,6 +83,7 @@ FIGURES: dict[str, tuple[float, str]] = {
     "verify-in-process-vs-bare-posts": (1.5, "x"),
     "verify-url-vs-bare-posts": (2.0, "x"),
     "verify-fixed-cost": (0.3, "s"),
+    "verify-url-concurrency-4-vs-1": (1.0, "x"),
 }
 
 
@@ -173,8 +176,10 @@ def trivial_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> 
     return [b"ok"]
 
 
-def _verify_here(target: list[str], types: Iterable[str] | None, report: Path) -> tuple[float, int]:
-    argv = ["verify", *target, "--secret", SECRET]
+def _verify_here(
+    target: list[str], types: Iterable[str] | None, report: Path, *more: str
+) -> tuple[float, int]:
+    argv = ["verify", *target, "--secret", SECRET, *more]
     if types is not None:
         argv += ["--events", ",".join(types)]
     start = time.perf_counter()
@@ -338,6 +343,27 @@ def verify_vs_bare_posts(folder: Path, rounds: int) -> None:
                     f"{max(ratios):.2f}x)",
                 )
             )
+
+
+def url_concurrency(folder: Path, rounds: int) -> None:
+    """A default verify at a URL (the trivial app in a separate process) with --concurrency 4 vs
+    1, alternating; the time of 4 over the time of 1, best of each."""
+    times: dict[str, list[float]] = {"1": [], "4": []}
+    with served_elsewhere() as url:
+        _verify_here([url], SIZE_TYPES[:1], folder / "warm.json")
+        for index in range(rounds):
+            for n in ("1", "4") if index % 2 == 0 else ("4", "1"):
+                seconds, count = _verify_here([url], None, folder / "c.json", "--concurrency", n)
+                times[n].append(seconds)
+    ratios = [four / one for one, four in zip(times["1"], times["4"], strict=True)]
+    print(
+        figure_line(
+            "verify-url-concurrency-4-vs-1",
+            min(times["4"]) / min(times["1"]),
+            f"{min(times['4']):.2f} s vs {min(times['1']):.2f} s for {count} deliveries, best of "
+            f"{rounds} rounds (per round {min(ratios):.2f}-{max(ratios):.2f}x)",
+        )
+    )
 
 
 @contextlib.contextmanager
@@ -538,6 +564,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--before", type=Path, help="an older tree to time the default run against")
     parser.add_argument("--skip-xdist", action="store_true")
     parser.add_argument("--only-issue-20", action="store_true", help="issue 20's figures only")
+    parser.add_argument(
+        "--only-concurrency", action="store_true", help="verify-url-concurrency-4-vs-1 only"
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
@@ -545,6 +574,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
+        url_concurrency(folder, args.rounds)
+        if args.only_concurrency:
+            return 0
         verify_vs_bare_posts(folder, args.rounds)
         fixed_and_per_delivery(folder, args.rounds)
         if args.only_issue_20:

@@ -78,6 +78,7 @@ SAMPLES = {
     "api_version": "2026-10-28.endive",
     "serve": "python -m my_server",
     "examples": "5",
+    "concurrency": "4",
     "shard": "1/2",
 }
 

@@ -523,6 +523,7 @@ def connect_contract(
         api_version=connect_settings["api_version"],
         examples=connect_settings["examples"],
         max_run_time=connect_settings["max_run_time"],
+        concurrency=connect_settings["concurrency"],
     )
     problem = _shard_problem(connect_settings)
     if problem:

@@ -146,6 +146,24 @@ def parse_examples(text: str) -> int:
     return value
 
 
+def parse_concurrency(text: str) -> int:
+    """How many independent deliveries may be in flight at once: a whole number from 1 up."""
+    from connect_harness.delivery.concurrency import MAX_CONCURRENCY
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"concurrency {text!r} is not a whole number; give how many deliveries may be in "
+            "flight at once, e.g. 4 (1 sends one at a time)"
+        ) from None
+    if not 1 <= value <= MAX_CONCURRENCY:
+        raise argparse.ArgumentTypeError(
+            f"concurrency {text!r} is outside 1-{MAX_CONCURRENCY}; 1 sends one delivery at a time"
+        )
+    return value
+
+
 def parse_events(text: str) -> tuple[str, ...]:
     """Comma- or space-separated supported event types, each checked against the contracts."""
     names = tuple(part for part in text.replace(",", " ").split() if part)
@@ -268,6 +286,11 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "(default 3; 1 sends only the canonical event)",
         parse_examples,
         DEFAULT_EXAMPLES,
+    ),
+    SettingSpec(
+        "concurrency",
+        "independent deliveries in flight at once (default 1: see the performance page)",
+        parse_concurrency,
     ),
     SettingSpec(
         "serve",

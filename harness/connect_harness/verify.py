@@ -32,6 +32,7 @@ from connect_harness.errors import UsageError
 from connect_harness.events.examples import DEFAULT_EXAMPLES
 from connect_harness.settings import (
     parse_api_version,
+    parse_concurrency,
     parse_examples,
     parse_path,
     parse_port,
@@ -200,6 +201,14 @@ def add_verify_command(subparsers: Any) -> None:
         "sends only the canonical event)",
     )
     parser.add_argument(
+        "--concurrency",
+        type=parse_concurrency,
+        default=None,
+        metavar="N",
+        help="independent deliveries in flight at once (default 1; the checks that judge order "
+        "always send one at a time)",
+    )
+    parser.add_argument(
         "--stop-after",
         type=parse_whole_number,
         default=DEFAULT_STOP_AFTER,
@@ -273,6 +282,7 @@ def run_verify(args: argparse.Namespace) -> int:
         stop_after=args.stop_after,
         examples=args.examples,
         max_run_time=args.max_run_time,
+        concurrency=args.concurrency,
     )
     report = _open_for_writing(args.report, "--report")
     junit = _open_for_writing(args.junitxml, "--junitxml")
@@ -332,6 +342,12 @@ def run_verify(args: argparse.Namespace) -> int:
                     [] if payload == "thin" or only == () else run_suite(run, only or check_ids())
                 )
         deliveries = run.deliveries
+        if run.sequential_since is not None:
+            print(
+                f"connect-harness: note: --concurrency {run.concurrency}: the rest of the run "
+                f"sent one delivery at a time, because {run.sequential_since}",
+                file=sys.stderr,
+            )
         causes = run.headlines()
         stopped = run.breaker.stopped
         stopped_by = run.breaker.cause

@@ -64,9 +64,8 @@ def check_accepts_valid_events(run: CheckRun) -> Iterator[Finding]:
             )
             continue
         failed = False
-        for account, live in perms:
-            event = run.event(event_type, account, live, seed)
-            record = run.send_event(check, event, seed=seed)
+        events = [run.event(event_type, account, live, seed) for account, live in perms]
+        for record in run.send_events(check, events, seed=seed):
             finding = _judge_acceptance(record, f"a correctly signed {event_type} event")
             if finding is not None:
                 failed = True

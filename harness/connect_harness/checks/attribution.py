@@ -29,7 +29,7 @@ from typing import Protocol
 
 from connect_harness.stripe_api.calls import STRIPE_ID, ApiCall
 
-__all__ = ["Attribution", "attribute", "names_its_event"]
+__all__ = ["Attribution", "attribute", "names_its_event", "resolve_concurrent"]
 
 
 class _Record(Protocol):
@@ -152,13 +152,20 @@ class _EventOf:
         self.started = record.started
         self.account = record.account
         self.ids = _ids(record.request.body)
-        try:
-            payload = json.loads(record.request.body.decode("utf-8", "replace"))
-        except ValueError:
-            payload = None
-        event_id = payload.get("id") if isinstance(payload, dict) else None
+        event_id = _event_id(record.request.body)
         # Bodies that are not events (bad JSON, tampered copies) stand for themselves.
-        self.key = event_id if isinstance(event_id, str) else f"delivery:{record.label}"
+        self.key = event_id if event_id is not None else f"delivery:{record.label}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _event_id(body: bytes) -> str | None:
+    """The ``id`` of a delivered event body, None if it is not one (read once per body)."""
+    try:
+        payload = json.loads(body.decode("utf-8", "replace"))
+    except ValueError:
+        return None
+    event_id = payload.get("id") if isinstance(payload, dict) else None
+    return event_id if isinstance(event_id, str) else None
 
 
 def _by_content(call: ApiCall, events: Sequence[_EventOf]) -> str | None:
@@ -193,3 +200,35 @@ def names_its_event(record: _Record, call: ApiCall) -> bool:
     """True if ``call`` names an id that ``record``'s delivered body carries (its object, the event
     id in an Idempotency-Key, a nested reference): content, not timing, ties the two."""
     return not call.named_ids().isdisjoint(_ids(record.request.body))
+
+
+def resolve_concurrent(
+    call: ApiCall, batch: Sequence[_Record], records: Sequence[_Record]
+) -> str | None:
+    """The label of the delivery ``call`` served, made while the deliveries ``batch`` were in
+    flight together (or after them), or None when content does not tie it to exactly one.
+
+    The fake cannot tell which of several concurrent deliveries a call came for, so timing says
+    nothing and content decides, as for a late call: an id the call names that exactly one event
+    of ``records`` (every delivery started before it) carries, or the account it acts as among
+    those naming what it names (:func:`attribute`). Else, within ``batch`` only (whose events
+    name no object of one another's): the deliveries whose events name what the call names (as
+    one sent alone would have got it: an earlier event naming the same object would not have
+    taken the call from it either), narrowed while more than one is left to those whose mode is
+    the key's, then to the one whose connected account is the call's ``Stripe-Account``; a call
+    naming nothing must match both.
+    """
+    started = [record for record in records if record.started <= call.at]
+    label = _by_content(call, [_EventOf(record) for record in started])
+    if label is not None:
+        return label
+    names = call.named_ids()
+    in_flight = [record for record in batch if record.started <= call.at]
+    if names:
+        in_flight = [r for r in in_flight if not names.isdisjoint(_ids(r.request.body))]
+    if len(in_flight) > 1 and call.key_mode is not None:
+        live = call.key_mode == "live"
+        in_flight = [r for r in in_flight if getattr(r, "livemode", None) is live]
+    if len(in_flight) > 1 or (len(in_flight) == 1 and not names):
+        in_flight = [r for r in in_flight if r.account == call.stripe_account]
+    return in_flight[0].label if len(in_flight) == 1 else None

@@ -33,7 +33,8 @@ class VerifyConfig:
     (:mod:`connect_harness.events.examples`). ``api_version`` is stamped on every event (default: the contracts'
     version); endpoints whose SDK checks it (stripe-go) need their pinned version here.
     ``max_run_time`` (seconds, from the first delivery) is the whole run's budget
-    (:mod:`connect_harness.checks.budget`).
+    (:mod:`connect_harness.checks.budget`). ``concurrency`` bounds the independent deliveries
+    in flight at once (None: the target's default, :mod:`connect_harness.delivery.concurrency`).
     """
 
     secret: str = field(repr=False)
@@ -47,6 +48,7 @@ class VerifyConfig:
     stop_after: int = DEFAULT_STOP_AFTER
     examples: int = DEFAULT_EXAMPLES
     max_run_time: float = DEFAULT_MAX_RUN_TIME
+    concurrency: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.secret, str) or not self.secret.strip():
@@ -84,6 +86,10 @@ class VerifyConfig:
         Breaker(self.stop_after)  # validates it
         RunBudget(self.max_run_time)  # validates it
         check_count(self.examples)
+        if self.concurrency is not None:
+            from connect_harness.delivery.concurrency import check_concurrency
+
+            check_concurrency(self.concurrency)
 
     @property
     def event_types(self) -> tuple[str, ...]:

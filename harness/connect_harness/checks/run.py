@@ -26,7 +26,12 @@ from typing import Any
 
 from connect_harness import arguments
 from connect_harness.checks import settling
-from connect_harness.checks.attribution import Attribution, attribute, names_its_event
+from connect_harness.checks.attribution import (
+    Attribution,
+    attribute,
+    names_its_event,
+    resolve_concurrent,
+)
 from connect_harness.checks.budget import RunBudget
 from connect_harness.checks.common import (
     ACCOUNT_ENDING_EVENTS,
@@ -50,6 +55,7 @@ from connect_harness.checks.sdk_spelling import Sdk, sdk_of
 from connect_harness.checks.stopping import Breaker, gone, unjudged
 from connect_harness.delivery import AsgiTarget, Target, UrlTarget, WsgiTarget, deliver
 from connect_harness.delivery import target_from as _target_from
+from connect_harness.delivery.concurrency import default_concurrency, deliver_all
 from connect_harness.delivery.process import ServedProcess
 from connect_harness.events.build import Event, build_event
 from connect_harness.events.build import event_permutations as _event_permutations
@@ -155,6 +161,20 @@ class ContractRun:
         #: When each check that judged API calls was judged (its result kept).
         self._judged_at: dict[str, float] = {}
         self._judging: set[str] = set()  # checks that settled while they ran
+        #: Deliveries in flight at once for independent deliveries (``--concurrency``).
+        self.concurrency = (
+            config.concurrency
+            if config.concurrency is not None
+            else default_concurrency(self.target)
+        )
+        #: Why the run went back to one delivery at a time (None: it did not).
+        self.sequential_since: str | None = None
+        #: Concurrent batches by the tag the fake labelled their calls with: their records' labels.
+        self._batches: dict[str, tuple[str, ...]] = {}
+        #: The deliveries sent in a concurrent batch.
+        self.batched = 0
+        self._resolved: list[ApiCall] = []  # the fake's calls, batch tags resolved to labels
+        self._learned_calls = 0  # calls looked at by _may_batch
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -388,20 +408,25 @@ class ContractRun:
                     self._settler.watch_end(threads)
                 self.breaker.record(response)
             finished = time.monotonic()
-        record = DeliveryRecord(
-            check=check_id,
-            label=label,
-            request=request,
-            response=response,
-            event_type=event.type if event is not None else event_type,
-            permutation=event.permutation if event is not None else None,
-            variant=variant,
-            account=event.account if event is not None else None,
-            livemode=event.livemode if event is not None else None,
-            reproduce=reproduce,
-            started=started,
-            finished=finished,
+        return self._keep(
+            DeliveryRecord(
+                check=check_id,
+                label=label,
+                request=request,
+                response=response,
+                event_type=event.type if event is not None else event_type,
+                permutation=event.permutation if event is not None else None,
+                variant=variant,
+                account=event.account if event is not None else None,
+                livemode=event.livemode if event is not None else None,
+                reproduce=reproduce,
+                started=started,
+                finished=finished,
+            )
         )
+
+    def _keep(self, record: DeliveryRecord) -> DeliveryRecord:
+        """Log ``record`` (numbered in sending order); stop the run if the launched process died."""
         died = self.process is not None and self.died_after is None and self._process_died(record)
         with self._lock:
             record = replace(record, sequence=len(self._log.records))
@@ -417,6 +442,131 @@ class ContractRun:
                 cause="gone",
             )
         return record
+
+    def send_events(
+        self, check_id: str, events: Sequence[Event], *, seed: int
+    ) -> list[DeliveryRecord]:
+        """Deliver independent ``events`` (no two name one object), as :meth:`send_event` each.
+
+        Up to :attr:`concurrency` at once while the endpoint's API calls so far were all tied to
+        their deliveries by content (:meth:`_may_batch`), else one by one. Either way the records
+        are logged, labelled and numbered in the order of ``events``, as one by one.
+        """
+        if not self._may_batch(events):
+            return [self.send_event(check_id, event, seed=seed) for event in events]
+        labels = [self.next_label(check_id) for _ in events]
+        requests = [self.signed(event.body, livemode=event.livemode) for event in events]
+        reproduce = [self.reproduce_event(event, seed=seed) for event in events]
+        unsent = [self.breaker.not_sent(check_id) for _ in events]
+
+        def job(index: int) -> Any:
+            def one() -> tuple[float, Any, float]:
+                started = time.monotonic()
+                response = unsent[index]
+                if response is None:
+                    response = deliver(requests[index], self.target, timeout=self.config.timeout)
+                return started, response, time.monotonic()
+
+            return one
+
+        tag = f"concurrent {labels[0]}"
+        self._batches[tag] = tuple(labels)
+        wsgi = isinstance(self.target, WsgiTarget)
+        threads = self._settler.watch_start() if wsgi else frozenset()
+        with self.fake_api.delivery(tag):
+            results = deliver_all([job(i) for i in range(len(events))], self.concurrency)
+        if wsgi:
+            self._settler.watch_end(threads)
+        self.batched += len(events)
+        records = []
+        for event, label, request, command, was_unsent, (started, response, finished) in zip(
+            events, labels, requests, reproduce, unsent, results, strict=True
+        ):
+            if was_unsent is None:
+                self.breaker.record(response)
+            record = DeliveryRecord(
+                check=check_id,
+                label=label,
+                request=request,
+                response=response,
+                event_type=event.type,
+                permutation=event.permutation,
+                variant=None,
+                account=event.account,
+                livemode=event.livemode,
+                reproduce=command,
+                started=started,
+                finished=finished,
+            )
+            records.append(self._keep(record))
+        return records
+
+    def _may_batch(self, events: Sequence[Event]) -> bool:
+        """True if ``events`` may be in flight together: concurrency above 1, the run not back
+        to one at a time, no event naming another's object (or account and mode: then a call is
+        tied to its event by what it names or by who it acts as), and every API call seen so far
+        tied to a delivery by content alone, as it would be in a batch (a call that was not
+        sends the rest of the run one by one)."""
+        if self.concurrency <= 1 or len(events) < 2 or self.sequential_since is not None:
+            return False
+        if self.breaker.stopped is not None or (self.process is not None and self.died_after):
+            return False
+        keys = {(event.account, event.livemode) for event in events}
+        objects = [event.object_id for event in events]
+        if len(keys) < len(events) or len(set(objects)) < len(objects):
+            return False
+        bodies = [event.body.decode("utf-8", "replace") for event in events]
+        for i, name in enumerate(objects):
+            if name is None or any(name in body for j, body in enumerate(bodies) if j != i):
+                return False
+        self._learn_calls()
+        return self.sequential_since is None
+
+    def _learn_calls(self) -> None:
+        """Look at the calls made since the last look: one a batch's content did not tie to a
+        delivery, or one made during a single delivery that content would have tied elsewhere,
+        sends the rest of the run one by one (:attr:`sequential_since`)."""
+        calls = self.resolved_calls()
+        records = tuple(self._log.records)
+        by_label = {record.label: record for record in records}
+        for call in calls[self._learned_calls :]:
+            if call.delivery in self._batches:
+                self.sequential_since = (
+                    f"{call.method} {call.path} came while deliveries were in flight together "
+                    "and names nothing that ties it to one of them"
+                )
+                return
+            own = by_label.get(str(call.delivery))
+            if own is None:
+                continue  # outside every delivery, or one still being logged
+            # As if this delivery had been sent with the others of its type and check.
+            peers = [r for r in records if r.check == own.check and r.event_type == own.event_type]
+            label = resolve_concurrent(call, peers, records)
+            if label is None or by_label[label].request.body != own.request.body:
+                self.sequential_since = (
+                    f"{call.method} {call.path} (for delivery {own.label}) is tied to its "
+                    "delivery by timing only"
+                )
+                return
+        self._learned_calls = len(calls)
+
+    def resolved_calls(self) -> list[ApiCall]:
+        """The fake's calls, each made while a concurrent batch was in flight (or after it, before
+        the next delivery) relabelled with the delivery content ties it to; one it ties to none
+        keeps the batch's tag (judged as ambiguous)."""
+        calls = self.fake_api.calls
+        if len(self._resolved) < len(calls):
+            records = tuple(self._log.records)
+            by_label: dict[str, DeliveryRecord] = {r.label: r for r in records}
+            for call in calls[len(self._resolved) :]:
+                labels = self._batches.get(str(call.delivery))
+                if labels is not None:
+                    batch = [by_label[label] for label in labels if label in by_label]
+                    label = resolve_concurrent(call, batch, records)
+                    if label is not None:
+                        call = replace(call, delivery=label)
+                self._resolved.append(call)
+        return list(self._resolved)
 
     def _process_died(self, record: DeliveryRecord) -> bool:
         """True if the launched process exited; a delivery with no answer waits a moment for it."""
@@ -583,10 +733,10 @@ class ContractRun:
         if checking is not None:
             self._judging.add(checking)
         records = tuple(self._log.records)
-        self._settler.settle(self.fake_api, records, final=checking in GLOBAL_CHECKS)
-        calls = self.fake_api.calls
+        self._settler.settle(_Resolved(self), records, final=checking in GLOBAL_CHECKS)
+        calls = self.resolved_calls()
         if self._attributed != (len(records), len(calls)):
-            self._attribution = attribute(records, calls)
+            self._attribution = _unresolved_ambiguous(attribute(records, calls), self._batches)
             self._attributed = (len(records), len(calls))
             self._judged_calls = None  # calls came since the records were judged
         if self._attribution.after_answering:
@@ -639,6 +789,33 @@ class ContractRun:
         (:mod:`connect_harness.checks.attribution`)."""
         self.judged_records()
         return list(self._attribution.ambiguous)
+
+
+class _Resolved:
+    """The run's fake API as a settle sees it: its calls with concurrent batches resolved."""
+
+    def __init__(self, run: ContractRun) -> None:
+        self._run = run
+
+    @property
+    def calls(self) -> list[ApiCall]:
+        return self._run.resolved_calls()
+
+    def wait_idle(self, *, quiet: float = 0.05, timeout: float = 2.0) -> bool:
+        return self._run.fake_api.wait_idle(quiet=quiet, timeout=timeout)
+
+
+def _unresolved_ambiguous(found: Attribution, batches: Mapping[str, object]) -> Attribution:
+    """A call made while deliveries were in flight together that content tied to none of them is
+    ambiguous (judged only by the object it touches), not a call outside every delivery."""
+    unresolved = tuple(call for call in found.outside if call.delivery in batches)
+    if not unresolved:
+        return found
+    return replace(
+        found,
+        outside=tuple(call for call in found.outside if call.delivery not in batches),
+        ambiguous=(*found.ambiguous, *unresolved),
+    )
 
 
 def run_checks(
