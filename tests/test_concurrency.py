@@ -75,13 +75,13 @@ def verify_report(
 
 ENDPOINTS: list[Any] = [
     pytest.param({}, id="correct"),
-    pytest.param({"defer": 0.3}, id="answers-first-calls-0.3s-later"),
+    pytest.param({"defer": 0.3}, id="answers-first-calls-0.3s-later", marks=pytest.mark.exhaustive),
     # fetches every object an event names; on platform events as the platform's own account
     pytest.param(
         {"follow": "http"}, id="calls-for-the-platform-account", marks=pytest.mark.exhaustive
     ),
     pytest.param({"follow": "sdk"}, id="follows-references", marks=pytest.mark.exhaustive),
-    pytest.param({"bug": "platform-auth"}, id="platform-auth"),
+    pytest.param({"bug": "platform-auth"}, id="platform-auth", marks=pytest.mark.exhaustive),
     pytest.param({"bug": "live-key-for-test"}, id="live-key", marks=pytest.mark.exhaustive),
     pytest.param(
         {"bug": "platform-auth-references"}, id="references", marks=pytest.mark.exhaustive
@@ -215,6 +215,7 @@ def test_a_batch_call_naming_one_in_flight_event_is_that_deliverys() -> None:
 # --- the plugin -----------------------------------------------------------------------------------
 
 
+@pytest.mark.exhaustive  # the same logic on every Python: once, on py311
 def test_plugin_connect_concurrency_reports_what_one_at_a_time_reports(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -330,7 +331,7 @@ def test_a_type_whose_permutations_share_an_object_goes_one_at_a_time() -> None:
         assert run.deliveries >= 3
 
 
-@pytest.mark.parametrize("bug", [None, "platform-auth"])
+@pytest.mark.parametrize("bug", [None, pytest.param("platform-auth", marks=pytest.mark.exhaustive)])
 def test_an_asgi_app_reports_the_same_with_deliveries_in_flight_together(
     bug: str | None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -277,6 +277,7 @@ def test_the_plugin_reads_the_budget_from_the_ini_file(pytester: pytest.Pytester
     result.stdout.fnmatch_lines(["connect_harness: *max_run_time=42.0 (ini connect_max_run_time)*"])
 
 
+@pytest.mark.exhaustive  # the same logic on every Python: once, on py311
 def test_under_xdist_a_workers_stop_makes_the_session_not_a_pass(
     pytester: pytest.Pytester, slow_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -173,7 +173,7 @@ def test_thin_payloads_are_not_split_one_line(capsys: pytest.CaptureFixture[str]
     assert "--shard splits the snapshot checks, not --payload thin" in err
 
 
-@pytest.mark.parametrize("bug", [None, "logs-secret"])
+@pytest.mark.parametrize("bug", [None, pytest.param("logs-secret", marks=pytest.mark.exhaustive)])
 def test_launched_endpoints_are_judged_by_each_machine_and_merged(
     bug: str | None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -442,6 +442,7 @@ def test_a_shard_report_never_holds_a_secret_the_endpoint_echoed(
     assert code == 0 and SECRET not in out
 
 
+@pytest.mark.exhaustive  # the same logic on every Python: once, on py311
 def test_an_endpoint_that_works_after_answering_gets_no_false_alarm_from_shards(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -463,6 +464,7 @@ def test_an_endpoint_that_works_after_answering_gets_no_false_alarm_from_shards(
     assert merged["summary"]["deliveries"] > 0
 
 
+@pytest.mark.exhaustive  # the same logic on every Python: once, on py311
 def test_plugin_shards_of_a_launched_endpoint_merge(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

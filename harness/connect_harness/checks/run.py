@@ -453,7 +453,14 @@ class ContractRun:
         are logged, labelled and numbered in the order of ``events``, as one by one.
         """
         if not self._may_batch(events):
-            return [self.send_event(check_id, event, seed=seed) for event in events]
+            records = []
+            for event in events:
+                # As one by one: the fake holds each event's objects as that event has them when
+                # it is sent (events of one type can share an id, e.g. a report type's, and the
+                # last one built would otherwise own it for every delivery).
+                self.register(event)
+                records.append(self.send_event(check_id, event, seed=seed))
+            return records
         labels = [self.next_label(check_id) for _ in events]
         requests = [self.signed(event.body, livemode=event.livemode) for event in events]
         reproduce = [self.reproduce_event(event, seed=seed) for event in events]
