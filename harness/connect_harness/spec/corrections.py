@@ -63,6 +63,8 @@ def withhold(spec: Mapping[str, Any], version: str) -> Mapping[str, Any]:
             if not ref.startswith(_REF):
                 continue
             shared = ref[len(_REF) :]
+            if shared.endswith(f"__{entry.owner}"):
+                continue  # withheld already
             name = f"{shared}__{entry.owner}"
             own = schemas.get(name) or copy.deepcopy(schemas[shared])
             own.get("properties", {}).pop(entry.field, None)
