@@ -4,19 +4,18 @@ lifecycle of its own emits the event Stripe's description says the action causes
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import stripe
 
 from connect_harness.spec import contracts
 from connect_harness.stripe_api.actions import handler_for
 from connect_harness.stripe_api.actions.catalogue import catalogue_event, catalogue_rules
 from connect_harness.stripe_api.fake import FakeStripeAPI
+from fake_client import call
 
 
 @pytest.fixture(scope="module")
@@ -29,12 +28,6 @@ def server() -> Iterator[FakeStripeAPI]:
 def fake(server: FakeStripeAPI) -> FakeStripeAPI:
     server.reset()
     return server
-
-
-def call(fake: FakeStripeAPI, method: str, path: str, **params: Any) -> dict[str, Any]:
-    client = stripe.StripeClient("sk_test_fake", base_addresses={"api": fake.url})
-    answer: dict[str, Any] = json.loads(client.raw_request(method, path, **params).body)
-    return answer
 
 
 def events(fake: FakeStripeAPI) -> list[dict[str, Any]]:

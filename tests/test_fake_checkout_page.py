@@ -4,15 +4,14 @@ a payment intent and completes the session, driven by stripe-python as the flows
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import stripe
 
 from connect_harness.spec import contracts
 from connect_harness.stripe_api.fake import FakeStripeAPI
+from fake_client import call, refused
 
 
 @pytest.fixture(scope="module")
@@ -25,18 +24,6 @@ def server() -> Iterator[FakeStripeAPI]:
 def fake(server: FakeStripeAPI) -> FakeStripeAPI:
     server.reset()
     return server
-
-
-def call(fake: FakeStripeAPI, method: str, path: str, **params: Any) -> dict[str, Any]:
-    client = stripe.StripeClient("sk_test_fake", base_addresses={"api": fake.url})
-    answer: dict[str, Any] = json.loads(client.raw_request(method, path, **params).body)
-    return answer
-
-
-def refused(fake: FakeStripeAPI, method: str, path: str, **params: Any) -> stripe.StripeError:
-    with pytest.raises(stripe.StripeError) as caught:
-        call(fake, method, path, **params)
-    return caught.value
 
 
 def types(fake: FakeStripeAPI) -> list[str]:
